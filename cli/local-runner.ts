@@ -1,0 +1,271 @@
+/**
+ * The local runner: executes statemachines/cutover.asl.json with
+ * aws-local-stepfunctions, every Task state overridden by name with the same
+ * handler code the Lambda runs, wired to local adapters (PGlite / postgres /
+ * mysql, evidence folder, local shell, parameters file, approval page).
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import {
+  LocalApprovalChannel,
+  type LocalApprovalMode,
+  LocalApprovalPage,
+  LocalTaskTokens,
+  MemoryApprovalStore,
+} from '../lambdas/adapters/local/approval-local';
+import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
+import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
+import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
+import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
+import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
+import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
+import { canonicalJson } from '../lambdas/core/evidence';
+import { splitStatements } from '../lambdas/core/sql-lexer';
+import { STATES, TASKS, type TaskKey } from '../lambdas/core/states';
+import type { HandlerContext } from '../lambdas/handlers/define';
+import { HANDLERS } from '../lambdas/handlers/index';
+import type { Deps, ProgressEvent, SqlClient } from '../lambdas/ports';
+
+export const ASL_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../statemachines/cutover.asl.json');
+
+/** The ASL with every ${XxxFunctionArn} replaced by a placeholder Lambda ARN (overridden locally anyway). */
+export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
+  let text = await readFile(ASL_FILE, 'utf8');
+  for (const t of Object.values(TASKS)) text = text.replaceAll(`\${${t.substitution}}`, `arn:aws:lambda:us-east-1:000000000000:function:cutline-${t.handler}`);
+  const left = /\$\{([A-Za-z]+)\}/.exec(text);
+  if (left) throw new Error(`ASL substitution \${${left[1]}} has no local value`);
+  const def = JSON.parse(text) as { States: Record<string, Record<string, unknown>> };
+  // Step Functions reads TimeoutSecondsPath from the state input; aws-local-stepfunctions reads
+  // it from the effective input (after Parameters). Point it into the Payload for the local engine.
+  const goNoGo = def.States[STATES.goNoGo]!;
+  if (typeof goNoGo.TimeoutSecondsPath === 'string') goNoGo.TimeoutSecondsPath = goNoGo.TimeoutSecondsPath.replace(/^\$/, '$.Payload.state');
+  return def;
+}
+
+export interface LocalRunOptions {
+  /** The raw spec (paths already resolved, env expanded). */
+  readonly spec: unknown;
+  readonly sourceUrl?: string;
+  readonly targetUrl?: string;
+  readonly evidenceDir?: string;
+  readonly workDir?: string;
+  readonly approval: LocalApprovalMode;
+  readonly port?: number;
+  /** Apply spec.local.seed even to a non-embedded database. */
+  readonly seed?: boolean;
+  readonly out?: (line: string) => void;
+  /** Pre-opened clients by URL (the demo shares its embedded database with its app). */
+  readonly clients?: Record<string, SqlClient>;
+  /** Called for each database once it is open and seeded. */
+  readonly onOpen?: (url: string, client: SqlClient) => void;
+  /** Called with the approval page URL once it listens (tests drive the page). */
+  readonly onApprovalPage?: (baseUrl: string) => void;
+}
+
+export interface LocalRunResult {
+  readonly runId: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly outcome: 'GO' | 'NO_GO';
+  readonly classification: string;
+  readonly reason: string;
+  readonly evidenceDir: string;
+  readonly output: unknown;
+}
+
+function fmtRate(n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n));
+}
+
+export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
+  const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const raw = structuredClone(opts.spec) as Record<string, any>;
+  // --source-url / --target-url override the spec; an absent source means the embedded default.
+  if (raw && typeof raw === 'object') {
+    if (opts.sourceUrl) raw.source = { ...(raw.source ?? {}), url: opts.sourceUrl, dataApi: undefined };
+    if (opts.targetUrl) raw.target = { ...(raw.target ?? raw.source ?? {}), url: opts.targetUrl, dataApi: undefined };
+    for (const side of ['source', 'target']) {
+      const ref = raw[side];
+      if (ref && typeof ref === 'object') {
+        if (ref.dataApi === undefined) delete ref.dataApi;
+        if (opts.sourceUrl || opts.targetUrl) {
+          const u = String(ref.url ?? '');
+          ref.engine = /^(mysql|mariadb):/.test(u) ? 'mysql' : /^(pglite|postgres|postgresql):/.test(u) ? 'postgres' : ref.engine;
+        }
+      }
+    }
+  }
+  const runId = typeof raw?.runId === 'string' ? raw.runId : `local-${Date.now()}`;
+  const evidenceRoot = path.resolve(opts.evidenceDir ?? 'evidence');
+  const workDir = path.resolve(opts.workDir ?? '.cutline', runId);
+  await mkdir(workDir, { recursive: true });
+
+  // Databases: open every URL the spec names before the run (the Deps port is synchronous).
+  const factory = new LocalSqlFactory();
+  for (const [url, c] of Object.entries(opts.clients ?? {})) factory.register(url, c);
+  const urls = [raw?.source?.url, raw?.target?.url].filter((u): u is string => typeof u === 'string');
+  const seedFiles: string[] = Array.isArray(raw?.local?.seed) ? raw.local.seed : [];
+  for (const url of new Set(urls)) {
+    try {
+      const fresh = !opts.clients?.[url];
+      const client = await factory.open(url);
+      const embedded = factory.pglite(url);
+      if (fresh && url === raw.source?.url && seedFiles.length && (embedded || opts.seed)) {
+        for (const f of seedFiles) {
+          const sql = await readFile(f, 'utf8');
+          if (embedded) await embedded.exec(sql);
+          else for (const s of splitStatements(sql, client.dialect)) await client.query(s.sql);
+          out(`seeded ${client.label} from ${path.relative(process.cwd(), f)}`);
+        }
+      }
+      opts.onOpen?.(url, client);
+    } catch (e) {
+      // Preflight reports it (unreachable database -> ENVIRONMENT_BLOCKED); keep going.
+      out(`warning: cannot open ${url}: ${(e as Error).message}`);
+    }
+  }
+
+  // Parameters: a working copy per run, so the runtime-selector flip never edits the example file.
+  const paramsFile = path.join(workDir, 'parameters.json');
+  if (typeof raw?.local?.parameters === 'string') await copyFile(raw.local.parameters, paramsFile);
+
+  const evidence = new FsEvidenceStore(evidenceRoot);
+  const approvalStore = new MemoryApprovalStore();
+  const tokens = new LocalTaskTokens();
+  const secret = randomBytes(32).toString('hex');
+  const pageDeps = { approvalStore, tokens, evidence, clock: systemClock, secret, logger: silentLogger };
+  const page = new LocalApprovalPage(pageDeps);
+  const baseUrl = await page.start(opts.port ?? 0);
+  opts.onApprovalPage?.(baseUrl);
+  const channel = new LocalApprovalChannel(page, opts.approval, pageDeps, out);
+
+  let chunkTotal = 0;
+  let chunkDone = 0;
+  let chunkRows = 0;
+  let chunkStart = 0;
+  const progress = (p: ProgressEvent) => out(`  ${p.stage}: ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}`);
+
+  const deps: Deps = {
+    sql: (ref) => {
+      const c = factory.get(ref);
+      return c;
+    },
+    evidence,
+    commands: new LocalShellRunner(),
+    parameters: new FileParameterStore(paramsFile),
+    approvals: (channels) =>
+      channels.map((c) => {
+        if (c.type !== 'local') out(`  note: ${c.type} channel is AWS-only; a local run answers on the local page`);
+        return channel;
+      }).slice(0, 1),
+    approvalStore,
+    tokens,
+    approvalSecret: async () => secret,
+    scripts: new DirScriptSource(),
+    http: fetchHttp,
+    clock: systemClock,
+    logger: silentLogger,
+    progress,
+  };
+  const ctx: HandlerContext = { deps, platform: 'local', approvalBaseUrl: baseUrl };
+
+  const overrides: Record<string, (input: any) => Promise<any>> = {};
+  for (const key of Object.keys(TASKS) as TaskKey[]) {
+    const h = HANDLERS[key];
+    overrides[STATES[key]] = async (input) => JSON.parse(JSON.stringify((await h.run(ctx, input)) ?? null));
+  }
+  overrides[STATES.backfillPlan] = async (input) => {
+    const r = (await HANDLERS.backfillPlan.run(ctx, input)) as { phases: unknown[][] };
+    chunkTotal = r.phases.reduce((n, p) => n + p.length, 0);
+    chunkDone = 0;
+    chunkRows = 0;
+    chunkStart = Date.now();
+    return r;
+  };
+  overrides[STATES.backfillChunk] = async (input) => {
+    const r = (await HANDLERS.backfillChunk.run(ctx, input)) as { rows: number; skipped: boolean };
+    chunkDone++;
+    chunkRows += r.rows;
+    const secs = (Date.now() - chunkStart) / 1000;
+    const rate = secs > 0 ? chunkRows / secs : 0;
+    const eta = chunkDone > 0 ? ((chunkTotal - chunkDone) * secs) / chunkDone : 0;
+    out(`  backfill: ${chunkDone}/${chunkTotal} chunks, ${chunkRows} rows, ${fmtRate(rate)} rows/s, ETA ${eta.toFixed(1)}s${r.skipped ? ' (chunk already done: skipped)' : ''}`);
+    return r;
+  };
+  // GoNoGo: mint a local task token, run the same handler (stores it, delivers the link), then wait for the answer.
+  overrides[STATES.goNoGo] = async (input) => {
+    const { token, wait } = tokens.mint();
+    await HANDLERS.goNoGo.run(ctx, { taskToken: token, state: input.Payload.state });
+    return await wait;
+  };
+
+  const machine = new StateMachine((await loadLocalDefinition()) as any, { validationOptions: { checkArn: true, checkPaths: true } });
+  const execId = `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`;
+  const execution = machine.run(raw as any, {
+    overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides: Object.fromEntries(Object.values(STATES).map((s) => [s, 50])) },
+    context: { Execution: { Id: execId, Name: runId, Input: raw, StartTime: new Date().toISOString() }, Task: { Token: 'minted-by-the-local-GoNoGo-override' } } as any,
+  });
+
+  // Execution history: live stage progress, kept in the evidence folder.
+  const history: unknown[] = [];
+  const entered = new Map<string, number>();
+  const logDone = (async () => {
+    for await (const ev of execution.eventLogs) {
+      history.push(ev);
+      const e = ev as { type: string; timestamp: number; state?: { name: string }; Error?: string; Cause?: unknown };
+      if (!e.state || e.state.name === STATES.backfillChunk) continue;
+      if (e.type === 'StateEntered') {
+        entered.set(e.state.name, e.timestamp);
+        out(`> ${e.state.name}`);
+      } else if (e.type === 'StateExited') {
+        const t0 = entered.get(e.state.name);
+        out(`  ${e.state.name} done${t0 ? ` in ${((e.timestamp - t0) / 1000).toFixed(2)}s` : ''}`);
+      } else if (e.type === 'StateFailed' || e.type === 'StateCaught') {
+        if (e.Error) out(`  ${e.state.name} failed: ${e.Error}: ${String(e.Cause ?? '').slice(0, 400)}`);
+      }
+    }
+  })();
+
+  let output: unknown;
+  let status: LocalRunResult['status'] = 'SUCCEEDED';
+  try {
+    output = await execution.result;
+  } catch (e) {
+    if (!(e instanceof ExecutionError)) {
+      await page.stop();
+      channel.dispose();
+      await factory.closeAll();
+      throw e;
+    }
+    status = 'FAILED';
+  } finally {
+    await logDone.catch(() => undefined);
+  }
+  await evidence.put(`${runId}/execution-history.json`, canonicalJson(history), 'application/json');
+  await page.stop();
+  channel.dispose();
+  await factory.closeAll();
+
+  const summaryRecord = await evidence.get(`${runId}/99_summary.json`);
+  const summary = summaryRecord ? (JSON.parse(Buffer.from(summaryRecord).toString('utf8')).details as { outcome: 'GO' | 'NO_GO'; classification: string; reason: string }) : undefined;
+  const result: LocalRunResult = {
+    runId,
+    status,
+    outcome: summary?.outcome ?? 'NO_GO',
+    classification: summary?.classification ?? 'INTERNAL_ERROR',
+    reason: summary?.reason ?? 'the run ended without a summary',
+    evidenceDir: path.join(evidenceRoot, runId),
+    output,
+  };
+  out('');
+  out(`${result.outcome === 'GO' ? 'GO' : `NO_GO / ${result.classification}`}: ${result.reason}`);
+  out(`evidence: ${path.relative(process.cwd(), result.evidenceDir) || result.evidenceDir}/ (summary.md, NN_<step>.json, manifest.json)`);
+  return result;
+}
+
+export function defaultApprover(): string {
+  return `${os.userInfo().username}@${os.hostname()}`;
+}

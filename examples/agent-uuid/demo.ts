@@ -1,0 +1,46 @@
+/**
+ * `npm run demo`: the seed 000 agent UUID cutover, end to end, on an embedded
+ * PostgreSQL: seed a cloud-backup schema (120,000 runs), migrate, backfill in
+ * chunks, verify, gate, approve, cut over, smoke-check the demo app, summary.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
+import type { SqlClient } from '../../lambdas/ports';
+import { defaultApprover, runLocal } from '../../cli/local-runner';
+import { readSpecFile } from '../../cli/spec-file';
+import { startAgentsApp } from './app';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export async function runDemo(opts: { evidenceDir?: string; workDir?: string; decision?: 'approve' | 'reject'; runId?: string; out?: (l: string) => void } = {}) {
+  const runId = opts.runId ?? `demo-agent-uuid-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+  const workDir = path.resolve(opts.workDir ?? '.cutline');
+  let db: SqlClient | undefined;
+  const app = await startAgentsApp({
+    db: () => db,
+    parameters: new FileParameterStore(path.join(workDir, runId, 'parameters.json')),
+    selector: '/cloudbackup/prod/agent-identity',
+  });
+  try {
+    const spec = (await readSpecFile(path.join(here, 'spec.json'), { ...process.env, DEMO_APP_URL: app.url })) as Record<string, unknown>;
+    spec.runId = runId;
+    return await runLocal({
+      spec,
+      evidenceDir: opts.evidenceDir,
+      workDir,
+      approval: { kind: 'auto', decision: opts.decision ?? 'approve', approver: defaultApprover(), comment: 'demo: approved by --auto-approve' },
+      out: opts.out,
+      onOpen: (url, client) => {
+        if (url === 'pglite://memory') db = client;
+      },
+    });
+  } finally {
+    await app.close();
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const r = await runDemo();
+  process.exitCode = r.outcome === 'GO' ? 0 : 1;
+}

@@ -1,0 +1,74 @@
+/**
+ * Lambda wiring: AWS SDK clients built once per container (module scope),
+ * ports bound to them. Configuration comes from the environment the CDK
+ * construct sets.
+ */
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { DatabaseRef } from '../../core/spec';
+import type { ApprovalChannel, Deps } from '../../ports';
+import { fetchHttp, jsonLogger, systemClock } from '../local/runtime';
+import { DataApiSqlClient } from './data-api';
+import { SlackWebhookChannel, SnsEmailChannel } from './notify';
+import { S3ApprovalStore, S3EvidenceStore, S3ScriptSource } from './s3';
+import { SfnTaskTokens } from './sfn';
+import { SsmCommandRunner, SsmParameterStore } from './ssm';
+
+const rdsData = new RDSDataClient({ maxAttempts: 3 });
+const s3 = new S3Client({});
+const ssm = new SSMClient({});
+const sns = new SNSClient({});
+const sfn = new SFNClient({});
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set; the CutoverPipeline construct sets it on every function`);
+  return v;
+}
+
+let cached: Deps | undefined;
+let secret: string | undefined;
+
+/** The ports of a Lambda invocation (built on first use, then reused). */
+export function awsDeps(): Deps {
+  if (cached) return cached;
+  const bucket = env('EVIDENCE_BUCKET');
+  const parameters = new SsmParameterStore(ssm);
+  cached = {
+    sql: (ref: DatabaseRef) => {
+      if (!ref.dataApi) throw new Error(`database ${ref.url ?? '?'} has no dataApi reference; expected resourceArn, secretArn and database`);
+      return new DataApiSqlClient(rdsData, ref.dataApi, ref.engine);
+    },
+    evidence: new S3EvidenceStore(s3, bucket),
+    commands: new SsmCommandRunner(ssm, { bucket, prefix: 'command-output/' }),
+    parameters,
+    approvals: (channels) =>
+      channels.map((c): ApprovalChannel => {
+        if (c.type === 'email') return new SnsEmailChannel(sns, c.topicArn);
+        if (c.type === 'slack') return new SlackWebhookChannel(parameters, c.webhookParameter, fetchHttp);
+        throw new Error('a "local" approval channel cannot be used in AWS; expected "email" or "slack"');
+      }),
+    approvalStore: new S3ApprovalStore(s3, bucket),
+    tokens: new SfnTaskTokens(sfn),
+    approvalSecret: async () => {
+      if (secret) return secret;
+      const name = env('APPROVAL_SECRET_PARAMETER');
+      const v = (await parameters.getMany([name])).get(name);
+      if (!v || v.length < 32) throw new Error(`approval HMAC key parameter ${name} is missing or shorter than 32 chars; expected a SecureString of >= 32 random chars`);
+      secret = v;
+      return v;
+    },
+    scripts: new S3ScriptSource(s3),
+    http: fetchHttp,
+    clock: systemClock,
+    logger: jsonLogger,
+  };
+  return cached;
+}
+
+export function approvalBaseUrl(): string | undefined {
+  return process.env.APPROVAL_BASE_URL || undefined;
+}

@@ -1,0 +1,143 @@
+/**
+ * S3: evidence under runs/<runId>/ with x-amz-checksum-sha256 on every write,
+ * pending approvals (task tokens) under a private prefix, single-use
+ * decisions with If-None-Match, and migration files under an s3:// prefix.
+ */
+import { createHash } from 'node:crypto';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { ApprovalDecision, ApprovalStore, EvidenceObject, EvidenceStore, PendingApproval, ScriptSource } from '../../ports';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b);
+const bytes = (body: string | Uint8Array) => (typeof body === 'string' ? Buffer.from(body) : body);
+
+function isMissing(e: unknown): boolean {
+  return e instanceof NoSuchKey || (e as { name?: string }).name === 'NoSuchKey' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+}
+function isPreconditionFailed(e: unknown): boolean {
+  const x = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return x.name === 'PreconditionFailed' || x.$metadata?.httpStatusCode === 412 || x.name === 'ConditionalRequestConflict';
+}
+
+async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
+  try {
+    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await r.Body!.transformToByteArray();
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+export class S3EvidenceStore implements EvidenceStore {
+  readonly location: string;
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly prefix = 'runs/',
+  ) {
+    this.location = `s3://${bucket}/${prefix}`;
+  }
+
+  async put(key: string, body: string | Uint8Array, contentType = 'application/octet-stream'): Promise<EvidenceObject> {
+    const b = bytes(body);
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.prefix + key,
+        Body: b,
+        ContentType: contentType,
+        ChecksumSHA256: sha(b).digest('base64'),
+        Metadata: { sha256: sha(b).digest('hex') },
+      }),
+    );
+    return { key, sha256: sha(b).digest('hex'), size: b.length };
+  }
+
+  async putIfAbsent(key: string, body: string | Uint8Array, contentType = 'application/octet-stream'): Promise<boolean> {
+    const b = bytes(body);
+    try {
+      await this.s3.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: b, ContentType: contentType, ChecksumSHA256: sha(b).digest('base64'), IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (e) {
+      if (isPreconditionFailed(e)) return false;
+      throw e;
+    }
+  }
+
+  get(key: string): Promise<Uint8Array | undefined> {
+    return getBytes(this.s3, this.bucket, this.prefix + key);
+  }
+
+  async list(prefix: string): Promise<EvidenceObject[]> {
+    const out: EvidenceObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) {
+        const key = o.Key!.slice(this.prefix.length);
+        const body = await this.get(key);
+        if (body) out.push({ key, sha256: sha(body).digest('hex'), size: body.length });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+}
+
+/** Pending approvals in a private prefix (bucket-encrypted, never public); decisions written once. */
+export class S3ApprovalStore implements ApprovalStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly prefix = 'private/approvals/',
+  ) {}
+  async save(p: PendingApproval): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}${p.approvalId}/pending.json`, Body: JSON.stringify(p), ContentType: 'application/json', IfNoneMatch: '*' }),
+    );
+  }
+  async get(id: string): Promise<PendingApproval | undefined> {
+    const b = await getBytes(this.s3, this.bucket, `${this.prefix}${id}/pending.json`);
+    return b ? (JSON.parse(Buffer.from(b).toString('utf8')) as PendingApproval) : undefined;
+  }
+  async decideOnce(d: ApprovalDecision): Promise<boolean> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}${d.approvalId}/decision.json`, Body: JSON.stringify(d), ContentType: 'application/json', IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (e) {
+      if (isPreconditionFailed(e)) return false;
+      throw e;
+    }
+  }
+}
+
+/** Migration files from s3://bucket/prefix/. */
+export class S3ScriptSource implements ScriptSource {
+  constructor(private readonly s3: S3Client) {}
+  async list(location: string): Promise<{ name: string; body: string }[]> {
+    const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
+    if (!m) throw new Error(`migrations location ${JSON.stringify(location)} is not an S3 URL; expected s3://bucket/prefix/`);
+    const [, bucket, rawPrefix] = m;
+    const prefix = rawPrefix!.endsWith('/') || rawPrefix === '' ? rawPrefix! : `${rawPrefix}/`;
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) if (o.Key!.endsWith('.sql') && !o.Key!.slice(prefix.length).includes('/')) keys.push(o.Key!);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return Promise.all(
+      keys.sort().map(async (k) => ({ name: k.slice(prefix.length), body: Buffer.from((await getBytes(this.s3, bucket!, k))!).toString('utf8') })),
+    );
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * SSM: Run Command on the jumpbox (SendCommand + GetCommandInvocation, full
+ * output in S3), online check (DescribeInstanceInformation), parameters
+ * (launch-gate reads, runtime selector flip).
+ */
+import {
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  GetParametersCommand,
+  PutParameterCommand,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { CommandResult, CommandRunner, CommandStatus, ParameterStore } from '../../ports';
+
+export class SsmCommandRunner implements CommandRunner {
+  constructor(
+    private readonly ssm: SSMClient,
+    private readonly output?: { bucket: string; prefix: string },
+  ) {}
+
+  async ping(instanceId: string): Promise<{ online: boolean; detail: string }> {
+    const r = await this.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }));
+    const info = r.InstanceInformationList?.[0];
+    if (!info) return { online: false, detail: `${instanceId} is not managed by SSM (no instance information); expected a registered SSM agent` };
+    const online = info.PingStatus === 'Online';
+    return {
+      online,
+      detail: `PingStatus ${info.PingStatus}${online ? '' : ' (expected Online)'}, agent ${info.AgentVersion ?? '?'}, ${info.PlatformName ?? ''} ${info.PlatformVersion ?? ''}`.trim(),
+    };
+  }
+
+  async send(instanceId: string, script: string, opts: { timeoutSeconds: number; comment?: string }): Promise<string> {
+    const r = await this.ssm.send(
+      new SendCommandCommand({
+        InstanceIds: [instanceId],
+        DocumentName: 'AWS-RunShellScript',
+        Comment: opts.comment?.slice(0, 100),
+        Parameters: { commands: [script], executionTimeout: [String(opts.timeoutSeconds)] },
+        ...(this.output ? { OutputS3BucketName: this.output.bucket, OutputS3KeyPrefix: this.output.prefix } : {}),
+      }),
+    );
+    return r.Command!.CommandId!;
+  }
+
+  async get(instanceId: string, commandId: string): Promise<CommandResult> {
+    try {
+      const r = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+      const status = (r.Status ?? 'Pending') as CommandStatus;
+      return {
+        commandId,
+        status,
+        exitCode: r.ResponseCode === undefined || r.ResponseCode === -1 ? null : r.ResponseCode,
+        stdout: r.StandardOutputContent ?? '',
+        stderr: r.StandardErrorContent ?? '',
+        ...(r.StandardOutputUrl ? { outputUrl: r.StandardOutputUrl } : {}),
+      };
+    } catch (e) {
+      // Right after SendCommand the invocation may not exist yet for some seconds.
+      if ((e as { name?: string }).name === 'InvocationDoesNotExist') return { commandId, status: 'Pending', exitCode: null, stdout: '', stderr: '' };
+      throw e;
+    }
+  }
+}
+
+export class SsmParameterStore implements ParameterStore {
+  constructor(private readonly ssm: SSMClient) {}
+  async getMany(names: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < names.length; i += 10) {
+      const r = await this.ssm.send(new GetParametersCommand({ Names: names.slice(i, i + 10), WithDecryption: true }));
+      for (const p of r.Parameters ?? []) out.set(p.Name!, p.Value ?? '');
+    }
+    return out;
+  }
+  async put(name: string, value: string): Promise<void> {
+    await this.ssm.send(new PutParameterCommand({ Name: name, Value: value, Overwrite: true, Type: 'String' }));
+  }
+}

@@ -1,0 +1,90 @@
+/** Evidence in a folder: ./evidence/<runId>/... Writes are atomic (temp file + rename). */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { EvidenceObject, EvidenceStore } from '../../ports';
+
+export class FsEvidenceStore implements EvidenceStore {
+  readonly location: string;
+  constructor(private readonly root: string) {
+    this.location = `${path.resolve(root)}/`;
+  }
+
+  private file(key: string): string {
+    const p = path.resolve(this.root, key);
+    if (!p.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`evidence key ${JSON.stringify(key)} escapes the evidence folder`);
+    return p;
+  }
+
+  async put(key: string, body: string | Uint8Array, _contentType?: string): Promise<EvidenceObject> {
+    const p = this.file(key);
+    await mkdir(path.dirname(p), { recursive: true });
+    const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(body);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, p);
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    return { key, sha256: createHash('sha256').update(buf).digest('hex'), size: buf.length };
+  }
+
+  async putIfAbsent(key: string, body: string | Uint8Array, _contentType?: string): Promise<boolean> {
+    const p = this.file(key);
+    await mkdir(path.dirname(p), { recursive: true });
+    try {
+      const fh = await open(p, 'wx');
+      try {
+        await fh.writeFile(body);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      return await readFile(this.file(key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async list(prefix: string): Promise<EvidenceObject[]> {
+    const dir = this.file(prefix.endsWith('/') ? `${prefix}x` : prefix);
+    const base = prefix.endsWith('/') ? path.dirname(dir) : dir;
+    const out: EvidenceObject[] = [];
+    const walk = async (d: string) => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(d, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      for (const ent of entries) {
+        const full = path.join(d, ent.name);
+        if (ent.isDirectory()) await walk(full);
+        else if (ent.isFile() && !ent.name.endsWith('.tmp')) {
+          const body = await readFile(full);
+          out.push({
+            key: path.relative(path.resolve(this.root), full).split(path.sep).join('/'),
+            sha256: createHash('sha256').update(body).digest('hex'),
+            size: (await stat(full)).size,
+          });
+        }
+      }
+    };
+    await walk(base);
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+}

@@ -1,0 +1,17 @@
+/** Migration files from a local folder. */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ScriptSource } from '../../ports';
+
+export class DirScriptSource implements ScriptSource {
+  async list(location: string): Promise<{ name: string; body: string }[]> {
+    let names: string[];
+    try {
+      names = await readdir(location);
+    } catch (e) {
+      throw new Error(`migrations location ${JSON.stringify(location)} cannot be read (${(e as NodeJS.ErrnoException).code}); expected a folder of V<n>__<name>.sql files`);
+    }
+    const files = names.filter((n) => n.endsWith('.sql')).sort();
+    return Promise.all(files.map(async (name) => ({ name, body: await readFile(path.join(location, name), 'utf8') })));
+  }
+}

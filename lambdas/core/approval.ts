@@ -1,0 +1,90 @@
+/**
+ * Go / no-go links: an opaque approval id, an expiry and an HMAC-SHA256
+ * signature over both: never the task token. GET shows, only POST decides; a
+ * decision is single-use and bound into the evidence.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ApprovalDecision, Clock, EvidenceStore, ApprovalStore, TaskTokens } from '../ports';
+import { canonicalJson, stepKey, stepRecord } from './evidence';
+
+export function newApprovalId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function signApproval(approvalId: string, expiresAt: string, secret: string): string {
+  return createHmac('sha256', secret).update(`cutline-approval-v1\n${approvalId}\n${expiresAt}`).digest('base64url');
+}
+
+export type LinkCheck = { ok: true } | { ok: false; status: 400 | 403 | 410; reason: string };
+
+/** Checks a link's signature (constant time) and expiry. */
+export function verifyApprovalLink(
+  link: { approvalId?: string | null; expiresAt?: string | null; sig?: string | null },
+  secret: string,
+  now: Date,
+): LinkCheck {
+  if (!link.approvalId || !/^[0-9a-f]{32}$/.test(link.approvalId))
+    return { ok: false, status: 400, reason: `approval id ${JSON.stringify(link.approvalId ?? null)} is malformed; expected 32 hex characters` };
+  if (!link.expiresAt || Number.isNaN(Date.parse(link.expiresAt)))
+    return { ok: false, status: 400, reason: `expiry ${JSON.stringify(link.expiresAt ?? null)} is not a time; expected an ISO-8601 UTC time` };
+  const expected = Buffer.from(signApproval(link.approvalId, link.expiresAt, secret));
+  const got = Buffer.from(link.sig ?? '');
+  if (got.length !== expected.length || !timingSafeEqual(got, expected))
+    return { ok: false, status: 403, reason: 'the link signature does not match: the link was altered or not issued by cutline' };
+  if (Date.parse(link.expiresAt) <= now.getTime())
+    return { ok: false, status: 410, reason: `the link expired at ${link.expiresAt}` };
+  return { ok: true };
+}
+
+export function approvalQuery(approvalId: string, expiresAt: string, secret: string): string {
+  const q = new URLSearchParams({ id: approvalId, exp: expiresAt, sig: signApproval(approvalId, expiresAt, secret) });
+  return q.toString();
+}
+
+export type DecideResult =
+  | { ok: true; decision: ApprovalDecision }
+  | { ok: false; status: 400 | 403 | 404 | 409 | 410; reason: string };
+
+/**
+ * Record a decision once and answer the waiting task: approve ->
+ * SendTaskSuccess, reject -> SendTaskFailure(ApprovalRejected).
+ */
+export async function decideApproval(
+  d: Omit<ApprovalDecision, 'runId' | 'decidedAt'>,
+  deps: { approvalStore: ApprovalStore; tokens: TaskTokens; evidence: EvidenceStore; clock: Clock },
+): Promise<DecideResult> {
+  const pending = await deps.approvalStore.get(d.approvalId);
+  if (!pending) return { ok: false, status: 404, reason: `no pending approval ${d.approvalId}` };
+  const now = deps.clock.now();
+  if (Date.parse(pending.expiresAt) <= now.getTime()) return { ok: false, status: 410, reason: `approval ${d.approvalId} expired at ${pending.expiresAt}` };
+  if (!d.approver.trim()) return { ok: false, status: 400, reason: 'approver is empty; expected the name or e-mail of the person deciding' };
+  if (pending.approvers?.length && !pending.approvers.includes(d.approver))
+    return { ok: false, status: 403, reason: `${d.approver} is not on the approver list of run ${pending.runId}` };
+  const decision: ApprovalDecision = { ...d, runId: pending.runId, decidedAt: now.toISOString() };
+  if (!(await deps.approvalStore.decideOnce(decision)))
+    return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
+  await deps.evidence.put(
+    stepKey(pending.runId, 'goNoGo'),
+    canonicalJson(
+      stepRecord({
+        step: 'goNoGo',
+        command: `go/no-go ${d.decision} via ${d.via}`,
+        owner: d.approver,
+        now,
+        result: d.decision === 'approve' ? 'PASS' : 'FAIL',
+        details: { ...decision },
+      }),
+    ),
+    'application/json',
+  );
+  if (d.decision === 'approve') {
+    await deps.tokens.succeed(pending.taskToken, { approvalId: d.approvalId, approver: d.approver, comment: d.comment, decidedAt: decision.decidedAt, via: d.via });
+  } else {
+    await deps.tokens.fail(
+      pending.taskToken,
+      'ApprovalRejected',
+      JSON.stringify({ errorMessage: `rejected by ${d.approver} via ${d.via}: ${d.comment || '(no comment)'}` }),
+    );
+  }
+  return { ok: true, decision };
+}

@@ -1,0 +1,117 @@
+/**
+ * Backfill: each task's integer key range is split once into chunks; every
+ * chunk runs the task's SQL with :lo / :hi, is checkpointed in evidence, and
+ * is skipped when a rerun or redrive finds its checkpoint.
+ */
+import type { Deps, SqlClient } from '../ports';
+import { BackfillFailed, errorMessage } from './errors';
+import { canonicalJson, stepKey } from './evidence';
+import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
+import { assertSingleStatement } from './sql-lexer';
+import type { BackfillTask, RunSpec } from './spec';
+import { dbRef } from './spec';
+
+export interface Chunk {
+  readonly task: string;
+  readonly index: number;
+  /** Inclusive key bounds as decimal strings (exact beyond 2^53). */
+  readonly lo: string;
+  readonly hi: string;
+}
+
+/** Items in one inline Map stay well under the 256 KB state payload. */
+export const MAX_INLINE_CHUNKS = 1000;
+
+const INTEGER_TYPES = /^(smallint|integer|bigint|int|tinyint|mediumint)( unsigned)?$/i;
+
+/** Pure: split [lo, hi] into ranges of batchSize keys. */
+export function planRanges(task: string, lo: bigint, hi: bigint, batchSize: number): Chunk[] {
+  const out: Chunk[] = [];
+  const size = BigInt(batchSize);
+  for (let start = lo, i = 0; start <= hi; start += size, i++) {
+    const end = start + size - 1n < hi ? start + size - 1n : hi;
+    out.push({ task, index: i, lo: start.toString(), hi: end.toString() });
+  }
+  return out;
+}
+
+async function planTask(client: SqlClient, task: BackfillTask): Promise<{ chunks: Chunk[]; rows: string }> {
+  const { schema, table } = splitQualified(task.table);
+  const type = await client.query(columnTypeSql(client.dialect), { schema, table, column: task.key });
+  const dataType = type.rows[0]?.type;
+  if (dataType === undefined)
+    throw new BackfillFailed(`backfill task "${task.name}": column ${task.table}.${task.key} not found on ${client.label}; expected an integer key column`);
+  if (!INTEGER_TYPES.test(String(dataType)))
+    throw new BackfillFailed(
+      `backfill task "${task.name}": key ${task.table}.${task.key} is ${dataType}; expected an integer key (smallint, integer, bigint)`,
+    );
+  const { rows } = await client.query(keyBoundsSql(client.dialect, task.table, task.key));
+  const r = rows[0]!;
+  if (r.lo === null || r.hi === null) return { chunks: [], rows: '0' };
+  return { chunks: planRanges(task.name, BigInt(String(r.lo)), BigInt(String(r.hi)), task.batchSize), rows: String(r.n) };
+}
+
+/** Chunks grouped by task, in spec order: the ASL runs one group after another, chunks within a group in parallel. */
+export async function planBackfill(spec: RunSpec, deps: Deps): Promise<{ phases: Chunk[][]; tasks: { name: string; rows: string; chunks: number }[] }> {
+  const phases: Chunk[][] = [];
+  const tasks: { name: string; rows: string; chunks: number }[] = [];
+  for (const task of spec.backfill.tasks) {
+    const client = deps.sql(dbRef(spec, task.database));
+    try {
+      assertSingleStatement(task.sql, client.dialect);
+    } catch (e) {
+      throw new BackfillFailed(`backfill task "${task.name}": ${errorMessage(e)}`);
+    }
+    const planned = await planTask(client, task);
+    if (planned.chunks.length) phases.push(planned.chunks);
+    tasks.push({ name: task.name, rows: planned.rows, chunks: planned.chunks.length });
+  }
+  const total = phases.reduce((n, p) => n + p.length, 0);
+  if (total > MAX_INLINE_CHUNKS)
+    throw new BackfillFailed(
+      `backfill plan has ${total} chunks; expected at most ${MAX_INLINE_CHUNKS} in one inline Map (raise batchSize)`,
+    );
+  return { phases, tasks };
+}
+
+export function chunkKey(runId: string, c: Pick<Chunk, 'task' | 'index'>): string {
+  return stepKey(runId, 'backfillChunk', `/${c.task}/${String(c.index).padStart(6, '0')}`);
+}
+
+export interface ChunkOutcome {
+  readonly task: string;
+  readonly index: number;
+  readonly rows: number;
+  readonly skipped: boolean;
+  readonly ms: number;
+}
+
+/** Bind a key bound exactly: a JS number while safe, else a DECIMAL-hinted string. */
+function keyParam(v: string) {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : { type: 'decimal' as const, value: v };
+}
+
+export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise<ChunkOutcome> {
+  const key = chunkKey(spec.runId, chunk);
+  if (await deps.evidence.get(key)) return { task: chunk.task, index: chunk.index, rows: 0, skipped: true, ms: 0 };
+  const task = spec.backfill.tasks.find((t) => t.name === chunk.task);
+  if (!task) throw new BackfillFailed(`chunk names backfill task "${chunk.task}", which the spec does not have`);
+  const client = deps.sql(dbRef(spec, task.database));
+  const started = deps.clock.now();
+  let rows: number;
+  try {
+    rows = (await client.query(task.sql, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).rowsAffected;
+  } catch (e) {
+    throw new BackfillFailed(`backfill task "${task.name}" chunk ${chunk.index} [${chunk.lo}, ${chunk.hi}] failed: ${errorMessage(e)}`, {
+      chunk,
+    });
+  }
+  const ms = deps.clock.now().getTime() - started.getTime();
+  await deps.evidence.put(
+    key,
+    canonicalJson({ ...chunk, rows, ms, rows_per_s: ms > 0 ? Math.round((rows * 1000) / ms) : null, finished_utc: deps.clock.now().toISOString() }),
+    'application/json',
+  );
+  return { task: chunk.task, index: chunk.index, rows, skipped: false, ms };
+}

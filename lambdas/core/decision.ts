@@ -1,0 +1,160 @@
+/**
+ * Decision matrix (seed 003): GO only when every gate passed and the approval
+ * was given and cutover + smoke succeeded; every NO_GO carries its
+ * classification, owner, retry_at_utc and unblock_criteria.
+ */
+import { CLASSIFICATIONS, type Classification, GateFailed, VerifyFailed } from './errors';
+import type { GateOutcome, VerifyOutcome } from './verify';
+import { STAGE_ORDER, STATES, type TaskKey } from './states';
+
+/** Decide: throw the NO_GO the results call for, or say what GO will do. */
+export function decide(verify: VerifyOutcome, gate: GateOutcome): { verdict: 'PROCEED'; reasons: string[] } {
+  const failedAssertions = verify.assertions.filter((a) => !a.ok);
+  const unreadable = verify.tables.filter((t) => t.error);
+  if (failedAssertions.length || unreadable.length) {
+    const reasons = [
+      ...failedAssertions.map((a) => (a.error ? `assertion "${a.name}" could not run: ${a.error}` : `assertion "${a.name}" found ${a.violations} violating row(s); expected 0`)),
+      ...unreadable.map((t) => `table ${t.table}: count failed: ${t.error}`),
+    ];
+    throw new VerifyFailed(`verify failed: ${reasons.join('; ')}`, { reasons });
+  }
+  if (gate.verdict !== 'PASS') {
+    const bad = gate.tables.filter((t) => t.verdict !== 'PASS').map((t) => `${t.table}: ${t.reason} (expected ${t.expected}, got ${t.actual})`);
+    const overall = gate.overall.verdict !== 'PASS' ? [`overall: diff ${gate.overall.diff} rows (${gate.overall.diffPercent}%)`] : [];
+    const reasons = [...bad, ...overall];
+    throw new GateFailed(`fast gate ${gate.verdict}: ${reasons.join('; ')}`, { reasons, verdict: gate.verdict });
+  }
+  return {
+    verdict: 'PROCEED',
+    reasons: [
+      `${verify.tables.length} table count(s) within tolerance`,
+      `${verify.assertions.length} assertion(s) returned no rows`,
+    ],
+  };
+}
+
+/** What Catch puts at $.error. */
+export interface CaughtError {
+  readonly Error: string;
+  readonly Cause?: string;
+}
+
+const BY_ERROR: Record<string, Classification> = {
+  SpecInvalid: 'SPEC_INVALID',
+  PayloadParseError: 'SPEC_INVALID',
+  EnvironmentBlocked: 'ENVIRONMENT_BLOCKED',
+  MigrationFailed: 'MIGRATION_FAILED',
+  BackfillFailed: 'BACKFILL_FAILED',
+  VerifyFailed: 'VERIFY_FAILED',
+  GateFailed: 'GATE_FAILED',
+  ApprovalRejected: 'APPROVAL_REJECTED',
+  CutoverFailed: 'CUTOVER_FAILED',
+  SmokeFailed: 'SMOKE_FAILED',
+};
+
+/** An error with no name of ours is classified by the stage it stopped in. */
+const BY_STAGE: Partial<Record<TaskKey, Classification>> = {
+  validateSpec: 'SPEC_INVALID',
+  preflight: 'ENVIRONMENT_BLOCKED',
+  schema: 'MIGRATION_FAILED',
+  backfillPlan: 'BACKFILL_FAILED',
+  backfillChunk: 'BACKFILL_FAILED',
+  verify: 'VERIFY_FAILED',
+  gates: 'GATE_FAILED',
+  decide: 'GATE_FAILED',
+  goNoGo: 'APPROVAL_TIMEOUT',
+  cutover: 'CUTOVER_FAILED',
+  smoke: 'SMOKE_FAILED',
+};
+
+const UNBLOCK: Record<Classification, string> = {
+  GO: '',
+  SPEC_INVALID: 'Fix the run spec (`cutline validate spec.json` lists every problem with its JSON path) and start a new run.',
+  ENVIRONMENT_BLOCKED: 'Fix every failing preflight check listed in 02_preflight.json (databases, parameters, jumpbox), then rerun.',
+  MIGRATION_FAILED: 'Fix the failing migration named in 03_schema.json (history shows which statements applied); never edit an applied file.',
+  BACKFILL_FAILED: 'Fix the failing chunk named in the evidence; redrive resumes at the first chunk without a checkpoint.',
+  VERIFY_FAILED: 'Resolve every verify violation listed in 06_verify.json (counts, assertions), rerun backfill if needed.',
+  GATE_FAILED: 'Reconcile the tables over tolerance listed in 07_gates.json, or agree a tolerance change with the approvers.',
+  APPROVAL_REJECTED: "Address the approver's comment in 09_approval.json and start a new run with a new tCutover.",
+  APPROVAL_TIMEOUT: 'No decision arrived before the approval timeout; agree a new window and start a new run.',
+  CUTOVER_FAILED: 'Cutover actions failed and the rollback ran; see 10_cutover.json and 12_rollback.json.',
+  SMOKE_FAILED: 'Smoke checks failed; see 11_smoke.json.',
+  ROLLED_BACK: 'The rollback restored the previous state; fix the cause in 10_cutover.json / 11_smoke.json and rehearse again.',
+  ROLLBACK_FAILED: 'MANUAL ACTION: the rollback did not complete; follow 12_rollback.json step by step now.',
+  INTERNAL_ERROR: 'An unexpected error; see 90_classify.json for the cause and report it.',
+};
+
+/** Retry waits per class: environment problems are often quick to fix; rejections need a new window. */
+const RETRY_HOURS: Record<Classification, number> = {
+  GO: 0,
+  SPEC_INVALID: 0,
+  ENVIRONMENT_BLOCKED: 1,
+  MIGRATION_FAILED: 4,
+  BACKFILL_FAILED: 1,
+  VERIFY_FAILED: 4,
+  GATE_FAILED: 4,
+  APPROVAL_REJECTED: 24,
+  APPROVAL_TIMEOUT: 24,
+  CUTOVER_FAILED: 24,
+  SMOKE_FAILED: 24,
+  ROLLED_BACK: 24,
+  ROLLBACK_FAILED: 0,
+  INTERNAL_ERROR: 4,
+};
+
+export interface ClassifyOutcome {
+  readonly outcome: 'NO_GO';
+  readonly classification: Classification;
+  readonly stage: string;
+  readonly error: string;
+  readonly reason: string;
+  readonly owner: string;
+  readonly retry_at_utc: string;
+  readonly unblock_criteria: string;
+  /** For ROLLED_BACK / ROLLBACK_FAILED: what made the run roll back. */
+  readonly cause_classification?: Classification;
+}
+
+/** The stage a run stopped in: the first stage in order with no result. */
+export function stoppedStage(results: Record<string, unknown>): TaskKey {
+  return STAGE_ORDER.find((k) => results[k] === undefined) ?? 'smoke';
+}
+
+function causeMessage(cause: string | undefined): string {
+  if (!cause) return 'no cause given';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string; message?: string };
+    return parsed.errorMessage ?? parsed.message ?? cause;
+  } catch {
+    return cause;
+  }
+}
+
+export function classify(input: {
+  error: CaughtError;
+  results: Record<string, unknown>;
+  owner: string;
+  now: Date;
+  rollback?: { ok: boolean };
+}): ClassifyOutcome {
+  const stage = stoppedStage(input.results);
+  let classification: Classification =
+    BY_ERROR[input.error.Error] ?? (input.error.Error === 'States.Timeout' || input.error.Error === 'States.HeartbeatTimeout' ? BY_STAGE[stage] : undefined) ?? BY_STAGE[stage] ?? 'INTERNAL_ERROR';
+  if (!CLASSIFICATIONS.includes(classification)) classification = 'INTERNAL_ERROR';
+  let cause: Classification | undefined;
+  if (input.rollback) {
+    cause = classification;
+    classification = input.rollback.ok ? 'ROLLED_BACK' : 'ROLLBACK_FAILED';
+  }
+  return {
+    outcome: 'NO_GO',
+    classification,
+    stage: STATES[stage],
+    error: input.error.Error,
+    reason: causeMessage(input.error.Cause),
+    owner: input.owner,
+    retry_at_utc: new Date(input.now.getTime() + RETRY_HOURS[classification] * 3_600_000).toISOString(),
+    unblock_criteria: UNBLOCK[classification],
+    ...(cause ? { cause_classification: cause } : {}),
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Evidence records (DESIGN.md "Evidence contract"): one JSON record per step,
+ * summary.md, and manifest.json with each file's SHA-256 and a hash chain.
+ * Pure: callers hand the rendered bodies to an EvidenceStore.
+ */
+import { createHash } from 'node:crypto';
+import { EVIDENCE_STEPS, type TaskKey } from './states';
+
+export type StepResult = 'PASS' | 'FAIL' | 'SKIPPED' | 'INFO';
+
+export interface StepRecord {
+  readonly step: string;
+  readonly command: string;
+  readonly exit_code: number;
+  readonly timestamp_utc: string;
+  readonly owner: string;
+  readonly result: StepResult;
+  readonly duration_ms?: number;
+  readonly details: Record<string, unknown>;
+}
+
+export function stepKey(runId: string, step: TaskKey, suffix = ''): string {
+  return `${runId}/${EVIDENCE_STEPS[step]}${suffix}.json`;
+}
+
+export function stepRecord(r: {
+  step: TaskKey;
+  command: string;
+  owner: string;
+  now: Date;
+  result: StepResult;
+  details: Record<string, unknown>;
+  durationMs?: number;
+}): StepRecord {
+  return {
+    step: EVIDENCE_STEPS[r.step],
+    command: r.command,
+    exit_code: r.result === 'FAIL' ? 1 : 0,
+    timestamp_utc: r.now.toISOString(),
+    owner: r.owner,
+    result: r.result,
+    ...(r.durationMs !== undefined ? { duration_ms: r.durationMs } : {}),
+    details: r.details,
+  };
+}
+
+export function sha256Hex(body: string | Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/** JSON with sorted keys and a trailing newline: the same record hashes the same. */
+export function canonicalJson(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v && typeof v === 'object' && !(v instanceof Uint8Array)) {
+      return Object.fromEntries(
+        Object.keys(v as object)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return `${JSON.stringify(sort(value), null, 2)}\n`;
+}
+
+export interface ManifestEntry {
+  readonly file: string;
+  readonly sha256: string;
+  readonly size: number;
+  /** sha256(previous chain + "\n" + file + "\n" + sha256): any edit, insert or removal changes every later link. */
+  readonly chain: string;
+}
+export interface Manifest {
+  readonly runId: string;
+  readonly algorithm: 'sha256';
+  readonly files: ManifestEntry[];
+  readonly root: string;
+}
+
+export function buildManifest(runId: string, files: readonly { file: string; sha256: string; size: number }[]): Manifest {
+  let chain = sha256Hex(`cutline-manifest-v1\n${runId}`);
+  const entries = [...files]
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+    .map((f) => {
+      chain = sha256Hex(`${chain}\n${f.file}\n${f.sha256}`);
+      return { ...f, chain };
+    });
+  return { runId, algorithm: 'sha256', files: entries, root: chain };
+}

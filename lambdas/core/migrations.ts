@@ -1,0 +1,245 @@
+/**
+ * Schema stage: versioned SQL files (V<version>__<name>.sql) applied statement
+ * by statement (the Data API runs one per call), recorded in a history table
+ * with each file's SHA-256 and a chained directory hash. Validate before
+ * apply: an edited, inserted or removed file already applied is a hard failure.
+ */
+import type { Deps, SqlClient } from '../ports';
+import { errorMessage, MigrationFailed } from './errors';
+import { sha256Hex } from './evidence';
+import { quoteIdent } from './sql-builders';
+import { type Dialect, type Statement, splitStatements } from './sql-lexer';
+
+export interface MigrationFile {
+  readonly name: string;
+  readonly body: string;
+}
+
+export interface Migration {
+  readonly version: string;
+  readonly description: string;
+  readonly script: string;
+  readonly sha256: string;
+  /** sha256(previous chain + sha256): the directory hash up to and including this file. */
+  readonly chain: string;
+  readonly statements: Statement[];
+}
+
+const FILE = /^V(\d+(?:[._]\d+)*)__([A-Za-z0-9_-]+)\.sql$/;
+
+function versionKey(v: string): number[] {
+  return v.split(/[._]/).map(Number);
+}
+function compareVersion(a: string, b: string): number {
+  const x = versionKey(a);
+  const y = versionKey(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** Parse, order and split the files. Bad names, duplicate versions and unsplittable SQL fail here, before anything runs. */
+export function loadMigrations(files: readonly MigrationFile[], dialect: Dialect): Migration[] {
+  const sqlFiles = files.filter((f) => f.name.endsWith('.sql'));
+  const bad = sqlFiles.filter((f) => !FILE.test(f.name));
+  if (bad.length)
+    throw new MigrationFailed(
+      `migration file name ${JSON.stringify(bad[0]!.name)} does not match V<version>__<description>.sql (e.g. V1__add_agent_uuid.sql)`,
+      { files: bad.map((f) => f.name) },
+    );
+  const parsed = sqlFiles
+    .map((f) => {
+      const m = FILE.exec(f.name)!;
+      return { f, version: m[1]!.replaceAll('_', '.'), description: m[2]! };
+    })
+    .sort((a, b) => compareVersion(a.version, b.version));
+  let chain = '';
+  return parsed.map(({ f, version, description }, i) => {
+    const prev = parsed[i - 1];
+    if (prev && compareVersion(prev.version, version) === 0)
+      throw new MigrationFailed(`two migration files have version ${version}: ${prev.f.name} and ${f.name}`);
+    let statements: Statement[];
+    try {
+      statements = splitStatements(f.body, dialect);
+    } catch (e) {
+      throw new MigrationFailed(`cannot split ${f.name} into statements: ${errorMessage(e)}`, { script: f.name });
+    }
+    if (statements.length === 0) throw new MigrationFailed(`migration ${f.name} holds no SQL statement`, { script: f.name });
+    const sha256 = sha256Hex(f.body);
+    chain = sha256Hex(chain + sha256);
+    return { version, description, script: f.name, sha256, chain, statements };
+  });
+}
+
+export interface HistoryRow {
+  readonly version: string;
+  readonly script: string;
+  readonly sha256: string;
+  readonly success: boolean;
+  readonly statements_applied: number;
+  readonly statements_total: number;
+}
+
+export function historyDdl(dialect: Dialect, table: string): string {
+  const t = quoteIdent(table, dialect);
+  return dialect === 'postgres'
+    ? `CREATE TABLE IF NOT EXISTS ${t} (
+  version text PRIMARY KEY, script text NOT NULL, sha256 char(64) NOT NULL, chain char(64) NOT NULL,
+  execution_arn text NOT NULL, applied_by text NOT NULL,
+  started_at timestamptz NOT NULL, finished_at timestamptz, success boolean NOT NULL,
+  statements_applied integer NOT NULL, statements_total integer NOT NULL, error text)`
+    : `CREATE TABLE IF NOT EXISTS ${t} (
+  version varchar(64) PRIMARY KEY, script varchar(255) NOT NULL, sha256 char(64) NOT NULL, chain char(64) NOT NULL,
+  execution_arn varchar(2048) NOT NULL, applied_by varchar(255) NOT NULL,
+  started_at datetime(6) NOT NULL, finished_at datetime(6) NULL, success boolean NOT NULL,
+  statements_applied integer NOT NULL, statements_total integer NOT NULL, error text NULL)`;
+}
+
+export interface ValidationProblem {
+  readonly script: string;
+  readonly problem: 'edited' | 'removed' | 'inserted';
+  readonly detail: string;
+}
+
+/** Pure: compare files with history. Pending = files not yet applied successfully, in order. */
+export function validateAgainstHistory(
+  migrations: readonly Migration[],
+  history: readonly HistoryRow[],
+): { problems: ValidationProblem[]; pending: Migration[]; partial: Map<string, number> } {
+  const byVersion = new Map(history.map((h) => [h.version, h]));
+  const files = new Map(migrations.map((m) => [m.version, m]));
+  const problems: ValidationProblem[] = [];
+  const applied = history.filter((h) => h.success);
+  const maxApplied = applied.reduce<string | undefined>((mx, h) => (!mx || compareVersion(h.version, mx) > 0 ? h.version : mx), undefined);
+  for (const h of applied) {
+    const m = files.get(h.version);
+    if (!m) problems.push({ script: h.script, problem: 'removed', detail: `${h.script} (version ${h.version}) was applied but is no longer in the migrations folder` });
+    else if (m.sha256 !== h.sha256)
+      problems.push({ script: m.script, problem: 'edited', detail: `${m.script} changed after it was applied: sha256 ${m.sha256.slice(0, 12)}… now, ${h.sha256.slice(0, 12)}… when applied` });
+  }
+  const pending: Migration[] = [];
+  const partial = new Map<string, number>();
+  for (const m of migrations) {
+    const h = byVersion.get(m.version);
+    if (h?.success) continue;
+    if (maxApplied && compareVersion(m.version, maxApplied) < 0)
+      problems.push({ script: m.script, problem: 'inserted', detail: `${m.script} (version ${m.version}) is older than the newest applied version ${maxApplied}: files must only be added after it` });
+    if (h && h.sha256 === m.sha256 && h.statements_applied > 0) partial.set(m.version, h.statements_applied);
+    pending.push(m);
+  }
+  return { problems, pending, partial };
+}
+
+export interface SchemaOutcome {
+  readonly applied: { script: string; statements: number; resumedAt?: number }[];
+  readonly skipped: number;
+  readonly directoryHash: string;
+}
+
+async function readHistory(client: SqlClient, table: string): Promise<HistoryRow[]> {
+  const t = quoteIdent(table, client.dialect);
+  const { rows } = await client.query(
+    `SELECT version, script, sha256, success, statements_applied, statements_total FROM ${t} ORDER BY version`,
+  );
+  return rows.map((r) => ({
+    version: String(r.version),
+    script: String(r.script),
+    sha256: String(r.sha256),
+    success: r.success === true || r.success === 1,
+    statements_applied: Number(r.statements_applied),
+    statements_total: Number(r.statements_total),
+  }));
+}
+
+async function writeHistory(
+  client: SqlClient,
+  table: string,
+  m: Migration,
+  row: { executionArn: string; appliedBy: string; startedAt: string; finishedAt: string | null; success: boolean; applied: number; error: string | null },
+): Promise<void> {
+  const t = quoteIdent(table, client.dialect);
+  const ts = (v: string | null) => (v === null ? null : { type: 'timestamp' as const, value: v.replace('T', ' ').replace('Z', '') });
+  await client.query(`DELETE FROM ${t} WHERE version = :version`, { version: m.version });
+  await client.query(
+    `INSERT INTO ${t} (version, script, sha256, chain, execution_arn, applied_by, started_at, finished_at, success, statements_applied, statements_total, error)
+     VALUES (:version, :script, :sha256, :chain, :arn, :by, :started, :finished, :success, :applied, :total, :error)`,
+    {
+      version: m.version,
+      script: m.script,
+      sha256: m.sha256,
+      chain: m.chain,
+      arn: row.executionArn,
+      by: row.appliedBy,
+      started: ts(row.startedAt),
+      finished: ts(row.finishedAt),
+      success: row.success,
+      applied: row.applied,
+      total: m.statements.length,
+      error: row.error,
+    },
+  );
+}
+
+/**
+ * Apply pending migrations. PostgreSQL: each file and its history row in one
+ * transaction. MySQL (DDL commits): statement by statement, history updated
+ * after each, so a half-applied file resumes at the next statement.
+ */
+export async function applyMigrations(
+  client: SqlClient,
+  migrations: readonly Migration[],
+  opts: { historyTable: string; executionArn: string; appliedBy: string; deps: Pick<Deps, 'clock' | 'progress'> },
+): Promise<SchemaOutcome> {
+  await client.query(historyDdl(client.dialect, opts.historyTable));
+  const history = await readHistory(client, opts.historyTable);
+  const { problems, pending, partial } = validateAgainstHistory(migrations, history);
+  if (problems.length)
+    throw new MigrationFailed(`migrations do not match the history in ${opts.historyTable}: ${problems.map((p) => p.detail).join('; ')}`, {
+      problems,
+    });
+  const applied: SchemaOutcome['applied'] = [];
+  const now = () => opts.deps.clock.now().toISOString();
+  for (const [i, m] of pending.entries()) {
+    const startedAt = now();
+    const from = client.dialect === 'mysql' ? (partial.get(m.version) ?? 0) : 0;
+    let done = from;
+    const base = { executionArn: opts.executionArn, appliedBy: opts.appliedBy, startedAt };
+    try {
+      if (client.dialect === 'postgres') {
+        await client.transaction(async (tx) => {
+          for (const s of m.statements) {
+            await tx.query(s.sql);
+            done++;
+          }
+          await writeHistory(tx, opts.historyTable, m, { ...base, finishedAt: now(), success: true, applied: done, error: null });
+        });
+      } else {
+        for (const s of m.statements.slice(from)) {
+          await client.query(s.sql);
+          done++;
+          const last = done === m.statements.length;
+          await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: last ? now() : null, success: last, applied: done, error: null });
+        }
+      }
+    } catch (e) {
+      const failed = m.statements[done]!;
+      const appliedNow = client.dialect === 'postgres' ? 0 : done;
+      const msg = `${m.script}: statement ${done + 1} of ${m.statements.length} (line ${failed.line}) failed: ${errorMessage(e)}`;
+      await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: now(), success: false, applied: appliedNow, error: msg }).catch(() => undefined);
+      throw new MigrationFailed(msg, {
+        script: m.script,
+        statement: done + 1,
+        line: failed.line,
+        statementsApplied: appliedNow,
+        statementsTotal: m.statements.length,
+        rolledBack: client.dialect === 'postgres',
+        appliedBefore: applied,
+      });
+    }
+    applied.push({ script: m.script, statements: m.statements.length, ...(from ? { resumedAt: from + 1 } : {}) });
+    opts.deps.progress?.({ stage: 'Schema', done: i + 1, total: pending.length, message: m.script });
+  }
+  return { applied, skipped: migrations.length - pending.length, directoryHash: migrations.at(-1)?.chain ?? '' };
+}

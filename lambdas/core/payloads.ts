@@ -1,0 +1,47 @@
+/**
+ * One zod schema per state payload, parsed at every handler boundary and in
+ * the local runner. A failed parse is one error type (PayloadParseError)
+ * naming the payload and carrying zod's issues as `cause`.
+ */
+import { z } from 'zod';
+import { PayloadParseError } from './errors';
+import { describeIssues, RunSpec } from './spec';
+
+const Execution = z.object({ name: z.string(), id: z.string() });
+const Results = z.record(z.string(), z.unknown());
+const Caught = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+/** Input of ValidateSpec: the spec still raw. */
+export const RawState = z.object({ spec: z.unknown(), results: Results, execution: Execution });
+/** Input of every stage after ValidateSpec. */
+export const StageState = z.object({ spec: RunSpec, results: Results, execution: Execution });
+export type StageState = z.infer<typeof StageState>;
+
+export const ChunkInput = z.object({
+  spec: RunSpec,
+  chunk: z.object({ task: z.string(), index: z.number().int().min(0), lo: z.string().regex(/^-?\d+$/), hi: z.string().regex(/^-?\d+$/) }),
+});
+
+export const GoNoGoInput = z.object({ taskToken: z.string().min(1).max(2048), state: StageState });
+
+/** Classify and Summary run after any failure, so the spec may be invalid here. */
+export const EndState = z.object({
+  spec: z.unknown(),
+  results: Results,
+  execution: Execution,
+  error: Caught.optional(),
+  rollbackError: Caught.optional(),
+  classifyError: Caught.optional(),
+});
+export type EndState = z.infer<typeof EndState>;
+
+export function parsePayload<S extends z.ZodType>(schema: S, name: string, input: unknown): z.infer<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const problems = describeIssues(r.error, input);
+  throw new PayloadParseError(
+    `${name} payload is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    { problems },
+    { cause: r.error },
+  );
+}

@@ -1,0 +1,261 @@
+/**
+ * The stages of a cutover, one function per Task state. Handlers (Lambda or
+ * local) parse the payload and call these; every stage writes its evidence
+ * record, also when it fails, and throws the named error the ASL catches.
+ */
+import type { Deps } from '../ports';
+import { runCutover, runRollback, runSmoke, describeAction } from './actions';
+import { approvalQuery, newApprovalId } from './approval';
+import { type Chunk, planBackfill, runChunk } from './backfill';
+import { classify, decide, type ClassifyOutcome } from './decision';
+import { CutlineError, EnvironmentBlocked, errorMessage, SpecInvalid } from './errors';
+import { buildManifest, canonicalJson, type StepResult, stepKey, stepRecord } from './evidence';
+import { applyMigrations, loadMigrations } from './migrations';
+import type { EndState, StageState } from './payloads';
+import { runPreflight } from './preflight';
+import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
+import type { TaskKey } from './states';
+import { fastGate, type GateOutcome, runVerify, type VerifyOutcome } from './verify';
+import { renderSummary } from './summary';
+
+interface Who {
+  readonly runId: string;
+  readonly owner: string;
+}
+
+/** Run a stage and write its NN_<step>.json record, PASS or FAIL. */
+async function recorded<T>(
+  deps: Deps,
+  who: Who,
+  step: TaskKey,
+  command: string,
+  fn: () => Promise<{ value: T; result?: StepResult; details: Record<string, unknown> }>,
+): Promise<T> {
+  const started = deps.clock.now();
+  const write = (result: StepResult, details: Record<string, unknown>) =>
+    deps.evidence.put(
+      stepKey(who.runId, step),
+      canonicalJson(stepRecord({ step, command, owner: who.owner, now: deps.clock.now(), result, details, durationMs: deps.clock.now().getTime() - started.getTime() })),
+      'application/json',
+    );
+  try {
+    const out = await fn();
+    await write(out.result ?? 'PASS', out.details);
+    return out.value;
+  } catch (e) {
+    const details = e instanceof CutlineError ? e.details : {};
+    await write('FAIL', { error: e instanceof Error ? e.name : 'Error', message: errorMessage(e), ...details });
+    throw e;
+  }
+}
+
+const who = (s: StageState): Who => ({ runId: s.spec.runId, owner: s.spec.owner });
+
+export async function validateSpecStage(raw: { spec: unknown; execution: { name: string } }, platform: 'aws' | 'local', deps: Deps) {
+  const r = parseSpec(raw.spec);
+  const rawSpec = (raw.spec ?? {}) as Record<string, unknown>;
+  const runId = r.ok ? r.spec.runId : typeof rawSpec.runId === 'string' && /^[A-Za-z0-9_-]{1,80}$/.test(rawSpec.runId) ? rawSpec.runId : raw.execution.name;
+  const owner = r.ok ? r.spec.owner : typeof rawSpec.owner === 'string' ? rawSpec.owner : 'unknown';
+  return recorded(deps, { runId, owner }, 'validateSpec', `cutline validate (${platform})`, async () => {
+    const problems = r.ok ? platformProblems(r.spec, platform) : r.problems;
+    if (!r.ok || problems.length) {
+      throw new SpecInvalid(`run spec is invalid (${problems.length} problem(s)): ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+    }
+    return {
+      value: { spec: r.spec, summary: { ok: true, runId } },
+      details: { runId, source: r.spec.source.engine, target: (r.spec.target ?? r.spec.source).engine, inPlace: !r.spec.target },
+    };
+  });
+}
+
+export async function preflightStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'preflight', 'preflight: databases, parameters, jumpbox', async () => {
+    const out = await runPreflight(s.spec, deps);
+    const failing = out.checks.filter((c) => !c.ok);
+    if (failing.length)
+      throw new EnvironmentBlocked(
+        `${failing.length} preflight check(s) failed: ${failing.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
+        { checks: out.checks },
+      );
+    return { value: { ok: true, checks: out.checks.length, baselineCounts: out.baselineCounts }, details: { checks: out.checks, baselineCounts: out.baselineCounts } };
+  });
+}
+
+export async function schemaStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'schema', 'schema: apply versioned migrations', async () => {
+    const m = s.spec.migrations;
+    if (!m) return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: 'SKIPPED' as const, details: { reason: 'no migrations in the spec' } };
+    const client = deps.sql(dbRef(s.spec, m.database));
+    const files = await deps.scripts.list(m.location);
+    const migrations = loadMigrations(files, client.dialect);
+    const out = await applyMigrations(client, migrations, {
+      historyTable: m.historyTable,
+      executionArn: s.execution.id,
+      appliedBy: s.spec.owner,
+      deps,
+    });
+    return {
+      value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash },
+      details: {
+        location: m.location,
+        database: client.label,
+        historyTable: m.historyTable,
+        files: migrations.map((x) => ({ script: x.script, version: x.version, sha256: x.sha256, statements: x.statements.length })),
+        ...out,
+      },
+    };
+  });
+}
+
+export async function backfillPlanStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'backfillPlan', 'backfill: plan key-range chunks', async () => {
+    const plan = await planBackfill(s.spec, deps);
+    return { value: { phases: plan.phases, tasks: plan.tasks }, details: { tasks: plan.tasks, phases: plan.phases } };
+  });
+}
+
+/** One chunk: its checkpoint is its evidence (05_backfill/<task>/<n>.json). */
+export async function backfillChunkStage(input: { spec: RunSpec; chunk: Chunk }, deps: Deps) {
+  const out = await runChunk(input.spec, input.chunk, deps);
+  return { t: out.task, i: out.index, rows: out.rows, skipped: out.skipped };
+}
+
+export async function verifyStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'verify', 'verify: row counts and assertions', async () => {
+    const baseline = ((s.results.preflight as { baselineCounts?: Record<string, string> } | undefined)?.baselineCounts ?? {}) as Record<string, string>;
+    const out = await runVerify(s.spec, baseline, deps);
+    const ok = out.assertions.every((a) => a.ok) && out.tables.every((t) => !t.error);
+    return {
+      value: out,
+      result: ok ? 'PASS' : 'FAIL',
+      details: { ...out },
+    };
+  });
+}
+
+export async function gatesStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'gates', 'gate fast: count tolerance', async () => {
+    const verify = s.results.verify as VerifyOutcome;
+    const gate = fastGate(verify.tables, s.spec.gates.fast);
+    return { value: gate, result: gate.verdict === 'PASS' ? 'PASS' : 'FAIL', details: { ...gate } };
+  });
+}
+
+export async function decideStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'decide', 'decision matrix', async () => {
+    const d = decide(s.results.verify as VerifyOutcome, s.results.gates as GateOutcome);
+    const goActions = s.spec.cutover.actions.map(describeAction);
+    return { value: { ...d, goActions }, details: { ...d, goActions } };
+  });
+}
+
+/** What an approver is shown: gate results and exactly what GO will do. */
+export function approvalSummary(s: StageState): { summary: string; goActions: string[] } {
+  const gates = s.results.gates as GateOutcome | undefined;
+  const verify = s.results.verify as VerifyOutcome | undefined;
+  const lines = [
+    ...(gates?.tables ?? []).map((t) => `${t.table}: expected ${t.expected}, got ${t.actual} (${t.verdict})`),
+    ...(verify?.assertions ?? []).map((a) => `assertion ${a.name}: ${a.ok ? 'no violations' : `${a.violations} violation(s)`}`),
+  ];
+  return { summary: lines.join('\n'), goActions: s.spec.cutover.actions.map(describeAction) };
+}
+
+/**
+ * GoNoGo: store the task token privately, deliver a signed link. Returns
+ * what was sent (never the token); the state waits for the decision.
+ */
+export async function requestApprovalStage(input: { taskToken: string; state: StageState }, deps: Deps, baseUrl?: string) {
+  const s = input.state;
+  const approvalId = newApprovalId();
+  const expiresAt = new Date(deps.clock.now().getTime() + s.spec.approval.timeoutSeconds * 1000).toISOString();
+  await deps.approvalStore.save({ approvalId, runId: s.spec.runId, taskToken: input.taskToken, expiresAt, approvers: s.spec.approval.approvers });
+  const { summary, goActions } = approvalSummary(s);
+  const approveUrl = baseUrl ? `${baseUrl}/approve?${approvalQuery(approvalId, expiresAt, await deps.approvalSecret())}` : undefined;
+  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target: (s.spec.target ?? s.spec.source).engine, summary, goActions, approveUrl, expiresAt };
+  const delivered: string[] = [];
+  for (const ch of deps.approvals(s.spec.approval.channels)) {
+    await ch.deliver(request);
+    delivered.push(ch.kind);
+  }
+  await deps.evidence.put(
+    stepKey(s.spec.runId, 'goNoGo', '_request'),
+    canonicalJson({ approvalId, expiresAt, channels: delivered, summary, goActions, requested_utc: deps.clock.now().toISOString() }),
+    'application/json',
+  );
+  return { approvalId, expiresAt, channels: delivered };
+}
+
+export async function cutoverStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'cutover', 'cutover actions', async () => {
+    const actions = await runCutover(s.spec, deps);
+    return { value: { actions: actions.length }, details: { actions } };
+  });
+}
+
+export async function smokeStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'smoke', 'smoke checks', async () => {
+    const checks = await runSmoke(s.spec, deps);
+    return { value: { checks: checks.length }, details: { checks } };
+  });
+}
+
+export async function rollbackStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'rollback', 'rollback actions', async () => {
+    const out = await runRollback(s.spec, deps);
+    return { value: { ok: out.ok, actions: out.actions.length }, result: out.ok ? 'PASS' : 'FAIL', details: { ...out } };
+  });
+}
+
+function endWho(s: EndState): Who {
+  const spec = (s.spec ?? {}) as Record<string, unknown>;
+  const runId = typeof spec.runId === 'string' && /^[A-Za-z0-9_-]{1,80}$/.test(spec.runId) ? spec.runId : s.execution.name;
+  return { runId, owner: typeof spec.owner === 'string' ? spec.owner : 'unknown' };
+}
+
+export async function classifyStage(s: EndState, deps: Deps): Promise<ClassifyOutcome> {
+  const w = endWho(s);
+  const rollback = s.results.rollback as { ok: boolean } | undefined;
+  const out = classify({
+    error: s.error ?? { Error: 'Unknown', Cause: 'Classify was reached without an error' },
+    results: s.results,
+    owner: w.owner,
+    now: deps.clock.now(),
+    rollback: rollback ?? (s.rollbackError ? { ok: false } : undefined),
+  });
+  await deps.evidence.put(
+    stepKey(w.runId, 'classify'),
+    canonicalJson(stepRecord({ step: 'classify', command: 'classify NO_GO', owner: w.owner, now: deps.clock.now(), result: 'FAIL', details: { ...out, rollbackError: s.rollbackError } })),
+    'application/json',
+  );
+  return out;
+}
+
+export interface SummaryOutcome {
+  readonly outcome: 'GO' | 'NO_GO';
+  readonly classification: string;
+  readonly reason: string;
+  readonly summaryKey: string;
+  readonly manifestKey: string;
+  readonly manifestRoot: string;
+}
+
+export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutcome> {
+  const w = endWho(s);
+  const c = s.results.classify as ClassifyOutcome | undefined;
+  const go = !c && !s.error && s.results.smoke !== undefined && s.results.goNoGo !== undefined;
+  const classification = go ? 'GO' : (c?.classification ?? 'INTERNAL_ERROR');
+  const reason = go ? 'every gate passed, approved, cut over, smoke checks passed' : (c?.reason ?? s.classifyError?.Cause ?? 'run did not complete');
+  const summaryKey = `${w.runId}/summary.md`;
+  const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now() });
+  await deps.evidence.put(summaryKey, md, 'text/markdown; charset=utf-8');
+  await deps.evidence.put(
+    stepKey(w.runId, 'summary'),
+    canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason } })),
+    'application/json',
+  );
+  const files = (await deps.evidence.list(`${w.runId}/`)).filter((f) => !f.key.endsWith('/manifest.json'));
+  const manifest = buildManifest(w.runId, files.map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size })));
+  const manifestKey = `${w.runId}/manifest.json`;
+  await deps.evidence.put(manifestKey, canonicalJson(manifest), 'application/json');
+  return { outcome: go ? 'GO' : 'NO_GO', classification, reason, summaryKey, manifestKey, manifestRoot: manifest.root };
+}

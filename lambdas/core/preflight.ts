@@ -1,0 +1,150 @@
+/**
+ * Preflight: databases reachable and of the expected engine/version, launch-gate
+ * parameters present and well-formed, jumpbox online. Every failing check is
+ * listed; any failure blocks the run (ENVIRONMENT_BLOCKED).
+ */
+import type { Deps } from '../ports';
+import { errorMessage } from './errors';
+import { countSql } from './sql-builders';
+import { type DbSide, dbRef, type Engine, type ParameterRule, type RunSpec } from './spec';
+
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  /** What was found and what was expected; never a secret value. */
+  readonly detail: string;
+}
+
+/** "PostgreSQL 16.4 on x86_64..." / "10.11.19-MariaDB-0+deb12u1" / "8.0.36" -> engine family and version. */
+export function parseServerVersion(raw: string): { family: 'postgres' | 'mariadb' | 'mysql'; version: string } | undefined {
+  const pg = /PostgreSQL (\d+(?:\.\d+)*)/.exec(raw);
+  if (pg) return { family: 'postgres', version: pg[1]! };
+  const maria = /^(\d+\.\d+\.\d+)[^ ]*MariaDB/i.exec(raw);
+  if (maria) return { family: 'mariadb', version: maria[1]! };
+  const my = /^(\d+\.\d+\.\d+)/.exec(raw);
+  if (my) return { family: 'mysql', version: my[1]! };
+  return undefined;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+function describeRule(r: ParameterRule): string {
+  const parts: string[] = [];
+  if (r.equals !== undefined) parts.push(r.secret ? 'equal to the expected value' : `= ${JSON.stringify(r.equals)}`);
+  if (r.oneOf) parts.push(r.secret ? `one of ${r.oneOf.length} allowed values` : `one of ${r.oneOf.map((v) => JSON.stringify(v)).join(', ')}`);
+  if (r.regex !== undefined) parts.push(`matching /${r.regex}/`);
+  if (r.minLength !== undefined) parts.push(`at least ${r.minLength} chars`);
+  if (r.maxLength !== undefined) parts.push(`at most ${r.maxLength} chars`);
+  return parts.length ? parts.join(', ') : 'present';
+}
+
+/** Problems with one value against a rule; empty = passes. Messages never echo secret values. */
+function valueProblems(value: string, r: ParameterRule): string[] {
+  const got = (what: string) => (r.secret ? what : `${what} ${JSON.stringify(value)}`);
+  const p: string[] = [];
+  if (r.equals !== undefined && value !== r.equals) p.push(`${got('got a different value')}; expected ${describeRule({ ...r, oneOf: undefined, regex: undefined, minLength: undefined, maxLength: undefined })}`);
+  if (r.oneOf && !r.oneOf.includes(value)) p.push(`${got('got a value')} outside the allowed set`);
+  if (r.regex !== undefined && !new RegExp(r.regex).test(value)) p.push(`${got('got a value')} not matching /${r.regex}/`);
+  if (r.minLength !== undefined && value.length < r.minLength) p.push(`got ${value.length} chars; expected at least ${r.minLength}`);
+  if (r.maxLength !== undefined && value.length > r.maxLength) p.push(`got ${value.length} chars; expected at most ${r.maxLength}`);
+  return p;
+}
+
+/** Pure: evaluate launch-gate rules against the values found. */
+export function checkParameters(rules: readonly ParameterRule[], values: ReadonlyMap<string, string>): Check[] {
+  return rules.map((r) => {
+    const names = r.name ? [r.name] : r.anyOf!;
+    const label = r.name ?? `one of ${names.join(' | ')}`;
+    const present = names.filter((n) => values.has(n));
+    if (present.length === 0)
+      return { name: `parameter ${label}`, ok: false, detail: `missing; expected ${describeRule(r)}` };
+    const results = present.map((n) => ({ n, problems: valueProblems(values.get(n)!, r) }));
+    const passing = results.find((x) => x.problems.length === 0);
+    if (passing) return { name: `parameter ${label}`, ok: true, detail: `${passing.n} ${describeRule(r)}` };
+    return {
+      name: `parameter ${label}`,
+      ok: false,
+      detail: results.map((x) => `${x.n}: ${x.problems.join('; ')}`).join(' / '),
+    };
+  });
+}
+
+export function engineMatches(expected: Engine, family: 'postgres' | 'mariadb' | 'mysql'): boolean {
+  return expected === 'postgres' ? family === 'postgres' : family !== 'postgres';
+}
+
+async function checkDatabase(spec: RunSpec, side: DbSide, deps: Deps): Promise<{ check: Check; version?: string }> {
+  const ref = dbRef(spec, side);
+  const name = `${side} database reachable (${ref.engine})`;
+  try {
+    const client = deps.sql(ref);
+    const sql = ref.engine === 'postgres' ? 'SELECT version() AS v' : 'SELECT VERSION() AS v';
+    const { rows } = await client.query(sql);
+    const raw = String(rows[0]?.v ?? '');
+    const parsed = parseServerVersion(raw);
+    if (!parsed) return { check: { name, ok: false, detail: `got server version ${JSON.stringify(raw)}; expected a PostgreSQL or MySQL version string` } };
+    if (!engineMatches(ref.engine, parsed.family))
+      return { check: { name, ok: false, detail: `got a ${parsed.family} ${parsed.version} server at ${client.label}; expected engine "${ref.engine}"` } };
+    const min = spec.preflight.minVersion[ref.engine];
+    if (min && parsed.family !== 'mariadb' && compareVersions(parsed.version, min) < 0)
+      return { check: { name, ok: false, detail: `got ${parsed.family} ${parsed.version}; expected >= ${min}` } };
+    return { check: { name, ok: true, detail: `${parsed.family} ${parsed.version} at ${client.label}` }, version: raw };
+  } catch (e) {
+    return { check: { name, ok: false, detail: `unreachable: ${errorMessage(e)}` } };
+  }
+}
+
+export interface PreflightOutcome {
+  readonly ok: boolean;
+  readonly checks: Check[];
+  /** Row counts of verify.tables taken before any change (before-vs-after verification). */
+  readonly baselineCounts: Record<string, string>;
+}
+
+export async function runPreflight(spec: RunSpec, deps: Deps): Promise<PreflightOutcome> {
+  const checks: Check[] = [];
+  checks.push((await checkDatabase(spec, 'source', deps)).check);
+  if (spec.target) checks.push((await checkDatabase(spec, 'target', deps)).check);
+
+  if (spec.preflight.parameters.length > 0) {
+    const names = [...new Set(spec.preflight.parameters.flatMap((r) => (r.name ? [r.name] : r.anyOf!)))];
+    try {
+      checks.push(...checkParameters(spec.preflight.parameters, await deps.parameters.getMany(names)));
+    } catch (e) {
+      checks.push({ name: 'parameter store reachable', ok: false, detail: errorMessage(e) });
+    }
+  }
+
+  if (spec.jumpbox) {
+    try {
+      const ping = await deps.commands.ping(spec.jumpbox.instanceId);
+      checks.push({ name: `jumpbox ${spec.jumpbox.instanceId} online`, ok: ping.online, detail: ping.detail });
+    } catch (e) {
+      checks.push({ name: `jumpbox ${spec.jumpbox.instanceId} online`, ok: false, detail: errorMessage(e) });
+    }
+  }
+
+  const baselineCounts: Record<string, string> = {};
+  const dbOk = checks.filter((c) => c.name.includes('database reachable')).every((c) => c.ok);
+  if (dbOk && spec.verify.rowCounts === 'before-vs-after') {
+    const client = deps.sql(dbRef(spec, 'target'));
+    for (const table of spec.verify.tables) {
+      try {
+        const { rows } = await client.query(countSql(client.dialect, table));
+        baselineCounts[table] = String(rows[0]?.n);
+        checks.push({ name: `table ${table} readable`, ok: true, detail: `${baselineCounts[table]} rows before the run` });
+      } catch (e) {
+        checks.push({ name: `table ${table} readable`, ok: false, detail: errorMessage(e) });
+      }
+    }
+  }
+  return { ok: checks.every((c) => c.ok), checks, baselineCounts };
+}

@@ -1,0 +1,322 @@
+/**
+ * Run spec v1: the one schema for a state machine execution's input.
+ * `cutline validate` and the ValidateSpec state both parse with it; a JSON
+ * Schema generated from it ships for editors (schema/run-spec.v1.json).
+ */
+import { z } from 'zod';
+
+const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const CLUSTER_ARN = /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z0-9-]+$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/;
+const PARAM_NAME = /^[A-Za-z0-9_.\-/]{1,2048}$/;
+const SQL_IDENT = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+
+export const Engine = z.enum(['postgres', 'mysql']);
+export type Engine = z.infer<typeof Engine>;
+
+export const DataApiRef = z.strictObject({
+  resourceArn: z.string().regex(CLUSTER_ARN, 'expected an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)'),
+  secretArn: z.string().regex(SECRET_ARN, 'expected a Secrets Manager secret ARN'),
+  database: z.string().min(1),
+});
+
+/** Local URL schemes and the engine each one speaks. */
+export const URL_ENGINES: Record<string, Engine> = {
+  'pglite:': 'postgres',
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
+  'mysql:': 'mysql',
+  'mariadb:': 'mysql',
+};
+
+export const DatabaseRef = z
+  .strictObject({
+    engine: Engine,
+    /** Aurora through the RDS Data API (AWS runs). */
+    dataApi: DataApiRef.optional(),
+    /** A local URL: pglite://memory, pglite://./dir, postgres://..., mysql://... (local runs). */
+    url: z.string().min(1).optional(),
+  })
+  .superRefine((ref, ctx) => {
+    if (!!ref.dataApi === !!ref.url) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of "dataApi" (AWS) or "url" (local)' });
+      return;
+    }
+    if (ref.url) {
+      const scheme = /^[a-z]+:/.exec(ref.url)?.[0];
+      const engine = scheme ? URL_ENGINES[scheme] : undefined;
+      if (!engine) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['url'],
+          message: `expected a URL starting with ${Object.keys(URL_ENGINES).map((s) => `${s}//`).join(', ')}`,
+        });
+      } else if (engine !== ref.engine) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: `a ${scheme}// URL speaks ${engine}, but engine is "${ref.engine}"` });
+      }
+    }
+  });
+export type DatabaseRef = z.infer<typeof DatabaseRef>;
+
+export const DbSide = z.enum(['source', 'target']);
+export type DbSide = z.infer<typeof DbSide>;
+
+const ParameterRule = z
+  .strictObject({
+    /** One parameter name, or ... */
+    name: z.string().regex(PARAM_NAME).optional(),
+    /** ... at least one of several names must be present and pass (seed 004: one of SEPOLIA_RPC_URL | CHAIN_RPC_URL | RPC_URL). */
+    anyOf: z.array(z.string().regex(PARAM_NAME)).min(2).optional(),
+    equals: z.string().optional(),
+    oneOf: z.array(z.string()).min(1).optional(),
+    regex: z.string().optional(),
+    minLength: z.number().int().min(0).optional(),
+    maxLength: z.number().int().min(1).optional(),
+    /** Values are never written to evidence unless secret is false. */
+    secret: z.boolean().default(true),
+    description: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (!!r.name === !!r.anyOf) ctx.addIssue({ code: 'custom', message: 'expected exactly one of "name" or "anyOf"' });
+    if (r.regex !== undefined) {
+      try {
+        new RegExp(r.regex);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['regex'], message: `expected a valid regular expression (${(e as Error).message})` });
+      }
+    }
+    if (r.minLength !== undefined && r.maxLength !== undefined && r.minLength > r.maxLength)
+      ctx.addIssue({ code: 'custom', path: ['maxLength'], message: `expected maxLength >= minLength (${r.minLength})` });
+  });
+export type ParameterRule = z.infer<typeof ParameterRule>;
+
+const SqlText = z.string().trim().min(1);
+
+export const Action = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('parameter'),
+    name: z.string().regex(PARAM_NAME),
+    value: z.string(),
+    description: z.string().optional(),
+  }),
+  z.strictObject({ type: z.literal('sql'), database: DbSide.default('target'), sql: SqlText, description: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('command'),
+    script: z.string().min(1),
+    timeoutSeconds: z.number().int().min(1).max(172800).default(600),
+    description: z.string().optional(),
+  }),
+]);
+export type Action = z.infer<typeof Action>;
+
+export const BackfillTask = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
+    database: DbSide.default('target'),
+    /** Table whose integer key is split into ranges. */
+    table: z.string().regex(SQL_IDENT, 'expected a table name'),
+    key: z.string().regex(SQL_IDENT, 'expected a column name'),
+    batchSize: z.number().int().min(1).max(10_000_000).default(10_000),
+    /** One statement using :lo and :hi (inclusive key range). */
+    sql: SqlText,
+  })
+  .superRefine((t, ctx) => {
+    for (const p of [':lo', ':hi']) {
+      if (!new RegExp(`${p}(?![A-Za-z0-9_])`).test(t.sql))
+        ctx.addIssue({ code: 'custom', path: ['sql'], message: `expected the key-range placeholder ${p} in the backfill SQL` });
+    }
+  });
+export type BackfillTask = z.infer<typeof BackfillTask>;
+
+export const RunSpec = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1),
+    runId: z.string().regex(RUN_ID, 'expected 1-80 letters, digits, "-" or "_" (it names the execution)'),
+    owner: z.string().min(1),
+    tCutover: z.string().regex(UTC_ISO, 'expected a UTC ISO-8601 time like 2026-11-21T02:00:00Z'),
+    description: z.string().optional(),
+    source: DatabaseRef,
+    /** Omitted: the migration is in place, on the source database. */
+    target: DatabaseRef.optional(),
+    preflight: z
+      .strictObject({
+        minVersion: z.strictObject({ postgres: z.string().optional(), mysql: z.string().optional() }).default({}),
+        parameters: z.array(ParameterRule).default([]),
+      })
+      .default({ minVersion: {}, parameters: [] }),
+    migrations: z
+      .strictObject({
+        /** A folder (local) or s3://bucket/prefix/ (AWS) of versioned .sql files: V1__name.sql, V2__... */
+        location: z.string().min(1),
+        database: DbSide.default('target'),
+        historyTable: z.string().regex(SQL_IDENT).default('cutline_schema_history'),
+      })
+      .optional(),
+    backfill: z
+      .strictObject({
+        tasks: z.array(BackfillTask).default([]),
+        maxConcurrency: z.number().int().min(1).max(40).default(4),
+      })
+      .default({ tasks: [], maxConcurrency: 4 }),
+    verify: z
+      .strictObject({
+        tables: z.array(z.string().regex(SQL_IDENT, 'expected a table name')).default([]),
+        /** source-vs-target: compare the two databases; before-vs-after: counts at preflight vs after backfill (in place). */
+        rowCounts: z.enum(['source-vs-target', 'before-vs-after']).default('source-vs-target'),
+        /** Each query must return zero rows (a row is a violation, shown in evidence). */
+        assertions: z
+          .array(z.strictObject({ name: z.string().min(1), database: DbSide.default('target'), sql: SqlText }))
+          .default([]),
+      })
+      .default({ tables: [], rowCounts: 'source-vs-target', assertions: [] }),
+    gates: z
+      .strictObject({
+        fast: z
+          .strictObject({
+            toleranceRows: z.number().int().min(0).default(0),
+            tolerancePercent: z.number().min(0).max(100).default(0),
+          })
+          .default({ toleranceRows: 0, tolerancePercent: 0 }),
+      })
+      .default({ fast: { toleranceRows: 0, tolerancePercent: 0 } }),
+    jumpbox: z
+      .strictObject({
+        /** EC2 instance id managed by SSM, or "local" for the local shell. */
+        instanceId: z.string().regex(/^(i-[0-9a-f]{8,17}|mi-[0-9a-f]{17}|local)$/, 'expected an instance id like i-0abc12345678def01 or "local"'),
+      })
+      .optional(),
+    approval: z
+      .strictObject({
+        timeoutSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
+        channels: z
+          .array(
+            z.discriminatedUnion('type', [
+              z.strictObject({ type: z.literal('email'), topicArn: z.string().regex(SNS_ARN, 'expected an SNS topic ARN') }),
+              z.strictObject({ type: z.literal('slack'), webhookParameter: z.string().regex(PARAM_NAME) }),
+              z.strictObject({ type: z.literal('local') }),
+            ]),
+          )
+          .default([{ type: 'local' }]),
+        approvers: z.array(z.string().min(1)).optional(),
+      })
+      .default({ timeoutSeconds: 86_400, channels: [{ type: 'local' }] }),
+    cutover: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
+    smoke: z
+      .strictObject({
+        checks: z
+          .array(
+            z.strictObject({
+              name: z.string().min(1),
+              url: z.url({ protocol: /^https?$/ }),
+              method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+              expectStatus: z.number().int().min(100).max(599),
+              timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+            }),
+          )
+          .default([]),
+      })
+      .default({ checks: [] }),
+    rollback: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
+    /** Local runs only (ignored in AWS): seed SQL for an embedded database and a parameters file. */
+    local: z
+      .strictObject({
+        seed: z.array(z.string().min(1)).default([]),
+        parameters: z.string().min(1).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((s, ctx) => {
+    const usesCommands = [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command');
+    if (usesCommands && !s.jumpbox)
+      ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: cutover or rollback actions of type "command" need one' });
+    if (s.verify.rowCounts === 'source-vs-target' && s.verify.tables.length > 0 && !s.target)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['verify', 'rowCounts'],
+        message: 'got "source-vs-target" without a target database; expected a target, or "before-vs-after" for an in-place migration',
+      });
+    const names = new Set<string>();
+    s.backfill.tasks.forEach((t, i) => {
+      if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['backfill', 'tasks', i, 'name'], message: `duplicate task name "${t.name}"` });
+      names.add(t.name);
+    });
+  });
+export type RunSpec = z.infer<typeof RunSpec>;
+export type RunSpecInput = z.input<typeof RunSpec>;
+
+/** The database a side refers to (target defaults to the source: in-place). */
+export function dbRef(spec: RunSpec, side: DbSide): DatabaseRef {
+  return side === 'target' ? (spec.target ?? spec.source) : spec.source;
+}
+
+export interface SpecProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** "$.backfill.tasks[0].sql" from zod's path array. */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  return `$${path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** Every problem of a zod error as "path: got X; expected Y". */
+export function describeIssues(error: z.ZodError, input: unknown): SpecProblem[] {
+  return error.issues.map((issue) => {
+    const path = jsonPath(issue.path);
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; expected only the fields of run spec v1`;
+    } else if (issue.code !== 'custom' || !/^got /.test(message)) {
+      message = `got ${show(valueAt(input, issue.path))}; ${message.replace(/^Invalid input: /, '')}`;
+    }
+    return { path, message };
+  });
+}
+
+export type ParseResult = { ok: true; spec: RunSpec } | { ok: false; problems: SpecProblem[] };
+
+export function parseSpec(input: unknown): ParseResult {
+  const r = RunSpec.safeParse(input);
+  return r.success ? { ok: true, spec: r.data } : { ok: false, problems: describeIssues(r.error, input) };
+}
+
+/** Where a run executes; some spec choices only make sense in one of them. */
+export function platformProblems(spec: RunSpec, platform: 'aws' | 'local'): SpecProblem[] {
+  const out: SpecProblem[] = [];
+  const sides: [string, DatabaseRef | undefined][] = [
+    ['source', spec.source],
+    ['target', spec.target],
+  ];
+  for (const [side, ref] of sides) {
+    if (!ref) continue;
+    if (platform === 'aws' && ref.url)
+      out.push({ path: `$.${side}.url`, message: `got ${show(ref.url)}; a local URL cannot be reached from Lambda, expected "dataApi"` });
+    if (platform === 'local' && ref.dataApi)
+      out.push({ path: `$.${side}.dataApi`, message: 'got a Data API reference; a local run expects "url" (or --source-url / --target-url)' });
+  }
+  if (platform === 'aws' && spec.jumpbox?.instanceId === 'local')
+    out.push({ path: '$.jumpbox.instanceId', message: 'got "local"; an AWS run expects an SSM-managed instance id' });
+  if (platform === 'aws' && spec.approval.channels.some((c) => c.type === 'local'))
+    out.push({ path: '$.approval.channels', message: 'got a "local" channel; an AWS run expects "email" or "slack"' });
+  if (platform === 'aws' && spec.migrations && !spec.migrations.location.startsWith('s3://'))
+    out.push({ path: '$.migrations.location', message: `got ${show(spec.migrations.location)}; an AWS run expects s3://bucket/prefix/` });
+  return out;
+}

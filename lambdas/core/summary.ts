@@ -1,0 +1,59 @@
+/** summary.md: what a person reads first. */
+import type { ClassifyOutcome } from './decision';
+import type { GateOutcome, VerifyOutcome } from './verify';
+import { STAGE_ORDER, STATES } from './states';
+
+export function renderSummary(r: {
+  runId: string;
+  owner: string;
+  outcome: 'GO' | 'NO_GO';
+  classification: string;
+  reason: string;
+  classify: ClassifyOutcome | undefined;
+  results: Record<string, unknown>;
+  now: Date;
+}): string {
+  const out: string[] = [];
+  out.push(`# cutline run ${r.runId}: ${r.outcome}${r.outcome === 'NO_GO' ? ` / ${r.classification}` : ''}`, '');
+  out.push(`- owner: ${r.owner}`, `- finished (UTC): ${r.now.toISOString()}`, `- reason: ${r.reason}`);
+  if (r.classify) {
+    out.push(`- stopped in: ${r.classify.stage}`, `- retry_at_utc: ${r.classify.retry_at_utc}`, `- unblock_criteria: ${r.classify.unblock_criteria}`);
+    if (r.classify.cause_classification) out.push(`- rollback cause: ${r.classify.cause_classification}`);
+  }
+  out.push('', '## Stages', '', '| stage | result |', '|---|---|');
+  for (const k of STAGE_ORDER) {
+    const done = r.results[k] !== undefined;
+    const stopped = r.classify?.stage === STATES[k];
+    out.push(`| ${STATES[k]} | ${done ? 'done' : stopped ? `**stopped: ${r.classification}**` : 'not run'} |`);
+  }
+  if (r.results.rollback) out.push(`| Rollback | ${(r.results.rollback as { ok: boolean }).ok ? 'done' : 'FAILED'} |`);
+
+  const chunks = (r.results.backfillChunk as { t: string; rows: number; skipped: boolean }[][] | undefined)?.flat();
+  if (chunks?.length) {
+    const byTask = new Map<string, { rows: number; chunks: number; skipped: number }>();
+    for (const c of chunks) {
+      const t = byTask.get(c.t) ?? { rows: 0, chunks: 0, skipped: 0 };
+      t.rows += c.rows;
+      t.chunks++;
+      if (c.skipped) t.skipped++;
+      byTask.set(c.t, t);
+    }
+    out.push('', '## Backfill', '', '| task | chunks | skipped (already done) | rows |', '|---|---:|---:|---:|');
+    for (const [t, v] of byTask) out.push(`| ${t} | ${v.chunks} | ${v.skipped} | ${v.rows} |`);
+  }
+  const gates = r.results.gates as GateOutcome | undefined;
+  if (gates) {
+    out.push('', `## Gate fast (tolerance ${gates.toleranceRows} rows, ${gates.tolerancePercent}%): ${gates.verdict}`, '');
+    out.push('| table | expected | actual | diff | verdict |', '|---|---:|---:|---:|---|');
+    for (const t of gates.tables) out.push(`| ${t.table} | ${t.expected ?? '-'} | ${t.actual ?? '-'} | ${t.diff ?? '-'} | ${t.verdict} |`);
+  }
+  const verify = r.results.verify as VerifyOutcome | undefined;
+  if (verify?.assertions.length) {
+    out.push('', '## Assertions', '', '| assertion | violations | result |', '|---|---:|---|');
+    for (const a of verify.assertions) out.push(`| ${a.name} | ${a.violations} | ${a.ok ? 'PASS' : a.error ? `ERROR: ${a.error}` : 'FAIL'} |`);
+  }
+  const approval = r.results.goNoGo as { approver?: string; comment?: string; decidedAt?: string; via?: string } | undefined;
+  if (approval) out.push('', '## Approval', '', `Approved by ${approval.approver} via ${approval.via} at ${approval.decidedAt}: "${approval.comment ?? ''}"`);
+  out.push('', 'Every step has a record `NN_<step>.json`; `manifest.json` lists each file with its SHA-256 and a hash chain.', '');
+  return out.join('\n');
+}

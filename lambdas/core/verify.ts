@@ -1,0 +1,138 @@
+/**
+ * Verify: exact row counts per table (source vs target, or before vs after an
+ * in-place migration) and assertion queries that must return zero rows.
+ * Gates: the fast method gate applies the count tolerance (absolute rows and
+ * percent, per table and overall).
+ */
+import type { Deps } from '../ports';
+import { errorMessage } from './errors';
+import type { RunSpec } from './spec';
+import { dbRef } from './spec';
+import { countSql } from './sql-builders';
+
+export interface TableCount {
+  readonly table: string;
+  /** Exact counts as decimal strings; null when the count could not be read. */
+  readonly expected: string | null;
+  readonly actual: string | null;
+  readonly error?: string;
+}
+
+export interface AssertionResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly violations: number;
+  /** Up to 20 violating rows, for the evidence. */
+  readonly sample: Record<string, unknown>[];
+  readonly error?: string;
+}
+
+export interface VerifyOutcome {
+  readonly mode: RunSpec['verify']['rowCounts'];
+  readonly tables: TableCount[];
+  readonly assertions: AssertionResult[];
+}
+
+const jsonable = (row: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v]));
+
+export async function runVerify(spec: RunSpec, baseline: Record<string, string>, deps: Deps): Promise<VerifyOutcome> {
+  const tables: TableCount[] = [];
+  const count = async (side: 'source' | 'target', table: string) => {
+    const client = deps.sql(dbRef(spec, side));
+    const { rows } = await client.query(countSql(client.dialect, table));
+    return String(rows[0]?.n);
+  };
+  for (const table of spec.verify.tables) {
+    try {
+      if (spec.verify.rowCounts === 'before-vs-after') {
+        tables.push({ table, expected: baseline[table] ?? null, actual: await count('target', table) });
+      } else {
+        const [expected, actual] = await Promise.all([count('source', table), count('target', table)]);
+        tables.push({ table, expected, actual });
+      }
+    } catch (e) {
+      tables.push({ table, expected: null, actual: null, error: errorMessage(e) });
+    }
+  }
+  const assertions: AssertionResult[] = [];
+  for (const a of spec.verify.assertions) {
+    try {
+      const { rows } = await deps.sql(dbRef(spec, a.database)).query(a.sql);
+      assertions.push({ name: a.name, ok: rows.length === 0, violations: rows.length, sample: rows.slice(0, 20).map(jsonable) });
+    } catch (e) {
+      assertions.push({ name: a.name, ok: false, violations: 0, sample: [], error: errorMessage(e) });
+    }
+  }
+  return { mode: spec.verify.rowCounts, tables, assertions };
+}
+
+export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
+
+export interface TableGate {
+  readonly table: string;
+  readonly expected: string | null;
+  readonly actual: string | null;
+  readonly diff: string | null;
+  readonly diffPercent: number | null;
+  readonly verdict: Verdict;
+  readonly reason: string;
+}
+
+export interface GateOutcome {
+  readonly method: 'fast';
+  readonly toleranceRows: number;
+  readonly tolerancePercent: number;
+  readonly tables: TableGate[];
+  readonly overall: { expected: string; actual: string; diff: string; diffPercent: number; verdict: Verdict };
+  readonly verdict: Verdict;
+}
+
+/** |a-b| <= rows AND |a-b| <= percent of expected. Both default to 0: exact equality. */
+function within(expected: bigint, actual: bigint, rows: number, percent: number): { diff: bigint; pct: number; ok: boolean } {
+  const diff = actual - expected;
+  const abs = diff < 0n ? -diff : diff;
+  const pct = expected === 0n ? (abs === 0n ? 0 : 100) : Number((abs * 1_000_000n) / expected) / 10_000;
+  return { diff, pct, ok: abs <= BigInt(rows) && pct <= percent };
+}
+
+/** Pure: the fast gate over verify's counts. */
+export function fastGate(counts: readonly TableCount[], tolerance: { toleranceRows: number; tolerancePercent: number }): GateOutcome {
+  let te = 0n;
+  let ta = 0n;
+  let inconclusive = false;
+  const tables = counts.map((c): TableGate => {
+    if (c.expected === null || c.actual === null) {
+      inconclusive = true;
+      return { table: c.table, expected: c.expected, actual: c.actual, diff: null, diffPercent: null, verdict: 'INCONCLUSIVE', reason: c.error ?? 'count missing' };
+    }
+    const e = BigInt(c.expected);
+    const a = BigInt(c.actual);
+    te += e;
+    ta += a;
+    const w = within(e, a, tolerance.toleranceRows, tolerance.tolerancePercent);
+    return {
+      table: c.table,
+      expected: c.expected,
+      actual: c.actual,
+      diff: w.diff.toString(),
+      diffPercent: w.pct,
+      verdict: w.ok ? 'PASS' : 'FAIL',
+      reason: w.ok
+        ? w.diff === 0n
+          ? 'counts equal'
+          : `diff ${w.diff} within tolerance (${tolerance.toleranceRows} rows, ${tolerance.tolerancePercent}%)`
+        : `diff ${w.diff} rows (${w.pct}%); expected within ${tolerance.toleranceRows} rows and ${tolerance.tolerancePercent}%`,
+    };
+  });
+  const o = within(te, ta, tolerance.toleranceRows, tolerance.tolerancePercent);
+  const overallVerdict: Verdict = inconclusive ? 'INCONCLUSIVE' : o.ok ? 'PASS' : 'FAIL';
+  const verdict: Verdict = inconclusive ? 'INCONCLUSIVE' : tables.every((t) => t.verdict === 'PASS') && o.ok ? 'PASS' : 'FAIL';
+  return {
+    method: 'fast',
+    ...tolerance,
+    tables,
+    overall: { expected: te.toString(), actual: ta.toString(), diff: o.diff.toString(), diffPercent: o.pct, verdict: overallVerdict },
+    verdict,
+  };
+}

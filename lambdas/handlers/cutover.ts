@@ -1,0 +1,7 @@
+import { StageState } from '../core/payloads';
+import { cutoverStage } from '../core/pipeline';
+import { STATES } from '../core/states';
+import { defineHandler } from './define';
+
+export const cutover = defineHandler(STATES.cutover, StageState, (input, ctx) => cutoverStage(input, ctx.deps));
+export const handler = cutover.handler;

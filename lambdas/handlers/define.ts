@@ -1,0 +1,31 @@
+/**
+ * A thin handler: parse the payload (zod) -> run the stage -> return its
+ * result. `run` is what the local runner calls with local ports; `handler`
+ * is the Lambda entry with AWS ports.
+ */
+import type { z } from 'zod';
+import { approvalBaseUrl, awsDeps } from '../adapters/aws/deps';
+import { parsePayload } from '../core/payloads';
+import type { Deps } from '../ports';
+
+export interface HandlerContext {
+  readonly deps: Deps;
+  readonly platform: 'aws' | 'local';
+  /** Base URL of the approval page (API in AWS, 127.0.0.1 locally). */
+  readonly approvalBaseUrl?: string;
+}
+
+export interface Handler<R> {
+  readonly state: string;
+  run(ctx: HandlerContext, event: unknown): Promise<R>;
+  handler(event: unknown): Promise<R>;
+}
+
+export function defineHandler<S extends z.ZodType, R>(state: string, schema: S, stage: (input: z.infer<S>, ctx: HandlerContext) => Promise<R>): Handler<R> {
+  const run = (ctx: HandlerContext, event: unknown) => stage(parsePayload(schema, state, event), ctx);
+  return {
+    state,
+    run,
+    handler: (event: unknown) => run({ deps: awsDeps(), platform: 'aws', approvalBaseUrl: approvalBaseUrl() }, event),
+  };
+}

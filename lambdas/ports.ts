@@ -1,0 +1,195 @@
+/**
+ * Interfaces for every side effect. Core and handlers depend on these only;
+ * adapters/aws and adapters/local implement them.
+ */
+import type { Dialect } from './core/sql-lexer';
+
+/** A typed parameter: the Data API's typeHint, honoured by every adapter. */
+export interface TypedParam {
+  readonly type: 'uuid' | 'timestamp' | 'date' | 'time' | 'decimal' | 'json';
+  readonly value: string;
+}
+export type SqlParam = string | number | bigint | boolean | null | Uint8Array | TypedParam;
+export type SqlParams = Readonly<Record<string, SqlParam>>;
+
+/**
+ * A result value, the same shape from every adapter: integers that fit a JS
+ * number as numbers, BIGINT and DECIMAL as exact strings, timestamps / dates /
+ * uuid / json as the database's text, bytea / blob as bytes.
+ */
+export type SqlValue = string | number | boolean | null | Uint8Array;
+export type SqlRow = Record<string, SqlValue>;
+
+export interface SqlResult {
+  readonly rows: SqlRow[];
+  readonly columns: readonly { name: string; type: string }[];
+  /** Rows changed by INSERT / UPDATE / DELETE. */
+  readonly rowsAffected: number;
+}
+
+export interface SqlClient {
+  readonly dialect: Dialect;
+  /** Short description for messages and evidence (never a password). */
+  readonly label: string;
+  /** Exactly one statement with named `:params`; multi-statement strings are refused. */
+  query(sql: string, params?: SqlParams): Promise<SqlResult>;
+  /** Run fn in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface EvidenceObject {
+  readonly key: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+/** Run artifacts, content-addressed: every put returns the body's SHA-256. */
+export interface EvidenceStore {
+  /** Where it writes, for messages (e.g. s3://bucket/runs/ or ./evidence/). */
+  readonly location: string;
+  put(key: string, body: string | Uint8Array, contentType?: string): Promise<EvidenceObject>;
+  /** Write only if the key does not exist yet; false when it did (single-use records). */
+  putIfAbsent(key: string, body: string | Uint8Array, contentType?: string): Promise<boolean>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  list(prefix: string): Promise<EvidenceObject[]>;
+}
+
+export type CommandStatus =
+  | 'Pending'
+  | 'InProgress'
+  | 'Delayed'
+  | 'Success'
+  | 'Cancelled'
+  | 'Cancelling'
+  | 'Failed'
+  | 'TimedOut';
+
+export interface CommandResult {
+  readonly commandId: string;
+  readonly status: CommandStatus;
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Where the full output is when stdout/stderr were truncated (SSM: S3 URL). */
+  readonly outputUrl?: string;
+}
+
+/** Shell scripts on the jumpbox (SSM Run Command) or the local machine. */
+export interface CommandRunner {
+  /** Is the host reachable and able to run commands? */
+  ping(instanceId: string): Promise<{ online: boolean; detail: string }>;
+  send(instanceId: string, script: string, opts: { timeoutSeconds: number; comment?: string }): Promise<string>;
+  get(instanceId: string, commandId: string): Promise<CommandResult>;
+}
+
+/** SSM parameters (launch-gate checks) and the runtime selector flipped at cutover. */
+export interface ParameterStore {
+  /** Values by name; a missing parameter is absent from the map. */
+  getMany(names: readonly string[]): Promise<Map<string, string>>;
+  put(name: string, value: string): Promise<void>;
+}
+
+export interface ApprovalRequest {
+  readonly runId: string;
+  readonly approvalId: string;
+  readonly owner: string;
+  readonly target: string;
+  readonly summary: string;
+  readonly goActions: readonly string[];
+  readonly approveUrl?: string;
+  readonly reportUrl?: string;
+  readonly expiresAt: string;
+}
+
+export interface ApprovalChannel {
+  readonly kind: string;
+  deliver(request: ApprovalRequest): Promise<void>;
+}
+
+/** A pending approval: kept server-side, never sent (it holds the task token). */
+export interface PendingApproval {
+  readonly approvalId: string;
+  readonly runId: string;
+  readonly taskToken: string;
+  readonly expiresAt: string;
+  readonly approvers?: readonly string[];
+}
+
+export interface ApprovalDecision {
+  readonly approvalId: string;
+  readonly runId: string;
+  readonly decision: 'approve' | 'reject';
+  readonly approver: string;
+  readonly comment: string;
+  readonly decidedAt: string;
+  readonly sourceIp?: string;
+  readonly userAgent?: string;
+  readonly via: string;
+}
+
+/** Private store for pending approvals; a decision is written once (conditional write). */
+export interface ApprovalStore {
+  save(pending: PendingApproval): Promise<void>;
+  get(approvalId: string): Promise<PendingApproval | undefined>;
+  /** false when a decision already exists: decisions are single-use. */
+  decideOnce(decision: ApprovalDecision): Promise<boolean>;
+}
+
+/** Step Functions task tokens (SendTaskSuccess / SendTaskFailure). */
+export interface TaskTokens {
+  succeed(token: string, output: unknown): Promise<void>;
+  fail(token: string, error: string, cause: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Logger {
+  info(msg: string, data?: Record<string, unknown>): void;
+  warn(msg: string, data?: Record<string, unknown>): void;
+  error(msg: string, data?: Record<string, unknown>): void;
+}
+
+export interface ScriptSource {
+  list(location: string): Promise<{ name: string; body: string }[]>;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: string;
+}
+export interface HttpClient {
+  request(url: string, opts: { method: string; timeoutMs: number; headers?: Record<string, string>; body?: string }): Promise<HttpResponse>;
+}
+
+/** Everything a handler may touch. */
+export interface Deps {
+  sql(ref: import('./core/spec').DatabaseRef): SqlClient;
+  readonly evidence: EvidenceStore;
+  readonly commands: CommandRunner;
+  readonly parameters: ParameterStore;
+  /** The channels a spec asks for (email topic, Slack webhook, local page). */
+  approvals(channels: import('./core/spec').RunSpec['approval']['channels']): ApprovalChannel[];
+  readonly approvalStore: ApprovalStore;
+  readonly tokens: TaskTokens;
+  /** HMAC key for approval links. */
+  approvalSecret(): Promise<string>;
+  /** Migration files at a location (local folder, s3:// prefix). */
+  readonly scripts: ScriptSource;
+  readonly http: HttpClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Progress events (chunks done / total) for the local runner's display. */
+  readonly progress?: (event: ProgressEvent) => void;
+}
+
+export interface ProgressEvent {
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+  readonly rows?: number;
+  readonly message?: string;
+}
