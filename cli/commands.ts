@@ -1,0 +1,199 @@
+/**
+ * cutline CLI commands. Exit codes:
+ *   0  success: spec valid / run ended GO / execution started
+ *   1  the run ended NO_GO (classification printed)
+ *   2  bad input: invalid spec, unreadable file, bad argument
+ *   3  unexpected error
+ */
+import { writeFile } from 'node:fs/promises';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { Command, InvalidArgumentError } from 'commander';
+import { z } from 'zod';
+import { parseSpec, platformProblems, RunSpec } from '../lambdas/core/spec';
+import { defaultApprover, runLocal } from './local-runner';
+import { readSpecFile, SpecFileError } from './spec-file';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+
+export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+  sfn?: SFNClient;
+}
+
+const LOCAL_URL = /^(pglite|postgres|postgresql|mysql|mariadb):\/\//;
+function localUrl(v: string): string {
+  if (!LOCAL_URL.test(v)) throw new InvalidArgumentError(`got ${JSON.stringify(v)}; expected pglite://memory, postgres://... or mysql://...`);
+  return v;
+}
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`got ${JSON.stringify(v)}; expected a port 0-65535`);
+  return n;
+}
+
+export function jsonSchema(): unknown {
+  return z.toJSONSchema(RunSpec, { io: 'input', unrepresentable: 'any' });
+}
+
+export function buildCli(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('cutline')
+    .description('Gated database cutovers: preflight, schema, backfill, verify, gates, go/no-go, cutover, smoke, evidence.')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cutline validate examples/agent-uuid/spec.json
+  $ cutline run examples/agent-uuid/spec.json --local --auto-approve
+  $ cutline run spec.json --local --source-url postgres://postgres@127.0.0.1:5432/app
+  $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
+
+Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
+    );
+
+  program
+    .command('validate')
+    .description('check a run spec; lists every problem with its JSON path')
+    .argument('<spec>', 'run spec JSON file')
+    .option('--platform <platform>', 'also check what only works locally or in AWS: local | aws')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, o: { platform?: string; json?: boolean }) => {
+      if (o.platform && o.platform !== 'local' && o.platform !== 'aws') throw new InvalidArgumentError(`--platform got ${JSON.stringify(o.platform)}; expected local or aws`);
+      const raw = await readSpecFile(file, placeholderEnv(io.env));
+      const r = parseSpec(raw);
+      const problems = r.ok ? (o.platform ? platformProblems(r.spec, o.platform as 'local' | 'aws') : []) : r.problems;
+      if (o.json) io.out(JSON.stringify({ valid: problems.length === 0, problems }, null, 2));
+      else if (problems.length === 0) io.out(`${file}: valid run spec v1 (runId ${r.ok ? r.spec.runId : '?'})`);
+      else {
+        io.err(`${file}: ${problems.length} problem(s):`);
+        for (const p of problems) io.err(`  ${p.path}: ${p.message}`);
+      }
+      setExit(problems.length ? EXIT.BAD_INPUT : EXIT.OK);
+    });
+
+  program
+    .command('run')
+    .description('run a cutover; --local executes the state machine on this machine')
+    .argument('<spec>', 'run spec JSON file')
+    .option('--local', 'run locally with aws-local-stepfunctions (the only mode of `run`; use `start` for AWS)')
+    .option('--source-url <url>', 'source database (pglite://memory, postgres://..., mysql://...)', localUrl)
+    .option('--target-url <url>', 'target database (defaults to the source: in place)', localUrl)
+    .option('--evidence-dir <dir>', 'where evidence folders go', 'evidence')
+    .option('--auto-approve', 'answer the go/no-go with approve (unattended runs)')
+    .option('--auto-reject', 'answer the go/no-go with reject (rehearse a NO_GO)')
+    .option('--approver <name>', 'identity recorded with --auto-approve / --auto-reject', defaultApprover())
+    .option('--seed', 'apply spec.local.seed also to a non-embedded database')
+    .option('--port <port>', 'port of the local approval page (0 = any free port)', port, 0)
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o: Record<string, any>) => {
+      if (!o.local) throw new InvalidArgumentError('`cutline run` needs --local (use `cutline start` to run in AWS Step Functions)');
+      if (o.autoApprove && o.autoReject) throw new InvalidArgumentError('--auto-approve and --auto-reject cannot be combined');
+      const spec = await readSpecFile(file, io.env);
+      const runId = (spec as { runId?: unknown }).runId;
+      if (typeof runId === 'string') {
+        const done = path.resolve(o.evidenceDir, runId, '99_summary.json');
+        if (await access(done).then(() => true, () => false))
+          throw new SpecFileError(`run ${runId} already finished (${path.relative(process.cwd(), done)} exists); expected a new runId, as execution names are single-use`);
+      }
+      const approval =
+        o.autoApprove || o.autoReject
+          ? { kind: 'auto' as const, decision: o.autoApprove ? ('approve' as const) : ('reject' as const), approver: o.approver, comment: `--auto-${o.autoApprove ? 'approve' : 'reject'}` }
+          : process.stdin.isTTY
+            ? { kind: 'interactive' as const }
+            : { kind: 'page-only' as const };
+      const r = await runLocal({
+        spec,
+        sourceUrl: o.sourceUrl,
+        targetUrl: o.targetUrl,
+        evidenceDir: o.evidenceDir,
+        approval,
+        port: o.port,
+        seed: o.seed,
+        out: o.json ? () => {} : io.out,
+      });
+      if (o.json) io.out(JSON.stringify({ runId: r.runId, outcome: r.outcome, classification: r.classification, reason: r.reason, evidence: r.evidenceDir }, null, 2));
+      setExit(r.outcome === 'GO' ? EXIT.OK : EXIT.NO_GO);
+    });
+
+  program
+    .command('start')
+    .description('start the run in AWS Step Functions (execution name = runId: starting twice is idempotent)')
+    .argument('<spec>', 'run spec JSON file')
+    .requiredOption('--state-machine-arn <arn>', 'the deployed state machine (stack output StateMachineArn)')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, o: { stateMachineArn: string; json?: boolean }) => {
+      const raw = await readSpecFile(file, io.env);
+      const r = parseSpec(raw);
+      const problems = r.ok ? platformProblems(r.spec, 'aws') : r.problems;
+      if (!r.ok || problems.length) {
+        io.err(`${file}: ${problems.length} problem(s); nothing was started:`);
+        for (const p of problems) io.err(`  ${p.path}: ${p.message}`);
+        return setExit(EXIT.BAD_INPUT);
+      }
+      const sfn = io.sfn ?? new SFNClient({});
+      const input = JSON.stringify(raw);
+      let executionArn: string;
+      let already = false;
+      try {
+        executionArn = (await sfn.send(new StartExecutionCommand({ stateMachineArn: o.stateMachineArn, name: r.spec.runId, input }))).executionArn!;
+      } catch (e) {
+        if (!(e instanceof ExecutionAlreadyExists) && (e as Error).name !== 'ExecutionAlreadyExists') throw e;
+        // Same name, same input: Step Functions treats the start as idempotent only while it runs; report the existing one.
+        executionArn = `${o.stateMachineArn.replace(':stateMachine:', ':execution:')}:${r.spec.runId}`;
+        const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        if (d.input !== input) {
+          io.err(`run ${r.spec.runId} already exists with a different spec; expected a new runId for a new run`);
+          return setExit(EXIT.BAD_INPUT);
+        }
+        already = true;
+      }
+      if (o.json) io.out(JSON.stringify({ runId: r.spec.runId, executionArn, alreadyStarted: already }));
+      else io.out(`${already ? 'already started' : 'started'} ${r.spec.runId}: ${executionArn}`);
+      setExit(EXIT.OK);
+    });
+
+  program
+    .command('schema')
+    .description('write the JSON Schema of run spec v1 (for editors)')
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .action(async (o: { out?: string }) => {
+      const text = `${JSON.stringify(jsonSchema(), null, 2)}\n`;
+      if (o.out) await writeFile(o.out, text);
+      else io.out(text.trimEnd());
+      setExit(EXIT.OK);
+    });
+
+  return program;
+}
+
+/** `validate` runs without the run's environment: give ${env:X} placeholders a value so the structure can be checked. */
+function placeholderEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return new Proxy({}, { get: (_t, k) => (typeof k === 'string' ? (env[k] ?? `http://${k.toLowerCase()}.env-placeholder.invalid`) : undefined) }) as NodeJS.ProcessEnv;
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildCli(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message?: string; name?: string };
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
+    if (err.code?.startsWith('commander.')) return EXIT.BAD_INPUT;
+    if (e instanceof InvalidArgumentError || e instanceof SpecFileError) {
+      io.err(`error: ${err.message}`);
+      return EXIT.BAD_INPUT;
+    }
+    io.err(`unexpected error: ${err.name}: ${err.message}`);
+    return EXIT.ERROR;
+  }
+}
