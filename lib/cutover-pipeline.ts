@@ -1,0 +1,241 @@
+/**
+ * CutoverPipeline: the evidence bucket, one Lambda per Task state, and the
+ * state machine built from statemachines/cutover.asl.json with
+ * definitionSubstitutions. IAM is scoped to the configured clusters, secrets,
+ * jumpbox instances and parameter paths.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { TASKS, type TaskKey } from '../lambdas/core/states';
+import { EvidenceBucket } from './evidence-bucket';
+import { CONSTRUCT_IDS } from './ids';
+import { acknowledge, acknowledgeWildcards } from './nag';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ASL_PATH = path.join(ROOT, 'statemachines/cutover.asl.json');
+
+export interface DatabaseAccess {
+  /** Aurora cluster ARN (Data API enabled). */
+  readonly clusterArn: string;
+  /** The Secrets Manager secret the Data API uses for this cluster. */
+  readonly secretArn: string;
+}
+
+export interface CutoverPipelineProps {
+  /** Clusters the pipeline may query. Required: at least one. */
+  readonly databases: readonly DatabaseAccess[];
+  /** Jumpbox instances for SSM Run Command. Default: none (no ssm:SendCommand is granted). */
+  readonly jumpboxInstanceIds?: readonly string[];
+  /** Parameter paths readable by the launch gate, e.g. "/app/prod/". Default: none. */
+  readonly parameterPaths?: readonly string[];
+  /** Parameters cutover / rollback may overwrite; each under one of parameterPaths. Default: none. */
+  readonly writableParameters?: readonly string[];
+  /** Object Lock default retention for evidence. Default: none. */
+  readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly days: number };
+  /** Keep evidence when the stack is deleted. Default: true. */
+  readonly retainEvidence?: boolean;
+  /** Approval e-mail recipients (an encrypted SNS topic is created). Default: none. */
+  readonly approvalEmails?: readonly string[];
+  /** SSM SecureString holding the Slack webhook URL. Default: no Slack. */
+  readonly slackWebhookParameter?: string;
+  /** SSM SecureString with the approval-link HMAC key. Default: /cutline/approval/hmac-key. */
+  readonly approvalHmacKeyParameter?: string;
+  /** Base URL of the approval page. Default: none (links are omitted until the approval API is deployed). */
+  readonly approvalBaseUrl?: string;
+  /** Log retention for functions and the state machine. Default: one year. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Memory per function in MB. Default: 512. */
+  readonly memorySize?: number;
+}
+
+/** What each task's function may touch (least privilege per function). */
+const CAPS: Record<TaskKey, readonly ('db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations')[]> = {
+  validateSpec: [],
+  preflight: ['db', 'paramsRead', 'commands'],
+  schema: ['db', 'migrations'],
+  backfillPlan: ['db'],
+  backfillChunk: ['db'],
+  verify: ['db'],
+  gates: [],
+  decide: [],
+  goNoGo: ['notify', 'paramsRead'],
+  cutover: ['db', 'paramsRead', 'paramsWrite', 'commands'],
+  smoke: [],
+  rollback: ['db', 'paramsRead', 'paramsWrite', 'commands'],
+  classify: [],
+  summary: [],
+};
+
+const pascal = (s: string) => s.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
+
+export class CutoverPipeline extends Construct {
+  readonly evidenceBucket: EvidenceBucket;
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: Readonly<Record<TaskKey, nodejs.NodejsFunction>>;
+  readonly approvalTopic?: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: CutoverPipelineProps) {
+    super(scope, id);
+    validateProps(props);
+    const stack = Stack.of(this);
+    const paramArn = (name: string) =>
+      stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, ''), arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const hmacParam = props.approvalHmacKeyParameter ?? '/cutline/approval/hmac-key';
+
+    this.evidenceBucket = new EvidenceBucket(this, CONSTRUCT_IDS.evidence, { objectLock: props.objectLock, retain: props.retainEvidence });
+    const bucket = this.evidenceBucket.bucket;
+
+    if (props.approvalEmails?.length) {
+      const key = new kms.Key(this, CONSTRUCT_IDS.approvalTopicKey, { enableKeyRotation: true, description: 'cutline approval topic' });
+      this.approvalTopic = new sns.Topic(this, CONSTRUCT_IDS.approvalTopic, { masterKey: key, enforceSSL: true, displayName: 'cutline go/no-go' });
+      for (const e of props.approvalEmails) this.approvalTopic.addSubscription(new subs.EmailSubscription(e));
+    }
+
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const fns = {} as Record<TaskKey, nodejs.NodejsFunction>;
+    for (const key of Object.keys(TASKS) as TaskKey[]) {
+      const t = TASKS[key];
+      const name = pascal(t.handler);
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention });
+      const fn = new nodejs.NodejsFunction(this, `${name}Function`, {
+        entry: path.join(ROOT, 'lambdas/handlers', `${t.handler}.ts`),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 512,
+        timeout: Duration.minutes(key === 'classify' ? 2 : 15),
+        logGroup,
+        environment: {
+          EVIDENCE_BUCKET: bucket.bucketName,
+          APPROVAL_SECRET_PARAMETER: hmacParam,
+          ...(props.approvalBaseUrl ? { APPROVAL_BASE_URL: props.approvalBaseUrl } : {}),
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+        bundling: {
+          minify: true,
+          sourceMap: true,
+          target: 'node22',
+          externalModules: ['@aws-sdk/*'],
+          // Local adapters (PGlite, pg, mysql2) are never imported by a handler.
+        },
+      });
+      this.grant(fn, key, props, paramArn, hmacParam);
+      fns[key] = fn;
+    }
+    this.functions = fns;
+
+    const smLogs = new logs.LogGroup(this, CONSTRUCT_IDS.stateMachineLogs, { retention });
+    this.stateMachine = new sfn.StateMachine(this, CONSTRUCT_IDS.stateMachine, {
+      definitionBody: sfn.DefinitionBody.fromFile(ASL_PATH),
+      definitionSubstitutions: Object.fromEntries((Object.keys(TASKS) as TaskKey[]).map((k) => [TASKS[k].substitution, fns[k].functionArn])),
+      // Execution data holds task tokens and spec values: never logged.
+      logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    for (const fn of Object.values(fns)) fn.grantInvoke(this.stateMachine);
+    acknowledgeWildcards(
+      this.stateMachine,
+      Object.values(fns).map((f) => `${f.functionArn}:*`),
+      'lambda:InvokeFunction on "<function arn>:*" covers versions and aliases of our own task functions (CDK grantInvoke).',
+    );
+    acknowledgeWildcards(this.stateMachine, ['*'], 'X-Ray tracing and CloudWatch Logs delivery actions support no resource-level permissions.');
+  }
+
+  private grant(fn: nodejs.NodejsFunction, key: TaskKey, props: CutoverPipelineProps, paramArn: (n: string) => string, hmacParam: string) {
+    const caps = CAPS[key];
+    const bucket = this.evidenceBucket.bucket;
+    // Evidence is written and read, never deleted, by the functions.
+    const objects = (prefix: string, actions: string[]) => {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [bucket.arnForObjects(`${prefix}*`)] }));
+      acknowledgeWildcards(fn, [bucket.arnForObjects(`${prefix}*`)], `Objects under our own evidence bucket prefix ${prefix}; keys are per run and per step.`);
+    };
+    const listing = (prefixes: string[]) =>
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }));
+    objects('runs/', ['s3:GetObject', 's3:PutObject']);
+    const prefixes = ['runs/'];
+    if (key === 'goNoGo') objects('private/approvals/', ['s3:GetObject', 's3:PutObject']);
+    if (caps.includes('migrations')) {
+      objects('migrations/', ['s3:GetObject']);
+      prefixes.push('migrations/');
+    }
+    listing(prefixes);
+    if (caps.includes('db')) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['rds-data:ExecuteStatement', 'rds-data:BatchExecuteStatement', 'rds-data:BeginTransaction', 'rds-data:CommitTransaction', 'rds-data:RollbackTransaction'],
+          resources: props.databases.map((d) => d.clusterArn),
+        }),
+      );
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: props.databases.map((d) => d.secretArn) }));
+    }
+    const readable = [
+      ...(caps.includes('paramsRead') ? (props.parameterPaths ?? []).map((p) => `${paramArn(p.endsWith('/') ? p : `${p}/`)}*`) : []),
+      ...(key === 'goNoGo' ? [paramArn(hmacParam), ...(props.slackWebhookParameter ? [paramArn(props.slackWebhookParameter)] : [])] : []),
+      ...(caps.includes('paramsWrite') ? (props.writableParameters ?? []).map(paramArn) : []),
+    ];
+    if (readable.length) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameters', 'ssm:GetParameter'], resources: readable }));
+      acknowledgeWildcards(fn, readable.filter((r) => r.endsWith('*')), 'Launch-gate parameters under the configured parameter paths (deploy config parameterPaths).');
+    }
+    if (caps.includes('paramsWrite') && props.writableParameters?.length)
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: props.writableParameters.map(paramArn) }));
+    if (caps.includes('commands') && props.jumpboxInstanceIds?.length) {
+      const stack = Stack.of(this);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['ssm:SendCommand'],
+          resources: [
+            ...props.jumpboxInstanceIds.map((i) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: i })),
+            stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' }),
+          ],
+        }),
+      );
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'], resources: ['*'] }));
+      acknowledgeWildcards(fn, ['*'], 'ssm:GetCommandInvocation and ssm:DescribeInstanceInformation support no resource-level permissions.');
+      objects('command-output/', ['s3:PutObject']);
+    }
+    if (caps.includes('notify') && this.approvalTopic) {
+      this.approvalTopic.grantPublish(fn);
+      acknowledge(fn, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'Publishing to the KMS-encrypted approval topic needs GenerateDataKey* on that one key (CDK grantPublish).');
+    }
+    acknowledge(
+      fn,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.",
+    );
+    acknowledge(fn, 'AwsSolutions-L1', 'nodejs22.x is the supported target runtime of cutline; a newer runtime is adopted after testing.');
+  }
+}
+
+/** Bad combinations fail in the constructor, naming the prop, the value and what was expected. */
+function validateProps(p: CutoverPipelineProps): void {
+  if (!p.databases.length) throw new Error('CutoverPipeline: databases is empty; expected at least one { clusterArn, secretArn }');
+  for (const [i, d] of p.databases.entries()) {
+    if (!/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z0-9-]+$/.test(d.clusterArn))
+      throw new Error(`CutoverPipeline: databases[${i}].clusterArn is ${JSON.stringify(d.clusterArn)}; expected arn:aws:rds:<region>:<account>:cluster:<name>`);
+    if (!/^arn:aws[a-z-]*:secretsmanager:/.test(d.secretArn))
+      throw new Error(`CutoverPipeline: databases[${i}].secretArn is ${JSON.stringify(d.secretArn)}; expected a Secrets Manager secret ARN`);
+  }
+  for (const p2 of p.parameterPaths ?? [])
+    if (!p2.startsWith('/')) throw new Error(`CutoverPipeline: parameterPaths has ${JSON.stringify(p2)}; expected a path starting with "/"`);
+  for (const w of p.writableParameters ?? []) {
+    if (!(p.parameterPaths ?? []).some((base) => w.startsWith(base.endsWith('/') ? base : `${base}/`)))
+      throw new Error(`CutoverPipeline: writableParameters has ${JSON.stringify(w)}, which is under none of parameterPaths ${JSON.stringify(p.parameterPaths ?? [])}; expected every writable parameter to be readable too`);
+  }
+  for (const i of p.jumpboxInstanceIds ?? [])
+    if (!/^i-[0-9a-f]{8,17}$/.test(i)) throw new Error(`CutoverPipeline: jumpboxInstanceIds has ${JSON.stringify(i)}; expected an EC2 instance id like i-0abc12345678def01`);
+  if (p.objectLock && p.retainEvidence === false && p.objectLock.mode === 'COMPLIANCE')
+    throw new Error('CutoverPipeline: retainEvidence is false with COMPLIANCE Object Lock; expected retainEvidence true (locked objects cannot be deleted with the stack)');
+  if (p.memorySize !== undefined && (p.memorySize < 128 || p.memorySize > 10240))
+    throw new Error(`CutoverPipeline: memorySize is ${p.memorySize}; expected 128-10240 MB`);
+}

@@ -1,0 +1,9 @@
+/** Construct ids in one place (CDK guidelines): renaming one replaces a resource. */
+export const CONSTRUCT_IDS = {
+  pipeline: 'Pipeline',
+  evidence: 'Evidence',
+  approvalTopic: 'ApprovalTopic',
+  approvalTopicKey: 'ApprovalTopicKey',
+  stateMachine: 'StateMachine',
+  stateMachineLogs: 'StateMachineLogs',
+} as const;

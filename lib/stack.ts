@@ -1,0 +1,28 @@
+/** The cutline stack: one CutoverPipeline from the deploy config, with its outputs. */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { DeployConfig } from './config';
+import { CutoverPipeline } from './cutover-pipeline';
+import { CONSTRUCT_IDS } from './ids';
+
+export class CutlineStack extends Stack {
+  readonly pipeline: CutoverPipeline;
+  constructor(scope: Construct, id: string, config: DeployConfig, props: StackProps = {}) {
+    super(scope, id, { ...props, description: 'cutline: gated database cutovers (state machine, task functions, evidence bucket)' });
+    this.pipeline = new CutoverPipeline(this, CONSTRUCT_IDS.pipeline, {
+      databases: config.databases,
+      jumpboxInstanceIds: config.jumpboxInstanceIds,
+      parameterPaths: config.parameterPaths,
+      writableParameters: config.writableParameters,
+      objectLock: config.evidence.objectLock,
+      retainEvidence: config.evidence.retain,
+      approvalEmails: config.approval.emails,
+      slackWebhookParameter: config.approval.slackWebhookParameter,
+      approvalHmacKeyParameter: config.approval.hmacKeyParameter,
+      approvalBaseUrl: config.approval.baseUrl,
+      logRetention: config.logRetentionDays,
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'cutline start spec.json --state-machine-arn <this>' });
+    new CfnOutput(this, 'EvidenceBucketName', { value: this.pipeline.evidenceBucket.bucket.bucketName, description: 'evidence: s3://<this>/runs/<runId>/' });
+  }
+}
