@@ -32,13 +32,18 @@ import type { Deps, ProgressEvent, SqlClient } from '../lambdas/ports';
 
 export const ASL_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../statemachines/cutover.asl.json');
 
-/** The ASL with every ${XxxFunctionArn} replaced by a placeholder Lambda ARN (overridden locally anyway). */
-export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
+/** The ASL as Step Functions gets it, every ${XxxFunctionArn} replaced by a Lambda ARN. */
+export async function substitutedDefinition(): Promise<{ States: Record<string, Record<string, unknown>> }> {
   let text = await readFile(ASL_FILE, 'utf8');
   for (const t of Object.values(TASKS)) text = text.replaceAll(`\${${t.substitution}}`, `arn:aws:lambda:us-east-1:000000000000:function:cutline-${t.handler}`);
   const left = /\$\{([A-Za-z]+)\}/.exec(text);
   if (left) throw new Error(`ASL substitution \${${left[1]}} has no local value`);
-  const def = JSON.parse(text) as { States: Record<string, Record<string, unknown>> };
+  return JSON.parse(text);
+}
+
+/** The definition for aws-local-stepfunctions (Task resources are overridden by state name). */
+export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
+  const def = await substitutedDefinition();
   // Step Functions reads TimeoutSecondsPath from the state input; aws-local-stepfunctions reads
   // it from the effective input (after Parameters). Point it into the Payload for the local engine.
   const goNoGo = def.States[STATES.goNoGo]!;

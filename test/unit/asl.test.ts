@@ -1,0 +1,78 @@
+/** The one ASL definition: valid ASL, names from the shared state map, errors caught by name. */
+import { readFileSync } from 'node:fs';
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import { ASL_FILE, substitutedDefinition as loadLocalDefinition } from '../../cli/local-runner';
+import * as errors from '../../lambdas/core/errors';
+import { CAUGHT_ERRORS, TRANSIENT_ERRORS } from '../../lambdas/core/errors';
+import { STATES, TASKS } from '../../lambdas/core/states';
+
+type State = Record<string, any>;
+function allStates(def: { States: Record<string, State> }): Record<string, State> {
+  const out: Record<string, State> = {};
+  const walk = (states: Record<string, State>) => {
+    for (const [n, s] of Object.entries(states)) {
+      out[n] = s;
+      if (s.ItemProcessor) walk(s.ItemProcessor.States);
+    }
+  };
+  walk(def.States);
+  return out;
+}
+
+describe('statemachines/cutover.asl.json', () => {
+  it('is valid ASL (asl-validator, paths and ARNs checked)', async () => {
+    const def = await loadLocalDefinition();
+    const r = aslValidator(def as any, { checkPaths: true, checkArn: true });
+    expect(r.errors).toEqual([]);
+    expect(r.isValid).toBe(true);
+  });
+
+  it('the validator rejects a broken definition (the check can fail)', async () => {
+    const def = structuredClone(await loadLocalDefinition()) as any;
+    def.States[STATES.preflight].Next = 'NoSuchState';
+    expect(aslValidator(def, { checkPaths: true, checkArn: true }).isValid).toBe(false);
+  });
+
+  it('has exactly the states of the shared STATES map', async () => {
+    const states = allStates((await loadLocalDefinition()) as any);
+    expect(Object.keys(states).sort()).toEqual(Object.values(STATES).sort());
+  });
+
+  it('names every task function by a ${Substitution} from TASKS, and nothing else', () => {
+    const text = readFileSync(ASL_FILE, 'utf8');
+    const used = [...text.matchAll(/\$\{([A-Za-z]+)\}/g)].map((m) => m[1]).sort();
+    expect([...new Set(used)]).toEqual(Object.values(TASKS).map((t) => t.substitution).sort());
+  });
+
+  it('retries transient errors on every Task and routes failures to Classify (cutover and smoke through Rollback)', async () => {
+    const states = allStates((await loadLocalDefinition()) as any);
+    for (const [name, s] of Object.entries(states).filter(([, s]) => s.Type === 'Task')) {
+      expect(s.Retry?.[0]?.ErrorEquals, name).toEqual([...TRANSIENT_ERRORS]);
+      expect(s.TimeoutSeconds ?? s.TimeoutSecondsPath, name).toBeDefined();
+      if (name === STATES.backfillChunk) continue; // caught by the enclosing Map
+      const targets = new Set((s.Catch ?? []).map((c: any) => c.Next));
+      const expected = name === STATES.cutover || name === STATES.smoke ? STATES.rollback : name === STATES.summary ? STATES.summaryFailed : name === STATES.rollback || name === STATES.classify ? null : STATES.classify;
+      if (expected === null) expect([...targets].every((t) => t === STATES.classify || t === STATES.summary), name).toBe(true);
+      else expect([...targets], name).toEqual([expected]);
+    }
+    expect(states[STATES.backfillTasks]!.Catch[0].Next).toBe(STATES.classify);
+  });
+
+  it('waits at GoNoGo for a task token with a timeout from the spec', async () => {
+    const s = JSON.parse(readFileSync(ASL_FILE, 'utf8')).States[STATES.goNoGo];
+    expect(s.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(s.TimeoutSecondsPath).toBe('$.spec.approval.timeoutSeconds');
+    expect(s.Parameters.Payload['taskToken.$']).toBe('$$.Task.Token');
+  });
+
+  it('catches exactly the named errors whose classes carry those names', () => {
+    const def = JSON.parse(readFileSync(ASL_FILE, 'utf8'));
+    const caught = new Set<string>(def.States[STATES.preflight].Catch[0].ErrorEquals);
+    expect([...caught].sort()).toEqual([...CAUGHT_ERRORS].sort());
+    for (const name of CAUGHT_ERRORS) {
+      const Cls = (errors as Record<string, any>)[name];
+      expect(new Cls('x').name).toBe(name);
+    }
+  });
+});
