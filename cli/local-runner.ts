@@ -65,6 +65,8 @@ export interface LocalRunOptions {
   readonly out?: (line: string) => void;
   /** Pre-opened clients by URL (the demo shares its embedded database with its app). */
   readonly clients?: Record<string, SqlClient>;
+  /** Leave the databases open and return them (tests inspect them after the run). */
+  readonly keepOpen?: boolean;
   /** Called for each database once it is open and seeded. */
   readonly onOpen?: (url: string, client: SqlClient) => void;
   /** Called with the approval page URL once it listens (tests drive the page). */
@@ -79,6 +81,8 @@ export interface LocalRunResult {
   readonly reason: string;
   readonly evidenceDir: string;
   readonly output: unknown;
+  /** Open clients by URL, only with keepOpen (the caller closes them). */
+  readonly clients: Record<string, SqlClient>;
 }
 
 function fmtRate(n: number): string {
@@ -110,6 +114,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
 
   // Databases: open every URL the spec names before the run (the Deps port is synchronous).
   const factory = new LocalSqlFactory();
+  const opened: Record<string, SqlClient> = {};
   for (const [url, c] of Object.entries(opts.clients ?? {})) factory.register(url, c);
   const urls = [raw?.source?.url, raw?.target?.url].filter((u): u is string => typeof u === 'string');
   const seedFiles: string[] = Array.isArray(raw?.local?.seed) ? raw.local.seed : [];
@@ -126,6 +131,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
           out(`seeded ${client.label} from ${path.relative(process.cwd(), f)}`);
         }
       }
+      opened[url] = client;
       opts.onOpen?.(url, client);
     } catch (e) {
       // Preflight reports it (unreachable database -> ENVIRONMENT_BLOCKED); keep going.
@@ -242,7 +248,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     if (!(e instanceof ExecutionError)) {
       await page.stop();
       channel.dispose();
-      await factory.closeAll();
+      if (!opts.keepOpen) await factory.closeAll();
       throw e;
     }
     status = 'FAILED';
@@ -252,7 +258,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   await evidence.put(`${runId}/execution-history.json`, canonicalJson(history), 'application/json');
   await page.stop();
   channel.dispose();
-  await factory.closeAll();
+  if (!opts.keepOpen) await factory.closeAll();
 
   const summaryRecord = await evidence.get(`${runId}/99_summary.json`);
   const summary = summaryRecord ? (JSON.parse(Buffer.from(summaryRecord).toString('utf8')).details as { outcome: 'GO' | 'NO_GO'; classification: string; reason: string }) : undefined;
@@ -264,6 +270,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     reason: summary?.reason ?? 'the run ended without a summary',
     evidenceDir: path.join(evidenceRoot, runId),
     output,
+    clients: opts.keepOpen ? opened : {},
   };
   out('');
   out(`${result.outcome === 'GO' ? 'GO' : `NO_GO / ${result.classification}`}: ${result.reason}`);

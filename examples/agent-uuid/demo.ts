@@ -13,7 +13,9 @@ import { startAgentsApp } from './app';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export async function runDemo(opts: { evidenceDir?: string; workDir?: string; decision?: 'approve' | 'reject'; runId?: string; out?: (l: string) => void } = {}) {
+export async function runDemo(
+  opts: { evidenceDir?: string; workDir?: string; decision?: 'approve' | 'reject'; runId?: string; out?: (l: string) => void; keepOpen?: boolean } = {},
+) {
   const runId = opts.runId ?? `demo-agent-uuid-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
   const workDir = path.resolve(opts.workDir ?? '.cutline');
   let db: SqlClient | undefined;
@@ -31,6 +33,7 @@ export async function runDemo(opts: { evidenceDir?: string; workDir?: string; de
       workDir,
       approval: { kind: 'auto', decision: opts.decision ?? 'approve', approver: defaultApprover(), comment: 'demo: approved by --auto-approve' },
       out: opts.out,
+      keepOpen: opts.keepOpen,
       onOpen: (url, client) => {
         if (url === 'pglite://memory') db = client;
       },

@@ -145,8 +145,9 @@ export function splitStatements(script: string, dialect: Dialect): Statement[] {
     if (cur.some((t) => !isBlank(t))) {
       const first = cur.find((t) => !isBlank(t))!;
       const last = [...cur].reverse().find((t) => !isBlank(t))!;
-      const text = script.slice(first.start, last.start + last.text.length).trim();
-      out.push({ index: out.length, line: script.slice(0, first.start).split('\n').length, sql: text });
+      const start = first.start + (first.text.length - first.text.trimStart().length);
+      const text = script.slice(start, last.start + last.text.length).trim();
+      out.push({ index: out.length, line: script.slice(0, start).split('\n').length, sql: text });
     }
     cur = [];
   };
