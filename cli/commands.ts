@@ -90,6 +90,7 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     .option('--seed', 'apply spec.local.seed also to a non-embedded database')
     .option('--port <port>', 'port of the local approval page (0 = any free port)', port, 0)
     .option('--json', 'print the result as JSON')
+    // biome-ignore lint/suspicious/noExplicitAny: commander option bag
     .action(async (file: string, o: Record<string, any>) => {
       if (!o.local) throw new InvalidArgumentError('`cutline run` needs --local (use `cutline start` to run in AWS Step Functions)');
       if (o.autoApprove && o.autoReject) throw new InvalidArgumentError('--auto-approve and --auto-reject cannot be combined');

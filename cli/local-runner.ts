@@ -91,6 +91,7 @@ function fmtRate(n: number): string {
 
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const raw = structuredClone(opts.spec) as Record<string, any>;
   // --source-url / --target-url override the spec; an absent source means the embedded default.
   if (raw && typeof raw === 'object') {
@@ -183,6 +184,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   };
   const ctx: HandlerContext = { deps, platform: 'local', approvalBaseUrl: baseUrl };
 
+  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const overrides: Record<string, (input: any) => Promise<any>> = {};
   for (const key of Object.keys(TASKS) as TaskKey[]) {
     const h = HANDLERS[key];
@@ -213,10 +215,13 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     return await wait;
   };
 
+  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const machine = new StateMachine((await loadLocalDefinition()) as any, { validationOptions: { checkArn: true, checkPaths: true } });
   const execId = `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`;
+  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const execution = machine.run(raw as any, {
     overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides: Object.fromEntries(Object.values(STATES).map((s) => [s, 50])) },
+    // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
     context: { Execution: { Id: execId, Name: runId, Input: raw, StartTime: new Date().toISOString() }, Task: { Token: 'minted-by-the-local-GoNoGo-override' } } as any,
   });
 

@@ -23,6 +23,7 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, at = '$'): unk
 /** Local paths in a spec are relative to the spec file. */
 export function resolvePaths(spec: unknown, baseDir: string): unknown {
   if (!spec || typeof spec !== 'object') return spec;
+  // biome-ignore lint/suspicious/noExplicitAny: raw spec JSON, validated later by zod
   const s = structuredClone(spec) as Record<string, any>;
   const abs = (p: unknown) => (typeof p === 'string' && !/^[a-z0-9]+:\/\//i.test(p) ? path.resolve(baseDir, p) : p);
   if (s.migrations && typeof s.migrations === 'object') s.migrations.location = abs(s.migrations.location);
