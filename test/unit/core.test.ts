@@ -1,0 +1,266 @@
+/** Pure core: the SQL lexer, spec validation, launch-gate rules, gate math, decisions, migrations, planning, links, manifest. */
+import { describe, expect, it } from 'vitest';
+import { expandEnv, SpecFileError } from '../../cli/spec-file';
+import { signApproval, verifyApprovalLink } from '../../lambdas/core/approval';
+import { planRanges } from '../../lambdas/core/backfill';
+import { classify, decide } from '../../lambdas/core/decision';
+import { GateFailed, VerifyFailed } from '../../lambdas/core/errors';
+import { buildManifest } from '../../lambdas/core/evidence';
+import { loadMigrations, validateAgainstHistory } from '../../lambdas/core/migrations';
+import { checkParameters, parseServerVersion } from '../../lambdas/core/preflight';
+import { parseSpec, platformProblems, RunSpec } from '../../lambdas/core/spec';
+import { assertSingleStatement, namedParams, splitStatements } from '../../lambdas/core/sql-lexer';
+import { fastGate, type VerifyOutcome } from '../../lambdas/core/verify';
+
+describe('sql lexer', () => {
+  it('splits PostgreSQL scripts on ; outside strings, dollar quotes, identifiers and comments', () => {
+    const script = `-- leading comment; not a split
+CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;
+INSERT INTO "we;ird" VALUES ('a;b', E'it\\'s; fine');
+/* block; /* nested; */ still comment */ UPDATE t SET x = 1;
+`;
+    const s = splitStatements(script, 'postgres');
+    expect(s.map((x) => x.sql)).toEqual([
+      'CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql',
+      `INSERT INTO "we;ird" VALUES ('a;b', E'it\\'s; fine')`,
+      'UPDATE t SET x = 1',
+    ]);
+    expect(s.map((x) => x.line)).toEqual([2, 3, 4]);
+  });
+
+  it('splits MySQL scripts with backticks, backslash escapes and # comments', () => {
+    const s = splitStatements("INSERT INTO `a;b` VALUES ('x\\';y'); # c;\nSELECT 1", 'mysql');
+    expect(s.map((x) => x.sql)).toEqual(["INSERT INTO `a;b` VALUES ('x\\';y')", 'SELECT 1']);
+  });
+
+  it('refuses a second statement but allows one trailing semicolon', () => {
+    expect(() => assertSingleStatement('SELECT 1;', 'postgres')).not.toThrow();
+    expect(() => assertSingleStatement("SELECT ';' -- ; \n", 'postgres')).not.toThrow();
+    expect(() => assertSingleStatement('SELECT 1; SELECT 2', 'postgres')).toThrow(/Multistatements aren't supported/);
+  });
+
+  it('finds :params but not casts, strings or comments', () => {
+    expect(namedParams("SELECT :a::int, ':b', x::text -- :c\n WHERE y = :d", 'postgres')).toEqual(['a', 'd']);
+  });
+
+  it('names an unterminated string with its line', () => {
+    expect(() => splitStatements("SELECT 1;\nSELECT 'oops", 'postgres')).toThrow(/unterminated string starting at line 2/);
+  });
+});
+
+const base = {
+  version: 1,
+  runId: 'r1',
+  owner: 'ops@example.com',
+  tCutover: '2026-11-21T02:00:00Z',
+  source: { engine: 'postgres', url: 'pglite://memory' },
+};
+
+describe('run spec v1', () => {
+  it('applies defaults', () => {
+    const r = parseSpec(base);
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.spec.approval).toEqual({ timeoutSeconds: 86400, channels: [{ type: 'local' }] });
+      expect(r.spec.gates.fast).toEqual({ toleranceRows: 0, tolerancePercent: 0 });
+    }
+  });
+
+  it('lists every problem with its JSON path, the value got and what was expected', () => {
+    const r = parseSpec({ ...base, source: { engine: 'postgres', url: 'mysql://x' }, backfill: { tasks: [{ name: 'a', table: 't', key: 'id', sql: 'UPDATE t SET x = 1 WHERE id >= :lo' }] } });
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.problems).toEqual([
+        { path: '$.source.url', message: 'got "mysql://x"; a mysql:// URL speaks mysql, but engine is "postgres"' },
+        { path: '$.backfill.tasks[0].sql', message: 'got "UPDATE t SET x = 1 WHERE id >= :lo"; expected the key-range placeholder :hi in the backfill SQL' },
+      ]);
+  });
+
+  it('refuses command actions without a jumpbox and source-vs-target counts without a target', () => {
+    const r = parseSpec({ ...base, cutover: { actions: [{ type: 'command', script: 'true' }] }, verify: { tables: ['t'] } });
+    expect(!r.ok && r.problems.map((p) => p.path)).toEqual(['$.jumpbox', '$.verify.rowCounts']);
+  });
+
+  it('knows what only works locally or in AWS', () => {
+    const spec = RunSpec.parse(base);
+    expect(platformProblems(spec, 'aws').map((p) => p.path)).toEqual(['$.source.url', '$.approval.channels']);
+    expect(platformProblems(spec, 'local')).toEqual([]);
+  });
+
+  it('the demo spec is valid', async () => {
+    const { readSpecFile } = await import('../../cli/spec-file');
+    const raw = await readSpecFile(new URL('../../examples/agent-uuid/spec.json', import.meta.url).pathname, { DEMO_APP_URL: 'http://127.0.0.1:1' });
+    expect(parseSpec(raw).ok).toBe(true);
+  });
+
+  it('${env:NAME} must be set', () => {
+    expect(() => expandEnv({ a: ['${env:NOPE_X}'] }, {})).toThrow(SpecFileError);
+    expect(() => expandEnv({ a: ['${env:NOPE_X}'] }, {})).toThrow('$.a[0]: uses ${env:NOPE_X}, but NOPE_X is not set');
+    expect(expandEnv({ u: '${env:H}/x' }, { H: 'http://h' })).toEqual({ u: 'http://h/x' });
+  });
+});
+
+describe('launch-gate parameters (seed 004)', () => {
+  const rules = RunSpec.parse({
+    ...base,
+    preflight: {
+      parameters: [
+        { name: '/p/NODE_ENV', equals: 'production', secret: false },
+        { name: '/p/KEY', regex: '^[0-9a-f]{64}$' },
+        { anyOf: ['/p/SEPOLIA_RPC_URL', '/p/CHAIN_RPC_URL', '/p/RPC_URL'], regex: '^https://' },
+        { name: '/p/JWT', minLength: 32 },
+      ],
+    },
+  }).preflight.parameters;
+
+  it('passes good values and says why', () => {
+    const v = new Map([
+      ['/p/NODE_ENV', 'production'],
+      ['/p/KEY', 'a'.repeat(64)],
+      ['/p/RPC_URL', 'https://rpc'],
+      ['/p/JWT', 'x'.repeat(40)],
+    ]);
+    expect(checkParameters(rules, v).every((c) => c.ok)).toBe(true);
+  });
+
+  it('fails each bad value without echoing a secret', () => {
+    const v = new Map([
+      ['/p/NODE_ENV', 'development'],
+      ['/p/KEY', 'SECRET-not-hex'],
+      ['/p/CHAIN_RPC_URL', 'http://insecure'],
+    ]);
+    const c = checkParameters(rules, v);
+    expect(c.map((x) => x.ok)).toEqual([false, false, false, false]);
+    expect(c[0]!.detail).toBe('/p/NODE_ENV: got a different value "development"; expected = "production"');
+    expect(c[1]!.detail).toBe('/p/KEY: got a value not matching /^[0-9a-f]{64}$/');
+    expect(c[2]!.name).toBe('parameter one of /p/SEPOLIA_RPC_URL | /p/CHAIN_RPC_URL | /p/RPC_URL');
+    expect(c[3]!.detail).toBe('missing; expected at least 32 chars');
+    expect(JSON.stringify(c)).not.toContain('SECRET-not-hex');
+  });
+
+  it('reads engine and version strings', () => {
+    expect(parseServerVersion('PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64')).toEqual({ family: 'postgres', version: '15.20' });
+    expect(parseServerVersion('10.11.19-MariaDB-0+deb12u1')).toEqual({ family: 'mariadb', version: '10.11.19' });
+    expect(parseServerVersion('8.0.36')).toEqual({ family: 'mysql', version: '8.0.36' });
+  });
+});
+
+describe('fast gate tolerance (seed 004: ROWCOUNT_TOLERANCE>0 was never applied)', () => {
+  const counts = [
+    { table: 'a', expected: '1000', actual: '1005' },
+    { table: 'b', expected: '2000', actual: '2000' },
+  ];
+  it('exact equality by default', () => {
+    const g = fastGate(counts, { toleranceRows: 0, tolerancePercent: 0 });
+    expect(g.verdict).toBe('FAIL');
+    expect(g.tables.map((t) => t.verdict)).toEqual(['FAIL', 'PASS']);
+    expect(g.tables[0]!.reason).toBe('diff 5 rows (0.5%); expected within 0 rows and 0%');
+  });
+  it('passes at the threshold and fails one row over it', () => {
+    expect(fastGate(counts, { toleranceRows: 5, tolerancePercent: 1 }).verdict).toBe('PASS');
+    expect(fastGate(counts, { toleranceRows: 4, tolerancePercent: 1 }).verdict).toBe('FAIL');
+    expect(fastGate(counts, { toleranceRows: 5, tolerancePercent: 0.4 }).verdict).toBe('FAIL');
+  });
+  it('a missing count is INCONCLUSIVE, never PASS', () => {
+    const g = fastGate([{ table: 'a', expected: null, actual: '1', error: 'boom' }], { toleranceRows: 100, tolerancePercent: 100 });
+    expect(g.verdict).toBe('INCONCLUSIVE');
+  });
+  it('keeps counts beyond 2^53 exact', () => {
+    const g = fastGate([{ table: 'big', expected: '9007199254740993', actual: '9007199254740992' }], { toleranceRows: 0, tolerancePercent: 0 });
+    expect(g.tables[0]!.diff).toBe('-1');
+  });
+});
+
+describe('decision matrix', () => {
+  const verify = (over: Partial<VerifyOutcome> = {}): VerifyOutcome => ({ mode: 'before-vs-after', tables: [{ table: 'a', expected: '1', actual: '1' }], assertions: [], ...over });
+  it('proceeds only when verify and every gate passed', () => {
+    expect(decide(verify(), fastGate(verify().tables, { toleranceRows: 0, tolerancePercent: 0 })).verdict).toBe('PROCEED');
+  });
+  it('an assertion with rows -> VerifyFailed; counts over tolerance -> GateFailed; INCONCLUSIVE -> GateFailed', () => {
+    const v = verify({ assertions: [{ name: 'no orphans', ok: false, violations: 3, sample: [] }] });
+    expect(() => decide(v, fastGate(v.tables, { toleranceRows: 0, tolerancePercent: 0 }))).toThrow(VerifyFailed);
+    const v2 = verify({ tables: [{ table: 'a', expected: '1', actual: '2' }] });
+    expect(() => decide(v2, fastGate(v2.tables, { toleranceRows: 0, tolerancePercent: 0 }))).toThrow(GateFailed);
+  });
+  it('classifies by error name, or by the stage it stopped in; rollbacks say what caused them', () => {
+    const now = new Date('2026-11-21T00:00:00Z');
+    const c = classify({ error: { Error: 'States.Timeout' }, results: { validateSpec: 1, preflight: 1, schema: 1, backfillPlan: 1, backfillChunk: 1, verify: 1, gates: 1, decide: 1 }, owner: 'o', now });
+    expect([c.classification, c.stage, c.retry_at_utc]).toEqual(['APPROVAL_TIMEOUT', 'GoNoGo', '2026-11-22T00:00:00.000Z']);
+    expect(classify({ error: { Error: 'Lambda.Unknown' }, results: { validateSpec: 1 }, owner: 'o', now }).classification).toBe('ENVIRONMENT_BLOCKED');
+    const rb = classify({ error: { Error: 'SmokeFailed', Cause: '{"errorMessage":"404"}' }, results: {}, owner: 'o', now, rollback: { ok: true } });
+    expect([rb.classification, rb.cause_classification, rb.reason]).toEqual(['ROLLED_BACK', 'SMOKE_FAILED', '404']);
+  });
+});
+
+describe('migrations', () => {
+  const files = [
+    { name: 'V1__a.sql', body: 'CREATE TABLE a (id int);' },
+    { name: 'V2__b.sql', body: 'ALTER TABLE a ADD COLUMN b int; CREATE INDEX ON a (b);' },
+  ];
+  it('orders files by version and splits statements', () => {
+    const m = loadMigrations([files[1]!, files[0]!, { name: 'README.md', body: '' }], 'postgres');
+    expect(m.map((x) => [x.script, x.statements.length])).toEqual([
+      ['V1__a.sql', 1],
+      ['V2__b.sql', 2],
+    ]);
+    expect(m[1]!.chain).not.toBe(m[0]!.chain);
+  });
+  it('refuses bad names and duplicate versions, naming the file', () => {
+    expect(() => loadMigrations([{ name: 'add_col.sql', body: 'x' }], 'postgres')).toThrow(/"add_col.sql" does not match V<version>__<description>.sql/);
+    expect(() => loadMigrations([files[0]!, { name: 'V1__again.sql', body: 'SELECT 1' }], 'postgres')).toThrow(/two migration files have version 1/);
+  });
+  it('an edited, removed or inserted file is a hard failure naming it', () => {
+    const m = loadMigrations(files, 'postgres');
+    const h = (v: string, script: string, sha: string) => ({ version: v, script, sha256: sha, success: true, statements_applied: 1, statements_total: 1 });
+    expect(validateAgainstHistory(m, [h('1', 'V1__a.sql', 'deadbeef')]).problems[0]).toMatchObject({ script: 'V1__a.sql', problem: 'edited' });
+    expect(validateAgainstHistory(m, [h('1', 'V1__a.sql', m[0]!.sha256), h('3', 'V3__c.sql', 'x')]).problems).toEqual([
+      { script: 'V3__c.sql', problem: 'removed', detail: 'V3__c.sql (version 3) was applied but is no longer in the migrations folder' },
+      expect.objectContaining({ script: 'V2__b.sql', problem: 'inserted' }),
+    ]);
+    const ok = validateAgainstHistory(m, [h('1', 'V1__a.sql', m[0]!.sha256)]);
+    expect([ok.problems, ok.pending.map((x) => x.script)]).toEqual([[], ['V2__b.sql']]);
+  });
+});
+
+describe('backfill planning', () => {
+  it('covers [lo, hi] exactly with ranges of batchSize keys', () => {
+    expect(planRanges('t', 1n, 25n, 10).map((c) => [c.lo, c.hi])).toEqual([
+      ['1', '10'],
+      ['11', '20'],
+      ['21', '25'],
+    ]);
+  });
+  it('is exact beyond 2^53', () => {
+    const c = planRanges('t', 9007199254740990n, 9007199254740999n, 4);
+    expect(c.map((x) => x.hi)).toEqual(['9007199254740993', '9007199254740997', '9007199254740999']);
+  });
+});
+
+describe('approval links', () => {
+  const id = 'a'.repeat(32);
+  const exp = '2026-11-22T00:00:00.000Z';
+  const sig = signApproval(id, exp, 'k'.repeat(32));
+  const now = new Date('2026-11-21T00:00:00Z');
+  it('accepts a valid link and refuses tampered, forged and expired ones', () => {
+    expect(verifyApprovalLink({ approvalId: id, expiresAt: exp, sig }, 'k'.repeat(32), now)).toEqual({ ok: true });
+    expect(verifyApprovalLink({ approvalId: id, expiresAt: '2027-01-01T00:00:00.000Z', sig }, 'k'.repeat(32), now)).toMatchObject({ ok: false, status: 403 });
+    expect(verifyApprovalLink({ approvalId: id, expiresAt: exp, sig }, 'other-key'.repeat(4), now)).toMatchObject({ ok: false, status: 403 });
+    expect(verifyApprovalLink({ approvalId: id, expiresAt: exp, sig }, 'k'.repeat(32), new Date('2026-11-23T00:00:00Z'))).toMatchObject({ ok: false, status: 410 });
+    expect(verifyApprovalLink({ approvalId: 'x', expiresAt: exp, sig }, 'k'.repeat(32), now)).toMatchObject({ ok: false, status: 400 });
+  });
+});
+
+describe('manifest', () => {
+  it('chains every file: changing one changes every later link and the root', () => {
+    const a = buildManifest('r', [
+      { file: 'a.json', sha256: '1', size: 1 },
+      { file: 'b.json', sha256: '2', size: 1 },
+    ]);
+    const b = buildManifest('r', [
+      { file: 'a.json', sha256: 'X', size: 1 },
+      { file: 'b.json', sha256: '2', size: 1 },
+    ]);
+    expect(a.files[1]!.chain).not.toBe(b.files[1]!.chain);
+    expect(a.root).not.toBe(b.root);
+  });
+});
