@@ -24,6 +24,11 @@ export interface Io {
   sfn?: SFNClient;
 }
 
+/** A bad argument found inside a command (commander prints its own parse errors). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 const LOCAL_URL = /^(pglite|postgres|postgresql|mysql|mariadb):\/\//;
 function localUrl(v: string): string {
   if (!LOCAL_URL.test(v)) throw new InvalidArgumentError(`got ${JSON.stringify(v)}; expected pglite://memory, postgres://... or mysql://...`);
@@ -63,7 +68,7 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     .option('--platform <platform>', 'also check what only works locally or in AWS: local | aws')
     .option('--json', 'machine-readable output')
     .action(async (file: string, o: { platform?: string; json?: boolean }) => {
-      if (o.platform && o.platform !== 'local' && o.platform !== 'aws') throw new InvalidArgumentError(`--platform got ${JSON.stringify(o.platform)}; expected local or aws`);
+      if (o.platform && o.platform !== 'local' && o.platform !== 'aws') throw new UsageError(`--platform got ${JSON.stringify(o.platform)}; expected local or aws`);
       const raw = await readSpecFile(file, placeholderEnv(io.env));
       const r = parseSpec(raw);
       const problems = r.ok ? (o.platform ? platformProblems(r.spec, o.platform as 'local' | 'aws') : []) : r.problems;
@@ -92,8 +97,8 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     .option('--json', 'print the result as JSON')
     // biome-ignore lint/suspicious/noExplicitAny: commander option bag
     .action(async (file: string, o: Record<string, any>) => {
-      if (!o.local) throw new InvalidArgumentError('`cutline run` needs --local (use `cutline start` to run in AWS Step Functions)');
-      if (o.autoApprove && o.autoReject) throw new InvalidArgumentError('--auto-approve and --auto-reject cannot be combined');
+      if (!o.local) throw new UsageError('`cutline run` needs --local (use `cutline start` to run in AWS Step Functions)');
+      if (o.autoApprove && o.autoReject) throw new UsageError('--auto-approve and --auto-reject cannot be combined');
       const spec = await readSpecFile(file, io.env);
       const runId = (spec as { runId?: unknown }).runId;
       if (typeof runId === 'string') {
@@ -189,8 +194,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string; name?: string };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
+    if (e instanceof UsageError || e instanceof SpecFileError) {
+      io.err(`error: ${err.message}`);
+      return EXIT.BAD_INPUT;
+    }
     if (err.code?.startsWith('commander.')) return EXIT.BAD_INPUT;
-    if (e instanceof InvalidArgumentError || e instanceof SpecFileError) {
+    if (e instanceof InvalidArgumentError) {
       io.err(`error: ${err.message}`);
       return EXIT.BAD_INPUT;
     }

@@ -22,7 +22,7 @@ export interface Handler<R> {
 }
 
 export function defineHandler<S extends z.ZodType, R>(state: string, schema: S, stage: (input: z.infer<S>, ctx: HandlerContext) => Promise<R>): Handler<R> {
-  const run = (ctx: HandlerContext, event: unknown) => stage(parsePayload(schema, state, event), ctx);
+  const run = async (ctx: HandlerContext, event: unknown) => stage(parsePayload(schema, state, event), ctx);
   return {
     state,
     run,

@@ -1,0 +1,105 @@
+/** The cutline CLI: exit codes, messages, `run --local` and `start` against mocked Step Functions. */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../cli/commands';
+import { DEMO_SPEC, miniSpec, tempDir } from '../support/local-run';
+
+function io(env: NodeJS.ProcessEnv = {}, sfn?: SFNClient) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env, sfn } };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await tempDir('cutline-cli-');
+});
+
+describe('cutline validate', () => {
+  it('exit 0 for the demo spec', async () => {
+    const t = io();
+    expect(await main(['validate', DEMO_SPEC], t.io)).toBe(EXIT.OK);
+    expect(t.out[0]).toContain('valid run spec v1');
+  });
+  it('exit 2 listing every problem with its path', async () => {
+    const f = path.join(dir, 'bad.json');
+    await writeFile(f, JSON.stringify({ version: 1, runId: 'x y', owner: 'o', tCutover: '2026-11-21T00:00:00Z', source: { engine: 'db2', url: 'x' } }));
+    const t = io();
+    expect(await main(['validate', f], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.slice(1)).toEqual([
+      '  $.runId: got "x y"; expected 1-80 letters, digits, "-" or "_" (it names the execution)',
+      '  $.source.engine: got "db2"; Invalid option: expected one of "postgres"|"mysql"',
+    ]);
+  });
+  it('exit 2 for a file that is not JSON, naming it', async () => {
+    const f = path.join(dir, 'broken.json');
+    await writeFile(f, '{ "version": 1, ');
+    const t = io();
+    expect(await main(['validate', f], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err[0]).toMatch(/spec .*broken\.json is not valid JSON/);
+  });
+  it('--platform aws flags local-only choices', async () => {
+    const t = io();
+    expect(await main(['validate', DEMO_SPEC, '--platform', 'aws', '--json'], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(JSON.parse(t.out.join('\n')).problems.map((p: { path: string }) => p.path)).toContain('$.source.url');
+  });
+});
+
+describe('cutline run', () => {
+  it('bad arguments are exit 2 with the value and what was expected', async () => {
+    const t = io();
+    expect(await main(['run', DEMO_SPEC, '--local', '--source-url', 'oracle://db'], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.join('\n')).toContain('got "oracle://db"; expected pglite://memory, postgres://... or mysql://...');
+    expect(await main(['run', DEMO_SPEC], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.join('\n')).toContain('needs --local');
+  });
+
+  it('--auto-reject ends NO_GO (exit 1) with the classification in --json', async () => {
+    const f = path.join(dir, 'mini.json');
+    await writeFile(f, JSON.stringify(await miniSpec({ runId: 'cli-reject' })));
+    const t = io();
+    const code = await main(['run', f, '--local', '--auto-reject', '--json', '--evidence-dir', path.join(dir, 'evidence')], t.io);
+    expect(code).toBe(EXIT.NO_GO);
+    expect(JSON.parse(t.out.join('\n'))).toMatchObject({ runId: 'cli-reject', outcome: 'NO_GO', classification: 'APPROVAL_REJECTED' });
+    const again = io();
+    expect(await main(['run', f, '--local', '--auto-approve', '--evidence-dir', path.join(dir, 'evidence')], again.io)).toBe(EXIT.BAD_INPUT);
+    expect(again.err.join('\n')).toContain('run cli-reject already finished');
+  }, 60_000);
+});
+
+describe('cutline start', () => {
+  const sfnm = mockClient(SFNClient);
+  const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';
+  const awsSpec = {
+    version: 1,
+    runId: 'prod-2026-11-21',
+    owner: 'ops@example.com',
+    tCutover: '2026-11-21T02:00:00Z',
+    source: { engine: 'postgres', dataApi: { resourceArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:prod', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:p-AbC', database: 'app' } },
+    approval: { channels: [{ type: 'email', topicArn: 'arn:aws:sns:eu-west-1:123456789012:approvals' }] },
+  };
+
+  it('names the execution by runId; starting twice reports the existing execution', async () => {
+    const f = path.join(dir, 'aws.json');
+    await writeFile(f, JSON.stringify(awsSpec));
+    sfnm.reset();
+    sfnm.on(StartExecutionCommand).resolvesOnce({ executionArn: `${arn}:x` }).rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
+    sfnm.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(awsSpec) });
+    const t = io({}, new SFNClient({ region: 'eu-west-1' }));
+    expect(await main(['start', f, '--state-machine-arn', arn], t.io)).toBe(EXIT.OK);
+    expect(sfnm.commandCalls(StartExecutionCommand)[0]!.args[0].input).toMatchObject({ stateMachineArn: arn, name: 'prod-2026-11-21' });
+    expect(await main(['start', f, '--state-machine-arn', arn], t.io)).toBe(EXIT.OK);
+    expect(t.out.at(-1)).toBe('already started prod-2026-11-21: arn:aws:states:eu-west-1:123456789012:execution:cutline:prod-2026-11-21');
+  });
+
+  it('validates first: a local spec starts nothing', async () => {
+    sfnm.reset();
+    const t = io({ DEMO_APP_URL: 'http://x' }, new SFNClient({ region: 'eu-west-1' }));
+    expect(await main(['start', DEMO_SPEC, '--state-machine-arn', arn], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.join('\n')).toContain('$.source.url');
+    expect(sfnm.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,141 @@
+/** AWS adapters against aws-sdk-client-mock: the real SDK v3 clients, mocked transport. */
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParametersCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SlackWebhookChannel, SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
+import { S3ApprovalStore, S3EvidenceStore } from '../../lambdas/adapters/aws/s3';
+import { SfnTaskTokens } from '../../lambdas/adapters/aws/sfn';
+import { SsmCommandRunner, SsmParameterStore } from '../../lambdas/adapters/aws/ssm';
+import type { ApprovalRequest, HttpClient } from '../../lambdas/ports';
+
+const s3m = mockClient(S3Client);
+const ssmm = mockClient(SSMClient);
+const snsm = mockClient(SNSClient);
+const sfnm = mockClient(SFNClient);
+beforeEach(() => {
+  s3m.reset();
+  ssmm.reset();
+  snsm.reset();
+  sfnm.reset();
+});
+
+describe('S3 evidence', () => {
+  it('writes under runs/ with x-amz-checksum-sha256 and returns the hex digest', async () => {
+    s3m.on(PutObjectCommand).resolves({});
+    const store = new S3EvidenceStore(new S3Client({ region: 'eu-west-1' }), 'ev-bucket');
+    const body = '{"a":1}\n';
+    const r = await store.put('run1/01_validate.json', body, 'application/json');
+    const call = s3m.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(call.Bucket).toBe('ev-bucket');
+    expect(call.Key).toBe('runs/run1/01_validate.json');
+    expect(call.ChecksumSHA256).toBe(createHash('sha256').update(body).digest('base64'));
+    expect(r.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('a decision is single-use: If-None-Match, and a 412 answers false', async () => {
+    s3m.on(PutObjectCommand).rejectsOnce(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } }));
+    const store = new S3ApprovalStore(new S3Client({ region: 'eu-west-1' }), 'ev-bucket');
+    const d = { approvalId: 'a'.repeat(32), runId: 'r', decision: 'approve' as const, approver: 'x', comment: '', decidedAt: 'now', via: 'page' };
+    expect(await store.decideOnce(d)).toBe(false);
+    expect(s3m.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Key: `private/approvals/${'a'.repeat(32)}/decision.json`, IfNoneMatch: '*' });
+  });
+});
+
+describe('SSM Run Command', () => {
+  const runner = new SsmCommandRunner(new SSMClient({ region: 'eu-west-1' }), { bucket: 'ev', prefix: 'command-output/' });
+
+  it('sends AWS-RunShellScript with an execution timeout and full output to S3', async () => {
+    ssmm.on(SendCommandCommand).resolves({ Command: { CommandId: 'c-1' } });
+    expect(await runner.send('i-0abc12345678def01', 'pg_dump ...', { timeoutSeconds: 600 })).toBe('c-1');
+    expect(ssmm.commandCalls(SendCommandCommand)[0]!.args[0].input).toMatchObject({
+      InstanceIds: ['i-0abc12345678def01'],
+      DocumentName: 'AWS-RunShellScript',
+      Parameters: { commands: ['pg_dump ...'], executionTimeout: ['600'] },
+      OutputS3BucketName: 'ev',
+      OutputS3KeyPrefix: 'command-output/',
+    });
+  });
+
+  it('InvocationDoesNotExist right after SendCommand reads as Pending, not as a failure', async () => {
+    ssmm.on(GetCommandInvocationCommand).rejectsOnce(Object.assign(new Error('no invocation'), { name: 'InvocationDoesNotExist' })).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'ok', StandardOutputUrl: 's3://ev/command-output/c-1/stdout' });
+    expect((await runner.get('i-1', 'c-1')).status).toBe('Pending');
+    expect(await runner.get('i-1', 'c-1')).toMatchObject({ status: 'Success', exitCode: 0, stdout: 'ok', outputUrl: 's3://ev/command-output/c-1/stdout' });
+  });
+
+  it('a jumpbox not Online fails the check with what was found', async () => {
+    ssmm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-1', PingStatus: 'ConnectionLost', AgentVersion: '3.3' }] });
+    expect(await runner.ping('i-1')).toEqual({ online: false, detail: 'PingStatus ConnectionLost (expected Online), agent 3.3,' });
+    ssmm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    expect((await runner.ping('i-2')).detail).toContain('not managed by SSM');
+  });
+});
+
+describe('SSM parameters', () => {
+  it('reads in batches of 10 with decryption; missing names are absent', async () => {
+    ssmm.on(GetParametersCommand).callsFake((input: { Names: string[] }) => ({ Parameters: input.Names.filter((n) => n !== '/p/9').map((n) => ({ Name: n, Value: `v${n}` })) }));
+    const names = Array.from({ length: 12 }, (_, i) => `/p/${i}`);
+    const got = await new SsmParameterStore(new SSMClient({ region: 'eu-west-1' })).getMany(names);
+    expect(ssmm.commandCalls(GetParametersCommand).map((c) => c.args[0].input.Names!.length)).toEqual([10, 2]);
+    expect(ssmm.commandCalls(GetParametersCommand)[0]!.args[0].input.WithDecryption).toBe(true);
+    expect(got.size).toBe(11);
+    expect(got.has('/p/9')).toBe(false);
+  });
+});
+
+const request: ApprovalRequest = {
+  runId: 'r1',
+  approvalId: 'a'.repeat(32),
+  owner: 'ops@example.com',
+  target: 'postgres',
+  summary: 'runs: expected 120000, got 120000 (PASS)',
+  goActions: ['set parameter /x = "y"'],
+  approveUrl: 'https://approve.example.com/approve?id=aaa&exp=x&sig=y',
+  expiresAt: '2026-11-22T00:00:00.000Z',
+};
+
+describe('approval channels', () => {
+  it('e-mail through SNS: gate results, what GO will do, the signed link, never a task token', async () => {
+    snsm.on(PublishCommand).resolves({ MessageId: 'm' });
+    await new SnsEmailChannel(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:123456789012:approvals').deliver(request);
+    const msg = snsm.commandCalls(PublishCommand)[0]!.args[0].input;
+    expect(msg.Subject).toBe('cutline go/no-go: r1');
+    expect(msg.Message).toContain('runs: expected 120000, got 120000 (PASS)');
+    expect(msg.Message).toContain('1. set parameter /x = "y"');
+    expect(msg.Message).toContain(request.approveUrl);
+    expect(msg.Message).not.toMatch(/token/i);
+  });
+
+  it('Slack: the webhook URL comes from a SecureString; a Block Kit message with a link button', async () => {
+    ssmm.on(GetParametersCommand).resolves({ Parameters: [{ Name: '/cutline/slack', Value: 'https://hooks.slack.example/T/B/x' }] });
+    const sent: { url: string; body: string }[] = [];
+    const http: HttpClient = { request: async (url, o) => (sent.push({ url, body: o.body! }), { status: 200, body: 'ok' }) };
+    await new SlackWebhookChannel(new SsmParameterStore(new SSMClient({ region: 'eu-west-1' })), '/cutline/slack', http).deliver(request);
+    expect(sent[0]!.url).toBe('https://hooks.slack.example/T/B/x');
+    const blocks = JSON.parse(sent[0]!.body).blocks;
+    expect(blocks.at(-1).elements[0].url).toBe(request.approveUrl);
+  });
+
+  it('Slack answering non-2xx is an error naming the status', async () => {
+    ssmm.on(GetParametersCommand).resolves({ Parameters: [{ Name: '/cutline/slack', Value: 'https://hooks.slack.example/x' }] });
+    const http: HttpClient = { request: async () => ({ status: 404, body: 'no_service' }) };
+    await expect(new SlackWebhookChannel(new SsmParameterStore(new SSMClient({ region: 'eu-west-1' })), '/cutline/slack', http).deliver(request)).rejects.toThrow(
+      'Slack webhook answered HTTP 404: no_service; expected 200',
+    );
+  });
+});
+
+describe('task tokens', () => {
+  it('approve -> SendTaskSuccess with the decision, reject -> SendTaskFailure(ApprovalRejected)', async () => {
+    sfnm.on(SendTaskSuccessCommand).resolves({});
+    sfnm.on(SendTaskFailureCommand).resolves({});
+    const t = new SfnTaskTokens(new SFNClient({ region: 'eu-west-1' }));
+    await t.succeed('tok', { approver: 'a' });
+    await t.fail('tok2', 'ApprovalRejected', '{"errorMessage":"no"}');
+    expect(sfnm.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input).toEqual({ taskToken: 'tok', output: '{"approver":"a"}' });
+    expect(sfnm.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toEqual({ taskToken: 'tok2', error: 'ApprovalRejected', cause: '{"errorMessage":"no"}' });
+  });
+});
