@@ -128,7 +128,13 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         for (const f of seedFiles) {
           const sql = await readFile(f, 'utf8');
           if (embedded) await embedded.exec(sql);
-          else for (const s of splitStatements(sql, client.dialect)) await client.query(s.sql);
+          else {
+            // One connection for the whole seed: session settings and temp tables carry over.
+            const statements = splitStatements(sql, client.dialect);
+            await client.transaction(async (tx) => {
+              for (const s of statements) await tx.query(s.sql);
+            });
+          }
           out(`seeded ${client.label} from ${path.relative(process.cwd(), f)}`);
         }
       }

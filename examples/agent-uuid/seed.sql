@@ -1,8 +1,14 @@
 -- A cloud-backup schema keyed by integer agent_id (seed 000's runtime), with
 -- realistic volumes: 2,000 agents, 8,000 jobs, 120,000 runs, 240,000 run
 -- commands, 60,000 restore points, 4,000 agent destinations.
--- Deterministic: the same rows on every run (setseed).
+-- Deterministic: the same rows on every run (setseed). Scaled by the session
+-- setting cutline.seed_scale (default 1; the tests use 0.01).
 SELECT setseed(0.42);
+CREATE TEMP TABLE seed_n AS
+SELECT (2000 * s)::int AS agents, (8000 * s)::int AS jobs, (120000 * s)::int AS runs,
+       (240000 * s)::int AS commands, (60000 * s)::int AS restore_points, (4000 * s)::int AS destinations,
+       greatest(1, (150 * s)::int) AS clients
+FROM (SELECT coalesce(nullif(current_setting('cutline.seed_scale', true), ''), '1')::numeric AS s) scale;
 
 CREATE TABLE s3_cloudbackup_agents (
   agent_id        integer PRIMARY KEY,
@@ -68,35 +74,35 @@ CREATE TABLE s3_cloudbackup_agent_destinations (
 );
 
 INSERT INTO s3_cloudbackup_agents
-SELECT g, 1000 + g % 150, format('host-%s.backup.example', g), (ARRAY['windows', 'linux', 'macos'])[1 + g % 3],
+SELECT g, 1000 + g % (SELECT clients FROM seed_n), format('host-%s.backup.example', g), (ARRAY['windows', 'linux', 'macos'])[1 + g % 3],
        format('2.%s.%s', g % 9, g % 17), timestamptz '2025-01-01' + g * interval '37 minutes',
        timestamptz '2026-11-01' + (g % 500) * interval '1 minute', CASE WHEN g % 50 = 0 THEN 'disabled' ELSE 'active' END
-FROM generate_series(1, 2000) g;
+FROM generate_series(1, (SELECT agents FROM seed_n)) g;
 
 INSERT INTO s3_cloudbackup_jobs
-SELECT g, 1 + (g - 1) % 2000, format('job-%s', g), format('/data/vol%s', g % 7), format('%s 2 * * *', g % 60),
+SELECT g, 1 + (g - 1) % (SELECT agents FROM seed_n), format('job-%s', g), format('/data/vol%s', g % 7), format('%s 2 * * *', g % 60),
        (ARRAY[7, 30, 90, 365])[1 + g % 4], 'aes-256-gcm', (ARRAY['zstd', 'lz4', 'none'])[1 + g % 3],
        timestamptz '2025-02-01' + g * interval '11 minutes'
-FROM generate_series(1, 8000) g;
+FROM generate_series(1, (SELECT jobs FROM seed_n)) g;
 
 INSERT INTO s3_cloudbackup_runs
-SELECT g, 1 + (g - 1) % 8000, 1 + ((g - 1) % 8000) % 2000,
+SELECT g, 1 + (g - 1) % (SELECT jobs FROM seed_n), 1 + ((g - 1) % (SELECT jobs FROM seed_n)) % (SELECT agents FROM seed_n),
        (ARRAY['success', 'success', 'success', 'warning', 'failed'])[1 + g % 5],
        timestamptz '2026-01-01' + g * interval '3 minutes', timestamptz '2026-01-01' + g * interval '3 minutes' + (g % 900) * interval '1 second',
-       (random() * 1e11)::bigint, (random() * 1e9)::bigint, (random() * 5000)::int, format('logs/%s/%s.log.zst', 1 + ((g - 1) % 8000) % 2000, g)
-FROM generate_series(1, 120000) g;
+       (random() * 1e11)::bigint, (random() * 1e9)::bigint, (random() * 5000)::int, format('logs/%s/%s.log.zst', 1 + ((g - 1) % (SELECT jobs FROM seed_n)) % (SELECT agents FROM seed_n), g)
+FROM generate_series(1, (SELECT runs FROM seed_n)) g;
 
 INSERT INTO s3_cloudbackup_run_commands
-SELECT g, 1 + (g - 1) / 2, 1 + ((((g - 1) / 2)) % 8000) % 2000, (ARRAY['start', 'snapshot', 'upload', 'verify'])[1 + g % 4],
+SELECT g, 1 + (g - 1) / 2, 1 + ((((g - 1) / 2)) % (SELECT jobs FROM seed_n)) % (SELECT agents FROM seed_n), (ARRAY['start', 'snapshot', 'upload', 'verify'])[1 + g % 4],
        timestamptz '2026-01-01' + g * interval '90 seconds', timestamptz '2026-01-01' + g * interval '90 seconds' + interval '2 seconds'
-FROM generate_series(1, 240000) g;
+FROM generate_series(1, (SELECT commands FROM seed_n)) g;
 
 INSERT INTO s3_cloudbackup_restore_points
-SELECT g, g * 2, 1 + ((g * 2 - 1) % 8000) % 2000, format('manifests/%s/%s.json', 1 + ((g * 2 - 1) % 8000) % 2000, g * 2),
+SELECT g, g * 2, 1 + ((g * 2 - 1) % (SELECT jobs FROM seed_n)) % (SELECT agents FROM seed_n), format('manifests/%s/%s.json', 1 + ((g * 2 - 1) % (SELECT jobs FROM seed_n)) % (SELECT agents FROM seed_n), g * 2),
        (random() * 1e10)::bigint, timestamptz '2026-01-01' + g * 2 * interval '3 minutes'
-FROM generate_series(1, 60000) g;
+FROM generate_series(1, (SELECT restore_points FROM seed_n)) g;
 
 INSERT INTO s3_cloudbackup_agent_destinations
-SELECT g, 1 + (g - 1) % 2000, 'e3-backups-prod', format('tenants/%s/agents/%s/', 1000 + (1 + (g - 1) % 2000) % 150, 1 + (g - 1) % 2000),
+SELECT g, 1 + (g - 1) % (SELECT agents FROM seed_n), 'e3-backups-prod', format('tenants/%s/agents/%s/', 1000 + (1 + (g - 1) % (SELECT agents FROM seed_n)) % (SELECT clients FROM seed_n), 1 + (g - 1) % (SELECT agents FROM seed_n)),
        (ARRAY['us-east-1', 'eu-west-1'])[1 + g % 2]
-FROM generate_series(1, 4000) g;
+FROM generate_series(1, (SELECT destinations FROM seed_n)) g;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { readSpecFile } from '../../cli/spec-file';
 
 export const DEMO_SPEC = path.resolve(import.meta.dirname, '../../examples/agent-uuid/spec.json');
-export const MINI_SEED = path.resolve(import.meta.dirname, '../e2e/fixtures/mini-seed.sql');
+export const SCALE_1_100 = path.resolve(import.meta.dirname, '../e2e/fixtures/scale-1-100.sql');
 
 export async function tempDir(prefix = 'cutline-e2e-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -16,7 +16,7 @@ export async function tempDir(prefix = 'cutline-e2e-'): Promise<string> {
 export async function miniSpec(opts: { runId: string; appUrl?: string }): Promise<Record<string, any>> {
   const spec = (await readSpecFile(DEMO_SPEC, { DEMO_APP_URL: opts.appUrl ?? 'http://127.0.0.1:9' })) as Record<string, any>;
   spec.runId = opts.runId;
-  spec.local.seed = [MINI_SEED];
+  spec.local.seed = [SCALE_1_100, ...spec.local.seed];
   for (const t of spec.backfill.tasks) t.batchSize = Math.max(5, Math.floor(t.batchSize / 100));
   if (!opts.appUrl) spec.smoke.checks = [];
   return spec;

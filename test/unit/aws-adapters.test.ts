@@ -112,7 +112,12 @@ describe('approval channels', () => {
   it('Slack: the webhook URL comes from a SecureString; a Block Kit message with a link button', async () => {
     ssmm.on(GetParametersCommand).resolves({ Parameters: [{ Name: '/cutline/slack', Value: 'https://hooks.slack.example/T/B/x' }] });
     const sent: { url: string; body: string }[] = [];
-    const http: HttpClient = { request: async (url, o) => (sent.push({ url, body: o.body! }), { status: 200, body: 'ok' }) };
+    const http: HttpClient = {
+      request: async (url, o) => {
+        sent.push({ url, body: o.body! });
+        return { status: 200, body: 'ok' };
+      },
+    };
     await new SlackWebhookChannel(new SsmParameterStore(new SSMClient({ region: 'eu-west-1' })), '/cutline/slack', http).deliver(request);
     expect(sent[0]!.url).toBe('https://hooks.slack.example/T/B/x');
     const blocks = JSON.parse(sent[0]!.body).blocks;

@@ -4,6 +4,17 @@ import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { EvidenceObject, EvidenceStore } from '../../ports';
 
+/** Write and fsync, so a record that exists is complete. */
+async function writeSynced(file: string, body: string | Uint8Array, flag: 'w' | 'wx'): Promise<void> {
+  const fh = await open(file, flag);
+  try {
+    await fh.writeFile(body);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export class FsEvidenceStore implements EvidenceStore {
   readonly location: string;
   constructor(private readonly root: string) {
@@ -20,13 +31,7 @@ export class FsEvidenceStore implements EvidenceStore {
     const p = this.file(key);
     await mkdir(path.dirname(p), { recursive: true });
     const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(body);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeSynced(tmp, body, 'w');
     await rename(tmp, p);
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     return { key, sha256: createHash('sha256').update(buf).digest('hex'), size: buf.length };
@@ -36,13 +41,7 @@ export class FsEvidenceStore implements EvidenceStore {
     const p = this.file(key);
     await mkdir(path.dirname(p), { recursive: true });
     try {
-      const fh = await open(p, 'wx');
-      try {
-        await fh.writeFile(body);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await writeSynced(p, body, 'wx');
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;

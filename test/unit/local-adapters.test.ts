@@ -1,0 +1,64 @@
+/** Local adapters: evidence folder, local shell, parameters file. */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalShellRunner } from '../../lambdas/adapters/local/command-shell';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
+import { jsonSchema } from '../../cli/commands';
+import { tempDir } from '../support/local-run';
+
+describe('filesystem evidence', () => {
+  it('content-addressed puts, single-use putIfAbsent, recursive list, no escaping the folder', async () => {
+    const dir = await tempDir();
+    const store = new FsEvidenceStore(dir);
+    const r = await store.put('run/01_x.json', 'hello');
+    expect(r.sha256).toBe('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824');
+    expect(await store.putIfAbsent('run/09_decision.json', 'a')).toBe(true);
+    expect(await store.putIfAbsent('run/09_decision.json', 'b')).toBe(false);
+    expect(await readFile(path.join(dir, 'run/09_decision.json'), 'utf8')).toBe('a');
+    await store.put('run/05_backfill/t/000001.json', '{}');
+    expect((await store.list('run/')).map((o) => o.key)).toEqual(['run/01_x.json', 'run/05_backfill/t/000001.json', 'run/09_decision.json']);
+    expect(await store.get('run/missing.json')).toBeUndefined();
+    await expect(store.put('../outside.json', 'x')).rejects.toThrow(/escapes the evidence folder/);
+  });
+});
+
+describe('local shell (the jumpbox of a local run)', () => {
+  it('reports exit code and output, and kills a command that passes its timeout', async () => {
+    const sh = new LocalShellRunner();
+    const done = async (id: string) => {
+      for (;;) {
+        const r = await sh.get('local', id);
+        if (r.status !== 'InProgress') return r;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    expect(await done(await sh.send('local', 'echo out; echo err >&2; exit 3', { timeoutSeconds: 5 }))).toMatchObject({ status: 'Failed', exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+    const hung = await done(await sh.send('local', 'sleep 30', { timeoutSeconds: 1 }));
+    expect(hung).toMatchObject({ status: 'TimedOut', exitCode: null });
+    expect(await sh.ping('local')).toMatchObject({ online: true });
+  });
+});
+
+describe('parameters file', () => {
+  it('reads, writes, and names a broken file with what was expected', async () => {
+    const f = path.join(await tempDir(), 'p.json');
+    const store = new FileParameterStore(f);
+    expect((await store.getMany(['/a'])).size).toBe(0);
+    await store.put('/a', '1');
+    expect(await store.getMany(['/a', '/b'])).toEqual(new Map([['/a', '1']]));
+    await writeFile(f, '{"/a": 1}');
+    await expect(store.getMany(['/a'])).rejects.toThrow('"/a" is 1; expected a string value');
+    await writeFile(f, 'nope');
+    await expect(store.getMany(['/a'])).rejects.toThrow(/is not valid JSON.*expected \{"<name>": "<value>", \.\.\.\}/);
+  });
+});
+
+describe('JSON Schema for editors', () => {
+  it('schema/run-spec.v1.json is generated from the zod schema (regenerate: cutline schema -o ...)', async () => {
+    const shipped = JSON.parse(await readFile(new URL('../../schema/run-spec.v1.json', import.meta.url), 'utf8'));
+    expect(shipped).toEqual(JSON.parse(JSON.stringify(jsonSchema())));
+    expect(shipped.required).toEqual(expect.arrayContaining(['version', 'runId', 'owner', 'tCutover', 'source']));
+  });
+});
