@@ -33,52 +33,28 @@ export abstract class CutlineError extends Error {
   }
 }
 
-export class SpecInvalid extends CutlineError {
-  override readonly name = 'SpecInvalid';
-  readonly classification = 'SPEC_INVALID' as const;
-}
-export class EnvironmentBlocked extends CutlineError {
-  override readonly name = 'EnvironmentBlocked';
-  readonly classification = 'ENVIRONMENT_BLOCKED' as const;
-}
-export class MigrationFailed extends CutlineError {
-  override readonly name = 'MigrationFailed';
-  readonly classification = 'MIGRATION_FAILED' as const;
-}
-export class BackfillFailed extends CutlineError {
-  override readonly name = 'BackfillFailed';
-  readonly classification = 'BACKFILL_FAILED' as const;
-}
-export class VerifyFailed extends CutlineError {
-  override readonly name = 'VerifyFailed';
-  readonly classification = 'VERIFY_FAILED' as const;
-}
-export class GateFailed extends CutlineError {
-  override readonly name = 'GateFailed';
-  readonly classification = 'GATE_FAILED' as const;
-}
-export class ApprovalRejected extends CutlineError {
-  override readonly name = 'ApprovalRejected';
-  readonly classification = 'APPROVAL_REJECTED' as const;
-}
-export class CutoverFailed extends CutlineError {
-  override readonly name = 'CutoverFailed';
-  readonly classification = 'CUTOVER_FAILED' as const;
-}
-export class SmokeFailed extends CutlineError {
-  override readonly name = 'SmokeFailed';
-  readonly classification = 'SMOKE_FAILED' as const;
+/** A stage failure: its `name` is the ASL error, its classification the NO_GO class. */
+function stageError<C extends Classification>(name: string, classification: C) {
+  return class extends CutlineError {
+    override readonly name = name;
+    readonly classification = classification;
+  };
 }
 
-/**
- * The one parse-error type for payloads at a handler boundary or in the local
- * runner (Powertools parser style): names the schema and carries zod's issues
- * as `cause`.
- */
-export class PayloadParseError extends CutlineError {
-  override readonly name = 'PayloadParseError';
-  readonly classification = 'INTERNAL_ERROR' as const;
-}
+export class SpecInvalid extends stageError('SpecInvalid', 'SPEC_INVALID') {}
+export class EnvironmentBlocked extends stageError('EnvironmentBlocked', 'ENVIRONMENT_BLOCKED') {}
+export class MigrationFailed extends stageError('MigrationFailed', 'MIGRATION_FAILED') {}
+export class BackfillFailed extends stageError('BackfillFailed', 'BACKFILL_FAILED') {}
+export class VerifyFailed extends stageError('VerifyFailed', 'VERIFY_FAILED') {}
+export class GateFailed extends stageError('GateFailed', 'GATE_FAILED') {}
+export class ApprovalRejected extends stageError('ApprovalRejected', 'APPROVAL_REJECTED') {}
+export class CutoverFailed extends stageError('CutoverFailed', 'CUTOVER_FAILED') {}
+export class SmokeFailed extends stageError('SmokeFailed', 'SMOKE_FAILED') {}
+export class PayloadParseError extends stageError('PayloadParseError', 'INTERNAL_ERROR') {}
+
+// PayloadParseError above is the one parse-error type for payloads at a handler
+// boundary and in the local runner (Powertools parser style): it names the
+// payload and carries zod's issues as `cause`.
 
 /** A transient database condition the state machine retries (Data API names). */
 export class TransientDatabaseError extends Error {
