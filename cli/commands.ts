@@ -17,6 +17,10 @@ import path from 'node:path';
 
 export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
 
+/** One Step Functions client per CLI process, built on first use. */
+let defaultSfn: SFNClient | undefined;
+const sfnClient = (io: Io) => io.sfn ?? (defaultSfn ??= new SFNClient({}));
+
 export interface Io {
   out(line: string): void;
   err(line: string): void;
@@ -141,7 +145,7 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
         for (const p of problems) io.err(`  ${p.path}: ${p.message}`);
         return setExit(EXIT.BAD_INPUT);
       }
-      const sfn = io.sfn ?? new SFNClient({});
+      const sfn = sfnClient(io);
       const input = JSON.stringify(raw);
       let executionArn: string;
       let already = false;

@@ -7,7 +7,7 @@ import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataApiSqlClient } from '../../lambdas/adapters/aws/data-api';
+import { DataApiSql } from '../../lambdas/adapters/aws/data-api';
 import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { pgliteClient, postgresClient } from '../../lambdas/adapters/local/sql-postgres';
 import { selectPages } from '../../lambdas/core/paging';
@@ -24,7 +24,7 @@ interface Target {
 
 function dataApiClient(endpoint: string): SqlClient {
   const rds = new RDSDataClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-  return new DataApiSqlClient(
+  return new DataApiSql(
     rds,
     { resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:contract', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:contract', database: 'test' },
     'postgres',

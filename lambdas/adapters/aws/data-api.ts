@@ -57,7 +57,7 @@ export interface DataApiTarget {
   readonly database: string;
 }
 
-export class DataApiSqlClient implements SqlClient {
+export class DataApiSql implements SqlClient {
   readonly label: string;
   constructor(
     private readonly client: RDSDataClient,
@@ -104,7 +104,7 @@ export class DataApiSqlClient implements SqlClient {
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     if (this.transactionId) throw new Error('nested transactions are not supported: the Data API has one transaction per transactionId');
     const { transactionId } = await this.client.send(new BeginTransactionCommand({ ...this.target }));
-    const tx = new DataApiSqlClient(this.client, this.target, this.dialect, transactionId);
+    const tx = new DataApiSql(this.client, this.target, this.dialect, transactionId);
     try {
       const out = await fn(tx);
       await this.client.send(new CommitTransactionCommand({ resourceArn: this.target.resourceArn, secretArn: this.target.secretArn, transactionId }));

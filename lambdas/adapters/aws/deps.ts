@@ -11,7 +11,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DatabaseRef } from '../../core/spec';
 import type { ApprovalChannel, Deps } from '../../ports';
 import { fetchHttp, jsonLogger, systemClock } from '../local/runtime';
-import { DataApiSqlClient } from './data-api';
+import { DataApiSql } from './data-api';
 import { SlackWebhookChannel, SnsEmailChannel } from './notify';
 import { S3ApprovalStore, S3EvidenceStore, S3ScriptSource } from './s3';
 import { SfnTaskTokens } from './sfn';
@@ -40,7 +40,7 @@ export function awsDeps(): Deps {
   cached = {
     sql: (ref: DatabaseRef) => {
       if (!ref.dataApi) throw new Error(`database ${ref.url ?? '?'} has no dataApi reference; expected resourceArn, secretArn and database`);
-      return new DataApiSqlClient(rdsData, ref.dataApi, ref.engine);
+      return new DataApiSql(rdsData, ref.dataApi, ref.engine);
     },
     evidence: new S3EvidenceStore(s3, bucket),
     commands: new SsmCommandRunner(ssm, { bucket, prefix: 'command-output/' }),
