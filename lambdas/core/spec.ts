@@ -190,7 +190,8 @@ export const RunSpec = z
       .optional(),
     approval: z
       .strictObject({
-        timeoutSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
+        /** Seconds the go/no-go waits before the run ends NO_GO / APPROVAL_TIMEOUT. */
+        timeoutSeconds: z.number().int().min(1).max(31_536_000).default(86_400),
         channels: z
           .array(
             z.discriminatedUnion('type', [
@@ -199,6 +200,7 @@ export const RunSpec = z
               z.strictObject({ type: z.literal('local') }),
             ]),
           )
+          .min(1, 'expected at least one approval channel: nobody could answer the go/no-go')
           .default([{ type: 'local' }]),
         approvers: z.array(z.string().min(1)).optional(),
       })

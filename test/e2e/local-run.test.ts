@@ -149,6 +149,28 @@ describe('NO_GO paths', () => {
   });
 });
 
+describe('approval timeout', () => {
+  it('nobody answers before approval.timeoutSeconds -> NO_GO / APPROVAL_TIMEOUT, and the link is dead after', async () => {
+    const spec = await miniSpec({ runId: 'e2e-approval-timeout' });
+    spec.approval.timeoutSeconds = 2;
+    let link = '';
+    const r = await run(spec, {
+      approval: { kind: 'page-only' },
+      out: (l) => {
+        link = /open (http\S+)/.exec(l)?.[1] ?? link;
+      },
+    });
+    try {
+      expect([r.outcome, r.classification]).toEqual(['NO_GO', 'APPROVAL_TIMEOUT']);
+      expect((await ev(r, '90_classify.json')).details).toMatchObject({ stage: 'GoNoGo', error: 'States.Timeout' });
+      expect(await exists(path.join(r.evidenceDir, '10_cutover.json'))).toBe(false);
+      expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/approve\?/);
+    } finally {
+      await closeAll(r);
+    }
+  });
+});
+
 describe('bad input ends classified, with a summary and nothing half-applied', () => {
   it('malformed spec -> NO_GO / SPEC_INVALID listing each problem with its path', async () => {
     const r = await run({ version: 1, runId: 'e2e-bad-spec', owner: 'ops', tCutover: 'tomorrow', source: { engine: 'oracle', url: 'pglite://memory' } });
