@@ -19,7 +19,11 @@ export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
 
 /** One Step Functions client per CLI process, built on first use. */
 let defaultSfn: SFNClient | undefined;
-const sfnClient = (io: Io) => io.sfn ?? (defaultSfn ??= new SFNClient({}));
+function sfnClient(io: Io): SFNClient {
+  if (io.sfn) return io.sfn;
+  defaultSfn ??= new SFNClient({});
+  return defaultSfn;
+}
 
 export interface Io {
   out(line: string): void;
