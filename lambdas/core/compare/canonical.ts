@@ -1,0 +1,177 @@
+/**
+ * Canonical row text, computed in the database on both sides, so an MD5 of it
+ * is equal exactly when the rows are equal — within one engine and across
+ * PostgreSQL and MySQL/MariaDB. Rules: a NULL bitmap (NULL differs from ''),
+ * each field length-prefixed, integers in decimal, decimals at one fixed
+ * scale, booleans 0/1, timestamps in UTC with microseconds, binary as lower
+ * hex, uuid lower case, enums and sets by label, json with key order not
+ * counting, text byte for byte (case and trailing spaces count).
+ */
+import type { Dialect } from '../sql-lexer';
+import { quoteIdent } from '../sql-builders';
+import type { Column } from './catalog';
+
+export type Kind = 'int' | 'decimal' | 'float' | 'bool' | 'text' | 'timestamp' | 'timestamptz' | 'date' | 'time' | 'bytes' | 'json' | 'uuid' | 'array';
+
+export class CanonicalError extends Error {
+  override readonly name = 'CanonicalError';
+}
+
+/** The canonical family of a column, or an error naming it. */
+export function kindOf(c: Column, dialect: Dialect, table: string): Kind {
+  const t = c.dataType;
+  if (dialect === 'postgres') {
+    if (['smallint', 'integer', 'bigint'].includes(t)) return 'int';
+    if (t === 'numeric') return 'decimal';
+    if (t === 'real' || t === 'double precision') return 'float';
+    if (t === 'boolean') return 'bool';
+    if (['text', 'character varying', 'character', 'citext', 'name'].includes(t) || c.isEnum) return 'text';
+    if (t === 'timestamp without time zone') return 'timestamp';
+    if (t === 'timestamp with time zone') return 'timestamptz';
+    if (t === 'date') return 'date';
+    if (t === 'time without time zone') return 'time';
+    if (t === 'bytea') return 'bytes';
+    if (t === 'json' || t === 'jsonb') return 'json';
+    if (t === 'uuid') return 'uuid';
+    if (t === 'array' && ['_text', '_varchar', '_int4', '_int8', '_int2'].includes(c.fullType)) return 'array';
+    if (t === 'user-defined' && c.fullType === 'citext') return 'text';
+  } else {
+    if (['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'year'].includes(t)) return 'int';
+    if (t === 'decimal') return 'decimal';
+    if (t === 'float' || t === 'double') return 'float';
+    if (['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set'].includes(t)) return 'text';
+    if (t === 'datetime') return 'timestamp';
+    if (t === 'timestamp') return 'timestamptz';
+    if (t === 'date') return 'date';
+    if (t === 'time') return 'time';
+    if (['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob'].includes(t)) return 'bytes';
+    if (t === 'json') return 'json';
+  }
+  throw new CanonicalError(
+    `${table}.${c.name} has type ${c.fullType || t}, which cutline cannot canonicalize on ${dialect}; expected a number, text, boolean, date/time, binary, json, uuid or array column (or exclude the column)`,
+  );
+}
+
+/** How one column is compared: its kind on each side and the shared decimal scale. */
+export interface ColumnPlan {
+  readonly name: string;
+  readonly source: { readonly column: string; readonly kind: Kind };
+  readonly target: { readonly column: string; readonly kind: Kind };
+  readonly scale?: number;
+  /** A PostgreSQL array compared with MySQL text (SET): rendered as a comma list. */
+  readonly arrayAsList?: boolean;
+}
+
+const COMPATIBLE: readonly (readonly [Kind, Kind])[] = [
+  ['int', 'bool'],
+  ['bool', 'int'],
+  ['text', 'uuid'],
+  ['uuid', 'text'],
+  ['array', 'text'],
+  ['text', 'array'],
+  ['int', 'decimal'],
+  ['decimal', 'int'],
+  ['float', 'decimal'],
+  ['decimal', 'float'],
+  ['timestamp', 'timestamptz'],
+  ['timestamptz', 'timestamp'],
+];
+
+/** Pair a source column with its target column; refuse a pair that has no common canonical form. */
+export function planColumn(
+  table: string,
+  src: { column: Column; dialect: Dialect },
+  tgt: { column: Column; dialect: Dialect },
+): ColumnPlan {
+  const sk = kindOf(src.column, src.dialect, table);
+  const tk = kindOf(tgt.column, tgt.dialect, table);
+  if (sk !== tk && !COMPATIBLE.some(([a, b]) => a === sk && b === tk))
+    throw new CanonicalError(
+      `${table}.${src.column.name}: source ${src.column.fullType} (${sk}) and target ${tgt.column.fullType} (${tk}) have no common canonical form; expected compatible types, or a column mapping / exclusion`,
+    );
+  if (sk === 'json' && src.dialect !== tgt.dialect)
+    throw new CanonicalError(
+      `${table}.${src.column.name}: json across engines has no common canonical text (key order and number formats differ); expected the same engine on both sides, or exclude the column`,
+    );
+  const floaty = sk === 'float' || tk === 'float';
+  const scale =
+    sk === 'decimal' || tk === 'decimal' || (floaty && src.dialect !== tgt.dialect)
+      ? floaty
+        ? 10
+        : Math.max(src.column.scale ?? 0, tgt.column.scale ?? 0)
+      : undefined;
+  return {
+    name: src.column.name,
+    source: { column: src.column.name, kind: sk },
+    target: { column: tgt.column.name, kind: tk },
+    ...(scale !== undefined ? { scale } : {}),
+    ...((sk === 'array' && tk === 'text') || (sk === 'text' && tk === 'array') ? { arrayAsList: true } : {}),
+  };
+}
+
+/** SQL text of one canonical value (NULL stays NULL). */
+export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opts: { scale?: number; arrayAsList?: boolean; crossFloat?: boolean } = {}): string {
+  const c = quoteIdent(column, dialect);
+  const pg = dialect === 'postgres';
+  const scale = opts.scale;
+  switch (kind) {
+    case 'int':
+      if (scale !== undefined) return pg ? `round(${c}::numeric, ${scale})::text` : `CAST(CAST(${c} AS DECIMAL(65,${scale})) AS CHAR)`;
+      return pg ? `${c}::text` : `CAST(${c} AS CHAR)`;
+    case 'decimal':
+    case 'float':
+      if (scale === undefined) return pg ? `${c}::text` : `CAST(${c} AS CHAR)`;
+      return pg ? `round(${c}::numeric, ${scale})::text` : `CAST(CAST(${c} AS DECIMAL(65,${scale})) AS CHAR)`;
+    case 'bool':
+      return pg ? `CASE WHEN ${c} THEN '1' ELSE '0' END` : `CASE WHEN ${c} <> 0 THEN '1' ELSE '0' END`;
+    case 'text':
+      return pg ? `${c}::text` : `CONVERT(${c} USING utf8mb4)`;
+    case 'uuid':
+      return pg ? `${c}::text` : `LOWER(CONVERT(${c} USING utf8mb4))`;
+    case 'timestamp':
+      return pg ? `to_char(${c}, 'YYYY-MM-DD HH24:MI:SS.US')` : `DATE_FORMAT(${c}, '%Y-%m-%d %H:%i:%s.%f')`;
+    case 'timestamptz':
+      // MySQL TIMESTAMP is read in the session zone; cutline sessions run in UTC (+00:00).
+      return pg ? `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')` : `DATE_FORMAT(${c}, '%Y-%m-%d %H:%i:%s.%f')`;
+    case 'date':
+      return pg ? `to_char(${c}, 'YYYY-MM-DD')` : `DATE_FORMAT(${c}, '%Y-%m-%d')`;
+    case 'time':
+      return pg ? `to_char(date '2000-01-01' + ${c}, 'HH24:MI:SS.US')` : `TIME_FORMAT(${c}, '%H:%i:%s.%f')`;
+    case 'bytes':
+      return pg ? `encode(${c}, 'hex')` : `LOWER(HEX(${c}))`;
+    case 'json':
+      // jsonb text and MySQL's JSON text both sort keys; MariaDB stores text, JSON_NORMALIZE sorts it.
+      return pg ? `${c}::jsonb::text` : `JSON_NORMALIZE(${c})`;
+    case 'array':
+      return opts.arrayAsList ? `array_to_string(${c}, ',')` : `${c}::text`;
+  }
+}
+
+/** One side of a table comparison: the canonical row text expression and the key expressions. */
+export function rowText(dialect: Dialect, side: 'source' | 'target', columns: readonly ColumnPlan[]): string {
+  const pg = dialect === 'postgres';
+  const values = columns.map((p) => {
+    const s = p[side];
+    return canonicalValue(dialect, s.column, s.kind, { scale: p.scale, arrayAsList: p.arrayAsList });
+  });
+  const bitmap = columns.map((p) => `CASE WHEN ${quoteIdent(p[side].column, dialect)} IS NULL THEN '1' ELSE '0' END`);
+  const fields = values.map((v) => (pg ? `coalesce(length(${v})::text || ':' || ${v}, '')` : `COALESCE(CONCAT(CHAR_LENGTH(${v}), ':', ${v}), '')`));
+  return pg ? `concat_ws('|', ${[bitmap.join(' || '), ...fields].join(', ')})` : `CONVERT(CONCAT_WS('|', CONCAT(${bitmap.join(', ')}), ${fields.join(', ')}) USING utf8mb4)`;
+}
+
+export function md5Of(dialect: Dialect, text: string): string {
+  return dialect === 'postgres' ? `md5(${text})` : `MD5(${text})`;
+}
+
+/** Two 60-bit slices of an MD5 hex, as integers, summed exactly (numeric / DECIMAL), as text. */
+export function sliceSums(dialect: Dialect, hashCol: string): { s1: string; s2: string } {
+  if (dialect === 'postgres')
+    return {
+      s1: `coalesce(sum(('x' || substr(${hashCol}, 1, 15))::bit(60)::bigint), 0)::text`,
+      s2: `coalesce(sum(('x' || substr(${hashCol}, 16, 15))::bit(60)::bigint), 0)::text`,
+    };
+  return {
+    s1: `CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(${hashCol}, 1, 15), 16, 10) AS UNSIGNED)), 0) AS CHAR)`,
+    s2: `CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(${hashCol}, 16, 15), 16, 10) AS UNSIGNED)), 0) AS CHAR)`,
+  };
+}

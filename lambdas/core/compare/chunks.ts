@@ -1,0 +1,70 @@
+/**
+ * Chunk planning, once, on the source: walk the key index in steps sized
+ * toward a target time per chunk. The step adapts with an exponential moving
+ * average of measured rows/s (pt-table-checksum's --chunk-time): every
+ * `sampleEvery` chunks one chunk is checksummed and timed.
+ */
+import type { Clock, SqlClient } from '../../ports';
+import { quoteIdent } from '../sql-builders';
+import type { KeyRange } from './keys';
+import { keySelect, orderBy, rangePredicate } from './keys';
+import { checksumSql } from './checksum';
+import type { TablePlan } from './table-plan';
+
+export interface PlannedChunk extends KeyRange {
+  readonly table: string;
+  readonly index: number;
+  /** Rows the planner expects (the step it walked); the last chunk may hold fewer. */
+  readonly estRows: number;
+}
+
+export interface PlanOptions {
+  readonly targetSeconds: number;
+  readonly initialRows: number;
+  readonly minRows: number;
+  readonly maxRows: number;
+  /** Time one chunk in this many to update the rows/s average. */
+  readonly sampleEvery: number;
+  /** Weight of the newest sample in the moving average. */
+  readonly alpha: number;
+}
+
+export const DEFAULT_PLAN: PlanOptions = { targetSeconds: 0.5, initialRows: 5_000, minRows: 500, maxRows: 500_000, sampleEvery: 8, alpha: 0.5 };
+
+export interface PlanResult {
+  readonly chunks: PlannedChunk[];
+  readonly samples: { rows: number; ms: number; rowsPerSecond: number }[];
+  readonly finalStep: number;
+}
+
+export async function planChunks(client: SqlClient, plan: TablePlan, clock: Clock, opts: PlanOptions = DEFAULT_PLAN): Promise<PlanResult> {
+  const t = quoteIdent(plan.table, client.dialect);
+  const chunks: PlannedChunk[] = [];
+  const samples: PlanResult['samples'] = [];
+  let step = opts.initialRows;
+  let rate: number | null = null;
+  let lo: string[] | null = null;
+  for (let i = 0; ; i++) {
+    const where = lo ? rangePredicate(plan, 'source', { lo, hi: null }) : { sql: '1 = 1', params: {} };
+    const { rows } = await client.query(
+      `SELECT ${keySelect(plan, 'source')} FROM ${t} WHERE ${where.sql} ORDER BY ${orderBy(plan, 'source')} LIMIT 1 OFFSET ${step - 1}`,
+      where.params,
+    );
+    const hi = rows[0] ? plan.key.map((_, k) => String(rows[0]![`k${k}`])) : null;
+    const chunk: PlannedChunk = { table: plan.table, index: i, lo, hi, estRows: step };
+    chunks.push(chunk);
+    if (!hi) break;
+    if (i % opts.sampleEvery === 0) {
+      const started = clock.now().getTime();
+      const sql = checksumSql(plan, 'source', chunk);
+      await client.query(sql.sql, sql.params);
+      const ms = Math.max(1, clock.now().getTime() - started);
+      const sampleRate = (step * 1000) / ms;
+      samples.push({ rows: step, ms, rowsPerSecond: Math.round(sampleRate) });
+      rate = rate === null ? sampleRate : opts.alpha * sampleRate + (1 - opts.alpha) * rate;
+      step = Math.round(Math.min(opts.maxRows, Math.max(opts.minRows, rate * opts.targetSeconds)));
+    }
+    lo = hi;
+  }
+  return { chunks, samples, finalStep: step };
+}
