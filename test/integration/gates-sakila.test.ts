@@ -14,6 +14,17 @@ import { clonePg, cloneMaria, injectDifferences, loadSakilaPg, pgUrlFor, portSak
 
 const tag = process.pid;
 
+async function dropPg(names: string[]) {
+  const admin = postgresClient(PG_URL!);
+  for (const n of names) await admin.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`);
+  await admin.close();
+}
+async function dropMaria(names: string[]) {
+  const admin = mysqlClient(MYSQL_URL!);
+  for (const n of names) await admin.query(`DROP DATABASE IF EXISTS ${n}`);
+  await admin.close();
+}
+
 async function compareAll(source: SqlClient, target: SqlClient) {
   const out = [];
   for (const table of SAKILA_TABLES)
@@ -36,7 +47,7 @@ const pairs: { name: string; enabled: boolean; setup: () => Promise<{ source: Sq
       await clonePg(PG_URL!, `sakila_src_${tag}`, `sakila_dst_${tag}`);
       const source = postgresClient(pgUrlFor(PG_URL!, `sakila_src_${tag}`));
       const target = postgresClient(pgUrlFor(PG_URL!, `sakila_dst_${tag}`));
-      return { source, target, cleanup: async () => { await source.close(); await target.close(); } };
+      return { source, target, cleanup: async () => { await source.close(); await target.close(); await dropPg([`sakila_src_${tag}`, `sakila_dst_${tag}`]); } };
     },
   },
   {
@@ -49,7 +60,7 @@ const pairs: { name: string; enabled: boolean; setup: () => Promise<{ source: Sq
       await portSakilaToMaria(source, MYSQL_URL!, `sakila_m_${tag}`, admin);
       await admin.close();
       const target = mysqlClient(pgUrlFor(MYSQL_URL!, `sakila_m_${tag}`));
-      return { source, target, cleanup: async () => { await source.close(); await target.close(); } };
+      return { source, target, cleanup: async () => { await source.close(); await target.close(); await dropPg([`sakila_src2_${tag}`]); await dropMaria([`sakila_m_${tag}`]); } };
     },
   },
   {
@@ -65,7 +76,7 @@ const pairs: { name: string; enabled: boolean; setup: () => Promise<{ source: Sq
       await cloneMaria(MYSQL_URL!, `sakila_ms_${tag}`, `sakila_md_${tag}`);
       const source = mysqlClient(pgUrlFor(MYSQL_URL!, `sakila_ms_${tag}`));
       const target = mysqlClient(pgUrlFor(MYSQL_URL!, `sakila_md_${tag}`));
-      return { source, target, cleanup: async () => { await source.close(); await target.close(); } };
+      return { source, target, cleanup: async () => { await source.close(); await target.close(); await dropPg([`sakila_src3_${tag}`]); await dropMaria([`sakila_ms_${tag}`, `sakila_md_${tag}`]); } };
     },
   },
 ];

@@ -123,7 +123,7 @@ export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opt
       if (scale === undefined) return pg ? `${c}::text` : `CAST(${c} AS CHAR)`;
       return pg ? `round(${c}::numeric, ${scale})::text` : `CAST(CAST(${c} AS DECIMAL(65,${scale})) AS CHAR)`;
     case 'bool':
-      return pg ? `CASE WHEN ${c} THEN '1' ELSE '0' END` : `CASE WHEN ${c} <> 0 THEN '1' ELSE '0' END`;
+      return pg ? `CASE WHEN ${c} THEN '1' WHEN NOT ${c} THEN '0' END` : `CASE WHEN ${c} <> 0 THEN '1' WHEN ${c} = 0 THEN '0' END`;
     case 'text':
       return pg ? `${c}::text` : `CONVERT(${c} USING utf8mb4)`;
     case 'uuid':

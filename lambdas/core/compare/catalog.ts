@@ -58,11 +58,25 @@ export async function readTableShape(client: SqlClient, qualified: string): Prom
            ORDER BY ORDINAL_POSITION`,
           { schema, table },
         );
+  // MariaDB's JSON is LONGTEXT with a json_valid() CHECK: read those columns as json.
+  const jsonCols = new Set<string>();
+  if (client.dialect === 'mysql') {
+    const checks = await client
+      .query(
+        `SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table`,
+        { schema, table },
+      )
+      .catch(() => ({ rows: [] as { c?: unknown }[] }));
+    for (const r of checks.rows) {
+      const m = /^json_valid\(`?([^`)]+)`?\)$/i.exec(String(r.c ?? '').trim());
+      if (m) jsonCols.add(m[1]!);
+    }
+  }
   return {
     table: qualified,
     columns: cols.rows.map((r) => ({
       name: String(r.name),
-      dataType: String(r.data_type),
+      dataType: jsonCols.has(String(r.name)) ? 'json' : String(r.data_type),
       fullType: String(r.full_type),
       scale: r.scale === null ? null : Number(r.scale),
       isEnum: r.is_enum === true || r.is_enum === 1 || r.is_enum === '1',

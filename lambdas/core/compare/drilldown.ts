@@ -131,6 +131,7 @@ export async function drillDown(
     }
   };
   await visit([]);
+  diffs.sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }));
   return { diffs, truncated, queries };
 }
 

@@ -1,0 +1,159 @@
+/**
+ * Canonical rules, type by type, on real servers and across engines: equal
+ * values hash equal; NULL vs '', numeric scale, booleans, timestamps to the
+ * microsecond, bytes, case and trailing spaces under a case-insensitive
+ * collation, uuid, enum, and json whose key order must not count.
+ * Bad input (no key, unsupported key, a column on one side, a type pair with
+ * no canonical form) is an error naming table and column.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../lambdas/adapters/local/runtime';
+import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
+import { pgliteClient, postgresClient } from '../../lambdas/adapters/local/sql-postgres';
+import { CanonicalError } from '../../lambdas/core/compare/canonical';
+import { buildTablePlan, compareTable } from '../../lambdas/core/compare/run';
+import type { SqlClient } from '../../lambdas/ports';
+import { MYSQL_URL, PG_URL } from '../support/env';
+import { pgUrlFor } from '../support/sakila';
+
+const PG_DDL = `CREATE TABLE typed (
+  id integer PRIMARY KEY, n numeric(10,2), f double precision, b boolean, ts timestamp(6), tz timestamptz, d date, t time(6),
+  bin bytea, u uuid, txt text, label varchar(20), doc json)`;
+const MY_DDL = `CREATE TABLE typed (
+  id INT PRIMARY KEY, n DECIMAL(12,3), f DOUBLE, b TINYINT(1), ts DATETIME(6), tz TIMESTAMP(6) NULL, d DATE, t TIME(6),
+  bin LONGBLOB, u CHAR(36), txt TEXT COLLATE utf8mb4_general_ci, label ENUM('gold','silver'), doc JSON)`;
+
+const ROWS = [
+  "(1, 12.30, 0.5, true, '2026-01-02 03:04:05.123456', '2026-01-02 03:04:05.123456+00', '2026-01-02', '03:04:05.123456', 'abc', '0190f5a8-3a6b-7cc1-8f00-123456789abc', 'Hello', 'gold', '{\"a\":1,\"b\":[1,2]}')",
+  "(2, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, '', 'silver', NULL)",
+  "(3, -0.01, 1e10, NULL, '1999-12-31 23:59:59', '1999-12-31 23:59:59+00', '1999-12-31', '23:59:59', '', NULL, NULL, NULL, '{}')",
+];
+
+function insertSql(dialect: 'postgres' | 'mysql', rows: string[]): string {
+  const fixed = rows.map((r) =>
+    dialect === 'postgres'
+      ? r.replace(/'(abc)'/, "'\\x616263'::bytea").replace(/, '',( NULL, NULL, NULL, '\{\}')/, ", ''::bytea,$1")
+      : r.replace(/true/, '1').replace(/false/, '0').replace(/\+00'/g, "'"),
+  );
+  return `INSERT INTO typed VALUES ${fixed.join(', ')}`;
+}
+
+async function openPair(kind: string): Promise<{ source: SqlClient; target: SqlClient; close: () => Promise<void> }> {
+  const tag = `${kind.replace(/\W/g, '')}_${process.pid}`;
+  const mkPg = async (name: string) => {
+    if (!PG_URL) {
+      const db = await PGlite.create();
+      await db.exec("SET TIME ZONE 'UTC'");
+      return pgliteClient(db, name, () => db.close());
+    }
+    const admin = postgresClient(PG_URL);
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.close();
+    return postgresClient(pgUrlFor(PG_URL, name));
+  };
+  const mkMy = async (name: string) => {
+    const admin = mysqlClient(MYSQL_URL!);
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4`);
+    await admin.close();
+    return mysqlClient(pgUrlFor(MYSQL_URL!, name));
+  };
+  const [a, b] = kind.split('->');
+  const source = a === 'pg' ? await mkPg(`canon_s_${tag}`) : await mkMy(`canon_s_${tag}`);
+  const target = b === 'pg' ? await mkPg(`canon_t_${tag}`) : await mkMy(`canon_t_${tag}`);
+  for (const c of [source, target]) {
+    await c.query(c.dialect === 'postgres' ? PG_DDL : MY_DDL);
+    await c.query(insertSql(c.dialect, ROWS));
+  }
+  const drop = async () => {
+    await source.close();
+    await target.close();
+    if (PG_URL && kind.includes('pg')) {
+      const admin = postgresClient(PG_URL);
+      for (const n of [`canon_s_${tag}`, `canon_t_${tag}`]) await admin.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`);
+      await admin.close();
+    }
+    if (MYSQL_URL && kind.includes('my')) {
+      const admin = mysqlClient(MYSQL_URL);
+      for (const n of [`canon_s_${tag}`, `canon_t_${tag}`]) await admin.query(`DROP DATABASE IF EXISTS ${n}`);
+      await admin.close();
+    }
+  };
+  return { source, target, close: drop };
+}
+
+const exclude = (s: SqlClient, t: SqlClient) => (s.dialect !== t.dialect ? ['doc'] : []);
+
+for (const kind of ['pg->pg', 'pg->my', 'my->pg', 'my->my']) {
+  const needs = kind.includes('my') ? !!MYSQL_URL : true;
+  describe.runIf(needs)(`canonical rules ${kind}`, () => {
+    let c: Awaited<ReturnType<typeof openPair>>;
+    beforeAll(async () => {
+      c = await openPair(kind);
+    });
+    afterAll(() => c?.close());
+    const run = () => compareTable({ source: c.source, target: c.target }, { table: 'typed', exclude: exclude(c.source, c.target) }, ['exact'], systemClock, { check: { recheckDelayMs: 5 } });
+
+    it('identical rows hash equal, also across engines', async () => {
+      const r = await run();
+      expect(r.status).toBe('MATCH');
+    });
+
+    it('NULL vs empty, scale, microseconds, one byte, case and trailing space each count; reordered json keys do not', async () => {
+      const t = c.target;
+      const my = t.dialect === 'mysql';
+      await t.query("UPDATE typed SET txt = NULL WHERE id = 2");
+      await t.query('UPDATE typed SET n = n + 0.01 WHERE id = 1');
+      await t.query(my ? 'UPDATE typed SET ts = ts + INTERVAL 1 MICROSECOND WHERE id = 3' : "UPDATE typed SET ts = ts + interval '1 microsecond' WHERE id = 3");
+      let r = await run();
+      expect(r.diffs.map((d) => [d.key, d.columns])).toEqual([
+        ['1', ['n']],
+        ['2', ['txt']],
+        ['3', ['ts']],
+      ]);
+      await t.query("UPDATE typed SET txt = '' WHERE id = 2");
+      await t.query('UPDATE typed SET n = n - 0.01 WHERE id = 1');
+      await t.query(my ? 'UPDATE typed SET ts = ts - INTERVAL 1 MICROSECOND WHERE id = 3' : "UPDATE typed SET ts = ts - interval '1 microsecond' WHERE id = 3");
+      await t.query(my ? "UPDATE typed SET txt = 'hello', bin = 'abd' WHERE id = 1" : "UPDATE typed SET txt = 'hello', bin = '\\x616264'::bytea WHERE id = 1");
+      await t.query("UPDATE typed SET txt = ' ' WHERE id = 2");
+      if (c.source.dialect === t.dialect) await t.query(`UPDATE typed SET doc = '{"b":[1,2],"a":1}' WHERE id = 1`);
+      r = await run();
+      expect(r.diffs.map((d) => [d.key, d.columns])).toEqual([
+        ['1', ['bin', 'txt']],
+        ['2', ['txt']],
+      ]);
+    });
+  });
+}
+
+describe('bad input: a clear error naming table and column', () => {
+  let db: PGlite;
+  let pgc: SqlClient;
+  beforeAll(async () => {
+    db = await PGlite.create();
+    pgc = pgliteClient(db);
+    await db.exec(`CREATE TABLE nokey (a int, b text); CREATE TABLE fkey (id float8 PRIMARY KEY);
+      CREATE TABLE one (id int PRIMARY KEY, extra text, v text); CREATE TABLE two (id int PRIMARY KEY, v tsvector);
+      CREATE TABLE three (id int PRIMARY KEY, v int);`);
+  });
+  afterAll(() => db.close());
+  const plan = (table: string, extra: Record<string, unknown> = {}) => buildTablePlan({ source: pgc, target: pgc }, { table, ...extra });
+
+  it('no primary key: named, unless a unique key is given', async () => {
+    await expect(plan('nokey')).rejects.toThrow('nokey has no primary key on the source; expected a primary key, or "key"');
+    await expect(plan('nokey', { key: ['a'] })).resolves.toMatchObject({ key: [{ name: 'a', kind: 'int' }] });
+  });
+  it('an unsupported key type', async () => {
+    await expect(plan('fkey')).rejects.toThrow('fkey.id: a float8 key cannot be chunked');
+  });
+  it('a column missing on one side', async () => {
+    await expect(plan('one', { targetTable: 'three' })).rejects.toThrow('one.extra exists on the source but not on the target three');
+  });
+  it('a type with no canonical form', async () => {
+    await expect(plan('two')).rejects.toThrow(CanonicalError);
+    await expect(plan('two')).rejects.toThrow('two.v has type tsvector, which cutline cannot canonicalize');
+    await expect(plan('one', { targetTable: 'three', exclude: ['extra'] })).rejects.toThrow('one.v: source text (text) and target int4 (int) have no common canonical form');
+  });
+});
