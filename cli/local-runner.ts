@@ -25,7 +25,7 @@ import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
 import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
 import { canonicalJson } from '../lambdas/core/evidence';
 import { splitStatements } from '../lambdas/core/sql-lexer';
-import { STATES, TASKS, type TaskKey } from '../lambdas/core/states';
+import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/core/states';
 import type { HandlerContext } from '../lambdas/handlers/define';
 import { HANDLERS } from '../lambdas/handlers/index';
 import type { Deps, ProgressEvent, SqlClient } from '../lambdas/ports';
@@ -36,6 +36,7 @@ export const ASL_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export async function substitutedDefinition(): Promise<{ States: Record<string, Record<string, unknown>> }> {
   let text = await readFile(ASL_FILE, 'utf8');
   for (const t of Object.values(TASKS)) text = text.replaceAll(`\${${t.substitution}}`, `arn:aws:lambda:us-east-1:000000000000:function:cutline-${t.handler}`);
+  for (const sub of OTHER_SUBSTITUTIONS) text = text.replaceAll(`\${${sub}}`, `local-${sub}`);
   const left = /\$\{([A-Za-z]+)\}/.exec(text);
   if (left) throw new Error(`ASL substitution \${${left[1]}} has no local value`);
   return JSON.parse(text);
@@ -48,6 +49,13 @@ export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
   // it from the effective input (after Parameters). Point it into the Payload for the local engine.
   const goNoGo = def.States[STATES.goNoGo]!;
   if (typeof goNoGo.TimeoutSecondsPath === 'string') goNoGo.TimeoutSecondsPath = goNoGo.TimeoutSecondsPath.replace(/^\$/, '$.Payload.state');
+  // No Distributed Map locally: the same iterations run inline, over the items GatePlan returns.
+  const dist = def.States[STATES.gateChunksDistributed]!;
+  delete dist.ItemReader;
+  delete dist.ResultWriter;
+  delete dist.ToleratedFailurePercentagePath;
+  dist.ItemsPath = '$.results.gatePlan.chunks';
+  (dist.ItemProcessor as { ProcessorConfig: unknown }).ProcessorConfig = { Mode: 'INLINE' };
   return def;
 }
 
@@ -214,6 +222,25 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     out(`  backfill: ${chunkDone}/${chunkTotal} chunks, ${chunkRows} rows, ${fmtRate(rate)} rows/s, ETA ${eta.toFixed(1)}s${r.skipped ? ' (chunk already done: skipped)' : ''}`);
     return r;
   };
+  // GatePlan: locally the items always travel inline (the Distributed Map is rewritten to inline).
+  overrides[STATES.gatePlan] = async (input) => {
+    const r = (await HANDLERS.gatePlan.run(ctx, input)) as { distributed: boolean; chunks?: unknown[]; count: number };
+    if (r.distributed && !r.chunks) {
+      const body = await evidence.get(`${input.spec.runId}/07_gates/items.json`);
+      r.chunks = body ? JSON.parse(Buffer.from(body).toString('utf8')) : [];
+    }
+    if (r.count) out(`  gates: ${r.count} chunks planned`);
+    return JSON.parse(JSON.stringify(r));
+  };
+  let gateDone = 0;
+  const gateChunk = async (input: unknown) => {
+    const r = (await HANDLERS.gateChunk.run(ctx, input)) as { t: string; i: number; s: string; skipped: boolean };
+    gateDone++;
+    out(`  gate chunk ${gateDone}: ${r.t}#${r.i} ${r.s}${r.skipped ? ' (checkpoint: skipped)' : ''}`);
+    return r;
+  };
+  overrides[STATES.gateChunk] = gateChunk;
+  overrides[STATES.gateChunkDistributed] = gateChunk;
   // GoNoGo: mint a local task token, run the same handler (stores it, delivers the link), then wait for the answer.
   overrides[STATES.goNoGo] = async (input) => {
     const { token, wait } = tokens.mint();

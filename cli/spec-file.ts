@@ -33,7 +33,7 @@ export function resolvePaths(spec: unknown, baseDir: string): unknown {
   }
   for (const side of ['source', 'target']) {
     const ref = s[side];
-    if (ref && typeof ref === 'object' && typeof ref.url === 'string' && ref.url.startsWith('pglite://') && !['pglite://memory', 'pglite://'].includes(ref.url))
+    if (ref && typeof ref === 'object' && typeof ref.url === 'string' && ref.url.startsWith('pglite://') && !['pglite://memory', 'pglite://'].includes(ref.url) && !ref.url.startsWith('pglite://memory/'))
       ref.url = `pglite://${path.resolve(baseDir, ref.url.slice('pglite://'.length))}`;
   }
   return s;

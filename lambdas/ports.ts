@@ -53,6 +53,8 @@ export interface EvidenceStore {
   putIfAbsent(key: string, body: string | Uint8Array, contentType?: string): Promise<boolean>;
   get(key: string): Promise<Uint8Array | undefined>;
   list(prefix: string): Promise<EvidenceObject[]>;
+  /** The backend's own name for a key (S3 object key / file path), for Step Functions ItemReader / ResultWriter. */
+  objectKey(key: string): string;
 }
 
 export type CommandStatus =

@@ -67,6 +67,8 @@ const CAPS: Record<TaskKey, readonly ('db' | 'paramsRead' | 'paramsWrite' | 'com
   backfillPlan: ['db'],
   backfillChunk: ['db'],
   verify: ['db'],
+  gatePlan: ['db'],
+  gateChunk: ['db'],
   gates: [],
   decide: [],
   goNoGo: ['notify', 'paramsRead'],
@@ -136,15 +138,29 @@ export class CutoverPipeline extends Construct {
     this.functions = fns;
 
     const smLogs = new logs.LogGroup(this, CONSTRUCT_IDS.stateMachineLogs, { retention });
+    // A fixed name lets the role name its own ARN (Distributed Map child executions) without a cycle.
+    const stateMachineName = `${Stack.of(this).stackName}-cutover`;
     this.stateMachine = new sfn.StateMachine(this, CONSTRUCT_IDS.stateMachine, {
+      stateMachineName,
       // Inline (not an S3 asset): the template shows the exact definition an auditor reviews.
       definitionBody: sfn.DefinitionBody.fromString(readFileSync(ASL_PATH, 'utf8')),
-      definitionSubstitutions: Object.fromEntries((Object.keys(TASKS) as TaskKey[]).map((k) => [TASKS[k].substitution, fns[k].functionArn])),
+      definitionSubstitutions: {
+        ...Object.fromEntries((Object.keys(TASKS) as TaskKey[]).map((k) => [TASKS[k].substitution, fns[k].functionArn])),
+        EvidenceBucketName: bucket.bucketName,
+      },
       // Execution data holds task tokens and spec values: never logged.
       logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
     for (const fn of Object.values(fns)) fn.grantInvoke(this.stateMachine);
+    // Distributed Map (many gate chunks): read the items file, write results, run child executions.
+    const smArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const execArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [smArn] }));
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [execArns] }));
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('runs/*')] }));
+    acknowledgeWildcards(this.stateMachine, [execArns], 'Distributed Map child executions of this state machine have generated names.');
+    acknowledgeWildcards(this.stateMachine, [bucket.arnForObjects('runs/*')], 'The Distributed Map reads gate items from and writes results to the run evidence prefix.');
     acknowledgeWildcards(
       this.stateMachine,
       Object.values(fns).map((f) => `${f.functionArn}:*`),

@@ -19,7 +19,10 @@ export function decide(verify: VerifyOutcome, gate: GateOutcome): { verdict: 'PR
     throw new VerifyFailed(`verify failed: ${reasons.join('; ')}`, { reasons });
   }
   if (gate.verdict !== 'PASS') {
-    const bad = gate.tables.filter((t) => t.verdict !== 'PASS').map((t) => `${t.table}: ${t.reason} (expected ${t.expected}, got ${t.actual})`);
+    const bad = [
+      ...gate.tables.filter((t) => t.verdict !== 'PASS').map((t) => `${t.table}: ${t.reason} (expected ${t.expected}, got ${t.actual})`),
+      ...(gate.methodTables ?? []).filter((t) => t.verdict !== 'PASS').map((t) => `${t.table}: ${t.verdict}: ${t.reason}`),
+    ];
     const overall = gate.overall.verdict !== 'PASS' ? [`overall: diff ${gate.overall.diff} rows (${gate.overall.diffPercent}%)`] : [];
     const reasons = [...bad, ...overall];
     throw new GateFailed(`fast gate ${gate.verdict}: ${reasons.join('; ')}`, { reasons, verdict: gate.verdict });
@@ -28,6 +31,7 @@ export function decide(verify: VerifyOutcome, gate: GateOutcome): { verdict: 'PR
     verdict: 'PROCEED',
     reasons: [
       `${verify.tables.length} table count(s) within tolerance`,
+      ...(gate.methodTables?.length ? [`${gate.methodTables.length} table(s) passed the method gates chunk by chunk`] : []),
       `${verify.assertions.length} assertion(s) returned no rows`,
     ],
   };
@@ -62,6 +66,8 @@ const BY_STAGE: Partial<Record<TaskKey, Classification>> = {
   verify: 'VERIFY_FAILED',
   gates: 'GATE_FAILED',
   decide: 'GATE_FAILED',
+  gatePlan: 'GATE_FAILED',
+  gateChunk: 'GATE_FAILED',
   goNoGo: 'APPROVAL_TIMEOUT',
   cutover: 'CUTOVER_FAILED',
   smoke: 'SMOKE_FAILED',

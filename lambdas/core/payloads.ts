@@ -22,6 +22,12 @@ export const ChunkInput = z.object({
   chunk: z.object({ task: z.string(), index: z.number().int().min(0), lo: z.string().regex(/^-?\d+$/), hi: z.string().regex(/^-?\d+$/) }),
 });
 
+const KeyValues = z.array(z.string()).nullable();
+export const GateChunkInput = z.object({
+  spec: RunSpec,
+  chunk: z.object({ table: z.string(), index: z.number().int().min(0), lo: KeyValues, hi: KeyValues }),
+});
+
 export const GoNoGoInput = z.object({ taskToken: z.string().min(1).max(2048), state: StageState });
 
 /** Classify and Summary run after any failure, so the spec may be invalid here. */

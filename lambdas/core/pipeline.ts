@@ -15,7 +15,8 @@ import type { EndState, StageState } from './payloads';
 import { runPreflight } from './preflight';
 import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 import type { TaskKey } from './states';
-import { fastGate, type GateOutcome, runVerify, type VerifyOutcome } from './verify';
+import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
+import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
 import { renderSummary } from './summary';
 
 interface Who {
@@ -133,11 +134,41 @@ export async function verifyStage(s: StageState, deps: Deps) {
   });
 }
 
+/** GatePlan: chunks planned once on the source; small plans travel inline, big ones are read by a Distributed Map. */
+export async function gatePlanStage(s: StageState, deps: Deps) {
+  const { file, items, reused } = await planGates(s.spec, deps);
+  const distributed = items.length > s.spec.gates.distributedAbove;
+  return {
+    tables: file.tables.map((t) => ({ table: t.table, chunks: t.chunks, ...(t.error ? { error: t.error } : {}) })),
+    count: items.length,
+    reused,
+    distributed,
+    ...(distributed ? {} : { chunks: items }),
+    itemsObjectKey: deps.evidence.objectKey(gateKey(s.spec.runId, 'items.json')),
+    resultsPrefix: deps.evidence.objectKey(gateKey(s.spec.runId, 'map-results')),
+  };
+}
+
+export async function gateChunkStage(input: { spec: RunSpec; chunk: GateItem }, deps: Deps) {
+  return checkGateChunk(input.spec, input.chunk, deps);
+}
+
 export async function gatesStage(s: StageState, deps: Deps) {
-  return recorded(deps, who(s), 'gates', 'gate fast: count tolerance', async () => {
+  const methods = s.spec.gates.methods.join(' + ');
+  return recorded(deps, who(s), 'gates', `method gates (${methods}) and count tolerance`, async () => {
     const verify = s.results.verify as VerifyOutcome;
-    const gate = fastGate(verify.tables, s.spec.gates.fast);
-    return { value: gate, result: gate.verdict === 'PASS' ? 'PASS' : 'FAIL', details: { ...gate } };
+    const counts = fastGate(verify.tables, s.spec.gates.fast);
+    const tables = await aggregateGates(s.spec, deps);
+    await deps.evidence.put(gateKey(s.spec.runId, 'report.json'), canonicalJson(tables), 'application/json');
+    await deps.evidence.put(gateKey(s.spec.runId, 'diff.txt'), renderDiffReport(tables), 'text/plain; charset=utf-8');
+    const chunked: Verdict = tables.some((t) => t.verdict === 'FAIL') ? 'FAIL' : tables.some((t) => t.verdict === 'INCONCLUSIVE') ? 'INCONCLUSIVE' : 'PASS';
+    const verdict: Verdict = counts.verdict === 'FAIL' || chunked === 'FAIL' ? 'FAIL' : counts.verdict === 'INCONCLUSIVE' || chunked === 'INCONCLUSIVE' ? 'INCONCLUSIVE' : 'PASS';
+    const gate: GateOutcome = {
+      ...counts,
+      verdict,
+      methodTables: tables.map((t) => ({ table: t.table, verdict: t.verdict, reason: t.reason, chunks: t.chunks, diffs: t.diffs.length, rowsPerSecond: t.rowsPerSecond })),
+    };
+    return { value: gate, result: verdict === 'PASS' ? 'PASS' : 'FAIL', details: { ...gate, tables: counts.tables, methodReports: tables } };
   });
 }
 

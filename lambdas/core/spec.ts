@@ -143,10 +143,10 @@ export const RunSpec = z
     target: DatabaseRef.optional(),
     preflight: z
       .strictObject({
-        minVersion: z.strictObject({ postgres: z.string().optional(), mysql: z.string().optional() }).default({}),
+        minVersion: z.strictObject({ postgres: z.string().optional(), mysql: z.string().optional() }).prefault({}),
         parameters: z.array(ParameterRule).default([]),
       })
-      .default({ minVersion: {}, parameters: [] }),
+      .prefault({}),
     migrations: z
       .strictObject({
         /** A folder (local) or s3://bucket/prefix/ (AWS) of versioned .sql files: V1__name.sql, V2__... */
@@ -160,7 +160,7 @@ export const RunSpec = z
         tasks: z.array(BackfillTask).default([]),
         maxConcurrency: z.number().int().min(1).max(40).default(4),
       })
-      .default({ tasks: [], maxConcurrency: 4 }),
+      .prefault({}),
     verify: z
       .strictObject({
         tables: z.array(z.string().regex(SQL_IDENT, 'expected a table name')).default([]),
@@ -170,8 +170,25 @@ export const RunSpec = z
         assertions: z
           .array(z.strictObject({ name: z.string().min(1), database: DbSide.default('target'), sql: SqlText }))
           .default([]),
+        integrity: z
+          .strictObject({
+            /** Seed 004's state store: these keys must exist in the table. */
+            stateStore: z
+              .strictObject({
+                table: z.string().regex(SQL_IDENT),
+                keyColumn: z.string().regex(SQL_IDENT),
+                requiredKeys: z.array(z.string().min(1)).min(1),
+                database: DbSide.default('target'),
+              })
+              .optional(),
+            /** Anti-join every foreign key of these tables (target) for orphans. */
+            foreignKeys: z.array(z.string().regex(SQL_IDENT)).default([]),
+            /** New key columns: no NULL, no duplicate. */
+            newKeys: z.array(z.strictObject({ table: z.string().regex(SQL_IDENT), column: z.string().regex(SQL_IDENT), database: DbSide.default('target') })).default([]),
+          })
+          .prefault({}),
       })
-      .default({ tables: [], rowCounts: 'source-vs-target', assertions: [] }),
+      .prefault({}),
     gates: z
       .strictObject({
         fast: z
@@ -179,9 +196,37 @@ export const RunSpec = z
             toleranceRows: z.number().int().min(0).default(0),
             tolerancePercent: z.number().min(0).max(100).default(0),
           })
-          .default({ toleranceRows: 0, tolerancePercent: 0 }),
+          .prefault({}),
+        /** Method gates run per chunk on both sides: fast = exact counts, exact = canonical row hashes. */
+        methods: z.array(z.enum(['fast', 'exact'])).min(1).default(['fast']),
+        /** Tables compared chunk by chunk (source vs target). */
+        tables: z
+          .array(
+            z.strictObject({
+              table: z.string().regex(SQL_IDENT, 'expected a table name'),
+              targetTable: z.string().regex(SQL_IDENT).optional(),
+              /** For a table without a primary key: unique, not-null key columns. */
+              key: z.array(z.string().regex(SQL_IDENT)).min(1).optional(),
+              exclude: z.array(z.string().regex(SQL_IDENT)).default([]),
+              columnMap: z.record(z.string(), z.string()).optional(),
+            }),
+          )
+          .default([]),
+        /** Chunk size aims at this many seconds per chunk (moving average of measured rows/s). */
+        chunkSeconds: z.number().min(0.01).max(60).default(0.5),
+        initialChunkRows: z.number().int().min(10).default(5000),
+        maxChunkRows: z.number().int().min(10).default(500_000),
+        /** A mismatching chunk is read again this many times; changing reads mean UNSTABLE (live writes). */
+        recheck: z.number().int().min(0).max(10).default(3),
+        /** Differing keys listed per table at most. */
+        maxDiffs: z.number().int().min(1).max(10_000).default(100),
+        buckets: z.number().int().min(64).max(256).default(128),
+        maxConcurrency: z.number().int().min(1).max(1000).default(4),
+        /** Above this many chunks AWS runs a Distributed Map (locally always inline). */
+        distributedAbove: z.number().int().min(1).default(1000),
+        toleratedFailurePercentage: z.number().min(0).max(100).default(0),
       })
-      .default({ fast: { toleranceRows: 0, tolerancePercent: 0 } }),
+      .prefault({}),
     jumpbox: z
       .strictObject({
         /** EC2 instance id managed by SSM, or "local" for the local shell. */

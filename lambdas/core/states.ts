@@ -13,6 +13,12 @@ export const STATES = {
   backfillChunks: 'BackfillChunks',
   backfillChunk: 'BackfillChunk',
   verify: 'Verify',
+  gatePlan: 'GatePlan',
+  gateMode: 'GateMode',
+  gateChunksInline: 'GateChunksInline',
+  gateChunk: 'GateChunk',
+  gateChunksDistributed: 'GateChunksDistributed',
+  gateChunkDistributed: 'GateChunkDistributed',
   gates: 'Gates',
   decide: 'Decide',
   goNoGo: 'GoNoGo',
@@ -39,6 +45,8 @@ export const TASKS = {
   backfillPlan: { handler: 'backfill-plan', substitution: 'BackfillPlanFunctionArn' },
   backfillChunk: { handler: 'backfill-chunk', substitution: 'BackfillChunkFunctionArn' },
   verify: { handler: 'verify', substitution: 'VerifyFunctionArn' },
+  gatePlan: { handler: 'gate-plan', substitution: 'GatePlanFunctionArn' },
+  gateChunk: { handler: 'gate-chunk', substitution: 'GateChunkFunctionArn' },
   gates: { handler: 'gates', substitution: 'GatesFunctionArn' },
   decide: { handler: 'decide', substitution: 'DecideFunctionArn' },
   goNoGo: { handler: 'go-no-go', substitution: 'GoNoGoFunctionArn' },
@@ -58,6 +66,8 @@ export const EVIDENCE_STEPS = {
   backfillPlan: '04_backfill_plan',
   backfillChunk: '05_backfill',
   verify: '06_verify',
+  gatePlan: '07_gates_plan',
+  gateChunk: '07_gates_chunk',
   gates: '07_gates',
   decide: '08_decide',
   goNoGo: '09_approval',
@@ -68,6 +78,9 @@ export const EVIDENCE_STEPS = {
   summary: '99_summary',
 } as const satisfies Record<TaskKey, string>;
 
+/** ASL substitutions that are not functions. */
+export const OTHER_SUBSTITUTIONS = ['EvidenceBucketName'] as const;
+
 /** Order in which stages run; Classify uses it to name where a run stopped. */
 export const STAGE_ORDER: readonly TaskKey[] = [
   'validateSpec',
@@ -76,6 +89,8 @@ export const STAGE_ORDER: readonly TaskKey[] = [
   'backfillPlan',
   'backfillChunk',
   'verify',
+  'gatePlan',
+  'gateChunk',
   'gates',
   'decide',
   'goNoGo',

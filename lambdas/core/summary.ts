@@ -47,6 +47,11 @@ export function renderSummary(r: {
     out.push('| table | expected | actual | diff | verdict |', '|---|---:|---:|---:|---|');
     for (const t of gates.tables) out.push(`| ${t.table} | ${t.expected ?? '-'} | ${t.actual ?? '-'} | ${t.diff ?? '-'} | ${t.verdict} |`);
   }
+  if (gates?.methodTables?.length) {
+    out.push('', '## Method gates', '', '| table | verdict | chunks | differing keys | rows/s | reason |', '|---|---|---:|---:|---:|---|');
+    for (const t of gates.methodTables) out.push(`| ${t.table} | ${t.verdict} | ${t.chunks} | ${t.diffs} | ${t.rowsPerSecond ?? '-'} | ${t.reason} |`);
+    out.push('', 'Differing keys: `07_gates/diff.txt` (readable) and `07_gates/report.json`; per chunk: `07_gates/chunks/<table>/`.');
+  }
   const verify = r.results.verify as VerifyOutcome | undefined;
   if (verify?.assertions.length) {
     out.push('', '## Assertions', '', '| assertion | violations | result |', '|---|---:|---|');

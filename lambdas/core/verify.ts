@@ -9,6 +9,7 @@ import { errorMessage } from './errors';
 import type { RunSpec } from './spec';
 import { dbRef } from './spec';
 import { countSql } from './sql-builders';
+import { runIntegrity } from './integrity';
 
 export interface TableCount {
   readonly table: string;
@@ -64,6 +65,7 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
       assertions.push({ name: a.name, ok: false, violations: 0, sample: [], error: errorMessage(e) });
     }
   }
+  assertions.push(...(await runIntegrity(spec, deps)));
   return { mode: spec.verify.rowCounts, tables, assertions };
 }
 
@@ -86,6 +88,8 @@ export interface GateOutcome {
   readonly tables: TableGate[];
   readonly overall: { expected: string; actual: string; diff: string; diffPercent: number; verdict: Verdict };
   readonly verdict: Verdict;
+  /** Chunked method gates per table (fast / exact), when gates.tables is set. */
+  readonly methodTables?: { table: string; verdict: Verdict; reason: string; chunks: number; diffs: number; rowsPerSecond: number | null }[];
 }
 
 /** |a-b| <= rows AND |a-b| <= percent of expected. Both default to 0: exact equality. */

@@ -6,6 +6,8 @@ import { classify } from './classify';
 import { cutover } from './cutover';
 import { decide } from './decide';
 import type { Handler } from './define';
+import { gateChunk } from './gate-chunk';
+import { gatePlan } from './gate-plan';
 import { gates } from './gates';
 import { goNoGo } from './go-no-go';
 import { preflight } from './preflight';
@@ -23,6 +25,8 @@ export const HANDLERS: Record<TaskKey, Handler<unknown>> = {
   backfillPlan,
   backfillChunk,
   verify,
+  gatePlan,
+  gateChunk,
   gates,
   decide,
   goNoGo,

@@ -46,8 +46,11 @@ describe('state machine', () => {
     expect(def.States[STATES.goNoGo].TimeoutSecondsPath).toBe('$.spec.approval.timeoutSeconds');
     expect(def.States[STATES.preflight].Resource).toBe('${PreflightFunctionArn}');
     const subs = sm.Properties.DefinitionSubstitutions;
-    expect(Object.keys(subs).sort()).toEqual(Object.values(TASKS).map((t) => t.substitution).sort());
-    for (const v of Object.values(subs) as any[]) expect(v['Fn::GetAtt'][1]).toBe('Arn');
+    expect(Object.keys(subs).sort()).toEqual([...Object.values(TASKS).map((t) => t.substitution), 'EvidenceBucketName'].sort());
+    for (const t of Object.values(TASKS)) expect(subs[t.substitution]['Fn::GetAtt'][1]).toBe('Arn');
+    expect(subs.EvidenceBucketName.Ref).toMatch(/EvidenceBucket/);
+    expect(def.States[STATES.gateChunksDistributed].ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
+    expect(def.States[STATES.gateChunksDistributed].ItemReader.Parameters.Bucket).toBe('${EvidenceBucketName}');
   });
 
   it('logs without execution data (task tokens never reach the logs)', () => {
@@ -74,7 +77,7 @@ describe('functions', () => {
 describe('IAM is scoped to the configured resources', () => {
   it('Data API only on the configured clusters, secrets only the configured secrets, only for functions that query', () => {
     const rds = statementsWith(template, 'rds-data:ExecuteStatement');
-    expect(rds.length).toBe(7); // preflight, schema, backfill plan, backfill chunk, verify, cutover, rollback
+    expect(rds.length).toBe(9); // preflight, schema, backfill plan, backfill chunk, verify, gate plan, gate chunk, cutover, rollback
     for (const s of rds) expect(s.Resource).toBe(CLUSTER);
     for (const s of statementsWith(template, 'secretsmanager:GetSecretValue')) expect(s.Resource).toBe(SECRET);
     const roles = new Set(rds.map((s) => s.role));

@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { selectPages } from '../../lambdas/core/paging';
 import type { SqlClient } from '../../lambdas/ports';
 
 export const SAKILA = path.resolve(import.meta.dirname, '../../../shared/fixtures/sakila');
@@ -114,7 +113,7 @@ export async function portSakilaToMaria(pgClient: SqlClient, mysqlUrl: string, d
       const { rows } = await pgClient.query(`SELECT ${select.join(', ')} FROM ${table} ORDER BY ${pkList} LIMIT 2000 OFFSET ${offset}`);
       if (rows.length === 0) break;
       offset += rows.length;
-      const values = rows.map((r, i) => `(${kept.map((c) => `:${c.name}_${i}`).join(', ')})`).join(', ');
+      const values = rows.map((_, i) => `(${kept.map((c) => `:${c.name}_${i}`).join(', ')})`).join(', ');
       const params: Record<string, import('../../lambdas/ports').SqlParam> = {};
       rows.forEach((r, i) => {
         for (const c of kept) params[`${c.name}_${i}`] = r[c.name] as import('../../lambdas/ports').SqlParam;
@@ -122,7 +121,6 @@ export async function portSakilaToMaria(pgClient: SqlClient, mysqlUrl: string, d
       await maria.query(`INSERT INTO ${db}.${table} (${kept.map((c) => `\`${c.name}\``).join(', ')}) VALUES ${values}`, params);
     }
   }
-  void selectPages;
 }
 
 export async function cloneMaria(mysqlUrl: string, from: string, to: string): Promise<void> {

@@ -76,6 +76,10 @@ export class S3EvidenceStore implements EvidenceStore {
     return getBytes(this.s3, this.bucket, this.prefix + key);
   }
 
+  objectKey(key: string): string {
+    return this.prefix + key;
+  }
+
   async list(prefix: string): Promise<EvidenceObject[]> {
     const out: EvidenceObject[] = [];
     let token: string | undefined;

@@ -49,6 +49,10 @@ export class FsEvidenceStore implements EvidenceStore {
     }
   }
 
+  objectKey(key: string): string {
+    return this.file(key);
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
       return await readFile(this.file(key));

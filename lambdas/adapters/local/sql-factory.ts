@@ -1,6 +1,7 @@
 /**
  * Local database URLs -> SqlClient, one client per URL for the whole run:
  *   pglite://memory         embedded PostgreSQL in memory (the default)
+ *   pglite://memory/<name>  another in-memory database (e.g. a separate target)
  *   pglite://./data/dir     embedded PostgreSQL kept in a folder
  *   postgres://user@host/db a real PostgreSQL (node-postgres)
  *   mysql://root@host/db    MySQL / MariaDB (mysql2)
@@ -26,7 +27,7 @@ export class LocalSqlFactory {
     let client: SqlClient;
     if (url.startsWith('pglite:')) {
       const where = url.slice('pglite://'.length);
-      const db = await PGlite.create(where === 'memory' || where === '' ? undefined : where);
+      const db = await PGlite.create(where === 'memory' || where === '' || where.startsWith('memory/') ? undefined : where);
       await db.exec("SET TIME ZONE 'UTC'");
       this.embedded.set(url, db);
       client = pgliteClient(db, `pglite://${where || 'memory'}`, () => db.close());

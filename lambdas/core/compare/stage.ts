@@ -1,0 +1,254 @@
+/**
+ * The method gates as state-machine stages: GatePlan plans chunks once on the
+ * source (stored in evidence, reused on a rerun), GateChunk checks one chunk
+ * (checkpointed, skipped when done), and the Gates stage reads every
+ * checkpoint and decides per table: PASS, FAIL or INCONCLUSIVE.
+ */
+import type { Deps, SqlClient } from '../../ports';
+import { errorMessage } from '../errors';
+import { canonicalJson } from '../evidence';
+import type { RunSpec } from '../spec';
+import { dbRef } from '../spec';
+import type { Verdict } from '../verify';
+import { DEFAULT_PLAN, planChunks } from './chunks';
+import { DEFAULT_DRILL } from './drilldown';
+import type { KeyDiff } from './drilldown';
+import { type ChunkCheck, checkChunk, DEFAULT_CHECK } from './gate';
+import { buildTablePlan } from './run';
+import type { TablePlan } from './table-plan';
+
+export const gateKey = (runId: string, rest: string) => `${runId}/07_gates/${rest}`;
+
+export interface GateItem {
+  readonly table: string;
+  readonly index: number;
+  readonly lo: readonly string[] | null;
+  readonly hi: readonly string[] | null;
+}
+
+export interface PlannedTable {
+  readonly table: string;
+  readonly plan?: TablePlan;
+  readonly chunks: number;
+  /** Catalog row estimate: a labelled preview, never a gate. */
+  readonly estimateRows?: string;
+  readonly samples?: { rows: number; ms: number; rowsPerSecond: number }[];
+  readonly error?: string;
+}
+
+export interface GatePlanFile {
+  readonly runId: string;
+  readonly methods: RunSpec['gates']['methods'];
+  readonly tables: PlannedTable[];
+  readonly items: number;
+}
+
+function clients(spec: RunSpec, deps: Deps): { source: SqlClient; target: SqlClient } {
+  return { source: deps.sql(dbRef(spec, 'source')), target: deps.sql(dbRef(spec, 'target')) };
+}
+
+async function estimate(client: SqlClient, table: string): Promise<string | undefined> {
+  try {
+    const { rows } =
+      client.dialect === 'postgres'
+        ? await client.query(`SELECT greatest(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = to_regclass(:t)`, { t: table })
+        : await client.query(`SELECT CAST(TABLE_ROWS AS CHAR) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t`, { t: table });
+    return rows[0] ? String(rows[0].n) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readJson<T>(deps: Deps, key: string): Promise<T | undefined> {
+  const b = await deps.evidence.get(key);
+  return b ? (JSON.parse(Buffer.from(b).toString('utf8')) as T) : undefined;
+}
+
+/** Plan once: a rerun or redrive finds the plan in evidence and reuses it. */
+export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: GatePlanFile; items: GateItem[]; reused: boolean }> {
+  const planKey = gateKey(spec.runId, 'plan.json');
+  const itemsKey = gateKey(spec.runId, 'items.json');
+  const existing = await readJson<GatePlanFile>(deps, planKey);
+  const existingItems = await readJson<GateItem[]>(deps, itemsKey);
+  if (existing && existingItems) return { file: existing, items: existingItems, reused: true };
+  const tables: PlannedTable[] = [];
+  const items: GateItem[] = [];
+  const g = spec.gates;
+  if (spec.target) {
+    const c = clients(spec, deps);
+    for (const opts of g.tables) {
+      try {
+        const plan = await buildTablePlan(c, opts);
+        const planned = await planChunks(c.source, plan, deps.clock, {
+          ...DEFAULT_PLAN,
+          targetSeconds: g.chunkSeconds,
+          initialRows: g.initialChunkRows,
+          maxRows: g.maxChunkRows,
+          minRows: Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows),
+        });
+        for (const ch of planned.chunks) items.push({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi });
+        tables.push({ table: opts.table, plan, chunks: planned.chunks.length, estimateRows: await estimate(c.source, opts.table), samples: planned.samples });
+        deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${planned.chunks.length} chunks` });
+      } catch (e) {
+        tables.push({ table: opts.table, chunks: 0, error: errorMessage(e) });
+      }
+    }
+  }
+  const file: GatePlanFile = { runId: spec.runId, methods: g.methods, tables, items: items.length };
+  await deps.evidence.put(itemsKey, `${JSON.stringify(items)}\n`, 'application/json');
+  await deps.evidence.put(planKey, canonicalJson(file), 'application/json');
+  return { file, items, reused: false };
+}
+
+const planCache = new Map<string, GatePlanFile>();
+
+/** Check one chunk with every method; the checkpoint is its evidence. */
+export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean }> {
+  const ck = gateKey(spec.runId, `chunks/${item.table}/${String(item.index).padStart(6, '0')}.json`);
+  const done = await readJson<{ checks: ChunkCheck[] }>(deps, ck);
+  if (done) return { t: item.table, i: item.index, s: worst(done.checks.map((c) => c.status)), skipped: true };
+  let file = planCache.get(spec.runId);
+  if (!file) {
+    file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
+    if (!file) throw new Error(`gate plan ${gateKey(spec.runId, 'plan.json')} is missing; expected GatePlan to have run`);
+    planCache.set(spec.runId, file);
+  }
+  const plan = file.tables.find((t) => t.table === item.table)?.plan;
+  if (!plan) throw new Error(`gate plan has no table ${item.table}`);
+  const g = spec.gates;
+  const checks: ChunkCheck[] = [];
+  for (const method of g.methods)
+    checks.push(
+      await checkChunk(clients(spec, deps), plan, { ...item, index: item.index }, method, deps.clock, {
+        ...DEFAULT_CHECK,
+        recheck: g.recheck,
+        drill: { ...DEFAULT_DRILL, buckets: g.buckets, maxDiffs: g.maxDiffs },
+      }),
+    );
+  // A DIFF found by exact also carries the keys; an ERROR is retried by a rerun, so no checkpoint.
+  const status = worst(checks.map((c) => c.status));
+  if (status !== 'ERROR') await deps.evidence.put(ck, canonicalJson({ ...item, checks, finished_utc: deps.clock.now().toISOString() }), 'application/json');
+  return { t: item.table, i: item.index, s: status, skipped: false };
+}
+
+function worst(statuses: string[]): string {
+  return (['ERROR', 'UNSTABLE', 'DIFF'] as const).find((s) => statuses.includes(s)) ?? 'MATCH';
+}
+
+export interface TableReport {
+  readonly table: string;
+  readonly verdict: Verdict;
+  readonly reason: string;
+  readonly chunks: number;
+  readonly estimateRows?: string;
+  readonly fast?: { source: string; target: string; diff: string };
+  readonly exact?: { source: string; target: string; matching: number; differing: number; unstable: number; errors: number };
+  readonly diffs: KeyDiff[];
+  readonly diffsTruncated: boolean;
+  readonly rowsPerSecond: number | null;
+  readonly ms: number;
+  readonly perChunk: { index: number; method: string; status: string; source: string; target: string; ms: number; rowsPerSecond: number | null }[];
+}
+
+function add(a: string, b: string): string {
+  return (BigInt(a) + BigInt(b)).toString();
+}
+
+/** Read every checkpoint and decide per table. */
+export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableReport[]> {
+  const file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
+  if (!file) return [];
+  const g = spec.gates;
+  const reports: TableReport[] = [];
+  for (const t of file.tables) {
+    if (t.error || !t.plan) {
+      reports.push({ table: t.table, verdict: 'INCONCLUSIVE', reason: t.error ?? 'not planned', chunks: 0, diffs: [], diffsTruncated: false, rowsPerSecond: null, ms: 0, perChunk: [] });
+      continue;
+    }
+    const objs = await deps.evidence.list(gateKey(spec.runId, `chunks/${t.table}/`));
+    const checkpoints: { checks: ChunkCheck[] }[] = [];
+    for (const o of objs) {
+      const cp = await readJson<{ checks: ChunkCheck[] }>(deps, o.key);
+      if (cp) checkpoints.push(cp);
+    }
+    const checks = checkpoints.flatMap((c) => c.checks);
+    const missing = t.chunks - checkpoints.length;
+    const fastChecks = checks.filter((c) => c.method === 'fast');
+    const exactChecks = checks.filter((c) => c.method === 'exact');
+    const fast = fastChecks.length ? { source: fastChecks.reduce((n, c) => add(n, c.source.n), '0'), target: fastChecks.reduce((n, c) => add(n, c.target.n), '0'), diff: '0' } : undefined;
+    if (fast) fast.diff = (BigInt(fast.target) - BigInt(fast.source)).toString();
+    const exact = exactChecks.length
+      ? {
+          source: exactChecks.reduce((n, c) => add(n, c.source.n), '0'),
+          target: exactChecks.reduce((n, c) => add(n, c.target.n), '0'),
+          matching: exactChecks.filter((c) => c.status === 'MATCH').length,
+          differing: exactChecks.filter((c) => c.status === 'DIFF').length,
+          unstable: exactChecks.filter((c) => c.status === 'UNSTABLE').length,
+          errors: exactChecks.filter((c) => c.status === 'ERROR').length,
+        }
+      : undefined;
+    const diffs = exactChecks.flatMap((c) => c.diffs ?? []).slice(0, g.maxDiffs);
+    const truncated = exactChecks.some((c) => c.diffsTruncated) || exactChecks.flatMap((c) => c.diffs ?? []).length > g.maxDiffs;
+    let verdict: Verdict = 'PASS';
+    const reasons: string[] = [];
+    if (missing > 0) {
+      verdict = 'INCONCLUSIVE';
+      reasons.push(`${missing} of ${t.chunks} chunks have no result`);
+    }
+    if (fast) {
+      const d = BigInt(fast.diff) < 0n ? -BigInt(fast.diff) : BigInt(fast.diff);
+      const pct = BigInt(fast.source) === 0n ? (d === 0n ? 0 : 100) : Number((d * 1_000_000n) / BigInt(fast.source)) / 10_000;
+      if (d > BigInt(g.fast.toleranceRows) || pct > g.fast.tolerancePercent) {
+        verdict = 'FAIL';
+        reasons.push(`fast: ${fast.source} rows on the source, ${fast.target} on the target (diff ${fast.diff}, ${pct}%); expected within ${g.fast.toleranceRows} rows and ${g.fast.tolerancePercent}%`);
+      } else if (d > 0n) reasons.push(`fast: diff ${fast.diff} within tolerance`);
+    }
+    if (exact) {
+      if (exact.differing) {
+        verdict = 'FAIL';
+        reasons.push(`exact: ${exact.differing} chunk(s) differ; ${diffs.length}${truncated ? '+' : ''} differing key(s)`);
+      }
+      if (exact.unstable || exact.errors) {
+        if (verdict !== 'FAIL') verdict = 'INCONCLUSIVE';
+        reasons.push(`exact: ${exact.unstable} chunk(s) changed while being read (live writes), ${exact.errors} chunk(s) failed`);
+      }
+    }
+    if (fastChecks.some((c) => c.status === 'UNSTABLE' || c.status === 'ERROR') && verdict === 'PASS') {
+      verdict = 'INCONCLUSIVE';
+      reasons.push('fast: some chunks were unstable or failed');
+    }
+    const ms = checks.reduce((n, c) => n + c.ms, 0);
+    const rows = Number(exact?.source ?? fast?.source ?? '0');
+    reports.push({
+      table: t.table,
+      verdict,
+      reason: reasons.join('; ') || 'every chunk matches',
+      chunks: t.chunks,
+      ...(t.estimateRows ? { estimateRows: t.estimateRows } : {}),
+      ...(fast ? { fast } : {}),
+      ...(exact ? { exact } : {}),
+      diffs,
+      diffsTruncated: truncated,
+      rowsPerSecond: ms > 0 ? Math.round((rows * 1000) / ms) : null,
+      ms,
+      perChunk: checks.map((c) => ({ index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms, rowsPerSecond: c.ms > 0 ? Math.round((Number(c.source.n) * 1000) / c.ms) : null })),
+    });
+  }
+  return reports;
+}
+
+/** The readable diff report: one line per table, then each differing key. */
+export function renderDiffReport(reports: readonly TableReport[]): string {
+  const lines = ['table                          verdict        chunks  source rows   target rows   diff keys  rows/s', '-'.repeat(100)];
+  for (const r of reports) {
+    const src = r.exact?.source ?? r.fast?.source ?? '-';
+    const tgt = r.exact?.target ?? r.fast?.target ?? '-';
+    lines.push(`${r.table.padEnd(30)} ${r.verdict.padEnd(14)} ${String(r.chunks).padStart(6)}  ${src.padStart(11)}   ${tgt.padStart(11)}   ${String(r.diffs.length).padStart(9)}  ${String(r.rowsPerSecond ?? '-').padStart(6)}`);
+  }
+  for (const r of reports.filter((x) => x.diffs.length || x.verdict !== 'PASS')) {
+    lines.push('', `${r.table}: ${r.verdict}: ${r.reason}`);
+    for (const d of r.diffs) lines.push(`  ${d.kind.padEnd(8)} key ${d.key}${d.columns ? `  columns: ${d.columns.join(', ')}` : ''}`);
+    if (r.diffsTruncated) lines.push('  ... more differing keys not listed (raise gates.maxDiffs)');
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,127 @@
+/**
+ * Method gates through the local runner and the state machine: GatePlan ->
+ * chunk Map (the Distributed Map rewritten inline) -> Gates -> Decide, with
+ * evidence per table and chunk; planning and chunks resume after an interruption.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runLocal } from '../../cli/local-runner';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { silentLogger, systemClock } from '../../lambdas/adapters/local/runtime';
+import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
+import { checkGateChunk, planGates } from '../../lambdas/core/compare/stage';
+import { RunSpec } from '../../lambdas/core/spec';
+import type { Deps, SqlClient } from '../../lambdas/ports';
+import { filesUnder, readJson, tempDir } from '../support/local-run';
+
+const SEED = `CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, total numeric(12,2), placed_at timestamptz, note text);
+INSERT INTO orders SELECT g, 'c' || (g % 97), (g * 1.37)::numeric(12,2), timestamptz '2026-01-01' + g * interval '1 minute', CASE WHEN g % 5 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 6000) g;
+CREATE TABLE lines (order_id bigint, line int, sku text, PRIMARY KEY (order_id, line));
+INSERT INTO lines SELECT g / 3 + 1, g % 3, 'sku-' || g FROM generate_series(0, 2999) g;`;
+
+let dbs: PGlite[] = [];
+let clients: Record<string, SqlClient>;
+beforeEach(async () => {
+  const src = await PGlite.create();
+  const dst = await PGlite.create();
+  dbs = [src, dst];
+  for (const d of dbs) await d.exec(SEED);
+  clients = { 'pglite://memory/src': pgliteClient(src), 'pglite://memory/dst': pgliteClient(dst) };
+});
+afterEach(async () => {
+  for (const d of dbs) await d.close();
+});
+
+function spec(runId: string, gates: Record<string, unknown> = {}) {
+  return {
+    version: 1,
+    runId,
+    owner: 'dba@example.com',
+    tCutover: '2026-11-21T02:00:00Z',
+    source: { engine: 'postgres', url: 'pglite://memory/src' },
+    target: { engine: 'postgres', url: 'pglite://memory/dst' },
+    verify: { tables: ['orders', 'lines'] },
+    gates: { methods: ['fast', 'exact'], tables: [{ table: 'orders' }, { table: 'lines' }], initialChunkRows: 500, maxChunkRows: 500, recheck: 1, ...gates },
+  };
+}
+
+async function run(s: Record<string, unknown>, evidenceDir: string) {
+  return runLocal({ spec: s, evidenceDir, workDir: await tempDir('cutline-work-'), clients, approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
+}
+
+describe('method gates in the state machine', () => {
+  it('identical databases: every table PASSes and the run goes', async () => {
+    const dir = await tempDir();
+    const r = await run(spec('gates-equal'), dir);
+    expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+    const rec = await readJson(path.join(r.evidenceDir, '07_gates.json'));
+    expect(rec.details.methodTables.map((t: { table: string; verdict: string }) => [t.table, t.verdict])).toEqual([
+      ['orders', 'PASS'],
+      ['lines', 'PASS'],
+    ]);
+    const files = await filesUnder(r.evidenceDir);
+    // 6,000 rows in steps of 500: 12 full chunks and an open-ended tail for rows added later.
+    expect(files.filter((f) => f.startsWith('07_gates/chunks/orders/')).length).toBe(13);
+    const md = await readFile(path.join(r.evidenceDir, 'summary.md'), 'utf8');
+    expect(md).toMatch(/\| orders \| PASS \| 13 \| 0 \|/);
+  });
+
+  it('differences on the target: NO_GO / GATE_FAILED with each key in the diff report (Distributed Map path, run inline)', async () => {
+    await clients['pglite://memory/dst']!.query('DELETE FROM orders WHERE id = 4242');
+    await clients['pglite://memory/dst']!.query("UPDATE orders SET note = '' WHERE id = 10");
+    await clients['pglite://memory/dst']!.query("UPDATE lines SET sku = 'SKU-7' WHERE order_id = 3 AND line = 1");
+    const dir = await tempDir();
+    const r = await run(spec('gates-diff', { distributedAbove: 5 }), dir);
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'GATE_FAILED']);
+    const report = await readJson(path.join(r.evidenceDir, '07_gates/report.json'));
+    expect(report.map((t: any) => [t.table, t.verdict, t.diffs])).toEqual([
+      ['orders', 'FAIL', [{ key: '10', kind: 'changed', columns: ['note'] }, { key: '4242', kind: 'missing' }]],
+      ['lines', 'FAIL', [{ key: '3|1', kind: 'changed', columns: ['sku'] }]],
+    ]);
+    expect(report[0].fast).toEqual({ source: '6000', target: '5999', diff: '-1' });
+    const txt = await readFile(path.join(r.evidenceDir, '07_gates/diff.txt'), 'utf8');
+    expect(txt).toContain('missing  key 4242');
+    expect(txt).toContain('changed  key 3|1  columns: sku');
+    const plan = await readJson(path.join(r.evidenceDir, '07_gates/plan.json'));
+    expect(plan.items).toBeGreaterThan(5);
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.reason).toContain('orders: FAIL');
+  });
+
+  it('fast tolerance applies to the chunked totals, both sides of the threshold', async () => {
+    await clients['pglite://memory/dst']!.query('DELETE FROM orders WHERE id IN (1, 2)');
+    const dir = await tempDir();
+    const within = await run(spec('gates-tol-ok', { methods: ['fast'], tables: [{ table: 'orders' }], fast: { toleranceRows: 2, tolerancePercent: 0.05 } }), dir);
+    expect(within.outcome).toBe('GO'); // 2 rows, 0.033%: within 2 rows and 0.05%
+    const rec = await readJson(path.join(within.evidenceDir, '07_gates.json'));
+    expect(rec.details.methodTables[0]).toMatchObject({ table: 'orders', verdict: 'PASS' });
+    const over = await run(spec('gates-tol-over', { methods: ['fast'], tables: [{ table: 'orders' }], fast: { toleranceRows: 1, tolerancePercent: 0.05 } }), dir);
+    expect((await readJson(path.join(over.evidenceDir, '07_gates.json'))).details.methodTables[0]).toMatchObject({ table: 'orders', verdict: 'FAIL' });
+  });
+
+  it('a table that cannot be compared is INCONCLUSIVE, and INCONCLUSIVE never lets the run go', async () => {
+    await clients['pglite://memory/dst']!.query('ALTER TABLE orders ADD COLUMN extra int');
+    const dir = await tempDir();
+    const r = await run(spec('gates-inconclusive', { tables: [{ table: 'orders' }] }), dir);
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'GATE_FAILED']);
+    const report = await readJson(path.join(r.evidenceDir, '07_gates/report.json'));
+    expect(report[0]).toMatchObject({ table: 'orders', verdict: 'INCONCLUSIVE', reason: expect.stringContaining('orders.extra exists on the target but not on the source') });
+  });
+});
+
+describe('resumable', () => {
+  it('the plan is made once and reused; finished chunks are skipped', async () => {
+    const dir = await tempDir();
+    const deps = { sql: (ref: { url?: string }) => clients[ref.url!]!, evidence: new FsEvidenceStore(dir), clock: systemClock, logger: silentLogger } as unknown as Deps;
+    const s = RunSpec.parse(spec('gates-resume'));
+    const first = await planGates(s, deps);
+    expect(first.reused).toBe(false);
+    const again = await planGates(s, deps);
+    expect(again.reused).toBe(true);
+    expect(again.items).toEqual(first.items);
+    const a = await checkGateChunk(s, first.items[0]!, deps);
+    const b = await checkGateChunk(s, first.items[0]!, deps);
+    expect([a.skipped, b.skipped, b.s]).toEqual([false, true, 'MATCH']);
+  });
+});
