@@ -136,10 +136,21 @@ describe('bad input: a clear error naming table and column', () => {
     pgc = pgliteClient(db);
     await db.exec(`CREATE TABLE nokey (a int, b text); CREATE TABLE fkey (id float8 PRIMARY KEY);
       CREATE TABLE one (id int PRIMARY KEY, extra text, v text); CREATE TABLE two (id int PRIMARY KEY, v tsvector);
-      CREATE TABLE three (id int PRIMARY KEY, v int);`);
+      CREATE TABLE three (id int PRIMARY KEY, v int);
+      CREATE TABLE sep_a (id int PRIMARY KEY, a text, b text); CREATE TABLE sep_b (id int PRIMARY KEY, a text, b text);
+      INSERT INTO sep_a VALUES (1, 'x|', 'y'), (2, NULL, ''), (3, '1:', 'z'); INSERT INTO sep_b VALUES (1, 'x', '|y'), (2, '', NULL), (3, '1', ':z');`);
   });
   afterAll(() => db.close());
   const plan = (table: string, extra: Record<string, unknown> = {}) => buildTablePlan({ source: pgc, target: pgc }, { table, ...extra });
+
+  it('values that move a separator between columns, or swap NULL and empty, still differ', async () => {
+    const r = await compareTable({ source: pgc, target: pgc }, { table: 'sep_a', targetTable: 'sep_b' }, ['exact'], systemClock, { check: { recheckDelayMs: 1 } });
+    expect(r.diffs.map((d) => [d.key, d.kind, d.columns])).toEqual([
+      ['1', 'changed', ['a', 'b']],
+      ['2', 'changed', ['a', 'b']],
+      ['3', 'changed', ['a', 'b']],
+    ]);
+  });
 
   it('no primary key: named, unless a unique key is given', async () => {
     await expect(plan('nokey')).rejects.toThrow('nokey has no primary key on the source; expected a primary key, or "key"');

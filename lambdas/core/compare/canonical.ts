@@ -60,6 +60,8 @@ export interface ColumnPlan {
   readonly scale?: number;
   /** A PostgreSQL array compared with MySQL text (SET): rendered as a comma list. */
   readonly arrayAsList?: boolean;
+  /** Same engine, same type and scale on both sides: the server's own text form is canonical enough (and cheaper). */
+  readonly native?: boolean;
 }
 
 const COMPATIBLE: readonly (readonly [Kind, Kind])[] = [
@@ -100,20 +102,26 @@ export function planColumn(
         ? 10
         : Math.max(src.column.scale ?? 0, tgt.column.scale ?? 0)
       : undefined;
+  const native = src.dialect === tgt.dialect && sk === tk && src.column.fullType === tgt.column.fullType && (src.column.scale ?? null) === (tgt.column.scale ?? null);
   return {
     name: src.column.name,
     source: { column: src.column.name, kind: sk },
     target: { column: tgt.column.name, kind: tk },
-    ...(scale !== undefined ? { scale } : {}),
+    ...(scale !== undefined && !native ? { scale } : {}),
+    ...(native ? { native: true } : {}),
     ...((sk === 'array' && tk === 'text') || (sk === 'text' && tk === 'array') ? { arrayAsList: true } : {}),
   };
 }
 
 /** SQL text of one canonical value (NULL stays NULL). */
-export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opts: { scale?: number; arrayAsList?: boolean; crossFloat?: boolean } = {}): string {
+export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opts: { scale?: number; arrayAsList?: boolean; native?: boolean } = {}): string {
   const c = quoteIdent(column, dialect);
   const pg = dialect === 'postgres';
   const scale = opts.scale;
+  // Same engine and type on both sides: the server's text of the value is exact and equal for equal values
+  // (sessions run in UTC); formatting is only needed to meet another engine.
+  if (opts.native && ['int', 'decimal', 'float', 'timestamp', 'timestamptz', 'date', 'time', 'uuid', 'text'].includes(kind))
+    return pg ? `${c}::text` : kind === 'text' ? `CONVERT(${c} USING utf8mb4)` : `CAST(${c} AS CHAR)`;
   switch (kind) {
     case 'int':
       if (scale !== undefined) return pg ? `round(${c}::numeric, ${scale})::text` : `CAST(CAST(${c} AS DECIMAL(65,${scale})) AS CHAR)`;
@@ -147,15 +155,23 @@ export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opt
   }
 }
 
+const FREE_TEXT: readonly Kind[] = ['text', 'json', 'array'];
+
 /** One side of a table comparison: the canonical row text expression and the key expressions. */
 export function rowText(dialect: Dialect, side: 'source' | 'target', columns: readonly ColumnPlan[]): string {
   const pg = dialect === 'postgres';
   const values = columns.map((p) => {
     const s = p[side];
-    return canonicalValue(dialect, s.column, s.kind, { scale: p.scale, arrayAsList: p.arrayAsList });
+    return canonicalValue(dialect, s.column, s.kind, { scale: p.scale, arrayAsList: p.arrayAsList, native: p.native });
   });
   const bitmap = columns.map((p) => `CASE WHEN ${quoteIdent(p[side].column, dialect)} IS NULL THEN '1' ELSE '0' END`);
-  const fields = values.map((v) => (pg ? `coalesce(length(${v})::text || ':' || ${v}, '')` : `COALESCE(CONCAT(CHAR_LENGTH(${v}), ':', ${v}), '')`));
+  // Only free text can hold the separator: it alone is length-prefixed (numbers, times, hex, uuid cannot contain '|').
+  const fields = values.map((v, i) => {
+    // Decided per column pair, so both sides render the same shape (uuid on one side may be text on the other).
+    const free = FREE_TEXT.includes(columns[i]!.source.kind) || FREE_TEXT.includes(columns[i]!.target.kind);
+    if (!free) return pg ? `coalesce(${v}, '')` : `COALESCE(${v}, '')`;
+    return pg ? `coalesce(length(${v})::text || ':' || ${v}, '')` : `COALESCE(CONCAT(CHAR_LENGTH(${v}), ':', ${v}), '')`;
+  });
   return pg ? `concat_ws('|', ${[bitmap.join(' || '), ...fields].join(', ')})` : `CONVERT(CONCAT_WS('|', CONCAT(${bitmap.join(', ')}), ${fields.join(', ')}) USING utf8mb4)`;
 }
 

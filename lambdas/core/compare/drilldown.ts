@@ -67,7 +67,7 @@ async function keyHashes(client: SqlClient, plan: TablePlan, side: 'source' | 't
 /** Canonical field values of one row, to name the columns that differ. */
 async function rowFields(client: SqlClient, plan: TablePlan, side: 'source' | 'target', key: string): Promise<Record<string, string | null> | undefined> {
   const d = plan.dialects[side];
-  const cols = plan.columns.map((c, i) => `${canonicalValue(d, c[side].column, c[side].kind, { scale: c.scale, arrayAsList: c.arrayAsList })} AS c${i}`);
+  const cols = plan.columns.map((c, i) => `${canonicalValue(d, c[side].column, c[side].kind, { scale: c.scale, arrayAsList: c.arrayAsList, native: c.native })} AS c${i}`);
   const params: SqlParams = { key };
   const { rows } = await client.query(`SELECT ${cols.join(', ')} FROM ${tableName(plan, side)} WHERE ${keyText(plan, side)} = :key`, params);
   if (!rows[0]) return undefined;

@@ -85,6 +85,7 @@ export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: Gate
           initialRows: g.initialChunkRows,
           maxRows: g.maxChunkRows,
           minRows: Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows),
+          sampleWith: g.methods.includes('exact') ? 'exact' : 'fast',
         });
         for (const ch of planned.chunks) items.push({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi });
         tables.push({ table: opts.table, plan, chunks: planned.chunks.length, estimateRows: await estimate(c.source, opts.table), samples: planned.samples });
