@@ -246,6 +246,7 @@ export function renderDiffReport(reports: readonly TableReport[]): string {
     const tgt = r.exact?.target ?? r.fast?.target ?? '-';
     lines.push(`${r.table.padEnd(30)} ${r.verdict.padEnd(14)} ${String(r.chunks).padStart(6)}  ${src.padStart(11)}   ${tgt.padStart(11)}   ${String(r.diffs.length).padStart(9)}  ${String(r.rowsPerSecond ?? '-').padStart(6)}`);
   }
+  for (const r of reports.filter((x) => x.estimateRows !== undefined)) lines.push(`  ${r.table}: catalog estimate ${r.estimateRows} rows (preview only, never a gate)`);
   for (const r of reports.filter((x) => x.diffs.length || x.verdict !== 'PASS')) {
     lines.push('', `${r.table}: ${r.verdict}: ${r.reason}`);
     for (const d of r.diffs) lines.push(`  ${d.kind.padEnd(8)} key ${d.key}${d.columns ? `  columns: ${d.columns.join(', ')}` : ''}`);

@@ -1,0 +1,73 @@
+/** Chunking by text and uuid keys (bytewise order across engines) and by composite keys, with a difference found in a middle chunk. */
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../lambdas/adapters/local/runtime';
+import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
+import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
+import { compareTable } from '../../lambdas/core/compare/run';
+import type { SqlClient } from '../../lambdas/ports';
+import { MYSQL_URL } from '../support/env';
+import { pgUrlFor } from '../support/sakila';
+
+const N = 3000;
+const tuning = { plan: { initialRows: 400, maxRows: 400, minRows: 10 }, check: { recheckDelayMs: 1 } };
+
+describe('text, uuid and composite keys', () => {
+  let db: PGlite;
+  let pg: SqlClient;
+  let my: SqlClient | undefined;
+  const myDb = `cutline_keys_${process.pid}`;
+  beforeAll(async () => {
+    db = await PGlite.create();
+    pg = pgliteClient(db);
+    // Mixed-case text keys: 'B' < 'a' bytewise, but not under a case-insensitive collation.
+    await db.exec(`CREATE TABLE tk (k text PRIMARY KEY, v int);
+      INSERT INTO tk SELECT CASE WHEN g % 2 = 0 THEN 'K' ELSE 'k' END || lpad(g::text, 5, '0'), g FROM generate_series(1, ${N}) g;
+      CREATE TABLE uk (id uuid PRIMARY KEY, v int);
+      INSERT INTO uk SELECT md5(g::text)::uuid, g FROM generate_series(1, ${N}) g;
+      CREATE TABLE ck (a int, b text, v int, PRIMARY KEY (a, b));
+      INSERT INTO ck SELECT g % 7, 'b' || g, g FROM generate_series(1, ${N}) g;`);
+    if (MYSQL_URL) {
+      const admin = mysqlClient(MYSQL_URL);
+      await admin.query(`DROP DATABASE IF EXISTS ${myDb}`);
+      await admin.query(`CREATE DATABASE ${myDb} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
+      await admin.close();
+      my = mysqlClient(pgUrlFor(MYSQL_URL, myDb));
+      await my.query('CREATE TABLE tk (k VARCHAR(20) PRIMARY KEY, v INT)');
+      await my.query('CREATE TABLE uk (id CHAR(36) PRIMARY KEY, v INT)');
+      for (const t of ['tk', 'uk']) {
+        const { rows } = await pg.query(t === 'tk' ? 'SELECT k AS key, v FROM tk' : 'SELECT id::text AS key, v FROM uk');
+        for (let i = 0; i < rows.length; i += 500) {
+          const part = rows.slice(i, i + 500);
+          const params = Object.fromEntries(part.flatMap((r, j) => [[`k${j}`, String(r.key)], [`v${j}`, Number(r.v)]]));
+          await my.query(`INSERT INTO ${t} VALUES ${part.map((_, j) => `(:k${j}, :v${j})`).join(', ')}`, params);
+        }
+      }
+    }
+  });
+  afterAll(async () => {
+    await db.close();
+    if (my) {
+      await my.query(`DROP DATABASE IF EXISTS ${myDb}`);
+      await my.close();
+    }
+  });
+
+  it('same engine: text, uuid and composite keys chunk and match', async () => {
+    for (const table of ['tk', 'uk', 'ck']) {
+      const r = await compareTable({ source: pg, target: pg }, { table }, ['exact'], systemClock, tuning);
+      expect([table, r.status]).toEqual([table, 'MATCH']);
+      expect(r.chunks).toBeGreaterThan(5);
+    }
+  });
+
+  it.runIf(!!MYSQL_URL)('PostgreSQL -> MariaDB with a case-insensitive collation: text keys compare bytewise, uuid as text; one changed row found', async () => {
+    await my!.query("UPDATE tk SET v = -1 WHERE k = 'K01500'");
+    const tk = await compareTable({ source: pg, target: my! }, { table: 'tk' }, ['fast', 'exact'], systemClock, tuning);
+    expect(tk.plan.key[0]).toMatchObject({ kind: 'text', binary: true });
+    expect(tk.checks.filter((c) => c.method === 'fast').every((c) => c.status === 'MATCH')).toBe(true);
+    expect(tk.diffs.map((d) => [d.key, d.kind, d.columns])).toEqual([['K01500', 'changed', ['v']]]);
+    const uk = await compareTable({ source: pg, target: my! }, { table: 'uk' }, ['fast', 'exact'], systemClock, tuning);
+    expect([uk.status, uk.chunks > 5]).toEqual(['MATCH', true]);
+  });
+});
