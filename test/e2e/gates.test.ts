@@ -125,3 +125,41 @@ describe('resumable', () => {
     expect([a.skipped, b.skipped, b.s]).toEqual([false, true, 'MATCH']);
   });
 });
+
+describe('integrity checks (verify)', () => {
+  it('missing state-store keys, orphans of every foreign key, NULL and duplicate new keys: each named, NO_GO / VERIFY_FAILED', async () => {
+    const dst = clients['pglite://memory/dst']!;
+    await dst.query('CREATE TABLE credverse_state_store (key text PRIMARY KEY, value text)');
+    await dst.query("INSERT INTO credverse_state_store VALUES ('issuer:config', '{}'), ('relayer:nonce', '7')");
+    await dst.query('CREATE TABLE customers (id int PRIMARY KEY, cuid uuid)');
+    await dst.query("INSERT INTO customers VALUES (1, '00000000-0000-0000-0000-000000000001'), (2, NULL), (3, '00000000-0000-0000-0000-000000000001')");
+    await dst.query('CREATE TABLE invoices (id int PRIMARY KEY, customer_id int REFERENCES customers (id))');
+    await dst.query('INSERT INTO invoices VALUES (10, 1), (11, NULL)');
+    // an orphan, as a bulk load with constraints off would leave it
+    await dst.query('ALTER TABLE invoices DISABLE TRIGGER ALL');
+    await dst.query('INSERT INTO invoices VALUES (12, 99)');
+    const s = {
+      ...spec('integrity'),
+      gates: { tables: [] },
+      verify: {
+        tables: [],
+        integrity: {
+          stateStore: { table: 'credverse_state_store', keyColumn: 'key', requiredKeys: ['issuer:config', 'relayer:nonce', 'registry:address'] },
+          foreignKeys: ['invoices'],
+          newKeys: [{ table: 'customers', column: 'cuid' }],
+        },
+      },
+    };
+    const r = await run(s, await tempDir());
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'VERIFY_FAILED']);
+    const v = (await readJson(path.join(r.evidenceDir, '06_verify.json'))).details.assertions;
+    expect(v.map((a: any) => [a.name, a.ok, a.violations])).toEqual([
+      ['integrity: required keys in credverse_state_store', false, 1],
+      ['integrity: no orphans invoices(customer_id) -> customers', false, 1],
+      ['integrity: customers.cuid has no NULL', false, 1],
+      ['integrity: customers.cuid is unique', false, 1],
+    ]);
+    expect(v[0].sample).toEqual([{ missing_key: 'registry:address' }]);
+    expect(v[1].sample).toEqual([{ customer_id: 99 }]);
+  });
+});

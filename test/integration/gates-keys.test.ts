@@ -61,6 +61,24 @@ describe('text, uuid and composite keys', () => {
     }
   });
 
+  it('many differences: drill-down stops at maxDiffs and says the list is cut; each response stays small', async () => {
+    await db.exec(`CREATE TABLE many_a AS SELECT g AS id, g AS v FROM generate_series(1, 20000) g; ALTER TABLE many_a ADD PRIMARY KEY (id);
+      CREATE TABLE many_b AS SELECT g AS id, CASE WHEN g % 4 = 0 THEN -g ELSE g END AS v FROM generate_series(1, 20000) g; ALTER TABLE many_b ADD PRIMARY KEY (id);`);
+    const sizes: number[] = [];
+    const spy: SqlClient = { ...pg, query: async (sql, params) => {
+      const r = await pg.query(sql, params);
+      sizes.push(Buffer.byteLength(JSON.stringify(r.rows)));
+      return r;
+    } };
+    const r = await compareTable({ source: spy, target: spy }, { table: 'many_a', targetTable: 'many_b' }, ['exact'], systemClock, {
+      plan: { initialRows: 20000, maxRows: 20000 },
+      check: { recheckDelayMs: 1, drill: { buckets: 64, leafRows: 1000, maxDiffs: 50, maxLevels: 4 } },
+    });
+    expect(r.diffs).toHaveLength(50);
+    expect(r.checks[0]!.diffsTruncated).toBe(true);
+    expect(Math.max(...sizes)).toBeLessThan(1024 * 1024);
+  });
+
   it.runIf(!!MYSQL_URL)('PostgreSQL -> MariaDB with a case-insensitive collation: text keys compare bytewise, uuid as text; one changed row found', async () => {
     await my!.query("UPDATE tk SET v = -1 WHERE k = 'K01500'");
     const tk = await compareTable({ source: pg, target: my! }, { table: 'tk' }, ['fast', 'exact'], systemClock, tuning);

@@ -9,7 +9,8 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { SqlClient } from '../../lambdas/ports';
 
-export const SAKILA = path.resolve(import.meta.dirname, '../../../shared/fixtures/sakila');
+/** shared/ sits beside the repository (on developer machines and in CI); CUTLINE_SHARED overrides. */
+export const SAKILA = path.resolve(process.env.CUTLINE_SHARED ?? path.resolve(import.meta.dirname, '../../../shared'), 'fixtures/sakila');
 
 /** Tables compared, with what each side cannot share (PostgreSQL's generated tsvector). */
 export const SAKILA_TABLES = ['actor', 'address', 'category', 'city', 'country', 'customer', 'film', 'film_actor', 'film_category', 'inventory', 'language', 'payment', 'rental', 'staff', 'store'];
