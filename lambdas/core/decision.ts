@@ -22,6 +22,7 @@ export function decide(verify: VerifyOutcome, gate: GateOutcome): { verdict: 'PR
     const bad = [
       ...gate.tables.filter((t) => t.verdict !== 'PASS').map((t) => `${t.table}: ${t.reason} (expected ${t.expected}, got ${t.actual})`),
       ...(gate.methodTables ?? []).filter((t) => t.verdict !== 'PASS').map((t) => `${t.table}: ${t.verdict}: ${t.reason}`),
+      ...(gate.methodOverall?.verdict === 'FAIL' ? [`all method tables: diff ${gate.methodOverall.diff} rows (${gate.methodOverall.diffPercent}%) over the fast tolerance`] : []),
     ];
     const overall = gate.overall.verdict !== 'PASS' ? [`overall: diff ${gate.overall.diff} rows (${gate.overall.diffPercent}%)`] : [];
     const reasons = [...bad, ...overall];

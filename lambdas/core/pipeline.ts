@@ -161,12 +161,20 @@ export async function gatesStage(s: StageState, deps: Deps) {
     const tables = await aggregateGates(s.spec, deps);
     await deps.evidence.put(gateKey(s.spec.runId, 'report.json'), canonicalJson(tables), 'application/json');
     await deps.evidence.put(gateKey(s.spec.runId, 'diff.txt'), renderDiffReport(tables), 'text/plain; charset=utf-8');
-    const chunked: Verdict = tables.some((t) => t.verdict === 'FAIL') ? 'FAIL' : tables.some((t) => t.verdict === 'INCONCLUSIVE') ? 'INCONCLUSIVE' : 'PASS';
+    // The fast tolerance also holds over all method tables together.
+    const fastTotals = fastGate(
+      tables.filter((t) => t.fast).map((t) => ({ table: t.table, expected: t.fast!.source, actual: t.fast!.target })),
+      s.spec.gates.fast,
+    );
+    const overallFast = fastTotals.tables.length ? fastTotals.overall : undefined;
+    const chunked: Verdict =
+      tables.some((t) => t.verdict === 'FAIL') || overallFast?.verdict === 'FAIL' ? 'FAIL' : tables.some((t) => t.verdict === 'INCONCLUSIVE') ? 'INCONCLUSIVE' : 'PASS';
     const verdict: Verdict = counts.verdict === 'FAIL' || chunked === 'FAIL' ? 'FAIL' : counts.verdict === 'INCONCLUSIVE' || chunked === 'INCONCLUSIVE' ? 'INCONCLUSIVE' : 'PASS';
     const gate: GateOutcome = {
       ...counts,
       verdict,
       methodTables: tables.map((t) => ({ table: t.table, verdict: t.verdict, reason: t.reason, chunks: t.chunks, diffs: t.diffs.length, rowsPerSecond: t.rowsPerSecond })),
+      ...(overallFast ? { methodOverall: overallFast } : {}),
     };
     return { value: gate, result: verdict === 'PASS' ? 'PASS' : 'FAIL', details: { ...gate, tables: counts.tables, methodReports: tables } };
   });

@@ -90,6 +90,8 @@ export interface GateOutcome {
   readonly verdict: Verdict;
   /** Chunked method gates per table (fast / exact), when gates.tables is set. */
   readonly methodTables?: { table: string; verdict: Verdict; reason: string; chunks: number; diffs: number; rowsPerSecond: number | null }[];
+  /** The fast tolerance over all method tables together. */
+  readonly methodOverall?: GateOutcome['overall'];
 }
 
 /** |a-b| <= rows AND |a-b| <= percent of expected. Both default to 0: exact equality. */

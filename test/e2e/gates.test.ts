@@ -163,3 +163,15 @@ describe('integrity checks (verify)', () => {
     expect(v[1].sample).toEqual([{ customer_id: 99 }]);
   });
 });
+
+describe('fast tolerance overall', () => {
+  it('each table within tolerance, all tables together over it: GATE_FAILED naming the overall diff', async () => {
+    await clients['pglite://memory/dst']!.query('DELETE FROM orders WHERE id = 1');
+    await clients['pglite://memory/dst']!.query('DELETE FROM lines WHERE order_id = 1 AND line = 1');
+    const r = await run(spec('gates-overall', { methods: ['fast'], fast: { toleranceRows: 1, tolerancePercent: 1 } }), await tempDir());
+    const rec = await readJson(path.join(r.evidenceDir, '07_gates.json'));
+    expect(rec.details.methodTables.map((t: any) => t.verdict)).toEqual(['PASS', 'PASS']);
+    expect(rec.details.methodOverall).toMatchObject({ diff: '-2', verdict: 'FAIL' });
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'GATE_FAILED']);
+  });
+});
