@@ -30,7 +30,7 @@ const FILE = /^V(\d+(?:[._]\d+)*)__([A-Za-z0-9_-]+)\.sql$/;
 function versionKey(v: string): number[] {
   return v.split(/[._]/).map(Number);
 }
-function compareVersion(a: string, b: string): number {
+export function compareVersion(a: string, b: string): number {
   const x = versionKey(a);
   const y = versionKey(b);
   for (let i = 0; i < Math.max(x.length, y.length); i++) {
@@ -133,9 +133,10 @@ export function validateAgainstHistory(
 }
 
 export interface SchemaOutcome {
-  readonly applied: { script: string; statements: number; resumedAt?: number }[];
+  readonly applied: { script: string; statements: number; resumedAt?: number; outsideTransaction?: boolean; lockRetries?: number }[];
   readonly skipped: number;
   readonly directoryHash: string;
+  readonly baselined?: string[];
 }
 
 async function readHistory(client: SqlClient, table: string): Promise<HistoryRow[]> {
@@ -182,64 +183,158 @@ async function writeHistory(
   );
 }
 
+/** PostgreSQL statements that cannot run inside a transaction block: such a file runs statement by statement. */
+const NO_TRANSACTION = /^\s*(CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY|REINDEX\b.*\bCONCURRENTLY|VACUUM\b|CREATE\s+DATABASE|ALTER\s+SYSTEM)/i;
+
+export function needsNoTransaction(m: Migration): boolean {
+  return m.statements.some((s) => NO_TRANSACTION.test(s.sql));
+}
+
+const isLockTimeout = (e: unknown) => /lock timeout|lock_timeout|Lock wait timeout exceeded|could not obtain lock/i.test(errorMessage(e));
+
+export function leaseDdl(dialect: Dialect, table: string): string {
+  const t = quoteIdent(table, dialect);
+  return dialect === 'postgres'
+    ? `CREATE TABLE IF NOT EXISTS ${t} (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamp NOT NULL)`
+    : `CREATE TABLE IF NOT EXISTS ${t} (name varchar(64) PRIMARY KEY, owner varchar(2048) NOT NULL, expires_at datetime(6) NOT NULL)`;
+}
+
+/**
+ * Take the migration lease of a database (owner = the execution), or fail
+ * naming who holds it and until when. Times come from the database clock.
+ */
+export async function acquireLease(client: SqlClient, table: string, owner: string, seconds: number): Promise<void> {
+  const t = quoteIdent(table, client.dialect);
+  const pg = client.dialect === 'postgres';
+  await client.query(leaseDdl(client.dialect, table));
+  const now = pg ? `(now() AT TIME ZONE 'UTC')` : 'UTC_TIMESTAMP(6)';
+  await client.query(`DELETE FROM ${t} WHERE name = 'schema' AND expires_at < ${now}`);
+  await client.query(
+    pg
+      ? `INSERT INTO ${t} (name, owner, expires_at) VALUES ('schema', :owner, ${now} + make_interval(secs => :secs))
+         ON CONFLICT (name) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE ${t}.owner = EXCLUDED.owner`
+      : `INSERT INTO ${t} (name, owner, expires_at) VALUES ('schema', :owner, ${now} + INTERVAL :secs SECOND)
+         ON DUPLICATE KEY UPDATE expires_at = IF(owner = VALUES(owner), VALUES(expires_at), expires_at)`,
+    { owner, secs: seconds },
+  );
+  const { rows } = await client.query(
+    pg ? `SELECT owner, to_char(expires_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS until FROM ${t} WHERE name = 'schema'` : `SELECT owner, DATE_FORMAT(expires_at, '%Y-%m-%dT%H:%i:%sZ') AS until FROM ${t} WHERE name = 'schema'`,
+  );
+  const holder = rows[0];
+  if (holder && String(holder.owner) !== owner)
+    throw new MigrationFailed(`the migration lease of ${client.label} is held by ${holder.owner} until ${holder.until}; expected no other run migrating this database`, {
+      leaseOwner: String(holder.owner),
+      leaseUntil: String(holder.until),
+    });
+}
+
+export async function releaseLease(client: SqlClient, table: string, owner: string): Promise<void> {
+  await client.query(`DELETE FROM ${quoteIdent(table, client.dialect)} WHERE name = 'schema' AND owner = :owner`, { owner });
+}
+
+/** Record files up to the baseline version as applied (an existing database adopting cutline). */
+async function baseline(client: SqlClient, table: string, migrations: readonly Migration[], version: string, by: string, at: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const m of migrations.filter((x) => compareVersion(x.version, version) <= 0)) {
+    await writeHistory(client, table, m, { executionArn: 'baseline', appliedBy: by, startedAt: at, finishedAt: at, success: true, applied: 0, error: null });
+    done.push(m.script);
+  }
+  return done;
+}
+
 /**
  * Apply pending migrations. PostgreSQL: each file and its history row in one
- * transaction. MySQL (DDL commits): statement by statement, history updated
- * after each, so a half-applied file resumes at the next statement.
+ * transaction, with lock_timeout and retries. MySQL (DDL commits) and
+ * PostgreSQL files that cannot run in a transaction (CONCURRENTLY): statement
+ * by statement, history updated after each, so a half-applied file resumes
+ * at the next statement. A lease row keeps a second run out.
  */
 export async function applyMigrations(
   client: SqlClient,
   migrations: readonly Migration[],
-  opts: { historyTable: string; executionArn: string; appliedBy: string; deps: Pick<Deps, 'clock' | 'progress'> },
+  opts: {
+    historyTable: string;
+    executionArn: string;
+    appliedBy: string;
+    deps: Pick<Deps, 'clock' | 'progress'>;
+    baselineVersion?: string;
+    leaseSeconds?: number;
+    lockTimeoutMs?: number;
+    lockRetries?: number;
+  },
 ): Promise<SchemaOutcome> {
-  await client.query(historyDdl(client.dialect, opts.historyTable));
-  const history = await readHistory(client, opts.historyTable);
-  const { problems, pending, partial } = validateAgainstHistory(migrations, history);
-  if (problems.length)
-    throw new MigrationFailed(`migrations do not match the history in ${opts.historyTable}: ${problems.map((p) => p.detail).join('; ')}`, {
-      problems,
-    });
-  const applied: SchemaOutcome['applied'] = [];
   const now = () => opts.deps.clock.now().toISOString();
-  for (const [i, m] of pending.entries()) {
-    const startedAt = now();
-    const from = client.dialect === 'mysql' ? (partial.get(m.version) ?? 0) : 0;
-    let done = from;
-    const base = { executionArn: opts.executionArn, appliedBy: opts.appliedBy, startedAt };
-    try {
-      if (client.dialect === 'postgres') {
-        await client.transaction(async (tx) => {
-          for (const s of m.statements) {
-            await tx.query(s.sql);
-            done++;
+  const leaseTable = `${opts.historyTable}_lease`;
+  await client.query(historyDdl(client.dialect, opts.historyTable));
+  await acquireLease(client, leaseTable, opts.executionArn, opts.leaseSeconds ?? 900);
+  try {
+    let history = await readHistory(client, opts.historyTable);
+    let baselined: string[] = [];
+    if (opts.baselineVersion && history.length === 0) {
+      baselined = await baseline(client, opts.historyTable, migrations, opts.baselineVersion, opts.appliedBy, now());
+      history = await readHistory(client, opts.historyTable);
+    }
+    const { problems, pending, partial } = validateAgainstHistory(migrations, history);
+    if (problems.length)
+      throw new MigrationFailed(`migrations do not match the history in ${opts.historyTable}: ${problems.map((p) => p.detail).join('; ')}`, {
+        problems,
+      });
+    const applied: SchemaOutcome['applied'] = [];
+    for (const [i, m] of pending.entries()) {
+      const stepwise = client.dialect === 'mysql' || needsNoTransaction(m);
+      const from = stepwise ? (partial.get(m.version) ?? 0) : 0;
+      let done = from;
+      const base = { executionArn: opts.executionArn, appliedBy: opts.appliedBy, startedAt: now() };
+      let attempt = 0;
+      for (;;) {
+        try {
+          if (!stepwise) {
+            done = 0;
+            await client.transaction(async (tx) => {
+              await tx.query(`SET LOCAL lock_timeout = '${Math.floor(opts.lockTimeoutMs ?? 5000)}ms'`);
+              for (const s of m.statements) {
+                await tx.query(s.sql);
+                done++;
+              }
+              await writeHistory(tx, opts.historyTable, m, { ...base, finishedAt: now(), success: true, applied: done, error: null });
+            });
+          } else {
+            for (const s of m.statements.slice(done)) {
+              await client.query(s.sql);
+              done++;
+              const last = done === m.statements.length;
+              await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: last ? now() : null, success: last, applied: done, error: null });
+            }
           }
-          await writeHistory(tx, opts.historyTable, m, { ...base, finishedAt: now(), success: true, applied: done, error: null });
-        });
-      } else {
-        for (const s of m.statements.slice(from)) {
-          await client.query(s.sql);
-          done++;
-          const last = done === m.statements.length;
-          await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: last ? now() : null, success: last, applied: done, error: null });
+          break;
+        } catch (e) {
+          if (isLockTimeout(e) && attempt < (opts.lockRetries ?? 3)) {
+            attempt++;
+            opts.deps.progress?.({ stage: 'Schema', done: i, total: pending.length, message: `${m.script}: lock timeout, retry ${attempt}` });
+            await opts.deps.clock.sleep(Math.min(30_000, 500 * 2 ** attempt));
+            continue;
+          }
+          const failed = m.statements[done]!;
+          const appliedNow = stepwise ? done : 0;
+          const msg = `${m.script}: statement ${done + 1} of ${m.statements.length} (line ${failed.line}) failed: ${errorMessage(e)}`;
+          await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: now(), success: false, applied: appliedNow, error: msg }).catch(() => undefined);
+          throw new MigrationFailed(msg, {
+            script: m.script,
+            statement: done + 1,
+            line: failed.line,
+            statementsApplied: appliedNow,
+            statementsTotal: m.statements.length,
+            rolledBack: !stepwise,
+            lockRetries: attempt,
+            appliedBefore: applied,
+          });
         }
       }
-    } catch (e) {
-      const failed = m.statements[done]!;
-      const appliedNow = client.dialect === 'postgres' ? 0 : done;
-      const msg = `${m.script}: statement ${done + 1} of ${m.statements.length} (line ${failed.line}) failed: ${errorMessage(e)}`;
-      await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: now(), success: false, applied: appliedNow, error: msg }).catch(() => undefined);
-      throw new MigrationFailed(msg, {
-        script: m.script,
-        statement: done + 1,
-        line: failed.line,
-        statementsApplied: appliedNow,
-        statementsTotal: m.statements.length,
-        rolledBack: client.dialect === 'postgres',
-        appliedBefore: applied,
-      });
+      applied.push({ script: m.script, statements: m.statements.length, ...(from ? { resumedAt: from + 1 } : {}), ...(stepwise && client.dialect === 'postgres' ? { outsideTransaction: true } : {}), ...(attempt ? { lockRetries: attempt } : {}) });
+      opts.deps.progress?.({ stage: 'Schema', done: i + 1, total: pending.length, message: m.script });
     }
-    applied.push({ script: m.script, statements: m.statements.length, ...(from ? { resumedAt: from + 1 } : {}) });
-    opts.deps.progress?.({ stage: 'Schema', done: i + 1, total: pending.length, message: m.script });
+    return { applied, skipped: migrations.length - pending.length, directoryHash: migrations.at(-1)?.chain ?? '', ...(baselined.length ? { baselined } : {}) };
+  } finally {
+    await releaseLease(client, leaseTable, opts.executionArn).catch(() => undefined);
   }
-  return { applied, skipped: migrations.length - pending.length, directoryHash: migrations.at(-1)?.chain ?? '' };
 }

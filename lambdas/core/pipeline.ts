@@ -94,6 +94,10 @@ export async function schemaStage(s: StageState, deps: Deps) {
       executionArn: s.execution.id,
       appliedBy: s.spec.owner,
       deps,
+      baselineVersion: m.baselineVersion,
+      leaseSeconds: m.leaseSeconds,
+      lockTimeoutMs: m.lockTimeoutMs,
+      lockRetries: m.lockRetries,
     });
     return {
       value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash },

@@ -153,6 +153,13 @@ export const RunSpec = z
         location: z.string().min(1),
         database: DbSide.default('target'),
         historyTable: z.string().regex(SQL_IDENT).default('cutline_schema_history'),
+        /** An existing database: files up to this version count as applied (recorded, not run). */
+        baselineVersion: z.string().regex(/^\d+([._]\d+)*$/, 'expected a version like 3 or 2.1').optional(),
+        /** The lease that keeps two runs from migrating one database expires after this long. */
+        leaseSeconds: z.number().int().min(30).max(86_400).default(900),
+        /** PostgreSQL: each file waits at most this long for a lock, then retries (never queues behind traffic). */
+        lockTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+        lockRetries: z.number().int().min(0).max(20).default(3),
       })
       .optional(),
     backfill: z

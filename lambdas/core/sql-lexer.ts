@@ -141,6 +141,8 @@ export function splitStatements(script: string, dialect: Dialect): Statement[] {
   const tokens = tokenize(script, dialect);
   const out: Statement[] = [];
   let cur: Token[] = [];
+  let depth = 0;
+  let compound: boolean | null = null;
   const close = () => {
     if (cur.some((t) => !isBlank(t))) {
       const first = cur.find((t) => !isBlank(t))!;
@@ -150,13 +152,42 @@ export function splitStatements(script: string, dialect: Dialect): Statement[] {
       out.push({ index: out.length, line: script.slice(0, start).split('\n').length, sql: text });
     }
     cur = [];
+    depth = 0;
+    compound = null;
   };
   for (const t of tokens) {
-    if (t.kind === 'semicolon') close();
-    else cur.push(t);
+    if (t.kind === 'semicolon' && depth <= 0) {
+      close();
+      continue;
+    }
+    cur.push(t);
+    if (dialect !== 'mysql' || t.kind !== 'code') continue;
+    // MySQL routines and triggers need no DELIMITER: `;` inside BEGIN ... END does not end the statement.
+    if (compound === null && t.text.trim()) compound = MYSQL_COMPOUND.test(cur.filter((x) => x.kind === 'code').map((x) => x.text).join(' '));
+    if (compound) depth += blockDelta(t.text);
   }
   close();
   return out;
+}
+
+const MYSQL_COMPOUND = /^\s*CREATE\s+(OR\s+REPLACE\s+)?(DEFINER\s*=\s*\S+\s+)?(AGGREGATE\s+)?(PROCEDURE|FUNCTION|TRIGGER|EVENT)\b/i;
+
+/** Net block depth change of a code fragment: BEGIN/CASE/IF/LOOP/WHILE/REPEAT open, END closes (END IF etc. once). */
+function blockDelta(code: string): number {
+  const words = [...code.matchAll(/[A-Za-z_]+|\(/g)].map((m) => m[0].toUpperCase());
+  let d = 0;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const prev = words[i - 1];
+    const next = words[i + 1];
+    if (w === 'END') {
+      d--;
+      if (next && ['IF', 'LOOP', 'WHILE', 'REPEAT', 'CASE'].includes(next)) i++;
+    } else if (w === 'BEGIN' || w === 'CASE' || w === 'LOOP' || w === 'WHILE' || w === 'REPEAT') {
+      if (prev !== 'END') d++;
+    } else if (w === 'IF' && next !== '(' && next !== 'EXISTS' && next !== 'NOT' && prev !== 'END') d++;
+  }
+  return d;
 }
 
 export class MultiStatementError extends Error {
@@ -168,18 +199,10 @@ export class MultiStatementError extends Error {
  * A single trailing `;` is allowed.
  */
 export function assertSingleStatement(sql: string, dialect: Dialect): void {
-  const tokens = tokenize(sql, dialect);
-  let seenSemicolon = false;
-  for (const t of tokens) {
-    if (t.kind === 'semicolon') {
-      seenSemicolon = true;
-      continue;
-    }
-    if (seenSemicolon && !isBlank(t)) {
-      throw new MultiStatementError(
-        `Multistatements aren't supported: got ${JSON.stringify(sql.length > 120 ? `${sql.slice(0, 117)}...` : sql)}; expected exactly one SQL statement per call (split the script first)`,
-      );
-    }
+  if (splitStatements(sql, dialect).length > 1) {
+    throw new MultiStatementError(
+      `Multistatements aren't supported: got ${JSON.stringify(sql.length > 120 ? `${sql.slice(0, 117)}...` : sql)}; expected exactly one SQL statement per call (split the script first)`,
+    );
   }
 }
 

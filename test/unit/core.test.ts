@@ -264,3 +264,29 @@ describe('manifest', () => {
     expect(a.root).not.toBe(b.root);
   });
 });
+
+describe('MySQL routine bodies without DELIMITER', () => {
+  it('keeps a procedure, a trigger and a function whole', () => {
+    const script = `CREATE TABLE t (id INT, n INT);
+CREATE PROCEDURE bump(IN x INT)
+BEGIN
+  DECLARE i INT DEFAULT 0;
+  IF x > 0 THEN
+    UPDATE t SET n = n + x;
+  ELSEIF x < 0 THEN
+    UPDATE t SET n = IF(n > 0, n - 1, 0);
+  END IF;
+  WHILE i < 3 DO
+    SET i = i + 1;
+  END WHILE;
+  SELECT CASE WHEN i = 3 THEN 'ok' ELSE 'no' END;
+END;
+CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.n = COALESCE(NEW.n, 0); END;
+CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
+DROP TABLE IF EXISTS u;`;
+    const s = splitStatements(script, 'mysql');
+    expect(s.map((x) => x.sql.split(/\s+/).slice(0, 3).join(' '))).toEqual(['CREATE TABLE t', 'CREATE PROCEDURE bump(IN', 'CREATE TRIGGER t_bi', 'CREATE FUNCTION twice(x', 'DROP TABLE IF']);
+    expect(s[1]!.sql.endsWith('END')).toBe(true);
+    expect(s[1]!.sql).toContain('END WHILE;');
+  });
+});

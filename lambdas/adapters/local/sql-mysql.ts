@@ -7,7 +7,12 @@ type Conn = mysql.Pool | mysql.PoolConnection;
 
 async function run(c: Conn, sql: string, params?: SqlParams): Promise<SqlResult> {
   const { text, values } = bindMysql(sql, params);
-  const [res, fields] = await c.query({ sql: text, values });
+  let [res, fields] = await c.query({ sql: text, values });
+  // CALL returns several result sets (rows..., then a status header): the first one is the answer.
+  if (Array.isArray(res) && Array.isArray(res[0])) {
+    res = res[0] as typeof res;
+    fields = (fields as unknown as mysql.FieldPacket[][])[0] ?? [];
+  }
   if (Array.isArray(res)) {
     const cols = (fields ?? []).map((f) => ({ name: f.name, type: String(f.columnType ?? f.type) }));
     return {

@@ -1,0 +1,129 @@
+/** Schema stage on real servers: lease, lock_timeout with retry, files outside a transaction, baseline, MySQL routines without DELIMITER. */
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger, systemClock } from '../../lambdas/adapters/local/runtime';
+import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
+import { pgliteClient, postgresClient } from '../../lambdas/adapters/local/sql-postgres';
+import { acquireLease, applyMigrations, loadMigrations, releaseLease } from '../../lambdas/core/migrations';
+import type { SqlClient } from '../../lambdas/ports';
+import { MYSQL_URL, PG_URL } from '../support/env';
+import { pgUrlFor } from '../support/sakila';
+
+const deps = { clock: systemClock, progress: undefined };
+void silentLogger;
+
+describe('migration lease', () => {
+  let db: PGlite;
+  let c: SqlClient;
+  beforeAll(async () => {
+    db = await PGlite.create();
+    c = pgliteClient(db);
+  });
+  afterAll(() => db.close());
+
+  it('a second run cannot take the lease; it is told who holds it and until when', async () => {
+    await acquireLease(c, 'h_lease', 'arn:run-a', 60);
+    await expect(acquireLease(c, 'h_lease', 'arn:run-b', 60)).rejects.toThrow(/held by arn:run-a until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
+    await acquireLease(c, 'h_lease', 'arn:run-a', 60); // the holder renews
+    await releaseLease(c, 'h_lease', 'arn:run-a');
+    await expect(acquireLease(c, 'h_lease', 'arn:run-b', 60)).resolves.toBeUndefined();
+  });
+
+  it('an expired lease is taken over', async () => {
+    await c.query("UPDATE h_lease SET expires_at = now() - interval '1 minute'");
+    await expect(acquireLease(c, 'h_lease', 'arn:run-c', 60)).resolves.toBeUndefined();
+  });
+
+  it('baseline: an existing database records old files as applied without running them', async () => {
+    const files = [
+      { name: 'V1__existing.sql', body: 'CREATE TABLE already_there (id int);' },
+      { name: 'V2__new.sql', body: 'CREATE TABLE base_new (id int);' },
+    ];
+    const out = await applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'base_hist', executionArn: 'arn:x', appliedBy: 'ops', deps, baselineVersion: '1' });
+    expect(out.baselined).toEqual(['V1__existing.sql']);
+    expect(out.applied.map((a) => a.script)).toEqual(['V2__new.sql']);
+    const t = await c.query("SELECT to_regclass('already_there') IS NULL AS absent");
+    expect(t.rows[0]!.absent).toBe(true);
+  });
+});
+
+describe.runIf(!!PG_URL)('PostgreSQL: lock_timeout with retry, CONCURRENTLY outside a transaction', () => {
+  const name = `cutline_schema_${process.pid}`;
+  let c: SqlClient;
+  let locker: pg.Client;
+  beforeAll(async () => {
+    const admin = postgresClient(PG_URL!);
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.close();
+    c = postgresClient(pgUrlFor(PG_URL!, name));
+    await c.query('CREATE TABLE hot (id int PRIMARY KEY, v int)');
+    locker = new pg.Client({ connectionString: pgUrlFor(PG_URL!, name) });
+    await locker.connect();
+  });
+  afterAll(async () => {
+    await locker?.end();
+    await c?.close();
+    const admin = postgresClient(PG_URL!);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.close();
+  });
+
+  it('a file blocked by a long lock gives up after lock_timeout, retries, and succeeds once the lock is gone', async () => {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE hot IN ACCESS EXCLUSIVE MODE');
+    const files = [{ name: 'V1__add_col.sql', body: 'ALTER TABLE hot ADD COLUMN w int;' }];
+    await expect(
+      applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h1', executionArn: 'arn:1', appliedBy: 'ops', deps, lockTimeoutMs: 200, lockRetries: 0 }),
+    ).rejects.toThrow(/canceling statement due to lock timeout/);
+    setTimeout(() => void locker.query('COMMIT'), 700);
+    const out = await applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h1', executionArn: 'arn:2', appliedBy: 'ops', deps, lockTimeoutMs: 200, lockRetries: 4 });
+    expect(out.applied[0]).toMatchObject({ script: 'V1__add_col.sql' });
+    expect(out.applied[0]!.lockRetries).toBeGreaterThanOrEqual(1);
+  });
+
+  it('CREATE INDEX CONCURRENTLY runs outside a transaction, statement by statement', async () => {
+    const files = [{ name: 'V1__idx.sql', body: 'ALTER TABLE hot ADD COLUMN z int;\nCREATE INDEX CONCURRENTLY hot_z_idx ON hot (z);' }];
+    const out = await applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h2', executionArn: 'arn:3', appliedBy: 'ops', deps });
+    expect(out.applied[0]).toMatchObject({ outsideTransaction: true, statements: 2 });
+    const idx = await c.query("SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = to_regclass('hot_z_idx')");
+    expect(idx.rows[0]!.ok).toBe(true);
+  });
+});
+
+describe.runIf(!!MYSQL_URL)('MariaDB: routines and triggers without DELIMITER', () => {
+  const name = `cutline_schema_${process.pid}`;
+  let c: SqlClient;
+  beforeAll(async () => {
+    const admin = mysqlClient(MYSQL_URL!);
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.close();
+    c = mysqlClient(pgUrlFor(MYSQL_URL!, name));
+  });
+  afterAll(async () => {
+    await c?.query(`DROP DATABASE IF EXISTS ${name}`);
+    await c?.close();
+  });
+
+  it('applies a procedure and a trigger whose bodies hold semicolons, and they work', async () => {
+    const body = `CREATE TABLE counters (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0);
+CREATE TRIGGER counters_bi BEFORE INSERT ON counters FOR EACH ROW
+BEGIN
+  IF NEW.n < 0 THEN
+    SET NEW.n = 0;
+  END IF;
+END;
+CREATE PROCEDURE bump(IN k INT, IN by_n INT)
+BEGIN
+  INSERT INTO counters (id, n) VALUES (k, by_n) ON DUPLICATE KEY UPDATE n = n + by_n;
+  SELECT n FROM counters WHERE id = k;
+END;`;
+    const out = await applyMigrations(c, loadMigrations([{ name: 'V1__routines.sql', body }], 'mysql'), { historyTable: 'hist', executionArn: 'arn:m', appliedBy: 'ops', deps });
+    expect(out.applied).toEqual([{ script: 'V1__routines.sql', statements: 3 }]);
+    await c.query('INSERT INTO counters (id, n) VALUES (1, -5)');
+    await c.query('CALL bump(1, 3)');
+    expect((await c.query('SELECT n FROM counters WHERE id = 1')).rows[0]!.n).toBe(3);
+  });
+});
