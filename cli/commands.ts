@@ -10,6 +10,9 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecu
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { parseSpec, platformProblems, RunSpec } from '../lambdas/core/spec';
+import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
+import { formatFinding, lintMigrations } from '../lambdas/core/lint';
+import { loadMigrations } from '../lambdas/core/migrations';
 import { defaultApprover, runLocal } from './local-runner';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { access } from 'node:fs/promises';
@@ -64,6 +67,7 @@ Examples:
   $ cutline validate examples/agent-uuid/spec.json
   $ cutline run examples/agent-uuid/spec.json --local --auto-approve
   $ cutline run spec.json --local --source-url postgres://postgres@127.0.0.1:5432/app
+  $ cutline lint examples/agent-uuid/migrations
   $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
 
 Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
@@ -172,6 +176,32 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     });
 
   program
+    .command('lint')
+    .description('lint a migrations folder: lock-heavy and destructive statements, each with the safe alternative')
+    .argument('<dir>', 'folder of V<n>__<name>.sql files')
+    .option('--dialect <dialect>', 'postgres | mysql', 'postgres')
+    .option('--contract', 'the folder holds contract files (destructive statements allowed: they run after the go/no-go)')
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, o: { dialect: string; contract?: boolean; json?: boolean }) => {
+      if (o.dialect !== 'postgres' && o.dialect !== 'mysql') throw new UsageError(`--dialect got ${JSON.stringify(o.dialect)}; expected postgres or mysql`);
+      let files: { name: string; body: string }[];
+      try {
+        files = await new DirScriptSource().list(dir);
+      } catch (e) {
+        throw new SpecFileError((e as Error).message);
+      }
+      const migrations = loadMigrations(files, o.dialect);
+      const findings = lintMigrations(migrations, o.dialect, { contract: o.contract });
+      const blocking = findings.filter((f) => f.blocking);
+      if (o.json) io.out(JSON.stringify({ files: migrations.length, findings }, null, 2));
+      else {
+        for (const f of findings) (f.blocking ? io.err : io.out)(formatFinding(f));
+        io.out(`${migrations.length} file(s), ${findings.length} finding(s), ${blocking.length} blocking`);
+      }
+      setExit(blocking.length ? EXIT.BAD_INPUT : EXIT.OK);
+    });
+
+  program
     .command('schema')
     .description('write the JSON Schema of run spec v1 (for editors)')
     .option('-o, --out <file>', 'write to a file instead of stdout')
@@ -202,7 +232,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string; name?: string };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
-    if (e instanceof UsageError || e instanceof SpecFileError) {
+    if (e instanceof UsageError || e instanceof SpecFileError || err.name === 'MigrationFailed') {
       io.err(`error: ${err.message}`);
       return EXIT.BAD_INPUT;
     }

@@ -257,6 +257,8 @@ export async function applyMigrations(
     executionArn: string;
     appliedBy: string;
     deps: Pick<Deps, 'clock' | 'progress'>;
+    /** Apply only these (e.g. the expand files before the go, the contract files after); all are validated. */
+    apply?: (m: Migration) => boolean;
     baselineVersion?: string;
     leaseSeconds?: number;
     lockTimeoutMs?: number;
@@ -274,7 +276,9 @@ export async function applyMigrations(
       baselined = await baseline(client, opts.historyTable, migrations, opts.baselineVersion, opts.appliedBy, now());
       history = await readHistory(client, opts.historyTable);
     }
-    const { problems, pending, partial } = validateAgainstHistory(migrations, history);
+    const checked = validateAgainstHistory(migrations, history);
+    const { problems, partial } = checked;
+    const pending = checked.pending.filter((m) => opts.apply?.(m) ?? true);
     if (problems.length)
       throw new MigrationFailed(`migrations do not match the history in ${opts.historyTable}: ${problems.map((p) => p.detail).join('; ')}`, {
         problems,
@@ -333,7 +337,7 @@ export async function applyMigrations(
       applied.push({ script: m.script, statements: m.statements.length, ...(from ? { resumedAt: from + 1 } : {}), ...(stepwise && client.dialect === 'postgres' ? { outsideTransaction: true } : {}), ...(attempt ? { lockRetries: attempt } : {}) });
       opts.deps.progress?.({ stage: 'Schema', done: i + 1, total: pending.length, message: m.script });
     }
-    return { applied, skipped: migrations.length - pending.length, directoryHash: migrations.at(-1)?.chain ?? '', ...(baselined.length ? { baselined } : {}) };
+    return { applied, skipped: migrations.length - checked.pending.length, directoryHash: migrations.at(-1)?.chain ?? '', ...(baselined.length ? { baselined } : {}) };
   } finally {
     await releaseLease(client, leaseTable, opts.executionArn).catch(() => undefined);
   }

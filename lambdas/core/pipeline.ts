@@ -8,9 +8,10 @@ import { runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, newApprovalId } from './approval';
 import { type Chunk, planBackfill, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
-import { CutlineError, EnvironmentBlocked, errorMessage, SpecInvalid } from './errors';
+import { CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
 import { buildManifest, canonicalJson, type StepResult, stepKey, stepRecord } from './evidence';
-import { applyMigrations, loadMigrations } from './migrations';
+import { applyMigrations, loadMigrations, type Migration } from './migrations';
+import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
 import { runPreflight } from './preflight';
 import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
@@ -82,33 +83,57 @@ export async function preflightStage(s: StageState, deps: Deps) {
   });
 }
 
-export async function schemaStage(s: StageState, deps: Deps) {
-  return recorded(deps, who(s), 'schema', 'schema: apply versioned migrations', async () => {
-    const m = s.spec.migrations;
-    if (!m) return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: 'SKIPPED' as const, details: { reason: 'no migrations in the spec' } };
-    const client = deps.sql(dbRef(s.spec, m.database));
-    const files = await deps.scripts.list(m.location);
-    const migrations = loadMigrations(files, client.dialect);
-    const out = await applyMigrations(client, migrations, {
+/** Expand and contract files, validated together against the history; lint decides what may run when. */
+async function loadAll(s: StageState, deps: Deps) {
+  const m = s.spec.migrations!;
+  const client = deps.sql(dbRef(s.spec, m.database));
+  const expand = await deps.scripts.list(m.location);
+  const contract = m.contractLocation ? await deps.scripts.list(m.contractLocation) : [];
+  const contractNames = new Set(contract.map((f) => f.name));
+  const migrations = loadMigrations([...expand, ...contract], client.dialect);
+  return { m, client, migrations, isContract: (x: Migration) => contractNames.has(x.script) };
+}
+
+async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract') {
+  const { m, client, migrations, isContract } = await loadAll(s, deps);
+  const files = migrations.filter((x) => (phase === 'contract') === isContract(x));
+  const lint = lintMigrations(files, client.dialect, { contract: phase === 'contract' });
+  const blocking = lint.filter((f) => f.blocking);
+  if (blocking.length)
+    throw new MigrationFailed(
+      `lint blocks ${blocking.length} statement(s) before anything runs: ${blocking.map((f) => `${f.script}:${f.line} ${f.code} ${f.title} (instead: ${f.safe})`).join('; ')}`,
+      { lint },
+    );
+  const out = await applyMigrations(client, migrations, {
+    historyTable: m.historyTable,
+    executionArn: s.execution.id,
+    appliedBy: s.spec.owner,
+    deps,
+    apply: (x) => (phase === 'contract') === isContract(x),
+    baselineVersion: m.baselineVersion,
+    leaseSeconds: m.leaseSeconds,
+    lockTimeoutMs: m.lockTimeoutMs,
+    lockRetries: m.lockRetries,
+  });
+  return {
+    out,
+    details: {
+      phase,
+      location: phase === 'contract' ? m.contractLocation : m.location,
+      database: client.label,
       historyTable: m.historyTable,
-      executionArn: s.execution.id,
-      appliedBy: s.spec.owner,
-      deps,
-      baselineVersion: m.baselineVersion,
-      leaseSeconds: m.leaseSeconds,
-      lockTimeoutMs: m.lockTimeoutMs,
-      lockRetries: m.lockRetries,
-    });
-    return {
-      value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash },
-      details: {
-        location: m.location,
-        database: client.label,
-        historyTable: m.historyTable,
-        files: migrations.map((x) => ({ script: x.script, version: x.version, sha256: x.sha256, statements: x.statements.length })),
-        ...out,
-      },
-    };
+      files: files.map((x) => ({ script: x.script, version: x.version, sha256: x.sha256, statements: x.statements.length })),
+      lint,
+      ...out,
+    },
+  };
+}
+
+export async function schemaStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'schema', 'schema: lint, validate and apply versioned migrations (expand)', async () => {
+    if (!s.spec.migrations) return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: 'SKIPPED' as const, details: { reason: 'no migrations in the spec' } };
+    const { out, details } = await applyPhase(s, deps, 'expand');
+    return { value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash }, details };
   });
 }
 
@@ -229,9 +254,17 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
 }
 
 export async function cutoverStage(s: StageState, deps: Deps) {
-  return recorded(deps, who(s), 'cutover', 'cutover actions', async () => {
+  return recorded(deps, who(s), 'cutover', 'cutover actions, then contract migrations', async () => {
     const actions = await runCutover(s.spec, deps);
-    return { value: { actions: actions.length }, details: { actions } };
+    let contract: Awaited<ReturnType<typeof applyPhase>>['details'] | undefined;
+    if (s.spec.migrations?.contractLocation) {
+      try {
+        contract = (await applyPhase(s, deps, 'contract')).details;
+      } catch (e) {
+        throw new CutoverFailed(`contract migrations failed: ${errorMessage(e)}`, { actions, ...(e instanceof CutlineError ? e.details : {}) });
+      }
+    }
+    return { value: { actions: actions.length, contract: contract?.applied.length ?? 0 }, details: { actions, ...(contract ? { contract } : {}) } };
   });
 }
 

@@ -152,6 +152,8 @@ export const RunSpec = z
         /** A folder (local) or s3://bucket/prefix/ (AWS) of versioned .sql files: V1__name.sql, V2__... */
         location: z.string().min(1),
         database: DbSide.default('target'),
+        /** Contract files (drops, renames): applied by the Cutover stage, after the go/no-go. Versions follow the expand files. */
+        contractLocation: z.string().min(1).optional(),
         historyTable: z.string().regex(SQL_IDENT).default('cutline_schema_history'),
         /** An existing database: files up to this version count as applied (recorded, not run). */
         baselineVersion: z.string().regex(/^\d+([._]\d+)*$/, 'expected a version like 3 or 2.1').optional(),

@@ -130,6 +130,8 @@ export interface Statement {
   readonly index: number;
   readonly line: number;
   readonly sql: string;
+  /** Comments right before the statement (lint allow-list markers live here). */
+  readonly comments?: string[];
 }
 
 /**
@@ -149,7 +151,8 @@ export function splitStatements(script: string, dialect: Dialect): Statement[] {
       const last = [...cur].reverse().find((t) => !isBlank(t))!;
       const start = first.start + (first.text.length - first.text.trimStart().length);
       const text = script.slice(start, last.start + last.text.length).trim();
-      out.push({ index: out.length, line: script.slice(0, start).split('\n').length, sql: text });
+      const comments = cur.filter((t) => t.kind === 'comment' && t.start < first.start).map((t) => t.text);
+      out.push({ index: out.length, line: script.slice(0, start).split('\n').length, sql: text, ...(comments.length ? { comments } : {}) });
     }
     cur = [];
     depth = 0;

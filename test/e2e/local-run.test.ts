@@ -218,7 +218,7 @@ describe('bad input ends classified, with a summary and nothing half-applied', (
     await copyFile(path.join(spec.migrations.location, 'V1__add_agent_uuid.sql'), path.join(dir, 'V1__add_agent_uuid.sql'));
     await writeFile(
       path.join(dir, 'V2__broken.sql'),
-      'CREATE INDEX runs_status_idx ON s3_cloudbackup_runs (status);\nALTER TABLE s3_cloudbackup_runs ADD COLUMN note text;\nALTER TABLE s3_cloudbackup_nope ADD COLUMN x int;\n',
+      'ALTER TABLE s3_cloudbackup_runs ADD COLUMN note2 text;\nALTER TABLE s3_cloudbackup_runs ADD COLUMN note text;\nALTER TABLE s3_cloudbackup_nope ADD COLUMN x int;\n',
     );
     spec.migrations.location = dir;
     const r = await run(spec);
@@ -235,6 +235,48 @@ describe('bad input ends classified, with a summary and nothing half-applied', (
         ['V1__add_agent_uuid.sql', true, 6],
         ['V2__broken.sql', false, 0],
       ]);
+    } finally {
+      await closeAll(r);
+    }
+  });
+});
+
+describe('lint and the contract phase', () => {
+  it('a lock-heavy migration is blocked before anything runs: NO_GO / MIGRATION_FAILED with the rule and the safe alternative', async () => {
+    const spec = await miniSpec({ runId: 'e2e-lint-blocks' });
+    const dir = path.join(workDir, 'lint-migrations');
+    await mkdir(dir, { recursive: true });
+    await copyFile(path.join(spec.migrations.location, 'V1__add_agent_uuid.sql'), path.join(dir, 'V1__add_agent_uuid.sql'));
+    await writeFile(path.join(dir, 'V2__bad_index.sql'), 'CREATE INDEX runs_status_idx ON s3_cloudbackup_runs (status);\n');
+    spec.migrations.location = dir;
+    const r = await run(spec);
+    try {
+      expect([r.outcome, r.classification]).toEqual(['NO_GO', 'MIGRATION_FAILED']);
+      const rec = await ev(r, '03_schema.json');
+      expect(rec.details.lint).toEqual([expect.objectContaining({ code: 'CL001', script: 'V2__bad_index.sql', line: 1, blocking: true, safe: expect.stringContaining('CONCURRENTLY') })]);
+      const c = db(r);
+      const col = await c.query("SELECT 1 AS x FROM information_schema.columns WHERE table_name = 's3_cloudbackup_agents' AND column_name = 'agent_uuid'");
+      expect(col.rows).toEqual([]); // V1 did not run either: lint comes first
+    } finally {
+      await closeAll(r);
+    }
+  });
+
+  it('a destructive contract file runs after the go/no-go, in Cutover', async () => {
+    const spec = await miniSpec({ runId: 'e2e-contract' });
+    const dir = path.join(workDir, 'contract');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'V3__drop_legacy_note.sql'), 'ALTER TABLE s3_cloudbackup_runs DROP COLUMN log_ref;\n');
+    spec.migrations.contractLocation = dir;
+    const r = await run(spec);
+    try {
+      expect(r.outcome).toBe('GO');
+      expect((await ev(r, '03_schema.json')).details.applied.map((a: { script: string }) => a.script)).toEqual(['V1__add_agent_uuid.sql', 'V2__agent_uuid_indexes.sql']);
+      const cut = await ev(r, '10_cutover.json');
+      expect(cut.details.contract.applied).toEqual([{ script: 'V3__drop_legacy_note.sql', statements: 1 }]);
+      expect(cut.details.contract.lint[0]).toMatchObject({ code: 'CL006', allowed: true, allowReason: 'contract phase (after go/no-go)' });
+      const col = await db(r).query("SELECT 1 AS x FROM information_schema.columns WHERE table_name = 's3_cloudbackup_runs' AND column_name = 'log_ref'");
+      expect(col.rows).toEqual([]);
     } finally {
       await closeAll(r);
     }
