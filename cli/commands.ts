@@ -9,11 +9,14 @@ import { writeFile } from 'node:fs/promises';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
-import { parseSpec, platformProblems, RunSpec } from '../lambdas/core/spec';
+import { type DatabaseRef, parseSpec, platformProblems, RunSpec } from '../lambdas/core/spec';
 import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
 import { formatFinding, lintMigrations } from '../lambdas/core/lint';
 import { loadMigrations } from '../lambdas/core/migrations';
-import { defaultApprover, runLocal } from './local-runner';
+import { applyUrlOverrides, defaultApprover, openLocalDatabases, runLocal } from './local-runner';
+import { dryRun, renderDryRun } from '../lambdas/core/dry-run';
+import { silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
+import type { Deps } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
@@ -68,6 +71,7 @@ Examples:
   $ cutline run examples/agent-uuid/spec.json --local --auto-approve
   $ cutline run spec.json --local --source-url postgres://postgres@127.0.0.1:5432/app
   $ cutline lint examples/agent-uuid/migrations
+  $ cutline plan examples/agent-uuid/spec.json
   $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
 
 Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
@@ -173,6 +177,39 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
       if (o.json) io.out(JSON.stringify({ runId: r.spec.runId, executionArn, alreadyStarted: already }));
       else io.out(`${already ? 'already started' : 'started'} ${r.spec.runId}: ${executionArn}`);
       setExit(EXIT.OK);
+    });
+
+  program
+    .command('plan')
+    .description('dry run of a whole spec on local databases: SQL, locks, lint, rows each backfill chunk would touch; changes nothing')
+    .argument('<spec>', 'run spec JSON file')
+    .option('--source-url <url>', 'source database', localUrl)
+    .option('--target-url <url>', 'target database', localUrl)
+    .option('--seed', 'apply spec.local.seed also to a non-embedded database first')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean }) => {
+      const raw = applyUrlOverrides(await readSpecFile(file, placeholderEnv(io.env)), o.sourceUrl, o.targetUrl);
+      const r = parseSpec(raw);
+      const problems = r.ok ? platformProblems(r.spec, 'local') : r.problems;
+      if (!r.ok || problems.length) {
+        for (const p of problems) io.err(`  ${p.path}: ${p.message}`);
+        return setExit(EXIT.BAD_INPUT);
+      }
+      const { factory } = await openLocalDatabases(raw, { seed: o.seed }, o.json ? () => {} : io.out);
+      try {
+        const d = await dryRun(r.spec, {
+          sql: (ref: DatabaseRef) => factory.get(ref),
+          scripts: new DirScriptSource(),
+          clock: systemClock,
+          logger: silentLogger,
+        } as unknown as Deps);
+        if (o.json) io.out(JSON.stringify(d, null, 2));
+        else for (const l of renderDryRun(d)) io.out(l);
+        const blocked = (d.schema?.lint.some((f) => f.blocking) ?? false) || (d.schema?.problems.length ?? 0) > 0 || d.backfill.some((c) => c.error);
+        setExit(blocked ? EXIT.NO_GO : EXIT.OK);
+      } finally {
+        await factory.closeAll();
+      }
     });
 
   program

@@ -97,31 +97,39 @@ function fmtRate(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n));
 }
 
-export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
-  const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-  const raw = structuredClone(opts.spec) as Record<string, any>;
-  // --source-url / --target-url override the spec; an absent source means the embedded default.
+/** The spec with --source-url / --target-url applied (engine follows the URL scheme). */
+// biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
+export function applyUrlOverrides(spec: unknown, sourceUrl?: string, targetUrl?: string): Record<string, any> {
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  const raw = structuredClone(spec) as Record<string, any>;
   if (raw && typeof raw === 'object') {
-    if (opts.sourceUrl) raw.source = { ...(raw.source ?? {}), url: opts.sourceUrl, dataApi: undefined };
-    if (opts.targetUrl) raw.target = { ...(raw.target ?? raw.source ?? {}), url: opts.targetUrl, dataApi: undefined };
+    if (sourceUrl) raw.source = { ...(raw.source ?? {}), url: sourceUrl, dataApi: undefined };
+    if (targetUrl) raw.target = { ...(raw.target ?? raw.source ?? {}), url: targetUrl, dataApi: undefined };
     for (const side of ['source', 'target']) {
       const ref = raw[side];
       if (ref && typeof ref === 'object') {
         if (ref.dataApi === undefined) delete ref.dataApi;
-        if (opts.sourceUrl || opts.targetUrl) {
+        if (sourceUrl || targetUrl) {
           const u = String(ref.url ?? '');
           ref.engine = /^(mysql|mariadb):/.test(u) ? 'mysql' : /^(pglite|postgres|postgresql):/.test(u) ? 'postgres' : ref.engine;
         }
       }
     }
   }
-  const runId = typeof raw?.runId === 'string' ? raw.runId : `local-${Date.now()}`;
-  const evidenceRoot = path.resolve(opts.evidenceDir ?? 'evidence');
-  const workDir = path.resolve(opts.workDir ?? '.cutline', runId);
-  await mkdir(workDir, { recursive: true });
+  return raw;
+}
 
-  // Databases: open every URL the spec names before the run (the Deps port is synchronous).
+/**
+ * Open every database URL the spec names (the Deps port is synchronous), and
+ * seed a fresh embedded source (or any source with `seed`). An unreachable
+ * database is only a warning here: Preflight reports it.
+ */
+export async function openLocalDatabases(
+  // biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
+  raw: Record<string, any>,
+  opts: { clients?: Record<string, SqlClient>; seed?: boolean; onOpen?: (url: string, client: SqlClient) => void },
+  out: (line: string) => void,
+): Promise<{ factory: LocalSqlFactory; opened: Record<string, SqlClient> }> {
   const factory = new LocalSqlFactory();
   const opened: Record<string, SqlClient> = {};
   for (const [url, c] of Object.entries(opts.clients ?? {})) factory.register(url, c);
@@ -149,10 +157,20 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
       opened[url] = client;
       opts.onOpen?.(url, client);
     } catch (e) {
-      // Preflight reports it (unreachable database -> ENVIRONMENT_BLOCKED); keep going.
       out(`warning: cannot open ${url}: ${(e as Error).message}`);
     }
   }
+  return { factory, opened };
+}
+
+export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
+  const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const raw = applyUrlOverrides(opts.spec, opts.sourceUrl, opts.targetUrl);
+  const runId = typeof raw?.runId === 'string' ? raw.runId : `local-${Date.now()}`;
+  const evidenceRoot = path.resolve(opts.evidenceDir ?? 'evidence');
+  const workDir = path.resolve(opts.workDir ?? '.cutline', runId);
+  await mkdir(workDir, { recursive: true });
+  const { factory, opened } = await openLocalDatabases(raw, opts, out);
 
   // Parameters: a working copy per run, so the runtime-selector flip never edits the example file.
   const paramsFile = path.join(workDir, 'parameters.json');

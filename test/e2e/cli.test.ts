@@ -70,6 +70,53 @@ describe('cutline run', () => {
   }, 60_000);
 });
 
+describe('cutline plan (dry run)', () => {
+  it('lists pending SQL with locks, counts the rows each chunk would touch, and changes nothing', async () => {
+    const spec = await miniSpec({ runId: 'cli-plan' });
+    spec.backfill.tasks.unshift({
+      name: 'reactivate',
+      table: 's3_cloudbackup_agents',
+      key: 'agent_id',
+      batchSize: 10,
+      sql: "UPDATE s3_cloudbackup_agents SET status = 'active' WHERE agent_id BETWEEN :lo AND :hi AND status <> 'active'",
+    });
+    spec.local.seed = [spec.local.seed[1]]; // full demo scale: agents 50, 100, ... 2000 are disabled
+    spec.backfill.tasks = spec.backfill.tasks.slice(0, 2);
+    spec.backfill.tasks[0].batchSize = 500;
+    const f = path.join(dir, 'plan.json');
+    await writeFile(f, JSON.stringify(spec));
+    const t = io();
+    expect(await main(['plan', f, '--json'], t.io)).toBe(EXIT.OK);
+    const d = JSON.parse(t.out.join('\n'));
+    expect(d.schema.pending.map((p: { script: string }) => p.script)).toEqual(['V1__add_agent_uuid.sql', 'V2__agent_uuid_indexes.sql']);
+    expect(d.schema.pending[1].statements[0].lock).toBe('SHARE UPDATE EXCLUSIVE (writes continue)');
+    const re = d.backfill.filter((c: { task: string }) => c.task === 'reactivate');
+    expect(re.map((c: { rows: number; upperBound?: boolean }) => [c.rows, !!c.upperBound])).toEqual([
+      [10, false],
+      [10, false],
+      [10, false],
+      [10, false],
+    ]);
+    const agents = d.backfill.filter((c: { task: string }) => c.task === 'agents');
+    expect(agents[0]).toMatchObject({ rows: 5, upperBound: true }); // agent_uuid does not exist before Schema: the key range is the bound
+    expect(d.cutover).toEqual(['agents.agent_uuid becomes NOT NULL', 'runtime selector: agents are identified by agent_uuid', 'reload web workers on the jumpbox']);
+  }, 60_000);
+});
+
+describe('cutline lint', () => {
+  it('exit 2 and the safe alternative for a blocking statement; exit 0 for the demo migrations', async () => {
+    const d = path.join(dir, 'lint-me');
+    await import('node:fs/promises').then((fs) => fs.mkdir(d, { recursive: true }));
+    await writeFile(path.join(d, 'V1__idx.sql'), 'CREATE INDEX i ON orders (a);\n');
+    const t = io();
+    expect(await main(['lint', d], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.join('\n')).toContain('V1__idx.sql:1 CL001 index built without CONCURRENTLY');
+    expect(t.err.join('\n')).toContain('instead: CREATE INDEX CONCURRENTLY');
+    const ok = io();
+    expect(await main(['lint', path.resolve(DEMO_SPEC, '../migrations')], ok.io)).toBe(EXIT.OK);
+  });
+});
+
 describe('cutline start', () => {
   const sfnm = mockClient(SFNClient);
   const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';

@@ -1,0 +1,127 @@
+/**
+ * Dry run of a whole spec: what each stage would do, and nothing changed.
+ * Schema: pending files with each statement, its lock and the lint findings
+ * (history read if it exists, never created). Backfill: every chunk's
+ * statement run in a transaction that is rolled back, to count the rows it
+ * would touch. Gates: tables and catalog estimates. Cutover and rollback: the
+ * actions, in order.
+ */
+import type { Deps, SqlClient } from '../ports';
+import { describeAction } from './actions';
+import { planBackfill } from './backfill';
+import { errorMessage } from './errors';
+import { expectedLock, type LintFinding, lintMigrations } from './lint';
+import { type HistoryRow, loadMigrations, validateAgainstHistory } from './migrations';
+import { quoteIdent } from './sql-builders';
+import type { RunSpec } from './spec';
+import { dbRef } from './spec';
+
+export interface DryRun {
+  readonly schema?: {
+    readonly pending: { script: string; statements: { line: number; sql: string; lock: string }[] }[];
+    readonly applied: number;
+    readonly problems: string[];
+    readonly lint: LintFinding[];
+  };
+  readonly backfill: { task: string; index: number; lo: string; hi: string; rows: number | null; upperBound?: boolean; note?: string; error?: string }[];
+  readonly cutover: string[];
+  readonly rollback: string[];
+}
+
+class Rollback extends Error {}
+
+async function historyIfAny(client: SqlClient, table: string): Promise<HistoryRow[]> {
+  try {
+    const { rows } = await client.query(`SELECT version, script, sha256, success, statements_applied, statements_total FROM ${quoteIdent(table, client.dialect)}`);
+    return rows.map((r) => ({
+      version: String(r.version),
+      script: String(r.script),
+      sha256: String(r.sha256),
+      success: r.success === true || r.success === 1,
+      statements_applied: Number(r.statements_applied),
+      statements_total: Number(r.statements_total),
+    }));
+  } catch {
+    return [];
+  }
+}
+
+export async function dryRun(spec: RunSpec, deps: Deps): Promise<DryRun> {
+  let schema: DryRun['schema'];
+  const m = spec.migrations;
+  if (m) {
+    const client = deps.sql(dbRef(spec, m.database));
+    const files = [...(await deps.scripts.list(m.location)), ...(m.contractLocation ? await deps.scripts.list(m.contractLocation) : [])];
+    const migrations = loadMigrations(files, client.dialect);
+    const checked = validateAgainstHistory(migrations, await historyIfAny(client, m.historyTable));
+    schema = {
+      pending: checked.pending.map((x) => ({ script: x.script, statements: x.statements.map((s) => ({ line: s.line, sql: s.sql, lock: expectedLock(s.sql, client.dialect) })) })),
+      applied: migrations.length - checked.pending.length,
+      problems: checked.problems.map((p) => p.detail),
+      lint: lintMigrations(checked.pending, client.dialect),
+    };
+  }
+  const backfill: DryRun['backfill'] = [];
+  if (spec.backfill.tasks.length) {
+    let phases: Awaited<ReturnType<typeof planBackfill>>['phases'] = [];
+    try {
+      phases = (await planBackfill(spec, deps)).phases;
+    } catch (e) {
+      backfill.push({ task: '*', index: 0, lo: '', hi: '', rows: null, error: errorMessage(e) });
+    }
+    for (const chunk of phases.flat()) {
+      const task = spec.backfill.tasks.find((t) => t.name === chunk.task)!;
+      const client = deps.sql(dbRef(spec, task.database));
+      let rows: number | null = null;
+      let note: string | undefined;
+      let error: string | undefined;
+      try {
+        // The chunk's own statement, rolled back: the exact number of rows it would touch.
+        await client.transaction(async (tx) => {
+          rows = (await tx.query(task.sql, { lo: Number(chunk.lo), hi: Number(chunk.hi) })).rowsAffected;
+          throw new Rollback();
+        });
+      } catch (e) {
+        if (!(e instanceof Rollback)) {
+          // Usually the statement needs pending migrations (a dry run never changes the schema): count the key range instead.
+          note = `upper bound (the statement cannot run yet: ${errorMessage(e)})`;
+          try {
+            const t = quoteIdent(task.table, client.dialect);
+            const k = quoteIdent(task.key, client.dialect);
+            const r = await client.query(`SELECT count(*) AS n FROM ${t} WHERE ${k} BETWEEN :lo AND :hi`, { lo: Number(chunk.lo), hi: Number(chunk.hi) });
+            rows = Number(r.rows[0]!.n);
+          } catch (e2) {
+            error = errorMessage(e2);
+          }
+        }
+      }
+      backfill.push({ task: chunk.task, index: chunk.index, lo: chunk.lo, hi: chunk.hi, rows, ...(note ? { upperBound: true, note } : {}), ...(error ? { error } : {}) });
+      deps.progress?.({ stage: 'dry run: backfill', done: backfill.length, total: phases.flat().length });
+    }
+  }
+  return { ...(schema ? { schema } : {}), backfill, cutover: spec.cutover.actions.map(describeAction), rollback: spec.rollback.actions.map(describeAction) };
+}
+
+export function renderDryRun(d: DryRun): string[] {
+  const lines: string[] = [];
+  if (d.schema) {
+    lines.push(`Schema: ${d.schema.applied} file(s) applied, ${d.schema.pending.length} pending`);
+    for (const p of d.schema.problems) lines.push(`  PROBLEM ${p}`);
+    for (const f of d.schema.pending) {
+      lines.push(`  ${f.script}`);
+      for (const s of f.statements) lines.push(`    line ${s.line} [${s.lock}] ${s.sql.replace(/\s+/g, ' ').slice(0, 160)}`);
+    }
+    for (const f of d.schema.lint) lines.push(`  lint ${f.code} ${f.blocking ? 'BLOCKS' : 'allowed'} ${f.script}:${f.line} ${f.title}; instead: ${f.safe}`);
+  }
+  if (d.backfill.length) {
+    const total = d.backfill.reduce((n, c) => n + (c.rows ?? 0), 0);
+    lines.push(`Backfill: ${d.backfill.length} chunk(s) would touch ${total} row(s)`);
+    for (const c of d.backfill) lines.push(`  ${c.task} #${c.index} [${c.lo}, ${c.hi}]: ${c.upperBound ? '<= ' : ''}${c.rows ?? '?'} row(s)${c.note ? `  (${c.note})` : ''}${c.error ? `  ERROR ${c.error}` : ''}`);
+  }
+  lines.push(`Cutover (after go): ${d.cutover.length ? '' : 'nothing'}`);
+  d.cutover.forEach((a, i) => lines.push(`  ${i + 1}. ${a}`));
+  lines.push(`Rollback: ${d.rollback.length ? '' : 'nothing'}`);
+  d.rollback.forEach((a, i) => lines.push(`  ${i + 1}. ${a}`));
+  lines.push('Nothing was changed.');
+  return lines;
+}
