@@ -119,9 +119,9 @@ export function renderDryRun(d: DryRun): string[] {
     for (const c of d.backfill) lines.push(`  ${c.task} #${c.index} [${c.lo}, ${c.hi}]: ${c.upperBound ? '<= ' : ''}${c.rows ?? '?'} row(s)${c.note ? `  (${c.note})` : ''}${c.error ? `  ERROR ${c.error}` : ''}`);
   }
   lines.push(`Cutover (after go): ${d.cutover.length ? '' : 'nothing'}`);
-  d.cutover.forEach((a, i) => lines.push(`  ${i + 1}. ${a}`));
+  lines.push(...d.cutover.map((a, i) => `  ${i + 1}. ${a}`));
   lines.push(`Rollback: ${d.rollback.length ? '' : 'nothing'}`);
-  d.rollback.forEach((a, i) => lines.push(`  ${i + 1}. ${a}`));
+  lines.push(...d.rollback.map((a, i) => `  ${i + 1}. ${a}`));
   lines.push('Nothing was changed.');
   return lines;
 }
