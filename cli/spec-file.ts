@@ -26,7 +26,12 @@ export function resolvePaths(spec: unknown, baseDir: string): unknown {
   // biome-ignore lint/suspicious/noExplicitAny: raw spec JSON, validated later by zod
   const s = structuredClone(spec) as Record<string, any>;
   const abs = (p: unknown) => (typeof p === 'string' && !/^[a-z0-9]+:\/\//i.test(p) ? path.resolve(baseDir, p) : p);
-  if (s.migrations && typeof s.migrations === 'object') s.migrations.location = abs(s.migrations.location);
+  if (s.migrations && typeof s.migrations === 'object') {
+    s.migrations.location = abs(s.migrations.location);
+    if (s.migrations.contractLocation !== undefined) s.migrations.contractLocation = abs(s.migrations.contractLocation);
+  }
+  for (const t of Array.isArray(s.backfill?.tasks) ? s.backfill.tasks : [])
+    if (t?.load && Array.isArray(t.load.files)) t.load.files = t.load.files.map(abs);
   if (s.local && typeof s.local === 'object') {
     if (Array.isArray(s.local.seed)) s.local.seed = s.local.seed.map(abs);
     if (s.local.parameters !== undefined) s.local.parameters = abs(s.local.parameters);

@@ -157,6 +157,8 @@ export interface Logger {
 
 export interface ScriptSource {
   list(location: string): Promise<{ name: string; body: string }[]>;
+  /** One data or script file (a local path or s3://bucket/key). */
+  read(location: string): Promise<string>;
 }
 
 export interface HttpResponse {

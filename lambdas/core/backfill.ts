@@ -10,6 +10,7 @@ import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
 import { assertSingleStatement } from './sql-lexer';
 import type { BackfillTask, RunSpec } from './spec';
 import { dbRef } from './spec';
+import { copyChunk, loadFileChunk, waitWhileBusy } from './backfill-load';
 
 export interface Chunk {
   readonly task: string;
@@ -17,6 +18,8 @@ export interface Chunk {
   /** Inclusive key bounds as decimal strings (exact beyond 2^53). */
   readonly lo: string;
   readonly hi: string;
+  /** For load tasks: the file this chunk loads. */
+  readonly file?: string;
 }
 
 /** Items in one inline Map stay well under the 256 KB state payload. */
@@ -35,17 +38,17 @@ export function planRanges(task: string, lo: bigint, hi: bigint, batchSize: numb
   return out;
 }
 
-async function planTask(client: SqlClient, task: BackfillTask): Promise<{ chunks: Chunk[]; rows: string }> {
-  const { schema, table } = splitQualified(task.table);
+async function planTask(client: SqlClient, task: BackfillTask, table_: string): Promise<{ chunks: Chunk[]; rows: string }> {
+  const { schema, table } = splitQualified(table_);
   const type = await client.query(columnTypeSql(client.dialect), { schema, table, column: task.key });
   const dataType = type.rows[0]?.type;
   if (dataType === undefined)
-    throw new BackfillFailed(`backfill task "${task.name}": column ${task.table}.${task.key} not found on ${client.label}; expected an integer key column`);
+    throw new BackfillFailed(`backfill task "${task.name}": column ${table_}.${task.key} not found on ${client.label}; expected an integer key column`);
   if (!INTEGER_TYPES.test(String(dataType)))
     throw new BackfillFailed(
-      `backfill task "${task.name}": key ${task.table}.${task.key} is ${dataType}; expected an integer key (smallint, integer, bigint)`,
+      `backfill task "${task.name}": key ${table_}.${task.key} is ${dataType}; expected an integer key (smallint, integer, bigint)`,
     );
-  const { rows } = await client.query(keyBoundsSql(client.dialect, task.table, task.key));
+  const { rows } = await client.query(keyBoundsSql(client.dialect, table_, task.key));
   const r = rows[0]!;
   if (r.lo === null || r.hi === null) return { chunks: [], rows: '0' };
   return { chunks: planRanges(task.name, BigInt(String(r.lo)), BigInt(String(r.hi)), task.batchSize), rows: String(r.n) };
@@ -56,13 +59,22 @@ export async function planBackfill(spec: RunSpec, deps: Deps): Promise<{ phases:
   const phases: Chunk[][] = [];
   const tasks: { name: string; rows: string; chunks: number }[] = [];
   for (const task of spec.backfill.tasks) {
-    const client = deps.sql(dbRef(spec, task.database));
-    try {
-      assertSingleStatement(task.sql, client.dialect);
-    } catch (e) {
-      throw new BackfillFailed(`backfill task "${task.name}": ${errorMessage(e)}`);
+    if (task.load) {
+      const chunks = task.load.files.map((file, index) => ({ task: task.name, index, lo: '0', hi: '0', file }));
+      phases.push(chunks);
+      tasks.push({ name: task.name, rows: '?', chunks: chunks.length });
+      continue;
     }
-    const planned = await planTask(client, task);
+    // Key ranges come from the table rows are read from: the table itself, or the one copied from.
+    const source = task.copyFrom ? deps.sql(dbRef(spec, task.copyFrom.database)) : deps.sql(dbRef(spec, task.database));
+    if (task.sql) {
+      try {
+        assertSingleStatement(task.sql, source.dialect);
+      } catch (e) {
+        throw new BackfillFailed(`backfill task "${task.name}": ${errorMessage(e)}`);
+      }
+    }
+    const planned = await planTask(source, task, task.copyFrom?.table ?? task.table);
     if (planned.chunks.length) phases.push(planned.chunks);
     tasks.push({ name: task.name, rows: planned.rows, chunks: planned.chunks.length });
   }
@@ -98,20 +110,33 @@ export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise
   const task = spec.backfill.tasks.find((t) => t.name === chunk.task);
   if (!task) throw new BackfillFailed(`chunk names backfill task "${chunk.task}", which the spec does not have`);
   const client = deps.sql(dbRef(spec, task.database));
+  const waitedMs = await waitWhileBusy(spec, deps);
   const started = deps.clock.now();
   let rows: number;
+  let extra: Record<string, unknown> = {};
   try {
-    rows = (await client.query(task.sql, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).rowsAffected;
+    if (task.sql) rows = (await client.query(task.sql, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).rowsAffected;
+    else if (task.copyFrom) {
+      const r = await copyChunk(spec, task, chunk.lo, chunk.hi, deps);
+      rows = r.rows;
+      extra = { read: r.read, keptExisting: r.read - r.rows };
+    } else {
+      const r = await loadFileChunk(spec, task, chunk.file!, deps);
+      rows = r.rows;
+      extra = { read: r.read, outsideRange: r.outsideRange, range: r.range, keptExisting: r.read - r.outsideRange - r.rows };
+    }
   } catch (e) {
-    throw new BackfillFailed(`backfill task "${task.name}" chunk ${chunk.index} [${chunk.lo}, ${chunk.hi}] failed: ${errorMessage(e)}`, {
+    if (e instanceof BackfillFailed) throw e;
+    throw new BackfillFailed(`backfill task "${task.name}" chunk ${chunk.index} ${chunk.file ?? `[${chunk.lo}, ${chunk.hi}]`} failed: ${errorMessage(e)}`, {
       chunk,
     });
   }
   const ms = deps.clock.now().getTime() - started.getTime();
   await deps.evidence.put(
     key,
-    canonicalJson({ ...chunk, rows, ms, rows_per_s: ms > 0 ? Math.round((rows * 1000) / ms) : null, finished_utc: deps.clock.now().toISOString() }),
+    canonicalJson({ ...chunk, rows, ...extra, ms, rows_per_s: ms > 0 ? Math.round((rows * 1000) / ms) : null, waited_busy_ms: waitedMs, finished_utc: deps.clock.now().toISOString() }),
     'application/json',
   );
+  if (spec.backfill.pauseMs) await deps.clock.sleep(spec.backfill.pauseMs);
   return { task: chunk.task, index: chunk.index, rows, skipped: false, ms };
 }

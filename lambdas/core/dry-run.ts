@@ -71,6 +71,10 @@ export async function dryRun(spec: RunSpec, deps: Deps): Promise<DryRun> {
     }
     for (const chunk of phases.flat()) {
       const task = spec.backfill.tasks.find((t) => t.name === chunk.task)!;
+      if (!task.sql) {
+        backfill.push({ task: chunk.task, index: chunk.index, lo: chunk.lo, hi: chunk.hi, rows: null, note: task.load ? `loads ${chunk.file}` : `copies from ${task.copyFrom!.table}` });
+        continue;
+      }
       const client = deps.sql(dbRef(spec, task.database));
       let rows: number | null = null;
       let note: string | undefined;
@@ -78,7 +82,7 @@ export async function dryRun(spec: RunSpec, deps: Deps): Promise<DryRun> {
       try {
         // The chunk's own statement, rolled back: the exact number of rows it would touch.
         await client.transaction(async (tx) => {
-          rows = (await tx.query(task.sql, { lo: Number(chunk.lo), hi: Number(chunk.hi) })).rowsAffected;
+          rows = (await tx.query(task.sql!, { lo: Number(chunk.lo), hi: Number(chunk.hi) })).rowsAffected;
           throw new Rollback();
         });
       } catch (e) {

@@ -19,7 +19,7 @@ export type StageState = z.infer<typeof StageState>;
 
 export const ChunkInput = z.object({
   spec: RunSpec,
-  chunk: z.object({ task: z.string(), index: z.number().int().min(0), lo: z.string().regex(/^-?\d+$/), hi: z.string().regex(/^-?\d+$/) }),
+  chunk: z.object({ task: z.string(), index: z.number().int().min(0), lo: z.string().regex(/^-?\d+$/), hi: z.string().regex(/^-?\d+$/), file: z.string().optional() }),
 });
 
 const KeyValues = z.array(z.string()).nullable();

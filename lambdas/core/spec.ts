@@ -114,19 +114,39 @@ export type Action = z.infer<typeof Action>;
 export const BackfillTask = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
+    /** Where rows are written. */
     database: DbSide.default('target'),
-    /** Table whose integer key is split into ranges. */
+    /** Table written (for sql: the table whose integer key is split into ranges). */
     table: z.string().regex(SQL_IDENT, 'expected a table name'),
     key: z.string().regex(SQL_IDENT, 'expected a column name'),
     batchSize: z.number().int().min(1).max(10_000_000).default(10_000),
-    /** One statement using :lo and :hi (inclusive key range). */
-    sql: SqlText,
+    /** (a) One statement using :lo and :hi (inclusive key range), run in place. */
+    sql: SqlText.optional(),
+    /** (b) Copy rows from another table (same database: INSERT ... SELECT; another: pages under 1 MiB); existing keys are kept. */
+    copyFrom: z.strictObject({ database: DbSide.default('source'), table: z.string().regex(SQL_IDENT, 'expected a table name') }).optional(),
+    /** (c) Load JSONL / CSV files, one chunk per file, keeping only rows inside the seed 003 range contract. */
+    load: z
+      .strictObject({
+        files: z.array(z.string().min(1)).min(1),
+        format: z.enum(['jsonl', 'csv']),
+        /** Column holding the event time the range contract applies to. */
+        timeColumn: z.string().regex(SQL_IDENT),
+        /** backfill: [tCutover-24h, tCutover-1s]; sync: tCutover and later. */
+        range: z.enum(['backfill', 'sync']).default('backfill'),
+      })
+      .optional(),
   })
   .superRefine((t, ctx) => {
-    for (const p of [':lo', ':hi']) {
-      if (!new RegExp(`${p}(?![A-Za-z0-9_])`).test(t.sql))
-        ctx.addIssue({ code: 'custom', path: ['sql'], message: `expected the key-range placeholder ${p} in the backfill SQL` });
+    const kinds = [t.sql, t.copyFrom, t.load].filter((x) => x !== undefined).length;
+    if (kinds !== 1) {
+      ctx.addIssue({ code: 'custom', message: `expected exactly one of "sql", "copyFrom" or "load" in backfill task "${t.name}"` });
+      return;
     }
+    if (t.sql)
+      for (const p of [':lo', ':hi']) {
+        if (!new RegExp(`${p}(?![A-Za-z0-9_])`).test(t.sql))
+          ctx.addIssue({ code: 'custom', path: ['sql'], message: `expected the key-range placeholder ${p} in the backfill SQL` });
+      }
   });
 export type BackfillTask = z.infer<typeof BackfillTask>;
 
@@ -168,6 +188,10 @@ export const RunSpec = z
       .strictObject({
         tasks: z.array(BackfillTask).default([]),
         maxConcurrency: z.number().int().min(1).max(40).default(4),
+        /** Pause after each chunk, to leave the database room. */
+        pauseMs: z.number().int().min(0).max(600_000).default(0),
+        /** Before each chunk: while this query returns a row whose first column is true / > 0, wait. */
+        busyQuery: z.strictObject({ sql: SqlText, database: DbSide.default('target'), pollMs: z.number().int().min(10).default(2000), maxWaitMs: z.number().int().min(100).default(600_000) }).optional(),
       })
       .prefault({}),
     verify: z

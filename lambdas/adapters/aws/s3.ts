@@ -125,9 +125,16 @@ export class S3ApprovalStore implements ApprovalStore {
   }
 }
 
-/** Migration files from s3://bucket/prefix/. */
+/** Migration files from s3://bucket/prefix/, data files from s3://bucket/key. */
 export class S3ScriptSource implements ScriptSource {
   constructor(private readonly s3: S3Client) {}
+  async read(location: string): Promise<string> {
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+    if (!m) throw new Error(`file ${JSON.stringify(location)} is not an S3 URL; expected s3://bucket/key`);
+    const b = await getBytes(this.s3, m[1]!, m[2]!);
+    if (!b) throw new Error(`s3://${m[1]}/${m[2]} does not exist`);
+    return Buffer.from(b).toString('utf8');
+  }
   async list(location: string): Promise<{ name: string; body: string }[]> {
     const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
     if (!m) throw new Error(`migrations location ${JSON.stringify(location)} is not an S3 URL; expected s3://bucket/prefix/`);

@@ -1,4 +1,4 @@
-/** Migration files from a local folder. */
+/** Migration and data files from the local disk. */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ScriptSource } from '../../ports';
@@ -13,5 +13,13 @@ export class DirScriptSource implements ScriptSource {
     }
     const files = names.filter((n) => n.endsWith('.sql')).sort();
     return Promise.all(files.map(async (name) => ({ name, body: await readFile(path.join(location, name), 'utf8') })));
+  }
+
+  async read(location: string): Promise<string> {
+    try {
+      return await readFile(location, 'utf8');
+    } catch (e) {
+      throw new Error(`file ${JSON.stringify(location)} cannot be read (${(e as NodeJS.ErrnoException).code}); expected a readable local file`);
+    }
   }
 }
