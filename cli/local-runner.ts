@@ -271,7 +271,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const execId = `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`;
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const execution = machine.run(raw as any, {
-    overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides: Object.fromEntries(Object.values(STATES).map((s) => [s, 50])) },
+    overrides: {
+      taskResourceLocalHandlers: overrides,
+      retryIntervalOverrides: Object.fromEntries(Object.values(STATES).map((s) => [s, 50])),
+      // The jumpbox poll loop: locally every 200 ms instead of pollSeconds.
+      waitTimeOverrides: { [STATES.commandWait]: 200 },
+    },
     // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
     context: { Execution: { Id: execId, Name: runId, Input: raw, StartTime: new Date().toISOString() }, Task: { Token: 'minted-by-the-local-GoNoGo-override' } } as any,
   });

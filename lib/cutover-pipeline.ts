@@ -64,6 +64,8 @@ const CAPS: Record<TaskKey, readonly ('db' | 'paramsRead' | 'paramsWrite' | 'com
   validateSpec: [],
   preflight: ['db', 'paramsRead', 'commands'],
   schema: ['db', 'migrations'],
+  commandSend: ['commands'],
+  commandPoll: ['commands'],
   backfillPlan: ['db'],
   backfillChunk: ['db'],
   verify: ['db'],

@@ -62,6 +62,8 @@ const BY_STAGE: Partial<Record<TaskKey, Classification>> = {
   validateSpec: 'SPEC_INVALID',
   preflight: 'ENVIRONMENT_BLOCKED',
   schema: 'MIGRATION_FAILED',
+  commandSend: 'BACKFILL_FAILED',
+  commandPoll: 'BACKFILL_FAILED',
   backfillPlan: 'BACKFILL_FAILED',
   backfillChunk: 'BACKFILL_FAILED',
   verify: 'VERIFY_FAILED',

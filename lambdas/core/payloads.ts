@@ -28,6 +28,10 @@ export const GateChunkInput = z.object({
   chunk: z.object({ table: z.string(), index: z.number().int().min(0), lo: KeyValues, hi: KeyValues }),
 });
 
+const BulkCommand = z.object({ name: z.string(), script: z.string(), timeoutSeconds: z.number().int(), pollSeconds: z.number().int() });
+export const CommandSendInput = z.object({ spec: RunSpec, command: BulkCommand });
+export const CommandPollInput = z.object({ spec: RunSpec, command: BulkCommand, sent: z.object({ commandId: z.string(), sentAt: z.string() }) });
+
 export const GoNoGoInput = z.object({ taskToken: z.string().min(1).max(2048), state: StageState });
 
 /** Classify and Summary run after any failure, so the spec may be invalid here. */

@@ -184,6 +184,23 @@ export const RunSpec = z
         lockRetries: z.number().int().min(0).max(20).default(3),
       })
       .optional(),
+    /** Seed 004: bulk copies on the jumpbox (pg_dump | pg_restore, pgcopydb, mysqldump) before the backfill tasks. */
+    bulkCopy: z
+      .strictObject({
+        commands: z
+          .array(
+            z.strictObject({
+              name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
+              script: z.string().min(1),
+              /** The script is stopped after this long (SSM executionTimeout); the run ends BACKFILL_FAILED. */
+              timeoutSeconds: z.number().int().min(1).max(172_800).default(3600),
+              /** Seconds between status checks (a Wait state, not a sleeping Lambda). */
+              pollSeconds: z.number().int().min(1).max(3600).default(15),
+            }),
+          )
+          .default([]),
+      })
+      .prefault({}),
     backfill: z
       .strictObject({
         tasks: z.array(BackfillTask).default([]),
@@ -309,9 +326,9 @@ export const RunSpec = z
       .optional(),
   })
   .superRefine((s, ctx) => {
-    const usesCommands = [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command');
+    const usesCommands = [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') || s.bulkCopy.commands.length > 0;
     if (usesCommands && !s.jumpbox)
-      ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: cutover or rollback actions of type "command" need one' });
+      ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands and cutover or rollback actions of type "command" need one' });
     if (s.verify.rowCounts === 'source-vs-target' && s.verify.tables.length > 0 && !s.target)
       ctx.addIssue({
         code: 'custom',

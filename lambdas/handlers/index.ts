@@ -3,6 +3,8 @@ import type { TaskKey } from '../core/states';
 import { backfillChunk } from './backfill-chunk';
 import { backfillPlan } from './backfill-plan';
 import { classify } from './classify';
+import { commandPoll } from './command-poll';
+import { commandSend } from './command-send';
 import { cutover } from './cutover';
 import { decide } from './decide';
 import type { Handler } from './define';
@@ -22,6 +24,8 @@ export const HANDLERS: Record<TaskKey, Handler<unknown>> = {
   validateSpec,
   preflight,
   schema,
+  commandSend,
+  commandPoll,
   backfillPlan,
   backfillChunk,
   verify,

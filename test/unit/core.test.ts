@@ -184,7 +184,7 @@ describe('decision matrix', () => {
   });
   it('classifies by error name, or by the stage it stopped in; rollbacks say what caused them', () => {
     const now = new Date('2026-11-21T00:00:00Z');
-    const c = classify({ error: { Error: 'States.Timeout' }, results: { validateSpec: 1, preflight: 1, schema: 1, backfillPlan: 1, backfillChunk: 1, verify: 1, gatePlan: 1, gateChunk: 1, gates: 1, decide: 1 }, owner: 'o', now });
+    const c = classify({ error: { Error: 'States.Timeout' }, results: { validateSpec: 1, preflight: 1, schema: 1, commandPoll: 1, backfillPlan: 1, backfillChunk: 1, verify: 1, gatePlan: 1, gateChunk: 1, gates: 1, decide: 1 }, owner: 'o', now });
     expect([c.classification, c.stage, c.retry_at_utc]).toEqual(['APPROVAL_TIMEOUT', 'GoNoGo', '2026-11-22T00:00:00.000Z']);
     expect(classify({ error: { Error: 'Lambda.Unknown' }, results: { validateSpec: 1 }, owner: 'o', now }).classification).toBe('ENVIRONMENT_BLOCKED');
     const rb = classify({ error: { Error: 'SmokeFailed', Cause: '{"errorMessage":"404"}' }, results: {}, owner: 'o', now, rollback: { ok: true } });
