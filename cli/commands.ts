@@ -5,7 +5,7 @@
  *   2  bad input: invalid spec, unreadable file, bad argument
  *   3  unexpected error
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
@@ -15,6 +15,7 @@ import { formatFinding, lintMigrations } from '../lambdas/core/lint';
 import { loadMigrations } from '../lambdas/core/migrations';
 import { applyUrlOverrides, defaultApprover, openLocalDatabases, runLocal } from './local-runner';
 import { dryRun, renderDryRun } from '../lambdas/core/dry-run';
+import { planUuid, readUuidGraph } from '../lambdas/core/uuid-plan';
 import { silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
 import type { Deps } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
@@ -72,6 +73,7 @@ Examples:
   $ cutline run spec.json --local --source-url postgres://postgres@127.0.0.1:5432/app
   $ cutline lint examples/agent-uuid/migrations
   $ cutline plan examples/agent-uuid/spec.json
+  $ cutline plan uuid --source-url postgres://postgres@127.0.0.1:5432/app --out uuid-plan
   $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
 
 Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
@@ -181,13 +183,17 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
 
   program
     .command('plan')
-    .description('dry run of a whole spec on local databases: SQL, locks, lint, rows each backfill chunk would touch; changes nothing')
-    .argument('<spec>', 'run spec JSON file')
+    .description('`plan <spec>`: dry run of a whole spec (SQL, locks, lint, rows each backfill chunk would touch; changes nothing). `plan uuid`: write the integer -> UUID key recipe for a database')
+    .argument('<spec|uuid>', 'run spec JSON file, or "uuid"')
     .option('--source-url <url>', 'source database', localUrl)
     .option('--target-url <url>', 'target database', localUrl)
     .option('--seed', 'apply spec.local.seed also to a non-embedded database first')
+    .option('--out <dir>', 'plan uuid: folder for migrations/, contract/, rollback/ and spec.fragment.json')
+    .option('--tables <list>', 'plan uuid: only these parent tables (comma-separated)')
+    .option('--batch-size <n>', 'plan uuid: rows per backfill chunk', (v) => port(v), 5000)
     .option('--json', 'machine-readable output')
-    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean }) => {
+    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number }) => {
+      if (file === 'uuid') return setExit(await planUuidCommand(io, o));
       const raw = applyUrlOverrides(await readSpecFile(file, placeholderEnv(io.env)), o.sourceUrl, o.targetUrl);
       const r = parseSpec(raw);
       const problems = r.ok ? platformProblems(r.spec, 'local') : r.problems;
@@ -250,6 +256,42 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     });
 
   return program;
+}
+
+async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; json?: boolean }): Promise<number> {
+  if (!o.sourceUrl) throw new UsageError('`plan uuid` needs --source-url (the database whose keys are planned)');
+  if (!o.out) throw new UsageError('`plan uuid` needs --out <dir>');
+  const { factory } = await openLocalDatabases({ source: { url: o.sourceUrl } }, {}, () => {});
+  try {
+    const client = factory.get({ engine: /^(mysql|mariadb):/.test(o.sourceUrl) ? 'mysql' : 'postgres', url: o.sourceUrl });
+    const graph = await readUuidGraph(client, o.tables?.split(',').map((t) => t.trim()));
+    const v7 = client.dialect === 'postgres' && (await client.query("SELECT to_regproc('uuidv7') IS NOT NULL AS ok")).rows[0]?.ok === true;
+    const plan = planUuid(graph, { firstVersion: 1, uuidv7: v7, batchSize: o.batchSize });
+    const write = async (dir: string, files: { name: string; body: string }[]) => {
+      if (!files.length) return;
+      await mkdir(path.join(o.out!, dir), { recursive: true });
+      for (const f of files) await writeFile(path.join(o.out!, dir, f.name), f.body);
+    };
+    await write('migrations', plan.files);
+    await write('contract', plan.contractFiles);
+    await write('rollback', plan.rollbackFiles);
+    const fragment = {
+      migrations: { location: 'migrations', ...(plan.contractFiles.length ? { contractLocation: 'contract' } : {}) },
+      backfill: { tasks: plan.backfill },
+      verify: { rowCounts: 'before-vs-after', tables: plan.verifyTables, assertions: plan.assertions, integrity: plan.integrity },
+    };
+    await writeFile(path.join(o.out, 'spec.fragment.json'), `${JSON.stringify(fragment, null, 2)}\n`);
+    const summary = { parents: graph.tables.filter((t) => t.isParent).length, foreignKeys: graph.fks.length, groups: plan.groups, skipped: plan.skipped, uuidv7: v7, out: o.out };
+    if (o.json) io.out(JSON.stringify(summary, null, 2));
+    else {
+      io.out(`uuid plan for ${client.label}: ${summary.parents} table(s) get uuid keys, ${summary.foreignKeys} foreign key(s) get uuid columns, ${plan.groups.length} swap group(s)`);
+      for (const sk of plan.skipped) io.out(`  skipped ${sk.table}: ${sk.reason}`);
+      io.out(`wrote ${o.out}/migrations, ${plan.contractFiles.length ? 'contract, rollback, ' : ''}spec.fragment.json (merge it into your spec)`);
+    }
+    return EXIT.OK;
+  } finally {
+    await factory.closeAll();
+  }
 }
 
 /** `validate` runs without the run's environment: give ${env:X} placeholders a value so the structure can be checked. */

@@ -104,6 +104,19 @@ function keyParam(v: string) {
   return Number.isSafeInteger(n) ? n : { type: 'decimal' as const, value: v };
 }
 
+/** Deadlocks between parallel chunks are transient: the statement is idempotent, so run it again. */
+const DEADLOCK = /Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded/i;
+async function retryDeadlocks<T>(deps: Deps, fn: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts || !DEADLOCK.test(errorMessage(e))) throw e;
+      await deps.clock.sleep(25 * 2 ** i + Math.floor(Math.random() * 50));
+    }
+  }
+}
+
 export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise<ChunkOutcome> {
   const key = chunkKey(spec.runId, chunk);
   if (await deps.evidence.get(key)) return { task: chunk.task, index: chunk.index, rows: 0, skipped: true, ms: 0 };
@@ -115,7 +128,7 @@ export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise
   let rows: number;
   let extra: Record<string, unknown> = {};
   try {
-    if (task.sql) rows = (await client.query(task.sql, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).rowsAffected;
+    if (task.sql) rows = await retryDeadlocks(deps, () => client.query(task.sql!, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).then((r) => r.rowsAffected);
     else if (task.copyFrom) {
       const r = await copyChunk(spec, task, chunk.lo, chunk.hi, deps);
       rows = r.rows;

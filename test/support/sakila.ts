@@ -83,7 +83,7 @@ function mariaType(r: { data_type: string; udt_name: string; len: number | null;
 }
 
 /** Port the PostgreSQL Sakila tables to a MariaDB database: mapped column types, same primary keys, rows copied in pages. */
-export async function portSakilaToMaria(pgClient: SqlClient, mysqlUrl: string, db: string, maria: SqlClient): Promise<void> {
+export async function portSakilaToMaria(pgClient: SqlClient, mysqlUrl: string, db: string, maria: SqlClient, opts: { foreignKeys?: boolean } = {}): Promise<void> {
   const admin = await mysql.createConnection(mysqlUrl);
   await admin.query(`DROP DATABASE IF EXISTS ${db}`);
   await admin.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
@@ -121,6 +121,18 @@ export async function portSakilaToMaria(pgClient: SqlClient, mysqlUrl: string, d
       });
       await maria.query(`INSERT INTO ${db}.${table} (${kept.map((c) => `\`${c.name}\``).join(', ')}) VALUES ${values}`, params);
     }
+  }
+  if (opts.foreignKeys) {
+    // The same single-column foreign keys as PostgreSQL, added once all rows are in.
+    const { rows } = await pgClient.query(
+      `SELECT c.conname AS name, t.relname AS child, a.attname AS col, p.relname AS parent, pa.attname AS pcol
+       FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+       WHERE c.contype = 'f' AND array_length(c.conkey, 1) = 1 AND t.relname = ANY (:tables::text[])`,
+      { tables: `{${SAKILA_TABLES.join(',')}}` },
+    );
+    for (const r of rows)
+      await maria.query(`ALTER TABLE ${db}.${r.child} ADD CONSTRAINT \`${r.name}\` FOREIGN KEY (\`${r.col}\`) REFERENCES ${db}.${r.parent} (\`${r.pcol}\`)`);
   }
 }
 

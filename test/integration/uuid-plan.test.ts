@@ -1,0 +1,118 @@
+/**
+ * The integer -> UUID recipe, planned from the catalog and run end to end on
+ * Sakila: real PostgreSQL (expand, backfill, verify, the primary-key swap
+ * after the go, validate) and real MariaDB (expand, backfill, verify).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../cli/commands';
+import { runLocal } from '../../cli/local-runner';
+import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
+import { postgresClient } from '../../lambdas/adapters/local/sql-postgres';
+import type { SqlClient } from '../../lambdas/ports';
+import { MYSQL_URL, PG_URL } from '../support/env';
+import { readJson, tempDir } from '../support/local-run';
+import { loadSakilaPg, pgUrlFor, portSakilaToMaria } from '../support/sakila';
+
+const JOIN_INT = `SELECT r.rental_id, i.inventory_id, f.title, c.last_name FROM rental r JOIN inventory i ON i.inventory_id = r.inventory_id JOIN film f ON f.film_id = i.film_id JOIN customer c ON c.customer_id = r.customer_id`;
+const JOIN_UUID = `SELECT r.rental_id, i.inventory_id, f.title, c.last_name FROM rental r JOIN inventory i ON i.inventory_uuid = r.inventory_uuid JOIN film f ON f.film_uuid = i.film_uuid JOIN customer c ON c.customer_uuid = r.customer_uuid`;
+const TABLES = ['actor', 'address', 'category', 'city', 'country', 'customer', 'film', 'film_actor', 'film_category', 'inventory', 'language', 'payment', 'rental', 'staff', 'store'];
+
+async function joinDigest(c: SqlClient, sql: string): Promise<string> {
+  const { rows } = await c.query(`${sql} ORDER BY 1`);
+  return JSON.stringify(rows.map((r) => [String(r.rental_id), String(r.inventory_id), r.title, r.last_name]));
+}
+async function counts(c: SqlClient): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of TABLES) out[t] = String((await c.query(`SELECT count(*) AS n FROM ${t}`)).rows[0]!.n);
+  return out;
+}
+
+async function planAndRun(url: string, runId: string) {
+  const dir = await tempDir('cutline-uuid-');
+  const t = { out: [] as string[], err: [] as string[] };
+  const code = await main(['plan', 'uuid', '--source-url', url, '--out', dir, '--batch-size', '4000', '--json'], { out: (l) => t.out.push(l), err: (l) => t.err.push(l), env: {} });
+  expect(code, t.err.join('\n')).toBe(EXIT.OK);
+  const fragment = JSON.parse(await readFile(path.join(dir, 'spec.fragment.json'), 'utf8'));
+  fragment.migrations.location = path.join(dir, fragment.migrations.location);
+  if (fragment.migrations.contractLocation) fragment.migrations.contractLocation = path.join(dir, fragment.migrations.contractLocation);
+  const spec = { version: 1, runId, owner: 'dba@example.com', tCutover: '2026-11-21T02:00:00Z', source: { engine: url.startsWith('mysql') ? 'mysql' : 'postgres', url }, ...fragment };
+  const r = await runLocal({ spec, evidenceDir: await tempDir(), workDir: await tempDir('cutline-work-'), approval: { kind: 'auto', decision: 'approve', approver: 'dba', comment: '' }, out: () => {} });
+  return { r, summary: JSON.parse(t.out.join('\n')), dir };
+}
+
+describe.runIf(!!PG_URL)('Sakila on PostgreSQL: every integer key -> UUID', () => {
+  const db = `cutline_uuid_pg_${process.pid}`;
+  let c: SqlClient;
+  let before: { counts: Record<string, string>; join: string };
+  beforeAll(async () => {
+    await loadSakilaPg(PG_URL!, db);
+    c = postgresClient(pgUrlFor(PG_URL!, db));
+    before = { counts: await counts(c), join: await joinDigest(c, JOIN_INT) };
+  }, 120_000);
+  afterAll(async () => {
+    await c?.close();
+    const admin = postgresClient(PG_URL!);
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await admin.close();
+  });
+
+  it('plans, runs to GO, and the data is the same data under new keys', async () => {
+    const { r, summary } = await planAndRun(pgUrlFor(PG_URL!, db), 'uuid-sakila-pg');
+    expect(summary.parents).toBe(13);
+    expect(summary.groups).toHaveLength(1); // store <-> staff and everything they reach: one swap
+    expect([r.outcome, r.classification], r.reason).toEqual(['GO', 'GO']);
+    expect(await counts(c)).toEqual(before.counts);
+    expect(await joinDigest(c, JOIN_INT)).toBe(before.join);
+    expect(await joinDigest(c, JOIN_UUID)).toBe(before.join);
+    const fks = (await c.query("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' AND connamespace = to_regnamespace('public') AND conrelid::regclass::text NOT LIKE 'payment_p%'")).rows;
+    expect(fks.length).toBeGreaterThanOrEqual(44); // the legacy keys and their uuid twins
+    expect(fks.filter((f) => f.convalidated !== true)).toEqual([]);
+    const pk = (await c.query("SELECT a.attname AS col FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = 'rental'::regclass AND i.indisprimary")).rows[0];
+    expect(pk!.col).toBe('rental_uuid');
+    const mapped = (await c.query('SELECT (SELECT count(*) FROM cutline_uuid_map_rental) = (SELECT count(*) FROM rental) AS complete')).rows[0];
+    expect(mapped!.complete).toBe(true);
+    const verify = await readJson(path.join(r.evidenceDir, '06_verify.json'));
+    expect(verify.details.assertions.every((a: { ok: boolean }) => a.ok)).toBe(true);
+    expect(verify.details.assertions.length).toBeGreaterThan(40);
+  }, 300_000);
+});
+
+describe.runIf(!!PG_URL && !!MYSQL_URL)('Sakila on MariaDB: every integer key -> BINARY(16) uuid', () => {
+  const pgDb = `cutline_uuid_src_${process.pid}`;
+  const myDb = `cutline_uuid_my_${process.pid}`;
+  let c: SqlClient;
+  let before: { counts: Record<string, string>; join: string };
+  beforeAll(async () => {
+    await loadSakilaPg(PG_URL!, pgDb);
+    const pgc = postgresClient(pgUrlFor(PG_URL!, pgDb));
+    const admin = mysqlClient(MYSQL_URL!);
+    await portSakilaToMaria(pgc, MYSQL_URL!, myDb, admin, { foreignKeys: true });
+    await admin.close();
+    await pgc.close();
+    c = mysqlClient(pgUrlFor(MYSQL_URL!, myDb));
+    before = { counts: await counts(c), join: await joinDigest(c, JOIN_INT) };
+  }, 180_000);
+  afterAll(async () => {
+    await c?.query(`DROP DATABASE IF EXISTS ${myDb}`);
+    await c?.close();
+    const admin = postgresClient(PG_URL!);
+    await admin.query(`DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`);
+    await admin.close();
+  });
+
+  it('plans, runs to GO: counts unchanged, no orphans, mapping complete, the join gives the same rows through uuid columns', async () => {
+    const { r, summary } = await planAndRun(pgUrlFor(MYSQL_URL!, myDb), 'uuid-sakila-my');
+    expect(summary.parents).toBe(13);
+    expect([r.outcome, r.classification], r.reason).toEqual(['GO', 'GO']);
+    expect(await counts(c)).toEqual(before.counts);
+    expect(await joinDigest(c, JOIN_UUID)).toBe(before.join);
+    const verify = await readJson(path.join(r.evidenceDir, '06_verify.json'));
+    const names = verify.details.assertions.map((a: { name: string }) => a.name);
+    expect(names).toContain('integrity: no orphans rental(inventory_id) -> inventory');
+    expect(names).toContain("rental.inventory_uuid equals its inventory's");
+    expect(names).toContain('rental: mapping complete');
+    expect(verify.details.assertions.filter((a: { ok: boolean }) => !a.ok)).toEqual([]);
+  }, 300_000);
+});
