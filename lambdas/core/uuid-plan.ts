@@ -257,7 +257,7 @@ export function planUuid(g: UuidGraph, opts: { firstVersion: number; uuidv7: boo
       // Validating takes no long lock (SHARE UPDATE EXCLUSIVE): its own file, after the swap committed.
       const validate = [`-- cutline plan uuid: validate the legacy foreign keys re-attached by the swap of group ${gi + 1}.`];
       for (const f of moved) validate.push(`ALTER TABLE ${q(f.table)} VALIDATE CONSTRAINT ${q(f.name)};`);
-      contractFiles.push({ name: `V${v++}__uuid_validate_group_${gi + 1}.sql`, body: `${validate.join('\n')}\n` });
+      if (moved.length) contractFiles.push({ name: `V${v++}__uuid_validate_group_${gi + 1}.sql`, body: `${validate.join('\n')}\n` });
       const back = [`-- Rollback of the swap of group ${gi + 1}: the integer key is the primary key again (uuid columns stay).`];
       for (const f of moved) back.push(`ALTER TABLE ${q(f.table)} DROP CONSTRAINT ${q(f.name)};`);
       for (const p of gp) {

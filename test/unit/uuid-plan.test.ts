@@ -43,7 +43,7 @@ describe('uuid plan', () => {
     expect(p.files[0]!.name).toBe('V7__uuid_expand.sql');
     expect(p.files[0]!.body).toContain('BINARY(16)');
     expect(p.files[1]!.body).toContain('ALGORITHM=INPLACE, LOCK=NONE');
-    expect(p.backfill.filter((b) => b.table === 'store').map((b) => b.sql.split(' ')[0])).toEqual(['INSERT', 'UPDATE']);
+    expect(p.backfill.filter((b) => ['uuid-map-store', 'uuid-store'].includes(b.name)).map((b) => b.sql.split(' ')[0])).toEqual(['INSERT', 'UPDATE']);
     expect(p.contractFiles).toEqual([]);
     expect(lintMigrations(loadMigrations(p.files, 'mysql'), 'mysql').filter((f) => f.blocking)).toEqual([]);
   });
