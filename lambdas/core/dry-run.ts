@@ -51,14 +51,19 @@ export async function dryRun(spec: RunSpec, deps: Deps): Promise<DryRun> {
   const m = spec.migrations;
   if (m) {
     const client = deps.sql(dbRef(spec, m.database));
-    const files = [...(await deps.scripts.list(m.location)), ...(m.contractLocation ? await deps.scripts.list(m.contractLocation) : [])];
-    const migrations = loadMigrations(files, client.dialect);
+    const contract = m.contractLocation ? await deps.scripts.list(m.contractLocation) : [];
+    const contractNames = new Set(contract.map((f) => f.name));
+    const migrations = loadMigrations([...(await deps.scripts.list(m.location)), ...contract], client.dialect);
     const checked = validateAgainstHistory(migrations, await historyIfAny(client, m.historyTable));
     schema = {
       pending: checked.pending.map((x) => ({ script: x.script, statements: x.statements.map((s) => ({ line: s.line, sql: s.sql, lock: expectedLock(s.sql, client.dialect) })) })),
       applied: migrations.length - checked.pending.length,
       problems: checked.problems.map((p) => p.detail),
-      lint: lintMigrations(checked.pending, client.dialect),
+      // Contract files run after the go/no-go: destructive statements are theirs to hold.
+      lint: [
+        ...lintMigrations(checked.pending.filter((x) => !contractNames.has(x.script)), client.dialect),
+        ...lintMigrations(checked.pending.filter((x) => contractNames.has(x.script)), client.dialect, { contract: true }),
+      ],
     };
   }
   const backfill: DryRun['backfill'] = [];

@@ -88,7 +88,7 @@ describe('cutline plan (dry run)', () => {
     const t = io();
     expect(await main(['plan', f, '--json'], t.io)).toBe(EXIT.OK);
     const d = JSON.parse(t.out.join('\n'));
-    expect(d.schema.pending.map((p: { script: string }) => p.script)).toEqual(['V1__add_agent_uuid.sql', 'V2__agent_uuid_indexes.sql']);
+    expect(d.schema.pending.map((p: { script: string }) => p.script)).toEqual(['V1__uuid_expand.sql', 'V2__uuid_indexes.sql', 'V3__uuid_foreign_keys.sql', 'V4__uuid_swap_group_1.sql', 'V5__uuid_validate_group_1.sql']);
     expect(d.schema.pending[1].statements[0].lock).toBe('SHARE UPDATE EXCLUSIVE (writes continue)');
     const re = d.backfill.filter((c: { task: string }) => c.task === 'reactivate');
     expect(re.map((c: { rows: number; upperBound?: boolean }) => [c.rows, !!c.upperBound])).toEqual([
@@ -97,9 +97,9 @@ describe('cutline plan (dry run)', () => {
       [10, false],
       [10, false],
     ]);
-    const agents = d.backfill.filter((c: { task: string }) => c.task === 'agents');
-    expect(agents[0]).toMatchObject({ rows: 5, upperBound: true }); // agent_uuid does not exist before Schema: the key range is the bound
-    expect(d.cutover).toEqual(['agents.agent_uuid becomes NOT NULL', 'runtime selector: agents are identified by agent_uuid', 'reload web workers on the jumpbox']);
+    const agents = d.backfill.filter((c: { task: string }) => c.task === 'uuid-s3-cloudbackup-agents');
+    expect(agents[0]).toMatchObject({ rows: 200, upperBound: true }); // the mapping table does not exist before Schema: the key range is the bound
+    expect(d.cutover).toEqual(['runtime selector: agents are identified by agent_uuid', 'reload web workers on the jumpbox']);
   }, 60_000);
 });
 

@@ -89,7 +89,8 @@ describe.runIf(!!PG_URL)('killed and resumed 20 times', () => {
     const dir = await tempDir('cutline-faults-');
     const spec = await miniSpec({ runId: 'fault-run' });
     // Deterministic uuids (md5 of the agent id), so two runs can be compared byte for byte.
-    spec.backfill.tasks[0].sql = "UPDATE s3_cloudbackup_agents SET agent_uuid = md5('agent-' || agent_id)::uuid WHERE agent_id BETWEEN :lo AND :hi AND agent_uuid IS NULL";
+    spec.backfill.tasks[0].sql = spec.backfill.tasks[0].sql.replace('gen_random_uuid()', `md5('agent-' || "agent_id"::text)::uuid`);
+    expect(spec.backfill.tasks[0].sql).toContain('md5(');
     spec.backfill.maxConcurrency = 2;
     // Every chunk takes at least 40 ms, so a kill lands during the backfill, not after it.
     for (const t of spec.backfill.tasks) {

@@ -58,11 +58,15 @@ describe('the demo (seed 000 agent UUID cutover, 120,000 runs)', () => {
       "SELECT is_nullable FROM information_schema.columns WHERE table_name = 's3_cloudbackup_agents' AND column_name = 'agent_uuid'",
     );
     expect(notNull.rows[0]!.is_nullable).toBe('NO');
-    const history = await c.query('SELECT script, success, statements_applied, statements_total FROM cutline_schema_history ORDER BY version');
-    expect(history.rows).toEqual([
-      { script: 'V1__add_agent_uuid.sql', success: true, statements_applied: 6, statements_total: 6 },
-      { script: 'V2__agent_uuid_indexes.sql', success: true, statements_applied: 6, statements_total: 6 },
-    ]);
+    const history = await c.query('SELECT script, success, statements_applied = statements_total AS complete FROM cutline_schema_history ORDER BY version');
+    expect(history.rows).toEqual(
+      ['V1__uuid_expand.sql', 'V2__uuid_indexes.sql', 'V3__uuid_foreign_keys.sql', 'V4__uuid_swap_group_1.sql', 'V5__uuid_validate_group_1.sql'].map((script) => ({ script, success: true, complete: true })),
+    );
+    // the planner's swap ran after the go: agent_uuid is the primary key, agent_id stays unique
+    const pk = await c.query("SELECT a.attname AS col FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = 's3_cloudbackup_agents'::regclass AND i.indisprimary");
+    expect(pk.rows[0]!.col).toBe('agent_uuid');
+    const fks = await c.query("SELECT count(*)::text AS n, count(*) FILTER (WHERE convalidated)::text AS valid FROM pg_constraint WHERE contype = 'f' AND confrelid = 's3_cloudbackup_agents'::regclass");
+    expect(fks.rows[0]).toEqual({ n: '10', valid: '10' });
   });
 
   it('flipped the runtime selector parameter', async () => {
@@ -73,7 +77,8 @@ describe('the demo (seed 000 agent UUID cutover, 120,000 runs)', () => {
     const files = await filesUnder(r.evidenceDir);
     for (const f of ['01_validate.json', '02_preflight.json', '03_schema.json', '04_backfill_plan.json', '06_verify.json', '07_gates.json', '08_decide.json', '09_approval.json', '10_cutover.json', '11_smoke.json', '99_summary.json', 'summary.md', 'manifest.json', 'execution-history.json'])
       expect(files).toContain(f);
-    expect(files.filter((f) => f.startsWith('05_backfill/'))).toHaveLength(22);
+    const plan = await ev(r, '04_backfill_plan.json');
+    expect(files.filter((f) => f.startsWith('05_backfill/'))).toHaveLength(plan.details.tasks.reduce((n: number, t: { chunks: number }) => n + t.chunks, 0));
     const rec = await ev(r, '02_preflight.json');
     expect(Object.keys(rec).sort()).toEqual(['command', 'details', 'duration_ms', 'exit_code', 'owner', 'result', 'step', 'timestamp_utc']);
     expect(JSON.stringify(rec)).not.toContain('9f86d081884c7d659a2feaa0c55ad015'); // the secret key value never lands in evidence
@@ -96,12 +101,12 @@ describe('the demo (seed 000 agent UUID cutover, 120,000 runs)', () => {
 describe('NO_GO paths', () => {
   it('verify fails (a child table never backfilled) -> NO_GO / VERIFY_FAILED, no approval asked, nothing cut over', async () => {
     const spec = await miniSpec({ runId: 'e2e-verify-fails' });
-    spec.backfill.tasks = spec.backfill.tasks.filter((t: { name: string }) => t.name !== 'runs');
+    spec.backfill.tasks = spec.backfill.tasks.filter((t: { name: string }) => t.name !== 'uuid-s3-cloudbackup-runs-agent-id');
     const r = await run(spec);
     try {
       expect([r.status, r.outcome, r.classification]).toEqual(['FAILED', 'NO_GO', 'VERIFY_FAILED']);
       const verify = await ev(r, '06_verify.json');
-      const runs = verify.details.assertions.find((a: { name: string }) => a.name.startsWith('runs.'));
+      const runs = verify.details.assertions.find((a: { name: string }) => a.name === 's3_cloudbackup_runs.agent_uuid set wherever agent_id is');
       expect(runs.violations).toBeGreaterThan(0);
       expect(await exists(path.join(r.evidenceDir, '09_approval_request.json'))).toBe(false);
       expect(await exists(path.join(r.evidenceDir, '10_cutover.json'))).toBe(false);
@@ -215,7 +220,8 @@ describe('bad input ends classified, with a summary and nothing half-applied', (
     const spec = await miniSpec({ runId: 'e2e-bad-migration' });
     const dir = path.join(workDir, 'bad-migrations');
     await mkdir(dir, { recursive: true });
-    await copyFile(path.join(spec.migrations.location, 'V1__add_agent_uuid.sql'), path.join(dir, 'V1__add_agent_uuid.sql'));
+    await copyFile(path.join(spec.migrations.location, 'V1__uuid_expand.sql'), path.join(dir, 'V1__uuid_expand.sql'));
+    delete spec.migrations.contractLocation;
     await writeFile(
       path.join(dir, 'V2__broken.sql'),
       'ALTER TABLE s3_cloudbackup_runs ADD COLUMN note2 text;\nALTER TABLE s3_cloudbackup_runs ADD COLUMN note text;\nALTER TABLE s3_cloudbackup_nope ADD COLUMN x int;\n',
@@ -232,7 +238,7 @@ describe('bad input ends classified, with a summary and nothing half-applied', (
       expect(note.rows).toEqual([]); // statement 2 was rolled back with the file
       const hist = await c.query('SELECT script, success, statements_applied, error FROM cutline_schema_history ORDER BY version');
       expect(hist.rows.map((h) => [h.script, h.success, h.statements_applied])).toEqual([
-        ['V1__add_agent_uuid.sql', true, 6],
+        ['V1__uuid_expand.sql', true, 7],
         ['V2__broken.sql', false, 0],
       ]);
     } finally {
@@ -246,9 +252,10 @@ describe('lint and the contract phase', () => {
     const spec = await miniSpec({ runId: 'e2e-lint-blocks' });
     const dir = path.join(workDir, 'lint-migrations');
     await mkdir(dir, { recursive: true });
-    await copyFile(path.join(spec.migrations.location, 'V1__add_agent_uuid.sql'), path.join(dir, 'V1__add_agent_uuid.sql'));
+    await copyFile(path.join(spec.migrations.location, 'V1__uuid_expand.sql'), path.join(dir, 'V1__uuid_expand.sql'));
     await writeFile(path.join(dir, 'V2__bad_index.sql'), 'CREATE INDEX runs_status_idx ON s3_cloudbackup_runs (status);\n');
     spec.migrations.location = dir;
+    delete spec.migrations.contractLocation;
     const r = await run(spec);
     try {
       expect([r.outcome, r.classification]).toEqual(['NO_GO', 'MIGRATION_FAILED']);
@@ -266,14 +273,14 @@ describe('lint and the contract phase', () => {
     const spec = await miniSpec({ runId: 'e2e-contract' });
     const dir = path.join(workDir, 'contract');
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, 'V3__drop_legacy_note.sql'), 'ALTER TABLE s3_cloudbackup_runs DROP COLUMN log_ref;\n');
+    await writeFile(path.join(dir, 'V9__drop_legacy_note.sql'), 'ALTER TABLE s3_cloudbackup_runs DROP COLUMN log_ref;\n');
     spec.migrations.contractLocation = dir;
     const r = await run(spec);
     try {
       expect(r.outcome).toBe('GO');
-      expect((await ev(r, '03_schema.json')).details.applied.map((a: { script: string }) => a.script)).toEqual(['V1__add_agent_uuid.sql', 'V2__agent_uuid_indexes.sql']);
+      expect((await ev(r, '03_schema.json')).details.applied.map((a: { script: string }) => a.script)).toEqual(['V1__uuid_expand.sql', 'V2__uuid_indexes.sql', 'V3__uuid_foreign_keys.sql']);
       const cut = await ev(r, '10_cutover.json');
-      expect(cut.details.contract.applied).toEqual([{ script: 'V3__drop_legacy_note.sql', statements: 1 }]);
+      expect(cut.details.contract.applied).toEqual([{ script: 'V9__drop_legacy_note.sql', statements: 1 }]);
       expect(cut.details.contract.lint[0]).toMatchObject({ code: 'CL006', allowed: true, allowReason: 'contract phase (after go/no-go)' });
       const col = await db(r).query("SELECT 1 AS x FROM information_schema.columns WHERE table_name = 's3_cloudbackup_runs' AND column_name = 'log_ref'");
       expect(col.rows).toEqual([]);
