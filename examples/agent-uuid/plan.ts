@@ -31,7 +31,7 @@ export async function planDemo(outDir: string): Promise<{ spec: Record<string, u
     await mkdir(path.join(outDir, dir), { recursive: true });
     for (const f of files) await writeFile(path.join(outDir, dir, f.name), f.body);
   }
-  const spec = JSON.parse(await readFile(path.join(here, 'spec.json'), 'utf8')) as Record<string, any>;
+  const spec = JSON.parse(await readFile(path.join(here, 'spec.json'), 'utf8')) as Record<string, unknown>;
   spec.migrations = { location: 'migrations', contractLocation: 'contract', database: 'target' };
   spec.backfill = { maxConcurrency: 4, tasks: plan.backfill };
   spec.verify = { rowCounts: 'before-vs-after', tables: plan.verifyTables, assertions: plan.assertions, integrity: plan.integrity };
