@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBackfill } from './backfill';
 import { benchGates } from './gates';
 
 export interface Figure {
@@ -16,7 +17,7 @@ export interface Figure {
   readonly note?: string;
 }
 
-const BENCHES: Record<string, (args: string[]) => Promise<{ figures: Figure[]; ratios: Figure[] }>> = { gates: benchGates };
+const BENCHES: Record<string, (args: string[]) => Promise<{ figures: Figure[]; ratios: Figure[] }>> = { gates: benchGates, backfill: benchBackfill };
 
 const name = process.argv[2] ?? '';
 const bench = BENCHES[name];

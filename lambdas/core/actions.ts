@@ -22,14 +22,15 @@ const TERMINAL = new Set(['Success', 'Cancelled', 'Failed', 'TimedOut']);
 /** Send a command and poll until it ends or its timeout passes. */
 export async function runCommand(deps: Deps, instanceId: string, script: string, timeoutSeconds: number): Promise<CommandResult> {
   const commandId = await deps.commands.send(instanceId, script, { timeoutSeconds });
-  const deadline = deps.clock.now().getTime() + (timeoutSeconds + 30) * 1000;
-  let delay = 200;
+  const started = deps.clock.now().getTime();
+  const deadline = started + (timeoutSeconds + 30) * 1000;
   for (;;) {
     const r = await deps.commands.get(instanceId, commandId);
     if (TERMINAL.has(r.status)) return r;
-    if (deps.clock.now().getTime() > deadline) return { ...r, status: 'TimedOut' };
-    await deps.clock.sleep(delay);
-    delay = Math.min(delay * 2, 5000);
+    const now = deps.clock.now().getTime();
+    if (now > deadline) return { ...r, status: 'TimedOut' };
+    // Poll every ~5% of the time so far (50 ms to 5 s): the end is noticed within 5% of the command's own time.
+    await deps.clock.sleep(Math.min(5000, Math.max(50, Math.round((now - started) * 0.05))));
   }
 }
 
