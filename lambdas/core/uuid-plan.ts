@@ -271,6 +271,39 @@ export function planUuid(g: UuidGraph, opts: { firstVersion: number; uuidv7: boo
       rollbackFiles.push({ name: `R${gi + 1}__uuid_swap_group_${gi + 1}.sql`, body: `${back.join('\n')}\n` });
     }
   }
+  if (!pg) {
+    // MySQL commits each DDL: the swap is a contract file applied statement by statement (the history is the
+    // statement log a cut-off run resumes from), under the write freeze the spec's cutover actions put in place.
+    for (const [gi, grp] of grps.entries()) {
+      const gp = parents.filter((p) => grp.includes(p.table));
+      const gf = g.fks.filter((f) => grp.includes(f.table));
+      if (!gp.length) continue;
+      const moved = g.dependentFks.filter((f) => gp.some((p) => p.table === f.parent));
+      const allow = (code: string, why: string) => `-- cutline:allow ${code} ${why}`;
+      const swap = [`-- cutline plan uuid: primary-key swap of group ${gi + 1} (${grp.join(', ')}), statement by statement under the write freeze.`];
+      for (const f of moved) swap.push(`ALTER TABLE ${q(f.table)} DROP FOREIGN KEY ${q(f.name)};`);
+      for (const p of gp) {
+        swap.push(allow('CL005, CL011', 'the type stays BINARY(16): only NOT NULL and the keys change, under the write freeze, after verify proved every value set'));
+        swap.push(`ALTER TABLE ${q(p.table)} MODIFY ${q(uuidColumn(p.pk))} BINARY(16) NOT NULL, DROP PRIMARY KEY, ADD PRIMARY KEY (${q(uuidColumn(p.pk))}), ADD UNIQUE KEY ${q(`${p.table}_${p.pk}_legacy_key`)} (${q(p.pk)});`);
+      }
+      for (const f of moved) {
+        swap.push(allow('CL011', 'contract phase under the write freeze'));
+        swap.push(`ALTER TABLE ${q(f.table)} ADD CONSTRAINT ${q(f.name)} FOREIGN KEY (${q(f.column)}) REFERENCES ${q(f.parent)} (${q(f.parentColumn)});`);
+      }
+      for (const f of gf) {
+        swap.push(allow('CL011', 'contract phase under the write freeze'));
+        swap.push(`ALTER TABLE ${q(f.table)} ADD CONSTRAINT ${q(`${f.name}_uuid`)} FOREIGN KEY (${q(uuidColumn(f.column))}) REFERENCES ${q(f.parent)} (${q(uuidColumn(f.parentColumn))});`);
+      }
+      contractFiles.push({ name: `V${v++}__uuid_swap_group_${gi + 1}.sql`, body: `${swap.join('\n')}\n` });
+      const back = [`-- Rollback of the swap of group ${gi + 1}: the integer key is the primary key again (uuid columns stay).`];
+      for (const f of gf) back.push(`ALTER TABLE ${q(f.table)} DROP FOREIGN KEY ${q(`${f.name}_uuid`)};`);
+      for (const f of moved) back.push(`ALTER TABLE ${q(f.table)} DROP FOREIGN KEY ${q(f.name)};`);
+      for (const p of gp)
+        back.push(`ALTER TABLE ${q(p.table)} DROP PRIMARY KEY, ADD PRIMARY KEY (${q(p.pk)}), DROP INDEX ${q(`${p.table}_${p.pk}_legacy_key`)}, MODIFY ${q(uuidColumn(p.pk))} BINARY(16) NULL;`);
+      for (const f of moved) back.push(`ALTER TABLE ${q(f.table)} ADD CONSTRAINT ${q(f.name)} FOREIGN KEY (${q(f.column)}) REFERENCES ${q(f.parent)} (${q(f.parentColumn)});`);
+      rollbackFiles.push({ name: `R${gi + 1}__uuid_swap_group_${gi + 1}.sql`, body: `${back.join('\n')}\n` });
+    }
+  }
   return {
     files,
     contractFiles,

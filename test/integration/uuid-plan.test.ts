@@ -114,5 +114,11 @@ describe.runIf(!!PG_URL && !!MYSQL_URL)('Sakila on MariaDB: every integer key ->
     expect(names).toContain("rental.inventory_uuid equals its inventory's");
     expect(names).toContain('rental: mapping complete');
     expect(verify.details.assertions.filter((a: { ok: boolean }) => !a.ok)).toEqual([]);
+    // the swap ran after the go, statement by statement: uuid primary keys, both kinds of foreign keys enforced
+    const pk = (await c.query("SELECT COLUMN_NAME AS col FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'rental' AND CONSTRAINT_NAME = 'PRIMARY'")).rows;
+    expect(pk.map((x) => x.col)).toEqual(['rental_uuid']);
+    const fks = (await c.query("SELECT CONSTRAINT_NAME AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = 'rental' ORDER BY 1")).rows.map((x) => String(x.n));
+    expect(fks).toEqual(['rental_customer_id_fkey', 'rental_customer_id_fkey_uuid', 'rental_inventory_id_fkey', 'rental_inventory_id_fkey_uuid', 'rental_staff_id_fkey', 'rental_staff_id_fkey_uuid']);
+    expect(await joinDigest(c, JOIN_INT)).toBe(before.join);
   }, 300_000);
 });

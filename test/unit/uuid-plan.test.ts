@@ -38,13 +38,15 @@ describe('uuid plan', () => {
     for (const f of graph.fks) expect(swap).toContain(`DROP CONSTRAINT "${f.name}"`);
     expect(swap).toContain('PRIMARY KEY USING INDEX "staff_staff_uuid_pkey_idx"');
   });
-  it('MySQL: BINARY(16), online indexes, two idempotent statements per parent chunk, no swap', () => {
+  it('MySQL: BINARY(16), online indexes, two idempotent statements per parent chunk, a stepwise swap file', () => {
     const p = planUuid({ ...graph, dialect: 'mysql' }, { firstVersion: 7, uuidv7: false });
     expect(p.files[0]!.name).toBe('V7__uuid_expand.sql');
     expect(p.files[0]!.body).toContain('BINARY(16)');
     expect(p.files[1]!.body).toContain('ALGORITHM=INPLACE, LOCK=NONE');
     expect(p.backfill.filter((b) => ['uuid-map-store', 'uuid-store'].includes(b.name)).map((b) => b.sql.split(' ')[0])).toEqual(['INSERT', 'UPDATE']);
-    expect(p.contractFiles).toEqual([]);
+    expect(p.contractFiles.map((f) => f.name)).toEqual(['V9__uuid_swap_group_1.sql', 'V10__uuid_swap_group_2.sql']);
+    expect(p.contractFiles[0]!.body).toContain('DROP PRIMARY KEY, ADD PRIMARY KEY (`staff_uuid`)');
     expect(lintMigrations(loadMigrations(p.files, 'mysql'), 'mysql').filter((f) => f.blocking)).toEqual([]);
+    expect(lintMigrations(loadMigrations(p.contractFiles, 'mysql'), 'mysql', { contract: true }).filter((f) => f.blocking)).toEqual([]);
   });
 });
