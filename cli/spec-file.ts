@@ -27,7 +27,7 @@ export function resolvePaths(spec: unknown, baseDir: string): unknown {
   const s = structuredClone(spec) as Record<string, any>;
   const abs = (p: unknown) => (typeof p === 'string' && !/^[a-z0-9]+:\/\//i.test(p) ? path.resolve(baseDir, p) : p);
   if (s.migrations && typeof s.migrations === 'object') {
-    s.migrations.location = abs(s.migrations.location);
+    if (s.migrations.location !== 'bundled') s.migrations.location = abs(s.migrations.location);
     if (s.migrations.contractLocation !== undefined) s.migrations.contractLocation = abs(s.migrations.contractLocation);
   }
   for (const t of Array.isArray(s.backfill?.tasks) ? s.backfill.tasks : [])

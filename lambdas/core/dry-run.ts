@@ -11,7 +11,7 @@ import { describeAction } from './actions';
 import { planBackfill } from './backfill';
 import { errorMessage } from './errors';
 import { expectedLock, type LintFinding, lintMigrations } from './lint';
-import { type HistoryRow, loadMigrations, validateAgainstHistory } from './migrations';
+import { expandFiles, type HistoryRow, loadMigrations, readHistory, validateAgainstHistory } from './migrations';
 import { quoteIdent } from './sql-builders';
 import type { RunSpec } from './spec';
 import { dbRef } from './spec';
@@ -32,15 +32,7 @@ class Rollback extends Error {}
 
 async function historyIfAny(client: SqlClient, table: string): Promise<HistoryRow[]> {
   try {
-    const { rows } = await client.query(`SELECT version, script, sha256, success, statements_applied, statements_total FROM ${quoteIdent(table, client.dialect)}`);
-    return rows.map((r) => ({
-      version: String(r.version),
-      script: String(r.script),
-      sha256: String(r.sha256),
-      success: r.success === true || r.success === 1,
-      statements_applied: Number(r.statements_applied),
-      statements_total: Number(r.statements_total),
-    }));
+    return await readHistory(client, table);
   } catch {
     return [];
   }
@@ -53,7 +45,7 @@ export async function dryRun(spec: RunSpec, deps: Deps): Promise<DryRun> {
     const client = deps.sql(dbRef(spec, m.database));
     const contract = m.contractLocation ? await deps.scripts.list(m.contractLocation) : [];
     const contractNames = new Set(contract.map((f) => f.name));
-    const migrations = loadMigrations([...(await deps.scripts.list(m.location)), ...contract], client.dialect);
+    const migrations = loadMigrations([...(await expandFiles(m, deps.scripts)), ...contract], client.dialect);
     const checked = validateAgainstHistory(migrations, await historyIfAny(client, m.historyTable));
     schema = {
       pending: checked.pending.map((x) => ({ script: x.script, statements: x.statements.map((s) => ({ line: s.line, sql: s.sql, lock: expectedLock(s.sql, client.dialect) })) })),

@@ -10,6 +10,11 @@ import { sha256Hex } from './evidence';
 import { quoteIdent } from './sql-builders';
 import { type Dialect, type Statement, splitStatements } from './sql-lexer';
 
+/** The expand files of a spec: bundled in the spec, or listed from a folder / S3 prefix. */
+export async function expandFiles(m: { location: string; files?: readonly MigrationFile[] }, scripts: { list(location: string): Promise<MigrationFile[]> }): Promise<MigrationFile[]> {
+  return m.location === 'bundled' ? [...(m.files ?? [])] : scripts.list(m.location);
+}
+
 export interface MigrationFile {
   readonly name: string;
   readonly body: string;
@@ -80,7 +85,11 @@ export interface HistoryRow {
   readonly success: boolean;
   readonly statements_applied: number;
   readonly statements_total: number;
+  /** SHA-256 of each statement applied, in order: the statement log a half-applied file resumes from. */
+  readonly statement_hashes?: readonly string[];
 }
+
+export const statementHash = (sql: string) => sha256Hex(sql);
 
 export function historyDdl(dialect: Dialect, table: string): string {
   const t = quoteIdent(table, dialect);
@@ -89,12 +98,12 @@ export function historyDdl(dialect: Dialect, table: string): string {
   version text PRIMARY KEY, script text NOT NULL, sha256 char(64) NOT NULL, chain char(64) NOT NULL,
   execution_arn text NOT NULL, applied_by text NOT NULL,
   started_at timestamptz NOT NULL, finished_at timestamptz, success boolean NOT NULL,
-  statements_applied integer NOT NULL, statements_total integer NOT NULL, error text)`
+  statements_applied integer NOT NULL, statements_total integer NOT NULL, statement_hashes text NOT NULL, error text)`
     : `CREATE TABLE IF NOT EXISTS ${t} (
   version varchar(64) PRIMARY KEY, script varchar(255) NOT NULL, sha256 char(64) NOT NULL, chain char(64) NOT NULL,
   execution_arn varchar(2048) NOT NULL, applied_by varchar(255) NOT NULL,
   started_at datetime(6) NOT NULL, finished_at datetime(6) NULL, success boolean NOT NULL,
-  statements_applied integer NOT NULL, statements_total integer NOT NULL, error text NULL)`;
+  statements_applied integer NOT NULL, statements_total integer NOT NULL, statement_hashes longtext NOT NULL, error text NULL)`;
 }
 
 export interface ValidationProblem {
@@ -126,7 +135,13 @@ export function validateAgainstHistory(
     if (h?.success) continue;
     if (maxApplied && compareVersion(m.version, maxApplied) < 0)
       problems.push({ script: m.script, problem: 'inserted', detail: `${m.script} (version ${m.version}) is older than the newest applied version ${maxApplied}: files must only be added after it` });
-    if (h && h.sha256 === m.sha256 && h.statements_applied > 0) partial.set(m.version, h.statements_applied);
+    // Resume only where every statement already applied is, hash for hash, the file's own.
+    if (h && h.sha256 === m.sha256 && h.statements_applied > 0) {
+      const logged = h.statement_hashes ?? [];
+      const same = logged.length === h.statements_applied && logged.every((x, i) => x === statementHash(m.statements[i]?.sql ?? ''));
+      if (same) partial.set(m.version, h.statements_applied);
+      else problems.push({ script: m.script, problem: 'edited', detail: `${m.script}: the statements logged as applied do not match the file's first ${h.statements_applied}; expected the file unchanged since it was cut off` });
+    }
     pending.push(m);
   }
   return { problems, pending, partial };
@@ -139,10 +154,10 @@ export interface SchemaOutcome {
   readonly baselined?: string[];
 }
 
-async function readHistory(client: SqlClient, table: string): Promise<HistoryRow[]> {
+export async function readHistory(client: SqlClient, table: string): Promise<HistoryRow[]> {
   const t = quoteIdent(table, client.dialect);
   const { rows } = await client.query(
-    `SELECT version, script, sha256, success, statements_applied, statements_total FROM ${t} ORDER BY version`,
+    `SELECT version, script, sha256, success, statements_applied, statements_total, statement_hashes FROM ${t} ORDER BY version`,
   );
   return rows.map((r) => ({
     version: String(r.version),
@@ -151,6 +166,7 @@ async function readHistory(client: SqlClient, table: string): Promise<HistoryRow
     success: r.success === true || r.success === 1,
     statements_applied: Number(r.statements_applied),
     statements_total: Number(r.statements_total),
+    statement_hashes: JSON.parse(String(r.statement_hashes ?? '[]')) as string[],
   }));
 }
 
@@ -164,8 +180,8 @@ async function writeHistory(
   const ts = (v: string | null) => (v === null ? null : { type: 'timestamp' as const, value: v.replace('T', ' ').replace('Z', '') });
   await client.query(`DELETE FROM ${t} WHERE version = :version`, { version: m.version });
   await client.query(
-    `INSERT INTO ${t} (version, script, sha256, chain, execution_arn, applied_by, started_at, finished_at, success, statements_applied, statements_total, error)
-     VALUES (:version, :script, :sha256, :chain, :arn, :by, :started, :finished, :success, :applied, :total, :error)`,
+    `INSERT INTO ${t} (version, script, sha256, chain, execution_arn, applied_by, started_at, finished_at, success, statements_applied, statements_total, statement_hashes, error)
+     VALUES (:version, :script, :sha256, :chain, :arn, :by, :started, :finished, :success, :applied, :total, :hashes, :error)`,
     {
       version: m.version,
       script: m.script,
@@ -178,6 +194,7 @@ async function writeHistory(
       success: row.success,
       applied: row.applied,
       total: m.statements.length,
+      hashes: JSON.stringify(m.statements.slice(0, row.applied).map((x) => statementHash(x.sql))),
       error: row.error,
     },
   );

@@ -10,7 +10,7 @@ import { type Chunk, planBackfill, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
 import { buildManifest, canonicalJson, type StepResult, stepKey, stepRecord } from './evidence';
-import { applyMigrations, loadMigrations, type Migration } from './migrations';
+import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
 import { runPreflight } from './preflight';
@@ -87,7 +87,7 @@ export async function preflightStage(s: StageState, deps: Deps) {
 async function loadAll(s: StageState, deps: Deps) {
   const m = s.spec.migrations!;
   const client = deps.sql(dbRef(s.spec, m.database));
-  const expand = await deps.scripts.list(m.location);
+  const expand = await expandFiles(m, deps.scripts);
   const contract = m.contractLocation ? await deps.scripts.list(m.contractLocation) : [];
   const contractNames = new Set(contract.map((f) => f.name));
   const migrations = loadMigrations([...expand, ...contract], client.dialect);

@@ -169,8 +169,10 @@ export const RunSpec = z
       .prefault({}),
     migrations: z
       .strictObject({
-        /** A folder (local) or s3://bucket/prefix/ (AWS) of versioned .sql files: V1__name.sql, V2__... */
+        /** A folder (local), s3://bucket/prefix/ (AWS), or "bundled" (the files below travel in the spec) of versioned .sql files: V1__name.sql, V2__... */
         location: z.string().min(1),
+        /** location "bundled": the files themselves (keep the execution input under 256 KB). */
+        files: z.array(z.strictObject({ name: z.string().min(1), body: z.string() })).optional(),
         database: DbSide.default('target'),
         /** Contract files (drops, renames): applied by the Cutover stage, after the go/no-go. Versions follow the expand files. */
         contractLocation: z.string().min(1).optional(),
@@ -326,6 +328,8 @@ export const RunSpec = z
       .optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.migrations && (s.migrations.location === 'bundled') !== !!s.migrations.files)
+      ctx.addIssue({ code: 'custom', path: ['migrations', 'files'], message: 'expected "files" exactly when location is "bundled"' });
     const usesCommands = [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') || s.bulkCopy.commands.length > 0;
     if (usesCommands && !s.jumpbox)
       ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands and cutover or rollback actions of type "command" need one' });
@@ -413,7 +417,7 @@ export function platformProblems(spec: RunSpec, platform: 'aws' | 'local'): Spec
     out.push({ path: '$.jumpbox.instanceId', message: 'got "local"; an AWS run expects an SSM-managed instance id' });
   if (platform === 'aws' && spec.approval.channels.some((c) => c.type === 'local'))
     out.push({ path: '$.approval.channels', message: 'got a "local" channel; an AWS run expects "email" or "slack"' });
-  if (platform === 'aws' && spec.migrations && !spec.migrations.location.startsWith('s3://'))
-    out.push({ path: '$.migrations.location', message: `got ${show(spec.migrations.location)}; an AWS run expects s3://bucket/prefix/` });
+  if (platform === 'aws' && spec.migrations && !spec.migrations.location.startsWith('s3://') && spec.migrations.location !== 'bundled')
+    out.push({ path: '$.migrations.location', message: `got ${show(spec.migrations.location)}; an AWS run expects s3://bucket/prefix/ or "bundled"` });
   return out;
 }

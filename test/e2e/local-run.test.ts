@@ -247,6 +247,26 @@ describe('bad input ends classified, with a summary and nothing half-applied', (
   });
 });
 
+describe('bundled migrations', () => {
+  it('files that travel inside the spec are applied like a folder', async () => {
+    const spec = await miniSpec({ runId: 'e2e-bundled' });
+    const fs = await import('node:fs/promises');
+    const names = (await fs.readdir(spec.migrations.location)).sort();
+    spec.migrations = {
+      location: 'bundled',
+      files: await Promise.all(names.map(async (name: string) => ({ name, body: await fs.readFile(path.join(spec.migrations.location, name), 'utf8') }))),
+      contractLocation: spec.migrations.contractLocation,
+    };
+    const r = await run(spec);
+    try {
+      expect(r.outcome).toBe('GO');
+      expect((await ev(r, '03_schema.json')).details.applied.map((a: { script: string }) => a.script)).toEqual(names);
+    } finally {
+      await closeAll(r);
+    }
+  });
+});
+
 describe('lint and the contract phase', () => {
   it('a lock-heavy migration is blocked before anything runs: NO_GO / MIGRATION_FAILED with the rule and the safe alternative', async () => {
     const spec = await miniSpec({ runId: 'e2e-lint-blocks' });

@@ -6,7 +6,7 @@ import { planRanges } from '../../lambdas/core/backfill';
 import { classify, decide } from '../../lambdas/core/decision';
 import { GateFailed, VerifyFailed } from '../../lambdas/core/errors';
 import { buildManifest } from '../../lambdas/core/evidence';
-import { loadMigrations, validateAgainstHistory } from '../../lambdas/core/migrations';
+import { loadMigrations, statementHash, validateAgainstHistory } from '../../lambdas/core/migrations';
 import { checkParameters, parseServerVersion } from '../../lambdas/core/preflight';
 import { parseSpec, platformProblems, RunSpec } from '../../lambdas/core/spec';
 import { assertSingleStatement, namedParams, splitStatements } from '../../lambdas/core/sql-lexer';
@@ -219,6 +219,20 @@ describe('migrations', () => {
     ]);
     const ok = validateAgainstHistory(m, [h('1', 'V1__a.sql', m[0]!.sha256)]);
     expect([ok.problems, ok.pending.map((x) => x.script)]).toEqual([[], ['V2__b.sql']]);
+  });
+});
+
+describe('statement log (per-statement hashes)', () => {
+  const m = loadMigrations([{ name: 'V1__x.sql', body: 'ALTER TABLE a ADD COLUMN b int; ALTER TABLE a ADD COLUMN c int; ALTER TABLE a ADD COLUMN d int;' }], 'mysql');
+  const row = (hashes: string[]) => ({ version: '1', script: 'V1__x.sql', sha256: m[0]!.sha256, success: false, statements_applied: 2, statements_total: 3, statement_hashes: hashes });
+  it('a half-applied file resumes after the statements its log names', () => {
+    const ok = validateAgainstHistory(m, [row(m[0]!.statements.slice(0, 2).map((x) => statementHash(x.sql)))]);
+    expect([ok.problems, ok.partial.get('1')]).toEqual([[], 2]);
+  });
+  it('a log that does not match the file is a hard failure, not a resume', () => {
+    const bad = validateAgainstHistory(m, [row(['x', 'y'])]);
+    expect(bad.problems[0]).toMatchObject({ script: 'V1__x.sql', problem: 'edited' });
+    expect(bad.partial.size).toBe(0);
   });
 });
 
