@@ -247,6 +247,43 @@ describe('bad input ends classified, with a summary and nothing half-applied', (
   });
 });
 
+describe('more bad input', () => {
+  it('a file edited after it was applied, a syntax error, a backfill key that is not an integer: each NO_GO with the file / table named', async () => {
+    const fs = await import('node:fs/promises');
+    const dir = path.join(workDir, 'edit-me');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'V1__add.sql'), 'ALTER TABLE s3_cloudbackup_agents ADD COLUMN note text;\n');
+    const spec = await miniSpec({ runId: 'e2e-edited-1' });
+    spec.migrations = { location: dir };
+    spec.backfill.tasks = [];
+    spec.verify = { rowCounts: 'before-vs-after', tables: [] };
+    const first = await run(spec, { clients: undefined });
+    const c = db(first);
+    expect(first.outcome).toBe('GO');
+    // edited after it was applied -> MIGRATION_FAILED naming the file, on the same database
+    await fs.writeFile(path.join(dir, 'V1__add.sql'), 'ALTER TABLE s3_cloudbackup_agents ADD COLUMN note varchar(10);\n');
+    const edited = await run({ ...spec, runId: 'e2e-edited-2' }, { clients: { 'pglite://memory': c } });
+    expect([edited.outcome, edited.classification]).toEqual(['NO_GO', 'MIGRATION_FAILED']);
+    expect((await ev(edited, '03_schema.json')).details.message).toContain('V1__add.sql changed after it was applied');
+    // a syntax error names file, statement and line; nothing of the file stays
+    await fs.writeFile(path.join(dir, 'V1__add.sql'), 'ALTER TABLE s3_cloudbackup_agents ADD COLUMN note text;\n');
+    await fs.writeFile(path.join(dir, 'V2__typo.sql'), 'ALTER TABLE s3_cloudbackup_agents ADD COLUMN other text;\nALTER TABLE s3_cloudbackup_agents ADD COLUMNN broken int;\n');
+    const typo = await run({ ...spec, runId: 'e2e-typo' }, { clients: { 'pglite://memory': c } });
+    expect([typo.outcome, typo.classification]).toEqual(['NO_GO', 'MIGRATION_FAILED']);
+    expect((await ev(typo, '03_schema.json')).details).toMatchObject({ script: 'V2__typo.sql', statement: 2, line: 2, rolledBack: true });
+    expect((await c.query("SELECT 1 AS x FROM information_schema.columns WHERE table_name = 's3_cloudbackup_agents' AND column_name = 'other'")).rows).toEqual([]);
+    // a backfill keyed by a text column
+    await fs.rm(path.join(dir, 'V2__typo.sql'));
+    const textKey = await run(
+      { ...spec, runId: 'e2e-text-key', backfill: { tasks: [{ name: 'by-host', table: 's3_cloudbackup_agents', key: 'hostname', sql: 'UPDATE s3_cloudbackup_agents SET note = hostname WHERE hostname BETWEEN :lo AND :hi' }] } },
+      { clients: { 'pglite://memory': c } },
+    );
+    expect([textKey.outcome, textKey.classification]).toEqual(['NO_GO', 'BACKFILL_FAILED']);
+    expect((await ev(textKey, '90_classify.json')).details.reason).toContain('key s3_cloudbackup_agents.hostname is text; expected an integer key');
+    await c.close();
+  });
+});
+
 describe('bundled migrations', () => {
   it('files that travel inside the spec are applied like a folder', async () => {
     const spec = await miniSpec({ runId: 'e2e-bundled' });
