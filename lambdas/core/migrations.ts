@@ -321,7 +321,13 @@ export async function applyMigrations(
             });
           } else {
             for (const s of m.statements.slice(done)) {
-              await client.query(s.sql);
+              if (client.dialect === 'mysql') {
+                // One pinned session per statement: a bounded metadata-lock wait (the server default is a year), then the statement.
+                await client.transaction(async (tx) => {
+                  await tx.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil((opts.lockTimeoutMs ?? 5000) / 1000))}`);
+                  await tx.query(s.sql);
+                });
+              } else await client.query(s.sql);
               done++;
               const last = done === m.statements.length;
               await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: last ? now() : null, success: last, applied: done, error: null });

@@ -127,3 +127,34 @@ END;`;
     expect((await c.query('SELECT n FROM counters WHERE id = 1')).rows[0]!.n).toBe(3);
   });
 });
+
+describe.runIf(!!MYSQL_URL)('MariaDB: a metadata lock held elsewhere', () => {
+  const name = `cutline_mdl_${process.pid}`;
+  let c: SqlClient;
+  beforeAll(async () => {
+    const admin = mysqlClient(MYSQL_URL!);
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.close();
+    c = mysqlClient(pgUrlFor(MYSQL_URL!, name));
+    await c.query('CREATE TABLE busy (id INT PRIMARY KEY) ENGINE=InnoDB');
+  });
+  afterAll(async () => {
+    await c?.query(`DROP DATABASE IF EXISTS ${name}`);
+    await c?.close();
+  });
+
+  it('the ALTER waits at most lockTimeoutMs, is retried, and goes through once the lock is released', async () => {
+    const holder = await import('mysql2/promise').then((m) => m.createConnection(pgUrlFor(MYSQL_URL!, name)));
+    await holder.query('START TRANSACTION');
+    await holder.query('SELECT * FROM busy'); // holds a shared metadata lock until COMMIT
+    const files = [{ name: 'V1__alter.sql', body: 'ALTER TABLE busy ADD COLUMN v INT;' }];
+    await expect(
+      applyMigrations(c, loadMigrations(files, 'mysql'), { historyTable: 'h', executionArn: 'arn:1', appliedBy: 'ops', deps, lockTimeoutMs: 1000, lockRetries: 0 }),
+    ).rejects.toThrow(/Lock wait timeout exceeded/);
+    setTimeout(() => void holder.query('COMMIT'), 1500);
+    const out = await applyMigrations(c, loadMigrations(files, 'mysql'), { historyTable: 'h', executionArn: 'arn:2', appliedBy: 'ops', deps, lockTimeoutMs: 1000, lockRetries: 4 });
+    expect(out.applied[0]!.lockRetries).toBeGreaterThanOrEqual(1);
+    await holder.end();
+  }, 60_000);
+});
