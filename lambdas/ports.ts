@@ -116,6 +116,10 @@ export interface PendingApproval {
   readonly taskToken: string;
   readonly expiresAt: string;
   readonly approvers?: readonly string[];
+  /** Approvals needed (M of N); one reject decides. Default 1. */
+  readonly required?: number;
+  /** What the approval page shows (gate results, what GO will do). */
+  readonly request?: { owner: string; target: string; summary: string; goActions: readonly string[]; reportUrl?: string };
 }
 
 export interface ApprovalDecision {
@@ -134,8 +138,14 @@ export interface ApprovalDecision {
 export interface ApprovalStore {
   save(pending: PendingApproval): Promise<void>;
   get(approvalId: string): Promise<PendingApproval | undefined>;
-  /** false when a decision already exists: decisions are single-use. */
-  decideOnce(decision: ApprovalDecision): Promise<boolean>;
+  /** The pending approval of a run (the CLI finds it by runId). */
+  latestFor(runId: string): Promise<PendingApproval | undefined>;
+  /** One vote per approver: false when this approver already voted (conditional write). */
+  recordVote(decision: ApprovalDecision): Promise<boolean>;
+  votes(approvalId: string): Promise<ApprovalDecision[]>;
+  /** The final decision, written once: false when one already exists. */
+  finalizeOnce(decision: ApprovalDecision): Promise<boolean>;
+  final(approvalId: string): Promise<ApprovalDecision | undefined>;
 }
 
 /** Step Functions task tokens (SendTaskSuccess / SendTaskFailure). */

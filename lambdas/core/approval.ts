@@ -42,27 +42,42 @@ export function approvalQuery(approvalId: string, expiresAt: string, secret: str
 }
 
 export type DecideResult =
-  | { ok: true; decision: ApprovalDecision }
+  | { ok: true; decision: ApprovalDecision; final: boolean; approvals: number; required: number }
   | { ok: false; status: 400 | 403 | 404 | 409 | 410; reason: string };
 
 /**
- * Record a decision once and answer the waiting task: approve ->
- * SendTaskSuccess, reject -> SendTaskFailure(ApprovalRejected).
+ * Record one approver's decision and, once it decides the gate, answer the
+ * waiting task: one reject -> SendTaskFailure(ApprovalRejected); the
+ * required number of approvals (M of N, default 1) -> SendTaskSuccess.
+ * Each approver decides once; the final decision is written once.
  */
 export async function decideApproval(
   d: Omit<ApprovalDecision, 'runId' | 'decidedAt'>,
   deps: { approvalStore: ApprovalStore; tokens: TaskTokens; evidence: EvidenceStore; clock: Clock },
 ): Promise<DecideResult> {
-  const pending = await deps.approvalStore.get(d.approvalId);
+  const store = deps.approvalStore;
+  const pending = await store.get(d.approvalId);
   if (!pending) return { ok: false, status: 404, reason: `no pending approval ${d.approvalId}` };
   const now = deps.clock.now();
   if (Date.parse(pending.expiresAt) <= now.getTime()) return { ok: false, status: 410, reason: `approval ${d.approvalId} expired at ${pending.expiresAt}` };
   if (!d.approver.trim()) return { ok: false, status: 400, reason: 'approver is empty; expected the name or e-mail of the person deciding' };
   if (pending.approvers?.length && !pending.approvers.includes(d.approver))
     return { ok: false, status: 403, reason: `${d.approver} is not on the approver list of run ${pending.runId}` };
+  if (await store.final(d.approvalId)) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
   const decision: ApprovalDecision = { ...d, runId: pending.runId, decidedAt: now.toISOString() };
-  if (!(await deps.approvalStore.decideOnce(decision)))
-    return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
+  if (!(await store.recordVote(decision))) return { ok: false, status: 409, reason: `${d.approver} already decided approval ${d.approvalId}; a decision is single-use` };
+  const required = Math.max(1, pending.required ?? 1);
+  const votes = await store.votes(d.approvalId);
+  const approvals = votes.filter((v) => v.decision === 'approve');
+  await deps.evidence.put(
+    stepKey(pending.runId, 'goNoGo', `_votes/${now.toISOString().replace(/[:.]/g, '-')}_${d.decision}`),
+    canonicalJson({ ...decision, approvals: approvals.length, required }),
+    'application/json',
+  );
+  const decides = d.decision === 'reject' || approvals.length >= required;
+  if (!decides) return { ok: true, decision, final: false, approvals: approvals.length, required };
+  if (!(await store.finalizeOnce(decision))) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
+  const approvers = d.decision === 'approve' ? approvals.map((v) => v.approver) : [d.approver];
   await deps.evidence.put(
     stepKey(pending.runId, 'goNoGo'),
     canonicalJson(
@@ -72,13 +87,13 @@ export async function decideApproval(
         owner: d.approver,
         now,
         result: d.decision === 'approve' ? 'PASS' : 'FAIL',
-        details: { ...decision },
+        details: { ...decision, approvers, required, votes },
       }),
     ),
     'application/json',
   );
   if (d.decision === 'approve') {
-    await deps.tokens.succeed(pending.taskToken, { approvalId: d.approvalId, approver: d.approver, comment: d.comment, decidedAt: decision.decidedAt, via: d.via });
+    await deps.tokens.succeed(pending.taskToken, { approvalId: d.approvalId, approver: d.approver, approvers, comment: d.comment, decidedAt: decision.decidedAt, via: d.via });
   } else {
     await deps.tokens.fail(
       pending.taskToken,
@@ -86,5 +101,5 @@ export async function decideApproval(
       JSON.stringify({ errorMessage: `rejected by ${d.approver} via ${d.via}: ${d.comment || '(no comment)'}` }),
     );
   }
-  return { ok: true, decision };
+  return { ok: true, decision, final: true, approvals: approvals.length, required };
 }

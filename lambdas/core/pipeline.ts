@@ -236,10 +236,19 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
   const s = input.state;
   const approvalId = newApprovalId();
   const expiresAt = new Date(deps.clock.now().getTime() + s.spec.approval.timeoutSeconds * 1000).toISOString();
-  await deps.approvalStore.save({ approvalId, runId: s.spec.runId, taskToken: input.taskToken, expiresAt, approvers: s.spec.approval.approvers });
   const { summary, goActions } = approvalSummary(s);
+  const target = (s.spec.target ?? s.spec.source).engine;
+  await deps.approvalStore.save({
+    approvalId,
+    runId: s.spec.runId,
+    taskToken: input.taskToken,
+    expiresAt,
+    approvers: s.spec.approval.approvers,
+    required: s.spec.approval.required,
+    request: { owner: s.spec.owner, target, summary, goActions },
+  });
   const approveUrl = baseUrl ? `${baseUrl}/approve?${approvalQuery(approvalId, expiresAt, await deps.approvalSecret())}` : undefined;
-  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target: (s.spec.target ?? s.spec.source).engine, summary, goActions, approveUrl, expiresAt };
+  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, expiresAt };
   const delivered: string[] = [];
   for (const ch of deps.approvals(s.spec.approval.channels)) {
     await ch.deliver(request);

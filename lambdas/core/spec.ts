@@ -300,8 +300,10 @@ export const RunSpec = z
           .min(1, 'expected at least one approval channel: nobody could answer the go/no-go')
           .default([{ type: 'local' }]),
         approvers: z.array(z.string().min(1)).optional(),
+        /** M of N: approvals needed before GO (one reject decides NO_GO). */
+        required: z.number().int().min(1).default(1),
       })
-      .default({ timeoutSeconds: 86_400, channels: [{ type: 'local' }] }),
+      .prefault({}),
     cutover: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
     smoke: z
       .strictObject({
@@ -328,6 +330,8 @@ export const RunSpec = z
       .optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.approval.approvers && s.approval.required > s.approval.approvers.length)
+      ctx.addIssue({ code: 'custom', path: ['approval', 'required'], message: `got ${s.approval.required} approvals required from ${s.approval.approvers.length} approvers; expected at most the number of approvers` });
     if (s.migrations && (s.migrations.location === 'bundled') !== !!s.migrations.files)
       ctx.addIssue({ code: 'custom', path: ['migrations', 'files'], message: 'expected "files" exactly when location is "bundled"' });
     const usesCommands = [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') || s.bulkCopy.commands.length > 0;

@@ -387,7 +387,7 @@ describe('the local approval page', () => {
     const r = await runP;
     try {
       expect(r.outcome).toBe('GO');
-      expect((await ev(r, '09_approval.json')).details).toMatchObject({ approver: 'alice@example.com', via: 'local page', sourceIp: '127.0.0.1' });
+      expect((await ev(r, '09_approval.json')).details).toMatchObject({ approver: 'alice@example.com', via: 'approval page', sourceIp: '127.0.0.1' });
     } finally {
       await closeAll(r);
     }

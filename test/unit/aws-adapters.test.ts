@@ -40,8 +40,11 @@ describe('S3 evidence', () => {
     s3m.on(PutObjectCommand).rejectsOnce(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } }));
     const store = new S3ApprovalStore(new S3Client({ region: 'eu-west-1' }), 'ev-bucket');
     const d = { approvalId: 'a'.repeat(32), runId: 'r', decision: 'approve' as const, approver: 'x', comment: '', decidedAt: 'now', via: 'page' };
-    expect(await store.decideOnce(d)).toBe(false);
+    expect(await store.finalizeOnce(d)).toBe(false);
     expect(s3m.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Key: `private/approvals/${'a'.repeat(32)}/decision.json`, IfNoneMatch: '*' });
+    s3m.on(PutObjectCommand).resolves({});
+    expect(await store.recordVote(d)).toBe(true);
+    expect(s3m.commandCalls(PutObjectCommand)[1]!.args[0].input.Key).toMatch(/^private\/approvals\/a{32}\/votes\/[0-9a-f]{64}\.json$/);
   });
 });
 

@@ -96,32 +96,59 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 }
 
-/** Pending approvals in a private prefix (bucket-encrypted, never public); decisions written once. */
+/**
+ * Pending approvals in a private prefix (bucket-encrypted, never public, never
+ * in evidence): the task token lives here. Votes and the final decision are
+ * written once each (If-None-Match: *).
+ */
 export class S3ApprovalStore implements ApprovalStore {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly prefix = 'private/approvals/',
   ) {}
-  async save(p: PendingApproval): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}${p.approvalId}/pending.json`, Body: JSON.stringify(p), ContentType: 'application/json', IfNoneMatch: '*' }),
-    );
-  }
-  async get(id: string): Promise<PendingApproval | undefined> {
-    const b = await getBytes(this.s3, this.bucket, `${this.prefix}${id}/pending.json`);
-    return b ? (JSON.parse(Buffer.from(b).toString('utf8')) as PendingApproval) : undefined;
-  }
-  async decideOnce(d: ApprovalDecision): Promise<boolean> {
+  private async putOnce(key: string, body: unknown): Promise<boolean> {
     try {
-      await this.s3.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}${d.approvalId}/decision.json`, Body: JSON.stringify(d), ContentType: 'application/json', IfNoneMatch: '*' }),
-      );
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(body), ContentType: 'application/json', IfNoneMatch: '*' }));
       return true;
     } catch (e) {
       if (isPreconditionFailed(e)) return false;
       throw e;
     }
+  }
+  private async json<T>(key: string): Promise<T | undefined> {
+    const b = await getBytes(this.s3, this.bucket, key);
+    return b ? (JSON.parse(Buffer.from(b).toString('utf8')) as T) : undefined;
+  }
+  async save(p: PendingApproval): Promise<void> {
+    await this.putOnce(`${this.prefix}${p.approvalId}/pending.json`, p);
+    // The CLI finds a run's approval by runId (a newer request replaces the pointer).
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}by-run/${p.runId}.json`, Body: JSON.stringify({ approvalId: p.approvalId }), ContentType: 'application/json' }));
+  }
+  get(id: string): Promise<PendingApproval | undefined> {
+    return this.json(`${this.prefix}${id}/pending.json`);
+  }
+  async latestFor(runId: string): Promise<PendingApproval | undefined> {
+    const ptr = await this.json<{ approvalId: string }>(`${this.prefix}by-run/${runId}.json`);
+    return ptr ? this.get(ptr.approvalId) : undefined;
+  }
+  recordVote(d: ApprovalDecision): Promise<boolean> {
+    return this.putOnce(`${this.prefix}${d.approvalId}/votes/${createHash('sha256').update(d.approver).digest('hex')}.json`, d);
+  }
+  async votes(id: string): Promise<ApprovalDecision[]> {
+    const out: ApprovalDecision[] = [];
+    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.prefix}${id}/votes/` }));
+    for (const o of page.Contents ?? []) {
+      const v = await this.json<ApprovalDecision>(o.Key!);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+  finalizeOnce(d: ApprovalDecision): Promise<boolean> {
+    return this.putOnce(`${this.prefix}${d.approvalId}/decision.json`, d);
+  }
+  final(id: string): Promise<ApprovalDecision | undefined> {
+    return this.json(`${this.prefix}${id}/decision.json`);
   }
 }
 

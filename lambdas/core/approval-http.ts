@@ -1,0 +1,142 @@
+/**
+ * The approval API, the same for the Lambda Function URL and the local page:
+ *   GET  /approve?id&exp&sig  shows the gate results and a form, decides nothing
+ *                             (mail scanners prefetch GET links)
+ *   POST /approve             decides, after the signature and the expiry
+ *   POST /slack               Slack interactivity: signed request, the Slack user is the approver
+ * Refused links get a clear page and a 4xx, and change nothing.
+ */
+import type { ApprovalStore, Clock, EvidenceStore, HttpClient, TaskTokens } from '../ports';
+import { decideApproval, verifyApprovalLink } from './approval';
+import { errorMessage } from './errors';
+import { verifySlackRequest } from './slack';
+
+export interface ApprovalHttpRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly sourceIp?: string;
+  readonly userAgent?: string;
+}
+export interface ApprovalHttpResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+export interface ApprovalHttpDeps {
+  readonly approvalStore: ApprovalStore;
+  readonly tokens: TaskTokens;
+  readonly evidence: EvidenceStore;
+  readonly clock: Clock;
+  readonly http?: HttpClient;
+  secret(): Promise<string>;
+  slackSigningSecret?(): Promise<string>;
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>${esc(title)}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#111}
+pre{background:#f4f4f4;padding:.75rem;overflow:auto}button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5rem}
+.approve{background:#0a7d2c;color:#fff;border:0}.reject{background:#b00020;color:#fff;border:0}label{display:block;margin-top:.75rem}
+input,textarea{width:100%;font:inherit}</style></head><body>${body}</body></html>`;
+}
+
+const html = (status: number, title: string, body: string): ApprovalHttpResponse => ({
+  status,
+  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' },
+  body: page(title, body),
+});
+const refused = (status: number, reason: string) => html(status, 'Link refused', `<h1>This approval link cannot be used</h1><p>${esc(reason)}</p><p>Nothing was decided.</p>`);
+
+export async function handleApprovalHttp(req: ApprovalHttpRequest, deps: ApprovalHttpDeps): Promise<ApprovalHttpResponse> {
+  try {
+    if (req.path === '/healthz') return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' };
+    if (req.path === '/slack' && req.method === 'POST') return await slack(req, deps);
+    if (req.path !== '/approve') return html(404, 'Not found', '<h1>Not found</h1>');
+    if (req.method === 'GET') {
+      const link = { approvalId: req.query.get('id'), expiresAt: req.query.get('exp'), sig: req.query.get('sig') };
+      const check = verifyApprovalLink(link, await deps.secret(), deps.clock.now());
+      if (!check.ok) return refused(check.status, check.reason);
+      const p = await deps.approvalStore.get(link.approvalId!);
+      if (!p) return refused(404, `no pending approval ${link.approvalId}`);
+      const done = await deps.approvalStore.final(p.approvalId);
+      if (done) return html(409, 'Already decided', `<h1>Already decided</h1><p>${esc(done.decision === 'approve' ? 'Approved' : 'Rejected')} by ${esc(done.approver)} at ${esc(done.decidedAt)}.</p>`);
+      const r = p.request;
+      return html(
+        200,
+        `Go / no-go: ${p.runId}`,
+        `<h1>Go / no-go for run <code>${esc(p.runId)}</code></h1>
+<p>Owner: ${esc(r?.owner ?? '?')} · Target: ${esc(r?.target ?? '?')} · Link expires ${esc(link.expiresAt!)}${(p.required ?? 1) > 1 ? ` · ${p.required} approvals needed` : ''}</p>
+<h2>Gate results</h2><pre>${esc(r?.summary ?? '')}</pre>
+<h2>GO will</h2><ol>${(r?.goActions ?? []).map((a) => `<li>${esc(a)}</li>`).join('')}</ol>
+${r?.reportUrl ? `<p><a href="${esc(r.reportUrl)}">Evidence report</a></p>` : ''}
+<form method="post" action="approve">
+<input type="hidden" name="id" value="${esc(link.approvalId!)}"><input type="hidden" name="exp" value="${esc(link.expiresAt!)}"><input type="hidden" name="sig" value="${esc(link.sig!)}">
+<label>Your name or e-mail <input name="approver" required autocomplete="email"></label>
+<label>Comment <textarea name="comment" rows="3"></textarea></label>
+<p><button class="approve" name="decision" value="approve">Approve (GO)</button><button class="reject" name="decision" value="reject">Reject (NO-GO)</button></p>
+</form>`,
+      );
+    }
+    if (req.method !== 'POST') return html(405, 'Method not allowed', '<h1>Method not allowed</h1>');
+    const form = new URLSearchParams(req.body);
+    const link = { approvalId: form.get('id'), expiresAt: form.get('exp'), sig: form.get('sig') };
+    const check = verifyApprovalLink(link, await deps.secret(), deps.clock.now());
+    if (!check.ok) return refused(check.status, check.reason);
+    const decision = form.get('decision');
+    if (decision !== 'approve' && decision !== 'reject') return html(400, 'Bad request', `<h1>Unknown decision</h1><p>got ${esc(JSON.stringify(decision))}; expected "approve" or "reject"</p>`);
+    const out = await decideApproval(
+      {
+        approvalId: link.approvalId!,
+        decision,
+        approver: (form.get('approver') ?? '').trim(),
+        comment: (form.get('comment') ?? '').trim(),
+        via: 'approval page',
+        ...(req.sourceIp ? { sourceIp: req.sourceIp } : {}),
+        ...(req.userAgent ? { userAgent: req.userAgent } : {}),
+      },
+      deps,
+    );
+    if (!out.ok) return html(out.status, 'Decision refused', `<h1>Decision refused</h1><p>${esc(out.reason)}</p>`);
+    const head = !out.final ? `Approval recorded: ${out.approvals} of ${out.required}` : decision === 'approve' ? 'Approved: GO' : 'Rejected: NO-GO';
+    return html(200, 'Decision recorded', `<h1>${esc(head)}</h1><p>Recorded for run ${esc(out.decision.runId)} by ${esc(out.decision.approver)} at ${esc(out.decision.decidedAt)}.</p>`);
+  } catch (e) {
+    return html(500, 'Error', `<h1>Something went wrong</h1><p>${esc(errorMessage(e))}</p><p>Nothing was decided unless the page said so.</p>`);
+  }
+}
+
+/** Slack block_actions: the verified Slack user decides; the message is replaced with the outcome. */
+async function slack(req: ApprovalHttpRequest, deps: ApprovalHttpDeps): Promise<ApprovalHttpResponse> {
+  const json = (status: number, body: unknown): ApprovalHttpResponse => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!deps.slackSigningSecret) return json(404, { error: 'Slack is not configured' });
+  const v = verifySlackRequest(
+    { timestamp: req.headers['x-slack-request-timestamp'], signature: req.headers['x-slack-signature'] },
+    req.body,
+    await deps.slackSigningSecret(),
+    deps.clock.now(),
+  );
+  if (!v.ok) return json(401, { error: v.reason });
+  let payload: { user?: { id?: string; username?: string; name?: string }; actions?: { action_id?: string; value?: string }[]; response_url?: string };
+  try {
+    payload = JSON.parse(new URLSearchParams(req.body).get('payload') ?? '');
+  } catch {
+    return json(400, { error: 'expected a form field "payload" holding Slack block_actions JSON' });
+  }
+  const action = payload.actions?.[0];
+  const decision = action?.action_id === 'cutline_approve' ? 'approve' : action?.action_id === 'cutline_reject' ? 'reject' : undefined;
+  if (!decision || !action?.value) return json(400, { error: `got action ${JSON.stringify(action?.action_id ?? null)}; expected cutline_approve or cutline_reject` });
+  const who = payload.user?.username ?? payload.user?.name ?? '';
+  const out = await decideApproval({ approvalId: action.value, decision, approver: `slack:${who} (${payload.user?.id ?? '?'})`, comment: '', via: 'slack' }, deps);
+  const text = out.ok
+    ? out.final
+      ? `${decision === 'approve' ? ':white_check_mark: Approved (GO)' : ':x: Rejected (NO-GO)'} by <@${payload.user?.id}> at ${out.decision.decidedAt}`
+      : `Approval by <@${payload.user?.id}> recorded: ${out.approvals} of ${out.required}`
+    : `Not recorded: ${out.reason}`;
+  if (payload.response_url && deps.http)
+    await deps.http.request(payload.response_url, { method: 'POST', timeoutMs: 5000, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replace_original: out.ok && out.final, text }) });
+  return json(out.ok ? 200 : out.status, { text });
+}
