@@ -184,7 +184,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const page = new LocalApprovalPage(pageDeps);
   const baseUrl = await page.start(opts.port ?? 0);
   opts.onApprovalPage?.(baseUrl);
-  const channel = new LocalApprovalChannel(page, opts.approval, pageDeps, out);
+  const channel = new LocalApprovalChannel(opts.approval, pageDeps, out);
 
   let chunkTotal = 0;
   let chunkDone = 0;

@@ -154,7 +154,6 @@ export class LocalApprovalChannel implements ApprovalChannel {
   readonly kind = 'local';
   private rl?: ReturnType<typeof createInterface>;
   constructor(
-    private readonly _page: LocalApprovalPage,
     private readonly mode: LocalApprovalMode,
     private readonly deps: ApprovalPageDeps,
     private readonly out: (line: string) => void,
