@@ -36,6 +36,8 @@ export const DeployConfig = z.strictObject({
       emails: z.array(z.email()).default([]),
       /** SSM SecureString with the Slack incoming-webhook URL. */
       slackWebhookParameter: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/).optional(),
+      /** SSM SecureString with the Slack app's signing secret (Approve / Reject buttons in Slack). */
+      slackSigningSecretParameter: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/).optional(),
       /** SSM SecureString holding the HMAC key for approval links (>= 32 random chars). */
       hmacKeyParameter: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/).default('/cutline/approval/hmac-key'),
       /** Base URL of the approval page, when served from a custom domain. */

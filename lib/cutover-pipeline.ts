@@ -51,8 +51,10 @@ export interface CutoverPipelineProps {
   readonly slackWebhookParameter?: string;
   /** SSM SecureString with the approval-link HMAC key. Default: /cutline/approval/hmac-key. */
   readonly approvalHmacKeyParameter?: string;
-  /** Base URL of the approval page. Default: none (links are omitted until the approval API is deployed). */
+  /** Base URL of the approval page (a custom domain in front of the approval API). Default: the approval function's URL. */
   readonly approvalBaseUrl?: string;
+  /** SSM SecureString with the Slack app's signing secret: enables Slack buttons (interactivity). Default: none. */
+  readonly slackSigningSecretParameter?: string;
   /** Log retention for functions and the state machine. Default: one year. */
   readonly logRetention?: logs.RetentionDays;
   /** Memory per function in MB. Default: 512. */
@@ -88,6 +90,8 @@ export class CutoverPipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Readonly<Record<TaskKey, nodejs.NodejsFunction>>;
   readonly approvalTopic?: sns.Topic;
+  readonly approvalApi: nodejs.NodejsFunction;
+  readonly approvalUrl: lambda.FunctionUrl;
 
   constructor(scope: Construct, id: string, props: CutoverPipelineProps) {
     super(scope, id);
@@ -107,6 +111,38 @@ export class CutoverPipeline extends Construct {
     }
 
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const stateMachineName = `${Stack.of(this).stackName}-cutover`;
+    const smArn = Stack.of(this).formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+
+    // The approval API: signed links from e-mail / Slack and Slack interactivity, behind a Function URL.
+    this.approvalApi = new nodejs.NodejsFunction(this, 'ApprovalApiFunction', {
+      entry: path.join(ROOT, 'lambdas/handlers/approval-api.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      logGroup: new logs.LogGroup(this, 'ApprovalApiLogs', { retention }),
+      environment: {
+        EVIDENCE_BUCKET: bucket.bucketName,
+        APPROVAL_SECRET_PARAMETER: hmacParam,
+        ...(props.slackSigningSecretParameter ? { SLACK_SIGNING_SECRET_PARAMETER: props.slackSigningSecretParameter } : {}),
+      },
+      bundling: { minify: true, sourceMap: true, target: 'node22', externalModules: ['@aws-sdk/*'] },
+    });
+    // No IAM auth: approvers have no AWS identity. Every decision needs an HMAC-signed, expiring, single-use link or a signed Slack request.
+    this.approvalUrl = this.approvalApi.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('private/approvals/*'), bucket.arnForObjects('runs/*')] }));
+    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['private/approvals/*'] } } }));
+    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [smArn] }));
+    this.approvalApi.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [paramArn(hmacParam), ...(props.slackSigningSecretParameter ? [paramArn(props.slackSigningSecretParameter)] : [])] }),
+    );
+    acknowledgeWildcards(this.approvalApi, [bucket.arnForObjects('private/approvals/*'), bucket.arnForObjects('runs/*')], 'Pending approvals, votes and decisions under the private prefix; decision records in run evidence.');
+    acknowledge(this.approvalApi, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.');
+    acknowledge(this.approvalApi, 'AwsSolutions-L1', 'nodejs22.x is the supported target runtime of cutline; a newer runtime is adopted after testing.');
+    const approvalBase = props.approvalBaseUrl ?? this.approvalUrl.url;
+
     const fns = {} as Record<TaskKey, nodejs.NodejsFunction>;
     for (const key of Object.keys(TASKS) as TaskKey[]) {
       const t = TASKS[key];
@@ -123,7 +159,7 @@ export class CutoverPipeline extends Construct {
         environment: {
           EVIDENCE_BUCKET: bucket.bucketName,
           APPROVAL_SECRET_PARAMETER: hmacParam,
-          ...(props.approvalBaseUrl ? { APPROVAL_BASE_URL: props.approvalBaseUrl } : {}),
+          ...(key === 'goNoGo' ? { APPROVAL_BASE_URL: approvalBase } : {}),
           NODE_OPTIONS: '--enable-source-maps',
         },
         bundling: {
@@ -140,8 +176,7 @@ export class CutoverPipeline extends Construct {
     this.functions = fns;
 
     const smLogs = new logs.LogGroup(this, CONSTRUCT_IDS.stateMachineLogs, { retention });
-    // A fixed name lets the role name its own ARN (Distributed Map child executions) without a cycle.
-    const stateMachineName = `${Stack.of(this).stackName}-cutover`;
+    // A fixed name lets roles name its ARN (Distributed Map children, the approval API) without a cycle.
     this.stateMachine = new sfn.StateMachine(this, CONSTRUCT_IDS.stateMachine, {
       stateMachineName,
       // Inline (not an S3 asset): the template shows the exact definition an auditor reviews.
@@ -156,7 +191,6 @@ export class CutoverPipeline extends Construct {
     });
     for (const fn of Object.values(fns)) fn.grantInvoke(this.stateMachine);
     // Distributed Map (many gate chunks): read the items file, write results, run child executions.
-    const smArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const execArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [smArn] }));
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [execArns] }));

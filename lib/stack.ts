@@ -20,9 +20,11 @@ export class CutlineStack extends Stack {
       slackWebhookParameter: config.approval.slackWebhookParameter,
       approvalHmacKeyParameter: config.approval.hmacKeyParameter,
       approvalBaseUrl: config.approval.baseUrl,
+      slackSigningSecretParameter: config.approval.slackSigningSecretParameter,
       logRetention: config.logRetentionDays,
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'cutline start spec.json --state-machine-arn <this>' });
+    new CfnOutput(this, 'ApprovalUrl', { value: this.pipeline.approvalUrl.url, description: 'approval API (Slack interactivity: <this>slack)' });
     new CfnOutput(this, 'EvidenceBucketName', { value: this.pipeline.evidenceBucket.bucket.bucketName, description: 'evidence: s3://<this>/runs/<runId>/' });
   }
 }

@@ -247,7 +247,7 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
     required: s.spec.approval.required,
     request: { owner: s.spec.owner, target, summary, goActions },
   });
-  const approveUrl = baseUrl ? `${baseUrl}/approve?${approvalQuery(approvalId, expiresAt, await deps.approvalSecret())}` : undefined;
+  const approveUrl = baseUrl ? `${baseUrl.replace(/\/+$/, '')}/approve?${approvalQuery(approvalId, expiresAt, await deps.approvalSecret())}` : undefined;
   const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, expiresAt };
   const delivered: string[] = [];
   for (const ch of deps.approvals(s.spec.approval.channels)) {

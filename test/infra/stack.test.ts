@@ -65,7 +65,7 @@ describe('functions', () => {
   it('one nodejs22.x arm64 function per task, bundled by local esbuild', () => {
     const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
     const ours = fns.filter((f) => f.Properties.Environment?.Variables?.EVIDENCE_BUCKET);
-    expect(ours).toHaveLength(Object.keys(TASKS).length);
+    expect(ours).toHaveLength(Object.keys(TASKS).length + 1); // + the approval API
     for (const f of ours) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Architectures).toEqual(['arm64']);
@@ -106,6 +106,20 @@ describe('IAM is scoped to the configured resources', () => {
   it('evidence is never deleted by a function', () => {
     expect(statementsWith(template, 's3:DeleteObject')).toEqual([]);
     expect(statementsWith(template, 's3:DeleteObject*')).toEqual([]);
+  });
+});
+
+describe('approval API', () => {
+  it('a Function URL without IAM auth (links are HMAC-signed); GoNoGo sends links to it; it may only answer this state machine', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
+    const goNoGo = fns.find((f) => f.Properties.Environment?.Variables?.APPROVAL_BASE_URL);
+    expect(goNoGo.Properties.Environment.Variables.APPROVAL_BASE_URL['Fn::GetAtt'][1]).toBe('FunctionUrl');
+    const send = statementsWith(template, 'states:SendTaskSuccess');
+    expect(send).toHaveLength(1);
+    expect(JSON.stringify(send[0].Resource)).toContain(':stateMachine:Cutline-cutover');
+    const api = fns.find((f) => f.Properties.Environment?.Variables?.SLACK_SIGNING_SECRET_PARAMETER);
+    expect(api.Properties.Environment.Variables.SLACK_SIGNING_SECRET_PARAMETER).toBe('/cutline/slack/signing-secret');
   });
 });
 

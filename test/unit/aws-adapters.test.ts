@@ -124,7 +124,9 @@ describe('approval channels', () => {
     await new SlackWebhookChannel(new SsmParameterStore(new SSMClient({ region: 'eu-west-1' })), '/cutline/slack', http).deliver(request);
     expect(sent[0]!.url).toBe('https://hooks.slack.example/T/B/x');
     const blocks = JSON.parse(sent[0]!.body).blocks;
-    expect(blocks.at(-1).elements[0].url).toBe(request.approveUrl);
+    expect(blocks.at(-1).elements.map((e: { action_id: string }) => e.action_id)).toEqual(['cutline_approve', 'cutline_reject', 'cutline_open']);
+    expect(blocks.at(-1).elements[0].value).toBe(request.approvalId);
+    expect(blocks.at(-1).elements[2].url).toBe(request.approveUrl);
   });
 
   it('Slack answering non-2xx is an error naming the status', async () => {

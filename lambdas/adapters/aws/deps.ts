@@ -69,6 +69,17 @@ export function awsDeps(): Deps {
   return cached;
 }
 
+let signing: string | undefined;
+/** Slack's signing secret (SSM SecureString named by SLACK_SIGNING_SECRET_PARAMETER), read once per container. */
+export async function slackSigningSecret(): Promise<string> {
+  if (signing) return signing;
+  const name = env('SLACK_SIGNING_SECRET_PARAMETER');
+  const v = (await awsDeps().parameters.getMany([name])).get(name);
+  if (!v) throw new Error(`Slack signing secret parameter ${name} is missing; expected a SecureString with the app's signing secret`);
+  signing = v;
+  return v;
+}
+
 export function approvalBaseUrl(): string | undefined {
   return process.env.APPROVAL_BASE_URL || undefined;
 }

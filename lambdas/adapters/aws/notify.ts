@@ -43,9 +43,15 @@ export class SlackWebhookChannel implements ApprovalChannel {
       { type: 'header', text: { type: 'plain_text', text: `Go / no-go: ${r.runId}` } },
       { type: 'section', text: { type: 'mrkdwn', text: `*Owner* ${r.owner} · *Target* ${r.target}\n\`\`\`${r.summary}\`\`\`` } },
       { type: 'section', text: { type: 'mrkdwn', text: `*GO will:*\n${r.goActions.map((a, i) => `${i + 1}. ${a}`).join('\n')}` } },
-      ...(r.approveUrl
-        ? [{ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Review and decide' }, url: r.approveUrl, style: 'primary' }] }]
-        : []),
+      {
+        type: 'actions',
+        elements: [
+          // Decided in Slack: the signed request names the Slack user, who becomes the approver.
+          { type: 'button', action_id: 'cutline_approve', text: { type: 'plain_text', text: 'Approve (GO)' }, value: r.approvalId, style: 'primary', confirm: { title: { type: 'plain_text', text: 'Approve the cutover?' }, text: { type: 'plain_text', text: r.goActions.join('; ').slice(0, 290) || 'GO' }, confirm: { type: 'plain_text', text: 'Approve' }, deny: { type: 'plain_text', text: 'Cancel' } } },
+          { type: 'button', action_id: 'cutline_reject', text: { type: 'plain_text', text: 'Reject (NO-GO)' }, value: r.approvalId, style: 'danger' },
+          ...(r.approveUrl ? [{ type: 'button', action_id: 'cutline_open', text: { type: 'plain_text', text: 'Review on the page' }, url: r.approveUrl }] : []),
+        ],
+      },
     ];
     const res = await this.http.request(url, {
       method: 'POST',

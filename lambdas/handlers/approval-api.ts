@@ -1,0 +1,41 @@
+/**
+ * The approval API behind a Lambda Function URL (not a Task state): approval
+ * links from e-mail and Slack, and Slack interactivity. Thin: the event
+ * becomes a request for core/approval-http, its answer the response.
+ */
+import { z } from 'zod';
+import { awsDeps, slackSigningSecret } from '../adapters/aws/deps';
+import { type ApprovalHttpDeps, handleApprovalHttp } from '../core/approval-http';
+import { parsePayload } from '../core/payloads';
+
+const FunctionUrlEvent = z.object({
+  rawPath: z.string(),
+  rawQueryString: z.string().default(''),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().default(false),
+  headers: z.record(z.string(), z.string()).default({}),
+  requestContext: z.object({ http: z.object({ method: z.string(), sourceIp: z.string().optional(), userAgent: z.string().optional() }) }),
+});
+
+export async function approvalApi(event: unknown, deps: ApprovalHttpDeps) {
+  const e = parsePayload(FunctionUrlEvent, 'ApprovalApi', event);
+  const body = e.body ? (e.isBase64Encoded ? Buffer.from(e.body, 'base64').toString('utf8') : e.body) : '';
+  const out = await handleApprovalHttp(
+    {
+      method: e.requestContext.http.method,
+      path: e.rawPath,
+      query: new URLSearchParams(e.rawQueryString),
+      body,
+      headers: Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k.toLowerCase(), v])),
+      ...(e.requestContext.http.sourceIp ? { sourceIp: e.requestContext.http.sourceIp } : {}),
+      ...(e.requestContext.http.userAgent ? { userAgent: e.requestContext.http.userAgent } : {}),
+    },
+    deps,
+  );
+  return { statusCode: out.status, headers: out.headers, body: out.body };
+}
+
+export const handler = (event: unknown) => {
+  const d = awsDeps();
+  return approvalApi(event, { ...d, secret: d.approvalSecret, ...(process.env.SLACK_SIGNING_SECRET_PARAMETER ? { slackSigningSecret } : {}) });
+};

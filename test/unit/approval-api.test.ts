@@ -1,0 +1,159 @@
+/**
+ * The approval API Lambda (Function URL events) with S3, SSM and Step
+ * Functions mocked: GET decides nothing, POST decides once, forged / expired /
+ * replayed requests change nothing; Slack requests signed with real HMACs,
+ * stale ones refused; M-of-N.
+ */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { approvalQuery, signApproval } from '../../lambdas/core/approval';
+import { slackSignature } from '../../lambdas/core/slack';
+
+const s3 = mockClient(S3Client);
+const ssm = mockClient(SSMClient);
+const sfn = mockClient(SFNClient);
+const KEY = 'k'.repeat(64);
+const SLACK = 'slack-signing-secret-0123456789';
+const ID = 'b'.repeat(32);
+const EXP = new Date(Date.now() + 3600_000).toISOString();
+let objects: Map<string, string>;
+
+/** The one method of an S3 body stream the adapter reads. */
+function body(s: string) {
+  return { transformToByteArray: async () => new Uint8Array(Buffer.from(s)) };
+}
+function event(method: string, path: string, opts: { query?: string; body?: string; headers?: Record<string, string> } = {}) {
+  return { rawPath: path, rawQueryString: opts.query ?? '', body: opts.body, isBase64Encoded: false, headers: opts.headers ?? {}, requestContext: { http: { method, sourceIp: '203.0.113.7', userAgent: 'test-agent' } } };
+}
+
+beforeAll(() => {
+  process.env.EVIDENCE_BUCKET = 'ev-bucket';
+  process.env.APPROVAL_SECRET_PARAMETER = '/cutline/approval/hmac-key';
+  process.env.SLACK_SIGNING_SECRET_PARAMETER = '/cutline/slack/signing-secret';
+  process.env.AWS_REGION = 'eu-west-1';
+});
+beforeEach(() => {
+  s3.reset();
+  ssm.reset();
+  sfn.reset();
+  objects = new Map();
+  const pending = { approvalId: ID, runId: 'run-42', taskToken: 'TASK-TOKEN-SECRET', expiresAt: EXP, required: 1, request: { owner: 'ops', target: 'postgres', summary: 'orders: PASS', goActions: ['flip the selector'] } };
+  objects.set(`private/approvals/${ID}/pending.json`, JSON.stringify(pending));
+  s3.on(GetObjectCommand).callsFake((i: { Key: string }) => {
+    const v = objects.get(i.Key);
+    if (v === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+    return { Body: body(v) } as never;
+  });
+  s3.on(PutObjectCommand).callsFake((i: { Key: string; Body: string | Uint8Array; IfNoneMatch?: string }) => {
+    if (i.IfNoneMatch === '*' && objects.has(i.Key)) throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    objects.set(i.Key, Buffer.from(i.Body as Uint8Array).toString('utf8'));
+    return {};
+  });
+  s3.on(ListObjectsV2Command).callsFake((i: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).map((Key) => ({ Key })) }));
+  ssm.on(GetParametersCommand).callsFake((i: { Names: string[] }) => ({
+    Parameters: i.Names.map((n) => ({ Name: n, Value: n.includes('slack') ? SLACK : KEY })),
+  }));
+  sfn.on(SendTaskSuccessCommand).resolves({});
+  sfn.on(SendTaskFailureCommand).resolves({});
+});
+
+const form = (extra: Record<string, string>) => new URLSearchParams({ id: ID, exp: EXP, sig: signApproval(ID, EXP, KEY), ...extra }).toString();
+
+describe('approval API (Function URL)', () => {
+  it('GET shows the gate results and the form, and decides nothing', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const r = await handler(event('GET', '/approve', { query: approvalQuery(ID, EXP, KEY) }));
+    expect(r.statusCode).toBe(200);
+    expect(r.body).toContain('orders: PASS');
+    expect(r.body).toContain('<li>flip the selector</li>');
+    expect(r.body).not.toContain('TASK-TOKEN-SECRET');
+    expect(sfn.calls()).toHaveLength(0);
+    expect([...objects.keys()].some((k) => k.includes('/votes/'))).toBe(false);
+  });
+
+  it('POST approves once: SendTaskSuccess with the approver, source IP and agent in evidence; a replay is 409', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const r = await handler(event('POST', '/approve', { body: form({ approver: 'alice@example.com', comment: 'ok', decision: 'approve' }) }));
+    expect(r.statusCode).toBe(200);
+    const call = sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input;
+    expect(call.taskToken).toBe('TASK-TOKEN-SECRET');
+    expect(JSON.parse(call.output!)).toMatchObject({ approver: 'alice@example.com', via: 'approval page' });
+    const rec = JSON.parse(objects.get('runs/run-42/09_approval.json')!);
+    expect(rec.details).toMatchObject({ approver: 'alice@example.com', sourceIp: '203.0.113.7', userAgent: 'test-agent', decision: 'approve' });
+    const again = await handler(event('POST', '/approve', { body: form({ approver: 'bob@example.com', decision: 'approve' }) }));
+    expect(again.statusCode).toBe(409);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+  });
+
+  it('a tampered signature is 403, an expired link 410: nothing decided', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const tampered = await handler(event('POST', '/approve', { body: form({ approver: 'mallory', decision: 'approve', sig: `${signApproval(ID, EXP, KEY).slice(0, -3)}AAA` }) }));
+    expect(tampered.statusCode).toBe(403);
+    const past = '2020-01-01T00:00:00.000Z';
+    const expired = await handler(event('GET', '/approve', { query: approvalQuery(ID, past, KEY) }));
+    expect(expired.statusCode).toBe(410);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('a reject is SendTaskFailure(ApprovalRejected) naming the approver', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    await handler(event('POST', '/approve', { body: form({ approver: 'carol', comment: 'not tonight', decision: 'reject' }) }));
+    const f = sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
+    expect([f.error, JSON.parse(f.cause!).errorMessage]).toEqual(['ApprovalRejected', 'rejected by carol via approval page: not tonight']);
+  });
+
+  it('M of N: the first approval is recorded and waits; the second decides', async () => {
+    const p = JSON.parse(objects.get(`private/approvals/${ID}/pending.json`)!);
+    objects.set(`private/approvals/${ID}/pending.json`, JSON.stringify({ ...p, required: 2 }));
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const one = await handler(event('POST', '/approve', { body: form({ approver: 'alice', decision: 'approve' }) }));
+    expect(one.body).toContain('Approval recorded: 1 of 2');
+    expect(sfn.calls()).toHaveLength(0);
+    const same = await handler(event('POST', '/approve', { body: form({ approver: 'alice', decision: 'approve' }) }));
+    expect(same.statusCode).toBe(409);
+    await handler(event('POST', '/approve', { body: form({ approver: 'bob', decision: 'approve' }) }));
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.output!).approvers).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('Slack interactivity', () => {
+  const payload = (action: string) => `payload=${encodeURIComponent(JSON.stringify({ user: { id: 'U123', username: 'dana' }, actions: [{ action_id: action, value: ID }], response_url: 'https://hooks.slack.example/actions/1' }))}`;
+  const signed = (raw: string, ts = String(Math.floor(Date.now() / 1000)), secret = SLACK) => ({ 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(secret, ts, raw) });
+
+  it('a request signed by Slack decides as the Slack user', async () => {
+    const { approvalApi } = await import('../../lambdas/handlers/approval-api');
+    const { awsDeps } = await import('../../lambdas/adapters/aws/deps');
+    const posted: string[] = [];
+    const d = awsDeps();
+    const raw = payload('cutline_approve');
+    const r = await approvalApi(event('POST', '/slack', { body: raw, headers: signed(raw) }), {
+      ...d,
+      secret: d.approvalSecret,
+      slackSigningSecret: async () => SLACK,
+      http: {
+        request: async (_u, o) => {
+          posted.push(o.body!);
+          return { status: 200, body: 'ok' };
+        },
+      },
+    });
+    expect(r.statusCode).toBe(200);
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.output!)).toMatchObject({ approver: 'slack:dana (U123)', via: 'slack' });
+    expect(JSON.parse(posted[0]!)).toMatchObject({ replace_original: true, text: expect.stringContaining('Approved (GO) by <@U123>') });
+  });
+
+  it('a stale timestamp (replay) or a wrong signature is 401 and decides nothing', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const raw = payload('cutline_approve');
+    const stale = await handler(event('POST', '/slack', { body: raw, headers: signed(raw, String(Math.floor(Date.now() / 1000) - 301)) }));
+    expect([stale.statusCode, JSON.parse(stale.body).error]).toEqual([401, expect.stringContaining('expected within 300 s')]);
+    const forged = await handler(event('POST', '/slack', { body: raw, headers: signed(raw, undefined, 'not-the-secret') }));
+    expect(forged.statusCode).toBe(401);
+    const altered = await handler(event('POST', '/slack', { body: payload('cutline_reject'), headers: signed(raw) }));
+    expect(altered.statusCode).toBe(401);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+});
