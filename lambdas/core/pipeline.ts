@@ -212,8 +212,8 @@ export async function gatesStage(s: StageState, deps: Deps) {
 export async function decideStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'decide', 'decision matrix', async () => {
     const d = decide(s.results.verify as VerifyOutcome, s.results.gates as GateOutcome);
-    const goActions = s.spec.cutover.actions.map(describeAction);
-    return { value: { ...d, goActions }, details: { ...d, goActions } };
+    const go = goActions(s.spec);
+    return { value: { ...d, goActions: go }, details: { ...d, goActions: go } };
   });
 }
 
@@ -225,7 +225,15 @@ export function approvalSummary(s: StageState): { summary: string; goActions: st
     ...(gates?.tables ?? []).map((t) => `${t.table}: expected ${t.expected}, got ${t.actual} (${t.verdict})`),
     ...(verify?.assertions ?? []).map((a) => `assertion ${a.name}: ${a.ok ? 'no violations' : `${a.violations} violation(s)`}`),
   ];
-  return { summary: lines.join('\n'), goActions: s.spec.cutover.actions.map(describeAction) };
+  return { summary: lines.join('\n'), goActions: goActions(s.spec) };
+}
+
+/** Exactly what GO will do: the cutover actions, then the contract migrations. */
+export function goActions(spec: RunSpec): string[] {
+  return [
+    ...spec.cutover.actions.map(describeAction),
+    ...(spec.migrations?.contractLocation ? [`apply the contract migrations in ${spec.migrations.contractLocation} (after the actions above)`] : []),
+  ];
 }
 
 /**
