@@ -6,7 +6,12 @@
  *   3  unexpected error
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
+import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
+import { decideApproval } from '../lambdas/core/approval';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { type DatabaseRef, parseSpec, platformProblems, RunSpec } from '../lambdas/core/spec';
@@ -24,6 +29,12 @@ import path from 'node:path';
 
 export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
 
+let awsClients: AwsClients | undefined;
+function defaultAws(): AwsClients {
+  awsClients ??= { s3: new S3Client({}), sts: new STSClient({}), sfn: new SFNClient({}) };
+  return awsClients;
+}
+
 /** One Step Functions client per CLI process, built on first use. */
 let defaultSfn: SFNClient | undefined;
 function sfnClient(io: Io): SFNClient {
@@ -32,11 +43,19 @@ function sfnClient(io: Io): SFNClient {
   return defaultSfn;
 }
 
+/** AWS clients for approve / reject, injectable for tests. */
+export interface AwsClients {
+  readonly s3: S3Client;
+  readonly sts: STSClient;
+  readonly sfn: SFNClient;
+}
+
 export interface Io {
   out(line: string): void;
   err(line: string): void;
   env: NodeJS.ProcessEnv;
   sfn?: SFNClient;
+  aws?: AwsClients;
 }
 
 /** A bad argument found inside a command (commander prints its own parse errors). */
@@ -75,6 +94,7 @@ Examples:
   $ cutline plan examples/agent-uuid/spec.json
   $ cutline plan uuid --source-url postgres://postgres@127.0.0.1:5432/app --out uuid-plan
   $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
+  $ cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence
 
 Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     );
@@ -243,6 +263,39 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
       }
       setExit(blocking.length ? EXIT.BAD_INPUT : EXIT.OK);
     });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(decision)
+      .description(`${decision} the go/no-go of a run in AWS as your AWS identity (a local run answers on its page or the terminal)`)
+      .argument('<runId>', 'the run (execution name)')
+      .requiredOption('--comment <text>', 'why (recorded in the evidence)')
+      .option('--bucket <name>', 'evidence bucket (stack output EvidenceBucketName); default $CUTLINE_EVIDENCE_BUCKET')
+      .option('--json', 'machine-readable output')
+      .action(async (runId: string, o: { comment: string; bucket?: string; json?: boolean }) => {
+        const bucket = o.bucket ?? io.env.CUTLINE_EVIDENCE_BUCKET;
+        if (!bucket) throw new UsageError(`\`cutline ${decision}\` needs --bucket or CUTLINE_EVIDENCE_BUCKET (the stack output EvidenceBucketName)`);
+        const aws = io.aws ?? defaultAws();
+        const store = new S3ApprovalStore(aws.s3, bucket);
+        const pending = await store.latestFor(runId);
+        if (!pending) {
+          io.err(`no pending approval for run ${runId} in s3://${bucket}/private/approvals/; expected a run waiting at GoNoGo`);
+          return setExit(EXIT.BAD_INPUT);
+        }
+        const who = (await aws.sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown';
+        const out = await decideApproval(
+          { approvalId: pending.approvalId, decision, approver: who, comment: o.comment, via: 'cli' },
+          { approvalStore: store, tokens: new SfnTaskTokens(aws.sfn), evidence: new S3EvidenceStore(aws.s3, bucket), clock: systemClock },
+        );
+        if (!out.ok) {
+          io.err(`${decision} refused: ${out.reason}`);
+          return setExit(EXIT.BAD_INPUT);
+        }
+        const text = out.final ? `${decision === 'approve' ? 'approved' : 'rejected'} run ${runId} as ${who}` : `approval of ${who} recorded: ${out.approvals} of ${out.required}`;
+        io.out(o.json ? JSON.stringify({ runId, decision, approver: who, final: out.final, approvals: out.approvals, required: out.required }) : text);
+        setExit(EXIT.OK);
+      });
+  }
 
   program
     .command('schema')

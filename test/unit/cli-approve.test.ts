@@ -1,0 +1,77 @@
+/** `cutline approve|reject <runId>` in AWS: the caller's AWS identity decides, once; S3, STS and Step Functions mocked. */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../cli/commands';
+
+const s3m = mockClient(S3Client);
+const stsm = mockClient(STSClient);
+const sfnm = mockClient(SFNClient);
+const ID = 'c'.repeat(32);
+let objects: Map<string, string>;
+
+beforeEach(() => {
+  s3m.reset();
+  stsm.reset();
+  sfnm.reset();
+  objects = new Map([
+    [`private/approvals/by-run/prod-1.json`, JSON.stringify({ approvalId: ID })],
+    [`private/approvals/${ID}/pending.json`, JSON.stringify({ approvalId: ID, runId: 'prod-1', taskToken: 'TOKEN', expiresAt: new Date(Date.now() + 3600_000).toISOString() })],
+  ]);
+  s3m.on(GetObjectCommand).callsFake((i: { Key: string }) => {
+    const v = objects.get(i.Key);
+    if (v === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+    return { Body: { transformToByteArray: async () => new Uint8Array(Buffer.from(v)) } } as never;
+  });
+  s3m.on(PutObjectCommand).callsFake((i: { Key: string; Body: Uint8Array | string; IfNoneMatch?: string }) => {
+    if (i.IfNoneMatch === '*' && objects.has(i.Key)) throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    objects.set(i.Key, Buffer.from(i.Body as Uint8Array).toString('utf8'));
+    return {};
+  });
+  s3m.on(ListObjectsV2Command).callsFake((i: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).map((Key) => ({ Key })) }));
+  stsm.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::123456789012:assumed-role/dba/alice' });
+  sfnm.on(SendTaskSuccessCommand).resolves({});
+  sfnm.on(SendTaskFailureCommand).resolves({});
+});
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const aws = { s3: new S3Client({ region: 'eu-west-1' }), sts: new STSClient({ region: 'eu-west-1' }), sfn: new SFNClient({ region: 'eu-west-1' }) };
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: { CUTLINE_EVIDENCE_BUCKET: 'ev' }, aws } };
+}
+
+describe('cutline approve / reject', () => {
+  it('approve: SendTaskSuccess as the caller, recorded in the evidence; a second time is refused', async () => {
+    const t = io();
+    expect(await main(['approve', 'prod-1', '--comment', 'hashes match'], t.io)).toBe(EXIT.OK);
+    expect(t.out[0]).toBe('approved run prod-1 as arn:aws:sts::123456789012:assumed-role/dba/alice');
+    expect(JSON.parse(sfnm.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.output!)).toMatchObject({ approver: 'arn:aws:sts::123456789012:assumed-role/dba/alice', via: 'cli', comment: 'hashes match' });
+    expect(JSON.parse(objects.get('runs/prod-1/09_approval.json')!).details.decision).toBe('approve');
+    const again = io();
+    expect(await main(['approve', 'prod-1', '--comment', 'again'], again.io)).toBe(EXIT.BAD_INPUT);
+    expect(again.err[0]).toContain('already decided');
+  });
+
+  it('reject: SendTaskFailure(ApprovalRejected) with the comment', async () => {
+    const t = io();
+    expect(await main(['reject', 'prod-1', '--comment', 'gate drift on orders'], t.io)).toBe(EXIT.OK);
+    const f = sfnm.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
+    expect([f.error, JSON.parse(f.cause!).errorMessage]).toEqual(['ApprovalRejected', 'rejected by arn:aws:sts::123456789012:assumed-role/dba/alice via cli: gate drift on orders']);
+  });
+
+  it('no pending approval, no bucket, no comment: exit 2 naming what is missing', async () => {
+    const t = io();
+    expect(await main(['approve', 'nope', '--comment', 'x'], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err[0]).toContain('no pending approval for run nope in s3://ev/private/approvals/');
+    const nb = io();
+    nb.io.env = {};
+    expect(await main(['approve', 'prod-1', '--comment', 'x'], nb.io)).toBe(EXIT.BAD_INPUT);
+    expect(nb.err.join('\n')).toContain('needs --bucket or CUTLINE_EVIDENCE_BUCKET');
+    const nc = io();
+    expect(await main(['approve', 'prod-1'], nc.io)).toBe(EXIT.BAD_INPUT);
+    expect(sfnm.calls()).toHaveLength(0);
+  });
+});
