@@ -2,6 +2,7 @@
  * Cutover and rollback actions (flip a runtime selector parameter, run SQL,
  * run a jumpbox command) and HTTP smoke checks.
  */
+import { createHash } from 'node:crypto';
 import type { CommandResult, Deps } from '../ports';
 import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
 import type { Action, RunSpec } from './spec';
@@ -96,22 +97,69 @@ export interface SmokeResult {
   readonly detail: string;
 }
 
+/** seed 003: the payload without its volatile fields, keys sorted, compact JSON, SHA-256. */
+export function canonicalPayloadHash(body: string, ignore: readonly string[]): string {
+  const drop = new Set(ignore);
+  const canon = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(canon);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v as object)
+          .filter((k) => !drop.has(k))
+          .sort()
+          .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+      );
+    return v;
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new Error(`the response is not JSON (${JSON.stringify(body.slice(0, 80))}); expected a JSON payload to hash`);
+  }
+  return createHash('sha256').update(JSON.stringify(canon(parsed))).digest('hex');
+}
+
+type SmokeCheck = RunSpec['smoke']['checks'][number];
+
+/** One HTTP request, from here or (via jumpbox) with curl on the jumpbox. */
+async function fetchOnce(spec: RunSpec, c: { url: string; method: string; timeoutMs: number; via: SmokeCheck['via']; body?: string }, deps: Deps): Promise<{ status: number; body: string }> {
+  if (c.via === 'lambda') return deps.http.request(c.url, { method: c.method, timeoutMs: c.timeoutMs, ...(c.body ? { body: c.body, headers: { 'content-type': 'application/json' } } : {}) });
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const script = `curl -sS -X ${c.method} --max-time ${Math.ceil(c.timeoutMs / 1000)} ${c.body ? `-H 'content-type: application/json' --data ${q(c.body)} ` : ''}-w '\n%{http_code}' ${q(c.url)}`;
+  const r = await runCommand(deps, spec.jumpbox!.instanceId, script, Math.ceil(c.timeoutMs / 1000) + 30);
+  if (r.status !== 'Success') throw new Error(`curl on the jumpbox ended ${r.status} (exit ${r.exitCode}): ${r.stderr.slice(-200)}`);
+  const cut = r.stdout.lastIndexOf('\n');
+  return { status: Number(r.stdout.slice(cut + 1).trim()), body: r.stdout.slice(0, cut) };
+}
+
+async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: Deps): Promise<Omit<SmokeResult, 'name' | 'url' | 'expectStatus' | 'ms'>> {
+  const first = await fetchOnce(spec, c, deps);
+  if (first.status !== c.expectStatus) return { status: first.status, ok: false, detail: `got HTTP ${first.status}; expected ${c.expectStatus}; body: ${first.body.slice(0, 200)}` };
+  if (!c.replay) return { status: first.status, ok: true, detail: `HTTP ${first.status}${c.via === 'jumpbox' ? ' (from the jumpbox)' : ''}` };
+  const before = canonicalPayloadHash(first.body, c.ignoreFields);
+  if ('script' in c.replay) {
+    const r = await runCommand(deps, spec.jumpbox!.instanceId, c.replay.script, c.replay.timeoutSeconds);
+    if (r.status !== 'Success' || r.exitCode !== 0) return { status: first.status, ok: false, detail: `replay ended ${r.status} with exit ${r.exitCode}: ${r.stderr.slice(-200)}` };
+  } else {
+    const r = await fetchOnce(spec, { url: c.replay.url, method: c.replay.method, timeoutMs: c.timeoutMs, via: c.via, ...(c.replay.body ? { body: c.replay.body } : {}) }, deps);
+    if (r.status >= 400) return { status: first.status, ok: false, detail: `replay answered HTTP ${r.status}` };
+  }
+  const second = await fetchOnce(spec, c, deps);
+  if (second.status !== c.expectStatus) return { status: second.status, ok: false, detail: `after the replay: HTTP ${second.status}; expected ${c.expectStatus}` };
+  const after = canonicalPayloadHash(second.body, c.ignoreFields);
+  return before === after
+    ? { status: second.status, ok: true, detail: `idempotent: canonical hash ${before.slice(0, 16)}… before and after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` }
+    : { status: second.status, ok: false, detail: `not idempotent: canonical hash ${before.slice(0, 16)}… before, ${after.slice(0, 16)}… after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` };
+}
+
 export async function runSmoke(spec: RunSpec, deps: Deps): Promise<SmokeResult[]> {
   const results: SmokeResult[] = [];
   for (const c of spec.smoke.checks) {
     const t0 = deps.clock.now().getTime();
     try {
-      const r = await deps.http.request(c.url, { method: c.method, timeoutMs: c.timeoutMs });
-      const ok = r.status === c.expectStatus;
-      results.push({
-        name: c.name,
-        url: c.url,
-        expectStatus: c.expectStatus,
-        status: r.status,
-        ok,
-        ms: deps.clock.now().getTime() - t0,
-        detail: ok ? `HTTP ${r.status}` : `got HTTP ${r.status}; expected ${c.expectStatus}; body: ${r.body.slice(0, 200)}`,
-      });
+      const r = await smokeOne(spec, c, deps);
+      results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, ...r, ms: deps.clock.now().getTime() - t0 });
     } catch (e) {
       results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, status: null, ok: false, ms: deps.clock.now().getTime() - t0, detail: errorMessage(e) });
     }

@@ -315,11 +315,24 @@ export const RunSpec = z
               method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
               expectStatus: z.number().int().min(100).max(599),
               timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+              /** lambda: from the smoke function (or this machine locally); jumpbox: curl on the jumpbox (private endpoints). */
+              via: z.enum(['lambda', 'jumpbox']).default('lambda'),
+              /**
+               * Idempotency (seed 003): read the url, replay (a jumpbox command or an HTTP request), read again; the
+               * canonical payload hashes (JSON, sorted keys, ignoreFields removed at any depth) must be equal.
+               */
+              replay: z
+                .union([
+                  z.strictObject({ script: z.string().min(1), timeoutSeconds: z.number().int().min(1).default(300) }),
+                  z.strictObject({ url: z.url({ protocol: /^https?$/ }), method: z.enum(['GET', 'POST', 'PUT']).default('POST'), body: z.string().optional() }),
+                ])
+                .optional(),
+              ignoreFields: z.array(z.string().min(1)).default([]),
             }),
           )
           .default([]),
       })
-      .default({ checks: [] }),
+      .prefault({}),
     rollback: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
     /** Local runs only (ignored in AWS): seed SQL for an embedded database and a parameters file. */
     local: z
@@ -334,7 +347,10 @@ export const RunSpec = z
       ctx.addIssue({ code: 'custom', path: ['approval', 'required'], message: `got ${s.approval.required} approvals required from ${s.approval.approvers.length} approvers; expected at most the number of approvers` });
     if (s.migrations && (s.migrations.location === 'bundled') !== !!s.migrations.files)
       ctx.addIssue({ code: 'custom', path: ['migrations', 'files'], message: 'expected "files" exactly when location is "bundled"' });
-    const usesCommands = [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') || s.bulkCopy.commands.length > 0;
+    const usesCommands =
+      [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') ||
+      s.bulkCopy.commands.length > 0 ||
+      s.smoke.checks.some((c) => c.via === 'jumpbox' || (c.replay && 'script' in c.replay));
     if (usesCommands && !s.jumpbox)
       ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands and cutover or rollback actions of type "command" need one' });
     if (s.verify.rowCounts === 'source-vs-target' && s.verify.tables.length > 0 && !s.target)

@@ -40,7 +40,7 @@ function io() {
   const out: string[] = [];
   const err: string[] = [];
   const aws = { s3: new S3Client({ region: 'eu-west-1' }), sts: new STSClient({ region: 'eu-west-1' }), sfn: new SFNClient({ region: 'eu-west-1' }) };
-  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: { CUTLINE_EVIDENCE_BUCKET: 'ev' }, aws } };
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: { CUTLINE_EVIDENCE_BUCKET: 'ev' } as NodeJS.ProcessEnv, aws } };
 }
 
 describe('cutline approve / reject', () => {
