@@ -21,7 +21,11 @@ import { loadMigrations } from '../lambdas/core/migrations';
 import { applyUrlOverrides, defaultApprover, openLocalDatabases, runLocal } from './local-runner';
 import { dryRun, renderDryRun } from '../lambdas/core/dry-run';
 import { planUuid, readUuidGraph } from '../lambdas/core/uuid-plan';
-import { silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
+import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
+import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
+import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
+import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
+import { manualRollback } from '../lambdas/core/pipeline';
 import type { Deps } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { access } from 'node:fs/promises';
@@ -262,6 +266,46 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
         io.out(`${migrations.length} file(s), ${findings.length} finding(s), ${blocking.length} blocking`);
       }
       setExit(blocking.length ? EXIT.BAD_INPUT : EXIT.OK);
+    });
+
+  program
+    .command('rollback')
+    .description("run a finished local run's rollback actions by hand (selector back, rollback SQL, jumpbox commands), recorded in its evidence")
+    .argument('<runId>', 'the run')
+    .option('--evidence-dir <dir>', 'where evidence folders are', 'evidence')
+    .option('--work-dir <dir>', 'where local runs keep their parameters', '.cutline')
+    .option('--source-url <url>', 'source database, if not the one the run used', localUrl)
+    .option('--target-url <url>', 'target database, if not the one the run used', localUrl)
+    .option('--json', 'machine-readable output')
+    .action(async (runId: string, o: { evidenceDir: string; workDir: string; sourceUrl?: string; targetUrl?: string; json?: boolean }) => {
+      const file = path.resolve(o.evidenceDir, runId, 'spec.json');
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(file, 'utf8')));
+      } catch {
+        throw new SpecFileError(`no spec for run ${runId} at ${file}; expected the evidence folder of a run that passed ValidateSpec`);
+      }
+      const spec = RunSpec.parse(applyUrlOverrides(raw, o.sourceUrl, o.targetUrl));
+      if ([spec.source.url, spec.target?.url].some((u) => u?.startsWith('pglite://memory'))) io.err('warning: the run used an in-memory database; its data is gone, only parameters and commands can be rolled back');
+      const { factory } = await openLocalDatabases(spec as unknown as Record<string, unknown>, {}, o.json ? () => {} : io.out);
+      try {
+        const evidence = new FsEvidenceStore(path.resolve(o.evidenceDir));
+        const deps = {
+          sql: (ref: DatabaseRef) => factory.get(ref),
+          evidence,
+          commands: new LocalShellRunner(),
+          parameters: new FileParameterStore(path.resolve(o.workDir, runId, 'parameters.json')),
+          http: fetchHttp,
+          clock: systemClock,
+          logger: silentLogger,
+        } as unknown as Deps;
+        const out = await manualRollback(spec, defaultApprover(), deps);
+        if (o.json) io.out(JSON.stringify(out, null, 2));
+        else for (const a of out.actions) io.out(`${a.ok ? 'ok  ' : 'FAIL'} ${a.index + 1}. ${a.description}: ${a.detail}`);
+        setExit(out.ok ? EXIT.OK : EXIT.NO_GO);
+      } finally {
+        await factory.closeAll();
+      }
     });
 
   for (const decision of ['approve', 'reject'] as const) {

@@ -63,6 +63,8 @@ export async function validateSpecStage(raw: { spec: unknown; execution: { name:
     if (!r.ok || problems.length) {
       throw new SpecInvalid(`run spec is invalid (${problems.length} problem(s)): ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
     }
+    // The spec as run, for auditors and for `cutline rollback <runId>`.
+    await deps.evidence.put(`${runId}/spec.json`, canonicalJson(r.spec), 'application/json');
     return {
       value: { spec: r.spec, summary: { ok: true, runId } },
       details: { runId, source: r.spec.source.engine, target: (r.spec.target ?? r.spec.source).engine, inPlace: !r.spec.target },
@@ -290,6 +292,18 @@ export async function smokeStage(s: StageState, deps: Deps) {
     const checks = await runSmoke(s.spec, deps);
     return { value: { checks: checks.length }, details: { checks } };
   });
+}
+
+/** `cutline rollback <runId>`: the spec's rollback actions by hand, recorded next to the run's own records. */
+export async function manualRollback(spec: RunSpec, who: string, deps: Deps) {
+  const started = deps.clock.now();
+  const out = await runRollback(spec, deps);
+  await deps.evidence.put(
+    stepKey(spec.runId, 'rollback', `_manual_${started.toISOString().replace(/[:.]/g, '-')}`),
+    canonicalJson(stepRecord({ step: 'rollback', command: 'cutline rollback (by hand)', owner: who, now: deps.clock.now(), result: out.ok ? 'PASS' : 'FAIL', details: { ...out }, durationMs: deps.clock.now().getTime() - started.getTime() })),
+    'application/json',
+  );
+  return out;
 }
 
 export async function rollbackStage(s: StageState, deps: Deps) {
