@@ -49,6 +49,8 @@ export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
   // it from the effective input (after Parameters). Point it into the Payload for the local engine.
   const goNoGo = def.States[STATES.goNoGo]!;
   if (typeof goNoGo.TimeoutSecondsPath === 'string') goNoGo.TimeoutSecondsPath = goNoGo.TimeoutSecondsPath.replace(/^\$/, '$.Payload.state');
+  // It has no heartbeat timeout either (DESIGN.md): the local go/no-go keeps only its timeout.
+  delete goNoGo.HeartbeatSecondsPath;
   // No Distributed Map locally: the same iterations run inline, over the items GatePlan returns.
   const dist = def.States[STATES.gateChunksDistributed]!;
   delete dist.ItemReader;

@@ -55,6 +55,8 @@ export interface EvidenceStore {
   list(prefix: string): Promise<EvidenceObject[]>;
   /** The backend's own name for a key (S3 object key / file path), for Step Functions ItemReader / ResultWriter. */
   objectKey(key: string): string;
+  /** Where a person browses a run's evidence (S3 console, a local folder). */
+  browseUrl(prefix: string): string;
 }
 
 export type CommandStatus =
@@ -152,6 +154,8 @@ export interface ApprovalStore {
 export interface TaskTokens {
   succeed(token: string, output: unknown): Promise<void>;
   fail(token: string, error: string, cause: string): Promise<void>;
+  /** Someone is looking at the go/no-go: keep it from the heartbeat timeout. */
+  heartbeat(token: string): Promise<void>;
 }
 
 export interface Clock {

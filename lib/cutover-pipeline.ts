@@ -134,7 +134,7 @@ export class CutoverPipeline extends Construct {
     this.approvalUrl = this.approvalApi.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('private/approvals/*'), bucket.arnForObjects('runs/*')] }));
     this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['private/approvals/*'] } } }));
-    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [smArn] }));
+    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: [smArn] }));
     this.approvalApi.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [paramArn(hmacParam), ...(props.slackSigningSecretParameter ? [paramArn(props.slackSigningSecretParameter)] : [])] }),
     );

@@ -66,6 +66,8 @@ export async function handleApprovalHttp(req: ApprovalHttpRequest, deps: Approva
       const done = await deps.approvalStore.final(p.approvalId);
       if (done) return html(409, 'Already decided', `<h1>Already decided</h1><p>${esc(done.decision === 'approve' ? 'Approved' : 'Rejected')} by ${esc(done.approver)} at ${esc(done.decidedAt)}.</p>`);
       const r = p.request;
+      // A view is a heartbeat (the state machine's HeartbeatSeconds); a failure here must not hide the page.
+      await deps.tokens.heartbeat(p.taskToken).catch(() => undefined);
       return html(
         200,
         `Go / no-go: ${p.runId}`,

@@ -75,7 +75,10 @@ export async function decideApproval(
     'application/json',
   );
   const decides = d.decision === 'reject' || approvals.length >= required;
-  if (!decides) return { ok: true, decision, final: false, approvals: approvals.length, required };
+  if (!decides) {
+    await deps.tokens.heartbeat(pending.taskToken).catch(() => undefined);
+    return { ok: true, decision, final: false, approvals: approvals.length, required };
+  }
   if (!(await store.finalizeOnce(decision))) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
   const approvers = d.decision === 'approve' ? approvals.map((v) => v.approver) : [d.approver];
   await deps.evidence.put(

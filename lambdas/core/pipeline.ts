@@ -63,10 +63,12 @@ export async function validateSpecStage(raw: { spec: unknown; execution: { name:
     if (!r.ok || problems.length) {
       throw new SpecInvalid(`run spec is invalid (${problems.length} problem(s)): ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
     }
+    // The state machine reads heartbeatSeconds by path: always present (the timeout when not set).
+    const spec: RunSpec = { ...r.spec, approval: { ...r.spec.approval, heartbeatSeconds: r.spec.approval.heartbeatSeconds ?? r.spec.approval.timeoutSeconds } };
     // The spec as run, for auditors and for `cutline rollback <runId>`.
-    await deps.evidence.put(`${runId}/spec.json`, canonicalJson(r.spec), 'application/json');
+    await deps.evidence.put(`${runId}/spec.json`, canonicalJson(spec), 'application/json');
     return {
-      value: { spec: r.spec, summary: { ok: true, runId } },
+      value: { spec, summary: { ok: true, runId } },
       details: { runId, source: r.spec.source.engine, target: (r.spec.target ?? r.spec.source).engine, inPlace: !r.spec.target },
     };
   });
@@ -255,10 +257,10 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
     expiresAt,
     approvers: s.spec.approval.approvers,
     required: s.spec.approval.required,
-    request: { owner: s.spec.owner, target, summary, goActions },
+    request: { owner: s.spec.owner, target, summary, goActions, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`) },
   });
   const approveUrl = baseUrl ? `${baseUrl.replace(/\/+$/, '')}/approve?${approvalQuery(approvalId, expiresAt, await deps.approvalSecret())}` : undefined;
-  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, expiresAt };
+  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`), expiresAt };
   const delivered: string[] = [];
   for (const ch of deps.approvals(s.spec.approval.channels)) {
     await ch.deliver(request);

@@ -302,6 +302,11 @@ export const RunSpec = z
         approvers: z.array(z.string().min(1)).optional(),
         /** M of N: approvals needed before GO (one reject decides NO_GO). */
         required: z.number().int().min(1).default(1),
+        /**
+         * The go/no-go also ends (APPROVAL_TIMEOUT) when nobody has opened the link or voted for this long;
+         * every view and vote is a heartbeat. Default: the timeout (no separate heartbeat).
+         */
+        heartbeatSeconds: z.number().int().min(1).optional(),
       })
       .prefault({}),
     cutover: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
@@ -343,6 +348,8 @@ export const RunSpec = z
       .optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.approval.heartbeatSeconds !== undefined && s.approval.heartbeatSeconds > s.approval.timeoutSeconds)
+      ctx.addIssue({ code: 'custom', path: ['approval', 'heartbeatSeconds'], message: `got ${s.approval.heartbeatSeconds}; expected at most approval.timeoutSeconds (${s.approval.timeoutSeconds})` });
     if (s.approval.approvers && s.approval.required > s.approval.approvers.length)
       ctx.addIssue({ code: 'custom', path: ['approval', 'required'], message: `got ${s.approval.required} approvals required from ${s.approval.approvers.length} approvers; expected at most the number of approvers` });
     if (s.migrations && (s.migrations.location === 'bundled') !== !!s.migrations.files)

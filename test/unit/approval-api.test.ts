@@ -5,7 +5,7 @@
  * stale ones refused; M-of-N.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -58,19 +58,22 @@ beforeEach(() => {
   }));
   sfn.on(SendTaskSuccessCommand).resolves({});
   sfn.on(SendTaskFailureCommand).resolves({});
+  sfn.on(SendTaskHeartbeatCommand).resolves({});
 });
+const decisions = () => [...sfn.commandCalls(SendTaskSuccessCommand), ...sfn.commandCalls(SendTaskFailureCommand)];
 
 const form = (extra: Record<string, string>) => new URLSearchParams({ id: ID, exp: EXP, sig: signApproval(ID, EXP, KEY), ...extra }).toString();
 
 describe('approval API (Function URL)', () => {
-  it('GET shows the gate results and the form, and decides nothing', async () => {
+  it('GET shows the gate results and the form, and decides nothing (a view is a heartbeat)', async () => {
     const { handler } = await import('../../lambdas/handlers/approval-api');
     const r = await handler(event('GET', '/approve', { query: approvalQuery(ID, EXP, KEY) }));
     expect(r.statusCode).toBe(200);
     expect(r.body).toContain('orders: PASS');
     expect(r.body).toContain('<li>flip the selector</li>');
     expect(r.body).not.toContain('TASK-TOKEN-SECRET');
-    expect(sfn.calls()).toHaveLength(0);
+    expect(decisions()).toHaveLength(0);
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)[0]!.args[0].input).toEqual({ taskToken: 'TASK-TOKEN-SECRET' });
     expect([...objects.keys()].some((k) => k.includes('/votes/'))).toBe(false);
   });
 
@@ -111,7 +114,8 @@ describe('approval API (Function URL)', () => {
     const { handler } = await import('../../lambdas/handlers/approval-api');
     const one = await handler(event('POST', '/approve', { body: form({ approver: 'alice', decision: 'approve' }) }));
     expect(one.body).toContain('Approval recorded: 1 of 2');
-    expect(sfn.calls()).toHaveLength(0);
+    expect(decisions()).toHaveLength(0);
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(1);
     const same = await handler(event('POST', '/approve', { body: form({ approver: 'alice', decision: 'approve' }) }));
     expect(same.statusCode).toBe(409);
     await handler(event('POST', '/approve', { body: form({ approver: 'bob', decision: 'approve' }) }));

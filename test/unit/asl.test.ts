@@ -63,6 +63,7 @@ describe('statemachines/cutover.asl.json', () => {
     const s = JSON.parse(readFileSync(ASL_FILE, 'utf8')).States[STATES.goNoGo];
     expect(s.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
     expect(s.TimeoutSecondsPath).toBe('$.spec.approval.timeoutSeconds');
+    expect(s.HeartbeatSecondsPath).toBe('$.spec.approval.heartbeatSeconds');
     expect(s.Parameters.Payload['taskToken.$']).toBe('$$.Task.Token');
   });
 

@@ -80,6 +80,10 @@ export class S3EvidenceStore implements EvidenceStore {
     return this.prefix + key;
   }
 
+  browseUrl(prefix: string): string {
+    return `https://s3.console.aws.amazon.com/s3/buckets/${this.bucket}?prefix=${encodeURIComponent(this.prefix + prefix)}`;
+  }
+
   async list(prefix: string): Promise<EvidenceObject[]> {
     const out: EvidenceObject[] = [];
     let token: string | undefined;

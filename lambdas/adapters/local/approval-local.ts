@@ -76,6 +76,8 @@ export class LocalTaskTokens implements TaskTokens {
     const w = this.take(token);
     w.resolve(output);
   }
+  /** aws-local-stepfunctions has no heartbeat timeout: nothing to keep alive. */
+  async heartbeat(_token: string) {}
   async fail(token: string, error: string, cause: string) {
     const w = this.take(token);
     let message = cause;

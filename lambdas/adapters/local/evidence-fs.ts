@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { EvidenceObject, EvidenceStore } from '../../ports';
 
 /** Write and fsync, so a record that exists is complete. */
@@ -51,6 +52,10 @@ export class FsEvidenceStore implements EvidenceStore {
 
   objectKey(key: string): string {
     return this.file(key);
+  }
+
+  browseUrl(prefix: string): string {
+    return pathToFileURL(this.file(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix)).toString();
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
