@@ -6,6 +6,7 @@
  *   3  unexpected error
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -35,7 +36,7 @@ export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
 
 let awsClients: AwsClients | undefined;
 function defaultAws(): AwsClients {
-  awsClients ??= { s3: new S3Client({}), sts: new STSClient({}), sfn: new SFNClient({}) };
+  awsClients ??= { s3: new S3Client({}), sts: new STSClient({}), sfn: new SFNClient({}), lambda: new LambdaClient({}) };
   return awsClients;
 }
 
@@ -52,6 +53,7 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly sts: STSClient;
   readonly sfn: SFNClient;
+  readonly lambda: LambdaClient;
 }
 
 export interface Io {
@@ -276,8 +278,11 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     .option('--work-dir <dir>', 'where local runs keep their parameters', '.cutline')
     .option('--source-url <url>', 'source database, if not the one the run used', localUrl)
     .option('--target-url <url>', 'target database, if not the one the run used', localUrl)
+    .option('--function <name>', 'AWS: the Rollback function (stack output RollbackFunctionName); needs --bucket')
+    .option('--bucket <name>', 'AWS: the evidence bucket; default $CUTLINE_EVIDENCE_BUCKET')
     .option('--json', 'machine-readable output')
-    .action(async (runId: string, o: { evidenceDir: string; workDir: string; sourceUrl?: string; targetUrl?: string; json?: boolean }) => {
+    .action(async (runId: string, o: { evidenceDir: string; workDir: string; sourceUrl?: string; targetUrl?: string; json?: boolean; function?: string; bucket?: string }) => {
+      if (o.function) return setExit(await awsRollback(io, runId, o.function, o.bucket ?? io.env.CUTLINE_EVIDENCE_BUCKET, !!o.json));
       const file = path.resolve(o.evidenceDir, runId, 'spec.json');
       let raw: unknown;
       try {
@@ -353,6 +358,24 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     });
 
   return program;
+}
+
+/** `cutline rollback <runId> --function`: the deployed Rollback function, with the spec the run recorded, as the caller. */
+async function awsRollback(io: Io, runId: string, fn: string, bucket: string | undefined, json: boolean): Promise<number> {
+  if (!bucket) throw new UsageError('`cutline rollback --function` needs --bucket or CUTLINE_EVIDENCE_BUCKET (the stack output EvidenceBucketName)');
+  const aws = io.aws ?? defaultAws();
+  const body = await new S3EvidenceStore(aws.s3, bucket).get(`${runId}/spec.json`);
+  if (!body) throw new SpecFileError(`no spec for run ${runId} at s3://${bucket}/runs/${runId}/spec.json; expected a run that passed ValidateSpec`);
+  const who = (await aws.sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown';
+  const payload = { spec: JSON.parse(Buffer.from(body).toString('utf8')), results: {}, execution: { name: runId, id: `manual:${who}` }, manual: { by: who } };
+  const r = await aws.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(payload)) }));
+  const out = r.Payload ? JSON.parse(Buffer.from(r.Payload).toString('utf8')) : {};
+  if (r.FunctionError) {
+    io.err(`rollback failed: ${out.errorType ?? r.FunctionError}: ${out.errorMessage ?? ''}`);
+    return EXIT.NO_GO;
+  }
+  io.out(json ? JSON.stringify({ runId, by: who, ...out }) : `rollback of ${runId} by ${who}: ${out.ok ? 'every action succeeded' : 'some actions FAILED'} (${out.actions} action(s), recorded in s3://${bucket}/runs/${runId}/)`);
+  return out.ok ? EXIT.OK : EXIT.NO_GO;
 }
 
 async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; json?: boolean }): Promise<number> {

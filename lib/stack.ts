@@ -25,6 +25,7 @@ export class CutlineStack extends Stack {
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'cutline start spec.json --state-machine-arn <this>' });
     new CfnOutput(this, 'ApprovalUrl', { value: this.pipeline.approvalUrl.url, description: 'approval API (Slack interactivity: <this>slack)' });
+    new CfnOutput(this, 'RollbackFunctionName', { value: this.pipeline.functions.rollback.functionName, description: 'cutline rollback <runId> --function <this>' });
     new CfnOutput(this, 'EvidenceBucketName', { value: this.pipeline.evidenceBucket.bucket.bucketName, description: 'evidence: s3://<this>/runs/<runId>/' });
   }
 }

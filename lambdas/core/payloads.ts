@@ -14,7 +14,13 @@ const Caught = z.object({ Error: z.string(), Cause: z.string().optional() });
 /** Input of ValidateSpec: the spec still raw. */
 export const RawState = z.object({ spec: z.unknown(), results: Results, execution: Execution });
 /** Input of every stage after ValidateSpec. */
-export const StageState = z.object({ spec: RunSpec, results: Results, execution: Execution });
+export const StageState = z.object({
+  spec: RunSpec,
+  results: Results,
+  execution: Execution,
+  /** Set when a person runs the stage by hand (`cutline rollback`): recorded apart from the run's own records. */
+  manual: z.object({ by: z.string().min(1) }).optional(),
+});
 export type StageState = z.infer<typeof StageState>;
 
 export const ChunkInput = z.object({

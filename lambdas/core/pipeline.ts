@@ -309,6 +309,10 @@ export async function manualRollback(spec: RunSpec, who: string, deps: Deps) {
 }
 
 export async function rollbackStage(s: StageState, deps: Deps) {
+  if (s.manual) {
+    const out = await manualRollback(s.spec, s.manual.by, deps);
+    return { ok: out.ok, actions: out.actions.length, manual: true };
+  }
   return recorded(deps, who(s), 'rollback', 'rollback actions', async () => {
     const out = await runRollback(s.spec, deps);
     return { value: { ok: out.ok, actions: out.actions.length }, result: out.ok ? 'PASS' : 'FAIL', details: { ...out } };

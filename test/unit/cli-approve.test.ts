@@ -2,6 +2,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
@@ -9,6 +10,7 @@ import { EXIT, main } from '../../cli/commands';
 const s3m = mockClient(S3Client);
 const stsm = mockClient(STSClient);
 const sfnm = mockClient(SFNClient);
+const lambdam = mockClient(LambdaClient);
 const ID = 'c'.repeat(32);
 let objects: Map<string, string>;
 
@@ -16,6 +18,7 @@ beforeEach(() => {
   s3m.reset();
   stsm.reset();
   sfnm.reset();
+  lambdam.reset();
   objects = new Map([
     [`private/approvals/by-run/prod-1.json`, JSON.stringify({ approvalId: ID })],
     [`private/approvals/${ID}/pending.json`, JSON.stringify({ approvalId: ID, runId: 'prod-1', taskToken: 'TOKEN', expiresAt: new Date(Date.now() + 3600_000).toISOString() })],
@@ -39,7 +42,7 @@ beforeEach(() => {
 function io() {
   const out: string[] = [];
   const err: string[] = [];
-  const aws = { s3: new S3Client({ region: 'eu-west-1' }), sts: new STSClient({ region: 'eu-west-1' }), sfn: new SFNClient({ region: 'eu-west-1' }) };
+  const aws = { s3: new S3Client({ region: 'eu-west-1' }), sts: new STSClient({ region: 'eu-west-1' }), sfn: new SFNClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) };
   return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: { CUTLINE_EVIDENCE_BUCKET: 'ev' } as NodeJS.ProcessEnv, aws } };
 }
 
@@ -73,5 +76,25 @@ describe('cutline approve / reject', () => {
     const nc = io();
     expect(await main(['approve', 'prod-1'], nc.io)).toBe(EXIT.BAD_INPUT);
     expect(sfnm.calls()).toHaveLength(0);
+  });
+});
+
+describe('cutline rollback --function (AWS)', () => {
+  it('invokes the Rollback function with the recorded spec, as the caller, recorded apart', async () => {
+    objects.set('runs/prod-1/spec.json', JSON.stringify({ runId: 'prod-1', owner: 'ops' }));
+    lambdam.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new Uint8Array(Buffer.from(JSON.stringify({ ok: true, actions: 3, manual: true }))) as never });
+    const t = io();
+    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback'], t.io)).toBe(EXIT.OK);
+    const call = lambdam.commandCalls(InvokeCommand)[0]!.args[0].input;
+    expect(call.FunctionName).toBe('Cutline-Rollback');
+    expect(JSON.parse(Buffer.from(call.Payload as Uint8Array).toString())).toMatchObject({ spec: { runId: 'prod-1' }, manual: { by: 'arn:aws:sts::123456789012:assumed-role/dba/alice' } });
+    expect(t.out[0]).toContain('every action succeeded (3 action(s)');
+  });
+  it('a function error is exit 1 with its message', async () => {
+    objects.set('runs/prod-1/spec.json', JSON.stringify({ runId: 'prod-1' }));
+    lambdam.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new Uint8Array(Buffer.from(JSON.stringify({ errorType: 'PayloadParseError', errorMessage: 'Rollback payload is invalid' }))) as never });
+    const t = io();
+    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback'], t.io)).toBe(EXIT.NO_GO);
+    expect(t.err[0]).toBe('rollback failed: PayloadParseError: Rollback payload is invalid');
   });
 });
