@@ -102,6 +102,8 @@ export interface ApprovalRequest {
   readonly summary: string;
   readonly goActions: readonly string[];
   readonly approveUrl?: string;
+  /** One personal link per approver (spec.approval.approvers): the signature names who decides. */
+  readonly personalUrls?: readonly { approver: string; url: string }[];
   readonly reportUrl?: string;
   readonly expiresAt: string;
 }

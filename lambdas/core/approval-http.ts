@@ -58,7 +58,7 @@ export async function handleApprovalHttp(req: ApprovalHttpRequest, deps: Approva
     if (req.path === '/slack' && req.method === 'POST') return await slack(req, deps);
     if (req.path !== '/approve') return html(404, 'Not found', '<h1>Not found</h1>');
     if (req.method === 'GET') {
-      const link = { approvalId: req.query.get('id'), expiresAt: req.query.get('exp'), sig: req.query.get('sig') };
+      const link = { approvalId: req.query.get('id'), expiresAt: req.query.get('exp'), sig: req.query.get('sig'), who: req.query.get('who') };
       const check = verifyApprovalLink(link, await deps.secret(), deps.clock.now());
       if (!check.ok) return refused(check.status, check.reason);
       const p = await deps.approvalStore.get(link.approvalId!);
@@ -78,7 +78,7 @@ export async function handleApprovalHttp(req: ApprovalHttpRequest, deps: Approva
 ${r?.reportUrl ? `<p><a href="${esc(r.reportUrl)}">Evidence report</a></p>` : ''}
 <form method="post" action="approve">
 <input type="hidden" name="id" value="${esc(link.approvalId!)}"><input type="hidden" name="exp" value="${esc(link.expiresAt!)}"><input type="hidden" name="sig" value="${esc(link.sig!)}">
-<label>Your name or e-mail <input name="approver" required autocomplete="email"></label>
+${link.who ? `<input type="hidden" name="who" value="${esc(link.who)}"><p>You decide as <strong>${esc(link.who)}</strong> (named by this link).</p>` : '<label>Your name or e-mail <input name="approver" required autocomplete="email"></label>'}
 <label>Comment <textarea name="comment" rows="3"></textarea></label>
 <p><button class="approve" name="decision" value="approve">Approve (GO)</button><button class="reject" name="decision" value="reject">Reject (NO-GO)</button></p>
 </form>`,
@@ -86,7 +86,7 @@ ${r?.reportUrl ? `<p><a href="${esc(r.reportUrl)}">Evidence report</a></p>` : ''
     }
     if (req.method !== 'POST') return html(405, 'Method not allowed', '<h1>Method not allowed</h1>');
     const form = new URLSearchParams(req.body);
-    const link = { approvalId: form.get('id'), expiresAt: form.get('exp'), sig: form.get('sig') };
+    const link = { approvalId: form.get('id'), expiresAt: form.get('exp'), sig: form.get('sig'), who: form.get('who') };
     const check = verifyApprovalLink(link, await deps.secret(), deps.clock.now());
     if (!check.ok) return refused(check.status, check.reason);
     const decision = form.get('decision');
@@ -95,7 +95,8 @@ ${r?.reportUrl ? `<p><a href="${esc(r.reportUrl)}">Evidence report</a></p>` : ''
       {
         approvalId: link.approvalId!,
         decision,
-        approver: (form.get('approver') ?? '').trim(),
+        // A personal link names the approver in its signature; otherwise the form says who decides.
+        approver: (link.who ?? form.get('approver') ?? '').trim(),
         comment: (form.get('comment') ?? '').trim(),
         via: 'approval page',
         ...(req.sourceIp ? { sourceIp: req.sourceIp } : {}),

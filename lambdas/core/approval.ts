@@ -11,15 +11,18 @@ export function newApprovalId(): string {
   return randomBytes(16).toString('hex');
 }
 
-export function signApproval(approvalId: string, expiresAt: string, secret: string): string {
-  return createHmac('sha256', secret).update(`cutline-approval-v1\n${approvalId}\n${expiresAt}`).digest('base64url');
+/** HMAC over the approval id, the expiry and (for a personal link) the approver it names. */
+export function signApproval(approvalId: string, expiresAt: string, secret: string, who?: string): string {
+  return createHmac('sha256', secret)
+    .update(`cutline-approval-v1\n${approvalId}\n${expiresAt}${who ? `\n${who}` : ''}`)
+    .digest('base64url');
 }
 
 export type LinkCheck = { ok: true } | { ok: false; status: 400 | 403 | 410; reason: string };
 
 /** Checks a link's signature (constant time) and expiry. */
 export function verifyApprovalLink(
-  link: { approvalId?: string | null; expiresAt?: string | null; sig?: string | null },
+  link: { approvalId?: string | null; expiresAt?: string | null; sig?: string | null; who?: string | null },
   secret: string,
   now: Date,
 ): LinkCheck {
@@ -27,7 +30,7 @@ export function verifyApprovalLink(
     return { ok: false, status: 400, reason: `approval id ${JSON.stringify(link.approvalId ?? null)} is malformed; expected 32 hex characters` };
   if (!link.expiresAt || Number.isNaN(Date.parse(link.expiresAt)))
     return { ok: false, status: 400, reason: `expiry ${JSON.stringify(link.expiresAt ?? null)} is not a time; expected an ISO-8601 UTC time` };
-  const expected = Buffer.from(signApproval(link.approvalId, link.expiresAt, secret));
+  const expected = Buffer.from(signApproval(link.approvalId, link.expiresAt, secret, link.who ?? undefined));
   const got = Buffer.from(link.sig ?? '');
   if (got.length !== expected.length || !timingSafeEqual(got, expected))
     return { ok: false, status: 403, reason: 'the link signature does not match: the link was altered or not issued by cutline' };
@@ -36,8 +39,9 @@ export function verifyApprovalLink(
   return { ok: true };
 }
 
-export function approvalQuery(approvalId: string, expiresAt: string, secret: string): string {
-  const q = new URLSearchParams({ id: approvalId, exp: expiresAt, sig: signApproval(approvalId, expiresAt, secret) });
+/** The query of an approval link; with `who`, a personal link whose signature names the approver. */
+export function approvalQuery(approvalId: string, expiresAt: string, secret: string, who?: string): string {
+  const q = new URLSearchParams({ id: approvalId, exp: expiresAt, ...(who ? { who } : {}), sig: signApproval(approvalId, expiresAt, secret, who) });
   return q.toString();
 }
 

@@ -259,8 +259,13 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
     required: s.spec.approval.required,
     request: { owner: s.spec.owner, target, summary, goActions, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`) },
   });
-  const approveUrl = baseUrl ? `${baseUrl.replace(/\/+$/, '')}/approve?${approvalQuery(approvalId, expiresAt, await deps.approvalSecret())}` : undefined;
-  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`), expiresAt };
+  const secret = baseUrl ? await deps.approvalSecret() : '';
+  const link = (who?: string) => `${baseUrl!.replace(/\/+$/, '')}/approve?${approvalQuery(approvalId, expiresAt, secret, who)}`;
+  // With an approver list every approver gets a personal link (its signature names them); otherwise one link and a name field.
+  const approvers = s.spec.approval.approvers ?? [];
+  const approveUrl = baseUrl && approvers.length === 0 ? link() : undefined;
+  const personalUrls = baseUrl && approvers.length ? approvers.map((approver) => ({ approver, url: link(approver) })) : undefined;
+  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, personalUrls, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`), expiresAt };
   const delivered: string[] = [];
   for (const ch of deps.approvals(s.spec.approval.channels)) {
     await ch.deliver(request);

@@ -123,6 +123,23 @@ describe('approval API (Function URL)', () => {
   });
 });
 
+describe('personal links (an approver list)', () => {
+  it('the signed link names the approver: the page decides as them, and changing the name breaks the signature', async () => {
+    const p = JSON.parse(objects.get(`private/approvals/${ID}/pending.json`)!);
+    objects.set(`private/approvals/${ID}/pending.json`, JSON.stringify({ ...p, approvers: ['alice@example.com', 'bob@example.com'] }));
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const page = await handler(event('GET', '/approve', { query: approvalQuery(ID, EXP, KEY, 'alice@example.com') }));
+    expect(page.body).toContain('You decide as <strong>alice@example.com</strong>');
+    expect(page.body).not.toContain('name="approver"');
+    const sig = signApproval(ID, EXP, KEY, 'alice@example.com');
+    const forgedWho = await handler(event('POST', '/approve', { body: new URLSearchParams({ id: ID, exp: EXP, sig, who: 'bob@example.com', decision: 'approve' }).toString() }));
+    expect(forgedWho.statusCode).toBe(403);
+    const ok = await handler(event('POST', '/approve', { body: new URLSearchParams({ id: ID, exp: EXP, sig, who: 'alice@example.com', approver: 'mallory', decision: 'approve' }).toString() }));
+    expect(ok.statusCode).toBe(200);
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.output!).approver).toBe('alice@example.com');
+  });
+});
+
 describe('Slack interactivity', () => {
   const payload = (action: string) => `payload=${encodeURIComponent(JSON.stringify({ user: { id: 'U123', username: 'dana' }, actions: [{ action_id: action, value: ID }], response_url: 'https://hooks.slack.example/actions/1' }))}`;
   const signed = (raw: string, ts = String(Math.floor(Date.now() / 1000)), secret = SLACK) => ({ 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(secret, ts, raw) });

@@ -13,7 +13,7 @@ export function approvalText(r: ApprovalRequest): string {
     ...r.goActions.map((a, i) => `  ${i + 1}. ${a}`),
     '',
     `Decide here (the page asks you to confirm; the link expires ${r.expiresAt}):`,
-    r.approveUrl ?? '(no link configured)',
+    ...(r.personalUrls?.length ? r.personalUrls.map((p) => `  ${p.approver}: ${p.url}`) : [r.approveUrl ?? '(no link configured)']),
     ...(r.reportUrl ? ['', `Evidence report: ${r.reportUrl}`] : []),
   ].join('\n');
 }

@@ -162,7 +162,8 @@ export class LocalApprovalChannel implements ApprovalChannel {
   ) {}
 
   async deliver(r: ApprovalRequest): Promise<void> {
-    this.out(`Go / no-go for ${r.runId}: open ${r.approveUrl ?? '(no page)'}`);
+    if (r.personalUrls?.length) for (const p of r.personalUrls) this.out(`Go / no-go for ${r.runId} (${p.approver}): open ${p.url}`);
+    else this.out(`Go / no-go for ${r.runId}: open ${r.approveUrl ?? '(no page)'}`);
     if (this.mode.kind === 'auto') {
       const { decision, approver, comment } = this.mode;
       const res = await decideApproval({ approvalId: r.approvalId, decision, approver, comment, via: 'auto-approve flag' }, this.deps);
