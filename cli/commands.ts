@@ -6,6 +6,8 @@
  *   3  unexpected error
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { type Manifest, verifyManifest } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
@@ -27,7 +29,7 @@ import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
 import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
 import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { manualRollback } from '../lambdas/core/pipeline';
-import type { Deps } from '../lambdas/ports';
+import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
@@ -101,6 +103,7 @@ Examples:
   $ cutline plan uuid --source-url postgres://postgres@127.0.0.1:5432/app --out uuid-plan
   $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
   $ cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence
+  $ cutline evidence verify demo-agent-uuid-20261121T020000
 
 Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     );
@@ -312,6 +315,48 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
         await factory.closeAll();
       }
     });
+
+  const evidence = program.command('evidence').description('read and verify run evidence (a local folder, or S3 with --bucket)');
+  const store = (o: { bucket?: string; evidenceDir: string }): EvidenceStore =>
+    o.bucket ? new S3EvidenceStore((io.aws ?? defaultAws()).s3, o.bucket) : new FsEvidenceStore(path.resolve(o.evidenceDir));
+  const evidenceOpts = (c: Command) =>
+    c.option('--bucket <name>', 'the evidence bucket (S3); default: the local folder').option('--evidence-dir <dir>', 'local evidence folder', 'evidence').option('--json', 'machine-readable output');
+  evidenceOpts(evidence.command('ls').description("list a run's evidence files with their SHA-256").argument('<runId>')).action(async (runId: string, o: { bucket?: string; evidenceDir: string; json?: boolean }) => {
+    const files = await store(o).list(`${runId}/`);
+    if (!files.length) throw new UsageError(`no evidence for run ${runId} in ${store(o).location}`);
+    if (o.json) io.out(JSON.stringify(files.map((f) => ({ file: f.key.slice(runId.length + 1), sha256: f.sha256, size: f.size })), null, 2));
+    else for (const f of files) io.out(`${f.sha256.slice(0, 16)}  ${String(f.size).padStart(9)}  ${f.key.slice(runId.length + 1)}`);
+    setExit(EXIT.OK);
+  });
+  evidenceOpts(evidence.command('get').description('print one evidence file').argument('<runId>').argument('<file>', 'e.g. 07_gates.json, summary.md')).action(
+    async (runId: string, file: string, o: { bucket?: string; evidenceDir: string }) => {
+      const body = await store(o).get(`${runId}/${file}`);
+      if (!body) throw new UsageError(`no file ${file} in the evidence of run ${runId} (${store(o).location}); try \`cutline evidence ls ${runId}\``);
+      io.out(Buffer.from(body).toString('utf8').trimEnd());
+      setExit(EXIT.OK);
+    },
+  );
+  evidenceOpts(evidence.command('verify').description("recompute the manifest: name every changed, missing or added file (exit 1 if any)").argument('<runId>')).action(
+    async (runId: string, o: { bucket?: string; evidenceDir: string; json?: boolean }) => {
+      const s = store(o);
+      const body = await s.get(`${runId}/manifest.json`);
+      if (!body) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
+      const manifest = JSON.parse(Buffer.from(body).toString('utf8')) as Manifest;
+      const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
+      const problems = verifyManifest(manifest, now, ['manifest.json', 'execution-history.json']);
+      if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, ok: problems.length === 0, problems }, null, 2));
+      else if (!problems.length) io.out(`${runId}: ${manifest.files.length} files match the manifest (chain root ${manifest.root.slice(0, 16)}…)`);
+      else for (const p of problems) io.err(`${p.problem.toUpperCase()}: ${p.detail}`);
+      setExit(problems.length ? EXIT.NO_GO : EXIT.OK);
+    },
+  );
+  evidenceOpts(evidence.command('open').description("print where to read a run's report (report.html, or the S3 console)").argument('<runId>')).action(
+    async (runId: string, o: { bucket?: string; evidenceDir: string }) => {
+      const s = store(o);
+      io.out(o.bucket ? s.browseUrl(`${runId}/`) : pathToFileURL(path.resolve(o.evidenceDir, runId, 'report.html')).toString());
+      setExit(EXIT.OK);
+    },
+  );
 
   for (const decision of ['approve', 'reject'] as const) {
     program

@@ -88,3 +88,30 @@ export function buildManifest(runId: string, files: readonly { file: string; sha
     });
   return { runId, algorithm: 'sha256', files: entries, root: chain };
 }
+
+export interface ManifestProblem {
+  readonly file: string;
+  readonly problem: 'changed' | 'missing' | 'added' | 'chain';
+  readonly detail: string;
+}
+
+/**
+ * Recompute a manifest against the files as they are now: every changed,
+ * missing or added file is named; a broken chain (an edited manifest) too.
+ * `files` maps file name -> its current SHA-256 (from an EvidenceStore.list).
+ */
+export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, string>, unlisted: readonly string[] = ['manifest.json']): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  let chain = sha256Hex(`cutline-manifest-v1\n${manifest.runId}`);
+  for (const f of manifest.files) {
+    const now = files.get(f.file);
+    if (now === undefined) problems.push({ file: f.file, problem: 'missing', detail: `${f.file} is listed in the manifest but gone` });
+    else if (now !== f.sha256) problems.push({ file: f.file, problem: 'changed', detail: `${f.file} changed: sha256 ${now.slice(0, 12)}… now, ${f.sha256.slice(0, 12)}… in the manifest` });
+    chain = sha256Hex(`${chain}\n${f.file}\n${f.sha256}`);
+    if (chain !== f.chain) problems.push({ file: f.file, problem: 'chain', detail: `the hash chain breaks at ${f.file}: the manifest itself was edited` });
+  }
+  if (chain !== manifest.root) problems.push({ file: 'manifest.json', problem: 'chain', detail: 'the chain root does not match: the manifest itself was edited' });
+  const listed = new Set(manifest.files.map((f) => f.file));
+  for (const f of files.keys()) if (!listed.has(f) && !unlisted.includes(f)) problems.push({ file: f, problem: 'added', detail: `${f} is not in the manifest (added after the run)` });
+  return problems;
+}

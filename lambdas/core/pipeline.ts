@@ -9,7 +9,7 @@ import { approvalQuery, newApprovalId } from './approval';
 import { type Chunk, planBackfill, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { buildManifest, canonicalJson, type StepResult, stepKey, stepRecord } from './evidence';
+import { buildManifest, canonicalJson, type StepRecord, type StepResult, stepKey, stepRecord } from './evidence';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
@@ -19,6 +19,7 @@ import type { TaskKey } from './states';
 import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
 import { renderSummary } from './summary';
+import { renderReport } from './report';
 
 interface Who {
   readonly runId: string;
@@ -348,6 +349,53 @@ export async function classifyStage(s: EndState, deps: Deps): Promise<ClassifyOu
   return out;
 }
 
+async function json<T>(deps: Deps, key: string): Promise<T | undefined> {
+  const b = await deps.evidence.get(key);
+  if (!b) return undefined;
+  try {
+    return JSON.parse(Buffer.from(b).toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The report reads the records back from evidence: it shows what an auditor will find, not what the run believed. */
+async function buildReport(w: Who, o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome }, s: EndState, deps: Deps): Promise<string> {
+  const files = await deps.evidence.list(`${w.runId}/`);
+  const rel = (k: string) => k.slice(w.runId.length + 1);
+  const steps: (StepRecord & { file: string })[] = [];
+  for (const f of files.filter((x) => /^\d\d_[a-z_]+\.json$/.test(rel(x.key)))) {
+    const rec = await json<StepRecord>(deps, f.key);
+    if (rec?.step) steps.push({ ...rec, file: rel(f.key) });
+  }
+  const chunks: { task: string; index: number; rows: number; ms: number }[] = [];
+  for (const f of files.filter((x) => rel(x.key).startsWith('05_backfill/')).slice(0, 1000)) {
+    const c = await json<{ task: string; index: number; rows: number; ms: number }>(deps, f.key);
+    if (c && typeof c.rows === 'number') chunks.push(c);
+  }
+  const gates = s.results.gates as GateOutcome | undefined;
+  const verify = s.results.verify as VerifyOutcome | undefined;
+  const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
+  const approval = (await json<StepRecord>(deps, stepKey(w.runId, 'goNoGo')))?.details;
+  return renderReport({
+    runId: w.runId,
+    owner: w.owner,
+    outcome: o.go ? 'GO' : 'NO_GO',
+    classification: o.classification,
+    reason: o.reason,
+    generatedUtc: deps.clock.now().toISOString(),
+    steps,
+    ...(o.c ? { classify: o.c } : {}),
+    counts: (gates?.tables ?? []).map((t) => ({ table: t.table, expected: t.expected, actual: t.actual, verdict: t.verdict })),
+    methodTables: gates?.methodTables ?? [],
+    diffs: methodReports.flatMap((t) => t.diffs.map((d) => ({ table: t.table, ...d }))),
+    assertions: (verify?.assertions ?? []).map((a) => ({ name: a.name, ok: a.ok, violations: a.violations })),
+    chunks,
+    ...(approval ? { approval } : {}),
+    files: files.map((f) => ({ file: rel(f.key), sha256: f.sha256 })),
+  });
+}
+
 export interface SummaryOutcome {
   readonly outcome: 'GO' | 'NO_GO';
   readonly classification: string;
@@ -371,6 +419,7 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
     canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason } })),
     'application/json',
   );
+  await deps.evidence.put(`${w.runId}/report.html`, await buildReport(w, { go, classification, reason, c }, s, deps), 'text/html; charset=utf-8');
   const files = (await deps.evidence.list(`${w.runId}/`)).filter((f) => !f.key.endsWith('/manifest.json'));
   const manifest = buildManifest(w.runId, files.map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size })));
   const manifestKey = `${w.runId}/manifest.json`;

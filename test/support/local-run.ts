@@ -1,9 +1,10 @@
 /** Helpers for end-to-end runs through the local runner. */
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readSpecFile } from '../../cli/spec-file';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { verifyManifest as coreVerify } from '../../lambdas/core/evidence';
 
 export const DEMO_SPEC = path.resolve(import.meta.dirname, '../../examples/agent-uuid/spec.json');
 export const SCALE_1_100 = path.resolve(import.meta.dirname, '../e2e/fixtures/scale-1-100.sql');
@@ -39,21 +40,12 @@ export async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Recompute the manifest: every file's SHA-256 and the hash chain. */
+/** Recompute the manifest (core's verifyManifest over the folder as it is now). */
 export async function verifyManifest(dir: string): Promise<{ ok: boolean; problems: string[] }> {
-  const m = await readJson(path.join(dir, 'manifest.json'));
-  const problems: string[] = [];
-  let chain = createHash('sha256').update(`cutline-manifest-v1\n${m.runId}`).digest('hex');
-  for (const f of m.files) {
-    const body = await readFile(path.join(dir, f.file)).catch(() => undefined);
-    if (!body) problems.push(`missing ${f.file}`);
-    else if (createHash('sha256').update(body).digest('hex') !== f.sha256) problems.push(`changed ${f.file}`);
-    chain = createHash('sha256').update(`${chain}\n${f.file}\n${f.sha256}`).digest('hex');
-    if (chain !== f.chain) problems.push(`chain broken at ${f.file}`);
-  }
-  if (chain !== m.root) problems.push('root does not match');
-  const listed = new Set(m.files.map((f: { file: string }) => f.file));
-  for (const f of await filesUnder(dir)) if (!listed.has(f) && f !== 'manifest.json' && f !== 'execution-history.json') problems.push(`added ${f}`);
+  const runId = path.basename(dir);
+  const store = new FsEvidenceStore(path.dirname(dir));
+  const now = new Map((await store.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
+  const problems = coreVerify(await readJson(path.join(dir, 'manifest.json')), now, ['manifest.json', 'execution-history.json']).map((p) => `${p.problem} ${p.file}`);
   return { ok: problems.length === 0, problems };
 }
 

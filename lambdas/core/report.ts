@@ -1,0 +1,111 @@
+/**
+ * report.html: one self-contained page (no external assets, no script) an
+ * auditor can open offline or on a phone: outcome and classification, the
+ * stage timeline with durations, gate tables and differing keys, charts
+ * (rows/s per backfill chunk, rows per table) as inline SVG, the approval
+ * record, and the files with their SHA-256.
+ */
+import type { StepRecord } from './evidence';
+
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export interface ReportInput {
+  readonly runId: string;
+  readonly owner: string;
+  readonly outcome: 'GO' | 'NO_GO';
+  readonly classification: string;
+  readonly reason: string;
+  readonly generatedUtc: string;
+  readonly steps: (StepRecord & { file: string })[];
+  readonly classify?: { stage: string; retry_at_utc: string; unblock_criteria: string; owner: string };
+  readonly counts: { table: string; expected: string | null; actual: string | null; verdict: string }[];
+  readonly methodTables: { table: string; verdict: string; chunks: number; diffs: number; rowsPerSecond: number | null; reason: string }[];
+  readonly diffs: { table: string; key: string; kind: string; columns?: string[] }[];
+  readonly assertions: { name: string; ok: boolean; violations: number }[];
+  readonly chunks: { task: string; index: number; rows: number; ms: number }[];
+  readonly approval?: Record<string, unknown>;
+  readonly files: { file: string; sha256: string }[];
+}
+
+function bars(items: { label: string; value: number; note?: string }[], unit: string, title: string): string {
+  if (!items.length) return '';
+  const max = Math.max(1, ...items.map((i) => i.value));
+  const rowH = 22;
+  const h = items.length * rowH + 24;
+  const rows = items
+    .map((it, n) => {
+      const w = Math.max(1, Math.round((it.value / max) * 60));
+      const y = 20 + n * rowH;
+      return `<text x="0" y="${y + 14}" class="l">${esc(it.label)}</text><rect x="38%" y="${y + 3}" width="${w}%" height="14" rx="2"/><text x="${38 + w + 1}%" y="${y + 14}" class="v">${esc(it.value.toLocaleString('en-US'))} ${esc(unit)}</text>`;
+    })
+    .join('');
+  return `<figure><figcaption>${esc(title)}</figcaption><svg role="img" aria-label="${esc(title)}" width="100%" height="${h}" xmlns="http://www.w3.org/2000/svg">${rows}</svg></figure>`;
+}
+
+const badge = (v: string) => `<span class="b ${/^(PASS|GO|MATCH|done)$/i.test(v) ? 'ok' : /^(FAIL|NO_GO|DIFF)$/i.test(v) ? 'bad' : 'warn'}">${esc(v)}</span>`;
+
+function table(head: string[], rows: string[][]): string {
+  if (!rows.length) return '<p class="muted">none</p>';
+  return `<div class="t"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
+}
+
+export function renderReport(r: ReportInput): string {
+  const steps = [...r.steps].sort((a, b) => (a.file < b.file ? -1 : 1));
+  const timeline = table(
+    ['step', 'result', 'started (UTC)', 'duration', 'command'],
+    steps.map((s) => [esc(s.step), badge(s.result), esc(s.timestamp_utc), s.duration_ms !== undefined ? `${(s.duration_ms / 1000).toFixed(2)} s` : '-', esc(s.command)]),
+  );
+  const durations = bars(
+    steps.filter((s) => (s.duration_ms ?? 0) > 0).map((s) => ({ label: s.step, value: Math.round(s.duration_ms!) })),
+    'ms',
+    'Stage durations',
+  );
+  const perChunk = bars(
+    r.chunks.slice(0, 60).map((c) => ({ label: `${c.task} #${c.index}`, value: c.ms > 0 ? Math.round((c.rows * 1000) / c.ms) : 0 })),
+    'rows/s',
+    `Backfill rows/s per chunk${r.chunks.length > 60 ? ` (first 60 of ${r.chunks.length})` : ''}`,
+  );
+  const perTable = bars(
+    r.counts.filter((c) => c.actual !== null).map((c) => ({ label: c.table, value: Number(c.actual) })),
+    'rows',
+    'Rows per table (after)',
+  );
+  const cls = r.classify
+    ? `<dl><dt>Stopped in</dt><dd>${esc(r.classify.stage)}</dd><dt>Owner</dt><dd>${esc(r.classify.owner)}</dd><dt>Retry at (UTC)</dt><dd>${esc(r.classify.retry_at_utc)}</dd><dt>Unblock criteria</dt><dd>${esc(r.classify.unblock_criteria)}</dd></dl>`
+    : '';
+  const appr = r.approval
+    ? `<dl>${['decision', 'approver', 'approvers', 'comment', 'decidedAt', 'via', 'sourceIp', 'userAgent']
+        .filter((k) => r.approval![k] !== undefined)
+        .map((k) => `<dt>${esc(k)}</dt><dd>${esc(Array.isArray(r.approval![k]) ? (r.approval![k] as unknown[]).join(', ') : r.approval![k])}</dd>`)
+        .join('')}</dl>`
+    : '<p class="muted">No decision was asked for or given.</p>';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>cutline ${esc(r.runId)}: ${esc(r.outcome)}</title>
+<style>
+:root{--ok:#0a7d2c;--bad:#b00020;--warn:#8a6d00;--mut:#666}
+body{font:15px/1.5 system-ui,-apple-system,sans-serif;margin:0;padding:1rem;max-width:64rem;margin:auto;color:#111}
+h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin-top:1.6rem;border-bottom:1px solid #ddd}
+.b{display:inline-block;padding:0 .4rem;border-radius:3px;color:#fff;font-weight:600;font-size:.85em}.ok{background:var(--ok)}.bad{background:var(--bad)}.warn{background:var(--warn)}
+.t{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #eee;padding:.25rem .4rem;text-align:left;vertical-align:top}
+td code,dd code{word-break:break-all}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem}dt{color:var(--mut)}dd{margin:0}
+.muted{color:var(--mut)}figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}
+svg rect{fill:#3b6ea5}svg text{font-size:11px;fill:#222}
+@media (max-width:600px){body{padding:.5rem}table{font-size:.8em}}
+</style></head><body>
+<header><p class="muted">cutline evidence report · generated ${esc(r.generatedUtc)}</p>
+<h1 id="outcome">Run ${esc(r.runId)}: ${badge(r.outcome)} ${r.outcome === 'NO_GO' ? badge(r.classification) : ''}</h1>
+<p>Owner ${esc(r.owner)}. ${esc(r.reason)}</p>${cls}</header>
+<section id="timeline"><h2>Stage timeline</h2>${timeline}${durations}</section>
+<section id="gates"><h2>Gates</h2>
+${table(['table', 'expected', 'actual', 'verdict'], r.counts.map((c) => [esc(c.table), esc(c.expected ?? '-'), esc(c.actual ?? '-'), badge(c.verdict)]))}
+${r.methodTables.length ? `<h3>Method gates (fast, exact)</h3>${table(['table', 'verdict', 'chunks', 'differing keys', 'rows/s', 'reason'], r.methodTables.map((t) => [esc(t.table), badge(t.verdict), esc(t.chunks), esc(t.diffs), esc(t.rowsPerSecond ?? '-'), esc(t.reason)]))}` : ''}
+${r.diffs.length ? `<h3>Differing keys</h3>${table(['table', 'key', 'kind', 'columns'], r.diffs.map((d) => [esc(d.table), `<code>${esc(d.key)}</code>`, badge(d.kind), esc((d.columns ?? []).join(', '))]))}` : ''}
+${r.assertions.length ? `<h3>Assertions</h3>${table(['assertion', 'violations', 'result'], r.assertions.map((a) => [esc(a.name), esc(a.violations), badge(a.ok ? 'PASS' : 'FAIL')]))}` : ''}
+${perTable}${perChunk}</section>
+<section id="approval"><h2>Approval</h2>${appr}</section>
+<section id="files"><h2>Files</h2><p class="muted">Every file's SHA-256 is in manifest.json with a hash chain; <code>cutline evidence verify ${esc(r.runId)}</code> recomputes it.</p>
+${table(['file', 'sha256'], r.files.map((f) => [esc(f.file), `<code>${esc(f.sha256)}</code>`]))}</section>
+</body></html>
+`;
+}
