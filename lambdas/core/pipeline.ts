@@ -20,6 +20,7 @@ import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
 import { renderSummary } from './summary';
 import { renderReport } from './report';
+import { seed003Files } from './evidence-profile';
 
 interface Who {
   readonly runId: string;
@@ -359,8 +360,8 @@ async function json<T>(deps: Deps, key: string): Promise<T | undefined> {
   }
 }
 
-/** The report reads the records back from evidence: it shows what an auditor will find, not what the run believed. */
-async function buildReport(w: Who, o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome }, s: EndState, deps: Deps): Promise<string> {
+/** The run's records read back from evidence: the report and the seed 003 files show what an auditor will find, not what the run believed. */
+async function readRecords(w: Who, deps: Deps) {
   const files = await deps.evidence.list(`${w.runId}/`);
   const rel = (k: string) => k.slice(w.runId.length + 1);
   const steps: (StepRecord & { file: string })[] = [];
@@ -373,6 +374,11 @@ async function buildReport(w: Who, o: { go: boolean; classification: string; rea
     const c = await json<{ task: string; index: number; rows: number; ms: number }>(deps, f.key);
     if (c && typeof c.rows === 'number') chunks.push(c);
   }
+  return { files: files.map((f) => ({ file: rel(f.key), sha256: f.sha256 })), steps, chunks };
+}
+
+async function buildReport(w: Who, o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome }, s: EndState, deps: Deps): Promise<string> {
+  const { files, steps, chunks } = await readRecords(w, deps);
   const gates = s.results.gates as GateOutcome | undefined;
   const verify = s.results.verify as VerifyOutcome | undefined;
   const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
@@ -392,7 +398,7 @@ async function buildReport(w: Who, o: { go: boolean; classification: string; rea
     assertions: (verify?.assertions ?? []).map((a) => ({ name: a.name, ok: a.ok, violations: a.violations })),
     chunks,
     ...(approval ? { approval } : {}),
-    files: files.map((f) => ({ file: rel(f.key), sha256: f.sha256 })),
+    files,
   });
 }
 
@@ -419,6 +425,12 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
     canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason } })),
     'application/json',
   );
+  if ((s.spec as { evidence?: { profile?: string } } | undefined)?.evidence?.profile === 'seed003') {
+    const { steps, chunks } = await readRecords(w, deps);
+    const input = { runId: w.runId, owner: w.owner, outcome: go ? ('GO' as const) : ('NO_GO' as const), classification, nowUtc: deps.clock.now().toISOString(), chunks, summaryMd: md };
+    for (const f of seed003Files({ ...input, steps: new Map(steps.map((r) => [r.step, r])) }))
+      await deps.evidence.put(`${w.runId}/${f.name}`, f.body, f.name.endsWith('.md') ? 'text/markdown; charset=utf-8' : 'text/plain; charset=utf-8');
+  }
   await deps.evidence.put(`${w.runId}/report.html`, await buildReport(w, { go, classification, reason, c }, s, deps), 'text/html; charset=utf-8');
   const files = (await deps.evidence.list(`${w.runId}/`)).filter((f) => !f.key.endsWith('/manifest.json'));
   const manifest = buildManifest(w.runId, files.map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size })));

@@ -94,7 +94,7 @@ svg rect{fill:#3b6ea5}svg text{font-size:11px;fill:#222}
 @media (max-width:600px){body{padding:.5rem}table{font-size:.8em}}
 </style></head><body>
 <header><p class="muted">cutline evidence report · generated ${esc(r.generatedUtc)}</p>
-<h1 id="outcome">Run ${esc(r.runId)}: ${badge(r.outcome)} ${r.outcome === 'NO_GO' ? badge(r.classification) : ''}</h1>
+<h1 id="outcome">Run ${esc(r.runId)}: ${badge(r.outcome)} ${r.outcome === 'NO_GO' ? `<span class="b bad">${esc(r.classification)}</span>` : ''}</h1>
 <p>Owner ${esc(r.owner)}. ${esc(r.reason)}</p>${cls}</header>
 <section id="timeline"><h2>Stage timeline</h2>${timeline}${durations}</section>
 <section id="gates"><h2>Gates</h2>

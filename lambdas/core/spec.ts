@@ -339,6 +339,11 @@ export const RunSpec = z
       })
       .prefault({}),
     rollback: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
+    /**
+     * Evidence file names. cutline: one JSON record per stage (01_validate.json ... 99_summary.json).
+     * seed003: also the seed 003 contract's names (01_precheck.log ... 09_rollback_or_no_rollback.log, 99_summary.md).
+     */
+    evidence: z.strictObject({ profile: z.enum(['cutline', 'seed003']).default('cutline') }).prefault({}),
     /** Local runs only (ignored in AWS): seed SQL for an embedded database and a parameters file. */
     local: z
       .strictObject({

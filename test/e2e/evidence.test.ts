@@ -1,0 +1,176 @@
+/**
+ * Evidence an auditor can trust: a local run with the seed 003 profile, then
+ * `cutline evidence ls|get|verify|open` on its folder and on the same files in
+ * (mocked) S3. Tampering (a changed, a missing, an added file, an edited
+ * manifest) is caught and named.
+ */
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../cli/commands';
+import { filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
+
+const RUN = 'evidence-seed003';
+let evidenceDir: string;
+
+function cli(extra: Record<string, unknown> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {} as NodeJS.ProcessEnv, ...extra } };
+}
+
+beforeAll(async () => {
+  const dir = await tempDir('cutline-evidence-');
+  evidenceDir = path.join(dir, 'evidence');
+  const spec = await miniSpec({ runId: RUN });
+  spec.evidence = { profile: 'seed003' };
+  const f = path.join(dir, 'spec.json');
+  await writeFile(f, JSON.stringify(spec));
+  const t = cli();
+  expect(await main(['run', f, '--local', '--auto-approve', '--evidence-dir', evidenceDir], t.io)).toBe(EXIT.OK);
+}, 120_000);
+
+/** A copy of the run's folder to tamper with. */
+async function copyRun(): Promise<string> {
+  const dir = await tempDir('cutline-tamper-');
+  await cp(path.join(evidenceDir, RUN), path.join(dir, RUN), { recursive: true });
+  return dir;
+}
+
+describe('seed 003 evidence profile', () => {
+  it('writes the contract file names, each with command, exit_code, UTC timestamp, owner and result', async () => {
+    const files = await filesUnder(path.join(evidenceDir, RUN));
+    const seed = [
+      '01_precheck.log',
+      '02_alembic_upgrade.log',
+      '03_backfill.log',
+      '04_sync_happy.log',
+      '05_smoke_200.log',
+      '06_smoke_404.log',
+      '07_idempotency_duplicate.log',
+      '08_cutover_decision.log',
+      '09_rollback_or_no_rollback.log',
+      '99_summary.md',
+    ];
+    expect(files.filter((f) => seed.includes(f))).toEqual(seed);
+    for (const f of seed.slice(0, -1)) {
+      const body = await readFile(path.join(evidenceDir, RUN, f), 'utf8');
+      for (const field of ['command: ', 'exit_code: ', 'UTC timestamp: ', 'owner: platform-oncall@example.com', 'result: ']) expect(body, `${f} has ${field}`).toContain(field);
+    }
+    const precheck = await readFile(path.join(evidenceDir, RUN, '01_precheck.log'), 'utf8');
+    expect(precheck.match(/^result: (\w+)/gm)).toEqual(['result: PASS', 'result: PASS']);
+    const backfill = await readFile(path.join(evidenceDir, RUN, '03_backfill.log'), 'utf8');
+    expect(backfill).toContain('"task": "uuid-s3-cloudbackup-agents"');
+    const decision = await readFile(path.join(evidenceDir, RUN, '08_cutover_decision.log'), 'utf8');
+    expect(decision).toMatch(/command: go\/no-go decision \(seed 003 matrix\)\nexit_code: 0\n.*\nowner: .*\nresult: GO/);
+    expect(await readFile(path.join(evidenceDir, RUN, '09_rollback_or_no_rollback.log'), 'utf8')).toContain('result: NO_ROLLBACK');
+    expect(await readFile(path.join(evidenceDir, RUN, '99_summary.md'), 'utf8')).toBe(await readFile(path.join(evidenceDir, RUN, 'summary.md'), 'utf8'));
+    // smoke checks need an app: the mini spec has none, so the smoke files say so rather than pretend.
+    expect(await readFile(path.join(evidenceDir, RUN, '05_smoke_200.log'), 'utf8')).toContain('result: SKIPPED');
+    const manifest = await readJson(path.join(evidenceDir, RUN, 'manifest.json'));
+    expect(manifest.files.map((f: { file: string }) => f.file)).toEqual(expect.arrayContaining(seed));
+  });
+});
+
+describe('cutline evidence (folder)', () => {
+  it('ls lists every file with its SHA-256; get prints one; a missing file is exit 2 naming it', async () => {
+    const t = cli();
+    expect(await main(['evidence', 'ls', RUN, '--evidence-dir', evidenceDir, '--json'], t.io)).toBe(EXIT.OK);
+    const ls = JSON.parse(t.out.join('\n')) as { file: string; sha256: string }[];
+    const manifest = await readJson(path.join(evidenceDir, RUN, 'manifest.json'));
+    const gates = manifest.files.find((f: { file: string }) => f.file === '07_gates.json');
+    expect(ls.find((f) => f.file === '07_gates.json')?.sha256).toBe(gates.sha256);
+    const g = cli();
+    expect(await main(['evidence', 'get', RUN, 'summary.md', '--evidence-dir', evidenceDir], g.io)).toBe(EXIT.OK);
+    expect(g.out.join('\n')).toContain(`# cutline run ${RUN}: GO`);
+    const miss = cli();
+    expect(await main(['evidence', 'get', RUN, 'nope.json', '--evidence-dir', evidenceDir], miss.io)).toBe(EXIT.BAD_INPUT);
+    expect(miss.err.join('\n')).toContain(`no file nope.json in the evidence of run ${RUN}`);
+    const open = cli();
+    expect(await main(['evidence', 'open', RUN, '--evidence-dir', evidenceDir], open.io)).toBe(EXIT.OK);
+    expect(open.out[0]).toBe(`file://${path.join(evidenceDir, RUN, 'report.html')}`);
+  });
+
+  it('verify: exit 0 on the untouched folder', async () => {
+    const t = cli();
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', evidenceDir, '--json'], t.io)).toBe(EXIT.OK);
+    expect(JSON.parse(t.out.join('\n'))).toMatchObject({ runId: RUN, ok: true, problems: [] });
+  });
+
+  it('verify: a changed, a missing and an added file are each named (exit 1)', async () => {
+    const dir = await copyRun();
+    const gates = path.join(dir, RUN, '07_gates.json');
+    await writeFile(gates, (await readFile(gates, 'utf8')).replace('"PASS"', '"FAIL"'));
+    await rm(path.join(dir, RUN, '03_backfill.log'));
+    await writeFile(path.join(dir, RUN, '06_verify_extra.json'), '{}');
+    const t = cli();
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.NO_GO);
+    expect(t.err).toEqual([
+      expect.stringMatching(/^MISSING: 03_backfill\.log is listed in the manifest but gone$/),
+      expect.stringMatching(/^CHANGED: 07_gates\.json changed: sha256 [0-9a-f]{12}… now, [0-9a-f]{12}… in the manifest$/),
+      'ADDED: 06_verify_extra.json is not in the manifest (added after the run)',
+    ]);
+  });
+
+  it('verify: a manifest edited to hide a change breaks the hash chain', async () => {
+    const dir = await copyRun();
+    const summary = path.join(dir, RUN, 'summary.md');
+    const forged = (await readFile(summary, 'utf8')).replace('GO', 'GO (edited)');
+    await writeFile(summary, forged);
+    const mf = path.join(dir, RUN, 'manifest.json');
+    const m = await readJson(mf);
+    const { sha256Hex } = await import('../../lambdas/core/evidence');
+    m.files.find((f: { file: string }) => f.file === 'summary.md').sha256 = sha256Hex(forged);
+    await writeFile(mf, JSON.stringify(m));
+    const t = cli();
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir, '--json'], t.io)).toBe(EXIT.NO_GO);
+    const out = JSON.parse(t.out.join('\n'));
+    expect(out.problems.map((p: { file: string; problem: string }) => `${p.problem} ${p.file}`)).toEqual(['chain summary.md', 'chain manifest.json']);
+  });
+
+  it('a run without evidence is exit 2 naming the run and where it looked', async () => {
+    const t = cli();
+    expect(await main(['evidence', 'verify', 'no-such-run', '--evidence-dir', evidenceDir], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err[0]).toContain(`no manifest.json for run no-such-run in ${evidenceDir}`);
+  });
+});
+
+describe('cutline evidence --bucket (S3, mocked)', () => {
+  const s3m = mockClient(S3Client);
+  let objects: Map<string, Buffer>;
+
+  beforeAll(async () => {
+    objects = new Map();
+    for (const f of await filesUnder(path.join(evidenceDir, RUN))) objects.set(`runs/${RUN}/${f}`, await readFile(path.join(evidenceDir, RUN, f)));
+    s3m.reset();
+    s3m.on(ListObjectsV2Command).callsFake((i: { Bucket: string; Prefix: string }) => {
+      expect(i.Bucket).toBe('ev');
+      return { Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).map((Key) => ({ Key })) };
+    });
+    s3m.on(GetObjectCommand).callsFake((i: { Key: string }) => {
+      const v = objects.get(i.Key);
+      if (!v) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+      return { Body: { transformToByteArray: async () => new Uint8Array(v) } } as never;
+    });
+  });
+
+  const aws = () => ({ aws: { s3: new S3Client({ region: 'eu-west-1' }) } as never });
+
+  it('verify reads runs/<runId>/ and matches the manifest; a changed object is named', async () => {
+    const t = cli(aws());
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev'], t.io)).toBe(EXIT.OK);
+    expect(t.out[0]).toMatch(new RegExp(`^${RUN}: \\d+ files match the manifest`));
+    objects.set(`runs/${RUN}/09_approval.json`, Buffer.from('{"forged":true}'));
+    const bad = cli(aws());
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev'], bad.io)).toBe(EXIT.NO_GO);
+    expect(bad.err).toEqual([expect.stringMatching(/^CHANGED: 09_approval\.json changed/)]);
+  });
+
+  it('open prints the S3 console address of the run', async () => {
+    const t = cli(aws());
+    expect(await main(['evidence', 'open', RUN, '--bucket', 'ev'], t.io)).toBe(EXIT.OK);
+    expect(t.out[0]).toBe(`https://s3.console.aws.amazon.com/s3/buckets/ev?prefix=runs%2F${RUN}%2F`);
+  });
+});
