@@ -1,16 +1,19 @@
 /**
  * cutline CLI commands. Exit codes:
- *   0  success: spec valid / run ended GO / execution started
- *   1  the run ended NO_GO (classification printed)
- *   2  bad input: invalid spec, unreadable file, bad argument
+ *   0  success: spec valid / run ended GO / execution started / run running or
+ *      succeeded (status, watch) / evidence matches its manifest
+ *   1  the run ended NO_GO (classification printed), the run failed (status,
+ *      watch), evidence does not match its manifest (verify)
+ *   2  bad input: invalid spec, unreadable file, bad argument, unknown run
  *   3  unexpected error
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { type Manifest, verifyManifest } from '../lambdas/core/evidence';
+import { type Manifest, sha256Hex, verifyManifest } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { fromAwsHistory, fromLocalHistory, type Progress, progressOf, renderProgress } from '../lambdas/core/progress';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
@@ -64,6 +67,8 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   sfn?: SFNClient;
   aws?: AwsClients;
+  /** watch: how to wait between polls (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** A bad argument found inside a command (commander prints its own parse errors). */
@@ -103,9 +108,15 @@ Examples:
   $ cutline plan uuid --source-url postgres://postgres@127.0.0.1:5432/app --out uuid-plan
   $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
   $ cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence
+  $ cutline watch prod-2026-11-21 --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
+  $ cutline status demo-agent-uuid-20261121T020000 --json
+  $ cutline redrive prod-2026-11-21 --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
   $ cutline evidence verify demo-agent-uuid-20261121T020000
+  $ cutline evidence verify prod-2026-11-21 --bucket cutline-evidence
 
-Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
+Exit codes: 0 valid / GO / started / running or succeeded / evidence intact,
+1 NO_GO / run failed / evidence tampered, 2 bad input, 3 unexpected error.
+Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     );
 
   program
@@ -316,6 +327,52 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
       }
     });
 
+  const where = (c: Command) =>
+    c
+      .option('--state-machine-arn <arn>', 'a run in AWS (stack output StateMachineArn); default $CUTLINE_STATE_MACHINE_ARN, else the local evidence folder')
+      .option('--evidence-dir <dir>', 'local evidence folder', 'evidence')
+      .option('--json', 'machine-readable output');
+  where(program.command('status').description('where a run is: stage, chunks done/total, rows/s, ETA (exit 0 running or succeeded, 1 ended otherwise)').argument('<runId>')).action(
+    async (runId: string, o: WhereOpts) => {
+      const p = await runProgress(io, runId, o);
+      io.out(o.json ? JSON.stringify({ runId, ...p }, null, 2) : renderProgress(runId, p).join('\n'));
+      setExit(statusExit(p));
+    },
+  );
+  where(program.command('watch').description('follow a run live until it ends (one line per change; --json: one JSON object per poll)').argument('<runId>'))
+    .option('--interval <seconds>', 'seconds between polls', seconds, 5)
+    .action(async (runId: string, o: WhereOpts & { interval: number }) => {
+      const sleep = io.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+      let last = '';
+      for (;;) {
+        const p = await runProgress(io, runId, o);
+        const text = o.json ? JSON.stringify({ runId, ...p }) : renderProgress(runId, p).join('\n');
+        if (text !== last) io.out(text);
+        last = text;
+        if (p.status !== 'RUNNING') return setExit(statusExit(p));
+        await sleep(o.interval * 1000);
+      }
+    });
+  program
+    .command('redrive')
+    .description('redrive a failed, aborted or timed-out run in AWS from the states that did not succeed (RedriveExecution; evidence and chunks already done are reused)')
+    .argument('<runId>')
+    .option('--state-machine-arn <arn>', 'the deployed state machine; default $CUTLINE_STATE_MACHINE_ARN')
+    .option('--json', 'machine-readable output')
+    .action(async (runId: string, o: { stateMachineArn?: string; json?: boolean }) => {
+      const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'redrive');
+      try {
+        const r = await sfnClient(io).send(new RedriveExecutionCommand({ executionArn, clientToken: `cutline-${runId}-${Date.now()}`.slice(0, 64) }));
+        io.out(o.json ? JSON.stringify({ runId, executionArn, redriveDate: r.redriveDate?.toISOString() }) : `redriven ${runId} at ${r.redriveDate?.toISOString() ?? 'now'}: follow it with \`cutline watch ${runId}\``);
+        setExit(EXIT.OK);
+      } catch (e) {
+        const name = (e as Error).name;
+        if (name !== 'ExecutionNotRedrivable' && name !== 'ExecutionDoesNotExist') throw e;
+        io.err(`cannot redrive ${runId}: ${(e as Error).message}; expected ${name === 'ExecutionDoesNotExist' ? 'a started run (cutline start)' : 'a FAILED, ABORTED or TIMED_OUT run within 14 days of its end'}`);
+        setExit(EXIT.BAD_INPUT);
+      }
+    });
+
   const evidence = program.command('evidence').description('read and verify run evidence (a local folder, or S3 with --bucket)');
   const store = (o: { bucket?: string; evidenceDir: string }): EvidenceStore =>
     o.bucket ? new S3EvidenceStore((io.aws ?? defaultAws()).s3, o.bucket) : new FsEvidenceStore(path.resolve(o.evidenceDir));
@@ -329,10 +386,11 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     setExit(EXIT.OK);
   });
   evidenceOpts(evidence.command('get').description('print one evidence file').argument('<runId>').argument('<file>', 'e.g. 07_gates.json, summary.md')).action(
-    async (runId: string, file: string, o: { bucket?: string; evidenceDir: string }) => {
+    async (runId: string, file: string, o: { bucket?: string; evidenceDir: string; json?: boolean }) => {
       const body = await store(o).get(`${runId}/${file}`);
       if (!body) throw new UsageError(`no file ${file} in the evidence of run ${runId} (${store(o).location}); try \`cutline evidence ls ${runId}\``);
-      io.out(Buffer.from(body).toString('utf8').trimEnd());
+      const text = Buffer.from(body).toString('utf8');
+      io.out(o.json ? JSON.stringify({ runId, file, sha256: sha256Hex(body), size: body.length, body: text }) : text.trimEnd());
       setExit(EXIT.OK);
     },
   );
@@ -343,7 +401,7 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
       if (!body) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
       const manifest = JSON.parse(Buffer.from(body).toString('utf8')) as Manifest;
       const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
-      const problems = verifyManifest(manifest, now, ['manifest.json', 'execution-history.json']);
+      const problems = verifyManifest(manifest, now);
       if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, ok: problems.length === 0, problems }, null, 2));
       else if (!problems.length) io.out(`${runId}: ${manifest.files.length} files match the manifest (chain root ${manifest.root.slice(0, 16)}…)`);
       else for (const p of problems) io.err(`${p.problem.toUpperCase()}: ${p.detail}`);
@@ -351,9 +409,10 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     },
   );
   evidenceOpts(evidence.command('open').description("print where to read a run's report (report.html, or the S3 console)").argument('<runId>')).action(
-    async (runId: string, o: { bucket?: string; evidenceDir: string }) => {
+    async (runId: string, o: { bucket?: string; evidenceDir: string; json?: boolean }) => {
       const s = store(o);
-      io.out(o.bucket ? s.browseUrl(`${runId}/`) : pathToFileURL(path.resolve(o.evidenceDir, runId, 'report.html')).toString());
+      const url = o.bucket ? s.browseUrl(`${runId}/`) : pathToFileURL(path.resolve(o.evidenceDir, runId, 'report.html')).toString();
+      io.out(o.json ? JSON.stringify({ runId, url }) : url);
       setExit(EXIT.OK);
     },
   );
@@ -395,6 +454,7 @@ Exit codes: 0 valid / GO / started, 1 NO_GO, 2 bad input, 3 unexpected error.`,
     .command('schema')
     .description('write the JSON Schema of run spec v1 (for editors)')
     .option('-o, --out <file>', 'write to a file instead of stdout')
+    .option('--json', 'accepted for symmetry: the schema is JSON')
     .action(async (o: { out?: string }) => {
       const text = `${JSON.stringify(jsonSchema(), null, 2)}\n`;
       if (o.out) await writeFile(o.out, text);
@@ -421,6 +481,62 @@ async function awsRollback(io: Io, runId: string, fn: string, bucket: string | u
   }
   io.out(json ? JSON.stringify({ runId, by: who, ...out }) : `rollback of ${runId} by ${who}: ${out.ok ? 'every action succeeded' : 'some actions FAILED'} (${out.actions} action(s), recorded in s3://${bucket}/runs/${runId}/)`);
   return out.ok ? EXIT.OK : EXIT.NO_GO;
+}
+
+interface WhereOpts {
+  stateMachineArn?: string;
+  evidenceDir: string;
+  json?: boolean;
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new InvalidArgumentError(`got ${JSON.stringify(v)}; expected seconds between 0.1 and 3600`);
+  return n;
+}
+
+function executionArnOf(io: Io, runId: string, arn: string | undefined, command: string): string {
+  const sm = arn ?? io.env.CUTLINE_STATE_MACHINE_ARN;
+  if (!sm) throw new UsageError(`\`cutline ${command}\` needs --state-machine-arn or CUTLINE_STATE_MACHINE_ARN (the stack output StateMachineArn)`);
+  if (!/^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/.test(sm)) throw new UsageError(`--state-machine-arn: got ${JSON.stringify(sm)}; expected arn:aws:states:<region>:<account>:stateMachine:<name>`);
+  return `${sm.replace(':stateMachine:', ':execution:')}:${runId}`;
+}
+
+const statusExit = (p: Progress) => (p.status === 'RUNNING' || p.status === 'SUCCEEDED' ? EXIT.OK : EXIT.NO_GO);
+
+/** Progress of a run: AWS (DescribeExecution + GetExecutionHistory, DescribeMapRun for distributed gates) or the local folder. */
+async function runProgress(io: Io, runId: string, o: WhereOpts): Promise<Progress> {
+  if (!o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN) {
+    const file = path.resolve(o.evidenceDir, runId, 'execution-history.json');
+    const body = await new FsEvidenceStore(path.resolve(o.evidenceDir)).get(`${runId}/execution-history.json`);
+    if (!body) throw new UsageError(`no local run ${runId}: ${file} does not exist; expected a run started with \`cutline run --local\` (or pass --state-machine-arn for AWS)`);
+    return progressOf(fromLocalHistory(JSON.parse(Buffer.from(body).toString('utf8'))));
+  }
+  const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'status');
+  const sfn = sfnClient(io);
+  let d: { status?: string };
+  try {
+    d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  } catch (e) {
+    if ((e as Error).name === 'ExecutionDoesNotExist') throw new UsageError(`no run ${runId} in AWS (${executionArn}); expected a run started with \`cutline start\``);
+    throw e;
+  }
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  const mapRunArn = [...events].reverse().find((e) => e.mapRunStartedEventDetails?.mapRunArn)?.mapRunStartedEventDetails?.mapRunArn;
+  let distributed: { done: number; total: number } | undefined;
+  if (mapRunArn) {
+    const m = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+    const c = m.itemCounts;
+    if (c) distributed = { done: (c.succeeded ?? 0) + (c.failed ?? 0) + (c.timedOut ?? 0) + (c.aborted ?? 0), total: c.total ?? 0 };
+  }
+  const p = progressOf(fromAwsHistory(events), distributed);
+  return { ...p, status: d.status ?? p.status };
 }
 
 async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; json?: boolean }): Promise<number> {

@@ -286,9 +286,17 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   // Execution history: live stage progress, kept in the evidence folder.
   const history: unknown[] = [];
   const entered = new Map<string, number>();
+  // Written at most every 500 ms (and after the last event) so `cutline status|watch <runId>` can follow a running local run.
+  let flushing: Promise<unknown> = Promise.resolve();
+  let flushTimer: NodeJS.Timeout | undefined;
   const logDone = (async () => {
     for await (const ev of execution.eventLogs) {
       history.push(ev);
+      flushTimer ??= setTimeout(() => {
+        flushTimer = undefined;
+        const body = canonicalJson(history);
+        flushing = flushing.then(() => evidence.put(`${runId}/execution-history.json`, body, 'application/json')).catch(() => undefined);
+      }, 500);
       const e = ev as { type: string; timestamp: number; state?: { name: string }; Error?: string; Cause?: unknown };
       if (!e.state || e.state.name === STATES.backfillChunk) continue;
       if (e.type === 'StateEntered') {
@@ -318,6 +326,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   } finally {
     await logDone.catch(() => undefined);
   }
+  clearTimeout(flushTimer);
+  await flushing;
   await evidence.put(`${runId}/execution-history.json`, canonicalJson(history), 'application/json');
   await page.stop();
   channel.dispose();

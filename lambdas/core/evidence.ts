@@ -100,7 +100,10 @@ export interface ManifestProblem {
  * missing or added file is named; a broken chain (an edited manifest) too.
  * `files` maps file name -> its current SHA-256 (from an EvidenceStore.list).
  */
-export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, string>, unlisted: readonly string[] = ['manifest.json']): ManifestProblem[] {
+/** Files a run keeps beside its manifest but outside it: the manifest itself, and the execution history the runner writes after Summary. */
+export const UNLISTED = ['manifest.json', 'execution-history.json'] as const;
+
+export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, string>, unlisted: readonly string[] = UNLISTED): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   let chain = sha256Hex(`cutline-manifest-v1\n${manifest.runId}`);
   for (const f of manifest.files) {

@@ -9,7 +9,7 @@ import { approvalQuery, newApprovalId } from './approval';
 import { type Chunk, planBackfill, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { buildManifest, canonicalJson, type StepRecord, type StepResult, stepKey, stepRecord } from './evidence';
+import { buildManifest, canonicalJson, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
@@ -432,7 +432,7 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
       await deps.evidence.put(`${w.runId}/${f.name}`, f.body, f.name.endsWith('.md') ? 'text/markdown; charset=utf-8' : 'text/plain; charset=utf-8');
   }
   await deps.evidence.put(`${w.runId}/report.html`, await buildReport(w, { go, classification, reason, c }, s, deps), 'text/html; charset=utf-8');
-  const files = (await deps.evidence.list(`${w.runId}/`)).filter((f) => !f.key.endsWith('/manifest.json'));
+  const files = (await deps.evidence.list(`${w.runId}/`)).filter((f) => !UNLISTED.some((u) => f.key === `${w.runId}/${u}`));
   const manifest = buildManifest(w.runId, files.map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size })));
   const manifestKey = `${w.runId}/manifest.json`;
   await deps.evidence.put(manifestKey, canonicalJson(manifest), 'application/json');

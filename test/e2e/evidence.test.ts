@@ -10,7 +10,8 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
-import { filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
+import { runLocal } from '../../cli/local-runner';
+import { exists, filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
 
 const RUN = 'evidence-seed003';
 let evidenceDir: string;
@@ -173,4 +174,59 @@ describe('cutline evidence --bucket (S3, mocked)', () => {
     expect(await main(['evidence', 'open', RUN, '--bucket', 'ev'], t.io)).toBe(EXIT.OK);
     expect(t.out[0]).toBe(`https://s3.console.aws.amazon.com/s3/buckets/ev?prefix=runs%2F${RUN}%2F`);
   });
+});
+
+describe('cutline status / watch (local folder)', () => {
+  it('status of a finished run: SUCCEEDED, every backfill chunk done, the stages with durations', async () => {
+    const t = cli();
+    expect(await main(['status', RUN, '--evidence-dir', evidenceDir, '--json'], t.io)).toBe(EXIT.OK);
+    const p = JSON.parse(t.out.join('\n'));
+    expect(p).toMatchObject({ runId: RUN, status: 'SUCCEEDED', stage: 'Done' });
+    expect(p.backfill.done).toBe(p.backfill.total);
+    expect(p.backfill.total).toBe((await filesUnder(path.join(evidenceDir, RUN, '05_backfill'))).length);
+    expect(p.stages.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['ValidateSpec', 'Schema', 'Verify', 'GoNoGo', 'Cutover', 'Summary']));
+    const none = cli();
+    expect(await main(['status', 'never-ran', '--evidence-dir', evidenceDir], none.io)).toBe(EXIT.BAD_INPUT);
+    expect(none.err[0]).toContain('no local run never-ran');
+  });
+
+  it('watch follows a running local run: waiting at GoNoGo, then to its end once approved', async () => {
+    const dir = await tempDir('cutline-watch-');
+    let resolveLink!: (u: string) => void;
+    const link = new Promise<string>((r) => {
+      resolveLink = r;
+    });
+    const run = runLocal({
+      spec: await miniSpec({ runId: 'watch-me' }),
+      evidenceDir: dir,
+      workDir: await tempDir('cutline-work-'),
+      approval: { kind: 'page-only' },
+      out: (l) => {
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/approve\?\S+)/.exec(l);
+        if (m) resolveLink(m[1]!);
+      },
+    });
+    const url = await link;
+    while (!(await exists(path.join(dir, 'watch-me', 'execution-history.json')))) await new Promise((r) => setTimeout(r, 50));
+    const lines: { status: string; stage: string }[] = [];
+    let approved = false;
+    const io = {
+      out: (l: string) => {
+        const p = JSON.parse(l);
+        lines.push(p);
+        if (p.stage === 'GoNoGo' && !approved) {
+          approved = true;
+          const q = new URL(url).searchParams;
+          const form = new URLSearchParams({ id: q.get('id')!, exp: q.get('exp')!, sig: q.get('sig')!, approver: 'alice@example.com', comment: 'go', decision: 'approve' });
+          void fetch(new URL('/approve', url), { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        }
+      },
+      err: () => {},
+      env: {} as NodeJS.ProcessEnv,
+    };
+    expect(await main(['watch', 'watch-me', '--evidence-dir', dir, '--interval', '0.1', '--json'], io)).toBe(EXIT.OK);
+    expect((await run).outcome).toBe('GO');
+    expect(lines.some((l) => l.status === 'RUNNING' && l.stage === 'GoNoGo')).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ status: 'SUCCEEDED', stage: 'Done' });
+  }, 120_000);
 });

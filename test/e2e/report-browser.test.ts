@@ -43,7 +43,7 @@ async function open(file: string, shot: string) {
     if (!r.url().startsWith('file:')) requests.push(r.url());
   });
   await page.goto(pathToFileURL(file).toString());
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
   await page.screenshot({ path: path.join(ARTIFACTS, shot), fullPage: true });
   return { page, ctx, errors, requests, overflow };
 }

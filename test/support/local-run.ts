@@ -45,7 +45,7 @@ export async function verifyManifest(dir: string): Promise<{ ok: boolean; proble
   const runId = path.basename(dir);
   const store = new FsEvidenceStore(path.dirname(dir));
   const now = new Map((await store.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
-  const problems = coreVerify(await readJson(path.join(dir, 'manifest.json')), now, ['manifest.json', 'execution-history.json']).map((p) => `${p.problem} ${p.file}`);
+  const problems = coreVerify(await readJson(path.join(dir, 'manifest.json')), now).map((p) => `${p.problem} ${p.file}`);
   return { ok: problems.length === 0, problems };
 }
 

@@ -1,0 +1,195 @@
+/**
+ * Live progress of a run from its execution history (Step Functions
+ * GetExecutionHistory in AWS, the local runner's event log offline): the
+ * current stage, stages done with durations, and for the chunked stages chunks
+ * done / total, rows/s and an ETA. Pure: callers fetch the events.
+ */
+import { STATES } from './states';
+
+/** One history event, normalized from either source. */
+export interface ProgressEvent {
+  readonly kind: 'enter' | 'exit' | 'fail' | 'end';
+  readonly ts: number;
+  readonly state?: string;
+  readonly output?: unknown;
+  /** end: SUCCEEDED | FAILED | ABORTED | TIMED_OUT; fail: the error name. */
+  readonly status?: string;
+  readonly cause?: string;
+}
+
+export interface ChunkProgress {
+  readonly done: number;
+  readonly total: number | null;
+  readonly rows: number;
+  readonly rowsPerSecond: number | null;
+  readonly etaSeconds: number | null;
+}
+
+export interface Progress {
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT' | 'PENDING_REDRIVE' | string;
+  readonly stage: string | null;
+  readonly startedUtc: string | null;
+  readonly stages: { name: string; ms: number | null }[];
+  readonly backfill?: ChunkProgress;
+  readonly gates?: ChunkProgress;
+  readonly error?: { error: string; cause: string };
+}
+
+const parse = (v: unknown): unknown => {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+};
+
+/** AWS GetExecutionHistory events (the SDK's HistoryEvent shape). */
+export function fromAwsHistory(
+  events: readonly {
+    type?: string;
+    timestamp?: Date;
+    stateEnteredEventDetails?: { name?: string };
+    stateExitedEventDetails?: { name?: string; output?: string };
+    executionFailedEventDetails?: { error?: string; cause?: string };
+    executionAbortedEventDetails?: { error?: string; cause?: string };
+    executionTimedOutEventDetails?: { error?: string; cause?: string };
+  }[],
+): ProgressEvent[] {
+  const out: ProgressEvent[] = [];
+  for (const e of events) {
+    const ts = e.timestamp ? new Date(e.timestamp).getTime() : 0;
+    const t = e.type ?? '';
+    if (t.endsWith('StateEntered') && e.stateEnteredEventDetails?.name) out.push({ kind: 'enter', ts, state: e.stateEnteredEventDetails.name });
+    else if (t.endsWith('StateExited') && e.stateExitedEventDetails?.name) out.push({ kind: 'exit', ts, state: e.stateExitedEventDetails.name, output: parse(e.stateExitedEventDetails.output) });
+    else if (t === 'ExecutionSucceeded') out.push({ kind: 'end', ts, status: 'SUCCEEDED' });
+    else if (t === 'ExecutionFailed' || t === 'ExecutionAborted' || t === 'ExecutionTimedOut') {
+      const d = e.executionFailedEventDetails ?? e.executionAbortedEventDetails ?? e.executionTimedOutEventDetails;
+      out.push({ kind: 'end', ts, status: t === 'ExecutionFailed' ? 'FAILED' : t === 'ExecutionAborted' ? 'ABORTED' : 'TIMED_OUT', ...(d?.error ? { cause: `${d.error}: ${d.cause ?? ''}` } : {}) });
+    }
+  }
+  return out;
+}
+
+/** The local runner's event log (aws-local-stepfunctions events). */
+export function fromLocalHistory(events: readonly { type?: string; timestamp?: number | string; state?: { name?: string; output?: unknown }; Error?: string; Cause?: unknown }[]): ProgressEvent[] {
+  const out: ProgressEvent[] = [];
+  for (const e of events) {
+    const ts = Number(e.timestamp ?? 0);
+    if (e.type === 'StateEntered' && e.state?.name) out.push({ kind: 'enter', ts, state: e.state.name });
+    else if (e.type === 'StateExited' && e.state?.name) out.push({ kind: 'exit', ts, state: e.state.name, output: e.state.output });
+    else if (e.type === 'ExecutionSucceeded') out.push({ kind: 'end', ts, status: 'SUCCEEDED' });
+    else if (e.type === 'ExecutionFailed' || e.type === 'ExecutionAborted') out.push({ kind: 'end', ts, status: e.type === 'ExecutionFailed' ? 'FAILED' : 'ABORTED', ...(e.Error ? { cause: `${e.Error}: ${String(e.Cause ?? '')}` } : {}) });
+  }
+  return out;
+}
+
+/** States inside a Map iteration: progress counts them as chunks, not stages. */
+const INNER: ReadonlySet<string> = new Set([
+  STATES.commandSend,
+  STATES.commandWait,
+  STATES.commandPoll,
+  STATES.commandDone,
+  STATES.commandFinished,
+  STATES.backfillChunks,
+  STATES.backfillChunk,
+  STATES.gateChunk,
+  STATES.gateChunkDistributed,
+]);
+
+function chunkProgress(done: number, total: number | null, rows: number, firstTs: number | null, lastTs: number): ChunkProgress {
+  const secs = firstTs !== null ? (lastTs - firstTs) / 1000 : 0;
+  const rate = secs > 0 && done > 0 ? done / secs : null;
+  return {
+    done,
+    total,
+    rows,
+    rowsPerSecond: secs > 0 && rows > 0 ? Math.round(rows / secs) : null,
+    etaSeconds: total !== null && rate ? Math.max(0, Math.round((total - done) / rate)) : null,
+  };
+}
+
+/**
+ * Rates run from a stage's first chunk to its latest finished one.
+ * @param distributedGates item counts of the gates' Distributed Map run (its chunks run in child executions).
+ */
+export function progressOf(events: readonly ProgressEvent[], distributedGates?: { done: number; total: number }): Progress {
+  const stages: { name: string; ms: number | null; t0: number }[] = [];
+  let status = 'RUNNING';
+  let error: Progress['error'];
+  const bf = { done: 0, rows: 0, total: null as number | null, first: null as number | null, last: 0 };
+  const gt = { done: 0, rows: 0, total: null as number | null, first: null as number | null, last: 0 };
+  for (const e of events) {
+    if (e.kind === 'end') {
+      status = e.status ?? 'FAILED';
+      if (e.cause) {
+        const i = e.cause.indexOf(': ');
+        error = { error: e.cause.slice(0, i), cause: e.cause.slice(i + 2) };
+      }
+      continue;
+    }
+    const name = e.state!;
+    if (name === STATES.backfillChunk || name === STATES.gateChunk) {
+      const c = name === STATES.backfillChunk ? bf : gt;
+      if (e.kind === 'enter') c.first ??= e.ts;
+      if (e.kind === 'exit') {
+        c.done++;
+        c.last = e.ts;
+        const rows = (e.output as { rows?: unknown } | undefined)?.rows;
+        if (typeof rows === 'number') c.rows += rows;
+      }
+      continue;
+    }
+    if (INNER.has(name)) continue;
+    if (e.kind === 'enter') stages.push({ name, ms: null, t0: e.ts });
+    else if (e.kind === 'exit') {
+      const st = [...stages].reverse().find((s) => s.name === name && s.ms === null);
+      if (st) st.ms = e.ts - st.t0;
+      const results = (e.output as { results?: Record<string, unknown> } | undefined)?.results;
+      if (name === STATES.backfillPlan) {
+        const phases = (results?.backfillPlan as { phases?: unknown[][] } | undefined)?.phases;
+        if (Array.isArray(phases)) bf.total = phases.reduce((n, p) => n + (Array.isArray(p) ? p.length : 0), 0);
+      }
+      if (name === STATES.gatePlan) {
+        const count = (results?.gatePlan as { count?: unknown } | undefined)?.count;
+        if (typeof count === 'number') gt.total = count;
+      }
+    }
+  }
+  if (distributedGates) {
+    gt.done = distributedGates.done;
+    gt.total = distributedGates.total;
+    gt.first ??= stages.find((s) => s.name === STATES.gateChunksDistributed)?.t0 ?? null;
+    gt.last = events.at(-1)?.ts ?? 0;
+  }
+  const open = [...stages].reverse().find((s) => s.ms === null);
+  const first = events.find((e) => e.kind === 'enter');
+  return {
+    status,
+    stage: status === 'RUNNING' ? (open?.name ?? null) : (stages.at(-1)?.name ?? null),
+    startedUtc: first ? new Date(first.ts).toISOString() : null,
+    stages: stages.map((s) => ({ name: s.name, ms: s.ms })),
+    ...(bf.total !== null || bf.done ? { backfill: chunkProgress(bf.done, bf.total, bf.rows, bf.first, bf.last) } : {}),
+    ...(gt.total !== null || gt.done ? { gates: chunkProgress(gt.done, gt.total, gt.rows, gt.first, gt.last) } : {}),
+    ...(error ? { error } : {}),
+  };
+}
+
+const dur = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`);
+
+function chunkLine(what: string, c: ChunkProgress): string {
+  const pct = c.total ? ` (${Math.floor((c.done / c.total) * 100)}%)` : '';
+  const rate = c.rowsPerSecond !== null ? `, ${c.rowsPerSecond.toLocaleString('en-US')} rows/s` : '';
+  const eta = c.etaSeconds !== null && c.total !== null && c.done < c.total ? `, ETA ${dur(c.etaSeconds)}` : '';
+  return `${what}: ${c.done}/${c.total ?? '?'} chunks${pct}${c.rows ? `, ${c.rows.toLocaleString('en-US')} rows` : ''}${rate}${eta}`;
+}
+
+export function renderProgress(runId: string, p: Progress): string[] {
+  const lines = [`${runId}: ${p.status}${p.stage ? ` · ${p.status === 'RUNNING' ? 'in' : 'last stage'} ${p.stage}` : ''}${p.startedUtc ? ` · started ${p.startedUtc}` : ''}`];
+  if (p.backfill) lines.push(`  ${chunkLine('backfill', p.backfill)}`);
+  if (p.gates) lines.push(`  ${chunkLine('gates', p.gates)}`);
+  const done = p.stages.filter((s) => s.ms !== null);
+  if (done.length) lines.push(`  done: ${done.map((s) => `${s.name} ${(s.ms! / 1000).toFixed(1)}s`).join(', ')}`);
+  if (p.error) lines.push(`  error: ${p.error.error}: ${p.error.cause.slice(0, 300)}`);
+  return lines;
+}
