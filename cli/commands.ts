@@ -13,7 +13,7 @@ import { type Manifest, sha256Hex, verifyManifest } from '../lambdas/core/eviden
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { fromAwsHistory, fromLocalHistory, type Progress, progressOf, renderProgress } from '../lambdas/core/progress';
+import { fromAwsHistory, fromLocalHistory, type Progress, type ProgressEvent, progressOf, recordedManifestRoot, renderProgress } from '../lambdas/core/progress';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
@@ -394,20 +394,29 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       setExit(EXIT.OK);
     },
   );
-  evidenceOpts(evidence.command('verify').description("recompute the manifest: name every changed, missing or added file (exit 1 if any)").argument('<runId>')).action(
-    async (runId: string, o: { bucket?: string; evidenceDir: string; json?: boolean }) => {
-      const s = store(o);
-      const body = await s.get(`${runId}/manifest.json`);
-      if (!body) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
-      const manifest = JSON.parse(Buffer.from(body).toString('utf8')) as Manifest;
-      const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
-      const problems = verifyManifest(manifest, now);
-      if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, ok: problems.length === 0, problems }, null, 2));
-      else if (!problems.length) io.out(`${runId}: ${manifest.files.length} files match the manifest (chain root ${manifest.root.slice(0, 16)}…)`);
-      else for (const p of problems) io.err(`${p.problem.toUpperCase()}: ${p.detail}`);
-      setExit(problems.length ? EXIT.NO_GO : EXIT.OK);
-    },
-  );
+  evidenceOpts(
+    evidence
+      .command('verify')
+      .description('recompute the manifest: name every changed, missing or added file, and check its root against the execution history (exit 1 if anything differs)')
+      .argument('<runId>')
+      .option('--state-machine-arn <arn>', 'check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.json)'),
+  ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; json?: boolean }) => {
+    const s = store(o);
+    const body = await s.get(`${runId}/manifest.json`);
+    if (!body) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
+    const manifest = JSON.parse(Buffer.from(body).toString('utf8')) as Manifest;
+    const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
+    const problems = verifyManifest(manifest, now);
+    const history = o.bucket && !o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN ? undefined : await runHistory(io, runId, o).catch(() => undefined);
+    const anchor = history ? recordedManifestRoot(history.events) : undefined;
+    if (anchor && anchor !== manifest.root)
+      problems.push({ file: 'manifest.json', problem: 'anchor', detail: `the manifest root ${manifest.root.slice(0, 12)}… differs from ${anchor.slice(0, 12)}…, the root the run recorded in its execution history: the manifest was replaced` });
+    if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, anchoredInHistory: !!anchor, ok: problems.length === 0, problems }, null, 2));
+    else if (!problems.length)
+      io.out(`${runId}: ${manifest.files.length} files match the manifest (chain root ${manifest.root.slice(0, 16)}…${anchor ? ', the root the execution history recorded' : '; pass --state-machine-arn to check it against the execution history'})`);
+    else for (const p of problems) io.err(`${p.problem.toUpperCase()}: ${p.detail}`);
+    setExit(problems.length ? EXIT.NO_GO : EXIT.OK);
+  });
   evidenceOpts(evidence.command('open').description("print where to read a run's report (report.html, or the S3 console)").argument('<runId>')).action(
     async (runId: string, o: { bucket?: string; evidenceDir: string; json?: boolean }) => {
       const s = store(o);
@@ -462,6 +471,30 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       setExit(EXIT.OK);
     });
 
+  const SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';
+  const examples: Record<string, string[]> = {
+    validate: ['cutline validate spec.json', 'cutline validate spec.json --platform aws --json'],
+    run: ['cutline run spec.json --local', 'cutline run spec.json --local --auto-approve --evidence-dir evidence'],
+    start: [`cutline start spec.json --state-machine-arn ${SM}`],
+    plan: ['cutline plan spec.json', 'cutline plan uuid --source-url postgres://postgres@127.0.0.1:5432/app --out uuid-plan'],
+    lint: ['cutline lint migrations/'],
+    status: ['cutline status demo-agent-uuid-20261121T020000', `cutline status prod-2026-11-21 --state-machine-arn ${SM} --json`],
+    watch: [`cutline watch prod-2026-11-21 --state-machine-arn ${SM} --interval 10`],
+    redrive: [`cutline redrive prod-2026-11-21 --state-machine-arn ${SM}`],
+    approve: ['cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence'],
+    reject: ['cutline reject prod-2026-11-21 --comment "orders differ: see 07_gates/diff.txt" --bucket cutline-evidence'],
+    rollback: ['cutline rollback demo-agent-uuid-20261121T020000', 'cutline rollback prod-2026-11-21 --function <RollbackFunctionName> --bucket cutline-evidence'],
+    ls: ['cutline evidence ls demo-agent-uuid-20261121T020000', 'cutline evidence ls prod-2026-11-21 --bucket cutline-evidence --json'],
+    get: ['cutline evidence get prod-2026-11-21 07_gates/diff.txt --bucket cutline-evidence'],
+    verify: ['cutline evidence verify demo-agent-uuid-20261121T020000', 'cutline evidence verify prod-2026-11-21 --bucket cutline-evidence --json'],
+    open: ['cutline evidence open demo-agent-uuid-20261121T020000'],
+  };
+  const walk = (c: Command) => {
+    const ex = examples[c.name()];
+    if (ex && c !== program) c.addHelpText('after', `\nExamples:\n${ex.map((e) => `  $ ${e}`).join('\n')}`);
+    c.commands.forEach(walk);
+  };
+  walk(program);
   return program;
 }
 
@@ -504,13 +537,13 @@ function executionArnOf(io: Io, runId: string, arn: string | undefined, command:
 
 const statusExit = (p: Progress) => (p.status === 'RUNNING' || p.status === 'SUCCEEDED' ? EXIT.OK : EXIT.NO_GO);
 
-/** Progress of a run: AWS (DescribeExecution + GetExecutionHistory, DescribeMapRun for distributed gates) or the local folder. */
-async function runProgress(io: Io, runId: string, o: WhereOpts): Promise<Progress> {
+/** A run's execution history: AWS (DescribeExecution + GetExecutionHistory, DescribeMapRun for distributed gates) or the local folder. */
+async function runHistory(io: Io, runId: string, o: WhereOpts): Promise<{ events: ProgressEvent[]; status?: string; distributed?: { done: number; total: number } }> {
   if (!o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN) {
     const file = path.resolve(o.evidenceDir, runId, 'execution-history.json');
     const body = await new FsEvidenceStore(path.resolve(o.evidenceDir)).get(`${runId}/execution-history.json`);
     if (!body) throw new UsageError(`no local run ${runId}: ${file} does not exist; expected a run started with \`cutline run --local\` (or pass --state-machine-arn for AWS)`);
-    return progressOf(fromLocalHistory(JSON.parse(Buffer.from(body).toString('utf8'))));
+    return { events: fromLocalHistory(JSON.parse(Buffer.from(body).toString('utf8'))) };
   }
   const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'status');
   const sfn = sfnClient(io);
@@ -531,12 +564,16 @@ async function runProgress(io: Io, runId: string, o: WhereOpts): Promise<Progres
   const mapRunArn = [...events].reverse().find((e) => e.mapRunStartedEventDetails?.mapRunArn)?.mapRunStartedEventDetails?.mapRunArn;
   let distributed: { done: number; total: number } | undefined;
   if (mapRunArn) {
-    const m = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
-    const c = m.itemCounts;
+    const c = (await sfn.send(new DescribeMapRunCommand({ mapRunArn }))).itemCounts;
     if (c) distributed = { done: (c.succeeded ?? 0) + (c.failed ?? 0) + (c.timedOut ?? 0) + (c.aborted ?? 0), total: c.total ?? 0 };
   }
-  const p = progressOf(fromAwsHistory(events), distributed);
-  return { ...p, status: d.status ?? p.status };
+  return { events: fromAwsHistory(events), ...(d.status ? { status: d.status } : {}), ...(distributed ? { distributed } : {}) };
+}
+
+async function runProgress(io: Io, runId: string, o: WhereOpts): Promise<Progress> {
+  const h = await runHistory(io, runId, o);
+  const p = progressOf(h.events, h.distributed);
+  return { ...p, status: h.status ?? p.status };
 }
 
 async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; json?: boolean }): Promise<number> {

@@ -91,7 +91,8 @@ export function buildManifest(runId: string, files: readonly { file: string; sha
 
 export interface ManifestProblem {
   readonly file: string;
-  readonly problem: 'changed' | 'missing' | 'added' | 'chain';
+  /** anchor: the manifest's root differs from the one the run recorded in its execution history. */
+  readonly problem: 'changed' | 'missing' | 'added' | 'chain' | 'anchor';
   readonly detail: string;
 }
 

@@ -175,6 +175,19 @@ export function progressOf(events: readonly ProgressEvent[], distributedGates?: 
   };
 }
 
+/** Pass and Choice states: in the JSON, not worth a place in the one-line summary. */
+const PLUMBING: ReadonlySet<string> = new Set([STATES.start, STATES.useValidatedSpec, STATES.gateMode, STATES.outcome, STATES.done]);
+
+/**
+ * The manifest root the Summary state returned, as the execution history
+ * recorded it: an anchor for the evidence kept outside the evidence bucket.
+ */
+export function recordedManifestRoot(events: readonly ProgressEvent[]): string | undefined {
+  const exit = [...events].reverse().find((e) => e.kind === 'exit' && e.state === STATES.summary);
+  const root = (exit?.output as { results?: { summary?: { manifestRoot?: unknown } } } | undefined)?.results?.summary?.manifestRoot;
+  return typeof root === 'string' ? root : undefined;
+}
+
 const dur = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`);
 
 function chunkLine(what: string, c: ChunkProgress): string {
@@ -187,8 +200,8 @@ function chunkLine(what: string, c: ChunkProgress): string {
 export function renderProgress(runId: string, p: Progress): string[] {
   const lines = [`${runId}: ${p.status}${p.stage ? ` · ${p.status === 'RUNNING' ? 'in' : 'last stage'} ${p.stage}` : ''}${p.startedUtc ? ` · started ${p.startedUtc}` : ''}`];
   if (p.backfill) lines.push(`  ${chunkLine('backfill', p.backfill)}`);
-  if (p.gates) lines.push(`  ${chunkLine('gates', p.gates)}`);
-  const done = p.stages.filter((s) => s.ms !== null);
+  if (p.gates && (p.gates.total || p.gates.done)) lines.push(`  ${chunkLine('gates', p.gates)}`);
+  const done = p.stages.filter((s) => s.ms !== null && !PLUMBING.has(s.name));
   if (done.length) lines.push(`  done: ${done.map((s) => `${s.name} ${(s.ms! / 1000).toFixed(1)}s`).join(', ')}`);
   if (p.error) lines.push(`  error: ${p.error.error}: ${p.error.cause.slice(0, 300)}`);
   return lines;

@@ -7,6 +7,7 @@
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
@@ -131,6 +132,22 @@ describe('cutline evidence (folder)', () => {
     expect(out.problems.map((p: { file: string; problem: string }) => `${p.problem} ${p.file}`)).toEqual(['chain summary.md', 'chain manifest.json']);
   });
 
+  it('verify: a whole new manifest built over a forged file keeps its chain, but not the root the execution history recorded', async () => {
+    const dir = await copyRun();
+    const summary = path.join(dir, RUN, 'summary.md');
+    await writeFile(summary, (await readFile(summary, 'utf8')).replace('GO', 'GO (edited)'));
+    const { buildManifest, canonicalJson, sha256Hex } = await import('../../lambdas/core/evidence');
+    const m = await readJson(path.join(dir, RUN, 'manifest.json'));
+    const files = await Promise.all(m.files.map(async (f: { file: string }) => {
+      const b = await readFile(path.join(dir, RUN, f.file));
+      return { file: f.file, sha256: sha256Hex(b), size: b.length };
+    }));
+    await writeFile(path.join(dir, RUN, 'manifest.json'), canonicalJson(buildManifest(RUN, files)));
+    const t = cli();
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.NO_GO);
+    expect(t.err).toEqual([expect.stringMatching(/^ANCHOR: the manifest root [0-9a-f]{12}… differs from [0-9a-f]{12}…, the root the run recorded in its execution history: the manifest was replaced$/)]);
+  });
+
   it('a run without evidence is exit 2 naming the run and where it looked', async () => {
     const t = cli();
     expect(await main(['evidence', 'verify', 'no-such-run', '--evidence-dir', evidenceDir], t.io)).toBe(EXIT.BAD_INPUT);
@@ -167,6 +184,27 @@ describe('cutline evidence --bucket (S3, mocked)', () => {
     const bad = cli(aws());
     expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev'], bad.io)).toBe(EXIT.NO_GO);
     expect(bad.err).toEqual([expect.stringMatching(/^CHANGED: 09_approval\.json changed/)]);
+  });
+
+  it('with --state-machine-arn the root is checked against the AWS execution history', async () => {
+    const sfnm = mockClient(SFNClient);
+    const root = (await readJson(path.join(evidenceDir, RUN, 'manifest.json'))).root as string;
+    const history = (r: string) => ({
+      events: [{ id: 1, type: 'TaskStateExited', timestamp: new Date(), stateExitedEventDetails: { name: 'Summary', output: JSON.stringify({ results: { summary: { manifestRoot: r } } }) } }],
+    });
+    objects.set(`runs/${RUN}/09_approval.json`, await readFile(path.join(evidenceDir, RUN, '09_approval.json')));
+    sfnm.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' });
+    sfnm.on(GetExecutionHistoryCommand).resolvesOnce(history(root)).resolves(history('f'.repeat(64)));
+    const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';
+    const io = () => cli({ ...aws(), sfn: new SFNClient({ region: 'eu-west-1' }) });
+    const ok = io();
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--state-machine-arn', arn, '--json'], ok.io)).toBe(EXIT.OK);
+    expect(JSON.parse(ok.out.join('\n'))).toMatchObject({ ok: true, anchoredInHistory: true });
+    expect(sfnm.commandCalls(GetExecutionHistoryCommand)[0]!.args[0].input.executionArn).toBe(`arn:aws:states:eu-west-1:123456789012:execution:cutline:${RUN}`);
+    const bad = io();
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--state-machine-arn', arn], bad.io)).toBe(EXIT.NO_GO);
+    expect(bad.err).toEqual([expect.stringMatching(/^ANCHOR: the manifest root/)]);
+    sfnm.restore();
   });
 
   it('open prints the S3 console address of the run', async () => {
