@@ -347,7 +347,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   };
   out('');
   out(`${result.outcome === 'GO' ? 'GO' : `NO_GO / ${result.classification}`}: ${result.reason}`);
-  out(`evidence: ${path.relative(process.cwd(), result.evidenceDir) || result.evidenceDir}/ (summary.md, NN_<step>.json, manifest.json)`);
+  out(`evidence: ${path.relative(process.cwd(), result.evidenceDir) || result.evidenceDir}/ (summary.md, report.html, NN_<step>.json, manifest.json)`);
+  const root = path.relative(process.cwd(), path.dirname(result.evidenceDir)) || '.';
+  out(`check it: npm run cutline -- evidence verify ${runId}${root === 'evidence' ? '' : ` --evidence-dir ${root}`}`);
   return result;
 }
 

@@ -190,7 +190,7 @@ describe('cutline evidence --bucket (S3, mocked)', () => {
     const sfnm = mockClient(SFNClient);
     const root = (await readJson(path.join(evidenceDir, RUN, 'manifest.json'))).root as string;
     const history = (r: string) => ({
-      events: [{ id: 1, type: 'TaskStateExited', timestamp: new Date(), stateExitedEventDetails: { name: 'Summary', output: JSON.stringify({ results: { summary: { manifestRoot: r } } }) } }],
+      events: [{ id: 1, type: 'TaskStateExited' as const, timestamp: new Date(), stateExitedEventDetails: { name: 'Summary', output: JSON.stringify({ results: { summary: { manifestRoot: r } } }) } }],
     });
     objects.set(`runs/${RUN}/09_approval.json`, await readFile(path.join(evidenceDir, RUN, '09_approval.json')));
     sfnm.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' });
