@@ -374,11 +374,15 @@ async function readRecords(w: Who, deps: Deps) {
     const c = await json<{ task: string; index: number; rows: number; ms: number }>(deps, f.key);
     if (c && typeof c.rows === 'number') chunks.push(c);
   }
-  return { files: files.map((f) => ({ file: rel(f.key), sha256: f.sha256 })), steps, chunks };
+  return { steps, chunks };
 }
 
-async function buildReport(w: Who, o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome }, s: EndState, deps: Deps): Promise<string> {
-  const { files, steps, chunks } = await readRecords(w, deps);
+type Records = Awaited<ReturnType<typeof readRecords>>;
+
+async function buildReport(w: Who, o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome }, s: EndState, rec: Records, deps: Deps): Promise<string> {
+  const { steps, chunks } = rec;
+  // Listed again: the files written since the records were read (the seed 003 files) are part of the run too.
+  const files = (await deps.evidence.list(`${w.runId}/`)).map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256 }));
   const gates = s.results.gates as GateOutcome | undefined;
   const verify = s.results.verify as VerifyOutcome | undefined;
   const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
@@ -425,13 +429,14 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
     canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason } })),
     'application/json',
   );
+  const rec = await readRecords(w, deps);
   if ((s.spec as { evidence?: { profile?: string } } | undefined)?.evidence?.profile === 'seed003') {
-    const { steps, chunks } = await readRecords(w, deps);
+    const { steps, chunks } = rec;
     const input = { runId: w.runId, owner: w.owner, outcome: go ? ('GO' as const) : ('NO_GO' as const), classification, nowUtc: deps.clock.now().toISOString(), chunks, summaryMd: md };
     for (const f of seed003Files({ ...input, steps: new Map(steps.map((r) => [r.step, r])) }))
       await deps.evidence.put(`${w.runId}/${f.name}`, f.body, f.name.endsWith('.md') ? 'text/markdown; charset=utf-8' : 'text/plain; charset=utf-8');
   }
-  await deps.evidence.put(`${w.runId}/report.html`, await buildReport(w, { go, classification, reason, c }, s, deps), 'text/html; charset=utf-8');
+  await deps.evidence.put(`${w.runId}/report.html`, await buildReport(w, { go, classification, reason, c }, s, rec, deps), 'text/html; charset=utf-8');
   const files = (await deps.evidence.list(`${w.runId}/`)).filter((f) => !UNLISTED.some((u) => f.key === `${w.runId}/${u}`));
   const manifest = buildManifest(w.runId, files.map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size })));
   const manifestKey = `${w.runId}/manifest.json`;
