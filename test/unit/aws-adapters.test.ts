@@ -1,6 +1,6 @@
 /** AWS adapters against aws-sdk-client-mock: the real SDK v3 clients, mocked transport. */
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParametersCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -34,6 +34,27 @@ describe('S3 evidence', () => {
     expect(call.Key).toBe('runs/run1/01_validate.json');
     expect(call.ChecksumSHA256).toBe(createHash('sha256').update(body).digest('base64'));
     expect(r.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('list hashes every object as it is now, across pages, in key order, at most 16 reads at once', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `runs/run1/07_gates/chunks/t/${String(i).padStart(6, '0')}.json`);
+    s3m.on(ListObjectsV2Command, { ContinuationToken: undefined }).resolves({ Contents: keys.slice(0, 25).map((Key) => ({ Key })), IsTruncated: true, NextContinuationToken: 'p2' });
+    s3m.on(ListObjectsV2Command, { ContinuationToken: 'p2' }).resolves({ Contents: keys.slice(25).map((Key) => ({ Key })), IsTruncated: false });
+    let inFlight = 0;
+    let most = 0;
+    s3m.on(GetObjectCommand).callsFake(async (i: { Key: string }) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      if (i.Key.endsWith('000007.json')) throw Object.assign(new Error('gone'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+      return { Body: { transformToByteArray: async () => new Uint8Array(Buffer.from(i.Key)) } } as never;
+    });
+    const store = new S3EvidenceStore(new S3Client({ region: 'eu-west-1' }), 'ev-bucket');
+    const files = await store.list('run1/');
+    expect(files.map((f) => f.key)).toEqual(keys.filter((k) => !k.endsWith('000007.json')).map((k) => k.slice('runs/'.length)));
+    expect(files[0]!.sha256).toBe(createHash('sha256').update(keys[0]!).digest('hex'));
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(16);
   });
 
   it('a decision is single-use: If-None-Match, and a 412 answers false', async () => {

@@ -13,6 +13,8 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ApprovalDecision, ApprovalStore, EvidenceObject, EvidenceStore, PendingApproval, ScriptSource } from '../../ports';
 
+/** Objects read at once when a run's evidence is listed and hashed. */
+const LIST_READERS = 16;
 const sha = (b: Uint8Array) => createHash('sha256').update(b);
 const bytes = (body: string | Uint8Array) => (typeof body === 'string' ? Buffer.from(body) : body);
 
@@ -84,19 +86,28 @@ export class S3EvidenceStore implements EvidenceStore {
     return `https://s3.console.aws.amazon.com/s3/buckets/${this.bucket}?prefix=${encodeURIComponent(this.prefix + prefix)}`;
   }
 
+  /**
+   * Every object under the prefix with the SHA-256 of its bytes as they are now (read back, never taken from metadata a
+   * writer chose), LIST_READERS objects at a time: a run's gates can leave thousands of chunk records.
+   */
   async list(prefix: string): Promise<EvidenceObject[]> {
-    const out: EvidenceObject[] = [];
+    const keys: string[] = [];
     let token: string | undefined;
     do {
       const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) {
-        const key = o.Key!.slice(this.prefix.length);
-        const body = await this.get(key);
-        if (body) out.push({ key, sha256: sha(body).digest('hex'), size: body.length });
-      }
+      for (const o of page.Contents ?? []) keys.push(o.Key!.slice(this.prefix.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return out;
+    const out: (EvidenceObject | undefined)[] = new Array(keys.length);
+    let next = 0;
+    const reader = async () => {
+      for (let i = next++; i < keys.length; i = next++) {
+        const body = await this.get(keys[i]!);
+        if (body) out[i] = { key: keys[i]!, sha256: sha(body).digest('hex'), size: body.length };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_READERS, keys.length) }, reader));
+    return out.filter((o): o is EvidenceObject => o !== undefined);
   }
 }
 
