@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../cli/commands';
 import { runLocal } from '../../cli/local-runner';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { silentLogger, systemClock } from '../../lambdas/adapters/local/runtime';
@@ -66,6 +67,11 @@ describe('method gates in the state machine', () => {
     expect(files.filter((f) => f.startsWith('07_gates/chunks/orders/')).length).toBe(13);
     const md = await readFile(path.join(r.evidenceDir, 'summary.md'), 'utf8');
     expect(md).toMatch(/\| orders \| PASS \| 13 \| 0 \|/);
+    // `cutline status` turns the history into gate progress: every chunk, every source row.
+    const out: string[] = [];
+    expect(await main(['status', 'gates-equal', '--evidence-dir', dir, '--json'], { out: (l) => out.push(l), err: () => {}, env: {} })).toBe(EXIT.OK);
+    const chunks = files.filter((f) => f.startsWith('07_gates/chunks/')).length;
+    expect(JSON.parse(out.join('\n')).gates).toMatchObject({ done: chunks, total: chunks, rows: 9000 });
   });
 
   it('differences on the target: NO_GO / GATE_FAILED with each key in the diff report (Distributed Map path, run inline)', async () => {

@@ -104,10 +104,13 @@ export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: Gate
 const planCache = new Map<string, GatePlanFile>();
 
 /** Check one chunk with every method; the checkpoint is its evidence. */
-export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean }> {
+/** Rows of the chunk on the source (what `cutline status` turns into rows/s). */
+const sourceRows = (checks: readonly ChunkCheck[]) => Number(checks[0]?.source.n ?? 0) || 0;
+
+export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean; rows: number }> {
   const ck = gateKey(spec.runId, `chunks/${item.table}/${String(item.index).padStart(6, '0')}.json`);
   const done = await readJson<{ checks: ChunkCheck[] }>(deps, ck);
-  if (done) return { t: item.table, i: item.index, s: worst(done.checks.map((c) => c.status)), skipped: true };
+  if (done) return { t: item.table, i: item.index, s: worst(done.checks.map((c) => c.status)), skipped: true, rows: sourceRows(done.checks) };
   let file = planCache.get(spec.runId);
   if (!file) {
     file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
@@ -129,7 +132,7 @@ export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps):
   // A DIFF found by exact also carries the keys; an ERROR is retried by a rerun, so no checkpoint.
   const status = worst(checks.map((c) => c.status));
   if (status !== 'ERROR') await deps.evidence.put(ck, canonicalJson({ ...item, checks, finished_utc: deps.clock.now().toISOString() }), 'application/json');
-  return { t: item.table, i: item.index, s: status, skipped: false };
+  return { t: item.table, i: item.index, s: status, skipped: false, rows: sourceRows(checks) };
 }
 
 function worst(statuses: string[]): string {
