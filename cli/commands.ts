@@ -344,8 +344,9 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .action(async (runId: string, o: WhereOpts & { interval: number }) => {
       const sleep = io.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
       let last = '';
+      const seen: HistoryEvent[] = [];
       for (;;) {
-        const p = await runProgress(io, runId, o);
+        const p = await runProgress(io, runId, o, seen);
         const text = o.json ? JSON.stringify({ runId, ...p }) : renderProgress(runId, p).join('\n');
         if (text !== last) io.out(text);
         last = text;
@@ -362,7 +363,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .action(async (runId: string, o: { stateMachineArn?: string; json?: boolean }) => {
       const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'redrive');
       try {
-        const r = await sfnClient(io).send(new RedriveExecutionCommand({ executionArn, clientToken: `cutline-${runId}-${Date.now()}`.slice(0, 64) }));
+        const r = await sfnClient(io).send(new RedriveExecutionCommand({ executionArn }));
         io.out(o.json ? JSON.stringify({ runId, executionArn, redriveDate: r.redriveDate?.toISOString() }) : `redriven ${runId} at ${r.redriveDate?.toISOString() ?? 'now'}: follow it with \`cutline watch ${runId}\``);
         setExit(EXIT.OK);
       } catch (e) {
@@ -407,7 +408,9 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     const manifest = JSON.parse(Buffer.from(body).toString('utf8')) as Manifest;
     const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
     const problems = verifyManifest(manifest, now);
-    const history = o.bucket && !o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN ? undefined : await runHistory(io, runId, o).catch(() => undefined);
+    // The anchor: AWS history when asked for (its errors are errors), else a local folder's execution-history.json when there is one.
+    const aws = !!(o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN);
+    const history = aws ? await runHistory(io, runId, o) : o.bucket ? undefined : await runHistory(io, runId, o).catch((e) => (e instanceof UsageError ? undefined : Promise.reject(e)));
     const anchor = history ? recordedManifestRoot(history.events) : undefined;
     if (anchor && anchor !== manifest.root)
       problems.push({ file: 'manifest.json', problem: 'anchor', detail: `the manifest root ${manifest.root.slice(0, 12)}… differs from ${anchor.slice(0, 12)}…, the root the run recorded in its execution history: the manifest was replaced` });
@@ -538,7 +541,7 @@ function executionArnOf(io: Io, runId: string, arn: string | undefined, command:
 const statusExit = (p: Progress) => (p.status === 'RUNNING' || p.status === 'SUCCEEDED' ? EXIT.OK : EXIT.NO_GO);
 
 /** A run's execution history: AWS (DescribeExecution + GetExecutionHistory, DescribeMapRun for distributed gates) or the local folder. */
-async function runHistory(io: Io, runId: string, o: WhereOpts): Promise<{ events: ProgressEvent[]; status?: string; distributed?: { done: number; total: number } }> {
+async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEvent[] = []): Promise<{ events: ProgressEvent[]; status?: string; distributed?: { done: number; total: number } }> {
   if (!o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN) {
     const file = path.resolve(o.evidenceDir, runId, 'execution-history.json');
     const body = await new FsEvidenceStore(path.resolve(o.evidenceDir)).get(`${runId}/execution-history.json`);
@@ -554,13 +557,20 @@ async function runHistory(io: Io, runId: string, o: WhereOpts): Promise<{ events
     if ((e as Error).name === 'ExecutionDoesNotExist') throw new UsageError(`no run ${runId} in AWS (${executionArn}); expected a run started with \`cutline start\``);
     throw e;
   }
-  const events: HistoryEvent[] = [];
+  // Newest first, down to the last event already seen: `watch` reads only what is new on each poll (event ids only grow).
+  const lastId = seen.at(-1)?.id ?? 0;
+  const fresh: HistoryEvent[] = [];
   let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
+  pages: do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, reverseOrder: true, nextToken }));
+    for (const e of page.events ?? []) {
+      if ((e.id ?? 0) <= lastId) break pages;
+      fresh.push(e);
+    }
     nextToken = page.nextToken;
   } while (nextToken);
+  seen.push(...fresh.reverse());
+  const events = seen;
   const mapRunArn = [...events].reverse().find((e) => e.mapRunStartedEventDetails?.mapRunArn)?.mapRunStartedEventDetails?.mapRunArn;
   let distributed: { done: number; total: number } | undefined;
   if (mapRunArn) {
@@ -570,8 +580,8 @@ async function runHistory(io: Io, runId: string, o: WhereOpts): Promise<{ events
   return { events: fromAwsHistory(events), ...(d.status ? { status: d.status } : {}), ...(distributed ? { distributed } : {}) };
 }
 
-async function runProgress(io: Io, runId: string, o: WhereOpts): Promise<Progress> {
-  const h = await runHistory(io, runId, o);
+async function runProgress(io: Io, runId: string, o: WhereOpts, seen?: HistoryEvent[]): Promise<Progress> {
+  const h = await runHistory(io, runId, o, seen);
   const p = progressOf(h.events, h.distributed);
   return { ...p, status: h.status ?? p.status };
 }

@@ -26,6 +26,15 @@ function backfilling(): HistoryEvent[] {
   return ev;
 }
 
+/** GetExecutionHistory as the service answers it: reverseOrder, pages (of 5 here) chained by nextToken. */
+function serveHistory(events: () => HistoryEvent[]) {
+  sfnm.on(GetExecutionHistoryCommand).callsFake((i: { reverseOrder?: boolean; nextToken?: string }) => {
+    const all = i.reverseOrder ? [...events()].reverse() : events();
+    const from = Number(i.nextToken ?? 0);
+    return { events: all.slice(from, from + 5), ...(from + 5 < all.length ? { nextToken: String(from + 5) } : {}) };
+  });
+}
+
 function cli(env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
   const err: string[] = [];
@@ -42,11 +51,7 @@ describe('cutline status (AWS)', () => {
   it('reads every history page: stage, chunks done/total, rows/s and ETA', async () => {
     const ev = backfilling();
     sfnm.on(DescribeExecutionCommand, { executionArn: EXEC }).resolves({ status: 'RUNNING' });
-    sfnm
-      .on(GetExecutionHistoryCommand, { executionArn: EXEC, nextToken: undefined })
-      .resolves({ events: ev.slice(0, 8), nextToken: 'p2' })
-      .on(GetExecutionHistoryCommand, { executionArn: EXEC, nextToken: 'p2' })
-      .resolves({ events: ev.slice(8) });
+    serveHistory(() => ev);
     const t = cli();
     expect(await main(['status', 'prod-1', '--state-machine-arn', SM, '--json'], t.io)).toBe(EXIT.OK);
     const p = JSON.parse(t.out.join('\n'));
@@ -58,12 +63,14 @@ describe('cutline status (AWS)', () => {
       { name: 'Preflight', ms: 2000 },
       { name: 'Schema', ms: 7000 },
     ]);
-    expect(sfnm.commandCalls(GetExecutionHistoryCommand)).toHaveLength(2);
+    expect(sfnm.commandCalls(GetExecutionHistoryCommand)).toHaveLength(Math.ceil(ev.length / 5));
+    expect(sfnm.commandCalls(GetExecutionHistoryCommand)[0]!.args[0].input).toMatchObject({ executionArn: EXEC, reverseOrder: true });
   });
 
   it('prints one readable block without --json', async () => {
     sfnm.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
-    sfnm.on(GetExecutionHistoryCommand).resolves({ events: backfilling() });
+    const ev = backfilling();
+    serveHistory(() => ev);
     const t = cli({ CUTLINE_STATE_MACHINE_ARN: SM });
     expect(await main(['status', 'prod-1'], t.io)).toBe(EXIT.OK);
     expect(t.out.join('\n').split('\n')).toEqual([
@@ -79,7 +86,7 @@ describe('cutline status (AWS)', () => {
     ev.push({ id: ++id, type: 'MapStateEntered', timestamp: at(21), stateEnteredEventDetails: { name: 'GateChunksDistributed' } });
     ev.push({ id: ++id, type: 'MapRunStarted', timestamp: at(21), mapRunStartedEventDetails: { mapRunArn: `${EXEC}/map-run` } });
     sfnm.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
-    sfnm.on(GetExecutionHistoryCommand).resolves({ events: ev });
+    serveHistory(() => ev);
     sfnm.on(DescribeMapRunCommand, { mapRunArn: `${EXEC}/map-run` }).resolves({ itemCounts: { succeeded: 28, failed: 2, total: 120, pending: 80, running: 10, timedOut: 0, aborted: 0, resultsWritten: 30 } });
     const t = cli();
     expect(await main(['status', 'prod-1', '--state-machine-arn', SM, '--json'], t.io)).toBe(EXIT.OK);
@@ -92,7 +99,7 @@ describe('cutline status (AWS)', () => {
     const ev = backfilling();
     ev.push({ id: ++id, type: 'ExecutionFailed', timestamp: at(30), executionFailedEventDetails: { error: 'GATE_FAILED', cause: 'orders: 2 differing keys' } });
     sfnm.on(DescribeExecutionCommand, { executionArn: EXEC }).resolves({ status: 'FAILED' });
-    sfnm.on(GetExecutionHistoryCommand).resolves({ events: ev });
+    serveHistory(() => ev);
     const t = cli();
     expect(await main(['status', 'prod-1', '--state-machine-arn', SM], t.io)).toBe(EXIT.NO_GO);
     expect(t.out.join('\n')).toContain('error: GATE_FAILED: orders: 2 differing keys');
@@ -107,16 +114,18 @@ describe('cutline status (AWS)', () => {
 });
 
 describe('cutline watch (AWS)', () => {
-  it('polls until the run ends, printing only changes; the exit code is the ending', async () => {
+  it('polls until the run ends, printing only changes, reading only new events; the exit code is the ending', async () => {
     const ev = backfilling();
-    const more = [...ev, exited('BackfillChunk', 17, { rows: 1000 })];
-    sfnm.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolvesOnce({ status: 'RUNNING' }).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'SUCCEEDED' });
-    sfnm
-      .on(GetExecutionHistoryCommand)
-      .resolvesOnce({ events: ev })
-      .resolvesOnce({ events: ev })
-      .resolvesOnce({ events: more })
-      .resolves({ events: [...more, { id: 999, type: 'ExecutionSucceeded', timestamp: at(40) }] });
+    const more = [...ev, { ...exited('BackfillChunk', 17, { rows: 1000 }), id: ev.length + 1 }];
+    const polls = [
+      { status: 'RUNNING', events: ev },
+      { status: 'RUNNING', events: ev },
+      { status: 'RUNNING', events: more },
+      { status: 'SUCCEEDED', events: [...more, { id: more.length + 1, type: 'ExecutionSucceeded' as const, timestamp: at(40) }] },
+    ];
+    let poll = -1;
+    sfnm.on(DescribeExecutionCommand).callsFake(() => ({ status: polls[++poll]!.status }));
+    serveHistory(() => polls[poll]!.events);
     const t = cli();
     expect(await main(['watch', 'prod-1', '--state-machine-arn', SM, '--interval', '2', '--json'], t.io)).toBe(EXIT.OK);
     const lines = t.out.map((l) => JSON.parse(l));
@@ -126,6 +135,8 @@ describe('cutline watch (AWS)', () => {
       ['SUCCEEDED', 5],
     ]);
     expect(t.sleeps).toEqual([2000, 2000, 2000]);
+    // The first poll pages through the whole history; each later poll reads one page back to the last event it had.
+    expect(sfnm.commandCalls(GetExecutionHistoryCommand)).toHaveLength(Math.ceil(ev.length / 5) + 3);
   });
 
   it('a bad --interval is exit 2 naming the value', async () => {
