@@ -34,7 +34,7 @@ function bars(items: { label: string; value: number; note?: string }[], unit: st
   const h = items.length * rowH + 24;
   const rows = items
     .map((it, n) => {
-      const w = Math.max(1, Math.round((it.value / max) * 60));
+      const w = Math.max(1, Math.round((it.value / max) * 42));
       const y = 20 + n * rowH;
       return `<text x="0" y="${y + 14}" class="l">${esc(it.label)}</text><rect x="38%" y="${y + 3}" width="${w}%" height="14" rx="2"/><text x="${38 + w + 1}%" y="${y + 14}" class="v">${esc(it.value.toLocaleString('en-US'))} ${esc(unit)}</text>`;
     })
@@ -46,7 +46,7 @@ const badge = (v: string) => `<span class="b ${/^(PASS|GO|MATCH|done)$/i.test(v)
 
 function table(head: string[], rows: string[][]): string {
   if (!rows.length) return '<p class="muted">none</p>';
-  return `<div class="t"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
+  return `<div class="t"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, i) => `<td data-label="${esc(head[i])}">${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 export function renderReport(r: ReportInput): string {
@@ -91,7 +91,7 @@ h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin-top:1.6rem;border-
 td code,dd code{word-break:break-all}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem}dt{color:var(--mut)}dd{margin:0}
 .muted{color:var(--mut)}figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}
 svg rect{fill:#3b6ea5}svg text{font-size:11px;fill:#222}
-@media (max-width:600px){body{padding:.5rem}table{font-size:.8em}}
+@media (max-width:600px){body{padding:.5rem}thead{display:none}tr{display:block;border-bottom:1px solid #ddd;padding:.3rem 0}td{display:flex;gap:.6rem;border:0;padding:.1rem .2rem;overflow-wrap:anywhere}td::before{content:attr(data-label);flex:0 0 6.5rem;color:var(--mut)}}
 </style></head><body>
 <header><p class="muted">cutline evidence report · generated ${esc(r.generatedUtc)}</p>
 <h1 id="outcome">Run ${esc(r.runId)}: ${badge(r.outcome)} ${r.outcome === 'NO_GO' ? `<span class="b bad">${esc(r.classification)}</span>` : ''}</h1>
