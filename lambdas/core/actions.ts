@@ -95,6 +95,8 @@ export interface SmokeResult {
   readonly ok: boolean;
   readonly ms: number;
   readonly detail: string;
+  /** An idempotency check (read, replay, read again): seed 003's 07_idempotency_duplicate. */
+  readonly replay: boolean;
 }
 
 /** seed 003: the payload without its volatile fields, keys sorted, compact JSON, SHA-256. */
@@ -133,7 +135,7 @@ async function fetchOnce(spec: RunSpec, c: { url: string; method: string; timeou
   return { status: Number(r.stdout.slice(cut + 1).trim()), body: r.stdout.slice(0, cut) };
 }
 
-async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: Deps): Promise<Omit<SmokeResult, 'name' | 'url' | 'expectStatus' | 'ms'>> {
+async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: Deps): Promise<Omit<SmokeResult, 'name' | 'url' | 'expectStatus' | 'ms' | 'replay'>> {
   const first = await fetchOnce(spec, c, deps);
   if (first.status !== c.expectStatus) return { status: first.status, ok: false, detail: `got HTTP ${first.status}; expected ${c.expectStatus}; body: ${first.body.slice(0, 200)}` };
   if (!c.replay) return { status: first.status, ok: true, detail: `HTTP ${first.status}${c.via === 'jumpbox' ? ' (from the jumpbox)' : ''}` };
@@ -159,9 +161,9 @@ export async function runSmoke(spec: RunSpec, deps: Deps): Promise<SmokeResult[]
     const t0 = deps.clock.now().getTime();
     try {
       const r = await smokeOne(spec, c, deps);
-      results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, ...r, ms: deps.clock.now().getTime() - t0 });
+      results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, replay: !!c.replay, ...r, ms: deps.clock.now().getTime() - t0 });
     } catch (e) {
-      results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, status: null, ok: false, ms: deps.clock.now().getTime() - t0, detail: errorMessage(e) });
+      results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, replay: !!c.replay, status: null, ok: false, ms: deps.clock.now().getTime() - t0, detail: errorMessage(e) });
     }
   }
   const failed = results.filter((r) => !r.ok);

@@ -5,17 +5,8 @@
  * Pure: the Summary stage writes the files before it builds the manifest, so
  * they are covered by the hash chain like every other record.
  */
+import type { SmokeResult } from './actions';
 import type { StepRecord } from './evidence';
-
-export interface SmokeResult {
-  readonly name: string;
-  readonly url: string;
-  readonly expectStatus: number;
-  readonly status: number | null;
-  readonly ok: boolean;
-  readonly detail?: string;
-  readonly replay?: unknown;
-}
 
 export interface ProfileInput {
   readonly runId: string;
@@ -100,7 +91,7 @@ export function seed003Files(p: ProfileInput): { name: string; body: string }[] 
     ['04_sync_happy.log', records(['06_verify', '07_gates'], 'verify and gates')],
     ['05_smoke_200.log', smokeSlice((c) => !c.replay && c.expectStatus >= 200 && c.expectStatus < 300, 'smoke 200')],
     ['06_smoke_404.log', smokeSlice((c) => !c.replay && c.expectStatus >= 400 && c.expectStatus < 500, 'smoke 404')],
-    ['07_idempotency_duplicate.log', smokeSlice((c) => !!c.replay, 'idempotency replay')],
+    ['07_idempotency_duplicate.log', smokeSlice((c) => c.replay, 'idempotency replay')],
     ['08_cutover_decision.log', [...records(['08_decide', '09_approval'], 'decision'), decision, ...(p.steps.has('10_cutover') ? [fromRecord(p.steps.get('10_cutover')!)] : [])]],
     ['09_rollback_or_no_rollback.log', [rollback ? fromRecord(rollback) : noRollback]],
   ];

@@ -1,0 +1,76 @@
+/** Seed 003 evidence profile: each contract file from the run's own records; nothing that did not run is made up. */
+import { describe, expect, it } from 'vitest';
+import type { StepRecord } from '../../lambdas/core/evidence';
+import { seed003Files } from '../../lambdas/core/evidence-profile';
+
+const rec = (step: string, result: StepRecord['result'], details: Record<string, unknown> = {}): StepRecord => ({
+  step,
+  command: `${step} command`,
+  exit_code: result === 'FAIL' ? 1 : 0,
+  timestamp_utc: '2026-11-21T02:00:00.000Z',
+  owner: 'ops@example.com',
+  result,
+  details,
+});
+
+const base = { runId: 'r1', owner: 'ops@example.com', nowUtc: '2026-11-21T02:10:00.000Z', chunks: [], summaryMd: '# r1\n' };
+const file = (files: { name: string; body: string }[], name: string) => files.find((f) => f.name === name)!.body;
+
+describe('seed003Files', () => {
+  it('splits smoke checks into 200, 404 and idempotency files by what each check is', () => {
+    const smoke = rec('11_smoke', 'PASS', {
+      checks: [
+        { name: 'known agent', url: 'http://app/agents/1', expectStatus: 200, status: 200, ok: true, ms: 3, detail: 'HTTP 200', replay: false },
+        { name: 'unknown agent', url: 'http://app/agents/9', expectStatus: 404, status: 404, ok: true, ms: 2, detail: 'HTTP 404', replay: false },
+        { name: 'sync twice', url: 'http://app/agents/1', expectStatus: 200, status: 200, ok: false, ms: 9, detail: 'not idempotent', replay: true },
+      ],
+    });
+    const steps = new Map([['11_smoke', smoke]]);
+    const files = seed003Files({ ...base, outcome: 'NO_GO', classification: 'SMOKE_FAILED', steps });
+    expect(files.map((f) => f.name)).toEqual([
+      '01_precheck.log',
+      '02_alembic_upgrade.log',
+      '03_backfill.log',
+      '04_sync_happy.log',
+      '05_smoke_200.log',
+      '06_smoke_404.log',
+      '07_idempotency_duplicate.log',
+      '08_cutover_decision.log',
+      '09_rollback_or_no_rollback.log',
+      '99_summary.md',
+    ]);
+    expect(file(files, '05_smoke_200.log')).toContain('command: request http://app/agents/1 (expect 200): known agent\nexit_code: 0');
+    expect(file(files, '05_smoke_200.log')).not.toContain('sync twice');
+    expect(file(files, '06_smoke_404.log')).toContain('unknown agent');
+    expect(file(files, '07_idempotency_duplicate.log')).toMatch(/command: replay and compare http:\/\/app\/agents\/1 \(expect 200\): sync twice\nexit_code: 1\nUTC timestamp: 2026-11-21T02:00:00.000Z\nowner: ops@example.com\nresult: FAIL/);
+    expect(file(files, '08_cutover_decision.log')).toMatch(/result: NO_GO\ndetails:\n\{\n {2}"classification": "SMOKE_FAILED"/);
+    expect(file(files, '09_rollback_or_no_rollback.log')).toContain('result: NO_PROMOTION');
+    expect(file(files, '99_summary.md')).toBe('# r1\n');
+  });
+
+  it('a stage that never ran says NOT_RUN; a run that failed at schema is not dressed up', () => {
+    const steps = new Map([
+      ['01_validate', rec('01_validate', 'PASS')],
+      ['02_preflight', rec('02_preflight', 'PASS')],
+      ['03_schema', rec('03_schema', 'FAIL', { file: 'V2__x.sql' })],
+    ]);
+    const files = seed003Files({ ...base, outcome: 'NO_GO', classification: 'MIGRATION_FAILED', steps });
+    expect(file(files, '02_alembic_upgrade.log')).toMatch(/exit_code: 1\n.*\n.*\nresult: FAIL/);
+    for (const name of ['03_backfill.log', '04_sync_happy.log', '05_smoke_200.log', '07_idempotency_duplicate.log'])
+      expect(file(files, name), name).toMatch(/exit_code: not run\nUTC timestamp: 2026-11-21T02:10:00.000Z\nowner: ops@example.com\nresult: NOT_RUN/);
+  });
+
+  it('backfill totals per task with rows/s', () => {
+    const chunks = [
+      { task: 'a', rows: 1000, ms: 500 },
+      { task: 'a', rows: 1000, ms: 500 },
+      { task: 'b', rows: 10, ms: 0 },
+    ];
+    const files = seed003Files({ ...base, chunks, outcome: 'GO', classification: 'GO', steps: new Map([['04_backfill_plan', rec('04_backfill_plan', 'PASS')]]) });
+    const body = file(files, '03_backfill.log');
+    expect(body).toContain('command: 04_backfill_plan command');
+    expect(body).toContain('"task": "a",\n    "chunks": 2,\n    "rows": 2000,\n    "rowsPerSecond": 2000');
+    expect(body).toContain('"rowsPerSecond": null');
+    expect(file(files, '09_rollback_or_no_rollback.log')).toContain('result: NO_ROLLBACK');
+  });
+});
