@@ -7,14 +7,14 @@
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, launchChromium } from '../support/browser';
+import { ARTIFACTS, BROWSER_TESTS, launchChromium } from '../support/browser';
 import { type LocalRunResult, runLocal } from '../../cli/local-runner';
 import { exists, miniSpec, readJson, tempDir } from '../support/local-run';
 
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await launchChromium();
+  if (BROWSER_TESTS) browser = await launchChromium();
 }, 60_000);
 afterAll(() => browser?.close());
 
@@ -40,7 +40,7 @@ async function startRun(runId: string, required = 1): Promise<{ link: string; do
   return { link: await link, done, evidence: path.join(evidenceDir, runId) };
 }
 
-describe('approval page in Chromium', () => {
+describe.runIf(BROWSER_TESTS)('approval page in Chromium', () => {
   it('GET decides nothing; each approval counts once (2 of 2 needed); a replay and a tampered link are refused; the run goes on', async () => {
     const { link, done, evidence } = await startRun('browser-approve', 2);
     const page = await browser.newPage();

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, launchChromium } from '../support/browser';
+import { ARTIFACTS, BROWSER_TESTS, launchChromium } from '../support/browser';
 import { runLocal } from '../../cli/local-runner';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { miniSpec, tempDir } from '../support/local-run';
@@ -18,7 +18,7 @@ import { miniSpec, tempDir } from '../support/local-run';
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await launchChromium();
+  if (BROWSER_TESTS) browser = await launchChromium();
 }, 60_000);
 afterAll(() => browser?.close());
 
@@ -43,7 +43,7 @@ async function open(file: string, shot: string) {
   return { page, ctx, errors, requests, overflow };
 }
 
-describe('report.html in headless Chromium', () => {
+describe.runIf(BROWSER_TESTS)('report.html in headless Chromium', () => {
   it('GO run: outcome, stage timeline with durations, charts, counts and the approval record', async () => {
     const dir = await tempDir();
     const r = await runLocal({ spec: await miniSpec({ runId: 'report-go' }), evidenceDir: dir, workDir: await tempDir('cutline-work-'), approval: auto, out: () => {} });

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CUTLINE_CHROMIUM ?? '/usr/bin/chromium';
+/** Browser tests run where Chromium is installed, and always in CI (where a missing Chromium is a failure, not a skip). */
+export const BROWSER_TESTS = existsSync(CHROMIUM) || !!process.env.CI;
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
 
 export async function launchChromium(): Promise<Browser> {
