@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { type Manifest, sha256Hex, verifyManifest } from '../lambdas/core/evidence';
+import { type Manifest, readEvidenceJson, sha256Hex, verifyManifest } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -403,9 +403,8 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       .option('--state-machine-arn <arn>', 'check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.json)'),
   ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; json?: boolean }) => {
     const s = store(o);
-    const body = await s.get(`${runId}/manifest.json`);
-    if (!body) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
-    const manifest = JSON.parse(Buffer.from(body).toString('utf8')) as Manifest;
+    const manifest = await readEvidenceJson<Manifest>(s, `${runId}/manifest.json`);
+    if (!manifest) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
     const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
     const problems = verifyManifest(manifest, now);
     // The anchor: AWS history when asked for (its errors are errors), else a local folder's execution-history.json when there is one.
@@ -505,10 +504,10 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
 async function awsRollback(io: Io, runId: string, fn: string, bucket: string | undefined, json: boolean): Promise<number> {
   if (!bucket) throw new UsageError('`cutline rollback --function` needs --bucket or CUTLINE_EVIDENCE_BUCKET (the stack output EvidenceBucketName)');
   const aws = io.aws ?? defaultAws();
-  const body = await new S3EvidenceStore(aws.s3, bucket).get(`${runId}/spec.json`);
-  if (!body) throw new SpecFileError(`no spec for run ${runId} at s3://${bucket}/runs/${runId}/spec.json; expected a run that passed ValidateSpec`);
+  const spec = await readEvidenceJson<unknown>(new S3EvidenceStore(aws.s3, bucket), `${runId}/spec.json`);
+  if (!spec) throw new SpecFileError(`no spec for run ${runId} at s3://${bucket}/runs/${runId}/spec.json; expected a run that passed ValidateSpec`);
   const who = (await aws.sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown';
-  const payload = { spec: JSON.parse(Buffer.from(body).toString('utf8')), results: {}, execution: { name: runId, id: `manual:${who}` }, manual: { by: who } };
+  const payload = { spec, results: {}, execution: { name: runId, id: `manual:${who}` }, manual: { by: who } };
   const r = await aws.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(payload)) }));
   const out = r.Payload ? JSON.parse(Buffer.from(r.Payload).toString('utf8')) : {};
   if (r.FunctionError) {
@@ -544,9 +543,9 @@ const statusExit = (p: Progress) => (p.status === 'RUNNING' || p.status === 'SUC
 async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEvent[] = []): Promise<{ events: ProgressEvent[]; status?: string; distributed?: { done: number; total: number } }> {
   if (!o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN) {
     const file = path.resolve(o.evidenceDir, runId, 'execution-history.json');
-    const body = await new FsEvidenceStore(path.resolve(o.evidenceDir)).get(`${runId}/execution-history.json`);
-    if (!body) throw new UsageError(`no local run ${runId}: ${file} does not exist; expected a run started with \`cutline run --local\` (or pass --state-machine-arn for AWS)`);
-    return { events: fromLocalHistory(JSON.parse(Buffer.from(body).toString('utf8'))) };
+    const history = await readEvidenceJson<Parameters<typeof fromLocalHistory>[0]>(new FsEvidenceStore(path.resolve(o.evidenceDir)), `${runId}/execution-history.json`);
+    if (!history) throw new UsageError(`no local run ${runId}: ${file} does not exist; expected a run started with \`cutline run --local\` (or pass --state-machine-arn for AWS)`);
+    return { events: fromLocalHistory(history) };
   }
   const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'status');
   const sfn = sfnClient(io);

@@ -23,7 +23,7 @@ import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
 import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
 import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
-import { canonicalJson } from '../lambdas/core/evidence';
+import { canonicalJson, readEvidenceJson } from '../lambdas/core/evidence';
 import { splitStatements } from '../lambdas/core/sql-lexer';
 import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/core/states';
 import type { HandlerContext } from '../lambdas/handlers/define';
@@ -246,8 +246,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   overrides[STATES.gatePlan] = async (input) => {
     const r = (await HANDLERS.gatePlan.run(ctx, input)) as { distributed: boolean; chunks?: unknown[]; count: number };
     if (r.distributed && !r.chunks) {
-      const body = await evidence.get(`${input.spec.runId}/07_gates/items.json`);
-      r.chunks = body ? JSON.parse(Buffer.from(body).toString('utf8')) : [];
+      r.chunks = (await readEvidenceJson<unknown[]>(evidence, `${input.spec.runId}/07_gates/items.json`)) ?? [];
     }
     if (r.count) out(`  gates: ${r.count} chunks planned`);
     return JSON.parse(JSON.stringify(r));
@@ -333,8 +332,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   channel.dispose();
   if (!opts.keepOpen) await factory.closeAll();
 
-  const summaryRecord = await evidence.get(`${runId}/99_summary.json`);
-  const summary = summaryRecord ? (JSON.parse(Buffer.from(summaryRecord).toString('utf8')).details as { outcome: 'GO' | 'NO_GO'; classification: string; reason: string }) : undefined;
+  const summary = (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: string; reason: string } }>(evidence, `${runId}/99_summary.json`))?.details;
   const result: LocalRunResult = {
     runId,
     status,

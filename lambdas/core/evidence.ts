@@ -4,7 +4,19 @@
  * Pure: callers hand the rendered bodies to an EvidenceStore.
  */
 import { createHash } from 'node:crypto';
+import type { EvidenceStore } from '../ports';
 import { EVIDENCE_STEPS, type TaskKey } from './states';
+
+/** A JSON evidence file, parsed; undefined when it does not exist, an error naming the key when it is not JSON. */
+export async function readEvidenceJson<T>(store: Pick<EvidenceStore, 'get'>, key: string): Promise<T | undefined> {
+  const b = await store.get(key);
+  if (!b) return undefined;
+  try {
+    return JSON.parse(Buffer.from(b).toString('utf8')) as T;
+  } catch (e) {
+    throw new Error(`evidence ${key} is not valid JSON: ${(e as Error).message}`);
+  }
+}
 
 export type StepResult = 'PASS' | 'FAIL' | 'SKIPPED' | 'INFO';
 

@@ -9,7 +9,7 @@ import { approvalQuery, newApprovalId } from './approval';
 import { type Chunk, planBackfill, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { buildManifest, canonicalJson, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
+import { buildManifest, canonicalJson, readEvidenceJson, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
@@ -350,15 +350,8 @@ export async function classifyStage(s: EndState, deps: Deps): Promise<ClassifyOu
   return out;
 }
 
-async function json<T>(deps: Deps, key: string): Promise<T | undefined> {
-  const b = await deps.evidence.get(key);
-  if (!b) return undefined;
-  try {
-    return JSON.parse(Buffer.from(b).toString('utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
+/** Summary must not fail on a record it cannot read: the report shows what is readable. */
+const json = <T>(deps: Deps, key: string): Promise<T | undefined> => readEvidenceJson<T>(deps.evidence, key).catch(() => undefined);
 
 /** The run's records read back from evidence: the report and the seed 003 files show what an auditor will find, not what the run believed. */
 async function readRecords(w: Who, deps: Deps) {

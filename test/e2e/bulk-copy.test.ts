@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/local-runner';
 import { PG_URL } from '../support/env';
 import { readJson, tempDir } from '../support/local-run';
-import { pgUrlFor } from '../support/sakila';
+import { dropDatabase, freshDatabase, pgUrlFor } from '../support/databases';
 
 function spec(runId: string, commands: unknown[], source = { engine: 'postgres', url: 'pglite://memory' }) {
   return { version: 1, runId, owner: 'dba@example.com', tCutover: '2026-11-21T02:00:00Z', source, jumpbox: { instanceId: 'local' }, bulkCopy: { commands } };
@@ -35,22 +35,15 @@ describe('bulk copy on the jumpbox', () => {
 describe.runIf(!!PG_URL)('pg_dump | psql through the jumpbox', () => {
   const src = `cutline_bulk_src_${process.pid}`;
   const dst = `cutline_bulk_dst_${process.pid}`;
-  let admin: pg.Client;
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    for (const d of [src, dst]) {
-      await admin.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${d}`);
-    }
+    for (const d of [src, dst]) await freshDatabase(PG_URL!, d);
     const c = new pg.Client({ connectionString: pgUrlFor(PG_URL!, src) });
     await c.connect();
     await c.query(`CREATE TABLE accounts AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 20000) g; ALTER TABLE accounts ADD PRIMARY KEY (id)`);
     await c.end();
   });
   afterAll(async () => {
-    for (const d of [src, dst]) await admin.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
-    await admin.end();
+    for (const d of [src, dst]) await dropDatabase(PG_URL!, d);
   });
 
   it('copies the table, records exit 0 and the output, and the run goes on', async () => {

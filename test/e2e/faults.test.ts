@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL } from '../support/env';
 import { filesUnder, miniSpec, tempDir } from '../support/local-run';
-import { pgUrlFor } from '../support/sakila';
+import { dropDatabase, freshDatabase, pgUrlFor } from '../support/databases';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TABLES = ['s3_cloudbackup_agents', 's3_cloudbackup_jobs', 's3_cloudbackup_runs', 's3_cloudbackup_run_commands', 's3_cloudbackup_restore_points', 's3_cloudbackup_agent_destinations'];
@@ -71,18 +71,11 @@ function runCli(args: string[], kill?: { afterLines: number; delayMs: number }):
 
 describe.runIf(!!PG_URL)('killed and resumed 20 times', () => {
   const dbs = [`cutline_fault_ref_${process.pid}`, `cutline_fault_run_${process.pid}`];
-  let admin: pg.Client;
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    for (const d of dbs) {
-      await admin.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${d}`);
-    }
+    for (const d of dbs) await freshDatabase(PG_URL!, d);
   });
   afterAll(async () => {
-    for (const d of dbs) await admin.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
-    await admin.end();
+    for (const d of dbs) await dropDatabase(PG_URL!, d);
   });
 
   it('ends with the same tables as an uninterrupted run', async () => {

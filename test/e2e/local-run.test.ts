@@ -6,12 +6,12 @@
  */
 import { readFile, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultApprover, runLocal, type LocalRunResult } from '../../cli/local-runner';
 import { runDemo } from '../../examples/agent-uuid/demo';
 import type { SqlClient } from '../../lambdas/ports';
 import { PG_URL } from '../support/env';
+import { dropDatabase, freshDatabase } from '../support/databases';
 import { exists, filesUnder, miniSpec, readJson, tempDir, verifyManifest } from '../support/local-run';
 
 let evidenceDir: string;
@@ -396,16 +396,11 @@ describe('the local approval page', () => {
 
 describe.runIf(!!PG_URL)('on a real PostgreSQL', () => {
   const dbName = `cutline_e2e_${process.pid}`;
-  let admin: pg.Client;
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
-    await admin.query(`CREATE DATABASE ${dbName}`);
+    await freshDatabase(PG_URL!, dbName);
   });
   afterAll(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(PG_URL!, dbName);
   });
 
   it('runs the mini cutover to GO with --source-url and --seed', async () => {

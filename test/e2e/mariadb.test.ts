@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/local-runner';
 import { MYSQL_URL } from '../support/env';
+import { dropDatabase, freshDatabase } from '../support/databases';
 import { readJson, tempDir } from '../support/local-run';
 
 const FIX = path.resolve(import.meta.dirname, 'fixtures/mysql');
@@ -13,16 +14,12 @@ describe.runIf(!!MYSQL_URL)('on a real MariaDB', () => {
   let admin: mysql.Connection;
   let url: string;
   beforeAll(async () => {
+    url = await freshDatabase(MYSQL_URL!, dbName);
     admin = await mysql.createConnection(MYSQL_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const u = new URL(MYSQL_URL!);
-    u.pathname = `/${dbName}`;
-    url = u.toString();
   });
   afterAll(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
     await admin.end();
+    await dropDatabase(MYSQL_URL!, dbName);
   });
 
   function spec(runId: string, extra: Record<string, unknown> = {}) {

@@ -6,26 +6,21 @@ import { EXIT, main } from '../../cli/commands';
 import { runLocal } from '../../cli/local-runner';
 import { PG_URL } from '../support/env';
 import { filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
-import { pgUrlFor } from '../support/sakila';
+import { dropDatabase, freshDatabase } from '../support/databases';
 
 describe.runIf(!!PG_URL)('cutline rollback on a real PostgreSQL', () => {
   const db = `cutline_rollback_${process.pid}`;
-  let admin: pg.Client;
+  let url: string;
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${db}`);
+    url = await freshDatabase(PG_URL!, db);
   });
   afterAll(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(PG_URL!, db);
   });
 
   it('undoes the swap and the selector flip of a finished run', async () => {
     const evidenceDir = await tempDir();
     const workDir = await tempDir('cutline-work-');
-    const url = pgUrlFor(PG_URL!, db);
     const r = await runLocal({ spec: await miniSpec({ runId: 'rb-1' }), sourceUrl: url, seed: true, evidenceDir, workDir, approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
     expect(r.outcome).toBe('GO');
     const pkCol = async () => {

@@ -15,7 +15,7 @@ import { CanonicalError } from '../../lambdas/core/compare/canonical';
 import { buildTablePlan, compareTable } from '../../lambdas/core/compare/run';
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL, PG_URL } from '../support/env';
-import { pgUrlFor } from '../support/sakila';
+import { dropDatabase, freshDatabase } from '../support/databases';
 
 const PG_DDL = `CREATE TABLE typed (
   id integer PRIMARY KEY, n numeric(10,2), f double precision, b boolean, ts timestamp(6), tz timestamptz, d date, t time(6),
@@ -47,19 +47,9 @@ async function openPair(kind: string): Promise<{ source: SqlClient; target: SqlC
       await db.exec("SET TIME ZONE 'UTC'");
       return pgliteClient(db, name, () => db.close());
     }
-    const admin = postgresClient(PG_URL);
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.close();
-    return postgresClient(pgUrlFor(PG_URL, name));
+    return postgresClient(await freshDatabase(PG_URL, name));
   };
-  const mkMy = async (name: string) => {
-    const admin = mysqlClient(MYSQL_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4`);
-    await admin.close();
-    return mysqlClient(pgUrlFor(MYSQL_URL!, name));
-  };
+  const mkMy = async (name: string) => mysqlClient(await freshDatabase(MYSQL_URL!, name, { charset: 'utf8mb4' }));
   const [a, b] = kind.split('->');
   const source = a === 'pg' ? await mkPg(`canon_s_${tag}`) : await mkMy(`canon_s_${tag}`);
   const target = b === 'pg' ? await mkPg(`canon_t_${tag}`) : await mkMy(`canon_t_${tag}`);
@@ -70,16 +60,8 @@ async function openPair(kind: string): Promise<{ source: SqlClient; target: SqlC
   const drop = async () => {
     await source.close();
     await target.close();
-    if (PG_URL && kind.includes('pg')) {
-      const admin = postgresClient(PG_URL);
-      for (const n of [`canon_s_${tag}`, `canon_t_${tag}`]) await admin.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`);
-      await admin.close();
-    }
-    if (MYSQL_URL && kind.includes('my')) {
-      const admin = mysqlClient(MYSQL_URL);
-      for (const n of [`canon_s_${tag}`, `canon_t_${tag}`]) await admin.query(`DROP DATABASE IF EXISTS ${n}`);
-      await admin.close();
-    }
+    for (const base of [kind.includes('pg') ? PG_URL : undefined, kind.includes('my') ? MYSQL_URL : undefined])
+      if (base) for (const n of [`canon_s_${tag}`, `canon_t_${tag}`]) await dropDatabase(base, n);
   };
   return { source, target, close: drop };
 }

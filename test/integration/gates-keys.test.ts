@@ -7,7 +7,7 @@ import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { compareTable } from '../../lambdas/core/compare/run';
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL } from '../support/env';
-import { pgUrlFor } from '../support/sakila';
+import { dropDatabase, freshDatabase } from '../support/databases';
 
 const N = 3000;
 const tuning = { plan: { initialRows: 400, maxRows: 400, minRows: 10 }, check: { recheckDelayMs: 1 } };
@@ -28,11 +28,7 @@ describe('text, uuid and composite keys', () => {
       CREATE TABLE ck (a int, b text, v int, PRIMARY KEY (a, b));
       INSERT INTO ck SELECT g % 7, 'b' || g, g FROM generate_series(1, ${N}) g;`);
     if (MYSQL_URL) {
-      const admin = mysqlClient(MYSQL_URL);
-      await admin.query(`DROP DATABASE IF EXISTS ${myDb}`);
-      await admin.query(`CREATE DATABASE ${myDb} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
-      await admin.close();
-      my = mysqlClient(pgUrlFor(MYSQL_URL, myDb));
+      my = mysqlClient(await freshDatabase(MYSQL_URL, myDb, { charset: 'utf8mb4 COLLATE utf8mb4_general_ci' }));
       await my.query('CREATE TABLE tk (k VARCHAR(20) PRIMARY KEY, v INT)');
       await my.query('CREATE TABLE uk (id CHAR(36) PRIMARY KEY, v INT)');
       for (const t of ['tk', 'uk']) {
@@ -48,8 +44,8 @@ describe('text, uuid and composite keys', () => {
   afterAll(async () => {
     await db.close();
     if (my) {
-      await my.query(`DROP DATABASE IF EXISTS ${myDb}`);
       await my.close();
+      await dropDatabase(MYSQL_URL!, myDb);
     }
   });
 

@@ -10,19 +10,16 @@ import { postgresClient } from '../../lambdas/adapters/local/sql-postgres';
 import { compareTable } from '../../lambdas/core/compare/run';
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL, PG_URL } from '../support/env';
-import { clonePg, cloneMaria, injectDifferences, loadSakilaPg, pgUrlFor, portSakilaToMaria, SAKILA_EXCLUDE, SAKILA_TABLES } from '../support/sakila';
+import { dropDatabase, pgUrlFor } from '../support/databases';
+import { clonePg, cloneMaria, injectDifferences, loadSakilaPg, portSakilaToMaria, SAKILA_EXCLUDE, SAKILA_TABLES } from '../support/sakila';
 
 const tag = process.pid;
 
 async function dropPg(names: string[]) {
-  const admin = postgresClient(PG_URL!);
-  for (const n of names) await admin.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`);
-  await admin.close();
+  for (const n of names) await dropDatabase(PG_URL!, n);
 }
 async function dropMaria(names: string[]) {
-  const admin = mysqlClient(MYSQL_URL!);
-  for (const n of names) await admin.query(`DROP DATABASE IF EXISTS ${n}`);
-  await admin.close();
+  for (const n of names) await dropDatabase(MYSQL_URL!, n);
 }
 
 async function compareAll(source: SqlClient, target: SqlClient) {

@@ -8,7 +8,7 @@ import { pgliteClient, postgresClient } from '../../lambdas/adapters/local/sql-p
 import { acquireLease, applyMigrations, loadMigrations, releaseLease } from '../../lambdas/core/migrations';
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL, PG_URL } from '../support/env';
-import { pgUrlFor } from '../support/sakila';
+import { dropDatabase, freshDatabase } from '../support/databases';
 
 const deps = { clock: systemClock, progress: undefined };
 void silentLogger;
@@ -53,21 +53,16 @@ describe.runIf(!!PG_URL)('PostgreSQL: lock_timeout with retry, CONCURRENTLY outs
   let c: SqlClient;
   let locker: pg.Client;
   beforeAll(async () => {
-    const admin = postgresClient(PG_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.close();
-    c = postgresClient(pgUrlFor(PG_URL!, name));
+    const url = await freshDatabase(PG_URL!, name);
+    c = postgresClient(url);
     await c.query('CREATE TABLE hot (id int PRIMARY KEY, v int)');
-    locker = new pg.Client({ connectionString: pgUrlFor(PG_URL!, name) });
+    locker = new pg.Client({ connectionString: url });
     await locker.connect();
   });
   afterAll(async () => {
     await locker?.end();
     await c?.close();
-    const admin = postgresClient(PG_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.close();
+    await dropDatabase(PG_URL!, name);
   });
 
   it('a file blocked by a long lock gives up after lock_timeout, retries, and succeeds once the lock is gone', async () => {
@@ -96,15 +91,11 @@ describe.runIf(!!MYSQL_URL)('MariaDB: routines and triggers without DELIMITER', 
   const name = `cutline_schema_${process.pid}`;
   let c: SqlClient;
   beforeAll(async () => {
-    const admin = mysqlClient(MYSQL_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.close();
-    c = mysqlClient(pgUrlFor(MYSQL_URL!, name));
+    c = mysqlClient(await freshDatabase(MYSQL_URL!, name));
   });
   afterAll(async () => {
-    await c?.query(`DROP DATABASE IF EXISTS ${name}`);
     await c?.close();
+    await dropDatabase(MYSQL_URL!, name);
   });
 
   it('applies a procedure and a trigger whose bodies hold semicolons, and they work', async () => {
@@ -131,21 +122,19 @@ END;`;
 describe.runIf(!!MYSQL_URL)('MariaDB: a metadata lock held elsewhere', () => {
   const name = `cutline_mdl_${process.pid}`;
   let c: SqlClient;
+  let url: string;
   beforeAll(async () => {
-    const admin = mysqlClient(MYSQL_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.close();
-    c = mysqlClient(pgUrlFor(MYSQL_URL!, name));
+    url = await freshDatabase(MYSQL_URL!, name);
+    c = mysqlClient(url);
     await c.query('CREATE TABLE busy (id INT PRIMARY KEY) ENGINE=InnoDB');
   });
   afterAll(async () => {
-    await c?.query(`DROP DATABASE IF EXISTS ${name}`);
     await c?.close();
+    await dropDatabase(MYSQL_URL!, name);
   });
 
   it('the ALTER waits at most lockTimeoutMs, is retried, and goes through once the lock is released', async () => {
-    const holder = await import('mysql2/promise').then((m) => m.createConnection(pgUrlFor(MYSQL_URL!, name)));
+    const holder = await import('mysql2/promise').then((m) => m.createConnection(url));
     await holder.query('START TRANSACTION');
     await holder.query('SELECT * FROM busy'); // holds a shared metadata lock until COMMIT
     const files = [{ name: 'V1__alter.sql', body: 'ALTER TABLE busy ADD COLUMN v INT;' }];

@@ -13,7 +13,8 @@ import { postgresClient } from '../../lambdas/adapters/local/sql-postgres';
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL, PG_URL } from '../support/env';
 import { readJson, tempDir } from '../support/local-run';
-import { loadSakilaPg, pgUrlFor, portSakilaToMaria } from '../support/sakila';
+import { dropDatabase, pgUrlFor } from '../support/databases';
+import { loadSakilaPg, portSakilaToMaria } from '../support/sakila';
 
 const JOIN_INT = `SELECT r.rental_id, i.inventory_id, f.title, c.last_name FROM rental r JOIN inventory i ON i.inventory_id = r.inventory_id JOIN film f ON f.film_id = i.film_id JOIN customer c ON c.customer_id = r.customer_id`;
 const JOIN_UUID = `SELECT r.rental_id, i.inventory_id, f.title, c.last_name FROM rental r JOIN inventory i ON i.inventory_uuid = r.inventory_uuid JOIN film f ON f.film_uuid = i.film_uuid JOIN customer c ON c.customer_uuid = r.customer_uuid`;
@@ -53,9 +54,7 @@ describe.runIf(!!PG_URL)('Sakila on PostgreSQL: every integer key -> UUID', () =
   }, 120_000);
   afterAll(async () => {
     await c?.close();
-    const admin = postgresClient(PG_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.close();
+    await dropDatabase(PG_URL!, db);
   });
 
   it('plans, runs to GO, and the data is the same data under new keys', async () => {
@@ -95,11 +94,9 @@ describe.runIf(!!PG_URL && !!MYSQL_URL)('Sakila on MariaDB: every integer key ->
     before = { counts: await counts(c), join: await joinDigest(c, JOIN_INT) };
   }, 180_000);
   afterAll(async () => {
-    await c?.query(`DROP DATABASE IF EXISTS ${myDb}`);
     await c?.close();
-    const admin = postgresClient(PG_URL!);
-    await admin.query(`DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`);
-    await admin.close();
+    await dropDatabase(MYSQL_URL!, myDb);
+    await dropDatabase(PG_URL!, pgDb);
   });
 
   it('plans, runs to GO: counts unchanged, no orphans, mapping complete, the join gives the same rows through uuid columns', async () => {

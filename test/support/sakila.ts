@@ -8,6 +8,10 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { SqlClient } from '../../lambdas/ports';
+import { freshDatabase } from './databases';
+
+/** MariaDB Sakila: case-insensitive like the original, which is what the gates must cope with. */
+const MARIA_CHARSET = 'utf8mb4 COLLATE utf8mb4_general_ci';
 
 /** shared/ sits beside the repository (on developer machines and in CI); CUTLINE_SHARED overrides. */
 export const SAKILA = path.resolve(process.env.CUTLINE_SHARED ?? path.resolve(import.meta.dirname, '../../../shared'), 'fixtures/sakila');
@@ -16,19 +20,8 @@ export const SAKILA = path.resolve(process.env.CUTLINE_SHARED ?? path.resolve(im
 export const SAKILA_TABLES = ['actor', 'address', 'category', 'city', 'country', 'customer', 'film', 'film_actor', 'film_category', 'inventory', 'language', 'payment', 'rental', 'staff', 'store'];
 export const SAKILA_EXCLUDE: Record<string, string[]> = { film: ['fulltext'] };
 
-export function pgUrlFor(base: string, db: string): string {
-  const u = new URL(base);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
 export async function loadSakilaPg(baseUrl: string, db: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${db}`);
-  await admin.end();
-  const url = pgUrlFor(baseUrl, db);
+  const url = await freshDatabase(baseUrl, db);
   for (const f of ['postgres-sakila-schema.sql', 'postgres-sakila-insert-data-using-copy.sql'])
     execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', path.join(SAKILA, f)], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Sakila ships no staff pictures: give each a real binary value, so a changed byte can be found.
@@ -84,10 +77,7 @@ function mariaType(r: { data_type: string; udt_name: string; len: number | null;
 
 /** Port the PostgreSQL Sakila tables to a MariaDB database: mapped column types, same primary keys, rows copied in pages. */
 export async function portSakilaToMaria(pgClient: SqlClient, mysqlUrl: string, db: string, maria: SqlClient, opts: { foreignKeys?: boolean } = {}): Promise<void> {
-  const admin = await mysql.createConnection(mysqlUrl);
-  await admin.query(`DROP DATABASE IF EXISTS ${db}`);
-  await admin.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
-  await admin.end();
+  await freshDatabase(mysqlUrl, db, { charset: MARIA_CHARSET });
   for (const table of SAKILA_TABLES) {
     const cols = (
       await pgClient.query(
@@ -137,9 +127,8 @@ export async function portSakilaToMaria(pgClient: SqlClient, mysqlUrl: string, d
 }
 
 export async function cloneMaria(mysqlUrl: string, from: string, to: string): Promise<void> {
+  await freshDatabase(mysqlUrl, to, { charset: MARIA_CHARSET });
   const c = await mysql.createConnection(mysqlUrl);
-  await c.query(`DROP DATABASE IF EXISTS ${to}`);
-  await c.query(`CREATE DATABASE ${to} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
   for (const t of SAKILA_TABLES) {
     await c.query(`CREATE TABLE ${to}.${t} LIKE ${from}.${t}`);
     await c.query(`INSERT INTO ${to}.${t} SELECT * FROM ${from}.${t}`);

@@ -6,7 +6,7 @@
  */
 import type { Deps, SqlClient } from '../../ports';
 import { errorMessage } from '../errors';
-import { canonicalJson } from '../evidence';
+import { canonicalJson, readEvidenceJson } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
 import type { Verdict } from '../verify';
@@ -59,10 +59,7 @@ async function estimate(client: SqlClient, table: string): Promise<string | unde
   }
 }
 
-async function readJson<T>(deps: Deps, key: string): Promise<T | undefined> {
-  const b = await deps.evidence.get(key);
-  return b ? (JSON.parse(Buffer.from(b).toString('utf8')) as T) : undefined;
-}
+const readJson = <T>(deps: Deps, key: string) => readEvidenceJson<T>(deps.evidence, key);
 
 /** Plan once: a rerun or redrive finds the plan in evidence and reuses it. */
 export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: GatePlanFile; items: GateItem[]; reused: boolean }> {
