@@ -3,7 +3,7 @@
  * local) parse the payload and call these; every stage writes its evidence
  * record, also when it fails, and throws the named error the ASL catches.
  */
-import type { Deps } from '../ports';
+import type { Deps, EvidenceObject } from '../ports';
 import { runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, newApprovalId } from './approval';
 import { type Chunk, planBackfill, runChunk } from './backfill';
@@ -354,8 +354,7 @@ export async function classifyStage(s: EndState, deps: Deps): Promise<ClassifyOu
 const json = <T>(deps: Deps, key: string): Promise<T | undefined> => readEvidenceJson<T>(deps.evidence, key).catch(() => undefined);
 
 /** The run's records read back from evidence: the report and the seed 003 files show what an auditor will find, not what the run believed. */
-async function readRecords(w: Who, deps: Deps) {
-  const files = await deps.evidence.list(`${w.runId}/`);
+async function readRecords(w: Who, files: readonly EvidenceObject[], deps: Deps) {
   const rel = (k: string) => k.slice(w.runId.length + 1);
   const steps: (StepRecord & { file: string })[] = [];
   for (const f of files.filter((x) => /^\d\d_[a-z_]+\.json$/.test(rel(x.key)))) {
@@ -372,10 +371,15 @@ async function readRecords(w: Who, deps: Deps) {
 
 type Records = Awaited<ReturnType<typeof readRecords>>;
 
-async function buildReport(w: Who, o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome }, s: EndState, rec: Records, deps: Deps): Promise<string> {
+async function buildReport(
+  w: Who,
+  o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome },
+  s: EndState,
+  rec: Records,
+  files: { file: string; sha256: string }[],
+  deps: Deps,
+): Promise<string> {
   const { steps, chunks } = rec;
-  // Listed again: the files written since the records were read (the seed 003 files) are part of the run too.
-  const files = (await deps.evidence.list(`${w.runId}/`)).map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256 }));
   const gates = s.results.gates as GateOutcome | undefined;
   const verify = s.results.verify as VerifyOutcome | undefined;
   const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
@@ -422,16 +426,22 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
     canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason } })),
     'application/json',
   );
-  const rec = await readRecords(w, deps);
+  // Listed (and hashed) once; what Summary writes after that is added from the digests its own puts return.
+  const files = new Map((await deps.evidence.list(`${w.runId}/`)).map((f) => [f.key, f]));
+  const put = async (name: string, body: string, type: string) => {
+    const o = await deps.evidence.put(`${w.runId}/${name}`, body, type);
+    files.set(o.key, o);
+  };
+  const rec = await readRecords(w, [...files.values()], deps);
   if ((s.spec as { evidence?: { profile?: string } } | undefined)?.evidence?.profile === 'seed003') {
     const { steps, chunks } = rec;
     const input = { runId: w.runId, owner: w.owner, outcome: go ? ('GO' as const) : ('NO_GO' as const), classification, nowUtc: deps.clock.now().toISOString(), chunks, summaryMd: md };
-    for (const f of seed003Files({ ...input, steps: new Map(steps.map((r) => [r.step, r])) }))
-      await deps.evidence.put(`${w.runId}/${f.name}`, f.body, f.name.endsWith('.md') ? 'text/markdown; charset=utf-8' : 'text/plain; charset=utf-8');
+    for (const f of seed003Files({ ...input, steps: new Map(steps.map((r) => [r.step, r])) })) await put(f.name, f.body, f.name.endsWith('.md') ? 'text/markdown; charset=utf-8' : 'text/plain; charset=utf-8');
   }
-  await deps.evidence.put(`${w.runId}/report.html`, await buildReport(w, { go, classification, reason, c }, s, rec, deps), 'text/html; charset=utf-8');
-  const files = (await deps.evidence.list(`${w.runId}/`)).filter((f) => !UNLISTED.some((u) => f.key === `${w.runId}/${u}`));
-  const manifest = buildManifest(w.runId, files.map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size })));
+  const listed = () =>
+    [...files.values()].filter((f) => !UNLISTED.some((u) => f.key === `${w.runId}/${u}`)).map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size }));
+  await put('report.html', await buildReport(w, { go, classification, reason, c }, s, rec, listed(), deps), 'text/html; charset=utf-8');
+  const manifest = buildManifest(w.runId, listed());
   const manifestKey = `${w.runId}/manifest.json`;
   await deps.evidence.put(manifestKey, canonicalJson(manifest), 'application/json');
   return { outcome: go ? 'GO' : 'NO_GO', classification, reason, summaryKey, manifestKey, manifestRoot: manifest.root };

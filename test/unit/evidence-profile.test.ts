@@ -1,7 +1,10 @@
-/** Seed 003 evidence profile: each contract file from the run's own records; nothing that did not run is made up. */
+/** Seed 003 evidence profile: each contract file from the run's own records; nothing that did not run is made up. Summary's manifest. */
 import { describe, expect, it } from 'vitest';
-import type { StepRecord } from '../../lambdas/core/evidence';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { type Manifest, readEvidenceJson, type StepRecord, verifyManifest } from '../../lambdas/core/evidence';
 import { seed003Files } from '../../lambdas/core/evidence-profile';
+import { summaryStage } from '../../lambdas/core/pipeline';
+import { tempDir } from '../support/local-run';
 
 const rec = (step: string, result: StepRecord['result'], details: Record<string, unknown> = {}): StepRecord => ({
   step,
@@ -72,5 +75,28 @@ describe('seed003Files', () => {
     expect(body).toContain('"task": "a",\n    "chunks": 2,\n    "rows": 2000,\n    "rowsPerSecond": 2000');
     expect(body).toContain('"rowsPerSecond": null');
     expect(file(files, '09_rollback_or_no_rollback.log')).toContain('result: NO_ROLLBACK');
+  });
+});
+
+describe('Summary', () => {
+  it('lists and hashes the run once, yet its manifest covers every file it wrote (seed 003 files, report.html)', async () => {
+    const store = new FsEvidenceStore(await tempDir('cutline-summary-'));
+    let lists = 0;
+    const list = store.list.bind(store);
+    store.list = (prefix: string) => {
+      lists++;
+      return list(prefix);
+    };
+    await store.put('r1/02_preflight.json', JSON.stringify(rec('02_preflight', 'PASS')));
+    await store.put('r1/manifest.json', '{"stale":true}');
+    const spec = { runId: 'r1', owner: 'ops@example.com', evidence: { profile: 'seed003' } };
+    const deps = { evidence: store, clock: { now: () => new Date('2026-11-21T02:10:00Z') } } as never;
+    const out = await summaryStage({ spec, results: {}, execution: { id: 'arn:x', name: 'r1' } } as never, deps);
+    expect(lists).toBe(1);
+    const manifest = (await readEvidenceJson<Manifest>(store, 'r1/manifest.json'))!;
+    expect(manifest.root).toBe(out.manifestRoot);
+    expect(manifest.files.map((f) => f.file)).toEqual(expect.arrayContaining(['01_precheck.log', '99_summary.md', '99_summary.json', 'report.html', 'summary.md', '02_preflight.json']));
+    const now = new Map((await list('r1/')).map((f) => [f.key.slice(3), f.sha256]));
+    expect(verifyManifest(manifest, now)).toEqual([]);
   });
 });
