@@ -188,9 +188,9 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .command('start')
     .description('start the run in AWS Step Functions (execution name = runId: starting twice is idempotent)')
     .argument('<spec>', 'run spec JSON file')
-    .requiredOption('--state-machine-arn <arn>', 'the deployed state machine (stack output StateMachineArn)')
+    .option('--state-machine-arn <arn>', 'the deployed state machine (stack output StateMachineArn); default $CUTLINE_STATE_MACHINE_ARN')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, o: { stateMachineArn: string; json?: boolean }) => {
+    .action(async (file: string, o: { stateMachineArn?: string; json?: boolean }) => {
       const raw = await readSpecFile(file, io.env);
       const r = parseSpec(raw);
       const problems = r.ok ? platformProblems(r.spec, 'aws') : r.problems;
@@ -199,16 +199,16 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
         for (const p of problems) io.err(`  ${p.path}: ${p.message}`);
         return setExit(EXIT.BAD_INPUT);
       }
+      let executionArn = executionArnOf(io, r.spec.runId, o.stateMachineArn, 'start');
+      const stateMachineArn = (o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN)!;
       const sfn = sfnClient(io);
       const input = JSON.stringify(raw);
-      let executionArn: string;
       let already = false;
       try {
-        executionArn = (await sfn.send(new StartExecutionCommand({ stateMachineArn: o.stateMachineArn, name: r.spec.runId, input }))).executionArn!;
+        executionArn = (await sfn.send(new StartExecutionCommand({ stateMachineArn, name: r.spec.runId, input }))).executionArn ?? executionArn;
       } catch (e) {
         if (!(e instanceof ExecutionAlreadyExists) && (e as Error).name !== 'ExecutionAlreadyExists') throw e;
         // Same name, same input: Step Functions treats the start as idempotent only while it runs; report the existing one.
-        executionArn = `${o.stateMachineArn.replace(':stateMachine:', ':execution:')}:${r.spec.runId}`;
         const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
         if (d.input !== input) {
           io.err(`run ${r.spec.runId} already exists with a different spec; expected a new runId for a new run`);
