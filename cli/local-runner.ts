@@ -26,6 +26,7 @@ import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
 import { canonicalJson, readEvidenceJson } from '../lambdas/core/evidence';
 import { splitStatements } from '../lambdas/core/sql-lexer';
 import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/core/states';
+import { chunkLine, chunkProgress } from '../lambdas/core/progress';
 import type { HandlerContext } from '../lambdas/handlers/define';
 import { HANDLERS } from '../lambdas/handlers/index';
 import type { Deps, ProgressEvent, SqlClient } from '../lambdas/ports';
@@ -93,10 +94,6 @@ export interface LocalRunResult {
   readonly output: unknown;
   /** Open clients by URL, only with keepOpen (the caller closes them). */
   readonly clients: Record<string, SqlClient>;
-}
-
-function fmtRate(n: number): string {
-  return n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n));
 }
 
 /** The spec with --source-url / --target-url applied (engine follows the URL scheme). */
@@ -236,10 +233,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     const r = (await HANDLERS.backfillChunk.run(ctx, input)) as { rows: number; skipped: boolean };
     chunkDone++;
     chunkRows += r.rows;
-    const secs = (Date.now() - chunkStart) / 1000;
-    const rate = secs > 0 ? chunkRows / secs : 0;
-    const eta = chunkDone > 0 ? ((chunkTotal - chunkDone) * secs) / chunkDone : 0;
-    out(`  backfill: ${chunkDone}/${chunkTotal} chunks, ${chunkRows} rows, ${fmtRate(rate)} rows/s, ETA ${eta.toFixed(1)}s${r.skipped ? ' (chunk already done: skipped)' : ''}`);
+    out(`  ${chunkLine('backfill', chunkProgress(chunkDone, chunkTotal, chunkRows, chunkStart, Date.now()))}${r.skipped ? ' (chunk already done: skipped)' : ''}`);
     return r;
   };
   // GatePlan: locally the items always travel inline (the Distributed Map is rewritten to inline).

@@ -97,7 +97,8 @@ const INNER: ReadonlySet<string> = new Set([
   STATES.gateChunkDistributed,
 ]);
 
-function chunkProgress(done: number, total: number | null, rows: number, firstTs: number | null, lastTs: number): ChunkProgress {
+/** Chunks done of total, rows, and the rate and ETA from the first chunk's start to `lastTs`. */
+export function chunkProgress(done: number, total: number | null, rows: number, firstTs: number | null, lastTs: number): ChunkProgress {
   const secs = firstTs !== null ? (lastTs - firstTs) / 1000 : 0;
   const rate = secs > 0 && done > 0 ? done / secs : null;
   return {
@@ -190,7 +191,7 @@ export function recordedManifestRoot(events: readonly ProgressEvent[]): string |
 
 const dur = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`);
 
-function chunkLine(what: string, c: ChunkProgress): string {
+export function chunkLine(what: string, c: ChunkProgress): string {
   const pct = c.total ? ` (${Math.floor((c.done / c.total) * 100)}%)` : '';
   const rate = c.rowsPerSecond !== null ? `, ${c.rowsPerSecond.toLocaleString('en-US')} rows/s` : '';
   const eta = c.etaSeconds !== null && c.total !== null && c.done < c.total ? `, ETA ${dur(c.etaSeconds)}` : '';
