@@ -16,7 +16,7 @@ import { RunSpec } from '../lambdas/core/spec';
 import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
 import { systemClock } from '../lambdas/adapters/local/runtime';
 import { postgresClient } from '../lambdas/adapters/local/sql-postgres';
-import { mapLimit } from '../lambdas/core/compare/run';
+import { mapLimit } from '../lambdas/core/concurrency';
 import type { Deps, SqlClient } from '../lambdas/ports';
 import type { Figure } from './run';
 

@@ -20,6 +20,7 @@ import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
 import { renderSummary } from './summary';
 import { renderReport } from './report';
+import { mapLimit } from './concurrency';
 import { seed003Files } from './evidence-profile';
 
 interface Who {
@@ -356,16 +357,14 @@ const json = <T>(deps: Deps, key: string): Promise<T | undefined> => readEvidenc
 /** The run's records read back from evidence: the report and the seed 003 files show what an auditor will find, not what the run believed. */
 async function readRecords(w: Who, files: readonly EvidenceObject[], deps: Deps) {
   const rel = (k: string) => k.slice(w.runId.length + 1);
-  const steps: (StepRecord & { file: string })[] = [];
-  for (const f of files.filter((x) => /^\d\d_[a-z_]+\.json$/.test(rel(x.key)))) {
-    const rec = await json<StepRecord>(deps, f.key);
-    if (rec?.step) steps.push({ ...rec, file: rel(f.key) });
-  }
-  const chunks: { task: string; index: number; rows: number; ms: number }[] = [];
-  for (const f of files.filter((x) => rel(x.key).startsWith('05_backfill/')).slice(0, 1000)) {
-    const c = await json<{ task: string; index: number; rows: number; ms: number }>(deps, f.key);
-    if (c && typeof c.rows === 'number') chunks.push(c);
-  }
+  const read = <T>(keys: EvidenceObject[]) => mapLimit(keys, 16, async (f) => ({ file: rel(f.key), rec: await json<T>(deps, f.key) }));
+  const steps = (await read<StepRecord>(files.filter((x) => /^\d\d_[a-z_]+\.json$/.test(rel(x.key)))))
+    .filter((r) => r.rec?.step)
+    .map((r) => ({ ...r.rec!, file: r.file }));
+  type ChunkRecord = { task: string; index: number; rows: number; ms: number };
+  const chunks = (await read<ChunkRecord>(files.filter((x) => rel(x.key).startsWith('05_backfill/')).slice(0, 1000)))
+    .map((r) => r.rec)
+    .filter((c): c is ChunkRecord => !!c && typeof c.rows === 'number');
   return { steps, chunks };
 }
 

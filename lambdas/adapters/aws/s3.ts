@@ -11,6 +11,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { mapLimit } from '../../core/concurrency';
 import type { ApprovalDecision, ApprovalStore, EvidenceObject, EvidenceStore, PendingApproval, ScriptSource } from '../../ports';
 
 /** Objects read at once when a run's evidence is listed and hashed. */
@@ -98,15 +99,10 @@ export class S3EvidenceStore implements EvidenceStore {
       for (const o of page.Contents ?? []) keys.push(o.Key!.slice(this.prefix.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    const out: (EvidenceObject | undefined)[] = new Array(keys.length);
-    let next = 0;
-    const reader = async () => {
-      for (let i = next++; i < keys.length; i = next++) {
-        const body = await this.get(keys[i]!);
-        if (body) out[i] = { key: keys[i]!, sha256: sha(body).digest('hex'), size: body.length };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LIST_READERS, keys.length) }, reader));
+    const out = await mapLimit(keys, LIST_READERS, async (key): Promise<EvidenceObject | undefined> => {
+      const body = await this.get(key);
+      return body ? { key, sha256: sha(body).digest('hex'), size: body.length } : undefined;
+    });
     return out.filter((o): o is EvidenceObject => o !== undefined);
   }
 }

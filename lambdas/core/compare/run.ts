@@ -1,5 +1,6 @@
 /** Compare one table end to end in-process (plan, check every chunk): used by tests, the bench and small runs. */
 import type { Clock, SqlClient } from '../../ports';
+import { mapLimit } from '../concurrency';
 import { readTableShape } from './catalog';
 import { DEFAULT_PLAN, type PlanOptions, planChunks } from './chunks';
 import { type ChunkCheck, checkChunk, type CheckOptions, DEFAULT_CHECK, type Method } from './gate';
@@ -20,19 +21,6 @@ export async function buildTablePlan(clients: { source: SqlClient; target: SqlCl
   return planTable(opts, { shape: s, dialect: clients.source.dialect }, { shape: t, dialect: clients.target.dialect });
 }
 
-/** Run checks with at most `concurrency` chunks in flight. */
-export async function mapLimit<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return out;
-}
 
 export async function compareTable(
   clients: { source: SqlClient; target: SqlClient },
