@@ -2,9 +2,9 @@
  * Cutover and rollback actions (flip a runtime selector parameter, run SQL,
  * run a jumpbox command) and HTTP smoke checks.
  */
-import { createHash } from 'node:crypto';
 import type { CommandResult, Deps } from '../ports';
 import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
+import { sha256Hex } from './evidence';
 import type { Action, RunSpec } from './spec';
 import { dbRef } from './spec';
 
@@ -119,7 +119,7 @@ export function canonicalPayloadHash(body: string, ignore: readonly string[]): s
   } catch {
     throw new Error(`the response is not JSON (${JSON.stringify(body.slice(0, 80))}); expected a JSON payload to hash`);
   }
-  return createHash('sha256').update(JSON.stringify(canon(parsed))).digest('hex');
+  return sha256Hex(JSON.stringify(canon(parsed)));
 }
 
 type SmokeCheck = RunSpec['smoke']['checks'][number];

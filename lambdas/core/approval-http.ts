@@ -10,6 +10,7 @@ import type { ApprovalStore, Clock, EvidenceStore, HttpClient, TaskTokens } from
 import { decideApproval, verifyApprovalLink } from './approval';
 import { errorMessage } from './errors';
 import { verifySlackRequest } from './slack';
+import { escapeHtml } from './html';
 
 export interface ApprovalHttpRequest {
   readonly method: string;
@@ -35,7 +36,7 @@ export interface ApprovalHttpDeps {
   slackSigningSecret?(): Promise<string>;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
 
 export function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -6,8 +6,9 @@
  * record, and the files with their SHA-256.
  */
 import type { StepRecord } from './evidence';
+import { escapeHtml } from './html';
 
-const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
 
 export interface ReportInput {
   readonly runId: string;

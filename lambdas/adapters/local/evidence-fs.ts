@@ -1,8 +1,9 @@
 /** Evidence in a folder: ./evidence/<runId>/... Writes are atomic (temp file + rename). */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sha256Hex } from '../../core/evidence';
 import type { EvidenceObject, EvidenceStore } from '../../ports';
 
 /** Write and fsync, so a record that exists is complete. */
@@ -35,7 +36,7 @@ export class FsEvidenceStore implements EvidenceStore {
     await writeSynced(tmp, body, 'w');
     await rename(tmp, p);
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
-    return { key, sha256: createHash('sha256').update(buf).digest('hex'), size: buf.length };
+    return { key, sha256: sha256Hex(buf), size: buf.length };
   }
 
   async putIfAbsent(key: string, body: string | Uint8Array, _contentType?: string): Promise<boolean> {
@@ -86,7 +87,7 @@ export class FsEvidenceStore implements EvidenceStore {
           const body = await readFile(full);
           out.push({
             key: path.relative(path.resolve(this.root), full).split(path.sep).join('/'),
-            sha256: createHash('sha256').update(body).digest('hex'),
+            sha256: sha256Hex(body),
             size: (await stat(full)).size,
           });
         }
