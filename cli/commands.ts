@@ -34,6 +34,7 @@ import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { manualRollback } from '../lambdas/core/pipeline';
 import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
+import { RunnerBusyError } from './runner-lock';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -158,7 +159,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       if (!o.local) throw new UsageError('`cutline run` needs --local (use `cutline start` to run in AWS Step Functions)');
       if (o.autoApprove && o.autoReject) throw new UsageError('--auto-approve and --auto-reject cannot be combined');
       const spec = await readSpecFile(file, io.env);
-      const runId = (spec as { runId?: unknown }).runId;
+      const runId = (spec as { runId?: unknown } | null)?.runId;
       if (typeof runId === 'string') {
         const done = path.resolve(o.evidenceDir, runId, '99_summary.json');
         if (await access(done).then(() => true, () => false))
@@ -638,7 +639,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string; name?: string };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
-    if (e instanceof UsageError || e instanceof SpecFileError || err.name === 'MigrationFailed') {
+    if (e instanceof UsageError || e instanceof SpecFileError || e instanceof RunnerBusyError || err.name === 'MigrationFailed') {
       io.err(`error: ${err.message}`);
       return EXIT.BAD_INPUT;
     }

@@ -5,7 +5,7 @@
  * mysql, evidence folder, local shell, parameters file, approval page).
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,11 @@ import { chunkLine, chunkProgress } from '../lambdas/core/progress';
 import type { HandlerContext } from '../lambdas/handlers/define';
 import { HANDLERS } from '../lambdas/handlers/index';
 import type { Deps, ProgressEvent, SqlClient } from '../lambdas/ports';
+import { readAttempts } from '../lambdas/core/attempts';
+import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
+import type { RunSpec } from '../lambdas/core/spec';
+import { takeRunnerLock } from './runner-lock';
+import { SpecFileError } from './spec-file';
 
 export const ASL_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../statemachines/cutover.asl.json');
 
@@ -162,20 +167,66 @@ export async function openLocalDatabases(
   return { factory, opened };
 }
 
+/** Everything a run reads, checked before anything is written: a bad input changes nothing and uses up no runId. */
+async function preflightInputs(raw: Record<string, unknown>, evidence: FsEvidenceStore): Promise<RunSpec> {
+  const r = specAsRun(raw, 'local');
+  if (!r.ok) throw new SpecFileError(`run spec is invalid (${r.problems.length} problem(s)); nothing was run:\n${r.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+  const spec = r.spec;
+  const missing: string[] = [];
+  const exists = (f: string) => access(f).then(() => true, () => false);
+  for (const [i, f] of (spec.local?.seed ?? []).entries()) if (!(await exists(f))) missing.push(`local.seed[${i}]: ${f} does not exist; expected a SQL file`);
+  if (spec.local?.parameters && !(await exists(spec.local.parameters))) missing.push(`local.parameters: ${spec.local.parameters} does not exist; expected a JSON file of parameter values`);
+  for (const [i, t] of spec.backfill.tasks.entries())
+    for (const [j, f] of (t.load?.files ?? []).entries()) if (!/^s3:\/\//.test(f) && !(await exists(f))) missing.push(`backfill.tasks[${i}].load.files[${j}]: ${f} does not exist; expected a ${t.load!.format} file`);
+  for (const [name, loc] of [['migrations.location', spec.migrations?.location], ['migrations.contractLocation', spec.migrations?.contractLocation]] as const)
+    if (loc && loc !== 'bundled' && !/^s3:\/\//.test(loc) && !(await exists(loc))) missing.push(`${name}: ${loc} does not exist; expected a folder of V<n>__<name>.sql files`);
+  if (missing.length) throw new SpecFileError(`${missing.length} file(s) the spec names are missing; nothing was run:\n${missing.map((m) => `  ${m}`).join('\n')}`);
+  const changed = await specChangeProblem(spec, { evidence });
+  if (changed) throw new SpecFileError(changed);
+  return spec;
+}
+
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const raw = applyUrlOverrides(opts.spec, opts.sourceUrl, opts.targetUrl);
-  const runId = typeof raw?.runId === 'string' ? raw.runId : `local-${Date.now()}`;
   const evidenceRoot = path.resolve(opts.evidenceDir ?? 'evidence');
+  const evidence = new FsEvidenceStore(evidenceRoot);
+  const spec = await preflightInputs(raw, evidence);
+  const runId = spec.runId;
+  // One runner per run; a lock left by a killed runner is taken over (that is a resume).
+  const lock = await takeRunnerLock(evidenceRoot, runId);
+  try {
+    return await runLocked(opts, raw, runId, evidenceRoot, evidence, out);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(
+  opts: LocalRunOptions,
+  // biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
+  raw: Record<string, any>,
+  runId: string,
+  evidenceRoot: string,
+  evidence: FsEvidenceStore,
+  out: (line: string) => void,
+): Promise<LocalRunResult> {
   const workDir = path.resolve(opts.workDir ?? '.cutline', runId);
   await mkdir(workDir, { recursive: true });
+  // The history of an earlier, interrupted attempt is kept beside this one's.
+  const previous = await evidence.get(`${runId}/execution-history.json`);
+  if (previous) {
+    const n = (await readAttempts(runId, { evidence })).at(-1)?.attempt ?? 1;
+    await evidence.putIfAbsent(`${runId}/execution-history/attempt-${String(n).padStart(3, '0')}.json`, previous, 'application/json');
+  }
   const { factory, opened } = await openLocalDatabases(raw, opts, out);
 
-  // Parameters: a working copy per run, so the runtime-selector flip never edits the example file.
+  // Parameters: a working copy per run, so the runtime-selector flip never edits the example file;
+  // made on the first attempt only: a resume keeps what the run's cutover already flipped.
   const paramsFile = path.join(workDir, 'parameters.json');
-  if (typeof raw?.local?.parameters === 'string') await copyFile(raw.local.parameters, paramsFile);
+  const firstAttempt = !(await evidence.get(specKey(runId)));
+  if (typeof raw?.local?.parameters === 'string' && (firstAttempt || !(await access(paramsFile).then(() => true, () => false)))) await copyFile(raw.local.parameters, paramsFile);
 
-  const evidence = new FsEvidenceStore(evidenceRoot);
   const approvalStore = new MemoryApprovalStore();
   const tokens = new LocalTaskTokens();
   const secret = randomBytes(32).toString('hex');
@@ -285,11 +336,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const logDone = (async () => {
     for await (const ev of execution.eventLogs) {
       history.push(ev);
+      // The first event is written at once (a run killed early still leaves its history), then at most every 500 ms.
       flushTimer ??= setTimeout(() => {
         flushTimer = undefined;
         const body = canonicalJson(history);
         flushing = flushing.then(() => evidence.put(`${runId}/execution-history.json`, body, 'application/json')).catch(() => undefined);
-      }, 500);
+      }, history.length === 1 ? 0 : 500);
       const e = ev as { type: string; timestamp: number; state?: { name: string }; Error?: string; Cause?: unknown };
       if (!e.state || e.state.name === STATES.backfillChunk) continue;
       if (e.type === 'StateEntered') {

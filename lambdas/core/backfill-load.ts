@@ -150,12 +150,18 @@ async function insertRows(client: SqlClient, table: string, key: string, rows: R
   return written;
 }
 
+/** Bind an integer key bound exactly: a JS number while safe, else a bigint (never rounded through a double). */
+export function keyParam(v: string): SqlParam {
+  const n = Number(v);
+  return Number.isSafeInteger(n) && String(n) === v ? n : BigInt(v);
+}
+
 /** (b) Copy [lo, hi] of the key from copyFrom into the task's table. */
 export async function copyChunk(spec: RunSpec, task: BackfillTask, lo: string, hi: string, deps: Deps): Promise<{ rows: number; read: number }> {
   const from = deps.sql(dbRef(spec, task.copyFrom!.database));
   const to = deps.sql(dbRef(spec, task.database));
   const sameDb = JSON.stringify(dbRef(spec, task.copyFrom!.database)) === JSON.stringify(dbRef(spec, task.database));
-  const range = { lo: Number(lo), hi: Number(hi) };
+  const range = { lo: keyParam(lo), hi: keyParam(hi) };
   if (sameDb) {
     const q = (x: string) => quoteIdent(x, to.dialect);
     const cols = (await readTableShape(to, task.table)).columns.map((c) => q(c.name)).join(', ');
@@ -172,16 +178,16 @@ export async function copyChunk(spec: RunSpec, task: BackfillTask, lo: string, h
   const q = (x: string) => quoteIdent(x, from.dialect);
   let read = 0;
   let rows = 0;
-  let after: number | null = null;
+  let after: string | null = null;
   let pageRows = 1000;
   for (;;) {
     const cond: string = after === null ? `${q(task.key)} >= :lo` : `${q(task.key)} > :lo`;
     const sql = `SELECT * FROM ${q(task.copyFrom!.table)} WHERE ${cond} AND ${q(task.key)} <= :hi ORDER BY ${q(task.key)} LIMIT ${pageRows}`;
-    const page: SqlRow[] = (await from.query(sql, { lo: after ?? range.lo, hi: range.hi })).rows;
+    const page: SqlRow[] = (await from.query(sql, { lo: after === null ? range.lo : keyParam(after), hi: range.hi })).rows;
     if (!page.length) break;
     read += page.length;
     rows += await insertRows(to, task.table, task.key, page, (c, v) => (v instanceof Uint8Array ? v : bind(c, v)));
-    after = Number(page[page.length - 1]![task.key]);
+    after = String(page[page.length - 1]![task.key]);
     if (page.length < pageRows) break;
     // Pages stay under the Data API's 1 MiB: the next page is sized by this one's bytes.
     const bytes = page.reduce((n: number, r: SqlRow) => n + approxRowBytes(r), 0);

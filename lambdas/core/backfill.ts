@@ -1,16 +1,21 @@
 /**
- * Backfill: each task's integer key range is split once into chunks; every
- * chunk runs the task's SQL with :lo / :hi, is checkpointed in evidence, and
- * is skipped when a rerun or redrive finds its checkpoint.
+ * Backfill: each task's integer key range is split into chunks once, on the
+ * run's first attempt, and that plan is fixed in evidence
+ * (04_backfill_plan/plan.json): every resume or redrive reuses it. Every
+ * chunk runs the task's SQL with :lo / :hi and is checkpointed in evidence
+ * with its identity (task definition + key range); a rerun skips a chunk only
+ * when the checkpoint names the same identity, and Verify refuses to go on
+ * while any planned chunk lacks one.
  */
 import type { Deps, SqlClient } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
-import { canonicalJson, stepKey } from './evidence';
+import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
+import { mapLimit } from './concurrency';
 import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
 import { assertSingleStatement } from './sql-lexer';
 import type { BackfillTask, RunSpec } from './spec';
 import { dbRef } from './spec';
-import { copyChunk, loadFileChunk, waitWhileBusy } from './backfill-load';
+import { copyChunk, keyParam, loadFileChunk, waitWhileBusy } from './backfill-load';
 
 export interface Chunk {
   readonly task: string;
@@ -86,6 +91,77 @@ export async function planBackfill(spec: RunSpec, deps: Deps): Promise<{ phases:
   return { phases, tasks };
 }
 
+/** What a task runs, hashed: a checkpoint counts only for the same definition. */
+export function taskHash(task: BackfillTask): string {
+  return sha256Hex(canonicalJson(task));
+}
+
+/** A chunk's identity: what it runs (the task's definition) and over which keys (or which file). */
+export function chunkId(task: BackfillTask, c: Pick<Chunk, 'lo' | 'hi' | 'file'>): string {
+  return sha256Hex(canonicalJson({ task: taskHash(task), lo: c.lo, hi: c.hi, file: c.file ?? null }));
+}
+
+export interface BackfillPlanFile {
+  readonly runId: string;
+  /** SHA-256 of spec.backfill as planned: a resume under another backfill spec is refused. */
+  readonly backfillHash: string;
+  readonly planned_utc: string;
+  readonly phases: Chunk[][];
+  readonly tasks: { name: string; rows: string; chunks: number }[];
+}
+
+export const backfillPlanKey = (runId: string) => stepKey(runId, 'backfillPlan', '/plan');
+
+/**
+ * The run's backfill plan: made on the first attempt and fixed in evidence,
+ * reused unchanged by every resume (rows deleted or added since do not shift
+ * the ranges, so no checkpoint can stand for another range).
+ */
+export async function fixedBackfillPlan(spec: RunSpec, deps: Deps): Promise<{ plan: BackfillPlanFile; reused: boolean }> {
+  const key = backfillPlanKey(spec.runId);
+  const backfillHash = sha256Hex(canonicalJson(spec.backfill));
+  const check = (plan: BackfillPlanFile) => {
+    if (plan.backfillHash !== backfillHash)
+      throw new BackfillFailed(
+        `run ${spec.runId} was planned under another backfill spec (plan sha256 ${plan.backfillHash.slice(0, 12)}…, this spec ${backfillHash.slice(0, 12)}…); expected the same spec on resume, or a new runId`,
+        { planKey: key },
+      );
+    return plan;
+  };
+  const existing = await readEvidenceJson<BackfillPlanFile>(deps.evidence, key);
+  if (existing) return { plan: check(existing), reused: true };
+  const made = await planBackfill(spec, deps);
+  const plan: BackfillPlanFile = { runId: spec.runId, backfillHash, planned_utc: deps.clock.now().toISOString(), phases: made.phases, tasks: made.tasks };
+  // Two planners racing: the first write wins and both use it.
+  if (await deps.evidence.putIfAbsent(key, canonicalJson(plan), 'application/json')) return { plan, reused: false };
+  return { plan: check((await readEvidenceJson<BackfillPlanFile>(deps.evidence, key))!), reused: true };
+}
+
+interface ChunkCheckpoint {
+  readonly task: string;
+  readonly index: number;
+  readonly id?: string;
+}
+
+/**
+ * GO needs every planned chunk checkpointed for the plan it ran under: the
+ * chunks of the fixed plan whose checkpoint is missing or names another
+ * identity (empty = complete).
+ */
+export async function missingCheckpoints(spec: RunSpec, deps: Deps): Promise<{ planned: number; missing: Chunk[] }> {
+  const plan = await readEvidenceJson<BackfillPlanFile>(deps.evidence, backfillPlanKey(spec.runId));
+  if (!plan) return { planned: 0, missing: [] };
+  const chunks = plan.phases.flat();
+  const missing = (
+    await mapLimit(chunks, 16, async (c) => {
+      const task = spec.backfill.tasks.find((t) => t.name === c.task);
+      const cp = await readEvidenceJson<ChunkCheckpoint>(deps.evidence, chunkKey(spec.runId, c)).catch(() => undefined);
+      return task && cp?.id === chunkId(task, c) ? undefined : c;
+    })
+  ).filter((c): c is Chunk => c !== undefined);
+  return { planned: chunks.length, missing };
+}
+
 export function chunkKey(runId: string, c: Pick<Chunk, 'task' | 'index'>): string {
   return stepKey(runId, 'backfillChunk', `/${c.task}/${String(c.index).padStart(6, '0')}`);
 }
@@ -98,11 +174,6 @@ export interface ChunkOutcome {
   readonly ms: number;
 }
 
-/** Bind a key bound exactly: a JS number while safe, else a DECIMAL-hinted string. */
-function keyParam(v: string) {
-  const n = Number(v);
-  return Number.isSafeInteger(n) ? n : { type: 'decimal' as const, value: v };
-}
 
 /** Deadlocks between parallel chunks are transient: the statement is idempotent, so run it again. */
 const DEADLOCK = /Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded/i;
@@ -119,9 +190,12 @@ async function retryDeadlocks<T>(deps: Deps, fn: () => Promise<T>, attempts = 6)
 
 export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise<ChunkOutcome> {
   const key = chunkKey(spec.runId, chunk);
-  if (await deps.evidence.get(key)) return { task: chunk.task, index: chunk.index, rows: 0, skipped: true, ms: 0 };
   const task = spec.backfill.tasks.find((t) => t.name === chunk.task);
   if (!task) throw new BackfillFailed(`chunk names backfill task "${chunk.task}", which the spec does not have`);
+  const id = chunkId(task, chunk);
+  // Skipped only when the checkpoint is for this very chunk (same definition, same range); any other is redone and replaced.
+  const done = await readEvidenceJson<ChunkCheckpoint>(deps.evidence, key).catch(() => undefined);
+  if (done?.id === id) return { task: chunk.task, index: chunk.index, rows: 0, skipped: true, ms: 0 };
   const client = deps.sql(dbRef(spec, task.database));
   const waitedMs = await waitWhileBusy(spec, deps);
   const started = deps.clock.now();
@@ -147,7 +221,7 @@ export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise
   const ms = deps.clock.now().getTime() - started.getTime();
   await deps.evidence.put(
     key,
-    canonicalJson({ ...chunk, rows, ...extra, ms, rows_per_s: ms > 0 ? Math.round((rows * 1000) / ms) : null, waited_busy_ms: waitedMs, finished_utc: deps.clock.now().toISOString() }),
+    canonicalJson({ ...chunk, id, task_sha256: taskHash(task), rows, ...extra, ms, rows_per_s: ms > 0 ? Math.round((rows * 1000) / ms) : null, waited_busy_ms: waitedMs, finished_utc: deps.clock.now().toISOString() }),
     'application/json',
   );
   if (spec.backfill.pauseMs) await deps.clock.sleep(spec.backfill.pauseMs);

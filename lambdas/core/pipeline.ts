@@ -6,14 +6,15 @@
 import type { Deps, EvidenceObject } from '../ports';
 import { runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, newApprovalId } from './approval';
-import { type Chunk, planBackfill, runChunk } from './backfill';
+import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
-import { CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { buildManifest, canonicalJson, readEvidenceJson, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
+import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
+import { buildManifest, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
+import { type AttemptRecord, readAttempts, recordAttempt } from './attempts';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
-import { runPreflight } from './preflight';
+import { type Baseline, runPreflight } from './preflight';
 import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 import type { TaskKey } from './states';
 import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
@@ -22,6 +23,9 @@ import { renderSummary } from './summary';
 import { renderReport } from './report';
 import { mapLimit } from './concurrency';
 import { seed003Files } from './evidence-profile';
+
+/** The baseline (row counts before any change) fixed on the first attempt. */
+export const baselineKey = (runId: string) => stepKey(runId, 'preflight', '/baseline');
 
 interface Who {
   readonly runId: string;
@@ -56,37 +60,80 @@ async function recorded<T>(
 
 const who = (s: StageState): Who => ({ runId: s.spec.runId, owner: s.spec.owner });
 
-export async function validateSpecStage(raw: { spec: unknown; execution: { name: string } }, platform: 'aws' | 'local', deps: Deps) {
-  const r = parseSpec(raw.spec);
+/**
+ * The spec as a run uses it (defaults applied), or every problem with its
+ * JSON path. The local runner calls this before anything is written, so a bad
+ * spec changes nothing and uses up no runId.
+ */
+export function specAsRun(raw: unknown, platform: 'aws' | 'local'): { ok: true; spec: RunSpec } | { ok: false; problems: { path: string; message: string }[] } {
+  const r = parseSpec(raw);
+  if (!r.ok) return r;
+  const problems = platformProblems(r.spec, platform);
+  if (problems.length) return { ok: false, problems };
+  // The state machine reads heartbeatSeconds by path: always present (the timeout when not set).
+  return { ok: true, spec: { ...r.spec, approval: { ...r.spec.approval, heartbeatSeconds: r.spec.approval.heartbeatSeconds ?? r.spec.approval.timeoutSeconds } } };
+}
+
+export const specKey = (runId: string) => `${runId}/spec.json`;
+
+/**
+ * A runId is one run: a resume must run the spec the first attempt ran
+ * (checkpoints, plans and baselines were made under it). The problem, or
+ * undefined when the run is new or the spec is the same.
+ */
+export async function specChangeProblem(spec: RunSpec, deps: Pick<Deps, 'evidence'>): Promise<string | undefined> {
+  const stored = await deps.evidence.get(specKey(spec.runId));
+  if (!stored) return undefined;
+  const before = sha256Hex(stored);
+  const now = sha256Hex(canonicalJson(spec));
+  return before === now
+    ? undefined
+    : `run ${spec.runId} was started with another spec (spec.json sha256 ${before.slice(0, 12)}…, this one ${now.slice(0, 12)}…); expected the same spec to resume it, or a new runId for a new run`;
+}
+
+export async function validateSpecStage(raw: { spec: unknown; execution: { name: string; id?: string } }, platform: 'aws' | 'local', deps: Deps) {
+  const r = specAsRun(raw.spec, platform);
   const rawSpec = (raw.spec ?? {}) as Record<string, unknown>;
   const runId = r.ok ? r.spec.runId : typeof rawSpec.runId === 'string' && /^[A-Za-z0-9_-]{1,80}$/.test(rawSpec.runId) ? rawSpec.runId : raw.execution.name;
   const owner = r.ok ? r.spec.owner : typeof rawSpec.owner === 'string' ? rawSpec.owner : 'unknown';
   return recorded(deps, { runId, owner }, 'validateSpec', `cutline validate (${platform})`, async () => {
-    const problems = r.ok ? platformProblems(r.spec, platform) : r.problems;
-    if (!r.ok || problems.length) {
-      throw new SpecInvalid(`run spec is invalid (${problems.length} problem(s)): ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+    if (!r.ok) {
+      throw new SpecInvalid(`run spec is invalid (${r.problems.length} problem(s)): ${r.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems: r.problems });
     }
-    // The state machine reads heartbeatSeconds by path: always present (the timeout when not set).
-    const spec: RunSpec = { ...r.spec, approval: { ...r.spec.approval, heartbeatSeconds: r.spec.approval.heartbeatSeconds ?? r.spec.approval.timeoutSeconds } };
+    const spec = r.spec;
+    const changed = await specChangeProblem(spec, deps);
+    if (changed) throw new SpecInvalid(changed, { problems: [{ path: '$', message: changed }] });
+    // Every attempt is evidence: a resumed run says how often it was interrupted.
+    const finished = (await deps.evidence.get(stepKey(runId, 'summary'))) !== undefined;
+    const attempt = await recordAttempt(runId, raw.execution.id ?? raw.execution.name, platform, finished, deps);
     // The spec as run, for auditors and for `cutline rollback <runId>`.
-    await deps.evidence.put(`${runId}/spec.json`, canonicalJson(spec), 'application/json');
+    await deps.evidence.put(specKey(runId), canonicalJson(spec), 'application/json');
     return {
-      value: { spec, summary: { ok: true, runId } },
-      details: { runId, source: r.spec.source.engine, target: (r.spec.target ?? r.spec.source).engine, inPlace: !r.spec.target },
+      value: { spec, summary: { ok: true, runId, attempt: attempt.attempt } },
+      details: { runId, source: spec.source.engine, target: (spec.target ?? spec.source).engine, inPlace: !spec.target, attempt: attempt.attempt, previousAttempt: attempt.previous },
     };
   });
 }
 
 export async function preflightStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'preflight', 'preflight: databases, parameters, jumpbox', async () => {
-    const out = await runPreflight(s.spec, deps);
+    // Baselines are taken once, before the first attempt changes anything; a resume reuses them (never re-counts).
+    const key = baselineKey(s.spec.runId);
+    const stored = await readEvidenceJson<Baseline>(deps.evidence, key);
+    const out = await runPreflight(s.spec, deps, stored);
     const failing = out.checks.filter((c) => !c.ok);
     if (failing.length)
       throw new EnvironmentBlocked(
         `${failing.length} preflight check(s) failed: ${failing.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
         { checks: out.checks },
       );
-    return { value: { ok: true, checks: out.checks.length, baselineCounts: out.baselineCounts }, details: { checks: out.checks, baselineCounts: out.baselineCounts } };
+    let baseline: Baseline = stored ?? { taken_utc: deps.clock.now().toISOString(), counts: out.baselineCounts };
+    if (!stored && !(await deps.evidence.putIfAbsent(key, canonicalJson(baseline), 'application/json')))
+      baseline = (await readEvidenceJson<Baseline>(deps.evidence, key))!;
+    return {
+      value: { ok: true, checks: out.checks.length, baselineCounts: baseline.counts },
+      details: { checks: out.checks, baselineCounts: baseline.counts, baselineTakenUtc: baseline.taken_utc, baselineReused: !!stored },
+    };
   });
 }
 
@@ -146,8 +193,11 @@ export async function schemaStage(s: StageState, deps: Deps) {
 
 export async function backfillPlanStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'backfillPlan', 'backfill: plan key-range chunks', async () => {
-    const plan = await planBackfill(s.spec, deps);
-    return { value: { phases: plan.phases, tasks: plan.tasks }, details: { tasks: plan.tasks, phases: plan.phases } };
+    const { plan, reused } = await fixedBackfillPlan(s.spec, deps);
+    return {
+      value: { phases: plan.phases, tasks: plan.tasks },
+      details: { tasks: plan.tasks, phases: plan.phases, planned_utc: plan.planned_utc, backfillHash: plan.backfillHash, reused },
+    };
   });
 }
 
@@ -159,6 +209,16 @@ export async function backfillChunkStage(input: { spec: RunSpec; chunk: Chunk },
 
 export async function verifyStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'verify', 'verify: row counts and assertions', async () => {
+    // The invariant GO rests on: every chunk of the fixed plan has a checkpoint for that plan.
+    const backfill = await missingCheckpoints(s.spec, deps);
+    if (backfill.missing.length)
+      throw new BackfillFailed(
+        `${backfill.missing.length} of ${backfill.planned} planned backfill chunk(s) have no checkpoint for the plan they ran under: ${backfill.missing
+          .slice(0, 10)
+          .map((c) => `${c.task}#${c.index} ${c.file ?? `[${c.lo}, ${c.hi}]`}`)
+          .join(', ')}${backfill.missing.length > 10 ? ', …' : ''}; expected every planned chunk done before verification`,
+        { missing: backfill.missing.slice(0, 100), planned: backfill.planned },
+      );
     const baseline = ((s.results.preflight as { baselineCounts?: Record<string, string> } | undefined)?.baselineCounts ?? {}) as Record<string, string>;
     const out = await runVerify(s.spec, baseline, deps);
     const ok = out.assertions.every((a) => a.ok) && out.tables.every((t) => !t.error);
@@ -372,7 +432,7 @@ type Records = Awaited<ReturnType<typeof readRecords>>;
 
 async function buildReport(
   w: Who,
-  o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome },
+  o: { go: boolean; classification: string; reason: string; c?: ClassifyOutcome; attempts: AttemptRecord[] },
   s: EndState,
   rec: Records,
   files: { file: string; sha256: string }[],
@@ -399,6 +459,7 @@ async function buildReport(
     chunks,
     ...(approval ? { approval } : {}),
     files,
+    attempts: o.attempts,
   });
 }
 
@@ -409,6 +470,7 @@ export interface SummaryOutcome {
   readonly summaryKey: string;
   readonly manifestKey: string;
   readonly manifestRoot: string;
+  readonly attempts: number;
 }
 
 export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutcome> {
@@ -418,11 +480,12 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
   const classification = go ? 'GO' : (c?.classification ?? 'INTERNAL_ERROR');
   const reason = go ? 'every gate passed, approved, cut over, smoke checks passed' : (c?.reason ?? s.classifyError?.Cause ?? 'run did not complete');
   const summaryKey = `${w.runId}/summary.md`;
-  const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now() });
+  const attempts = await readAttempts(w.runId, deps).catch(() => []);
+  const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now(), attempts: attempts.length || undefined });
   await deps.evidence.put(summaryKey, md, 'text/markdown; charset=utf-8');
   await deps.evidence.put(
     stepKey(w.runId, 'summary'),
-    canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason } })),
+    canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason, attempts: attempts.length } })),
     'application/json',
   );
   // Listed (and hashed) once; what Summary writes after that is added from the digests its own puts return.
@@ -439,9 +502,9 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
   }
   const listed = () =>
     [...files.values()].filter((f) => !UNLISTED.some((u) => f.key === `${w.runId}/${u}`)).map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size }));
-  await put('report.html', await buildReport(w, { go, classification, reason, c }, s, rec, listed(), deps), 'text/html; charset=utf-8');
+  await put('report.html', await buildReport(w, { go, classification, reason, c, attempts }, s, rec, listed(), deps), 'text/html; charset=utf-8');
   const manifest = buildManifest(w.runId, listed());
   const manifestKey = `${w.runId}/manifest.json`;
   await deps.evidence.put(manifestKey, canonicalJson(manifest), 'application/json');
-  return { outcome: go ? 'GO' : 'NO_GO', classification, reason, summaryKey, manifestKey, manifestRoot: manifest.root };
+  return { outcome: go ? 'GO' : 'NO_GO', classification, reason, summaryKey, manifestKey, manifestRoot: manifest.root, attempts: attempts.length };
 }

@@ -109,7 +109,13 @@ export interface PreflightOutcome {
   readonly baselineCounts: Record<string, string>;
 }
 
-export async function runPreflight(spec: RunSpec, deps: Deps): Promise<PreflightOutcome> {
+/** A baseline fixed on the run's first attempt (every resume reuses it). */
+export interface Baseline {
+  readonly taken_utc: string;
+  readonly counts: Record<string, string>;
+}
+
+export async function runPreflight(spec: RunSpec, deps: Deps, fixed?: Baseline): Promise<PreflightOutcome> {
   const checks: Check[] = [];
   checks.push((await checkDatabase(spec, 'source', deps)).check);
   if (spec.target) checks.push((await checkDatabase(spec, 'target', deps)).check);
@@ -134,7 +140,10 @@ export async function runPreflight(spec: RunSpec, deps: Deps): Promise<Preflight
 
   const baselineCounts: Record<string, string> = {};
   const dbOk = checks.filter((c) => c.name.includes('database reachable')).every((c) => c.ok);
-  if (dbOk && spec.verify.rowCounts === 'before-vs-after') {
+  if (dbOk && spec.verify.rowCounts === 'before-vs-after' && fixed) {
+    Object.assign(baselineCounts, fixed.counts);
+    checks.push({ name: 'baseline row counts', ok: true, detail: `taken ${fixed.taken_utc} before the first attempt changed anything; reused` });
+  } else if (dbOk && spec.verify.rowCounts === 'before-vs-after') {
     const client = deps.sql(dbRef(spec, 'target'));
     for (const table of spec.verify.tables) {
       try {

@@ -26,6 +26,8 @@ export interface ReportInput {
   readonly chunks: { task: string; index: number; rows: number; ms: number }[];
   readonly approval?: Record<string, unknown>;
   readonly files: { file: string; sha256: string }[];
+  /** Attempts the run took, each with how the one before it ended. */
+  readonly attempts?: { attempt: number; started_utc: string; previous: { ended: string } | null }[];
 }
 
 function bars(items: { label: string; value: number; note?: string }[], unit: string, title: string): string {
@@ -80,6 +82,10 @@ export function renderReport(r: ReportInput): string {
         .map((k) => `<dt>${esc(k)}</dt><dd>${esc(Array.isArray(r.approval![k]) ? (r.approval![k] as unknown[]).join(', ') : r.approval![k])}</dd>`)
         .join('')}</dl>`
     : '<p class="muted">No decision was asked for or given.</p>';
+  const n = r.attempts?.length ?? 0;
+  const attempts = n
+    ? `<p id="attempts">${n === 1 ? 'One attempt, never interrupted.' : `${n} attempts: interrupted ${n - 1} time(s) and resumed (${r.attempts!.map((a) => `#${a.attempt} started ${esc(a.started_utc)}`).join(', ')}).`}</p>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>cutline ${esc(r.runId)}: ${esc(r.outcome)}</title>
@@ -96,7 +102,7 @@ svg rect{fill:#3b6ea5}svg text{font-size:11px;fill:#222}
 </style></head><body>
 <header><p class="muted">cutline evidence report · generated ${esc(r.generatedUtc)}</p>
 <h1 id="outcome">Run ${esc(r.runId)}: ${badge(r.outcome)} ${r.outcome === 'NO_GO' ? `<span class="b bad">${esc(r.classification)}</span>` : ''}</h1>
-<p>Owner ${esc(r.owner)}. ${esc(r.reason)}</p>${cls}</header>
+<p>Owner ${esc(r.owner)}. ${esc(r.reason)}</p>${cls}${attempts}</header>
 <section id="timeline"><h2>Stage timeline</h2>${timeline}${durations}</section>
 <section id="gates"><h2>Gates</h2>
 ${table(['table', 'expected', 'actual', 'verdict'], r.counts.map((c) => [esc(c.table), esc(c.expected ?? '-'), esc(c.actual ?? '-'), badge(c.verdict)]))}

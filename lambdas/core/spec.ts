@@ -7,6 +7,14 @@ import { z } from 'zod';
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/** A real instant in that form: 2026-13-45T25:61:00Z has the shape but is no date. */
+export function isUtcInstant(v: string): boolean {
+  if (!UTC_ISO.test(v)) return false;
+  const [y, mo, d, h, mi, s] = v.match(/\d+/g)!.map(Number) as [number, number, number, number, number, number];
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
+}
 const CLUSTER_ARN = /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z0-9-]+$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/;
@@ -156,7 +164,7 @@ export const RunSpec = z
     version: z.literal(1),
     runId: z.string().regex(RUN_ID, 'expected 1-80 letters, digits, "-" or "_" (it names the execution)'),
     owner: z.string().min(1),
-    tCutover: z.string().regex(UTC_ISO, 'expected a UTC ISO-8601 time like 2026-11-21T02:00:00Z'),
+    tCutover: z.string().regex(UTC_ISO, 'expected a UTC ISO-8601 time like 2026-11-21T02:00:00Z').refine(isUtcInstant, 'expected a real UTC time (month 01-12, day within the month, hour < 24, minute and second < 60)'),
     description: z.string().optional(),
     source: DatabaseRef,
     /** Omitted: the migration is in place, on the source database. */

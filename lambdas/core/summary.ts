@@ -12,10 +12,14 @@ export function renderSummary(r: {
   classify: ClassifyOutcome | undefined;
   results: Record<string, unknown>;
   now: Date;
+  /** Attempts the run took (1 = never interrupted). */
+  attempts?: number;
 }): string {
   const out: string[] = [];
   out.push(`# cutline run ${r.runId}: ${r.outcome}${r.outcome === 'NO_GO' ? ` / ${r.classification}` : ''}`, '');
   out.push(`- owner: ${r.owner}`, `- finished (UTC): ${r.now.toISOString()}`, `- reason: ${r.reason}`);
+  if (r.attempts !== undefined)
+    out.push(`- attempts: ${r.attempts}${r.attempts > 1 ? ` (interrupted ${r.attempts - 1} time(s) and resumed; see 00_attempts/)` : ''}`);
   if (r.classify) {
     out.push(`- stopped in: ${r.classify.stage}`, `- retry_at_utc: ${r.classify.retry_at_utc}`, `- unblock_criteria: ${r.classify.unblock_criteria}`);
     if (r.classify.cause_classification) out.push(`- rollback cause: ${r.classify.cause_classification}`);

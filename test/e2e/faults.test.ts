@@ -4,7 +4,6 @@
  * runId each time. The final tables must equal an uninterrupted run's,
  * checksum for checksum.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -12,21 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL } from '../support/env';
 import { filesUnder, miniSpec, tempDir } from '../support/local-run';
 import { dropDatabase, freshDatabase, pgUrlFor } from '../support/databases';
+import { prng, ROOT, runCli } from '../support/cli-run';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const TABLES = ['s3_cloudbackup_agents', 's3_cloudbackup_jobs', 's3_cloudbackup_runs', 's3_cloudbackup_run_commands', 's3_cloudbackup_restore_points', 's3_cloudbackup_agent_destinations'];
-
-/** Small deterministic PRNG (mulberry32), seeded, so a failing schedule can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function checksum(url: string): Promise<Record<string, string>> {
   const c = new pg.Client({ connectionString: url });
@@ -38,35 +25,6 @@ async function checksum(url: string): Promise<Record<string, string>> {
   }
   await c.end();
   return out;
-}
-
-/** Run the CLI; kill it when `killWhen` says so (after n progress lines, then a delay). */
-function runCli(args: string[], kill?: { afterLines: number; delayMs: number }): Promise<{ code: number | null; killed: boolean; lines: string[] }> {
-  return new Promise((resolve) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'bin/cutline.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const lines: string[] = [];
-    let seen = 0;
-    let killed = false;
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      for (const l of parts) {
-        lines.push(l);
-        // Count chunks this process did itself (skipped ones were done by an earlier, killed run).
-        if (kill && /^\s+backfill: \d+\/\d+ chunks/.test(l) && !l.includes('skipped') && ++seen === kill.afterLines && !killed) {
-          killed = true;
-          // The whole process group: tsx runs the CLI in a child process.
-          setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), kill.delayMs);
-        }
-      }
-    });
-    child.stderr.on('data', (d) => {
-      for (const l of String(d).split('\n')) if (l.trim() && !l.includes('nodedir')) lines.push(`stderr: ${l}`);
-    });
-    child.on('close', (code) => resolve({ code, killed, lines }));
-  });
 }
 
 describe.runIf(!!PG_URL)('killed and resumed 20 times', () => {

@@ -177,12 +177,31 @@ describe('approval timeout', () => {
 });
 
 describe('bad input ends classified, with a summary and nothing half-applied', () => {
-  it('malformed spec -> NO_GO / SPEC_INVALID listing each problem with its path', async () => {
-    const r = await run({ version: 1, runId: 'e2e-bad-spec', owner: 'ops', tCutover: 'tomorrow', source: { engine: 'oracle', url: 'pglite://memory' } });
-    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'SPEC_INVALID']);
-    const rec = await ev(r, '01_validate.json');
-    expect(rec.details.problems.map((p: { path: string }) => p.path)).toEqual(['$.tCutover', '$.source.engine']);
-    expect(await exists(path.join(r.evidenceDir, 'summary.md'))).toBe(true);
+  it('malformed spec -> refused before anything runs, each problem with its path; no evidence, the runId stays unused', async () => {
+    const bad = { version: 1, runId: 'e2e-bad-spec', owner: 'ops', tCutover: 'tomorrow', source: { engine: 'oracle', url: 'pglite://memory' } };
+    const err = await run(bad).then(() => undefined, (e: Error) => e);
+    expect(err?.name).toBe('SpecFileError');
+    expect(err?.message).toMatch(/\$\.tCutover: .*\n.*\$\.source\.engine: /);
+    expect(await exists(path.join(evidenceDir, 'e2e-bad-spec'))).toBe(false);
+  });
+
+  it('an impossible date (2026-13-45T25:61:00Z) is refused naming tCutover', async () => {
+    const spec = await miniSpec({ runId: 'e2e-bad-date' });
+    spec.tCutover = '2026-13-45T25:61:00Z';
+    const err = await run(spec).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/\$\.tCutover: /);
+    expect(await exists(path.join(evidenceDir, 'e2e-bad-date'))).toBe(false);
+  });
+
+  it('a missing parameters or seed file is refused naming the field, before anything runs', async () => {
+    const spec = await miniSpec({ runId: 'e2e-missing-files' });
+    spec.local.parameters = path.join(workDir, 'no-such-params.json');
+    spec.local.seed = [...spec.local.seed, path.join(workDir, 'no-such-seed.sql')];
+    const err = await run(spec).then(() => undefined, (e: Error) => e);
+    expect(err?.name).toBe('SpecFileError');
+    expect(err?.message).toContain('local.parameters: ');
+    expect(err?.message).toMatch(/local\.seed\[\d\]: .*no-such-seed\.sql does not exist/);
+    expect(await exists(path.join(evidenceDir, 'e2e-missing-files'))).toBe(false);
   });
 
   it('unreachable database -> NO_GO / ENVIRONMENT_BLOCKED naming it', async () => {

@@ -3,7 +3,7 @@
  * container), with every AWS call mocked: parse -> core -> evidence in S3.
  */
 import { ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeInstanceInformationCommand, GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -42,6 +42,8 @@ beforeEach(() => {
   ssm.reset();
   sns.reset();
   s3.on(PutObjectCommand).resolves({});
+  // A new run: no evidence yet (S3 answers NoSuchKey, as for the baseline Preflight looks for first).
+  s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
 });
 
 function putBodies(): Record<string, any> {

@@ -1,0 +1,136 @@
+/**
+ * GO is never wrong under a kill and a resume (issue 9): the real CLI is
+ * SIGKILLed during the backfill and resumed with the same runId, on real
+ * PostgreSQL. A run may end GO only if every planned chunk has a checkpoint
+ * for the plan it ran under and every baseline predates the first attempt.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli-run';
+import { dropDatabase, freshDatabase } from '../support/databases';
+import { PG_URL } from '../support/env';
+import { readJson, tempDir } from '../support/local-run';
+
+const ROWS = 40_000;
+
+async function sql(url: string, text: string): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+
+/** One table, one backfill that marks rows; each chunk takes >= 50 ms so a kill lands mid-backfill. No assertion would notice a skipped range: only the checkpoints can. */
+function spec(runId: string, url: string, batchSize: number, sleep = 0.05) {
+  return {
+    version: 1,
+    runId,
+    owner: 'ops@example.com',
+    tCutover: '2026-11-21T02:00:00Z',
+    source: { engine: 'postgres', url },
+    backfill: {
+      maxConcurrency: 2,
+      tasks: [{ name: 'fill', table: 'items', key: 'id', batchSize, sql: `UPDATE items SET filled = true WHERE id BETWEEN :lo AND :hi AND (SELECT 1 FROM pg_sleep(${sleep})) = 1` }],
+    },
+    verify: { rowCounts: 'before-vs-after', tables: ['items'] },
+  };
+}
+
+describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () => {
+  const names: string[] = [];
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tempDir('cutline-resume-');
+  });
+  afterAll(async () => {
+    for (const n of names) await dropDatabase(PG_URL!, n);
+  });
+
+  async function setup(name: string): Promise<string> {
+    const db = `cutline_resume_${name}_${process.pid}`;
+    names.push(db);
+    const url = await freshDatabase(PG_URL!, db);
+    await sql(url, `CREATE TABLE items (id bigint PRIMARY KEY, filled boolean NOT NULL DEFAULT false); INSERT INTO items (id) SELECT g FROM generate_series(1, ${ROWS}) g`);
+    return url;
+  }
+  const write = async (name: string, s: unknown) => {
+    const f = path.join(dir, `${name}.json`);
+    await writeFile(f, JSON.stringify(s));
+    return f;
+  };
+  const args = (file: string, evidence: string) => ['run', file, '--local', '--auto-approve', '--evidence-dir', evidence];
+
+  it('a resume under another batch size is refused (exit 2, nothing run); the same spec resumes to GO with every row processed', async () => {
+    const url = await setup('batch');
+    const evidence = path.join(dir, 'ev-batch');
+    const first = await write('batch-1', spec('resume-batch', url, 2000));
+    const killed = await runCli(args(first, evidence), { afterLines: 3, delayMs: 0 });
+    expect(killed.killed).toBe(true);
+    const done = Number((await sql(url, 'SELECT count(*) FILTER (WHERE filled) AS n FROM items')).rows[0].n);
+    expect(done).toBeLessThan(ROWS);
+
+    const changed = await runCli(args(await write('batch-2', spec('resume-batch', url, 8000)), evidence));
+    expect(changed.code).toBe(2);
+    expect(changed.lines.join('\n')).toMatch(/run resume-batch was started with another spec .*expected the same spec to resume it, or a new runId/);
+
+    const resumed = await runCli(args(first, evidence));
+    expect(resumed.lines.join('\n')).toMatch(/GO: every gate passed/);
+    expect(resumed.code).toBe(0);
+    expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
+    const summary = await readFile(path.join(evidence, 'resume-batch/summary.md'), 'utf8');
+    expect(summary).toContain('- attempts: 2 (interrupted 1 time(s) and resumed');
+    const attempt2 = await readJson(path.join(evidence, 'resume-batch/00_attempts/002.json'));
+    expect(attempt2.previous).toMatchObject({ attempt: 1, ended: 'interrupted' });
+    // The killed attempt's execution history is kept beside the last one's.
+    expect((await readJson(path.join(evidence, 'resume-batch/execution-history/attempt-001.json'))).length).toBeGreaterThan(0);
+    const verified = await runCli(['evidence', 'verify', 'resume-batch', '--evidence-dir', evidence]);
+    expect(verified.code).toBe(0);
+  }, 120_000);
+
+  it('rows deleted between attempts: the plan and the "before" counts are the first attempt\'s, so the resume ends NO_GO (rows went missing), not GO', async () => {
+    const url = await setup('deleted');
+    const evidence = path.join(dir, 'ev-deleted');
+    const file = await write('deleted', spec('resume-deleted', url, 2000));
+    expect((await runCli(args(file, evidence), { afterLines: 3, delayMs: 0 })).killed).toBe(true);
+    // The lowest keys go: a plan made again would start 8000 keys later and shift every chunk.
+    await sql(url, 'DELETE FROM items WHERE id <= 8000');
+    const resumed = await runCli(args(file, evidence));
+    expect(resumed.code, resumed.lines.join('\n')).toBe(1);
+    expect(resumed.lines.join('\n')).toMatch(/NO_GO \/ GATE_FAILED: .*items: diff -8000 rows .*expected 40000, got 32000/);
+    const pre = await readJson(path.join(evidence, 'resume-deleted/02_preflight.json'));
+    expect(pre.details.baselineCounts).toEqual({ items: String(ROWS) });
+    expect(pre.details.baselineReused).toBe(true);
+    const plan = await readJson(path.join(evidence, 'resume-deleted/04_backfill_plan/plan.json'));
+    expect(plan.phases[0][0]).toMatchObject({ lo: '1', hi: '2000' });
+    // Every row still there was processed: no range fell between two plans.
+    expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
+  }, 120_000);
+
+  it('two runners of one runId: the second is refused while the first lives (exit 2), and the run still ends GO', async () => {
+    const url = await setup('twins');
+    const evidence = path.join(dir, 'ev-twins');
+    // About 10 s of backfill: the twin starts (a new process) well before the first is done.
+    const file = await write('twins', spec('resume-twins', url, 1000, 0.5));
+    let second: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
+    const firstRun = runCli(args(file, evidence), {
+      afterLines: 1,
+      delayMs: 0,
+      // Start the twin once the first is backfilling; do not kill the first.
+      when: (l) => {
+        if (/^\s+backfill: \d+\/\d+ chunks/.test(l) && !second) second = runCli(args(file, evidence));
+        return false;
+      },
+    });
+    const a = await firstRun;
+    const b = await second!;
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(2);
+    expect(b.lines.join('\n')).toMatch(/run resume-twins is already running \(pid \d+/);
+    expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
+  }, 120_000);
+});
