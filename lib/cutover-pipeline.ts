@@ -73,14 +73,15 @@ const CAPS: Record<TaskKey, readonly ('db' | 'paramsRead' | 'paramsWrite' | 'com
   verify: ['db'],
   gatePlan: ['db'],
   gateChunk: ['db'],
-  gates: [],
-  decide: [],
+  // db: every stage after Preflight renews the run lease; Summary releases it.
+  gates: ['db'],
+  decide: ['db'],
   goNoGo: ['notify', 'paramsRead'],
   cutover: ['db', 'paramsRead', 'paramsWrite', 'commands'],
-  smoke: [],
+  smoke: ['db'],
   rollback: ['db', 'paramsRead', 'paramsWrite', 'commands'],
   classify: [],
-  summary: [],
+  summary: ['db'],
 };
 
 const pascal = (s: string) => s.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());

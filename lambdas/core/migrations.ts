@@ -6,6 +6,7 @@
  */
 import type { Deps, SqlClient } from '../ports';
 import { errorMessage, MigrationFailed } from './errors';
+import { acquireLease, releaseLease } from './lease';
 import { sha256Hex } from './evidence';
 import { quoteIdent } from './sql-builders';
 import { type Dialect, type Statement, splitStatements } from './sql-lexer';
@@ -209,46 +210,6 @@ export function needsNoTransaction(m: Migration): boolean {
 
 const isLockTimeout = (e: unknown) => /lock timeout|lock_timeout|Lock wait timeout exceeded|could not obtain lock/i.test(errorMessage(e));
 
-export function leaseDdl(dialect: Dialect, table: string): string {
-  const t = quoteIdent(table, dialect);
-  return dialect === 'postgres'
-    ? `CREATE TABLE IF NOT EXISTS ${t} (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamp NOT NULL)`
-    : `CREATE TABLE IF NOT EXISTS ${t} (name varchar(64) PRIMARY KEY, owner varchar(2048) NOT NULL, expires_at datetime(6) NOT NULL)`;
-}
-
-/**
- * Take the migration lease of a database (owner = the execution), or fail
- * naming who holds it and until when. Times come from the database clock.
- */
-export async function acquireLease(client: SqlClient, table: string, owner: string, seconds: number): Promise<void> {
-  const t = quoteIdent(table, client.dialect);
-  const pg = client.dialect === 'postgres';
-  await client.query(leaseDdl(client.dialect, table));
-  const now = pg ? `(now() AT TIME ZONE 'UTC')` : 'UTC_TIMESTAMP(6)';
-  await client.query(`DELETE FROM ${t} WHERE name = 'schema' AND expires_at < ${now}`);
-  await client.query(
-    pg
-      ? `INSERT INTO ${t} (name, owner, expires_at) VALUES ('schema', :owner, ${now} + make_interval(secs => :secs))
-         ON CONFLICT (name) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE ${t}.owner = EXCLUDED.owner`
-      : `INSERT INTO ${t} (name, owner, expires_at) VALUES ('schema', :owner, ${now} + INTERVAL :secs SECOND)
-         ON DUPLICATE KEY UPDATE expires_at = IF(owner = VALUES(owner), VALUES(expires_at), expires_at)`,
-    { owner, secs: seconds },
-  );
-  const { rows } = await client.query(
-    pg ? `SELECT owner, to_char(expires_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS until FROM ${t} WHERE name = 'schema'` : `SELECT owner, DATE_FORMAT(expires_at, '%Y-%m-%dT%H:%i:%sZ') AS until FROM ${t} WHERE name = 'schema'`,
-  );
-  const holder = rows[0];
-  if (holder && String(holder.owner) !== owner)
-    throw new MigrationFailed(`the migration lease of ${client.label} is held by ${holder.owner} until ${holder.until}; expected no other run migrating this database`, {
-      leaseOwner: String(holder.owner),
-      leaseUntil: String(holder.until),
-    });
-}
-
-export async function releaseLease(client: SqlClient, table: string, owner: string): Promise<void> {
-  await client.query(`DELETE FROM ${quoteIdent(table, client.dialect)} WHERE name = 'schema' AND owner = :owner`, { owner });
-}
-
 /** Record files up to the baseline version as applied (an existing database adopting cutline). */
 async function baseline(client: SqlClient, table: string, migrations: readonly Migration[], version: string, by: string, at: string): Promise<string[]> {
   const done: string[] = [];
@@ -285,7 +246,7 @@ export async function applyMigrations(
   const now = () => opts.deps.clock.now().toISOString();
   const leaseTable = `${opts.historyTable}_lease`;
   await client.query(historyDdl(client.dialect, opts.historyTable));
-  await acquireLease(client, leaseTable, opts.executionArn, opts.leaseSeconds ?? 900);
+  await acquireLease(client, leaseTable, 'schema', opts.executionArn, opts.leaseSeconds ?? 900, (m, d) => new MigrationFailed(`${m}; expected no other run migrating this database`, d));
   try {
     let history = await readHistory(client, opts.historyTable);
     let baselined: string[] = [];
@@ -362,6 +323,6 @@ export async function applyMigrations(
     }
     return { applied, skipped: migrations.length - checked.pending.length, directoryHash: migrations.at(-1)?.chain ?? '', ...(baselined.length ? { baselined } : {}) };
   } finally {
-    await releaseLease(client, leaseTable, opts.executionArn).catch(() => undefined);
+    await releaseLease(client, leaseTable, 'schema', opts.executionArn).catch(() => undefined);
   }
 }

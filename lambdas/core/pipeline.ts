@@ -15,7 +15,8 @@ import { applyMigrations, expandFiles, loadMigrations, type Migration } from './
 import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
 import { type Baseline, runPreflight } from './preflight';
-import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
+import { holdRunLease, releaseRunLease } from './lease';
+import { dbRef, parseSpec, platformProblems, RunSpec } from './spec';
 import type { TaskKey } from './states';
 import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
@@ -59,6 +60,9 @@ async function recorded<T>(
 }
 
 const who = (s: StageState): Who => ({ runId: s.spec.runId, owner: s.spec.owner });
+
+/** Every stage after Preflight renews the run lease; a run that lost it (expired, taken by another) stops here. */
+const renewLease = (s: StageState, deps: Deps) => holdRunLease(s.spec, s.execution.id, deps.sql);
 
 /**
  * The spec as a run uses it (defaults applied), or every problem with its
@@ -127,6 +131,8 @@ export async function preflightStage(s: StageState, deps: Deps) {
         `${failing.length} preflight check(s) failed: ${failing.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
         { checks: out.checks },
       );
+    // One run per database for the whole run: taken here, renewed by every stage, released by Summary.
+    await holdRunLease(s.spec, s.execution.id, deps.sql);
     let baseline: Baseline = stored ?? { taken_utc: deps.clock.now().toISOString(), counts: out.baselineCounts };
     if (!stored && !(await deps.evidence.putIfAbsent(key, canonicalJson(baseline), 'application/json')))
       baseline = (await readEvidenceJson<Baseline>(deps.evidence, key))!;
@@ -185,6 +191,7 @@ async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract
 
 export async function schemaStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'schema', 'schema: lint, validate and apply versioned migrations (expand)', async () => {
+    await renewLease(s, deps);
     if (!s.spec.migrations) return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: 'SKIPPED' as const, details: { reason: 'no migrations in the spec' } };
     const { out, details } = await applyPhase(s, deps, 'expand');
     return { value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash }, details };
@@ -193,6 +200,7 @@ export async function schemaStage(s: StageState, deps: Deps) {
 
 export async function backfillPlanStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'backfillPlan', 'backfill: plan key-range chunks', async () => {
+    await renewLease(s, deps);
     const { plan, reused } = await fixedBackfillPlan(s.spec, deps);
     return {
       value: { phases: plan.phases, tasks: plan.tasks },
@@ -209,6 +217,7 @@ export async function backfillChunkStage(input: { spec: RunSpec; chunk: Chunk },
 
 export async function verifyStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'verify', 'verify: row counts and assertions', async () => {
+    await renewLease(s, deps);
     // The invariant GO rests on: every chunk of the fixed plan has a checkpoint for that plan.
     const backfill = await missingCheckpoints(s.spec, deps);
     if (backfill.missing.length)
@@ -252,6 +261,7 @@ export async function gateChunkStage(input: { spec: RunSpec; chunk: GateItem }, 
 export async function gatesStage(s: StageState, deps: Deps) {
   const methods = s.spec.gates.methods.join(' + ');
   return recorded(deps, who(s), 'gates', `method gates (${methods}) and count tolerance`, async () => {
+    await renewLease(s, deps);
     const verify = s.results.verify as VerifyOutcome;
     const counts = fastGate(verify.tables, s.spec.gates.fast);
     const tables = await aggregateGates(s.spec, deps);
@@ -278,6 +288,7 @@ export async function gatesStage(s: StageState, deps: Deps) {
 
 export async function decideStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'decide', 'decision matrix', async () => {
+    await renewLease(s, deps);
     const d = decide(s.results.verify as VerifyOutcome, s.results.gates as GateOutcome);
     const go = goActions(s.spec);
     return { value: { ...d, goActions: go }, details: { ...d, goActions: go } };
@@ -344,6 +355,7 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
 
 export async function cutoverStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'cutover', 'cutover actions, then contract migrations', async () => {
+    await renewLease(s, deps);
     const actions = await runCutover(s.spec, deps);
     let contract: Awaited<ReturnType<typeof applyPhase>>['details'] | undefined;
     if (s.spec.migrations?.contractLocation) {
@@ -359,6 +371,7 @@ export async function cutoverStage(s: StageState, deps: Deps) {
 
 export async function smokeStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'smoke', 'smoke checks', async () => {
+    await renewLease(s, deps);
     const checks = await runSmoke(s.spec, deps);
     return { value: { checks: checks.length }, details: { checks } };
   });
@@ -382,6 +395,7 @@ export async function rollbackStage(s: StageState, deps: Deps) {
     return { ok: out.ok, actions: out.actions.length, manual: true };
   }
   return recorded(deps, who(s), 'rollback', 'rollback actions', async () => {
+    await renewLease(s, deps);
     const out = await runRollback(s.spec, deps);
     return { value: { ok: out.ok, actions: out.actions.length }, result: out.ok ? 'PASS' : 'FAIL', details: { ...out } };
   });
@@ -475,6 +489,9 @@ export interface SummaryOutcome {
 
 export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutcome> {
   const w = endWho(s);
+  // The run is over (GO, NO_GO, rolled back): its databases are free for the next run. Only this execution's lease is released.
+  const parsed = RunSpec.safeParse(s.spec);
+  if (parsed.success) await releaseRunLease(parsed.data, s.execution.id, deps.sql).catch((e) => deps.logger.warn('run lease not released', { error: errorMessage(e) }));
   const c = s.results.classify as ClassifyOutcome | undefined;
   const go = !c && !s.error && s.results.smoke !== undefined && s.results.goNoGo !== undefined;
   const classification = go ? 'GO' : (c?.classification ?? 'INTERNAL_ERROR');

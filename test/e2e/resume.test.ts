@@ -133,4 +133,29 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     expect(b.lines.join('\n')).toMatch(/run resume-twins is already running \(pid \d+/);
     expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
   }, 120_000);
+
+  it('two runs (different runIds) on one database: the second is refused in Preflight naming the holder and expiry; once the first ends, the database is free', async () => {
+    const url = await setup('pair');
+    const evidence = path.join(dir, 'ev-pair');
+    const fileA = await write('pair-a', spec('pair-a', url, 1000, 0.5));
+    const fileB = await write('pair-b', spec('pair-b', url, 1000, 0));
+    let second: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
+    const a = await runCli(args(fileA, evidence), {
+      afterLines: 1,
+      delayMs: 0,
+      when: (l) => {
+        if (/^\s+backfill: \d+\/\d+ chunks/.test(l) && !second) second = runCli(args(fileB, evidence));
+        return false;
+      },
+    });
+    const b = await second!;
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(1);
+    expect(b.lines.join('\n')).toMatch(/NO_GO \/ ENVIRONMENT_BLOCKED: .*the run lease of .* is held by arn:aws:states:local:000000000000:execution:cutline-local:pair-a until \d{4}-\d\d-\d\dT/);
+    // The refused run changed nothing: no plan, no baseline, no chunk of its own.
+    expect(await readFile(path.join(evidence, 'pair-b/04_backfill_plan/plan.json'), 'utf8').catch(() => 'none')).toBe('none');
+    // Summary released the first run's lease: a third run goes ahead.
+    const c = await runCli(args(await write('pair-c', spec('pair-c', url, 20000, 0)), evidence));
+    expect(c.code, c.lines.join('\n')).toBe(0);
+  }, 120_000);
 });

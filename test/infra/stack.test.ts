@@ -77,12 +77,15 @@ describe('functions', () => {
 describe('IAM is scoped to the configured resources', () => {
   it('Data API only on the configured clusters, secrets only the configured secrets, only for functions that query', () => {
     const rds = statementsWith(template, 'rds-data:ExecuteStatement');
-    expect(rds.length).toBe(9); // preflight, schema, backfill plan, backfill chunk, verify, gate plan, gate chunk, cutover, rollback
+    // preflight, schema, backfill plan, backfill chunk, verify, gate plan, gate chunk, cutover, rollback; gates, decide, smoke (renew the run lease), summary (releases it)
+    expect(rds.length).toBe(13);
     for (const s of rds) expect(s.Resource).toBe(CLUSTER);
     for (const s of statementsWith(template, 'secretsmanager:GetSecretValue')) expect(s.Resource).toBe(SECRET);
     const roles = new Set(rds.map((s) => s.role));
-    const gatesRole = stack.resolve((stack.pipeline.functions.gates.role as iam.Role).roleName);
-    expect(roles.has(gatesRole.Ref)).toBe(false);
+    for (const key of ['validateSpec', 'goNoGo', 'classify', 'commandSend', 'commandPoll'] as const) {
+      const role = stack.resolve((stack.pipeline.functions[key].role as iam.Role).roleName);
+      expect(roles.has(role.Ref), key).toBe(false);
+    }
   });
 
   it('Run Command only on the jumpbox instance and the shell document', () => {

@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, systemClock } from '../../lambdas/adapters/local/runtime';
 import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { pgliteClient, postgresClient } from '../../lambdas/adapters/local/sql-postgres';
-import { acquireLease, applyMigrations, loadMigrations, releaseLease } from '../../lambdas/core/migrations';
+import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';
+import { acquireLease as take, releaseLease as release } from '../../lambdas/core/lease';
+import { MigrationFailed } from '../../lambdas/core/errors';
+
+const acquireLease = (c: SqlClient, table: string, owner: string, secs: number) => take(c, table, 'schema', owner, secs, (m, d) => new MigrationFailed(m, d));
+const releaseLease = (c: SqlClient, table: string, owner: string) => release(c, table, 'schema', owner);
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL, PG_URL } from '../support/env';
 import { dropDatabase, freshDatabase } from '../support/databases';
