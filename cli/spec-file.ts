@@ -1,5 +1,5 @@
 /** Reading a spec file: JSON, ${env:NAME} expansion, paths relative to the file. */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 export class SpecFileError extends Error {
@@ -44,11 +44,20 @@ export function resolvePaths(spec: unknown, baseDir: string): unknown {
   return s;
 }
 
+/** The spec travels in the state machine's input and state: Step Functions caps both at 256 KiB. */
+export const MAX_SPEC_BYTES = 256 * 1024;
+
 export async function readSpecFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
   let text: string;
   try {
+    const size = (await stat(file)).size;
+    if (size > MAX_SPEC_BYTES)
+      throw new SpecFileError(
+        `spec ${file} is ${size} bytes; expected at most ${MAX_SPEC_BYTES} (Step Functions' 256 KiB state limit): keep migrations in a folder or s3:// prefix, not bundled`,
+      );
     text = await readFile(file, 'utf8');
   } catch (e) {
+    if (e instanceof SpecFileError) throw e;
     throw new SpecFileError(`cannot read spec ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; expected a run spec JSON file`);
   }
   let raw: unknown;

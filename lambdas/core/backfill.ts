@@ -30,7 +30,7 @@ export interface Chunk {
 /** Items in one inline Map stay well under the 256 KB state payload. */
 export const MAX_INLINE_CHUNKS = 1000;
 
-const INTEGER_TYPES = /^(smallint|integer|bigint|int|tinyint|mediumint)( unsigned)?$/i;
+export const INTEGER_TYPES = /^(smallint|integer|bigint|int|tinyint|mediumint)( unsigned)?$/i;
 
 /** Pure: split [lo, hi] into ranges of batchSize keys. */
 export function planRanges(task: string, lo: bigint, hi: bigint, batchSize: number): Chunk[] {

@@ -5,7 +5,8 @@
  */
 import type { Deps } from '../ports';
 import { errorMessage } from './errors';
-import { countSql } from './sql-builders';
+import { INTEGER_TYPES } from './backfill';
+import { columnTypeSql, countSql, splitQualified } from './sql-builders';
 import { type DbSide, dbRef, type Engine, type ParameterRule, type RunSpec } from './spec';
 
 export interface Check {
@@ -102,6 +103,35 @@ async function checkDatabase(spec: RunSpec, side: DbSide, deps: Deps): Promise<{
   }
 }
 
+/**
+ * Each key-range backfill task's key column: there and of an integer type,
+ * found before the migrations change anything. A table or column the
+ * migrations are still to create is checked when the backfill is planned.
+ */
+async function checkBackfillKeys(spec: RunSpec, deps: Deps): Promise<Check[]> {
+  const out: Check[] = [];
+  for (const task of spec.backfill.tasks) {
+    if (task.load) continue;
+    const table = task.copyFrom?.table ?? task.table;
+    const client = deps.sql(dbRef(spec, task.copyFrom ? task.copyFrom.database : task.database));
+    const name = `backfill task ${task.name}: key ${table}.${task.key}`;
+    try {
+      const type = (await client.query(columnTypeSql(client.dialect), { ...splitQualified(table), column: task.key })).rows[0]?.type;
+      if (type === undefined)
+        out.push(
+          spec.migrations
+            ? { name, ok: true, detail: `not there yet on ${client.label}; checked again when the backfill is planned (after the migrations)` }
+            : { name, ok: false, detail: `column not found on ${client.label}; expected an integer key column of ${table}` },
+        );
+      else if (!INTEGER_TYPES.test(String(type))) out.push({ name, ok: false, detail: `got type ${type}; expected an integer key (smallint, integer, bigint)` });
+      else out.push({ name, ok: true, detail: `${type}` });
+    } catch (e) {
+      out.push({ name, ok: false, detail: errorMessage(e) });
+    }
+  }
+  return out;
+}
+
 export interface PreflightOutcome {
   readonly ok: boolean;
   readonly checks: Check[];
@@ -140,6 +170,7 @@ export async function runPreflight(spec: RunSpec, deps: Deps, fixed?: Baseline):
 
   const baselineCounts: Record<string, string> = {};
   const dbOk = checks.filter((c) => c.name.includes('database reachable')).every((c) => c.ok);
+  if (dbOk) checks.push(...(await checkBackfillKeys(spec, deps)));
   if (dbOk && spec.verify.rowCounts === 'before-vs-after' && fixed) {
     Object.assign(baselineCounts, fixed.counts);
     checks.push({ name: 'baseline row counts', ok: true, detail: `taken ${fixed.taken_utc} before the first attempt changed anything; reused` });

@@ -4,6 +4,7 @@
  * Schema generated from it ships for editors (schema/run-spec.v1.json).
  */
 import { z } from 'zod';
+import { splitStatements } from './sql-lexer';
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -383,6 +384,12 @@ export const RunSpec = z
     s.backfill.tasks.forEach((t, i) => {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['backfill', 'tasks', i, 'name'], message: `duplicate task name "${t.name}"` });
       names.add(t.name);
+      if (t.sql) {
+        // Found here, before anything runs: not after the migrations changed the database.
+        const dialect = dbRef(s, t.database).engine;
+        const n = splitStatements(t.sql, dialect).length;
+        if (n !== 1) ctx.addIssue({ code: 'custom', path: ['backfill', 'tasks', i, 'sql'], message: `got ${n} statements; expected exactly one (each chunk runs it as one Data API call)` });
+      }
     });
   });
 export type RunSpec = z.infer<typeof RunSpec>;

@@ -5,7 +5,7 @@ import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
-import { DEMO_SPEC, miniSpec, tempDir } from '../support/local-run';
+import { DEMO_SPEC, exists, miniSpec, tempDir } from '../support/local-run';
 
 function io(env: NodeJS.ProcessEnv = {}, sfn?: SFNClient) {
   const out: string[] = [];
@@ -55,6 +55,26 @@ describe('cutline run', () => {
     expect(t.err.join('\n')).toContain('got "oracle://db"; expected pglite://memory, postgres://... or mysql://...');
     expect(await main(['run', DEMO_SPEC], t.io)).toBe(EXIT.BAD_INPUT);
     expect(t.err.join('\n')).toContain('needs --local');
+  });
+
+  it('an invalid spec, a JSON null, a 10 MB spec: exit 2 with what was expected; no evidence written, no runId used up', async () => {
+    const evidence = path.join(dir, 'evidence-bad');
+    const bad = path.join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ ...(await miniSpec({ runId: 'cli-bad' })), owner: 42 }));
+    const t = io();
+    expect(await main(['run', bad, '--local', '--auto-approve', '--evidence-dir', evidence], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.join('\n')).toMatch(/\$\.owner: got 42; expected/);
+    const nul = path.join(dir, 'null.json');
+    await writeFile(nul, 'null');
+    const n = io();
+    expect(await main(['run', nul, '--local', '--auto-approve', '--evidence-dir', evidence], n.io)).toBe(EXIT.BAD_INPUT);
+    expect(n.err.join('\n')).toMatch(/run spec is invalid/);
+    const big = path.join(dir, 'big.json');
+    await writeFile(big, JSON.stringify({ ...(await miniSpec({ runId: 'cli-big' })), padding: 'x'.repeat(10 * 1024 * 1024) }));
+    const b = io();
+    expect(await main(['run', big, '--local', '--auto-approve', '--evidence-dir', evidence], b.io)).toBe(EXIT.BAD_INPUT);
+    expect(b.err.join('\n')).toMatch(/is 104\d{5} bytes; expected at most 262144/);
+    expect(await exists(evidence)).toBe(false);
   });
 
   it('--auto-reject ends NO_GO (exit 1) with the classification in --json', async () => {

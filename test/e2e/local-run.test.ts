@@ -297,9 +297,21 @@ describe('more bad input', () => {
       { ...spec, runId: 'e2e-text-key', backfill: { tasks: [{ name: 'by-host', table: 's3_cloudbackup_agents', key: 'hostname', sql: 'UPDATE s3_cloudbackup_agents SET note = hostname WHERE hostname BETWEEN :lo AND :hi' }] } },
       { clients: { 'pglite://memory': c } },
     );
-    expect([textKey.outcome, textKey.classification]).toEqual(['NO_GO', 'BACKFILL_FAILED']);
-    expect((await ev(textKey, '90_classify.json')).details.reason).toContain('key s3_cloudbackup_agents.hostname is text; expected an integer key');
+    // found by Preflight, before the migrations could change anything
+    expect([textKey.outcome, textKey.classification]).toEqual(['NO_GO', 'ENVIRONMENT_BLOCKED']);
+    expect((await ev(textKey, '90_classify.json')).details.reason).toContain('backfill task by-host: key s3_cloudbackup_agents.hostname: got type text; expected an integer key');
+    expect(await exists(path.join(textKey.evidenceDir, '03_schema.json'))).toBe(false);
     await c.close();
+  });
+
+  it('backfill SQL with two statements, or without :lo / :hi, is refused before anything runs, naming the task', async () => {
+    const spec = await miniSpec({ runId: 'e2e-bad-backfill-sql' });
+    spec.backfill.tasks[0].sql = 'UPDATE s3_cloudbackup_agents SET agent_uuid = NULL WHERE agent_id BETWEEN :lo AND :hi; DELETE FROM s3_cloudbackup_jobs';
+    spec.backfill.tasks[1].sql = spec.backfill.tasks[1].sql.replace(':hi', '100');
+    const err = await run(spec).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/\$\.backfill\.tasks\[0\]\.sql: got 2 statements; expected exactly one/);
+    expect(err?.message).toMatch(/\$\.backfill\.tasks\[1\]\.sql: got .*; expected the key-range placeholder :hi/);
+    expect(await exists(path.join(evidenceDir, 'e2e-bad-backfill-sql'))).toBe(false);
   });
 });
 

@@ -62,3 +62,17 @@ describe('JSON Schema for editors', () => {
     expect(shipped.required).toEqual(expect.arrayContaining(['version', 'runId', 'owner', 'tCutover', 'source']));
   });
 });
+
+describe('data and migration files are strict UTF-8', () => {
+  it('a bad byte is an error naming the file and its line, never a U+FFFD in the data', async () => {
+    const { DirScriptSource } = await import('../../lambdas/adapters/local/scripts-dir');
+    const dir = await tempDir();
+    const file = path.join(dir, 'rows.csv');
+    await writeFile(file, Buffer.concat([Buffer.from('id,name\n1,Zoë\n2,'), Buffer.from([0xff, 0xfe]), Buffer.from('x\n')]));
+    await expect(new DirScriptSource().read(file)).rejects.toThrow(`${file}: line 3 is not valid UTF-8`);
+    await writeFile(path.join(dir, 'V1__a.sql'), Buffer.from([0x53, 0x45, 0x4c, 0xc3]));
+    await expect(new DirScriptSource().list(dir)).rejects.toThrow(/V1__a\.sql: line 1 is not valid UTF-8/);
+    await writeFile(file, 'id,name\n1,Zoë\n');
+    expect(await new DirScriptSource().read(file)).toBe('id,name\n1,Zoë\n');
+  });
+});

@@ -12,6 +12,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { mapLimit } from '../../core/concurrency';
+import { decodeUtf8Strict } from '../../core/text';
 import type { ApprovalDecision, ApprovalStore, EvidenceObject, EvidenceStore, PendingApproval, ScriptSource } from '../../ports';
 
 /** Objects read at once when a run's evidence is listed and hashed. */
@@ -171,7 +172,7 @@ export class S3ScriptSource implements ScriptSource {
     if (!m) throw new Error(`file ${JSON.stringify(location)} is not an S3 URL; expected s3://bucket/key`);
     const b = await getBytes(this.s3, m[1]!, m[2]!);
     if (!b) throw new Error(`s3://${m[1]}/${m[2]} does not exist`);
-    return Buffer.from(b).toString('utf8');
+    return decodeUtf8Strict(b, location);
   }
   async list(location: string): Promise<{ name: string; body: string }[]> {
     const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
@@ -186,7 +187,7 @@ export class S3ScriptSource implements ScriptSource {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return Promise.all(
-      keys.sort().map(async (k) => ({ name: k.slice(prefix.length), body: Buffer.from((await getBytes(this.s3, bucket!, k))!).toString('utf8') })),
+      keys.sort().map(async (k) => ({ name: k.slice(prefix.length), body: decodeUtf8Strict((await getBytes(this.s3, bucket!, k))!, `s3://${bucket}/${k}`) })),
     );
   }
 }

@@ -2,6 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ScriptSource } from '../../ports';
+import { decodeUtf8Strict } from '../../core/text';
 
 export class DirScriptSource implements ScriptSource {
   async list(location: string): Promise<{ name: string; body: string }[]> {
@@ -12,14 +13,16 @@ export class DirScriptSource implements ScriptSource {
       throw new Error(`migrations location ${JSON.stringify(location)} cannot be read (${(e as NodeJS.ErrnoException).code}); expected a folder of V<n>__<name>.sql files`);
     }
     const files = names.filter((n) => n.endsWith('.sql')).sort();
-    return Promise.all(files.map(async (name) => ({ name, body: await readFile(path.join(location, name), 'utf8') })));
+    return Promise.all(files.map(async (name) => ({ name, body: decodeUtf8Strict(await readFile(path.join(location, name)), path.join(location, name)) })));
   }
 
   async read(location: string): Promise<string> {
+    let bytes: Uint8Array;
     try {
-      return await readFile(location, 'utf8');
+      bytes = await readFile(location);
     } catch (e) {
       throw new Error(`file ${JSON.stringify(location)} cannot be read (${(e as NodeJS.ErrnoException).code}); expected a readable local file`);
     }
+    return decodeUtf8Strict(bytes, location);
   }
 }
