@@ -34,7 +34,7 @@ import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { manualRollback } from '../lambdas/core/pipeline';
 import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
-import { RunnerBusyError } from './runner-lock';
+import { readRunnerLock, RunnerBusyError, runnerAlive } from './runner-lock';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -583,6 +583,21 @@ async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEven
 async function runProgress(io: Io, runId: string, o: WhereOpts, seen?: HistoryEvent[]): Promise<Progress> {
   const h = await runHistory(io, runId, o, seen);
   const p = progressOf(h.events, h.distributed);
+  const local = !o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN;
+  if (local && !h.status && p.status === 'RUNNING') {
+    // A local history without an end: running only while its runner lives (lock file, pid, heartbeat).
+    const runner = await readRunnerLock(o.evidenceDir, runId);
+    if (!runner || !runnerAlive(runner)) {
+      const last = runner ? `runner pid ${runner.pid} on ${runner.host} is gone, last heartbeat ${runner.heartbeat_utc}` : 'no runner holds it';
+      return {
+        ...p,
+        status: 'INTERRUPTED',
+        ...(p.backfill ? { backfill: { ...p.backfill, etaSeconds: null } } : {}),
+        ...(p.gates ? { gates: { ...p.gates, etaSeconds: null } } : {}),
+        error: { error: 'Interrupted', cause: `the run stopped in ${p.stage ?? 'its first stage'} (${last}); resume it with \`cutline run <spec> --local\` (same runId: finished chunks are kept)` },
+      };
+    }
+  }
   return { ...p, status: h.status ?? p.status };
 }
 

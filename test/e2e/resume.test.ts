@@ -73,6 +73,12 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     expect(killed.killed).toBe(true);
     const done = Number((await sql(url, 'SELECT count(*) FILTER (WHERE filled) AS n FROM items')).rows[0].n);
     expect(done).toBeLessThan(ROWS);
+    // status tells the dead run from a running one (no live runner), and watch returns instead of waiting forever.
+    const status = await runCli(['status', 'resume-batch', '--evidence-dir', evidence]);
+    expect(status.code).toBe(1);
+    expect(status.lines.join('\n')).toMatch(/resume-batch: INTERRUPTED[\s\S]*resume it with `cutline run <spec> --local`/);
+    expect(status.lines.join('\n')).not.toMatch(/ETA \d/);
+    expect((await runCli(['watch', 'resume-batch', '--evidence-dir', evidence, '--interval', '0.1'])).code).toBe(1);
 
     const changed = await runCli(args(await write('batch-2', spec('resume-batch', url, 8000)), evidence));
     expect(changed.code).toBe(2);
