@@ -18,6 +18,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
 import { decideApproval } from '../lambdas/core/approval';
+import { RESUMABLE } from '../lambdas/core/decision';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { type DatabaseRef, parseSpec, platformProblems, RunSpec } from '../lambdas/core/spec';
@@ -35,7 +36,6 @@ import { manualRollback } from '../lambdas/core/pipeline';
 import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { readRunnerLock, RunnerBusyError, runnerAlive } from './runner-lock';
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 
 export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
@@ -153,6 +153,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .option('--approver <name>', 'identity recorded with --auto-approve / --auto-reject', defaultApprover())
     .option('--seed', 'apply spec.local.seed also to a non-embedded database')
     .option('--port <port>', 'port of the local approval page (0 = any free port)', port, 0)
+    .option('--resume', 'go on with a run that ended NO_GO before its go/no-go (environment, migration, backfill, verify, gate): same runId, chunks and baselines kept (a killed run resumes without it)')
     .option('--json', 'print the result as JSON')
     // biome-ignore lint/suspicious/noExplicitAny: commander option bag
     .action(async (file: string, o: Record<string, any>) => {
@@ -162,8 +163,15 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       const runId = (spec as { runId?: unknown } | null)?.runId;
       if (typeof runId === 'string') {
         const done = path.resolve(o.evidenceDir, runId, '99_summary.json');
-        if (await access(done).then(() => true, () => false))
-          throw new SpecFileError(`run ${runId} already finished (${path.relative(process.cwd(), done)} exists); expected a new runId, as execution names are single-use`);
+        const ended = await readEvidenceJson<{ details: { outcome: string; classification: string } }>(new FsEvidenceStore(path.resolve(o.evidenceDir)), `${runId}/99_summary.json`).catch(() => undefined);
+        if (ended && !o.resume)
+          throw new SpecFileError(
+            `run ${runId} already finished ${ended.details.outcome}${ended.details.outcome === 'GO' ? '' : ` / ${ended.details.classification}`} (${path.relative(process.cwd(), done)} exists); expected a new runId, as execution names are single-use${RESUMABLE.includes(ended.details.classification as never) ? ', or --resume to go on with this one' : ''}`,
+          );
+        if (ended && !RESUMABLE.includes(ended.details.classification as never))
+          throw new SpecFileError(
+            `run ${runId} ended ${ended.details.outcome}${ended.details.outcome === 'GO' ? '' : ` / ${ended.details.classification}`}, which a resume cannot clear (it was decided, cut over or rolled back); expected a new runId`,
+          );
       }
       const approval =
         o.autoApprove || o.autoReject

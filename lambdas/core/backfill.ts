@@ -11,6 +11,7 @@ import type { Deps, SqlClient } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
 import { mapLimit } from './concurrency';
+import { retryTransient } from './retry';
 import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
 import { assertSingleStatement } from './sql-lexer';
 import type { BackfillTask, RunSpec } from './spec';
@@ -175,19 +176,6 @@ export interface ChunkOutcome {
 }
 
 
-/** Deadlocks between parallel chunks are transient: the statement is idempotent, so run it again. */
-const DEADLOCK = /Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded/i;
-async function retryDeadlocks<T>(deps: Deps, fn: () => Promise<T>, attempts = 6): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (i >= attempts || !DEADLOCK.test(errorMessage(e))) throw e;
-      await deps.clock.sleep(25 * 2 ** i + Math.floor(Math.random() * 50));
-    }
-  }
-}
-
 export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise<ChunkOutcome> {
   const key = chunkKey(spec.runId, chunk);
   const task = spec.backfill.tasks.find((t) => t.name === chunk.task);
@@ -201,17 +189,19 @@ export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise
   const started = deps.clock.now();
   let rows: number;
   let extra: Record<string, unknown> = {};
+  let attempts = 1;
   try {
-    if (task.sql) rows = await retryDeadlocks(deps, () => client.query(task.sql!, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).then((r) => r.rowsAffected);
-    else if (task.copyFrom) {
-      const r = await copyChunk(spec, task, chunk.lo, chunk.hi, deps);
-      rows = r.rows;
-      extra = { read: r.read, keptExisting: r.read - r.rows };
-    } else {
+    // Every kind is idempotent (the SQL by contract, copy and load keep existing keys): a dropped connection, a terminated backend or a deadlock runs the chunk again.
+    ({ rows, extra } = await retryTransient(deps.clock, async (attempt) => {
+      attempts = attempt;
+      if (task.sql) return { rows: (await client.query(task.sql, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).rowsAffected, extra: {} };
+      if (task.copyFrom) {
+        const r = await copyChunk(spec, task, chunk.lo, chunk.hi, deps);
+        return { rows: r.rows, extra: { read: r.read, keptExisting: r.read - r.rows } };
+      }
       const r = await loadFileChunk(spec, task, chunk.file!, deps);
-      rows = r.rows;
-      extra = { read: r.read, outsideRange: r.outsideRange, range: r.range, keptExisting: r.read - r.outsideRange - r.rows };
-    }
+      return { rows: r.rows, extra: { read: r.read, outsideRange: r.outsideRange, range: r.range, keptExisting: r.read - r.outsideRange - r.rows } };
+    }));
   } catch (e) {
     if (e instanceof BackfillFailed) throw e;
     throw new BackfillFailed(`backfill task "${task.name}" chunk ${chunk.index} ${chunk.file ?? `[${chunk.lo}, ${chunk.hi}]`} failed: ${errorMessage(e)}`, {
@@ -221,7 +211,7 @@ export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise
   const ms = deps.clock.now().getTime() - started.getTime();
   await deps.evidence.put(
     key,
-    canonicalJson({ ...chunk, id, task_sha256: taskHash(task), rows, ...extra, ms, rows_per_s: ms > 0 ? Math.round((rows * 1000) / ms) : null, waited_busy_ms: waitedMs, finished_utc: deps.clock.now().toISOString() }),
+    canonicalJson({ ...chunk, id, task_sha256: taskHash(task), rows, ...extra, ...(attempts > 1 ? { attempts } : {}), ms, rows_per_s: ms > 0 ? Math.round((rows * 1000) / ms) : null, waited_busy_ms: waitedMs, finished_utc: deps.clock.now().toISOString() }),
     'application/json',
   );
   if (spec.backfill.pauseMs) await deps.clock.sleep(spec.backfill.pauseMs);

@@ -81,7 +81,7 @@ const UNBLOCK: Record<Classification, string> = {
   SPEC_INVALID: 'Fix the run spec (`cutline validate spec.json` lists every problem with its JSON path) and start a new run.',
   ENVIRONMENT_BLOCKED: 'Fix every failing preflight check listed in 02_preflight.json (databases, parameters, jumpbox), then rerun.',
   MIGRATION_FAILED: 'Fix the failing migration named in 03_schema.json (history shows which statements applied); never edit an applied file.',
-  BACKFILL_FAILED: 'Fix the failing chunk named in the evidence; redrive resumes at the first chunk without a checkpoint.',
+  BACKFILL_FAILED: 'Fix the failing chunk named in the evidence (05_backfill, 90_classify.json).',
   VERIFY_FAILED: 'Resolve every verify violation listed in 06_verify.json (counts, assertions), rerun backfill if needed.',
   GATE_FAILED: 'Reconcile the tables over tolerance listed in 07_gates.json, or agree a tolerance change with the approvers.',
   APPROVAL_REJECTED: "Address the approver's comment in 09_approval.json and start a new run with a new tCutover.",
@@ -92,6 +92,19 @@ const UNBLOCK: Record<Classification, string> = {
   ROLLBACK_FAILED: 'MANUAL ACTION: the rollback did not complete; follow 12_rollback.json step by step now.',
   INTERNAL_ERROR: 'An unexpected error; see 90_classify.json for the cause and report it.',
 };
+
+/**
+ * Classes a resume can clear (nothing was decided or cut over yet): the same
+ * run goes on, its checkpoints, plan and baselines kept. The others need a new run.
+ */
+export const RESUMABLE: readonly Classification[] = ['ENVIRONMENT_BLOCKED', 'MIGRATION_FAILED', 'BACKFILL_FAILED', 'VERIFY_FAILED', 'GATE_FAILED', 'INTERNAL_ERROR'];
+
+/** The command that resumes a run on its platform. */
+export function resumeHint(platform: 'aws' | 'local'): string {
+  return platform === 'local'
+    ? 'Then resume the same run: `cutline run <spec> --local --resume` (finished chunks and the first attempt\'s baselines are kept).'
+    : 'Then resume the same run: `cutline redrive <runId>` (finished chunks and the first attempt\'s baselines are kept).';
+}
 
 /** Retry waits per class: environment problems are often quick to fix; rejections need a new window. */
 const RETRY_HOURS: Record<Classification, number> = {
@@ -145,6 +158,8 @@ export function classify(input: {
   owner: string;
   now: Date;
   rollback?: { ok: boolean };
+  /** Where the run runs: the unblock text names the command that resumes it there. */
+  platform?: 'aws' | 'local';
 }): ClassifyOutcome {
   const stage = stoppedStage(input.results);
   let classification: Classification =
@@ -163,7 +178,7 @@ export function classify(input: {
     reason: causeMessage(input.error.Cause),
     owner: input.owner,
     retry_at_utc: new Date(input.now.getTime() + RETRY_HOURS[classification] * 3_600_000).toISOString(),
-    unblock_criteria: UNBLOCK[classification],
+    unblock_criteria: RESUMABLE.includes(classification) ? `${UNBLOCK[classification]} ${resumeHint(input.platform ?? 'aws')}` : UNBLOCK[classification],
     ...(cause ? { cause_classification: cause } : {}),
   };
 }

@@ -6,7 +6,7 @@
  * the schema lease guards the migration history while files apply.
  */
 import type { SqlClient } from '../ports';
-import { CutlineError, EnvironmentBlocked } from './errors';
+import { type CutlineError, EnvironmentBlocked } from './errors';
 import { quoteIdent } from './sql-builders';
 import type { Dialect } from './sql-lexer';
 import { type DatabaseRef, dbRef, type RunSpec } from './spec';

@@ -407,7 +407,7 @@ function endWho(s: EndState): Who {
   return { runId, owner: typeof spec.owner === 'string' ? spec.owner : 'unknown' };
 }
 
-export async function classifyStage(s: EndState, deps: Deps): Promise<ClassifyOutcome> {
+export async function classifyStage(s: EndState, deps: Deps, platform: 'aws' | 'local' = 'aws'): Promise<ClassifyOutcome> {
   const w = endWho(s);
   const rollback = s.results.rollback as { ok: boolean } | undefined;
   const out = classify({
@@ -416,6 +416,7 @@ export async function classifyStage(s: EndState, deps: Deps): Promise<ClassifyOu
     owner: w.owner,
     now: deps.clock.now(),
     rollback: rollback ?? (s.rollbackError ? { ok: false } : undefined),
+    platform,
   });
   await deps.evidence.put(
     stepKey(w.runId, 'classify'),

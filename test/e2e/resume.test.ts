@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli-run';
 import { dropDatabase, freshDatabase } from '../support/databases';
 import { PG_URL } from '../support/env';
-import { readJson, tempDir } from '../support/local-run';
+import { filesUnder, readJson, tempDir } from '../support/local-run';
 
 const ROWS = 40_000;
 
@@ -163,5 +163,65 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     // Summary released the first run's lease: a third run goes ahead.
     const c = await runCli(args(await write('pair-c', spec('pair-c', url, 20000, 0)), evidence));
     expect(c.code, c.lines.join('\n')).toBe(0);
+  }, 120_000);
+
+  it('a failing chunk names its error in evidence and offers --resume; after the fix, --resume goes on from the checkpoints to GO', async () => {
+    const url = await setup('failing');
+    await sql(url, 'CREATE TABLE blocker (id bigint PRIMARY KEY); INSERT INTO blocker VALUES (30001)');
+    const evidence = path.join(dir, 'ev-failing');
+    const s = spec('resume-failing', url, 2000, 0);
+    // The chunk holding key 30001 divides by zero while the blocker row is there.
+    s.backfill.tasks[0]!.sql = 'UPDATE items SET filled = true WHERE id BETWEEN :lo AND :hi AND (SELECT 1 / (1 - count(*))::int FROM blocker b WHERE b.id BETWEEN :lo AND :hi) = 1';
+    const file = await write('failing', s);
+    const failed = await runCli(args(file, evidence));
+    expect(failed.code).toBe(1);
+    const cls = await readJson(path.join(evidence, 'resume-failing/90_classify.json'));
+    expect(cls.details.classification).toBe('BACKFILL_FAILED');
+    expect(cls.details.reason).toMatch(/chunk 15 \[30001, 32000\] failed: division by zero/);
+    expect(cls.details.unblock_criteria).toContain('`cutline run <spec> --local --resume`');
+    // Without --resume a finished run is refused, with a pointer to it.
+    const again = await runCli(args(file, evidence));
+    expect(again.code).toBe(2);
+    expect(again.lines.join('\n')).toMatch(/already finished NO_GO \/ BACKFILL_FAILED .*or --resume to go on with this one/);
+    await sql(url, 'DELETE FROM blocker');
+    const resumed = await runCli([...args(file, evidence), '--resume']);
+    expect(resumed.code, resumed.lines.join('\n')).toBe(0);
+    expect(resumed.lines.filter((l) => l.includes('(chunk already done: skipped)')).length).toBeGreaterThan(0);
+    expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
+    expect(await readFile(path.join(evidence, 'resume-failing/summary.md'), 'utf8')).toContain('- attempts: 2');
+    // A GO run is never resumed.
+    const done = await runCli([...args(file, evidence), '--resume']);
+    expect(done.code).toBe(2);
+    expect(done.lines.join('\n')).toMatch(/ended GO, which a resume cannot clear/);
+  }, 120_000);
+
+  it('backends terminated during the backfill are retried: GO, every row processed, the retries in the checkpoints', async () => {
+    const url = await setup('terminated');
+    const evidence = path.join(dir, 'ev-terminated');
+    const file = await write('terminated', spec('resume-terminated', url, 1000, 0.1));
+    const killer = new pg.Client({ connectionString: url });
+    await killer.connect();
+    let terminated = 0;
+    let running = true;
+    const loop = (async () => {
+      // Bounded: at most 600 rounds of 50 ms and 6 terminations, one chunk's backend at a time, at most one per 300 ms; it stops when the run ends.
+      for (let i = 0; i < 600 && running && terminated < 6; i++) {
+        const r = await killer.query(
+          "SELECT count(pg_terminate_backend(pid)) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'UPDATE items%' AND state = 'active' LIMIT 1) a",
+        );
+        terminated += Number(r.rows[0].n);
+        await new Promise((res) => setTimeout(res, Number(r.rows[0].n) ? 300 : 50));
+      }
+    })();
+    const r = await runCli(args(file, evidence));
+    running = false;
+    await loop;
+    await killer.end();
+    expect(terminated).toBeGreaterThan(0);
+    expect(r.code, r.lines.join('\n')).toBe(0);
+    expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
+    const retried = (await filesUnder(path.join(evidence, 'resume-terminated/05_backfill'))).filter((f) => f.endsWith('.json'));
+    const attempts = await Promise.all(retried.map(async (f) => (await readJson(path.join(evidence, 'resume-terminated/05_backfill', f))).attempts ?? 1));
+    expect(Math.max(...attempts)).toBeGreaterThan(1);
   }, 120_000);
 });

@@ -18,6 +18,7 @@ import { buildTablePlan } from './run';
 import type { TablePlan } from './table-plan';
 
 export const gateKey = (runId: string, rest: string) => `${runId}/07_gates/${rest}`;
+const errorKey = (runId: string, item: { table: string; index: number }) => gateKey(runId, `errors/${item.table}/${String(item.index).padStart(6, '0')}.json`);
 
 export interface GateItem {
   readonly table: string;
@@ -128,7 +129,10 @@ export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps):
     );
   // A DIFF found by exact also carries the keys; an ERROR is retried by a rerun, so no checkpoint.
   const status = worst(checks.map((c) => c.status));
-  if (status !== 'ERROR') await deps.evidence.put(ck, canonicalJson({ ...item, checks, finished_utc: deps.clock.now().toISOString() }), 'application/json');
+  const record = canonicalJson({ ...item, checks, finished_utc: deps.clock.now().toISOString() });
+  if (status !== 'ERROR') await deps.evidence.put(ck, record, 'application/json');
+  // An error is no checkpoint (a rerun checks the chunk again), but its cause is evidence: Gates names it.
+  else await deps.evidence.put(errorKey(spec.runId, item), record, 'application/json');
   return { t: item.table, i: item.index, s: status, skipped: false, rows: sourceRows(checks) };
 }
 
@@ -194,7 +198,10 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
     const reasons: string[] = [];
     if (missing > 0) {
       verdict = 'INCONCLUSIVE';
-      reasons.push(`${missing} of ${t.chunks} chunks have no result`);
+      const errors = await deps.evidence.list(gateKey(spec.runId, `errors/${t.table}/`));
+      const first = errors.length ? await readJson<{ index: number; checks: ChunkCheck[] }>(deps, errors[0]!.key) : undefined;
+      const cause = first?.checks.find((c) => c.error)?.error;
+      reasons.push(`${missing} of ${t.chunks} chunks have no result${cause ? ` (chunk ${first!.index}: ${cause}; ${errors.length} error record(s) in 07_gates/errors/${t.table}/)` : ''}`);
     }
     if (fast) {
       const d = BigInt(fast.diff) < 0n ? -BigInt(fast.diff) : BigInt(fast.diff);
