@@ -137,7 +137,7 @@ export function validateAgainstHistory(
     if (maxApplied && compareVersion(m.version, maxApplied) < 0)
       problems.push({ script: m.script, problem: 'inserted', detail: `${m.script} (version ${m.version}) is older than the newest applied version ${maxApplied}: files must only be added after it` });
     // Resume only where every statement already applied is, hash for hash, the file's own.
-    if (h && h.sha256 === m.sha256 && h.statements_applied > 0) {
+    if (h && h.sha256 === m.sha256 && h.statements_applied >= 0) {
       const logged = h.statement_hashes ?? [];
       const same = logged.length === h.statements_applied && logged.every((x, i) => x === statementHash(m.statements[i]?.sql ?? ''));
       if (same) partial.set(m.version, h.statements_applied);
@@ -179,10 +179,13 @@ async function writeHistory(
 ): Promise<void> {
   const t = quoteIdent(table, client.dialect);
   const ts = (v: string | null) => (v === null ? null : { type: 'timestamp' as const, value: v.replace('T', ' ').replace('Z', '') });
-  await client.query(`DELETE FROM ${t} WHERE version = :version`, { version: m.version });
+  // One statement (an upsert): a kill can never leave the version without its row.
+  const cols = ['script', 'sha256', 'chain', 'execution_arn', 'applied_by', 'started_at', 'finished_at', 'success', 'statements_applied', 'statements_total', 'statement_hashes', 'error'];
+  const update =
+    client.dialect === 'postgres' ? `ON CONFLICT (version) DO UPDATE SET ${cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}` : `ON DUPLICATE KEY UPDATE ${cols.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
   await client.query(
     `INSERT INTO ${t} (version, script, sha256, chain, execution_arn, applied_by, started_at, finished_at, success, statements_applied, statements_total, statement_hashes, error)
-     VALUES (:version, :script, :sha256, :chain, :arn, :by, :started, :finished, :success, :applied, :total, :hashes, :error)`,
+     VALUES (:version, :script, :sha256, :chain, :arn, :by, :started, :finished, :success, :applied, :total, :hashes, :error) ${update}`,
     {
       version: m.version,
       script: m.script,
@@ -209,6 +212,50 @@ export function needsNoTransaction(m: Migration): boolean {
 }
 
 const isLockTimeout = (e: unknown) => /lock timeout|lock_timeout|Lock wait timeout exceeded|could not obtain lock/i.test(errorMessage(e));
+
+const CONCURRENT_INDEX = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)/i;
+/** The server says the object a statement creates is there already (PostgreSQL 42P07/42701/42710, MySQL 1050/1060/1061/1826). */
+const ALREADY = /already exists|Duplicate column name|Duplicate key name|Duplicate foreign key|Table '.*' already exists/i;
+
+/**
+ * One statement of a statement-by-statement file, exactly once:
+ * - PostgreSQL statements that can run in a transaction run in one, under SET LOCAL lock_timeout (no queueing behind an idle transaction);
+ * - CREATE INDEX CONCURRENTLY: an index of that name left invalid by an interrupted build is dropped and built again, and the new index must be valid;
+ * - the statement an interrupted attempt may have run: "already exists" means it did (and for an index, only a valid one counts).
+ */
+async function applyStepwise(client: SqlClient, sql: string, lockTimeoutMs: number, mayHaveRun: boolean): Promise<{ rebuilt?: string; foundApplied?: boolean }> {
+  const pg = client.dialect === 'postgres';
+  const index = pg ? CONCURRENT_INDEX.exec(sql)?.[1] : undefined;
+  let rebuilt: string | undefined;
+  const indexState = async (name: string) =>
+    (await client.query('SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(:name)', { name: name.startsWith('"') ? name : name.toLowerCase() })).rows[0]?.valid;
+  if (index) {
+    const valid = await indexState(index);
+    if (valid === false) {
+      await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
+      rebuilt = index.replace(/^"|"$/g, '');
+    } else if (valid === true && mayHaveRun) return { foundApplied: true };
+  }
+  try {
+    if (!pg) {
+      // One pinned session per statement: a bounded metadata-lock wait (the server default is a year), then the statement.
+      await client.transaction(async (tx) => {
+        await tx.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(lockTimeoutMs / 1000))}`);
+        await tx.query(sql);
+      });
+    } else if (NO_TRANSACTION.test(sql)) await client.query(sql);
+    else
+      await client.transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '${Math.floor(lockTimeoutMs)}ms'`);
+        await tx.query(sql);
+      });
+  } catch (e) {
+    if (mayHaveRun && !index && ALREADY.test(errorMessage(e))) return { foundApplied: true };
+    throw e;
+  }
+  if (index && (await indexState(index)) !== true) throw new Error(`index ${index} is not valid after CREATE INDEX CONCURRENTLY; expected a valid index (drop it and run again)`);
+  return rebuilt ? { rebuilt } : {};
+}
 
 /** Record files up to the baseline version as applied (an existing database adopting cutline). */
 async function baseline(client: SqlClient, table: string, migrations: readonly Migration[], version: string, by: string, at: string): Promise<string[]> {
@@ -256,6 +303,8 @@ export async function applyMigrations(
     }
     const checked = validateAgainstHistory(migrations, history);
     const { problems, partial } = checked;
+    // Files an earlier attempt started (a history row, not finished): their next statement may have run unlogged.
+    const started = new Set(partial.keys());
     const pending = checked.pending.filter((m) => opts.apply?.(m) ?? true);
     if (problems.length)
       throw new MigrationFailed(`migrations do not match the history in ${opts.historyTable}: ${problems.map((p) => p.detail).join('; ')}`, {
@@ -268,6 +317,8 @@ export async function applyMigrations(
       let done = from;
       const base = { executionArn: opts.executionArn, appliedBy: opts.appliedBy, startedAt: now() };
       let attempt = 0;
+      const rebuilt: string[] = [];
+      const foundApplied: number[] = [];
       for (;;) {
         try {
           if (!stepwise) {
@@ -281,14 +332,17 @@ export async function applyMigrations(
               await writeHistory(tx, opts.historyTable, m, { ...base, finishedAt: now(), success: true, applied: done, error: null });
             });
           } else {
+            // The intent first: a file an earlier attempt started is known as such even before its first statement is logged.
+            if (!partial.has(m.version)) {
+              await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: null, success: false, applied: done, error: null });
+              partial.set(m.version, done);
+            }
             for (const s of m.statements.slice(done)) {
-              if (client.dialect === 'mysql') {
-                // One pinned session per statement: a bounded metadata-lock wait (the server default is a year), then the statement.
-                await client.transaction(async (tx) => {
-                  await tx.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil((opts.lockTimeoutMs ?? 5000) / 1000))}`);
-                  await tx.query(s.sql);
-                });
-              } else await client.query(s.sql);
+              // The statement after the last one logged may have run in the killed attempt: its "already exists" means it did.
+              const mayHaveRun = done === partial.get(m.version) && started.has(m.version);
+              const r = await applyStepwise(client, s.sql, opts.lockTimeoutMs ?? 5000, mayHaveRun);
+              if (r.rebuilt) rebuilt.push(r.rebuilt);
+              if (r.foundApplied) foundApplied.push(done + 1);
               done++;
               const last = done === m.statements.length;
               await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: last ? now() : null, success: last, applied: done, error: null });
@@ -318,7 +372,15 @@ export async function applyMigrations(
           });
         }
       }
-      applied.push({ script: m.script, statements: m.statements.length, ...(from ? { resumedAt: from + 1 } : {}), ...(stepwise && client.dialect === 'postgres' ? { outsideTransaction: true } : {}), ...(attempt ? { lockRetries: attempt } : {}) });
+      applied.push({
+        script: m.script,
+        statements: m.statements.length,
+        ...(from ? { resumedAt: from + 1 } : {}),
+        ...(stepwise && client.dialect === 'postgres' ? { outsideTransaction: true } : {}),
+        ...(attempt ? { lockRetries: attempt } : {}),
+        ...(rebuilt.length ? { rebuiltInvalidIndexes: rebuilt } : {}),
+        ...(foundApplied.length ? { foundApplied } : {}),
+      });
       opts.deps.progress?.({ stage: 'Schema', done: i + 1, total: pending.length, message: m.script });
     }
     return { applied, skipped: migrations.length - checked.pending.length, directoryHash: migrations.at(-1)?.chain ?? '', ...(baselined.length ? { baselined } : {}) };

@@ -90,6 +90,44 @@ describe.runIf(!!PG_URL)('PostgreSQL: lock_timeout with retry, CONCURRENTLY outs
     const idx = await c.query("SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = to_regclass('hot_z_idx')");
     expect(idx.rows[0]!.ok).toBe(true);
   });
+
+  it('an invalid index left by an interrupted CREATE INDEX CONCURRENTLY IF NOT EXISTS is dropped and built again, never recorded as applied', async () => {
+    await c.query('CREATE TABLE dup (id int PRIMARY KEY, code int)');
+    await c.query('INSERT INTO dup SELECT g, g % 10 FROM generate_series(1, 100) g');
+    // A failed concurrent build leaves the index behind, invalid (what a killed one leaves too).
+    await expect(c.query('CREATE UNIQUE INDEX CONCURRENTLY dup_code_idx ON dup (code)')).rejects.toThrow(/could not create unique index/);
+    expect((await c.query("SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = to_regclass('dup_code_idx')")).rows[0]!.ok).toBe(false);
+    await c.query('DELETE FROM dup WHERE id > 10');
+    const files = [{ name: 'V1__uniq.sql', body: 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS dup_code_idx ON dup (code);' }];
+    const out = await applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h3', executionArn: 'arn:4', appliedBy: 'ops', deps });
+    expect(out.applied[0]).toMatchObject({ script: 'V1__uniq.sql', rebuiltInvalidIndexes: ['dup_code_idx'] });
+    expect((await c.query("SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = to_regclass('dup_code_idx')")).rows[0]!.ok).toBe(true);
+  });
+
+  it('a statement that ran before a kill but was not logged is found applied on resume, not run twice into "already exists"', async () => {
+    const files = [{ name: 'V1__two.sql', body: 'ALTER TABLE hot ADD COLUMN k1 int;\nCREATE INDEX CONCURRENTLY hot_k1_idx ON hot (k1);\nALTER TABLE hot ADD COLUMN k2 int;' }];
+    const ms = loadMigrations(files, 'postgres');
+    // The killed attempt: statement 1 logged, statement 2 ran, the kill came before its log line.
+    await applyMigrations(c, loadMigrations([{ name: 'V1__two.sql', body: 'ALTER TABLE hot ADD COLUMN k1 int;' }], 'postgres'), { historyTable: 'h4', executionArn: 'arn:5', appliedBy: 'ops', deps });
+    await c.query(`UPDATE h4 SET success = false, finished_at = NULL, sha256 = '${ms[0]!.sha256}', chain = '${ms[0]!.chain}', statements_total = 3`);
+    await c.query('CREATE INDEX CONCURRENTLY hot_k1_idx ON hot (k1)');
+    const out = await applyMigrations(c, ms, { historyTable: 'h4', executionArn: 'arn:5', appliedBy: 'ops', deps });
+    expect(out.applied[0]).toMatchObject({ script: 'V1__two.sql', resumedAt: 2, foundApplied: [2] });
+    expect((await c.query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'hot' AND column_name = 'k2'")).rows[0]!.n).toBe(1);
+  });
+
+  it('statements of a statement-by-statement file run under lock_timeout too: an ALTER behind an idle transaction gives up instead of queueing', async () => {
+    await locker.query('BEGIN');
+    await locker.query('SELECT * FROM hot');
+    const files = [{ name: 'V1__mixed.sql', body: 'ALTER TABLE hot ADD COLUMN blocked int;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS hot_v_idx ON hot (v);' }];
+    try {
+      await expect(
+        applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h5', executionArn: 'arn:6', appliedBy: 'ops', deps, lockTimeoutMs: 200, lockRetries: 0 }),
+      ).rejects.toThrow(/statement 1 of 2 .*lock timeout/);
+    } finally {
+      await locker.query('COMMIT');
+    }
+  }, 15_000);
 });
 
 describe.runIf(!!MYSQL_URL)('MariaDB: routines and triggers without DELIMITER', () => {
@@ -150,5 +188,16 @@ describe.runIf(!!MYSQL_URL)('MariaDB: a metadata lock held elsewhere', () => {
     const out = await applyMigrations(c, loadMigrations(files, 'mysql'), { historyTable: 'h', executionArn: 'arn:2', appliedBy: 'ops', deps, lockTimeoutMs: 1000, lockRetries: 4 });
     expect(out.applied[0]!.lockRetries).toBeGreaterThanOrEqual(1);
     await holder.end();
+  }, 60_000);
+
+  it('a DDL statement that ran before a kill but was not logged is found applied on resume (no "Duplicate column name")', async () => {
+    const files = [{ name: 'V2__cols.sql', body: 'ALTER TABLE busy ADD COLUMN a1 INT;\nALTER TABLE busy ADD COLUMN a2 INT;\nCREATE INDEX busy_a2 ON busy (a2);' }];
+    const ms = loadMigrations(files, 'mysql');
+    await applyMigrations(c, loadMigrations([{ name: 'V2__cols.sql', body: 'ALTER TABLE busy ADD COLUMN a1 INT;' }], 'mysql'), { historyTable: 'h2', executionArn: 'arn:3', appliedBy: 'ops', deps });
+    await c.query(`UPDATE h2 SET success = false, finished_at = NULL, sha256 = '${ms[0]!.sha256}', chain = '${ms[0]!.chain}', statements_total = 3`);
+    await c.query('ALTER TABLE busy ADD COLUMN a2 INT');
+    const out = await applyMigrations(c, ms, { historyTable: 'h2', executionArn: 'arn:3', appliedBy: 'ops', deps });
+    expect(out.applied[0]).toMatchObject({ script: 'V2__cols.sql', resumedAt: 2, foundApplied: [2] });
+    expect((await c.query("SELECT count(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = 'busy_a2'")).rows[0]!.n).toBe('1');
   }, 60_000);
 });
