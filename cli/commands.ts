@@ -148,6 +148,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .option('--source-url <url>', 'source database (pglite://memory, postgres://..., mysql://...)', localUrl)
     .option('--target-url <url>', 'target database (defaults to the source: in place)', localUrl)
     .option('--evidence-dir <dir>', 'where evidence folders go', 'evidence')
+    .option('--work-dir <dir>', 'where local runs keep their parameters (<dir>/<runId>/parameters.json)', '.cutline')
     .option('--auto-approve', 'answer the go/no-go with approve (unattended runs)')
     .option('--auto-reject', 'answer the go/no-go with reject (rehearse a NO_GO)')
     .option('--approver <name>', 'identity recorded with --auto-approve / --auto-reject', defaultApprover())
@@ -184,6 +185,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
         sourceUrl: o.sourceUrl,
         targetUrl: o.targetUrl,
         evidenceDir: o.evidenceDir,
+        workDir: o.workDir,
         approval,
         port: o.port,
         seed: o.seed,

@@ -248,7 +248,8 @@ async function runLocked(
       return c;
     },
     evidence,
-    commands: new LocalShellRunner(),
+    // Commands keep their state in the run's work folder: a resume polls a command the killed attempt sent.
+    commands: new LocalShellRunner('/bin/bash', path.join(workDir, 'commands')),
     parameters: new FileParameterStore(paramsFile),
     approvals: (channels) =>
       channels.map((c) => {

@@ -4,9 +4,10 @@
  */
 import type { CommandResult, Deps } from '../ports';
 import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
-import { sha256Hex } from './evidence';
+import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
 import type { Action, RunSpec } from './spec';
 import { dbRef } from './spec';
+import { NO_TRANSACTION } from './migrations';
 
 export interface ActionResult {
   readonly index: number;
@@ -16,13 +17,21 @@ export interface ActionResult {
   readonly detail: string;
   readonly previous?: string | null;
   readonly exitCode?: number | null;
+  readonly commandId?: string;
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'Failed', 'TimedOut']);
 
-/** Send a command and poll until it ends or its timeout passes. */
-export async function runCommand(deps: Deps, instanceId: string, script: string, timeoutSeconds: number): Promise<CommandResult> {
-  const commandId = await deps.commands.send(instanceId, script, { timeoutSeconds });
+/** Send a command (or follow one already sent: `sent`) and poll until it ends or its timeout passes. */
+export async function runCommand(
+  deps: Deps,
+  instanceId: string,
+  script: string,
+  timeoutSeconds: number,
+  opts: { sent?: string; onSent?: (commandId: string) => Promise<void> } = {},
+): Promise<CommandResult> {
+  const commandId = opts.sent ?? (await deps.commands.send(instanceId, script, { timeoutSeconds }));
+  if (!opts.sent) await opts.onSent?.(commandId);
   const started = deps.clock.now().getTime();
   const deadline = started + (timeoutSeconds + 30) * 1000;
   for (;;) {
@@ -42,23 +51,52 @@ export function describeAction(a: Action): string {
   return `run on jumpbox: ${a.script.split('\n')[0]}`;
 }
 
-async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps): Promise<ActionResult> {
+interface Journal {
+  /** sql: the marker row committed with the statement. */
+  readonly marker?: string;
+  /** parameter: the value before the flip, as the first attempt read it. */
+  readonly previous?: string | null;
+  /** command: the id of a command an interrupted attempt sent (followed, not sent again); onSent records a new one. */
+  readonly sent?: string;
+  readonly onSent?: (commandId: string) => Promise<void>;
+}
+
+/** One action's effect, run now. `sql` actions commit with a marker row, so a resume can tell they happened. */
+async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j: Journal = {}): Promise<ActionResult> {
+  const marker = j.marker;
+  const previousKnown = j.previous;
   const base = { index, type: a.type, description: describeAction(a) };
   try {
     if (a.type === 'parameter') {
-      const previous = (await deps.parameters.getMany([a.name])).get(a.name) ?? null;
+      const previous = previousKnown !== undefined ? previousKnown : ((await deps.parameters.getMany([a.name])).get(a.name) ?? null);
       await deps.parameters.put(a.name, a.value);
       return { ...base, ok: true, detail: `${a.name}: ${JSON.stringify(previous)} -> ${JSON.stringify(a.value)}`, previous };
     }
     if (a.type === 'sql') {
-      const r = await deps.sql(dbRef(spec, a.database)).query(a.sql);
-      return { ...base, ok: true, detail: `${r.rowsAffected} row(s) affected` };
+      const client = deps.sql(dbRef(spec, a.database));
+      if (!marker) return { ...base, ok: true, detail: `${(await client.query(a.sql)).rowsAffected} row(s) affected` };
+      await client.query(effectsDdl(client.dialect));
+      const mark = (c: typeof client) => c.query(`INSERT INTO ${EFFECTS_TABLE} (effect) VALUES (:effect)`, { effect: marker });
+      if (client.dialect === 'postgres' && NO_TRANSACTION.test(a.sql)) {
+        // Cannot run in a transaction (CONCURRENTLY, VACUUM): the marker follows it, so a kill in between runs it again.
+        const r = await client.query(a.sql);
+        await mark(client);
+        return { ...base, ok: true, detail: `${r.rowsAffected} row(s) affected` };
+      }
+      // The statement and its marker commit together (on MySQL a DDL statement commits by itself first: at least once there).
+      const rows = await client.transaction(async (tx) => {
+        const r = await tx.query(a.sql);
+        await mark(tx);
+        return r.rowsAffected;
+      });
+      return { ...base, ok: true, detail: `${rows} row(s) affected` };
     }
-    const r = await runCommand(deps, spec.jumpbox!.instanceId, a.script, a.timeoutSeconds);
+    const r = await runCommand(deps, spec.jumpbox!.instanceId, a.script, a.timeoutSeconds, { sent: j.sent, onSent: j.onSent });
     const ok = r.status === 'Success' && r.exitCode === 0;
     return {
       ...base,
       ok,
+      commandId: r.commandId,
       exitCode: r.exitCode,
       detail: `${r.status}, exit ${r.exitCode}${r.stderr ? `; stderr: ${r.stderr.slice(-500)}` : ''}${r.stdout ? `; stdout: ${r.stdout.slice(-500)}` : ''}`,
     };
@@ -67,23 +105,93 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps): P
   }
 }
 
-/** Cutover: actions in order; the first failure stops and throws (the ASL then rolls back). */
-export async function runCutover(spec: RunSpec, deps: Deps): Promise<ActionResult[]> {
-  const results: ActionResult[] = [];
+/** Markers of committed SQL actions, in the database they changed. */
+export const EFFECTS_TABLE = 'cutline_effects';
+const effectsDdl = (dialect: 'postgres' | 'mysql') =>
+  dialect === 'postgres'
+    ? `CREATE TABLE IF NOT EXISTS ${EFFECTS_TABLE} (effect text PRIMARY KEY, applied_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))`
+    : `CREATE TABLE IF NOT EXISTS ${EFFECTS_TABLE} (effect varchar(255) PRIMARY KEY, applied_at datetime(6) NOT NULL DEFAULT UTC_TIMESTAMP(6))`;
+
+export interface JournaledResult extends ActionResult {
+  /** How this attempt knows the effect: run now, done by an earlier attempt, found in place after an interrupted one, a command followed to its end, or run again. */
+  readonly effect: 'ran' | 'done-before' | 'found-applied' | 'followed' | 'ran-again';
+  /** Attempts whose intent record names this action (1 = never interrupted here). */
+  readonly intents: number;
+}
+
+interface Intent {
+  readonly action: number;
+  readonly started_utc: string;
+  readonly previous?: string | null;
+  /** command: recorded as soon as it was sent. */
+  readonly commandId?: string;
+}
+
+/**
+ * Exactly-once actions: an intent record before, the outcome after, both in
+ * evidence (<step>/actions/NNN.intent.json, NNN.json). On a resume an action
+ * with an outcome is not run again; one with only an intent (the attempt was
+ * killed during it) is checked against the world first: a parameter that
+ * already has the value, a SQL action whose marker committed, count as done;
+ * a jumpbox command cannot be checked and runs again (say so in the record).
+ */
+async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action, i: number, deps: Deps): Promise<JournaledResult> {
+  const dir = `${spec.runId}/${phase === 'cutover' ? '10_cutover' : '12_rollback'}/actions/${String(i + 1).padStart(3, '0')}`;
+  const marker = `${spec.runId}/${phase}/${i + 1}`;
+  const done = await readEvidenceJson<JournaledResult>(deps.evidence, `${dir}.json`);
+  if (done?.ok) return { ...done, effect: 'done-before' };
+  const intent = await readEvidenceJson<Intent>(deps.evidence, `${dir}.intent.json`);
+  const intents = (intent ? 1 : 0) + 1;
+  let r: JournaledResult | undefined;
+  if (intent && a.type === 'parameter') {
+    const now = (await deps.parameters.getMany([a.name])).get(a.name);
+    if (now === a.value)
+      r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: `${a.name}: ${JSON.stringify(intent.previous ?? null)} -> ${JSON.stringify(a.value)} (set before the interruption)`, previous: intent.previous ?? null, effect: 'found-applied', intents };
+  } else if (intent && a.type === 'sql') {
+    const client = deps.sql(dbRef(spec, a.database));
+    await client.query(effectsDdl(client.dialect));
+    if ((await client.query(`SELECT 1 AS x FROM ${EFFECTS_TABLE} WHERE effect = :effect`, { effect: marker })).rows.length)
+      r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: 'committed before the interruption (marker found)', effect: 'found-applied', intents };
+  }
+  if (!r) {
+    const previous = a.type === 'parameter' ? (intent?.previous !== undefined ? intent.previous : ((await deps.parameters.getMany([a.name])).get(a.name) ?? null)) : undefined;
+    const rec: Intent = { action: i + 1, started_utc: deps.clock.now().toISOString(), ...(previous !== undefined ? { previous } : {}) };
+    // A command the interrupted attempt sent is followed to its end (like SSM, it ran on without us), not sent again.
+    const sent = a.type === 'command' ? intent?.commandId : undefined;
+    if (!sent) await deps.evidence.put(`${dir}.intent.json`, canonicalJson(rec), 'application/json');
+    const out = await runAction(spec, a, i, deps, {
+      marker,
+      previous,
+      sent,
+      onSent: (commandId) => deps.evidence.put(`${dir}.intent.json`, canonicalJson({ ...rec, commandId }), 'application/json').then(() => undefined),
+    });
+    const effect = sent ? 'followed' : intent ? 'ran-again' : 'ran';
+    r = { ...out, effect, intents, ...(sent ? { detail: `${out.detail} (sent by the interrupted attempt and followed to its end)` } : intent && a.type === 'command' ? { detail: `${out.detail} (sent again: the attempt before was interrupted before the command was sent)` } : {}) };
+  }
+  await deps.evidence.put(`${dir}.json`, canonicalJson(r), 'application/json');
+  return r;
+}
+
+/** Cutover: actions in order, each exactly once across attempts; the first failure stops and throws (the ASL then rolls back). */
+export async function runCutover(spec: RunSpec, deps: Deps): Promise<JournaledResult[]> {
+  const results: JournaledResult[] = [];
   for (const [i, a] of spec.cutover.actions.entries()) {
-    const r = await runAction(spec, a, i, deps);
+    const r = await journaled(spec, 'cutover', a, i, deps);
     results.push(r);
-    deps.progress?.({ stage: 'Cutover', done: i + 1, total: spec.cutover.actions.length, message: r.description });
+    deps.progress?.({ stage: 'Cutover', done: i + 1, total: spec.cutover.actions.length, message: `${r.description}${r.effect === 'done-before' ? ' (done before: not run again)' : r.effect === 'found-applied' ? ' (found applied)' : ''}` });
     if (!r.ok)
       throw new CutoverFailed(`cutover action ${i + 1} of ${spec.cutover.actions.length} (${r.description}) failed: ${r.detail}`, { actions: results });
   }
   return results;
 }
 
-/** Rollback: every action is tried, even after one fails, and each is reported. */
-export async function runRollback(spec: RunSpec, deps: Deps): Promise<{ ok: boolean; actions: ActionResult[] }> {
+/**
+ * Rollback: every action is tried, even after one fails, and each is reported.
+ * The run's own rollback is journaled like the cutover; one by hand (`cutline rollback`) runs every action again.
+ */
+export async function runRollback(spec: RunSpec, deps: Deps, opts: { byHand?: boolean } = {}): Promise<{ ok: boolean; actions: ActionResult[] }> {
   const actions: ActionResult[] = [];
-  for (const [i, a] of spec.rollback.actions.entries()) actions.push(await runAction(spec, a, i, deps));
+  for (const [i, a] of spec.rollback.actions.entries()) actions.push(opts.byHand ? await runAction(spec, a, i, deps) : await journaled(spec, 'rollback', a, i, deps));
   return { ok: actions.every((a) => a.ok), actions };
 }
 

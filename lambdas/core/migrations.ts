@@ -205,7 +205,7 @@ async function writeHistory(
 }
 
 /** PostgreSQL statements that cannot run inside a transaction block: such a file runs statement by statement. */
-const NO_TRANSACTION = /^\s*(CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY|REINDEX\b.*\bCONCURRENTLY|VACUUM\b|CREATE\s+DATABASE|ALTER\s+SYSTEM)/i;
+export const NO_TRANSACTION = /^\s*(CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY|REINDEX\b.*\bCONCURRENTLY|VACUUM\b|CREATE\s+DATABASE|ALTER\s+SYSTEM)/i;
 
 export function needsNoTransaction(m: Migration): boolean {
   return m.statements.some((s) => NO_TRANSACTION.test(s.sql));

@@ -380,7 +380,7 @@ export async function smokeStage(s: StageState, deps: Deps) {
 /** `cutline rollback <runId>`: the spec's rollback actions by hand, recorded next to the run's own records. */
 export async function manualRollback(spec: RunSpec, who: string, deps: Deps) {
   const started = deps.clock.now();
-  const out = await runRollback(spec, deps);
+  const out = await runRollback(spec, deps, { byHand: true });
   await deps.evidence.put(
     stepKey(spec.runId, 'rollback', `_manual_${started.toISOString().replace(/[:.]/g, '-')}`),
     canonicalJson(stepRecord({ step: 'rollback', command: 'cutline rollback (by hand)', owner: who, now: deps.clock.now(), result: out.ok ? 'PASS' : 'FAIL', details: { ...out }, durationMs: deps.clock.now().getTime() - started.getTime() })),

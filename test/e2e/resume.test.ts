@@ -224,4 +224,40 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     const attempts = await Promise.all(retried.map(async (f) => (await readJson(path.join(evidence, 'resume-terminated/05_backfill', f))).attempts ?? 1));
     expect(Math.max(...attempts)).toBeGreaterThan(1);
   }, 120_000);
+
+  it('killed during the cutover: on resume every action happened exactly once (SQL and parameter not again, the command the killed attempt sent followed to its end), GO', async () => {
+    const url = await setup('cutover');
+    await sql(url, 'CREATE TABLE switched (at timestamptz NOT NULL DEFAULT now())');
+    const evidence = path.join(dir, 'ev-cutover');
+    const params = path.join(dir, 'cutover-params.json');
+    await writeFile(params, JSON.stringify({ '/app/selector': 'old' }));
+    const reloads = path.join(dir, 'reloads.txt');
+    const s = {
+      ...spec('resume-cutover', url, 20000, 0),
+      jumpbox: { instanceId: 'local' },
+      local: { parameters: params },
+      cutover: {
+        actions: [
+          { type: 'sql', sql: 'INSERT INTO switched DEFAULT VALUES' },
+          { type: 'parameter', name: '/app/selector', value: 'new' },
+          { type: 'command', script: `sleep 2 && echo reloaded >> ${reloads}`, timeoutSeconds: 60 },
+        ],
+      },
+      rollback: { actions: [{ type: 'parameter', name: '/app/selector', value: 'old' }] },
+    };
+    const file = await write('cutover', s);
+    const workDir = path.join(dir, 'work-cutover');
+    const killed = await runCli([...args(file, evidence), '--work-dir', workDir], { afterLines: 1, delayMs: 500, when: (l) => /Cutover: 2\/3/.test(l) });
+    expect(killed.killed).toBe(true);
+    expect((await sql(url, 'SELECT count(*) AS n FROM switched')).rows[0].n).toBe('1');
+    const resumed = await runCli([...args(file, evidence), '--work-dir', workDir]);
+    expect(resumed.code, resumed.lines.join('\n')).toBe(0);
+    expect((await sql(url, 'SELECT count(*) AS n FROM switched')).rows[0].n).toBe('1');
+    expect(await readFile(reloads, 'utf8')).toBe('reloaded\n');
+    // The resume kept the flipped parameter (the work copy is made on the first attempt only).
+    expect(await readJson(path.join(workDir, 'resume-cutover/parameters.json'))).toEqual({ '/app/selector': 'new' });
+    const rec = await readJson(path.join(evidence, 'resume-cutover/10_cutover.json'));
+    expect(rec.details.actions.map((a: { effect: string }) => a.effect)).toEqual(['done-before', 'done-before', 'followed']);
+    expect(rec.details.actions[1].previous).toBe('old');
+  }, 120_000);
 });

@@ -1,17 +1,47 @@
-/** CommandRunner on this machine's shell: the jumpbox of a local run. */
+/**
+ * CommandRunner on this machine's shell: the jumpbox of a local run. Like SSM
+ * Run Command, a command outlives the process that sent it: with a state
+ * folder, each command runs detached with its output, exit code and pid in
+ * files (<stateDir>/<commandId>/), so a resumed runner can poll a command the
+ * killed one sent instead of running it twice.
+ */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { CommandResult, CommandRunner } from '../../ports';
 
 /** SSM returns at most this much output inline; locally we keep the same limits. */
 const STDOUT_LIMIT = 24_000;
 const STDERR_LIMIT = 8_000;
 
+const read = (f: string): string | undefined => {
+  try {
+    return readFileSync(f, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const stat = read(`/proc/${pid}/stat`);
+  return !stat || !/^\d+ \(.*\) [ZX] /s.test(stat);
+}
+
 export class LocalShellRunner implements CommandRunner {
   private readonly running = new Map<string, Promise<CommandResult>>();
   private readonly done = new Map<string, CommandResult>();
 
-  constructor(private readonly shell = '/bin/bash') {}
+  constructor(
+    private readonly shell = '/bin/bash',
+    /** Where commands keep their output and exit code (survives this process); none: in memory only. */
+    private readonly stateDir?: string,
+  ) {}
 
   async ping(instanceId: string): Promise<{ online: boolean; detail: string }> {
     const id = await this.send(instanceId, 'echo cutline-ping', { timeoutSeconds: 10 });
@@ -22,19 +52,29 @@ export class LocalShellRunner implements CommandRunner {
 
   async send(_instanceId: string, script: string, opts: { timeoutSeconds: number }): Promise<string> {
     const id = randomUUID();
+    const dir = this.stateDir ? path.join(this.stateDir, id) : undefined;
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'script.sh'), script);
+    }
     const p = new Promise<CommandResult>((resolve) => {
-      const child = spawn(this.shell, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // Detached (its own process group): like a command on the jumpbox, it goes on if the runner dies.
+      const child = dir
+        ? spawn(this.shell, ['-c', `"$0" script.sh > stdout 2> stderr; echo $? > exit.tmp && mv exit.tmp exit`, this.shell], { cwd: dir, stdio: 'ignore', detached: true })
+        : spawn(this.shell, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      if (dir && child.pid) writeFileSync(path.join(dir, 'pid'), String(child.pid));
       let stdout = '';
       let stderr = '';
       let timedOut = false;
-      child.stdout.on('data', (d) => {
+      child.stdout?.on('data', (d) => {
         stdout += d;
       });
-      child.stderr.on('data', (d) => {
+      child.stderr?.on('data', (d) => {
         stderr += d;
       });
       const timer = setTimeout(() => {
         timedOut = true;
+        if (dir) writeFileSync(path.join(dir, 'timed-out'), '');
         try {
           process.kill(-child.pid!, 'SIGKILL');
         } catch {
@@ -43,13 +83,16 @@ export class LocalShellRunner implements CommandRunner {
       }, opts.timeoutSeconds * 1000);
       const finish = (code: number | null, err?: Error) => {
         clearTimeout(timer);
-        const r: CommandResult = {
-          commandId: id,
-          status: timedOut ? 'TimedOut' : err ? 'Failed' : code === 0 ? 'Success' : 'Failed',
-          exitCode: timedOut ? null : code,
-          stdout: stdout.slice(0, STDOUT_LIMIT),
-          stderr: (err ? `${err.message}\n${stderr}` : stderr).slice(0, STDERR_LIMIT),
-        };
+        const fromFiles = dir ? this.fromFiles(id) : undefined;
+        const r: CommandResult = fromFiles && fromFiles.status !== 'InProgress' && !err
+          ? fromFiles
+          : {
+              commandId: id,
+              status: timedOut ? 'TimedOut' : err ? 'Failed' : code === 0 ? 'Success' : 'Failed',
+              exitCode: timedOut ? null : code,
+              stdout: (fromFiles?.stdout ?? stdout).slice(0, STDOUT_LIMIT),
+              stderr: (err ? `${err.message}\n${stderr}` : (fromFiles?.stderr ?? stderr)).slice(0, STDERR_LIMIT),
+            };
         this.done.set(id, r);
         resolve(r);
       };
@@ -60,10 +103,30 @@ export class LocalShellRunner implements CommandRunner {
     return id;
   }
 
+  /** A command's state from its folder (any process may ask). */
+  private fromFiles(commandId: string): CommandResult | undefined {
+    if (!this.stateDir || !/^[0-9a-f-]{36}$/.test(commandId)) return undefined;
+    const dir = path.join(this.stateDir, commandId);
+    const pid = read(path.join(dir, 'pid'));
+    if (pid === undefined) return undefined;
+    const exit = read(path.join(dir, 'exit'));
+    const stdout = (read(path.join(dir, 'stdout')) ?? '').slice(0, STDOUT_LIMIT);
+    const stderr = (read(path.join(dir, 'stderr')) ?? '').slice(0, STDERR_LIMIT);
+    if (read(path.join(dir, 'timed-out')) !== undefined) return { commandId, status: 'TimedOut', exitCode: null, stdout, stderr };
+    if (exit !== undefined) {
+      const code = Number(exit.trim());
+      return { commandId, status: code === 0 ? 'Success' : 'Failed', exitCode: code, stdout, stderr };
+    }
+    if (alive(Number(pid))) return { commandId, status: 'InProgress', exitCode: null, stdout: '', stderr: '' };
+    return { commandId, status: 'Failed', exitCode: null, stdout, stderr: `${stderr}the command's process ended without an exit code (killed)`.slice(0, STDERR_LIMIT) };
+  }
+
   async get(_instanceId: string, commandId: string): Promise<CommandResult> {
     const r = this.done.get(commandId);
     if (r) return r;
-    if (!this.running.has(commandId)) throw new Error(`no local command ${commandId}`);
-    return { commandId, status: 'InProgress', exitCode: null, stdout: '', stderr: '' };
+    if (this.running.has(commandId)) return { commandId, status: 'InProgress', exitCode: null, stdout: '', stderr: '' };
+    const f = this.fromFiles(commandId);
+    if (f) return f;
+    throw new Error(`no local command ${commandId}`);
   }
 }
