@@ -181,3 +181,28 @@ describe('fast tolerance overall', () => {
     expect([r.outcome, r.classification]).toEqual(['NO_GO', 'GATE_FAILED']);
   });
 });
+
+describe('a NO_GO is fast', () => {
+  it('once gates.maxDiffs keys are known, further differing chunks are counted, not drilled into', async () => {
+    // One row in ten differs on the target: every chunk of orders differs.
+    await clients['pglite://memory/dst']!.query("UPDATE orders SET note = 'changed' WHERE id % 10 = 0");
+    const dir = await tempDir();
+    const r = await run({ ...spec('gates-many-diffs', { maxDiffs: 20, maxConcurrency: 2, tables: [{ table: 'orders' }] }), verify: { tables: [] } }, dir);
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'GATE_FAILED']);
+    const report = (await readJson(path.join(r.evidenceDir, '07_gates/report.json'))) as { table: string; diffs: unknown[]; diffsTruncated: boolean; exact: { differing: number } }[];
+    const orders = report.find((t) => t.table === 'orders')!;
+    expect(orders.exact.differing).toBe(12); // 6000 rows / 500 per chunk: every chunk counted as differing
+    expect(orders.diffs).toHaveLength(20);
+    expect(orders.diffsTruncated).toBe(true);
+    // Drilled: only the chunks needed to name 20 keys (50 differing rows per chunk: the first one); the rest were only counted.
+    const chunks = await filesUnder(path.join(r.evidenceDir, '07_gates/chunks/orders'));
+    const drilled = [];
+    for (const f of chunks) {
+      const cp = await readJson(path.join(r.evidenceDir, '07_gates/chunks/orders', f));
+      const exact = cp.checks.find((c: { method: string }) => c.method === 'exact');
+      if (exact.diffs?.length) drilled.push(f);
+    }
+    expect(drilled.length).toBeLessThanOrEqual(2); // two chunks may run at once before either has written its keys
+    expect(await readFile(path.join(r.evidenceDir, '07_gates/diff.txt'), 'utf8')).toContain('more differing keys not listed');
+  });
+});

@@ -67,6 +67,8 @@ export async function checkChunk(
     }
     if (same(s, t)) return { ...base, source: s, target: t, status: 'MATCH', ms: clock.now().getTime() - t0, rechecks };
     if (method === 'fast') return { ...base, source: s, target: t, status: 'DIFF', ms: clock.now().getTime() - t0, rechecks };
+    // No keys left to name (the run knows gates.maxDiffs already): counted as differing, not drilled into.
+    if (opts.drill.maxDiffs <= 0) return { ...base, source: s, target: t, status: 'DIFF', ms: clock.now().getTime() - t0, rechecks, diffs: [], diffsTruncated: true };
     const drill = await drillDown(clients, plan, chunk, opts.drill);
     return { ...base, source: s, target: t, status: 'DIFF', ms: clock.now().getTime() - t0, rechecks, diffs: drill.diffs, diffsTruncated: drill.truncated };
   } catch (e) {

@@ -119,14 +119,18 @@ export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps):
   if (!plan) throw new Error(`gate plan has no table ${item.table}`);
   const g = spec.gates;
   const checks: ChunkCheck[] = [];
+  // A NO_GO is fast: once the run knows maxDiffs differing keys of this table, a differing chunk is counted, not drilled into.
+  const budget = g.methods.includes('exact') ? Math.max(0, g.maxDiffs - (await knownDiffs(spec.runId, item.table, deps))) : g.maxDiffs;
   for (const method of g.methods)
     checks.push(
       await checkChunk(clients(spec, deps), plan, { ...item, index: item.index }, method, deps.clock, {
         ...DEFAULT_CHECK,
         recheck: g.recheck,
-        drill: { ...DEFAULT_DRILL, buckets: g.buckets, maxDiffs: g.maxDiffs },
+        drill: { ...DEFAULT_DRILL, buckets: g.buckets, maxDiffs: budget },
       }),
     );
+  const named = checks.reduce((n, c) => n + (c.diffs?.length ?? 0), 0);
+  if (named) await deps.evidence.put(gateKey(spec.runId, `known-diffs/${item.table}/${String(item.index).padStart(6, '0')}.${named}.json`), '{}\n', 'application/json');
   // A DIFF found by exact also carries the keys; an ERROR is retried by a rerun, so no checkpoint.
   const status = worst(checks.map((c) => c.status));
   const record = canonicalJson({ ...item, checks, finished_utc: deps.clock.now().toISOString() });
@@ -134,6 +138,12 @@ export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps):
   // An error is no checkpoint (a rerun checks the chunk again), but its cause is evidence: Gates names it.
   else await deps.evidence.put(errorKey(spec.runId, item), record, 'application/json');
   return { t: item.table, i: item.index, s: status, skipped: false, rows: sourceRows(checks) };
+}
+
+/** Differing keys already named for a table, from the names of the known-diffs markers (one per drilled chunk: a handful, as drilling stops at maxDiffs). */
+async function knownDiffs(runId: string, table: string, deps: Deps): Promise<number> {
+  const marks = await deps.evidence.list(gateKey(runId, `known-diffs/${table}/`));
+  return marks.reduce((n, m) => n + Number(/\.(\d+)\.json$/.exec(m.key)?.[1] ?? 0), 0);
 }
 
 function worst(statuses: string[]): string {
@@ -155,6 +165,8 @@ export interface TableReport {
   readonly perChunk: { index: number; method: string; status: string; source: string; target: string; ms: number; rowsPerSecond: number | null }[];
 }
 
+const itemId = (i: Pick<GateItem, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
+
 function add(a: string, b: string): string {
   return (BigInt(a) + BigInt(b)).toString();
 }
@@ -165,6 +177,9 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
   if (!file) return [];
   const g = spec.gates;
   const reports: TableReport[] = [];
+  // A checkpoint counts only for the chunk the plan names (same index, same key range).
+  const items = (await readJson<GateItem[]>(deps, gateKey(spec.runId, 'items.json'))) ?? [];
+  const planned = new Set(items.map((i) => itemId(i)));
   for (const t of file.tables) {
     if (t.error || !t.plan) {
       reports.push({ table: t.table, verdict: 'INCONCLUSIVE', reason: t.error ?? 'not planned', chunks: 0, diffs: [], diffsTruncated: false, rowsPerSecond: null, ms: 0, perChunk: [] });
@@ -173,8 +188,8 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
     const objs = await deps.evidence.list(gateKey(spec.runId, `chunks/${t.table}/`));
     const checkpoints: { checks: ChunkCheck[] }[] = [];
     for (const o of objs) {
-      const cp = await readJson<{ checks: ChunkCheck[] }>(deps, o.key);
-      if (cp) checkpoints.push(cp);
+      const cp = await readJson<GateItem & { checks: ChunkCheck[] }>(deps, o.key);
+      if (cp && planned.has(itemId(cp))) checkpoints.push(cp);
     }
     const checks = checkpoints.flatMap((c) => c.checks);
     const missing = t.chunks - checkpoints.length;
