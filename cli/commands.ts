@@ -164,7 +164,10 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       const runId = (spec as { runId?: unknown } | null)?.runId;
       if (typeof runId === 'string') {
         const done = path.resolve(o.evidenceDir, runId, '99_summary.json');
-        const ended = await readEvidenceJson<{ details: { outcome: string; classification: string } }>(new FsEvidenceStore(path.resolve(o.evidenceDir)), `${runId}/99_summary.json`).catch(() => undefined);
+        const store = new FsEvidenceStore(path.resolve(o.evidenceDir));
+        // Finished = Summary got to its last write (the manifest); killed inside Summary, a run resumes.
+        const sealed = (await store.get(`${runId}/manifest.json`)) !== undefined;
+        const ended = sealed ? await readEvidenceJson<{ details: { outcome: string; classification: string } }>(store, `${runId}/99_summary.json`).catch(() => undefined) : undefined;
         if (ended && !o.resume)
           throw new SpecFileError(
             `run ${runId} already finished ${ended.details.outcome}${ended.details.outcome === 'GO' ? '' : ` / ${ended.details.classification}`} (${path.relative(process.cwd(), done)} exists); expected a new runId, as execution names are single-use${RESUMABLE.includes(ended.details.classification as never) ? ', or --resume to go on with this one' : ''}`,

@@ -59,7 +59,7 @@ export class PayloadParseError extends stageError('PayloadParseError', 'INTERNAL
 /** A transient database condition the state machine retries (Data API names). */
 export class TransientDatabaseError extends Error {
   constructor(
-    override readonly name: 'StatementTimeoutException' | 'DatabaseResumingException' | 'ThrottlingException',
+    override readonly name: 'StatementTimeoutException' | 'DatabaseResumingException' | 'ThrottlingException' | 'DatabaseConnectionLost',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -76,6 +76,8 @@ export const TRANSIENT_ERRORS = [
   'StatementTimeoutException',
   'DatabaseResumingException',
   'ThrottlingException',
+  // A dropped connection or terminated backend in a stage (its own retries spent, or none): the stage runs again (every stage is idempotent).
+  'DatabaseConnectionLost',
 ] as const;
 
 /** Error names the ASL catches into Classify. */

@@ -5,7 +5,9 @@
  */
 import type { z } from 'zod';
 import { approvalBaseUrl, awsDeps } from '../adapters/aws/deps';
+import { CutlineError, errorMessage, TransientDatabaseError } from '../core/errors';
 import { parsePayload } from '../core/payloads';
+import { isTransient } from '../core/retry';
 import type { Deps } from '../ports';
 
 export interface HandlerContext {
@@ -22,7 +24,15 @@ export interface Handler<R> {
 }
 
 export function defineHandler<S extends z.ZodType, R>(state: string, schema: S, stage: (input: z.infer<S>, ctx: HandlerContext) => Promise<R>): Handler<R> {
-  const run = async (ctx: HandlerContext, event: unknown) => stage(parsePayload(schema, state, event), ctx);
+  const run = async (ctx: HandlerContext, event: unknown) => {
+    try {
+      return await stage(parsePayload(schema, state, event), ctx);
+    } catch (e) {
+      // A dropped connection or a terminated backend: named so the state machine's Retry runs the (idempotent) stage again.
+      if (!(e instanceof CutlineError) && isTransient(e)) throw new TransientDatabaseError('DatabaseConnectionLost', errorMessage(e), { cause: e });
+      throw e;
+    }
+  };
   return {
     state,
     run,

@@ -260,4 +260,30 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     expect(rec.details.actions.map((a: { effect: string }) => a.effect)).toEqual(['done-before', 'done-before', 'followed']);
     expect(rec.details.actions[1].previous).toBe('old');
   }, 120_000);
+
+  it('a backend terminated during Verify is retried: the run ends GO, not VERIFY_FAILED', async () => {
+    const url = await setup('verifyretry');
+    const evidence = path.join(dir, 'ev-verify-retry');
+    const s = { ...spec('resume-verify-retry', url, 20000, 0), verify: { rowCounts: 'before-vs-after', tables: ['items'], assertions: [{ name: 'slow and empty', sql: 'SELECT x FROM (SELECT random() AS x, pg_sleep(1.5) AS s) q WHERE x < 0' }] } };
+    const file = await write('verify-retry', s);
+    const killer = new pg.Client({ connectionString: url });
+    await killer.connect();
+    let terminated = 0;
+    let running = true;
+    const loop = (async () => {
+      // Bounded: 600 rounds of 50 ms at most; terminates the slow assertion once.
+      for (let i = 0; i < 600 && running && terminated < 1; i++) {
+        const r = await killer.query("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'SELECT x FROM (SELECT random() AS x, pg_sleep%' AND state = 'active'");
+        terminated += Number(r.rows[0].n);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    const r = await runCli(args(file, evidence));
+    running = false;
+    await loop;
+    await killer.end();
+    expect(terminated).toBe(1);
+    expect(r.code, r.lines.join('\n')).toBe(0);
+    expect((await readJson(path.join(evidence, 'resume-verify-retry/06_verify.json'))).details.assertions[0]).toMatchObject({ name: 'slow and empty', ok: true });
+  }, 120_000);
 });

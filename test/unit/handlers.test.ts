@@ -106,3 +106,25 @@ describe('GoNoGo handler', () => {
     for (const p of puts.filter((p) => p.Key!.startsWith('runs/'))) expect(String(Buffer.from(p.Body as Uint8Array))).not.toContain(token);
   });
 });
+
+describe('a dropped connection in any stage', () => {
+  it('is rethrown as DatabaseConnectionLost, which every Task state retries; a named stage error stays as it is', async () => {
+    const { defineHandler } = await import('../../lambdas/handlers/define');
+    const { StageState } = await import('../../lambdas/core/payloads');
+    const { TRANSIENT_ERRORS, EnvironmentBlocked } = await import('../../lambdas/core/errors');
+    const ctx = { deps: {} as never, platform: 'local' as const };
+    const dropped = defineHandler('Verify', StageState, async () => {
+      throw new Error('terminating connection due to administrator command');
+    });
+    await expect(dropped.run(ctx, state)).rejects.toMatchObject({ name: 'DatabaseConnectionLost', message: 'terminating connection due to administrator command' });
+    expect(TRANSIENT_ERRORS).toContain('DatabaseConnectionLost');
+    const named = defineHandler('Preflight', StageState, async () => {
+      throw new EnvironmentBlocked('source database reachable: unreachable: ECONNREFUSED');
+    });
+    await expect(named.run(ctx, state)).rejects.toMatchObject({ name: 'EnvironmentBlocked' });
+    const bug = defineHandler('Gates', StageState, async () => {
+      throw new TypeError('x is undefined');
+    });
+    await expect(bug.run(ctx, state)).rejects.toMatchObject({ name: 'TypeError' });
+  });
+});

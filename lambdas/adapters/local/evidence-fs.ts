@@ -1,6 +1,6 @@
 /** Evidence in a folder: ./evidence/<runId>/... Writes are atomic (temp file + rename). */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../../core/evidence';
@@ -42,12 +42,17 @@ export class FsEvidenceStore implements EvidenceStore {
   async putIfAbsent(key: string, body: string | Uint8Array, _contentType?: string): Promise<boolean> {
     const p = this.file(key);
     await mkdir(path.dirname(p), { recursive: true });
+    // Complete before it exists: written to a temp file, then hard-linked into place (link fails if the key exists).
+    const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeSynced(tmp, body, 'w');
     try {
-      await writeSynced(p, body, 'wx');
+      await link(tmp, p);
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
     }
   }
 
