@@ -6,7 +6,7 @@
  * the schema lease guards the migration history while files apply.
  */
 import type { SqlClient } from '../ports';
-import { type CutlineError, EnvironmentBlocked } from './errors';
+import { type CutlineError, EnvironmentBlocked, errorMessage } from './errors';
 import { quoteIdent } from './sql-builders';
 import type { Dialect } from './sql-lexer';
 import { type DatabaseRef, dbRef, type RunSpec } from './spec';
@@ -16,6 +16,19 @@ export function leaseDdl(dialect: Dialect, table: string): string {
   return dialect === 'postgres'
     ? `CREATE TABLE IF NOT EXISTS ${t} (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamp NOT NULL)`
     : `CREATE TABLE IF NOT EXISTS ${t} (name varchar(64) PRIMARY KEY, owner varchar(2048) NOT NULL, expires_at datetime(6) NOT NULL)`;
+}
+
+/**
+ * CREATE TABLE IF NOT EXISTS, safe when two runs start together: PostgreSQL
+ * can answer the loser of that race with a unique violation on its catalog
+ * (pg_type) instead of "already exists"; the table is there either way.
+ */
+export async function createIfMissing(client: SqlClient, ddl: string): Promise<void> {
+  try {
+    await client.query(ddl);
+  } catch (e) {
+    if (!/pg_type_typname_nsp_index|pg_class_relname_nsp_index|already exists|duplicate key value/i.test(errorMessage(e))) throw e;
+  }
 }
 
 const nowSql = (client: SqlClient) => (client.dialect === 'postgres' ? `(now() AT TIME ZONE 'UTC')` : 'UTC_TIMESTAMP(6)');
@@ -29,7 +42,7 @@ type Refusal = (message: string, details: Record<string, unknown>) => CutlineErr
 export async function acquireLease(client: SqlClient, table: string, name: string, owner: string, seconds: number, refuse: Refusal): Promise<void> {
   const t = quoteIdent(table, client.dialect);
   const pg = client.dialect === 'postgres';
-  await client.query(leaseDdl(client.dialect, table));
+  await createIfMissing(client, leaseDdl(client.dialect, table));
   const now = nowSql(client);
   await client.query(`DELETE FROM ${t} WHERE name = :name AND expires_at < ${now}`, { name });
   await client.query(

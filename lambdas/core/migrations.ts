@@ -6,7 +6,8 @@
  */
 import type { Deps, SqlClient } from '../ports';
 import { errorMessage, MigrationFailed } from './errors';
-import { acquireLease, releaseLease } from './lease';
+import { isTransient } from './retry';
+import { acquireLease, createIfMissing, releaseLease } from './lease';
 import { sha256Hex } from './evidence';
 import { quoteIdent } from './sql-builders';
 import { type Dialect, type Statement, splitStatements } from './sql-lexer';
@@ -292,7 +293,7 @@ export async function applyMigrations(
 ): Promise<SchemaOutcome> {
   const now = () => opts.deps.clock.now().toISOString();
   const leaseTable = `${opts.historyTable}_lease`;
-  await client.query(historyDdl(client.dialect, opts.historyTable));
+  await createIfMissing(client, historyDdl(client.dialect, opts.historyTable));
   await acquireLease(client, leaseTable, 'schema', opts.executionArn, opts.leaseSeconds ?? 900, (m, d) => new MigrationFailed(`${m}; expected no other run migrating this database`, d));
   try {
     let history = await readHistory(client, opts.historyTable);
@@ -350,8 +351,14 @@ export async function applyMigrations(
           }
           break;
         } catch (e) {
-          if (isLockTimeout(e) && attempt < (opts.lockRetries ?? 3)) {
+          // A lock timeout, or a dropped connection / terminated backend: a transactional file was rolled back; in a
+          // statement-by-statement one the statement may have run, which the resume of this file finds out.
+          if ((isLockTimeout(e) || isTransient(e)) && attempt < (opts.lockRetries ?? 3)) {
             attempt++;
+            if (stepwise) {
+              started.add(m.version);
+              partial.set(m.version, done);
+            }
             opts.deps.progress?.({ stage: 'Schema', done: i, total: pending.length, message: `${m.script}: lock timeout, retry ${attempt}` });
             await opts.deps.clock.sleep(Math.min(30_000, 500 * 2 ** attempt));
             continue;

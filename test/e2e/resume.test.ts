@@ -286,4 +286,24 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     expect(r.code, r.lines.join('\n')).toBe(0);
     expect((await readJson(path.join(evidence, 'resume-verify-retry/06_verify.json'))).details.assertions[0]).toMatchObject({ name: 'slow and empty', ok: true });
   }, 120_000);
+
+  it('started together: two runIds on one database, exactly one runs (the other is refused in Preflight); one runId twice, exactly one runner', async () => {
+    const url = await setup('together');
+    const evidence = path.join(dir, 'ev-together');
+    const [a, b] = await Promise.all([
+      runCli(args(await write('together-a', spec('together-a', url, 2000, 0.2)), evidence)),
+      runCli(args(await write('together-b', spec('together-b', url, 2000, 0.2)), evidence)),
+    ]);
+    expect([a.code, b.code].sort()).toEqual([0, 1]);
+    const winner = a.code === 1 ? b : a;
+    const refused = a.code === 1 ? a : b;
+    expect(refused.lines.join('\n')).toMatch(/NO_GO \/ ENVIRONMENT_BLOCKED: .*the run lease of .* is held by .*together-/);
+    expect(winner.lines.join("\n")).toMatch(/GO: every gate passed/);
+
+    const twin = await write('together-twin', spec('together-twin', url, 2000, 0.2));
+    const [c, d] = await Promise.all([runCli(args(twin, evidence)), runCli(args(twin, evidence))]);
+    expect([c.code, d.code].sort()).toEqual([0, 2]);
+    expect((c.code === 2 ? c : d).lines.join('\n')).toMatch(/run together-twin is already running/);
+    expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
+  }, 120_000);
 });
