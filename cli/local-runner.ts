@@ -31,6 +31,7 @@ import type { HandlerContext } from '../lambdas/handlers/define';
 import { HANDLERS } from '../lambdas/handlers/index';
 import type { Deps, ProgressEvent, SqlClient } from '../lambdas/ports';
 import { readAttempts } from '../lambdas/core/attempts';
+import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
 import { takeRunnerLock } from './runner-lock';
@@ -243,10 +244,8 @@ async function runLocked(
   const progress = (p: ProgressEvent) => out(`  ${p.stage}: ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}`);
 
   const deps: Deps = {
-    sql: (ref) => {
-      const c = factory.get(ref);
-      return c;
-    },
+    // Reads are retried after a dropped connection in every stage (as the Lambda's Data API client is).
+    sql: (ref) => withReadRetries(factory.get(ref), systemClock),
     evidence,
     // Commands keep their state in the run's work folder: a resume polls a command the killed attempt sent.
     commands: new LocalShellRunner('/bin/bash', path.join(workDir, 'commands')),

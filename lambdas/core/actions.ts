@@ -2,7 +2,8 @@
  * Cutover and rollback actions (flip a runtime selector parameter, run SQL,
  * run a jumpbox command) and HTTP smoke checks.
  */
-import type { CommandResult, Deps } from '../ports';
+import type { CommandResult, Deps, SqlClient } from '../ports';
+import { retryTransient } from './retry';
 import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
 import type { Action, RunSpec } from './spec';
@@ -85,12 +86,16 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
         return { ...base, ok: true, detail: `${r.rowsAffected} row(s) affected` };
       }
       // The statement and its marker commit together (on MySQL a DDL statement commits by itself first: at least once there).
-      const rows = await client.transaction(async (tx) => {
-        const r = await tx.query(a.sql);
-        await mark(tx);
-        return r.rowsAffected;
+      // A dropped connection is retried; the marker tells whether the lost attempt committed.
+      const rows = await retryTransient(deps.clock, async (attempt) => {
+        if (attempt > 1 && (await markerCommitted(client, marker))) return null;
+        return client.transaction(async (tx) => {
+          const r = await tx.query(a.sql);
+          await mark(tx);
+          return r.rowsAffected;
+        });
       });
-      return { ...base, ok: true, detail: `${rows} row(s) affected` };
+      return { ...base, ok: true, detail: rows === null ? 'committed before the connection dropped (marker found)' : `${rows} row(s) affected` };
     }
     const r = await runCommand(deps, spec.jumpbox!.instanceId, a.script, a.timeoutSeconds, { sent: j.sent, onSent: j.onSent });
     const ok = r.status === 'Success' && r.exitCode === 0;
@@ -112,6 +117,9 @@ const effectsDdl = (dialect: 'postgres' | 'mysql') =>
   dialect === 'postgres'
     ? `CREATE TABLE IF NOT EXISTS ${EFFECTS_TABLE} (effect text PRIMARY KEY, applied_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))`
     : `CREATE TABLE IF NOT EXISTS ${EFFECTS_TABLE} (effect varchar(255) PRIMARY KEY, applied_at datetime(6) NOT NULL DEFAULT UTC_TIMESTAMP(6))`;
+
+const markerCommitted = async (client: SqlClient, marker: string) =>
+  (await client.query(`SELECT 1 AS x FROM ${EFFECTS_TABLE} WHERE effect = :effect`, { effect: marker })).rows.length > 0;
 
 export interface JournaledResult extends ActionResult {
   /** How this attempt knows the effect: run now, done by an earlier attempt, found in place after an interrupted one, a command followed to its end, or run again. */
@@ -151,7 +159,7 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
   } else if (intent && a.type === 'sql') {
     const client = deps.sql(dbRef(spec, a.database));
     await createIfMissing(client, effectsDdl(client.dialect));
-    if ((await client.query(`SELECT 1 AS x FROM ${EFFECTS_TABLE} WHERE effect = :effect`, { effect: marker })).rows.length)
+    if (await markerCommitted(client, marker))
       r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: 'committed before the interruption (marker found)', effect: 'found-applied', intents };
   }
   if (!r) {

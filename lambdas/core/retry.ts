@@ -4,7 +4,7 @@
  * Data API resuming a paused cluster. Only for idempotent work (backfill
  * chunks, gate reads): running it again changes nothing that already happened.
  */
-import type { Clock } from '../ports';
+import type { Clock, SqlClient } from '../ports';
 import { errorMessage } from './errors';
 
 export const TRANSIENT =
@@ -25,4 +25,25 @@ export async function retryTransient<T>(clock: Pick<Clock, 'sleep'>, fn: (attemp
       await clock.sleep(25 * 2 ** i + Math.floor(Math.random() * 50));
     }
   }
+}
+
+/** A read: SELECT, or a WITH whose statements only read; safe to run again after a dropped connection. */
+const READ = /^\s*(\(\s*)*(SELECT|SHOW|EXPLAIN(?!\s+ANALYZE)|VALUES|TABLE)\b/i;
+const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE|INTO|NEXTVAL|SETVAL|PG_TERMINATE_BACKEND|PG_CANCEL_BACKEND|PG_ADVISORY_LOCK|GET_LOCK|FOR\s+UPDATE|FOR\s+SHARE)\b/i;
+export const isReadOnly = (sql: string): boolean => (READ.test(sql) || /^\s*WITH\b/i.test(sql)) && !WRITES.test(sql);
+
+/**
+ * The composition roots wrap every SqlClient in this: reads (which change
+ * nothing) are retried after a dropped connection or terminated backend, in
+ * every stage; writes and transactions are left to the stage, which knows
+ * whether running them again is safe.
+ */
+export function withReadRetries(client: SqlClient, clock: Pick<Clock, 'sleep'>): SqlClient {
+  return {
+    dialect: client.dialect,
+    label: client.label,
+    query: (sql, params) => (isReadOnly(sql) ? retryTransient(clock, () => client.query(sql, params)) : client.query(sql, params)),
+    transaction: (fn) => client.transaction(fn),
+    close: () => client.close(),
+  };
 }

@@ -5,7 +5,6 @@
  * percent, per table and overall).
  */
 import type { Deps } from '../ports';
-import { retryTransient } from './retry';
 import { errorMessage } from './errors';
 import type { RunSpec } from './spec';
 import { dbRef } from './spec';
@@ -42,8 +41,8 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
   const tables: TableCount[] = [];
   const count = async (side: 'source' | 'target', table: string) => {
     const client = deps.sql(dbRef(spec, side));
-    // Reads only: a dropped connection or terminated backend is retried, not reported as a failed count.
-    const { rows } = await retryTransient(deps.clock, () => client.query(countSql(client.dialect, table)));
+    // A read: retried after a dropped connection by the client every stage gets (withReadRetries).
+    const { rows } = await client.query(countSql(client.dialect, table));
     return String(rows[0]?.n);
   };
   for (const table of spec.verify.tables) {
@@ -61,7 +60,7 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
   const assertions: AssertionResult[] = [];
   for (const a of spec.verify.assertions) {
     try {
-      const { rows } = await retryTransient(deps.clock, () => deps.sql(dbRef(spec, a.database)).query(a.sql));
+      const { rows } = await deps.sql(dbRef(spec, a.database)).query(a.sql);
       assertions.push({ name: a.name, ok: rows.length === 0, violations: rows.length, sample: rows.slice(0, 20).map(jsonable) });
     } catch (e) {
       assertions.push({ name: a.name, ok: false, violations: 0, sample: [], error: errorMessage(e) });

@@ -184,4 +184,32 @@ describe.runIf(!!PG_URL)('fault suite: SIGKILL anywhere, resume, and the run end
     const verified = await runCli(['evidence', 'verify', s.runId, '--evidence-dir', s.evidence]);
     expect(verified.code, verified.lines.join('\n')).toBe(0);
   }, 300_000);
+
+  it('backends terminated throughout a run (every stage that talks to a database) are retried: it ends as the uninterrupted run', async () => {
+    const s = await scenario('term');
+    const killers = await Promise.all([s.src, s.dst].map(async (url) => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }));
+    let terminated = 0;
+    let running = true;
+    const loop = (async () => {
+      // Bounded: at most 3000 rounds of 10 ms and 12 terminations; one active backend at a time, then a pause of 250 ms.
+      for (let i = 0; i < 3000 && running && terminated < 12; i++) {
+        const c = killers[i % 2]!;
+        const r = await c.query("SELECT count(pg_terminate_backend(pid)) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' LIMIT 1) a");
+        terminated += Number(r.rows[0].n);
+        await new Promise((res) => setTimeout(res, Number(r.rows[0].n) ? 250 : 10));
+      }
+    })();
+    const r = await runCli(args(s));
+    running = false;
+    await loop;
+    await Promise.all(killers.map((c) => c.end()));
+    expect(terminated).toBeGreaterThan(2);
+    expect(r.code, r.lines.join('\n')).toBe(0);
+    expect(await snapshot(s.src, s.dst)).toEqual(reference.snapshot);
+    expect(await readFile(s.reloads, 'utf8')).toBe('reloaded\n');
+  }, 300_000);
 });

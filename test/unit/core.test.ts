@@ -304,3 +304,36 @@ DROP TABLE IF EXISTS u;`;
     expect(s[1]!.sql).toContain('END WHILE;');
   });
 });
+
+describe('reads are retried after a dropped connection, writes are not', () => {
+  it('isReadOnly: SELECT / WITH ... SELECT / SHOW yes; INSERT, data-modifying CTEs, SELECT INTO, FOR UPDATE, nextval no', async () => {
+    const { isReadOnly } = await import('../../lambdas/core/retry');
+    for (const sql of ['SELECT count(*) AS n FROM t', '  select 1', 'WITH a AS (SELECT 1) SELECT * FROM a', 'SHOW server_version', 'SELECT last_update, updated_at FROM t', 'SELECT CAST(x AS CHAR CHARACTER SET utf8mb4) FROM t'])
+      expect(isReadOnly(sql), sql).toBe(true);
+    for (const sql of ['INSERT INTO t VALUES (1)', 'WITH m AS (INSERT INTO x SELECT 1 RETURNING *) SELECT * FROM m', 'SELECT * INTO t2 FROM t', 'SELECT * FROM t FOR UPDATE', "SELECT nextval('s')", 'UPDATE t SET a = 1', 'CREATE TABLE t (a int)'])
+      expect(isReadOnly(sql), sql).toBe(false);
+  });
+
+  it('withReadRetries runs a read again after "terminating connection", a write never', async () => {
+    const { withReadRetries } = await import('../../lambdas/core/retry');
+    const calls: string[] = [];
+    let fail = 1;
+    const inner = {
+      dialect: 'postgres' as const,
+      label: 'fake',
+      query: async (sql: string) => {
+        calls.push(sql);
+        if (fail-- > 0) throw new Error('terminating connection due to administrator command');
+        return { rows: [], columns: [], rowsAffected: 0 };
+      },
+      transaction: async <T>(fn: (tx: never) => Promise<T>) => fn(undefined as never),
+      close: async () => {},
+    };
+    const c = withReadRetries(inner, { sleep: async () => {} });
+    await c.query('SELECT 1');
+    expect(calls).toEqual(['SELECT 1', 'SELECT 1']);
+    fail = 1;
+    await expect(c.query('UPDATE t SET a = 1')).rejects.toThrow(/terminating connection/);
+    expect(calls).toHaveLength(3);
+  });
+});

@@ -3,6 +3,7 @@
  * ports bound to them. Configuration comes from the environment the CDK
  * construct sets.
  */
+import { withReadRetries } from '../../core/retry';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -40,7 +41,7 @@ export function awsDeps(): Deps {
   cached = {
     sql: (ref: DatabaseRef) => {
       if (!ref.dataApi) throw new Error(`database ${ref.url ?? '?'} has no dataApi reference; expected resourceArn, secretArn and database`);
-      return new DataApiSql(rdsData, ref.dataApi, ref.engine);
+      return withReadRetries(new DataApiSql(rdsData, ref.dataApi, ref.engine), systemClock);
     },
     evidence: new S3EvidenceStore(s3, bucket),
     commands: new SsmCommandRunner(ssm, { bucket, prefix: 'command-output/' }),

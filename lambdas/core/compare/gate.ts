@@ -6,7 +6,6 @@
  */
 import type { Clock, SqlClient } from '../../ports';
 import { errorMessage } from '../errors';
-import { retryTransient } from '../retry';
 import { type ChunkSums, chunkCount, chunkSums, sameSums } from './checksum';
 import { DEFAULT_DRILL, type DrillOptions, drillDown, type KeyDiff } from './drilldown';
 import type { KeyRange } from './keys';
@@ -49,9 +48,9 @@ export async function checkChunk(
   opts: CheckOptions = DEFAULT_CHECK,
 ): Promise<ChunkCheck> {
   const t0 = clock.now().getTime();
-  // A dropped connection or terminated backend is retried (reads are idempotent); what still fails is the chunk's ERROR, with its text.
+  // Reads: a dropped connection is retried by the client (withReadRetries); what still fails is the chunk's ERROR, with its text.
   const read = (side: 'source' | 'target'): Promise<Sums> =>
-    retryTransient(clock, () => (method === 'exact' ? chunkSums(clients[side], plan, side, chunk) : chunkCount(clients[side], plan, side, chunk).then((n) => ({ n }))));
+    method === 'exact' ? chunkSums(clients[side], plan, side, chunk) : chunkCount(clients[side], plan, side, chunk).then((n) => ({ n }));
   const base = { table: plan.table, index: chunk.index, lo: chunk.lo, hi: chunk.hi, method };
   try {
     let [s, t] = await Promise.all([read('source'), read('target')]);
