@@ -77,7 +77,7 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
     if (a.type === 'sql') {
       const client = deps.sql(dbRef(spec, a.database));
       if (!marker) return { ...base, ok: true, detail: `${(await client.query(a.sql)).rowsAffected} row(s) affected` };
-      await createIfMissing(client, effectsDdl(client.dialect));
+      await retryTransient(deps.clock, () => createIfMissing(client, effectsDdl(client.dialect)));
       const mark = (c: typeof client) => c.query(`INSERT INTO ${EFFECTS_TABLE} (effect) VALUES (:effect)`, { effect: marker });
       if (client.dialect === 'postgres' && NO_TRANSACTION.test(a.sql)) {
         // Cannot run in a transaction (CONCURRENTLY, VACUUM): the marker follows it, so a kill in between runs it again.
@@ -158,7 +158,7 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
       r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: `${a.name}: ${JSON.stringify(intent.previous ?? null)} -> ${JSON.stringify(a.value)} (set before the interruption)`, previous: intent.previous ?? null, effect: 'found-applied', intents };
   } else if (intent && a.type === 'sql') {
     const client = deps.sql(dbRef(spec, a.database));
-    await createIfMissing(client, effectsDdl(client.dialect));
+    await retryTransient(deps.clock, () => createIfMissing(client, effectsDdl(client.dialect)));
     if (await markerCommitted(client, marker))
       r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: 'committed before the interruption (marker found)', effect: 'found-applied', intents };
   }

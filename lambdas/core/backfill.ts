@@ -11,7 +11,7 @@ import type { Deps, SqlClient } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
 import { mapLimit } from './concurrency';
-import { retryTransient } from './retry';
+import { isTransient, retryTransient } from './retry';
 import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
 import { assertSingleStatement } from './sql-lexer';
 import type { BackfillTask, RunSpec } from './spec';
@@ -204,6 +204,8 @@ export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise
     }));
   } catch (e) {
     if (e instanceof BackfillFailed) throw e;
+    // Still a dropped connection after its own retries: left unnamed, so the state machine retries the chunk with its longer backoff.
+    if (isTransient(e)) throw e;
     throw new BackfillFailed(`backfill task "${task.name}" chunk ${chunk.index} ${chunk.file ?? `[${chunk.lo}, ${chunk.hi}]`} failed: ${errorMessage(e)}`, {
       chunk,
     });

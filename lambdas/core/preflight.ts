@@ -6,6 +6,7 @@
 import type { Deps } from '../ports';
 import { errorMessage } from './errors';
 import { INTEGER_TYPES } from './backfill';
+import { parseCsv, parseJsonl } from './backfill-load';
 import { columnTypeSql, countSql, splitQualified } from './sql-builders';
 import { type DbSide, dbRef, type Engine, type ParameterRule, type RunSpec } from './spec';
 
@@ -132,6 +133,27 @@ async function checkBackfillKeys(spec: RunSpec, deps: Deps): Promise<Check[]> {
   return out;
 }
 
+/** Every load file readable, strict UTF-8 and well-formed before anything changes (a bad one names its file and line). */
+async function checkLoadFiles(spec: RunSpec, deps: Deps): Promise<Check[]> {
+  const out: Check[] = [];
+  for (const task of spec.backfill.tasks) {
+    if (!task.load) continue;
+    for (const file of task.load.files) {
+      const name = `backfill task ${task.name}: load file ${file}`;
+      try {
+        const text = await deps.scripts.read(file);
+        const records = task.load.format === 'jsonl' ? parseJsonl(text) : parseCsv(text);
+        const bad = records.findIndex((r) => Number.isNaN(Date.parse(String(r[task.load!.timeColumn] ?? ''))));
+        if (bad >= 0) out.push({ name, ok: false, detail: `record ${bad + 1} has ${task.load.timeColumn} = ${JSON.stringify(records[bad]![task.load.timeColumn] ?? null)}; expected an ISO-8601 time` });
+        else out.push({ name, ok: true, detail: `${records.length} ${task.load.format} records` });
+      } catch (e) {
+        out.push({ name, ok: false, detail: errorMessage(e) });
+      }
+    }
+  }
+  return out;
+}
+
 export interface PreflightOutcome {
   readonly ok: boolean;
   readonly checks: Check[];
@@ -171,6 +193,7 @@ export async function runPreflight(spec: RunSpec, deps: Deps, fixed?: Baseline):
   const baselineCounts: Record<string, string> = {};
   const dbOk = checks.filter((c) => c.name.includes('database reachable')).every((c) => c.ok);
   if (dbOk) checks.push(...(await checkBackfillKeys(spec, deps)));
+  checks.push(...(await checkLoadFiles(spec, deps)));
   if (dbOk && spec.verify.rowCounts === 'before-vs-after' && fixed) {
     Object.assign(baselineCounts, fixed.counts);
     checks.push({ name: 'baseline row counts', ok: true, detail: `taken ${fixed.taken_utc} before the first attempt changed anything; reused` });

@@ -93,12 +93,25 @@ describe('load (seed 003 range contract)', () => {
     expect(() => parseCsv('a,b\n1,2\n3\n')).toThrow('CSV row 3 has 1 fields; expected 2');
   });
 
-  it('a malformed file fails the run with the file and line: NO_GO / BACKFILL_FAILED', async () => {
+  it('a malformed file is found by Preflight, before anything changes, with the file and line: NO_GO / ENVIRONMENT_BLOCKED', async () => {
     const bad = path.join(await tempDir(), 'bad.jsonl');
     await import('node:fs/promises').then((fs) => fs.writeFile(bad, '{"tx_id":"a","event_time":"2026-11-21T01:00:00Z"}\nnot json\n'));
     const r = await run(spec('load-bad', [{ name: 'bad', table: 'ledger', key: 'tx_id', load: { files: [bad], format: 'jsonl', timeColumn: 'event_time' } }]));
-    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'BACKFILL_FAILED']);
-    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.reason).toContain('JSONL line 2');
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ENVIRONMENT_BLOCKED']);
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.reason).toMatch(/backfill task bad: load file .*bad\.jsonl: .*JSONL line 2/);
+    expect(await readJson(path.join(r.evidenceDir, '04_backfill_plan.json')).catch(() => 'not run')).toBe('not run');
+  });
+
+  it('invalid UTF-8 in a load file stops the run naming the file and line; nothing is stored as U+FFFD', async () => {
+    const bad = path.join(await tempDir(), 'latin1.jsonl');
+    const line = (s: string) => Buffer.from(`${s}\n`);
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(bad, Buffer.concat([line('{"tx_id":"a","wallet_id":"w","entry_type":"PAYMENT","amount":"1.00","event_time":"2026-11-21T01:00:00Z"}'), Buffer.from('{"tx_id":"b","wallet_id":"Z'), Buffer.from([0xeb]), line('","entry_type":"PAYMENT","amount":"1.00","event_time":"2026-11-21T01:00:00Z"}')])),
+    );
+    const r = await run(spec('load-latin1', [{ name: 'latin1', table: 'ledger', key: 'tx_id', load: { files: [bad], format: 'jsonl', timeColumn: 'event_time' } }]));
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ENVIRONMENT_BLOCKED']);
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.reason).toMatch(/latin1\.jsonl: line 2 is not valid UTF-8/);
+    expect((await clients['pglite://memory/b']!.query("SELECT count(*)::int AS n FROM ledger WHERE wallet_id LIKE '%\uFFFD%' OR tx_id = 'a'")).rows[0]!.n).toBe(0);
   });
 });
 

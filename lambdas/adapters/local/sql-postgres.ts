@@ -93,16 +93,26 @@ export function postgresClient(url: string, opts: { max?: number } = {}): SqlCli
     pgExec(pool),
     async (fn) => {
       const c = await pool.connect();
+      // A checked-out client whose backend is terminated emits 'error': without a listener that ends the process.
+      let broken = false;
+      const onError = () => {
+        broken = true;
+      };
+      c.on('error', onError);
       try {
         await c.query('BEGIN');
         const out = await fn(new PgFamilyClient(label, pgExec(c), noNestedTx, async () => {}));
         await c.query('COMMIT');
         return out;
       } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
+        await c.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
         throw e;
       } finally {
-        c.release();
+        c.off('error', onError);
+        // A broken connection is destroyed, not handed to the next caller.
+        c.release(broken);
       }
     },
     () => pool.end(),
