@@ -129,8 +129,31 @@ async function checkBackfillKeys(spec: RunSpec, deps: Deps): Promise<Check[]> {
     } catch (e) {
       out.push({ name, ok: false, detail: errorMessage(e) });
     }
+    if (task.sql) out.push(await explainBackfillSql(spec, task, deps));
   }
   return out;
+}
+
+const SYNTAX = /syntax error|You have an error in your SQL syntax/i;
+const NOT_YET = /does not exist|Unknown column|doesn't exist|Unknown table/i;
+
+/**
+ * The backfill statement is planned by the server (EXPLAIN, which runs
+ * nothing): a syntax error stops the run here, before the migrations change
+ * anything. A table or column the migrations are still to create is checked
+ * when the chunks run.
+ */
+async function explainBackfillSql(spec: RunSpec, task: RunSpec['backfill']['tasks'][number], deps: Deps): Promise<Check> {
+  const name = `backfill task ${task.name}: SQL`;
+  const client = deps.sql(dbRef(spec, task.database));
+  try {
+    await client.query(`EXPLAIN ${task.sql}`, { lo: 0, hi: 0 });
+    return { name, ok: true, detail: `planned by ${client.label}` };
+  } catch (e) {
+    const msg = errorMessage(e);
+    if (!SYNTAX.test(msg) && NOT_YET.test(msg) && spec.migrations) return { name, ok: true, detail: `not plannable before the migrations (${msg}); checked when the chunks run` };
+    return { name, ok: false, detail: `${msg}; expected one statement the server can run with :lo and :hi` };
+  }
 }
 
 /** Every load file readable, strict UTF-8 and well-formed before anything changes (a bad one names its file and line). */

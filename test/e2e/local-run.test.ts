@@ -304,6 +304,21 @@ describe('more bad input', () => {
     await c.close();
   });
 
+  it('broken backfill SQL is found by Preflight (EXPLAIN, which runs nothing) before the migrations change anything', async () => {
+    const spec = await miniSpec({ runId: 'e2e-broken-backfill-sql' });
+    spec.backfill.tasks[0].sql = 'UPDATE s3_cloudbackup_agents SETT agent_uuid = NULL WHERE agent_id BETWEEN :lo AND :hi';
+    const r = await run(spec);
+    try {
+      expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ENVIRONMENT_BLOCKED']);
+      expect((await ev(r, '90_classify.json')).details.reason).toMatch(/backfill task uuid-s3-cloudbackup-agents: SQL: syntax error at or near "agent_uuid"; expected one statement/);
+      expect(await exists(path.join(r.evidenceDir, '03_schema.json'))).toBe(false);
+      // The migrations did not run: the uuid column they add is not there.
+      expect((await db(r).query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 's3_cloudbackup_agents' AND column_name = 'agent_uuid'")).rows[0]!.n).toBe(0);
+    } finally {
+      await closeAll(r);
+    }
+  });
+
   it('backfill SQL with two statements, or without :lo / :hi, is refused before anything runs, naming the task', async () => {
     const spec = await miniSpec({ runId: 'e2e-bad-backfill-sql' });
     spec.backfill.tasks[0].sql = 'UPDATE s3_cloudbackup_agents SET agent_uuid = NULL WHERE agent_id BETWEEN :lo AND :hi; DELETE FROM s3_cloudbackup_jobs';
