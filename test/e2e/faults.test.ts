@@ -189,6 +189,19 @@ describe.runIf(!!PG_URL)('fault suite: SIGKILL anywhere, resume, and the run end
     expect(verified.code, verified.lines.join('\n')).toBe(0);
   }, 300_000);
 
+  it('killed right after the contract file committed (in Cutover, after the go): the resume goes on to GO, nothing applied twice', async () => {
+    const s = await scenario('contract');
+    const killed = await runCli(args(s), { afterLines: 1, delayMs: 0, when: (l) => /Schema: \d+\/\d+ V3__rename_note\.sql/.test(l) });
+    expect(killed.killed).toBe(true);
+    const resumed = await runCli(args(s));
+    expect(resumed.code, resumed.lines.join('\n')).toBe(0);
+    expect(await snapshot(s.src, s.dst)).toEqual(reference.snapshot);
+    expect(await readFile(s.reloads, 'utf8')).toBe('reloaded\n');
+    const cutover = await readJson(path.join(s.evidence, s.runId, '10_cutover.json'));
+    expect(cutover.details.actions.map((a: { effect: string }) => a.effect)).toEqual(['done-before', 'done-before', 'done-before']);
+    expect(await readFile(path.join(s.evidence, s.runId, 'summary.md'), 'utf8')).toContain('- attempts: 2');
+  }, 120_000);
+
   it('backends terminated at random points of a run are retried wherever they land: it ends as the uninterrupted run', async () => {
     const s = await scenario('term');
     const killers = await Promise.all([s.src, s.dst].map(async (url) => {

@@ -12,7 +12,7 @@ import { runLocal } from '../../cli/local-runner';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { silentLogger, systemClock } from '../../lambdas/adapters/local/runtime';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
-import { checkGateChunk, planGates } from '../../lambdas/core/compare/stage';
+import { aggregateGates, checkGateChunk, planGates } from '../../lambdas/core/compare/stage';
 import { RunSpec } from '../../lambdas/core/spec';
 import type { Deps, SqlClient } from '../../lambdas/ports';
 import { filesUnder, readJson, tempDir } from '../support/local-run';
@@ -129,6 +129,21 @@ describe('resumable', () => {
     const a = await checkGateChunk(s, first.items[0]!, deps);
     const b = await checkGateChunk(s, first.items[0]!, deps);
     expect([a.skipped, b.skipped, b.s]).toEqual([false, true, 'MATCH']);
+  });
+
+  it("a chunk that fails keeps no checkpoint, but its error is evidence and Gates names it", async () => {
+    const dir = await tempDir();
+    const deps = { sql: (ref: { url?: string }) => clients[ref.url!]!, evidence: new FsEvidenceStore(dir), clock: systemClock, logger: silentLogger } as unknown as Deps;
+    const s = RunSpec.parse(spec('gates-error', { tables: [{ table: 'orders' }] }));
+    const plan = await planGates(s, deps);
+    await clients['pglite://memory/dst']!.query('ALTER TABLE orders RENAME TO orders_gone');
+    const r = await checkGateChunk(s, plan.items[0]!, deps);
+    expect([r.s, r.skipped]).toEqual(['ERROR', false]);
+    const err = await readJson(path.join(dir, 'gates-error/07_gates/errors/orders/000000.json'));
+    expect(err.checks[0].error).toMatch(/relation "orders" does not exist/);
+    const tables = await aggregateGates(s, deps);
+    expect(tables[0]).toMatchObject({ verdict: 'INCONCLUSIVE' });
+    expect(tables[0]!.reason).toMatch(/chunks have no result \(chunk 0: .*relation "orders" does not exist; 1 error record\(s\) in 07_gates\/errors\/orders\/\)/);
   });
 });
 
