@@ -3,25 +3,14 @@
  * bind as bigint, never through a JS number. Backfill (in place), copy within
  * a database, copy across databases and the exact gate, on real PostgreSQL.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/local-runner';
-import { dropDatabase, freshDatabase } from '../support/databases';
+import { dropDatabase, freshDatabase, pgQuery as sql } from '../support/databases';
 import { PG_URL } from '../support/env';
 import { tempDir } from '../support/local-run';
 
 const BASE = 2n ** 62n;
 const ROWS = 20_000;
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 describe.runIf(!!PG_URL)('keys above 2^53 (real PostgreSQL)', () => {
   const names = [`cutline_big_a_${process.pid}`, `cutline_big_b_${process.pid}`];

@@ -14,10 +14,9 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng, runCli } from '../support/cli-run';
-import { dropDatabase, freshDatabase } from '../support/databases';
+import { dropDatabase, freshDatabase, pgQuery, terminateBackends } from '../support/databases';
 import { PG_URL } from '../support/env';
 import { readJson, tempDir } from '../support/local-run';
 
@@ -26,19 +25,9 @@ const KILLS = Number(process.env.CUTLINE_FAULT_KILLS_PER_RUN ?? 3);
 const SEED = Number(process.env.CUTLINE_FAULT_SEED ?? 20261130);
 const ACCOUNTS = 3000;
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 /** Every row of every table the run touches, as text, in key order (cutline's own tables and volatile timestamps left out). */
 async function snapshot(src: string, dst: string): Promise<Record<string, string>> {
-  const q = (url: string, sql: string) => withClient(url, async (c) => (await c.query(sql)).rows.map((r) => JSON.stringify(r)).join('\n'));
+  const q = async (url: string, sql: string) => (await pgQuery(url, sql)).rows.map((r) => JSON.stringify(r)).join('\n');
   return {
     'src.accounts': await q(src, 'SELECT id, name, balance::text, uuid::text FROM accounts ORDER BY id'),
     'dst.accounts': await q(dst, 'SELECT id, name, balance::text, uuid::text FROM accounts ORDER BY id'),
@@ -97,8 +86,8 @@ describe.runIf(!!PG_URL)('fault suite: SIGKILL anywhere, resume, and the run end
     const dst = await freshDatabase(PG_URL!, `cutline_fault_${name}_dst_${process.pid}`);
     dbs.push(`cutline_fault_${name}_src_${process.pid}`, `cutline_fault_${name}_dst_${process.pid}`);
     const ddl = 'CREATE TABLE accounts (id bigint PRIMARY KEY, name text NOT NULL, balance numeric(12,2) NOT NULL, uuid uuid)';
-    await withClient(src, (c) => c.query(`${ddl}; INSERT INTO accounts (id, name, balance) SELECT g, 'acct-' || g, (g * 3.17)::numeric(12,2) FROM generate_series(1, ${ACCOUNTS}) g`));
-    await withClient(dst, (c) => c.query(ddl));
+    await pgQuery(src, `${ddl}; INSERT INTO accounts (id, name, balance) SELECT g, 'acct-' || g, (g * 3.17)::numeric(12,2) FROM generate_series(1, ${ACCOUNTS}) g`);
+    await pgQuery(dst, ddl);
     const params = path.join(dir, `${name}-params.json`);
     await writeFile(params, JSON.stringify({ '/app/selector': 'old' }));
     const reloads = path.join(dir, `${name}-reloads.txt`);
@@ -204,26 +193,10 @@ describe.runIf(!!PG_URL)('fault suite: SIGKILL anywhere, resume, and the run end
 
   it('backends terminated at random points of a run are retried wherever they land: it ends as the uninterrupted run', async () => {
     const s = await scenario('term');
-    const killers = await Promise.all([s.src, s.dst].map(async (url) => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      return c;
-    }));
-    let terminated = 0;
-    let running = true;
-    const loop = (async () => {
-      // Bounded: at most 3000 rounds of 10 ms and 8 terminations; one active backend at a time, then a pause of 200 ms.
-      for (let i = 0; i < 3000 && running && terminated < 8; i++) {
-        const c = killers[i % 2]!;
-        const r = await c.query("SELECT count(pg_terminate_backend(pid)) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' LIMIT 1) a");
-        terminated += Number(r.rows[0].n);
-        await new Promise((res) => setTimeout(res, Number(r.rows[0].n) ? 200 : 10));
-      }
-    })();
+    // At most 8 terminations on either database, one active backend at a time, then 200 ms of peace.
+    const killer = await terminateBackends([s.src, s.dst], { max: 8, pauseMs: 200 });
     const r = await runCli(args(s));
-    running = false;
-    await loop;
-    await Promise.all(killers.map((c) => c.end()));
+    const terminated = await killer.stop();
     // Where they land is up to the scheduler; at least one did.
     expect(terminated).toBeGreaterThan(0);
     expect(r.code, r.lines.join('\n')).toBe(0);

@@ -6,24 +6,13 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli-run';
-import { dropDatabase, freshDatabase } from '../support/databases';
+import { dropDatabase, freshDatabase, pgQuery as sql, terminateBackends } from '../support/databases';
 import { PG_URL } from '../support/env';
 import { filesUnder, readJson, tempDir } from '../support/local-run';
 
 const ROWS = 40_000;
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 /** One table, one backfill that marks rows; each chunk takes >= 50 ms so a kill lands mid-backfill. No assertion would notice a skipped range: only the checkpoints can. */
 function spec(runId: string, url: string, batchSize: number, sleep = 0.05) {
@@ -64,6 +53,20 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     return f;
   };
   const args = (file: string, evidence: string) => ['run', file, '--local', '--auto-approve', '--evidence-dir', evidence];
+
+  /** Run `first`; once it prints its first backfill chunk, start `second` (a new process) alongside it. */
+  async function alongside(first: string[], second: string[]) {
+    let other: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
+    const a = await runCli(first, {
+      afterLines: 1,
+      delayMs: 0,
+      when: (l) => {
+        if (/^\s+backfill: \d+\/\d+ chunks/.test(l) && !other) other = runCli(second);
+        return false;
+      },
+    });
+    return [a, await other!] as const;
+  }
 
   it('a resume under another batch size is refused (exit 2, nothing run); the same spec resumes to GO with every row processed', async () => {
     const url = await setup('batch');
@@ -122,18 +125,7 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     const evidence = path.join(dir, 'ev-twins');
     // About 10 s of backfill: the twin starts (a new process) well before the first is done.
     const file = await write('twins', spec('resume-twins', url, 1000, 0.5));
-    let second: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
-    const firstRun = runCli(args(file, evidence), {
-      afterLines: 1,
-      delayMs: 0,
-      // Start the twin once the first is backfilling; do not kill the first.
-      when: (l) => {
-        if (/^\s+backfill: \d+\/\d+ chunks/.test(l) && !second) second = runCli(args(file, evidence));
-        return false;
-      },
-    });
-    const a = await firstRun;
-    const b = await second!;
+    const [a, b] = await alongside(args(file, evidence), args(file, evidence));
     expect(a.code).toBe(0);
     expect(b.code).toBe(2);
     expect(b.lines.join('\n')).toMatch(/run resume-twins is already running \(pid \d+/);
@@ -145,16 +137,7 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     const evidence = path.join(dir, 'ev-pair');
     const fileA = await write('pair-a', spec('pair-a', url, 1000, 0.5));
     const fileB = await write('pair-b', spec('pair-b', url, 1000, 0));
-    let second: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
-    const a = await runCli(args(fileA, evidence), {
-      afterLines: 1,
-      delayMs: 0,
-      when: (l) => {
-        if (/^\s+backfill: \d+\/\d+ chunks/.test(l) && !second) second = runCli(args(fileB, evidence));
-        return false;
-      },
-    });
-    const b = await second!;
+    const [a, b] = await alongside(args(fileA, evidence), args(fileB, evidence));
     expect(a.code).toBe(0);
     expect(b.code).toBe(1);
     expect(b.lines.join('\n')).toMatch(/NO_GO \/ ENVIRONMENT_BLOCKED: .*the run lease of .* is held by arn:aws:states:local:000000000000:execution:cutline-local:pair-a until \d{4}-\d\d-\d\dT/);
@@ -199,24 +182,10 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     const url = await setup('terminated');
     const evidence = path.join(dir, 'ev-terminated');
     const file = await write('terminated', spec('resume-terminated', url, 1000, 0.1));
-    const killer = new pg.Client({ connectionString: url });
-    await killer.connect();
-    let terminated = 0;
-    let running = true;
-    const loop = (async () => {
-      // Bounded: at most 600 rounds of 50 ms and 6 terminations, one chunk's backend at a time, at most one per 300 ms; it stops when the run ends.
-      for (let i = 0; i < 600 && running && terminated < 6; i++) {
-        const r = await killer.query(
-          "SELECT count(pg_terminate_backend(pid)) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'UPDATE items%' AND state = 'active' LIMIT 1) a",
-        );
-        terminated += Number(r.rows[0].n);
-        await new Promise((res) => setTimeout(res, Number(r.rows[0].n) ? 300 : 50));
-      }
-    })();
+    // At most 6 terminations, one chunk's backend at a time, then 300 ms of peace.
+    const killer = await terminateBackends([url], { max: 6, query: 'UPDATE items%', pollMs: 50, pauseMs: 300, rounds: 600 });
     const r = await runCli(args(file, evidence));
-    running = false;
-    await loop;
-    await killer.end();
+    const terminated = await killer.stop();
     expect(terminated).toBeGreaterThan(0);
     expect(r.code, r.lines.join('\n')).toBe(0);
     expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
@@ -266,22 +235,10 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     const evidence = path.join(dir, 'ev-verify-retry');
     const s = { ...spec('resume-verify-retry', url, 20000, 0), verify: { rowCounts: 'before-vs-after', tables: ['items'], assertions: [{ name: 'slow and empty', sql: 'SELECT x FROM (SELECT random() AS x, pg_sleep(1.5) AS s) q WHERE x < 0' }] } };
     const file = await write('verify-retry', s);
-    const killer = new pg.Client({ connectionString: url });
-    await killer.connect();
-    let terminated = 0;
-    let running = true;
-    const loop = (async () => {
-      // Bounded: 600 rounds of 50 ms at most; terminates the slow assertion once.
-      for (let i = 0; i < 600 && running && terminated < 1; i++) {
-        const r = await killer.query("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'SELECT x FROM (SELECT random() AS x, pg_sleep%' AND state = 'active'");
-        terminated += Number(r.rows[0].n);
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    })();
+    // Terminates the slow assertion once.
+    const killer = await terminateBackends([url], { max: 1, query: 'SELECT x FROM (SELECT random() AS x, pg_sleep%', pollMs: 50, rounds: 600 });
     const r = await runCli(args(file, evidence));
-    running = false;
-    await loop;
-    await killer.end();
+    const terminated = await killer.stop();
     expect(terminated).toBe(1);
     expect(r.code, r.lines.join('\n')).toBe(0);
     expect((await readJson(path.join(evidence, 'resume-verify-retry/06_verify.json'))).details.assertions[0]).toMatchObject({ name: 'slow and empty', ok: true });

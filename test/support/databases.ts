@@ -44,3 +44,50 @@ export async function freshDatabase(baseUrl: string, name: string, opts: { chars
 export async function dropDatabase(baseUrl: string, name: string): Promise<void> {
   await admin(baseUrl, [drop(baseUrl, name)]);
 }
+
+/** One statement on a fresh connection to `url` (PostgreSQL). */
+export async function pgQuery(url: string, text: string): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Terminate backends of the run's databases while it runs (pg_terminate_backend), bounded:
+ * at most `max` terminations and `rounds` polls of `pollMs`, one backend at a time, `pauseMs` after each.
+ * `query` narrows which backends (a LIKE pattern on pg_stat_activity.query); stop() ends it and says how many.
+ */
+export async function terminateBackends(urls: string[], o: { max: number; query?: string; pollMs?: number; pauseMs?: number; rounds?: number }): Promise<{ stop(): Promise<number> }> {
+  const clients = await Promise.all(
+    urls.map(async (url) => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }),
+  );
+  let terminated = 0;
+  let running = true;
+  const loop = (async () => {
+    for (let i = 0; i < (o.rounds ?? 3000) && running && terminated < o.max; i++) {
+      const r = await clients[i % clients.length]!.query(
+        `SELECT count(pg_terminate_backend(pid)) AS n FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'${o.query ? ' AND query LIKE $1' : ''} LIMIT 1) a`,
+        o.query ? [o.query] : [],
+      );
+      const n = Number(r.rows[0].n);
+      terminated += n;
+      await new Promise((res) => setTimeout(res, n ? (o.pauseMs ?? 200) : (o.pollMs ?? 10)));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      await Promise.all(clients.map((c) => c.end()));
+      return terminated;
+    },
+  };
+}
