@@ -175,7 +175,6 @@ export interface ChunkOutcome {
   readonly ms: number;
 }
 
-
 export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise<ChunkOutcome> {
   const key = chunkKey(spec.runId, chunk);
   const task = spec.backfill.tasks.find((t) => t.name === chunk.task);
