@@ -151,7 +151,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .option('--work-dir <dir>', 'where local runs keep their parameters (<dir>/<runId>/parameters.json)', '.cutline')
     .option('--auto-approve', 'answer the go/no-go with approve (unattended runs)')
     .option('--auto-reject', 'answer the go/no-go with reject (rehearse a NO_GO)')
-    .option('--approver <name>', 'identity recorded with --auto-approve / --auto-reject', defaultApprover())
+    .option('--approver <name>', 'identity recorded with --auto-approve / --auto-reject and the terminal prompt (default: your login@host)', defaultApprover())
     .option('--seed', 'apply spec.local.seed also to a non-embedded database')
     .option('--port <port>', 'port of the local approval page (0 = any free port)', port, 0)
     .option('--resume', 'go on with a run that ended NO_GO before its go/no-go (environment, migration, backfill, verify, gate): same runId, chunks and baselines kept (a killed run resumes without it)')
@@ -181,7 +181,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
         o.autoApprove || o.autoReject
           ? { kind: 'auto' as const, decision: o.autoApprove ? ('approve' as const) : ('reject' as const), approver: o.approver, comment: `--auto-${o.autoApprove ? 'approve' : 'reject'}` }
           : process.stdin.isTTY
-            ? { kind: 'interactive' as const }
+            ? { kind: 'interactive' as const, approver: o.approver }
             : { kind: 'page-only' as const };
       const r = await runLocal({
         spec,

@@ -148,8 +148,38 @@ export class LocalApprovalPage {
 /** How a local run answers its go/no-go. */
 export type LocalApprovalMode =
   | { kind: 'auto'; decision: 'approve' | 'reject'; approver: string; comment: string }
-  | { kind: 'interactive' }
+  | { kind: 'interactive'; approver: string }
   | { kind: 'page-only' };
+
+/**
+ * The terminal go/no-go, by exact intent: only the words approve or reject
+ * decide (anything else asks again; nothing defaults); approve shows what GO
+ * will do and asks for the runId typed back.
+ */
+export async function terminalDecision(
+  ask: (question: string) => Promise<string>,
+  out: (line: string) => void,
+  r: Pick<ApprovalRequest, 'runId' | 'summary' | 'goActions'>,
+): Promise<{ decision: 'approve' | 'reject'; comment: string }> {
+  out(`\n${r.summary}\nGO will:\n${r.goActions.map((a, i) => `  ${i + 1}. ${a}`).join('\n')}`);
+  for (;;) {
+    const answer = (await ask('Approve this cutover? Type approve or reject: ')).trim().toLowerCase();
+    if (answer !== 'approve' && answer !== 'reject') {
+      out(`  got ${JSON.stringify(answer)}; expected the word approve or reject`);
+      continue;
+    }
+    if (answer === 'approve') {
+      out(`GO will:\n${r.goActions.map((a, i) => `  ${i + 1}. ${a}`).join('\n') || '  (no actions)'}`);
+      const typed = (await ask(`Type the runId (${r.runId}) to approve, anything else to go back: `)).trim();
+      if (typed !== r.runId) {
+        out(`  got ${JSON.stringify(typed)}; expected ${r.runId}: not approved`);
+        continue;
+      }
+    }
+    const comment = (await ask('Comment: ')).trim();
+    return { decision: answer, comment };
+  }
+}
 
 /** The local channel: shows the link, and answers by itself (auto) or asks on the terminal. */
 export class LocalApprovalChannel implements ApprovalChannel {
@@ -178,11 +208,9 @@ export class LocalApprovalChannel implements ApprovalChannel {
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     this.rl = rl;
     try {
-      this.out(`\n${r.summary}\nGO will:\n${r.goActions.map((a, i) => `  ${i + 1}. ${a}`).join('\n')}`);
-      const answer = (await rl.question('Approve this cutover? [approve/reject] ')).trim().toLowerCase();
-      const decision = answer.startsWith('a') || answer === 'y' || answer === 'yes' ? 'approve' : 'reject';
-      const approver = (await rl.question('Your name or e-mail: ')).trim() || process.env.USER || 'operator';
-      const comment = (await rl.question('Comment: ')).trim();
+      const { decision, comment } = await terminalDecision((q) => rl.question(q), this.out, r);
+      // Who decides is this terminal's login, not a typed name.
+      const approver = this.mode.kind === 'interactive' ? this.mode.approver : 'operator';
       const res = await decideApproval({ approvalId: r.approvalId, decision, approver, comment, via: 'terminal' }, this.deps);
       if (!res.ok) this.out(`decision refused: ${res.reason}`);
     } catch {
