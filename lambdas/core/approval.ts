@@ -3,6 +3,7 @@
  * signature over both: never the task token. GET shows, only POST decides; a
  * decision is single-use and bound into the evidence.
  */
+import { errorMessage } from './errors';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApprovalDecision, Clock, EvidenceStore, ApprovalStore, TaskTokens } from '../ports';
 import { canonicalJson, stepKey, stepRecord } from './evidence';
@@ -47,7 +48,7 @@ export function approvalQuery(approvalId: string, expiresAt: string, secret: str
 
 export type DecideResult =
   | { ok: true; decision: ApprovalDecision; final: boolean; approvals: number; required: number }
-  | { ok: false; status: 400 | 403 | 404 | 409 | 410; reason: string };
+  | { ok: false; status: 400 | 403 | 404 | 409 | 410 | 503; reason: string };
 
 /**
  * Record one approver's decision and, once it decides the gate, answer the
@@ -68,23 +69,50 @@ export async function decideApproval(
   if (pending.approvers?.length && !pending.approvers.includes(d.approver))
     return { ok: false, status: 403, reason: `${d.approver} is not on the approver list of run ${pending.runId}` };
   if (await store.final(d.approvalId)) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
-  const decision: ApprovalDecision = { ...d, runId: pending.runId, decidedAt: now.toISOString() };
-  if (!(await store.recordVote(decision))) return { ok: false, status: 409, reason: `${d.approver} already decided approval ${d.approvalId}; a decision is single-use` };
+  let decision: ApprovalDecision = { ...d, runId: pending.runId, decidedAt: now.toISOString() };
+  const single = { ok: false, status: 409, reason: `${d.approver} already decided approval ${d.approvalId}; a decision is single-use` } as const;
+  const repeat = !(await store.recordVote(decision));
+  if (repeat) {
+    // Already voted: refused, unless it is the same deciding vote again after Step Functions did not take it (no final yet).
+    const earlier = (await store.votes(d.approvalId)).find((v) => v.approver === d.approver);
+    if (!earlier || earlier.decision !== d.decision) return single;
+    decision = earlier;
+  }
   const required = Math.max(1, pending.required ?? 1);
   const votes = await store.votes(d.approvalId);
   const approvals = votes.filter((v) => v.decision === 'approve');
-  await deps.evidence.put(
-    stepKey(pending.runId, 'goNoGo', `_votes/${now.toISOString().replace(/[:.]/g, '-')}_${d.decision}`),
-    canonicalJson({ ...decision, approvals: approvals.length, required }),
-    'application/json',
-  );
   const decides = d.decision === 'reject' || approvals.length >= required;
+  if (repeat && !decides) return single;
+  // One vote file per approver (two votes in the same millisecond never overwrite each other).
+  if (!repeat)
+    await deps.evidence.put(
+      stepKey(pending.runId, 'goNoGo', `_votes/${d.approver.replace(/[^A-Za-z0-9@._-]/g, '_')}_${d.decision}`),
+      canonicalJson({ ...decision, approvals: approvals.length, required }),
+      'application/json',
+    );
   if (!decides) {
     await deps.tokens.heartbeat(pending.taskToken).catch(() => undefined);
     return { ok: true, decision, final: false, approvals: approvals.length, required };
   }
-  if (!(await store.finalizeOnce(decision))) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
   const approvers = d.decision === 'approve' ? approvals.map((v) => v.approver) : [d.approver];
+  // The decision takes effect when Step Functions takes it: only then is it final and recorded as PASS / FAIL.
+  try {
+    if (d.decision === 'approve') {
+      await deps.tokens.succeed(pending.taskToken, { approvalId: d.approvalId, approver: d.approver, approvers, comment: d.comment, decidedAt: decision.decidedAt, via: d.via });
+    } else {
+      await deps.tokens.fail(
+        pending.taskToken,
+        'ApprovalRejected',
+        JSON.stringify({ errorMessage: `rejected by ${d.approver} via ${d.via}: ${d.comment || '(no comment)'}` }),
+      );
+    }
+  } catch (e) {
+    const name = (e as { name?: string }).name ?? '';
+    if (/TaskTimedOut|TaskDoesNotExist|InvalidToken/.test(name))
+      return { ok: false, status: 410, reason: `run ${pending.runId} no longer waits for this decision (${name}); nothing took effect` };
+    return { ok: false, status: 503, reason: `Step Functions did not take the ${d.decision} (${errorMessage(e)}); nothing took effect yet: submit the same decision again` };
+  }
+  if (!(await store.finalizeOnce(decision))) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
   await deps.evidence.put(
     stepKey(pending.runId, 'goNoGo'),
     canonicalJson(
@@ -99,14 +127,5 @@ export async function decideApproval(
     ),
     'application/json',
   );
-  if (d.decision === 'approve') {
-    await deps.tokens.succeed(pending.taskToken, { approvalId: d.approvalId, approver: d.approver, approvers, comment: d.comment, decidedAt: decision.decidedAt, via: d.via });
-  } else {
-    await deps.tokens.fail(
-      pending.taskToken,
-      'ApprovalRejected',
-      JSON.stringify({ errorMessage: `rejected by ${d.approver} via ${d.via}: ${d.comment || '(no comment)'}` }),
-    );
-  }
   return { ok: true, decision, final: true, approvals: approvals.length, required };
 }

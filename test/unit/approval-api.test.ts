@@ -178,3 +178,31 @@ describe('Slack interactivity', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 });
+
+describe('a decision takes effect only when Step Functions takes it', () => {
+  it('SendTaskSuccess fails: 503 "nothing took effect", no PASS record, no final; the same decision again goes through', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    sfn.on(SendTaskSuccessCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })).resolves({});
+    const post = () => handler(event('POST', '/approve', { body: form({ approver: 'alice@example.com', comment: 'ok', decision: 'approve' }) }));
+    const first = await post();
+    expect(first.statusCode).toBe(503);
+    expect(first.body).toContain('nothing took effect yet: submit the same decision again');
+    expect(objects.has('runs/run-42/09_approval.json')).toBe(false);
+    expect(objects.has(`private/approvals/${ID}/decision.json`)).toBe(false);
+    const again = await post();
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(objects.get('runs/run-42/09_approval.json')!).result).toBe('PASS');
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(2);
+    // Now it is final: a third submit is a replay.
+    const third = await post();
+    expect(third.statusCode).toBe(409);
+  });
+
+  it('the run stopped waiting (TaskTimedOut): 410, nothing recorded as decided', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    sfn.on(SendTaskFailureCommand).rejects(Object.assign(new Error('Task Timed Out'), { name: 'TaskTimedOut' }));
+    const r = await handler(event('POST', '/approve', { body: form({ approver: 'bob@example.com', comment: 'no', decision: 'reject' }) }));
+    expect(r.statusCode).toBe(410);
+    expect(objects.has('runs/run-42/09_approval.json')).toBe(false);
+  });
+});

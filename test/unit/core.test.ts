@@ -337,3 +337,23 @@ describe('reads are retried after a dropped connection, writes are not', () => {
     expect(calls).toHaveLength(3);
   });
 });
+
+describe('votes', () => {
+  it('two approvals in the same millisecond are two vote files, one per approver', async () => {
+    const { decideApproval } = await import('../../lambdas/core/approval');
+    const { MemoryApprovalStore } = await import('../../lambdas/adapters/local/approval-local');
+    const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
+    const { tempDir } = await import('../support/local-run');
+    const store = new MemoryApprovalStore();
+    const now = new Date('2026-11-21T01:00:00.000Z');
+    await store.save({ approvalId: 'a1', runId: 'r1', taskToken: 't', expiresAt: '2026-11-21T02:00:00Z', approvers: ['alice@example.com', 'bob@example.com'], required: 2 });
+    const evidence = new FsEvidenceStore(await tempDir());
+    const succeeded: unknown[] = [];
+    const deps = { approvalStore: store, evidence, clock: { now: () => now, sleep: async () => {} }, tokens: { succeed: async (_t: string, o: unknown) => void succeeded.push(o), fail: async () => {}, heartbeat: async () => {} } };
+    const a = await decideApproval({ approvalId: 'a1', decision: 'approve', approver: 'alice@example.com', comment: '', via: 'test' }, deps);
+    const b = await decideApproval({ approvalId: 'a1', decision: 'approve', approver: 'bob@example.com', comment: '', via: 'test' }, deps);
+    expect([a.ok && a.final, b.ok && b.final]).toEqual([false, true]);
+    expect((await evidence.list('r1/09_approval_votes/')).map((o) => o.key)).toEqual(['r1/09_approval_votes/alice@example.com_approve.json', 'r1/09_approval_votes/bob@example.com_approve.json']);
+    expect(succeeded).toHaveLength(1);
+  });
+});

@@ -88,7 +88,8 @@ export class LocalTaskTokens implements TaskTokens {
   }
   private take(token: string) {
     const w = this.waiters.get(token);
-    if (!w) throw new Error('TaskTimedOut: the task token is unknown or already answered');
+    // Named as Step Functions names it (SendTaskSuccess on a token that was answered or timed out).
+    if (!w) throw Object.assign(new Error('Provided task does not exist anymore: the task token is unknown or already answered'), { name: 'TaskTimedOut' });
     this.waiters.delete(token);
     return w;
   }
