@@ -98,12 +98,18 @@ export async function specChangeProblem(spec: RunSpec, deps: Pick<Deps, 'evidenc
 export async function validateSpecStage(raw: { spec: unknown; execution: { name: string; id?: string } }, platform: 'aws' | 'local', deps: Deps) {
   const r = specAsRun(raw.spec, platform);
   const rawSpec = (raw.spec ?? {}) as Record<string, unknown>;
-  const runId = r.ok ? r.spec.runId : typeof rawSpec.runId === 'string' && /^[A-Za-z0-9_-]{1,80}$/.test(rawSpec.runId) ? rawSpec.runId : raw.execution.name;
+  // A run owns its runId: evidence goes under the execution's own name; a spec naming another run writes nothing there.
+  const runId = endWho(raw).runId;
   const owner = r.ok ? r.spec.owner : typeof rawSpec.owner === 'string' ? rawSpec.owner : 'unknown';
   return recorded(deps, { runId, owner }, 'validateSpec', `cutline validate (${platform})`, async () => {
     if (!r.ok) {
       throw new SpecInvalid(`run spec is invalid (${r.problems.length} problem(s)): ${r.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems: r.problems });
     }
+    if (r.spec.runId !== raw.execution.name)
+      throw new SpecInvalid(
+        `runId ${JSON.stringify(r.spec.runId)} differs from the execution name ${JSON.stringify(raw.execution.name)}; expected the execution to be named by its runId (cutline start does), so no execution can write into another run's evidence`,
+        { problems: [{ path: '$.runId', message: `got ${JSON.stringify(r.spec.runId)}; expected the execution name ${JSON.stringify(raw.execution.name)}` }] },
+      );
     const spec = r.spec;
     const changed = await specChangeProblem(spec, deps);
     if (changed) throw new SpecInvalid(changed, { problems: [{ path: '$', message: changed }] });
@@ -401,10 +407,11 @@ export async function rollbackStage(s: StageState, deps: Deps) {
   });
 }
 
-function endWho(s: EndState): Who {
+/** Where a run's records go: always under the execution's own name (the spec's runId when it matches, as `start` names executions). */
+function endWho(s: { spec: unknown; execution: { name: string } }): Who {
   const spec = (s.spec ?? {}) as Record<string, unknown>;
-  const runId = typeof spec.runId === 'string' && /^[A-Za-z0-9_-]{1,80}$/.test(spec.runId) ? spec.runId : s.execution.name;
-  return { runId, owner: typeof spec.owner === 'string' ? spec.owner : 'unknown' };
+  const named = /^[A-Za-z0-9_-]{1,80}$/.test(s.execution.name) ? s.execution.name : 'invalid-execution-name';
+  return { runId: named, owner: typeof spec.owner === 'string' ? spec.owner : 'unknown' };
 }
 
 export async function classifyStage(s: EndState, deps: Deps, platform: 'aws' | 'local' = 'aws'): Promise<ClassifyOutcome> {

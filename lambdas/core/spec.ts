@@ -364,6 +364,12 @@ export const RunSpec = z
   .superRefine((s, ctx) => {
     if (s.approval.heartbeatSeconds !== undefined && s.approval.heartbeatSeconds > s.approval.timeoutSeconds)
       ctx.addIssue({ code: 'custom', path: ['approval', 'heartbeatSeconds'], message: `got ${s.approval.heartbeatSeconds}; expected at most approval.timeoutSeconds (${s.approval.timeoutSeconds})` });
+    if (s.approval.required > 1 && !s.approval.approvers?.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval', 'required'],
+        message: `got ${s.approval.required} approvals required without approval.approvers; expected a named approvers list (each vote counts only through that approver's own signed link), or required: 1`,
+      });
     if (s.approval.approvers && s.approval.required > s.approval.approvers.length)
       ctx.addIssue({ code: 'custom', path: ['approval', 'required'], message: `got ${s.approval.required} approvals required from ${s.approval.approvers.length} approvers; expected at most the number of approvers` });
     if (s.migrations && (s.migrations.location === 'bundled') !== !!s.migrations.files)

@@ -57,6 +57,19 @@ describe('cutline run', () => {
     expect(t.err.join('\n')).toContain('needs --local');
   });
 
+  it('validate: required > 1 without a named approvers list is exit 2 (one person could cast every vote)', async () => {
+    const f = path.join(dir, 'mofn.json');
+    const spec = await miniSpec({ runId: 'cli-mofn' });
+    spec.approval = { ...spec.approval, required: 2 };
+    await writeFile(f, JSON.stringify(spec));
+    const t = io();
+    expect(await main(['validate', f], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.join('\n')).toMatch(/\$\.approval\.required: .*2 approvals required without approval\.approvers; expected a named approvers list/);
+    spec.approval.approvers = ['alice@example.com', 'bob@example.com'];
+    await writeFile(f, JSON.stringify(spec));
+    expect(await main(['validate', f], io().io)).toBe(EXIT.OK);
+  });
+
   it('an invalid spec, a JSON null, a 10 MB spec: exit 2 with what was expected; no evidence written, no runId used up', async () => {
     const evidence = path.join(dir, 'evidence-bad');
     const bad = path.join(dir, 'bad.json');

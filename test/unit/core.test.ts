@@ -357,3 +357,22 @@ describe('votes', () => {
     expect(succeeded).toHaveLength(1);
   });
 });
+
+describe('a run owns its runId', () => {
+  it('an execution whose name is not the spec runId is refused and writes nothing into that run\'s evidence', async () => {
+    const { validateSpecStage, classifyStage, summaryStage } = await import('../../lambdas/core/pipeline');
+    const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
+    const { tempDir, miniSpec } = await import('../support/local-run');
+    const dir = await tempDir();
+    const evidence = new FsEvidenceStore(dir);
+    const victim = await miniSpec({ runId: 'prod-run' });
+    const deps = { evidence, clock: { now: () => new Date('2026-11-21T01:00:00Z'), sleep: async () => {} }, sql: () => { throw new Error('no database'); }, logger: { info() {}, warn() {}, error() {} } } as never;
+    const execution = { name: 'attacker-exec', id: 'arn:aws:states:eu-west-1:1:execution:cutline:attacker-exec' };
+    await expect(validateSpecStage({ spec: victim, execution }, 'local', deps)).rejects.toMatchObject({ name: 'SpecInvalid', message: expect.stringContaining('differs from the execution name "attacker-exec"') });
+    const error = { Error: 'SpecInvalid', Cause: 'x' };
+    await classifyStage({ spec: victim, execution, results: {}, error }, deps, 'local');
+    await summaryStage({ spec: victim, execution, results: {}, error }, deps);
+    expect((await evidence.list('prod-run/')).length).toBe(0);
+    expect((await evidence.list('attacker-exec/')).map((o) => o.key)).toContain('attacker-exec/01_validate.json');
+  });
+});
