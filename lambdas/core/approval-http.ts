@@ -6,7 +6,8 @@
  *   POST /slack               Slack interactivity: signed request, the Slack user is the approver
  * Refused links get a clear page and a 4xx, and change nothing.
  */
-import type { ApprovalStore, Clock, EvidenceStore, HttpClient, TaskTokens } from '../ports';
+import { randomUUID } from 'node:crypto';
+import type { ApprovalStore, Clock, EvidenceStore, HttpClient, Logger, TaskTokens } from '../ports';
 import { decideApproval, verifyApprovalLink } from './approval';
 import { errorMessage } from './errors';
 import { verifySlackRequest } from './slack';
@@ -32,6 +33,7 @@ export interface ApprovalHttpDeps {
   readonly evidence: EvidenceStore;
   readonly clock: Clock;
   readonly http?: HttpClient;
+  readonly logger?: Logger;
   secret(): Promise<string>;
   slackSigningSecret?(): Promise<string>;
 }
@@ -46,11 +48,36 @@ pre{background:#f4f4f4;padding:.75rem;overflow:auto}button{font-size:1rem;paddin
 input,textarea{width:100%;font:inherit}</style></head><body>${body}</body></html>`;
 }
 
-const html = (status: number, title: string, body: string): ApprovalHttpResponse => ({
-  status,
-  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' },
-  body: page(title, body),
-});
+/** No script, no remote anything: the page's one inline style, forms posting back to it, never framed. */
+export const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+} as const;
+
+const html = (status: number, title: string, body: string): ApprovalHttpResponse => ({ status, headers: { ...PAGE_HEADERS }, body: page(title, body) });
+
+/** A decision is posted from the page itself: a cross-site form (another origin, Sec-Fetch-Site cross-site) is refused. */
+function crossSite(req: ApprovalHttpRequest): string | undefined {
+  const site = req.headers['sec-fetch-site'];
+  if (site && site !== 'same-origin' && site !== 'none') return `the form was posted from another site (Sec-Fetch-Site: ${site})`;
+  // Browsers send Origin: null for a form posted under Referrer-Policy no-referrer (this page's): only a real origin is compared.
+  const origin = req.headers.origin;
+  const host = req.headers.host;
+  if (origin && origin !== 'null' && host) {
+    let from: string | undefined;
+    try {
+      from = new URL(origin).host;
+    } catch {
+      from = origin;
+    }
+    if (from !== host) return `the form was posted from ${origin}, not from this page`;
+  }
+  return undefined;
+}
 const refused = (status: number, reason: string) => html(status, 'Link refused', `<h1>This approval link cannot be used</h1><p>${esc(reason)}</p><p>Nothing was decided.</p>`);
 
 export async function handleApprovalHttp(req: ApprovalHttpRequest, deps: ApprovalHttpDeps): Promise<ApprovalHttpResponse> {
@@ -86,6 +113,8 @@ ${link.who ? `<input type="hidden" name="who" value="${esc(link.who)}"><p>You de
       );
     }
     if (req.method !== 'POST') return html(405, 'Method not allowed', '<h1>Method not allowed</h1>');
+    const foreign = crossSite(req);
+    if (foreign) return refused(403, foreign);
     const form = new URLSearchParams(req.body);
     const link = { approvalId: form.get('id'), expiresAt: form.get('exp'), sig: form.get('sig'), who: form.get('who') };
     const check = verifyApprovalLink(link, await deps.secret(), deps.clock.now());
@@ -109,7 +138,10 @@ ${link.who ? `<input type="hidden" name="who" value="${esc(link.who)}"><p>You de
     const head = !out.final ? `Approval recorded: ${out.approvals} of ${out.required}` : decision === 'approve' ? 'Approved: GO' : 'Rejected: NO-GO';
     return html(200, 'Decision recorded', `<h1>${esc(head)}</h1><p>Recorded for run ${esc(out.decision.runId)} by ${esc(out.decision.approver)} at ${esc(out.decision.decidedAt)}.</p>`);
   } catch (e) {
-    return html(500, 'Error', `<h1>Something went wrong</h1><p>${esc(errorMessage(e))}</p><p>Nothing was decided unless the page said so.</p>`);
+    // Details go to the log, never to the page.
+    const ref = randomUUID();
+    deps.logger?.error('approval request failed', { ref, error: errorMessage(e) });
+    return html(500, 'Error', `<h1>Something went wrong</h1><p>Reference ${esc(ref)}: the operator finds the details in the logs.</p><p>Nothing was decided unless the page said so.</p>`);
   }
 }
 

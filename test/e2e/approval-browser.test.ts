@@ -19,13 +19,15 @@ beforeAll(async () => {
 afterAll(() => browser?.close());
 
 /** Start a run whose go/no-go waits for the page; resolves the signed link once it is sent. */
-async function startRun(runId: string, required = 1): Promise<{ link: string; done: Promise<LocalRunResult>; evidence: string }> {
+async function startRun(runId: string, approvers: string[] = []): Promise<{ link: string; links: Record<string, string>; done: Promise<LocalRunResult>; evidence: string }> {
   const evidenceDir = await tempDir();
   const spec = await miniSpec({ runId });
-  spec.approval.required = required;
-  let resolveLink!: (u: string) => void;
-  const link = new Promise<string>((r) => {
-    resolveLink = r;
+  // M of N only with named approvers: each gets a personal link whose signature names them.
+  if (approvers.length) spec.approval = { ...spec.approval, approvers, required: approvers.length };
+  const links: Record<string, string> = {};
+  let resolveLinks!: () => void;
+  const sent = new Promise<void>((r) => {
+    resolveLinks = r;
   });
   const done = runLocal({
     spec,
@@ -33,16 +35,19 @@ async function startRun(runId: string, required = 1): Promise<{ link: string; do
     workDir: await tempDir('cutline-work-'),
     approval: { kind: 'page-only' },
     out: (l) => {
-      const m = /open (http:\/\/127\.0\.0\.1:\d+\/approve\?\S+)/.exec(l);
-      if (m) resolveLink(m[1]!);
+      const m = /Go \/ no-go for \S+(?: \((\S+)\))?: open (http:\/\/127\.0\.0\.1:\d+\/approve\?\S+)/.exec(l);
+      if (!m) return;
+      links[m[1] ?? ''] = m[2]!;
+      if (Object.keys(links).length >= Math.max(1, approvers.length)) resolveLinks();
     },
   });
-  return { link: await link, done, evidence: path.join(evidenceDir, runId) };
+  await sent;
+  return { link: links[approvers[0] ?? '']!, links, done, evidence: path.join(evidenceDir, runId) };
 }
 
 describe.runIf(BROWSER_TESTS)('approval page in Chromium', () => {
   it('GET decides nothing; each approval counts once (2 of 2 needed); a replay and a tampered link are refused; the run goes on', async () => {
-    const { link, done, evidence } = await startRun('browser-approve', 2);
+    const { link, links, done, evidence } = await startRun('browser-approve', ['alice@example.com', 'bob@example.com']);
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -61,7 +66,9 @@ describe.runIf(BROWSER_TESTS)('approval page in Chromium', () => {
     expect(resp!.status()).toBe(403);
     expect(await tampered.locator('body').textContent()).toContain('the link signature does not match');
 
-    await page.fill('input[name="approver"]', 'alice@example.com');
+    // alice's own link: it names her; there is no name to type
+    expect(await page.locator('input[name="approver"]').count()).toBe(0);
+    expect(await page.locator('body').textContent()).toContain('You decide as alice@example.com');
     await page.fill('textarea[name="comment"]', 'looks good');
     const [post] = await Promise.all([page.waitForNavigation(), page.click('button[value="approve"]')]);
     expect(post!.status()).toBe(200);
@@ -69,13 +76,11 @@ describe.runIf(BROWSER_TESTS)('approval page in Chromium', () => {
 
     // the same approver again (back, resubmit): single-use
     await page.goBack();
-    await page.fill('input[name="approver"]', 'alice@example.com');
     const [replay] = await Promise.all([page.waitForNavigation(), page.click('button[value="approve"]')]);
     expect(replay!.status()).toBe(409);
     expect(await page.locator('body').textContent()).toContain('already decided');
 
-    await page.goBack();
-    await page.fill('input[name="approver"]', 'bob@example.com');
+    await page.goto(links['bob@example.com']!);
     const [second] = await Promise.all([page.waitForNavigation(), page.click('button[value="approve"]')]);
     expect(second!.status()).toBe(200);
     expect(await page.locator('h1').textContent()).toBe('Approved: GO');

@@ -206,3 +206,25 @@ describe('a decision takes effect only when Step Functions takes it', () => {
     expect(objects.has('runs/run-42/09_approval.json')).toBe(false);
   });
 });
+
+describe('the page itself', () => {
+  it('no script, never framed, no sniffing (CSP, nosniff); a cross-site form post decides nothing; a 500 shows no internals', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const view = await handler(event('GET', '/approve', { query: approvalQuery(ID, EXP, KEY) }));
+    expect(view.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(view.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(view.headers['x-content-type-options']).toBe('nosniff');
+    const crossSite = await handler(event('POST', '/approve', { body: form({ approver: 'alice@example.com', decision: 'approve' }), headers: { 'sec-fetch-site': 'cross-site', host: 'approve.example.com' } }));
+    expect(crossSite.statusCode).toBe(403);
+    const otherOrigin = await handler(event('POST', '/approve', { body: form({ approver: 'alice@example.com', decision: 'approve' }), headers: { origin: 'https://evil.example.net', host: 'approve.example.com' } }));
+    expect(otherOrigin.statusCode).toBe(403);
+    expect(decisions()).toHaveLength(0);
+    const same = await handler(event('POST', '/approve', { body: form({ approver: 'alice@example.com', decision: 'approve' }), headers: { origin: 'https://approve.example.com', host: 'approve.example.com', 'sec-fetch-site': 'same-origin' } }));
+    expect(same.statusCode).toBe(200);
+    s3.on(GetObjectCommand).rejects(new Error('AccessDenied: arn:aws:iam::123456789012:role/internal-secret-role'));
+    const broken = await handler(event('GET', '/approve', { query: approvalQuery(ID, EXP, KEY) }));
+    expect(broken.statusCode).toBe(500);
+    expect(broken.body).not.toContain('internal-secret-role');
+    expect(broken.body).toMatch(/Reference [0-9a-f-]{36}/);
+  });
+});
