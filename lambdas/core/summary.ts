@@ -3,6 +3,21 @@ import type { ClassifyOutcome } from './decision';
 import type { GateOutcome, VerifyOutcome } from './verify';
 import { STAGE_ORDER, STATES } from './states';
 
+/**
+ * Text from people and servers (comments, names, error messages) as inert
+ * Markdown: one line, no HTML, no table cell breaks, no links or emphasis of
+ * its own, so a comment cannot forge a row, a heading or a <script>.
+ */
+export function mdText(v: unknown): string {
+  return String(v ?? '')
+    .replace(/\s+/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/([\\`*_{}[\]()#+!|~])/g, '\\$1')
+    .trim();
+}
+
 export function renderSummary(r: {
   runId: string;
   owner: string;
@@ -17,11 +32,11 @@ export function renderSummary(r: {
 }): string {
   const out: string[] = [];
   out.push(`# cutline run ${r.runId}: ${r.outcome}${r.outcome === 'NO_GO' ? ` / ${r.classification}` : ''}`, '');
-  out.push(`- owner: ${r.owner}`, `- finished (UTC): ${r.now.toISOString()}`, `- reason: ${r.reason}`);
+  out.push(`- owner: ${mdText(r.owner)}`, `- finished (UTC): ${r.now.toISOString()}`, `- reason: ${mdText(r.reason)}`);
   if (r.attempts !== undefined)
     out.push(`- attempts: ${r.attempts}${r.attempts > 1 ? ` (interrupted ${r.attempts - 1} time(s) and resumed; see 00_attempts/)` : ''}`);
   if (r.classify) {
-    out.push(`- stopped in: ${r.classify.stage}`, `- retry_at_utc: ${r.classify.retry_at_utc}`, `- unblock_criteria: ${r.classify.unblock_criteria}`);
+    out.push(`- stopped in: ${r.classify.stage}`, `- retry_at_utc: ${r.classify.retry_at_utc}`, `- unblock_criteria: ${mdText(r.classify.unblock_criteria)}`);
     if (r.classify.cause_classification) out.push(`- rollback cause: ${r.classify.cause_classification}`);
   }
   out.push('', '## Stages', '', '| stage | result |', '|---|---|');
@@ -43,26 +58,26 @@ export function renderSummary(r: {
       byTask.set(c.t, t);
     }
     out.push('', '## Backfill', '', '| task | chunks | skipped (already done) | rows |', '|---|---:|---:|---:|');
-    for (const [t, v] of byTask) out.push(`| ${t} | ${v.chunks} | ${v.skipped} | ${v.rows} |`);
+    for (const [t, v] of byTask) out.push(`| ${mdText(t)} | ${v.chunks} | ${v.skipped} | ${v.rows} |`);
   }
   const gates = r.results.gates as GateOutcome | undefined;
   if (gates) {
     out.push('', `## Gate fast (tolerance ${gates.toleranceRows} rows, ${gates.tolerancePercent}%): ${gates.verdict}`, '');
     out.push('| table | expected | actual | diff | verdict |', '|---|---:|---:|---:|---|');
-    for (const t of gates.tables) out.push(`| ${t.table} | ${t.expected ?? '-'} | ${t.actual ?? '-'} | ${t.diff ?? '-'} | ${t.verdict} |`);
+    for (const t of gates.tables) out.push(`| ${mdText(t.table)} | ${t.expected ?? '-'} | ${t.actual ?? '-'} | ${t.diff ?? '-'} | ${t.verdict} |`);
   }
   if (gates?.methodTables?.length) {
     out.push('', '## Method gates', '', '| table | verdict | chunks | differing keys | rows/s | reason |', '|---|---|---:|---:|---:|---|');
-    for (const t of gates.methodTables) out.push(`| ${t.table} | ${t.verdict} | ${t.chunks} | ${t.diffs} | ${t.rowsPerSecond ?? '-'} | ${t.reason} |`);
+    for (const t of gates.methodTables) out.push(`| ${mdText(t.table)} | ${t.verdict} | ${t.chunks} | ${t.diffs} | ${t.rowsPerSecond ?? '-'} | ${mdText(t.reason)} |`);
     out.push('', 'Differing keys: `07_gates/diff.txt` (readable) and `07_gates/report.json`; per chunk: `07_gates/chunks/<table>/`.');
   }
   const verify = r.results.verify as VerifyOutcome | undefined;
   if (verify?.assertions.length) {
     out.push('', '## Assertions', '', '| assertion | violations | result |', '|---|---:|---|');
-    for (const a of verify.assertions) out.push(`| ${a.name} | ${a.violations} | ${a.ok ? 'PASS' : a.error ? `ERROR: ${a.error}` : 'FAIL'} |`);
+    for (const a of verify.assertions) out.push(`| ${mdText(a.name)} | ${a.violations} | ${a.ok ? 'PASS' : a.error ? `ERROR: ${mdText(a.error)}` : 'FAIL'} |`);
   }
   const approval = r.results.goNoGo as { approver?: string; comment?: string; decidedAt?: string; via?: string } | undefined;
-  if (approval) out.push('', '## Approval', '', `Approved by ${approval.approver} via ${approval.via} at ${approval.decidedAt}: "${approval.comment ?? ''}"`);
+  if (approval) out.push('', '## Approval', '', `Approved by ${mdText(approval.approver)} via ${mdText(approval.via)} at ${approval.decidedAt}: "${mdText(approval.comment)}"`);
   out.push('', 'Every step has a record `NN_<step>.json`; `manifest.json` lists each file with its SHA-256 and a hash chain.', '');
   return out.join('\n');
 }

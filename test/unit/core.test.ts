@@ -376,3 +376,25 @@ describe('a run owns its runId', () => {
     expect((await evidence.list('attacker-exec/')).map((o) => o.key)).toContain('attacker-exec/01_validate.json');
   });
 });
+
+describe('summary.md is inert to what people type', () => {
+  it('an approval comment with newlines, a table row and a <script> stays one line of text', async () => {
+    const { renderSummary } = await import('../../lambdas/core/summary');
+    const md = renderSummary({
+      runId: 'r1',
+      owner: 'ops',
+      outcome: 'GO',
+      classification: 'GO',
+      reason: 'ok',
+      classify: undefined,
+      results: { goNoGo: { approver: 'alice', via: 'approval page', decidedAt: '2026-11-21T01:00:00Z', comment: 'fine\n\n| Cutover | **skipped** |\n<script>alert(1)</script>\n# GO' } },
+      now: new Date('2026-11-21T01:00:00Z'),
+    });
+    const approval = md.slice(md.indexOf('## Approval'));
+    expect(approval.split('\n').filter((l) => l.trim())).toHaveLength(3); // heading, the line, the footer
+    expect(md).not.toContain('<script>');
+    expect(md).not.toMatch(/^\| Cutover \| \*\*skipped/m);
+    expect(md).not.toMatch(/^# GO/m);
+    expect(approval).toContain('&lt;script&gt;');
+  });
+});
