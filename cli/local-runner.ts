@@ -23,6 +23,7 @@ import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
 import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
 import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
+import { redactUrl } from '../lambdas/adapters/local/sql-common';
 import { canonicalJson, readEvidenceJson } from '../lambdas/core/evidence';
 import { splitStatements } from '../lambdas/core/sql-lexer';
 import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/core/states';
@@ -162,7 +163,7 @@ export async function openLocalDatabases(
       opened[url] = client;
       opts.onOpen?.(url, client);
     } catch (e) {
-      out(`warning: cannot open ${url}: ${(e as Error).message}`);
+      out(`warning: cannot open ${redactUrl(url)}: ${(e as Error).message.split(url).join(redactUrl(url))}`);
     }
   }
   return { factory, opened };
@@ -190,14 +191,18 @@ async function preflightInputs(raw: Record<string, unknown>, evidence: FsEvidenc
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const raw = applyUrlOverrides(opts.spec, opts.sourceUrl, opts.targetUrl);
+  // A password in a database URL never leaves this process: the run (its input, history and evidence) sees the URL with
+  // the password redacted, and the databases are opened with the real one and found again under the redacted form.
+  const safe = structuredClone(raw);
+  for (const side of ['source', 'target']) if (typeof safe?.[side]?.url === 'string') safe[side].url = redactUrl(safe[side].url);
   const evidenceRoot = path.resolve(opts.evidenceDir ?? 'evidence');
   const evidence = new FsEvidenceStore(evidenceRoot);
-  const spec = await preflightInputs(raw, evidence);
+  const spec = await preflightInputs(safe, evidence);
   const runId = spec.runId;
   // One runner per run; a lock left by a killed runner is taken over (that is a resume).
   const lock = await takeRunnerLock(evidenceRoot, runId);
   try {
-    return await runLocked(opts, raw, runId, evidenceRoot, evidence, out);
+    return await runLocked(opts, raw, safe, runId, evidenceRoot, evidence, out);
   } finally {
     await lock.release();
   }
@@ -207,6 +212,8 @@ async function runLocked(
   opts: LocalRunOptions,
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
   raw: Record<string, any>,
+  // biome-ignore lint/suspicious/noExplicitAny: as above; the spec the run sees, passwords redacted
+  safe: Record<string, any>,
   runId: string,
   evidenceRoot: string,
   evidence: FsEvidenceStore,
@@ -221,6 +228,10 @@ async function runLocked(
     await evidence.putIfAbsent(`${runId}/execution-history/attempt-${String(n).padStart(3, '0')}.json`, previous, 'application/json');
   }
   const { factory, opened } = await openLocalDatabases(raw, opts, out);
+  for (const side of ['source', 'target']) {
+    const url = raw?.[side]?.url;
+    if (typeof url === 'string' && opened[url]) factory.register(redactUrl(url), opened[url]);
+  }
 
   // Parameters: a working copy per run, so the runtime-selector flip never edits the example file;
   // made on the first attempt only: a resume keeps what the run's cutover already flipped.
@@ -316,7 +327,7 @@ async function runLocked(
   const machine = new StateMachine((await loadLocalDefinition()) as any, { validationOptions: { checkArn: true, checkPaths: true } });
   const execId = `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`;
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-  const execution = machine.run(raw as any, {
+  const execution = machine.run(safe as any, {
     overrides: {
       taskResourceLocalHandlers: overrides,
       retryIntervalOverrides: Object.fromEntries(Object.values(STATES).map((s) => [s, 50])),
@@ -324,7 +335,7 @@ async function runLocked(
       waitTimeOverrides: { [STATES.commandWait]: 200 },
     },
     // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-    context: { Execution: { Id: execId, Name: runId, Input: raw, StartTime: new Date().toISOString() }, Task: { Token: 'minted-by-the-local-GoNoGo-override' } } as any,
+    context: { Execution: { Id: execId, Name: runId, Input: safe, StartTime: new Date().toISOString() }, Task: { Token: 'minted-by-the-local-GoNoGo-override' } } as any,
   });
 
   // Execution history: live stage progress, kept in the evidence folder.
