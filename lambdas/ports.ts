@@ -91,6 +91,9 @@ export interface CommandRunner {
 export interface ParameterStore {
   /** Values by name; a missing parameter is absent from the map. */
   getMany(names: readonly string[]): Promise<Map<string, string>>;
+  /** Which of these are SecureString: their values are secret whatever a spec says. */
+  secureNames(names: readonly string[]): Promise<Set<string>>;
+  /** Write a value, keeping the parameter's type (a SecureString stays one). */
   put(name: string, value: string): Promise<void>;
 }
 

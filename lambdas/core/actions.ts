@@ -70,9 +70,10 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
   const base = { index, type: a.type, description: describeAction(a) };
   try {
     if (a.type === 'parameter') {
-      const previous = previousKnown !== undefined ? previousKnown : ((await deps.parameters.getMany([a.name])).get(a.name) ?? null);
+      const previous = previousKnown !== undefined ? previousKnown : await readPrevious(deps, a.name);
       await deps.parameters.put(a.name, a.value);
-      return { ...base, ok: true, detail: `${a.name}: ${JSON.stringify(previous)} -> ${JSON.stringify(a.value)}`, previous };
+      const secret = previous?.startsWith('sha256:') ?? (await deps.parameters.secureNames([a.name])).has(a.name);
+      return { ...base, ok: true, detail: secret ? `${a.name} (SecureString): changed; previous value recorded as its SHA-256` : `${a.name}: ${JSON.stringify(previous)} -> ${JSON.stringify(a.value)}`, previous };
     }
     if (a.type === 'sql') {
       const client = deps.sql(dbRef(spec, a.database));
@@ -109,6 +110,14 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
   } catch (e) {
     return { ...base, ok: false, detail: errorMessage(e) };
   }
+}
+
+/** A parameter's value before a flip, for the record: a SecureString's only as its SHA-256 (never the secret itself). */
+async function readPrevious(deps: Deps, name: string): Promise<string | null> {
+  const [values, secure] = await Promise.all([deps.parameters.getMany([name]), deps.parameters.secureNames([name])]);
+  const v = values.get(name);
+  if (v === undefined) return null;
+  return secure.has(name) ? `sha256:${sha256Hex(v)}` : v;
 }
 
 /** Markers of committed SQL actions, in the database they changed. */
@@ -155,7 +164,7 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
   if (intent && a.type === 'parameter') {
     const now = (await deps.parameters.getMany([a.name])).get(a.name);
     if (now === a.value)
-      r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: `${a.name}: ${JSON.stringify(intent.previous ?? null)} -> ${JSON.stringify(a.value)} (set before the interruption)`, previous: intent.previous ?? null, effect: 'found-applied', intents };
+      r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: `${a.name}: ${intent.previous?.startsWith('sha256:') ? 'changed (SecureString)' : `${JSON.stringify(intent.previous ?? null)} -> ${JSON.stringify(a.value)}`} (set before the interruption)`, previous: intent.previous ?? null, effect: 'found-applied', intents };
   } else if (intent && a.type === 'sql') {
     const client = deps.sql(dbRef(spec, a.database));
     await retryTransient(deps.clock, () => createIfMissing(client, effectsDdl(client.dialect)));
@@ -163,7 +172,7 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
       r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: 'committed before the interruption (marker found)', effect: 'found-applied', intents };
   }
   if (!r) {
-    const previous = a.type === 'parameter' ? (intent?.previous !== undefined ? intent.previous : ((await deps.parameters.getMany([a.name])).get(a.name) ?? null)) : undefined;
+    const previous = a.type === 'parameter' ? (intent?.previous !== undefined ? intent.previous : await readPrevious(deps, a.name)) : undefined;
     const rec: Intent = { action: i + 1, started_utc: deps.clock.now().toISOString(), ...(previous !== undefined ? { previous } : {}) };
     // A command the interrupted attempt sent is followed to its end (like SSM, it ran on without us), not sent again.
     const sent = a.type === 'command' ? intent?.commandId : undefined;

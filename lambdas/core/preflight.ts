@@ -198,7 +198,10 @@ export async function runPreflight(spec: RunSpec, deps: Deps, fixed?: Baseline):
   if (spec.preflight.parameters.length > 0) {
     const names = [...new Set(spec.preflight.parameters.flatMap((r) => (r.name ? [r.name] : r.anyOf!)))];
     try {
-      checks.push(...checkParameters(spec.preflight.parameters, await deps.parameters.getMany(names)));
+      // A SecureString is secret whatever the spec says: its value is never echoed.
+      const [values, secure] = await Promise.all([deps.parameters.getMany(names), deps.parameters.secureNames(names)]);
+      const rules = spec.preflight.parameters.map((r) => ({ ...r, secret: r.secret || (r.name ? [r.name] : r.anyOf!).some((n) => secure.has(n)) }));
+      checks.push(...checkParameters(rules, values));
     } catch (e) {
       checks.push({ name: 'parameter store reachable', ok: false, detail: errorMessage(e) });
     }

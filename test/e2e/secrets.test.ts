@@ -68,3 +68,44 @@ describe.runIf(!!PG_URL)('a password in a database URL', () => {
     expect(await readFile(path.join(dir, 'ev/secret-cli/spec.json'), 'utf8')).toContain(':***@127.0.0.1');
   }, 180_000);
 });
+
+describe('SecureString parameters are secret whatever the spec says', () => {
+  it('a failing launch-gate value marked secret: false, and a flipped SecureString, never appear in evidence or on the console', async () => {
+    const { runLocal } = await import('../../cli/local-runner');
+    const { readJson } = await import('../support/local-run');
+    const dir = await tempDir('cutline-securestring-');
+    const SECRET = 'not-hex-but-SECRET-value-77';
+    const PREVIOUS = 'selector-secret-previous-991';
+    const spec = await miniSpec({ runId: 'securestring' });
+    const params = await readJson(spec.local.parameters);
+    const file = path.join(dir, 'params.json');
+    // The spec says NODE_ENV is not secret; the store says it is a SecureString (and it is wrong, so Preflight reports it).
+    await writeFile(file, JSON.stringify({ ...params, '/cloudbackup/prod/NODE_ENV': { type: 'SecureString', value: SECRET } }));
+    spec.local.parameters = file;
+    const lines: string[] = [];
+    const blocked = await runLocal({ spec, evidenceDir: path.join(dir, 'ev'), workDir: path.join(dir, 'work'), approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: (l) => lines.push(l) });
+    expect([blocked.outcome, blocked.classification]).toEqual(['NO_GO', 'ENVIRONMENT_BLOCKED']);
+    expect(lines.join('\n')).toContain('/cloudbackup/prod/NODE_ENV: got a different value; expected equal to the expected value');
+
+    // A SecureString runtime selector flipped by the cutover: its previous value is recorded as a hash, and it stays a SecureString.
+    const flip = await miniSpec({ runId: 'securestring-flip' });
+    const flipFile = path.join(dir, 'flip-params.json');
+    await writeFile(flipFile, JSON.stringify({ ...params, '/cloudbackup/prod/agent-identity': { type: 'SecureString', value: PREVIOUS } }));
+    flip.local.parameters = flipFile;
+    // (the demo's launch gate also checks the selector's value; this run's previous value is a made-up secret)
+    flip.preflight.parameters = flip.preflight.parameters.filter((r: { name?: string }) => r.name !== '/cloudbackup/prod/agent-identity');
+    const go = await runLocal({ spec: flip, evidenceDir: path.join(dir, 'ev'), workDir: path.join(dir, 'work'), approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: (l) => lines.push(l) });
+    expect([go.outcome, go.reason]).toEqual(['GO', expect.any(String)]);
+    const cutover = await readJson(path.join(dir, 'ev/securestring-flip/10_cutover.json'));
+    expect(cutover.details.actions[0].previous).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await readJson(path.join(dir, 'work/securestring-flip/parameters.json'))).toMatchObject({ '/cloudbackup/prod/agent-identity': { type: 'SecureString', value: 'agent_uuid' } });
+
+    const leaks: string[] = [];
+    for (const f of await everyFile(path.join(dir, 'ev'))) {
+      const text = await readFile(f, 'utf8');
+      if (text.includes(SECRET) || text.includes(PREVIOUS)) leaks.push(path.relative(dir, f));
+    }
+    for (const l of lines) if (l.includes(SECRET) || l.includes(PREVIOUS)) leaks.push(`console: ${l}`);
+    expect(leaks).toEqual([]);
+  }, 120_000);
+});

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParametersCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParametersCommand, PutParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookChannel, SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
@@ -107,6 +107,20 @@ describe('SSM parameters', () => {
     expect(ssmm.commandCalls(GetParametersCommand)[0]!.args[0].input.WithDecryption).toBe(true);
     expect(got.size).toBe(11);
     expect(got.has('/p/9')).toBe(false);
+  });
+
+  it('SecureString names come from the types (nothing decrypted), and a flip keeps a SecureString one', async () => {
+    ssmm.on(GetParametersCommand).callsFake((input: { Names: string[] }) => ({ Parameters: input.Names.map((n) => ({ Name: n, Type: n.includes('key') ? 'SecureString' : 'String', Value: 'x' })) }));
+    ssmm.on(PutParameterCommand).resolves({});
+    const store = new SsmParameterStore(new SSMClient({ region: 'eu-west-1' }));
+    expect(await store.secureNames(['/app/key', '/app/mode'])).toEqual(new Set(['/app/key']));
+    expect(ssmm.commandCalls(GetParametersCommand).every((c) => c.args[0].input.WithDecryption === false)).toBe(true);
+    await store.put('/app/key', 'new');
+    await store.put('/app/mode', 'uuid');
+    expect(ssmm.commandCalls(PutParameterCommand).map((c) => [c.args[0].input.Name, c.args[0].input.Type])).toEqual([
+      ['/app/key', 'SecureString'],
+      ['/app/mode', 'String'],
+    ]);
   });
 });
 

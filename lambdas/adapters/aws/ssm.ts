@@ -73,7 +73,18 @@ export class SsmParameterStore implements ParameterStore {
     }
     return out;
   }
+  async secureNames(names: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < names.length; i += 10) {
+      // Types only: nothing decrypted.
+      const r = await this.ssm.send(new GetParametersCommand({ Names: names.slice(i, i + 10), WithDecryption: false }));
+      for (const p of r.Parameters ?? []) if (p.Type === 'SecureString') out.add(p.Name!);
+    }
+    return out;
+  }
   async put(name: string, value: string): Promise<void> {
-    await this.ssm.send(new PutParameterCommand({ Name: name, Value: value, Overwrite: true, Type: 'String' }));
+    // Overwriting a SecureString as String would publish its value: the type is kept.
+    const secure = (await this.secureNames([name])).has(name);
+    await this.ssm.send(new PutParameterCommand({ Name: name, Value: value, Overwrite: true, Type: secure ? 'SecureString' : 'String' }));
   }
 }

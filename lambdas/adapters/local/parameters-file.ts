@@ -1,4 +1,8 @@
-/** ParameterStore in a JSON file ({ "/name": "value" }): launch-gate values and the runtime selector of a local run. */
+/**
+ * ParameterStore in a JSON file: launch-gate values and the runtime selector
+ * of a local run. `{ "/name": "value" }`, or `{ "/name": { "type":
+ * "SecureString", "value": "…" } }` for a value that is secret (as in SSM).
+ */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { ParameterStore } from '../../ports';
 
@@ -6,6 +10,10 @@ export class FileParameterStore implements ParameterStore {
   constructor(readonly file: string) {}
 
   private async read(): Promise<Record<string, string>> {
+    return Object.fromEntries(Object.entries(await this.readTyped()).map(([k, v]) => [k, v.value]));
+  }
+
+  private async readTyped(): Promise<Record<string, { value: string; secure: boolean }>> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -20,10 +28,19 @@ export class FileParameterStore implements ParameterStore {
       throw new Error(`parameters file ${this.file} is not valid JSON: ${(e as Error).message}; expected {"<name>": "<value>", ...}`);
     }
     if (!data || typeof data !== 'object' || Array.isArray(data)) throw new Error(`parameters file ${this.file}: expected a JSON object of name -> string value`);
+    const out: Record<string, { value: string; secure: boolean }> = {};
     for (const [k, v] of Object.entries(data)) {
-      if (typeof v !== 'string') throw new Error(`parameters file ${this.file}: "${k}" is ${JSON.stringify(v)}; expected a string value`);
+      if (typeof v === 'string') out[k] = { value: v, secure: false };
+      else if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'SecureString' && typeof (v as { value?: unknown }).value === 'string')
+        out[k] = { value: (v as { value: string }).value, secure: true };
+      else throw new Error(`parameters file ${this.file}: "${k}" is ${typeof v === 'object' ? 'an object' : JSON.stringify(v)}; expected a string value or {"type": "SecureString", "value": "..."}`);
     }
-    return data as Record<string, string>;
+    return out;
+  }
+
+  async secureNames(names: readonly string[]): Promise<Set<string>> {
+    const all = await this.readTyped();
+    return new Set(names.filter((n) => all[n]?.secure));
   }
 
   async getMany(names: readonly string[]): Promise<Map<string, string>> {
@@ -32,8 +49,9 @@ export class FileParameterStore implements ParameterStore {
   }
 
   async put(name: string, value: string): Promise<void> {
-    const all = await this.read();
-    all[name] = value;
+    const typed = await this.readTyped();
+    const all: Record<string, unknown> = Object.fromEntries(Object.entries(typed).map(([k, v]) => [k, v.secure ? { type: 'SecureString', value: v.value } : v.value]));
+    all[name] = typed[name]?.secure ? { type: 'SecureString', value } : value;
     const tmp = `${this.file}.tmp`;
     await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`);
     await rename(tmp, this.file);
