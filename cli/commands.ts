@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { type Manifest, readEvidenceJson, sha256Hex, verifyManifest } from '../lambdas/core/evidence';
+import { addendumKey, type Manifest, type ManifestAddendum, readEvidenceJson, sha256Hex, verifyEvidence } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -33,6 +33,7 @@ import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
 import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
 import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { manualRollback } from '../lambdas/core/pipeline';
+import { describeAction } from '../lambdas/core/actions';
 import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { readRunnerLock, RunnerBusyError, runnerAlive } from './runner-lock';
@@ -308,8 +309,12 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .option('--target-url <url>', 'target database, if not the one the run used', localUrl)
     .option('--function <name>', 'AWS: the Rollback function (stack output RollbackFunctionName); needs --bucket')
     .option('--bucket <name>', 'AWS: the evidence bucket; default $CUTLINE_EVIDENCE_BUCKET')
+    .option('--dry-run', 'print the rollback actions and change nothing')
+    .option('--force', 'also roll back a run that never cut over')
+    .option('--yes', 'do not ask to type the runId (needed when not on a terminal)')
     .option('--json', 'machine-readable output')
-    .action(async (runId: string, o: { evidenceDir: string; workDir: string; sourceUrl?: string; targetUrl?: string; json?: boolean; function?: string; bucket?: string }) => {
+    .action(async (runId: string, o: { evidenceDir: string; workDir: string; sourceUrl?: string; targetUrl?: string; json?: boolean; function?: string; bucket?: string; dryRun?: boolean; force?: boolean; yes?: boolean }) => {
+      if (!/^[A-Za-z0-9_-]{1,80}$/.test(runId)) throw new UsageError(`runId got ${JSON.stringify(runId)}; expected 1-80 of A-Z a-z 0-9 _ -`);
       if (o.function) return setExit(await awsRollback(io, runId, o.function, o.bucket ?? io.env.CUTLINE_EVIDENCE_BUCKET, !!o.json));
       const file = path.resolve(o.evidenceDir, runId, 'spec.json');
       let raw: unknown;
@@ -319,6 +324,26 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
         throw new SpecFileError(`no spec for run ${runId} at ${file}; expected the evidence folder of a run that passed ValidateSpec`);
       }
       const spec = RunSpec.parse(applyUrlOverrides(raw, o.sourceUrl, o.targetUrl));
+      const evStore = new FsEvidenceStore(path.resolve(o.evidenceDir));
+      const cutover = await readEvidenceJson<{ result: string }>(evStore, `${runId}/10_cutover.json`);
+      if (!cutover && !o.force && !o.dryRun) throw new UsageError(`run ${runId} never cut over (no 10_cutover.json): nothing to roll back; expected --force to run its rollback actions anyway`);
+      const actions = spec.rollback.actions.map((a, i) => `${i + 1}. ${describeAction(a)}`);
+      if (o.dryRun) {
+        if (o.json) io.out(JSON.stringify({ runId, dryRun: true, cutOver: !!cutover, actions }, null, 2));
+        else for (const l of [`rollback of ${runId} would run (nothing was changed):`, ...actions.map((a) => `  ${a}`)]) io.out(l);
+        return setExit(EXIT.OK);
+      }
+      if (!o.yes) {
+        if (!process.stdin.isTTY) throw new UsageError('`cutline rollback` asks to type the runId on a terminal; expected --yes when not on a terminal');
+        const rl = (await import('node:readline/promises')).createInterface({ input: process.stdin, output: process.stdout });
+        try {
+          for (const l of [`rollback of ${runId} will run:`, ...actions.map((a) => `  ${a}`)]) io.out(l);
+          const typed = (await rl.question(`Type the runId (${runId}) to roll back: `)).trim();
+          if (typed !== runId) throw new UsageError(`got ${JSON.stringify(typed)}; expected ${runId}: nothing was rolled back`);
+        } finally {
+          rl.close();
+        }
+      }
       if ([spec.source.url, spec.target?.url].some((u) => u?.startsWith('pglite://memory'))) io.err('warning: the run used an in-memory database; its data is gone, only parameters and commands can be rolled back');
       const { factory } = await openLocalDatabases(spec as unknown as Record<string, unknown>, {}, o.json ? () => {} : io.out);
       try {
@@ -420,17 +445,25 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     const manifest = await readEvidenceJson<Manifest>(s, `${runId}/manifest.json`);
     if (!manifest) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
     const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
-    const problems = verifyManifest(manifest, now);
+    const addenda: ManifestAddendum[] = [];
+    for (let n = 1; ; n++) {
+      const a = await readEvidenceJson<ManifestAddendum>(s, addendumKey(runId, n));
+      if (!a) break;
+      addenda.push(a);
+    }
+    const problems = verifyEvidence(manifest, addenda, now);
     // The anchor: AWS history when asked for (its errors are errors), else a local folder's execution-history.json when there is one.
     const aws = !!(o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN);
     const history = aws ? await runHistory(io, runId, o) : o.bucket ? undefined : await runHistory(io, runId, o).catch((e) => (e instanceof UsageError ? undefined : Promise.reject(e)));
     const anchor = history ? recordedManifestRoot(history.events) : undefined;
     if (anchor && anchor !== manifest.root)
       problems.push({ file: 'manifest.json', problem: 'anchor', detail: `the manifest root ${manifest.root.slice(0, 12)}… differs from ${anchor.slice(0, 12)}…, the root the run recorded in its execution history: the manifest was replaced` });
-    if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, anchoredInHistory: !!anchor, ok: problems.length === 0, problems }, null, 2));
-    else if (!problems.length)
+    const later = addenda.map((a) => ({ sequence: a.sequence, reason: a.reason, written_utc: a.written_utc, files: a.files.map((f) => f.file) }));
+    if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, anchoredInHistory: !!anchor, addenda: later, ok: problems.length === 0, problems }, null, 2));
+    else if (!problems.length) {
       io.out(`${runId}: ${manifest.files.length} files match the manifest (chain root ${manifest.root.slice(0, 16)}…${anchor ? ', the root the execution history recorded' : '; pass --state-machine-arn to check it against the execution history'})`);
-    else for (const p of problems) io.err(`${p.problem.toUpperCase()}: ${p.detail}`);
+      for (const a of later) io.out(`  addendum ${a.sequence} (${a.written_utc}, ${a.reason}): ${a.files.join(', ')} — chained after the manifest`);
+    } else for (const p of problems) io.err(`${p.problem.toUpperCase()}: ${p.detail}`);
     setExit(problems.length ? EXIT.NO_GO : EXIT.OK);
   });
   evidenceOpts(evidence.command('open').description("print where to read a run's report (report.html, or the S3 console)").argument('<runId>')).action(

@@ -4,7 +4,7 @@
  * Pure: callers hand the rendered bodies to an EvidenceStore.
  */
 import { createHash } from 'node:crypto';
-import type { EvidenceStore } from '../ports';
+import type { EvidenceObject, EvidenceStore } from '../ports';
 import { EVIDENCE_STEPS, type TaskKey } from './states';
 
 /** A JSON evidence file, parsed; undefined when it does not exist, an error naming the key when it is not JSON. */
@@ -116,6 +116,67 @@ export interface ManifestProblem {
 /** Files a run keeps beside its manifest but outside it: the manifest itself, and the execution history the runner writes after Summary. */
 export const UNLISTED = ['manifest.json', 'execution-history.json'] as const;
 
+/**
+ * Records written after Summary sealed the manifest (a rollback by hand, a
+ * late note) extend it: an addendum lists them with a chain that continues
+ * from the root before it, so verify accepts them, in order, and still
+ * catches any change to what came before.
+ */
+export interface ManifestAddendum {
+  readonly runId: string;
+  readonly sequence: number;
+  readonly reason: string;
+  readonly written_utc: string;
+  /** The root this addendum continues: the manifest's, or the previous addendum's. */
+  readonly previous_root: string;
+  readonly files: ManifestEntry[];
+  readonly root: string;
+}
+
+export const addendumKey = (runId: string, n: number) => `${runId}/manifest-addenda/${String(n).padStart(3, '0')}.json`;
+const isAddendum = (file: string) => /^manifest-addenda\/\d{3}\.json$/.test(file);
+
+export function buildAddendum(
+  runId: string,
+  sequence: number,
+  previousRoot: string,
+  files: readonly { file: string; sha256: string; size: number }[],
+  reason: string,
+  now: Date,
+): ManifestAddendum {
+  let chain = previousRoot;
+  const entries = [...files]
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+    .map((f) => {
+      chain = sha256Hex(`${chain}\n${f.file}\n${f.sha256}`);
+      return { ...f, chain };
+    });
+  return { runId, sequence, reason, written_utc: now.toISOString(), previous_root: previousRoot, files: entries, root: sha256Hex(`${chain}\naddendum ${sequence}\n${reason}`) };
+}
+
+/** The manifest and its addenda against the files as they are now. */
+export function verifyEvidence(manifest: Manifest, addenda: readonly ManifestAddendum[], files: ReadonlyMap<string, string>): ManifestProblem[] {
+  const inAddenda = new Set(addenda.flatMap((a) => a.files.map((f) => f.file)));
+  const problems = verifyManifest(manifest, files).filter((p) => !(p.problem === 'added' && (inAddenda.has(p.file) || isAddendum(p.file))));
+  let root = manifest.root;
+  for (const [i, a] of [...addenda].sort((x, y) => x.sequence - y.sequence).entries()) {
+    const name = `manifest-addenda/${String(a.sequence).padStart(3, '0')}.json`;
+    if (a.sequence !== i + 1) problems.push({ file: name, problem: 'chain', detail: `addendum ${a.sequence} is out of sequence; expected ${i + 1}` });
+    if (a.previous_root !== root) problems.push({ file: name, problem: 'chain', detail: `addendum ${a.sequence} does not continue the chain before it: an earlier record was replaced` });
+    let chain = a.previous_root;
+    for (const f of a.files) {
+      const now = files.get(f.file);
+      if (now === undefined) problems.push({ file: f.file, problem: 'missing', detail: `${f.file} is listed in addendum ${a.sequence} but gone` });
+      else if (now !== f.sha256) problems.push({ file: f.file, problem: 'changed', detail: `${f.file} changed since addendum ${a.sequence}` });
+      chain = sha256Hex(`${chain}\n${f.file}\n${f.sha256}`);
+      if (chain !== f.chain) problems.push({ file: f.file, problem: 'chain', detail: `the hash chain breaks at ${f.file} in addendum ${a.sequence}: the addendum was edited` });
+    }
+    if (sha256Hex(`${chain}\naddendum ${a.sequence}\n${a.reason}`) !== a.root) problems.push({ file: name, problem: 'chain', detail: `addendum ${a.sequence}'s root does not match: it was edited` });
+    root = a.root;
+  }
+  return problems;
+}
+
 export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, string>, unlisted: readonly string[] = UNLISTED): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   let chain = sha256Hex(`cutline-manifest-v1\n${manifest.runId}`);
@@ -130,4 +191,27 @@ export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, st
   const listed = new Set(manifest.files.map((f) => f.file));
   for (const f of files.keys()) if (!listed.has(f) && !unlisted.includes(f)) problems.push({ file: f, problem: 'added', detail: `${f} is not in the manifest (added after the run)` });
   return problems;
+}
+
+/** Seal records written after Summary into the next addendum of the run's manifest (nothing to do before there is a manifest). */
+export async function appendAddendum(
+  runId: string,
+  written: readonly EvidenceObject[],
+  reason: string,
+  deps: { evidence: Pick<EvidenceStore, 'get' | 'putIfAbsent'>; clock: { now(): Date } },
+): Promise<ManifestAddendum | undefined> {
+  const manifest = await readEvidenceJson<Manifest>(deps.evidence, `${runId}/manifest.json`);
+  if (!manifest) return undefined;
+  let root = manifest.root;
+  for (let n = 1; ; n++) {
+    const earlier = await readEvidenceJson<ManifestAddendum>(deps.evidence, addendumKey(runId, n));
+    if (earlier) {
+      root = earlier.root;
+      continue;
+    }
+    const files = written.map((o) => ({ file: o.key.slice(runId.length + 1), sha256: o.sha256, size: o.size }));
+    const a = buildAddendum(runId, n, root, files, reason, deps.clock.now());
+    if (await deps.evidence.putIfAbsent(addendumKey(runId, n), canonicalJson(a), 'application/json')) return a;
+    n--; // another writer took this number: read it and go on after it
+  }
 }

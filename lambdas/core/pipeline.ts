@@ -9,7 +9,7 @@ import { approvalQuery, newApprovalId } from './approval';
 import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { buildManifest, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
+import { appendAddendum, buildManifest, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
 import { type AttemptRecord, readAttempts, recordAttempt } from './attempts';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
@@ -387,11 +387,13 @@ export async function smokeStage(s: StageState, deps: Deps) {
 export async function manualRollback(spec: RunSpec, who: string, deps: Deps) {
   const started = deps.clock.now();
   const out = await runRollback(spec, deps, { byHand: true });
-  await deps.evidence.put(
+  const record = await deps.evidence.put(
     stepKey(spec.runId, 'rollback', `_manual_${started.toISOString().replace(/[:.]/g, '-')}`),
     canonicalJson(stepRecord({ step: 'rollback', command: 'cutline rollback (by hand)', owner: who, now: deps.clock.now(), result: out.ok ? 'PASS' : 'FAIL', details: { ...out }, durationMs: deps.clock.now().getTime() - started.getTime() })),
     'application/json',
   );
+  // After Summary sealed the run: the record joins the manifest as an addendum, so `evidence verify` accepts and lists it.
+  await appendAddendum(spec.runId, [record], `rollback by hand by ${who}`, deps);
   return out;
 }
 

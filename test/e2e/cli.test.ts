@@ -1,5 +1,5 @@
 /** The cutline CLI: exit codes, messages, `run --local` and `start` against mocked Step Functions. */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -183,3 +183,43 @@ describe('cutline start', () => {
     expect(sfnm.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 });
+
+describe('cutline rollback by hand', () => {
+  it('guard rails (dry run, a run that never cut over, type or --yes), then the rollback joins the evidence and verify passes listing it', async () => {
+    const evidence = path.join(dir, 'ev-rollback');
+    const work = path.join(dir, 'work-rollback');
+    const f = path.join(dir, 'rb.json');
+    await writeFile(f, JSON.stringify(await miniSpec({ runId: 'cli-rollback' })));
+    expect(await main(['run', f, '--local', '--auto-approve', '--evidence-dir', evidence, '--work-dir', work], io().io)).toBe(EXIT.OK);
+    const selector = async () => JSON.parse(await readFile(path.join(work, 'cli-rollback/parameters.json'), 'utf8'))['/cloudbackup/prod/agent-identity'];
+    expect(await selector()).toBe('agent_uuid');
+    const dry = io();
+    expect(await main(['rollback', 'cli-rollback', '--dry-run', '--evidence-dir', evidence, '--work-dir', work], dry.io)).toBe(EXIT.OK);
+    expect(dry.out.join('\n')).toMatch(/would run \(nothing was changed\)[\s\S]*1\. runtime selector back to agent_id/);
+    expect(await selector()).toBe('agent_uuid');
+    const unconfirmed = io();
+    expect(await main(['rollback', 'cli-rollback', '--evidence-dir', evidence, '--work-dir', work], unconfirmed.io)).toBe(EXIT.BAD_INPUT);
+    expect(unconfirmed.err.join('\n')).toContain('expected --yes when not on a terminal');
+    const hostile = io();
+    expect(await main(['rollback', '../../etc', '--yes', '--evidence-dir', evidence, '--work-dir', work], hostile.io)).toBe(EXIT.BAD_INPUT);
+    expect(hostile.err.join('\n')).toContain('expected 1-80 of A-Z a-z 0-9 _ -');
+
+    const done = io();
+    // The run used an in-memory database (gone now): its SQL rollback steps fail and say so (exit 1); the selector goes back.
+    expect(await main(['rollback', 'cli-rollback', '--yes', '--evidence-dir', evidence, '--work-dir', work], done.io)).toBe(EXIT.NO_GO);
+    expect(done.out.join('\n')).toContain('ok   1. runtime selector back to agent_id');
+    expect(await selector()).toBe('agent_id');
+    const verified = io();
+    expect(await main(['evidence', 'verify', 'cli-rollback', '--evidence-dir', evidence], verified.io)).toBe(EXIT.OK);
+    expect(verified.out.join('\n')).toMatch(/addendum 1 \(.*rollback by hand by .*\): 12_rollback_manual_.*\.json/);
+
+    // A run that never cut over is refused without --force.
+    const g = path.join(dir, 'rb-rejected.json');
+    await writeFile(g, JSON.stringify(await miniSpec({ runId: 'cli-rollback-rejected' })));
+    expect(await main(['run', g, '--local', '--auto-reject', '--evidence-dir', evidence, '--work-dir', work], io().io)).toBe(EXIT.NO_GO);
+    const never = io();
+    expect(await main(['rollback', 'cli-rollback-rejected', '--yes', '--evidence-dir', evidence, '--work-dir', work], never.io)).toBe(EXIT.BAD_INPUT);
+    expect(never.err.join('\n')).toContain('never cut over');
+  }, 120_000);
+});
+

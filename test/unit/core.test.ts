@@ -398,3 +398,25 @@ describe('summary.md is inert to what people type', () => {
     expect(approval).toContain('&lt;script&gt;');
   });
 });
+
+describe('manifest addenda', () => {
+  it('records after Summary verify through an addendum; editing the record, the addendum or an earlier file is caught', async () => {
+    const { buildManifest, buildAddendum, verifyEvidence, sha256Hex } = await import('../../lambdas/core/evidence');
+    const files = new Map([
+      ['01_validate.json', sha256Hex('a')],
+      ['99_summary.json', sha256Hex('b')],
+    ]);
+    const manifest = buildManifest('r1', [...files].map(([file, sha256]) => ({ file, sha256, size: 1 })));
+    const late = { file: '12_rollback_manual_x.json', sha256: sha256Hex('rollback'), size: 8 };
+    const a = buildAddendum('r1', 1, manifest.root, [late], 'rollback by hand by ops', new Date('2026-11-22T00:00:00Z'));
+    const now = new Map([...files, [late.file, late.sha256], ['manifest-addenda/001.json', sha256Hex('x')]]);
+    expect(verifyEvidence(manifest, [a], now)).toEqual([]);
+    // without the addendum the late record is an added file
+    expect(verifyEvidence(manifest, [], now).map((p) => p.problem)).toContain('added');
+    // the late record changed
+    expect(verifyEvidence(manifest, [a], new Map([...now, [late.file, sha256Hex('other')]])).map((p) => p.problem)).toEqual(['changed']);
+    // the addendum edited (its reason), or made to continue another root
+    expect(verifyEvidence(manifest, [{ ...a, reason: 'nothing happened' }], now).map((p) => p.problem)).toEqual(['chain']);
+    expect(verifyEvidence(manifest, [{ ...a, previous_root: sha256Hex('forged') }], now).map((p) => p.problem)).toContain('chain');
+  });
+});
