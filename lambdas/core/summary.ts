@@ -5,7 +5,7 @@ import { STAGE_ORDER, STATES } from './states';
 
 /**
  * Text from people and servers (comments, names, error messages) as inert
- * Markdown: one line, no HTML, no table cell breaks, no links or emphasis of
+ * Markdown: one line, no HTML, no table cell breaks, no links or code spans of
  * its own, so a comment cannot forge a row, a heading or a <script>.
  */
 export function mdText(v: unknown): string {
@@ -14,7 +14,7 @@ export function mdText(v: unknown): string {
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    .replace(/([\\`*_{}[\]()#+!|~])/g, '\\$1')
+    .replace(/([\\`*[\]|~])/g, '\\$1')
     .trim();
 }
 

@@ -32,7 +32,7 @@ describe.runIf(!!PG_URL)('cutline rollback on a real PostgreSQL', () => {
     };
     expect(await pkCol()).toBe('agent_uuid');
     const out: string[] = [];
-    const code = await main(['rollback', 'rb-1', '--evidence-dir', evidenceDir, '--work-dir', workDir], { out: (l) => out.push(l), err: (l) => out.push(l), env: {} });
+    const code = await main(['rollback', 'rb-1', '--yes', '--evidence-dir', evidenceDir, '--work-dir', workDir], { out: (l) => out.push(l), err: (l) => out.push(l), env: {} });
     expect(code, out.join('\n')).toBe(EXIT.OK);
     expect(await pkCol()).toBe('agent_id');
     expect((await readJson(path.join(workDir, 'rb-1', 'parameters.json')))['/cloudbackup/prod/agent-identity']).toBe('agent_id');
