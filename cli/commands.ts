@@ -439,8 +439,9 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       .command('verify')
       .description('recompute the manifest: name every changed, missing or added file, and check its root against the execution history (exit 1 if anything differs)')
       .argument('<runId>')
-      .option('--state-machine-arn <arn>', 'check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.json)'),
-  ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; json?: boolean }) => {
+      .option('--state-machine-arn <arn>', 'check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.json)')
+      .option('--no-anchor', 'accept a manifest whose root cannot be checked against an execution history (drops the guarantee that the manifest itself was not rebuilt)'),
+  ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; json?: boolean; anchor: boolean }) => {
     const s = store(o);
     const manifest = await readEvidenceJson<Manifest>(s, `${runId}/manifest.json`);
     if (!manifest) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
@@ -456,6 +457,15 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     const aws = !!(o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN);
     const history = aws ? await runHistory(io, runId, o) : o.bucket ? undefined : await runHistory(io, runId, o).catch((e) => (e instanceof UsageError ? undefined : Promise.reject(e)));
     const anchor = history ? recordedManifestRoot(history.events) : undefined;
+    // Without an anchor, a manifest rebuilt over forged files verifies: that is a failure unless asked for (--no-anchor).
+    if (!anchor && o.anchor)
+      problems.push({
+        file: 'manifest.json',
+        problem: 'anchor',
+        detail: `cannot check the manifest root against an execution history (${aws ? 'the history has no Summary result' : o.bucket ? 'pass --state-machine-arn' : 'no execution-history.json'}): a rebuilt manifest would go unnoticed; pass --no-anchor to accept that`,
+      });
+    // Only regular files are evidence: a symlink or any other kind of entry in a run's folder is tampering.
+    if (!o.bucket) for (const odd of await irregularEntries(path.resolve(o.evidenceDir, runId))) problems.push({ file: odd, problem: 'added', detail: `${odd} is not a regular file (a link or device): tampering` });
     if (anchor && anchor !== manifest.root)
       problems.push({ file: 'manifest.json', problem: 'anchor', detail: `the manifest root ${manifest.root.slice(0, 12)}… differs from ${anchor.slice(0, 12)}…, the root the run recorded in its execution history: the manifest was replaced` });
     const later = addenda.map((a) => ({ sequence: a.sequence, reason: a.reason, written_utc: a.written_utc, files: a.files.map((f) => f.file) }));
@@ -563,6 +573,24 @@ async function awsRollback(io: Io, runId: string, fn: string, bucket: string | u
   }
   io.out(json ? JSON.stringify({ runId, by: who, ...out }) : `rollback of ${runId} by ${who}: ${out.ok ? 'every action succeeded' : 'some actions FAILED'} (${out.actions} action(s), recorded in s3://${bucket}/runs/${runId}/)`);
   return out.ok ? EXIT.OK : EXIT.NO_GO;
+}
+
+/** Entries of a folder (recursively) that are neither regular files nor folders: symlinks, fifos, devices. */
+async function irregularEntries(dir: string, base = dir): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const out: string[] = [];
+  let entries: import('node:fs').Dirent[] = [];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await irregularEntries(p, base)));
+    else if (!e.isFile()) out.push(path.relative(base, p));
+  }
+  return out;
 }
 
 interface WhereOpts {

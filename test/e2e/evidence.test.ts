@@ -139,6 +139,20 @@ describe('cutline evidence (folder)', () => {
     expect(t.err).toEqual([expect.stringMatching(/^ANCHOR: the manifest root [0-9a-f]{12}… differs from [0-9a-f]{12}…, the root the run recorded in its execution history: the manifest was replaced$/)]);
   });
 
+  it('verify: the anchor deleted (execution-history.json gone) fails unless --no-anchor; a symlink in the run folder is tampering', async () => {
+    const dir = await copyRun();
+    await rm(path.join(dir, RUN, 'execution-history.json'));
+    const t = cli();
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.NO_GO);
+    expect(t.err).toEqual([expect.stringMatching(/^ANCHOR: cannot check the manifest root against an execution history \(no execution-history\.json\)/)]);
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir, '--no-anchor'], cli().io)).toBe(EXIT.OK);
+    const { symlink } = await import('node:fs/promises');
+    await symlink('/etc/hostname', path.join(dir, RUN, '06_verify_more.json'));
+    const l = cli();
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir, '--no-anchor'], l.io)).toBe(EXIT.NO_GO);
+    expect(l.err).toEqual(['ADDED: 06_verify_more.json is not a regular file (a link or device): tampering']);
+  });
+
   it('a run without evidence is exit 2 naming the run and where it looked', async () => {
     const t = cli();
     expect(await main(['evidence', 'verify', 'no-such-run', '--evidence-dir', evidenceDir], t.io)).toBe(EXIT.BAD_INPUT);
@@ -167,13 +181,16 @@ describe('cutline evidence --bucket (S3, mocked)', () => {
 
   const aws = () => ({ aws: { s3: new S3Client({ region: 'eu-west-1' }) } as never });
 
-  it('verify reads runs/<runId>/ and matches the manifest; a changed object is named', async () => {
+  it('verify reads runs/<runId>/ and matches the manifest; a changed object is named; no anchor to check is a failure unless --no-anchor', async () => {
+    const unanchored = cli(aws());
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev'], unanchored.io)).toBe(EXIT.NO_GO);
+    expect(unanchored.err).toEqual([expect.stringMatching(/^ANCHOR: cannot check the manifest root against an execution history \(pass --state-machine-arn\).*--no-anchor/)]);
     const t = cli(aws());
-    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev'], t.io)).toBe(EXIT.OK);
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--no-anchor'], t.io)).toBe(EXIT.OK);
     expect(t.out[0]).toMatch(new RegExp(`^${RUN}: \\d+ files match the manifest`));
     objects.set(`runs/${RUN}/09_approval.json`, Buffer.from('{"forged":true}'));
     const bad = cli(aws());
-    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev'], bad.io)).toBe(EXIT.NO_GO);
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--no-anchor'], bad.io)).toBe(EXIT.NO_GO);
     expect(bad.err).toEqual([expect.stringMatching(/^CHANGED: 09_approval\.json changed/)]);
   });
 
@@ -253,7 +270,7 @@ describe('cutline status / watch (local folder)', () => {
       err: () => {},
       env: {} as NodeJS.ProcessEnv,
     };
-    expect(await main(['watch', 'watch-me', '--evidence-dir', dir, '--interval', '0.1', '--json'], io)).toBe(EXIT.OK);
+    expect(await main(["watch", "watch-me", "--evidence-dir", dir, "--interval", "0.1", "--json"], io), JSON.stringify(lines.at(-1))).toBe(EXIT.OK);
     expect((await run).outcome).toBe('GO');
     expect(lines.some((l) => l.status === 'RUNNING' && l.stage === 'GoNoGo')).toBe(true);
     expect(lines.at(-1)).toMatchObject({ status: 'SUCCEEDED', stage: 'Done' });
