@@ -46,6 +46,12 @@ export function approvalQuery(approvalId: string, expiresAt: string, secret: str
   return q.toString();
 }
 
+/** The form an identity is compared and recorded in: trimmed; an e-mail address in lower case (ids like Slack's keep their case). */
+export function normalizeIdentity(who: string): string {
+  const t = who.trim();
+  return /^[^\s@]+@[^\s@]+$/.test(t) ? t.toLowerCase() : t;
+}
+
 export type DecideResult =
   | { ok: true; decision: ApprovalDecision; final: boolean; approvals: number; required: number }
   | { ok: false; status: 400 | 403 | 404 | 409 | 410 | 503; reason: string };
@@ -66,7 +72,9 @@ export async function decideApproval(
   const now = deps.clock.now();
   if (Date.parse(pending.expiresAt) <= now.getTime()) return { ok: false, status: 410, reason: `approval ${d.approvalId} expired at ${pending.expiresAt}` };
   if (!d.approver.trim()) return { ok: false, status: 400, reason: 'approver is empty; expected the name or e-mail of the person deciding' };
-  if (pending.approvers?.length && !pending.approvers.includes(d.approver))
+  // One identity, one vote: "Alice@Example.com " and "alice@example.com" are the same person.
+  d = { ...d, approver: normalizeIdentity(d.approver) };
+  if (pending.approvers?.length && !pending.approvers.map(normalizeIdentity).includes(d.approver))
     return { ok: false, status: 403, reason: `${d.approver} is not on the approver list of run ${pending.runId}` };
   if (await store.final(d.approvalId)) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
   let decision: ApprovalDecision = { ...d, runId: pending.runId, decidedAt: now.toISOString() };

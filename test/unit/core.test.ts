@@ -420,3 +420,24 @@ describe('manifest addenda', () => {
     expect(verifyEvidence(manifest, [{ ...a, previous_root: sha256Hex('forged') }], now).map((p) => p.problem)).toContain('chain');
   });
 });
+
+describe('one identity, one vote', () => {
+  it('"Alice@Example.com " and "alice@example.com" are one approver: the second vote is refused, the record names her once', async () => {
+    const { decideApproval } = await import('../../lambdas/core/approval');
+    const { MemoryApprovalStore } = await import('../../lambdas/adapters/local/approval-local');
+    const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
+    const { tempDir } = await import('../support/local-run');
+    const store = new MemoryApprovalStore();
+    await store.save({ approvalId: 'a2', runId: 'r2', taskToken: 't', expiresAt: '2026-11-21T02:00:00Z', approvers: ['Alice@Example.com', 'bob@example.com'], required: 2 });
+    const succeeded: unknown[] = [];
+    const deps = { approvalStore: store, evidence: new FsEvidenceStore(await tempDir()), clock: { now: () => new Date('2026-11-21T01:00:00Z'), sleep: async () => {} }, tokens: { succeed: async (_t: string, o: unknown) => void succeeded.push(o), fail: async () => {}, heartbeat: async () => {} } };
+    const first = await decideApproval({ approvalId: 'a2', decision: 'approve', approver: 'Alice@Example.com ', comment: '', via: 'page' }, deps);
+    expect(first).toMatchObject({ ok: true, final: false });
+    const again = await decideApproval({ approvalId: 'a2', decision: 'approve', approver: 'alice@example.com', comment: '', via: 'slack' }, deps);
+    expect(again).toMatchObject({ ok: false, status: 409 });
+    expect(succeeded).toHaveLength(0);
+    const bob = await decideApproval({ approvalId: 'a2', decision: 'approve', approver: 'BOB@example.com', comment: '', via: 'page' }, deps);
+    expect(bob).toMatchObject({ ok: true, final: true });
+    expect((succeeded[0] as { approvers: string[] }).approvers).toEqual(['alice@example.com', 'bob@example.com']);
+  });
+});
