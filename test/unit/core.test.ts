@@ -338,20 +338,32 @@ describe('reads are retried after a dropped connection, writes are not', () => {
   });
 });
 
+/** An M-of-N approval in memory: decide() votes, succeeded lists what Step Functions got. */
+async function approvalHarness(approvalId: string, runId: string, approvers: string[]) {
+  const { decideApproval } = await import('../../lambdas/core/approval');
+  const { MemoryApprovalStore } = await import('../../lambdas/adapters/local/approval-local');
+  const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
+  const { tempDir } = await import('../support/local-run');
+  const store = new MemoryApprovalStore();
+  await store.save({ approvalId, runId, taskToken: 't', expiresAt: '2026-11-21T02:00:00Z', approvers, required: approvers.length });
+  const evidence = new FsEvidenceStore(await tempDir());
+  const succeeded: { approvers: string[] }[] = [];
+  const deps = {
+    approvalStore: store,
+    evidence,
+    // One fixed instant: every vote lands in the same millisecond.
+    clock: { now: () => new Date('2026-11-21T01:00:00.000Z'), sleep: async () => {} },
+    tokens: { succeed: async (_t: string, o: unknown) => void succeeded.push(o as { approvers: string[] }), fail: async () => {}, heartbeat: async () => {} },
+  };
+  const decide = (approver: string, via = 'test') => decideApproval({ approvalId, decision: 'approve', approver, comment: '', via }, deps);
+  return { decide, evidence, succeeded };
+}
+
 describe('votes', () => {
   it('two approvals in the same millisecond are two vote files, one per approver', async () => {
-    const { decideApproval } = await import('../../lambdas/core/approval');
-    const { MemoryApprovalStore } = await import('../../lambdas/adapters/local/approval-local');
-    const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
-    const { tempDir } = await import('../support/local-run');
-    const store = new MemoryApprovalStore();
-    const now = new Date('2026-11-21T01:00:00.000Z');
-    await store.save({ approvalId: 'a1', runId: 'r1', taskToken: 't', expiresAt: '2026-11-21T02:00:00Z', approvers: ['alice@example.com', 'bob@example.com'], required: 2 });
-    const evidence = new FsEvidenceStore(await tempDir());
-    const succeeded: unknown[] = [];
-    const deps = { approvalStore: store, evidence, clock: { now: () => now, sleep: async () => {} }, tokens: { succeed: async (_t: string, o: unknown) => void succeeded.push(o), fail: async () => {}, heartbeat: async () => {} } };
-    const a = await decideApproval({ approvalId: 'a1', decision: 'approve', approver: 'alice@example.com', comment: '', via: 'test' }, deps);
-    const b = await decideApproval({ approvalId: 'a1', decision: 'approve', approver: 'bob@example.com', comment: '', via: 'test' }, deps);
+    const { decide, evidence, succeeded } = await approvalHarness('a1', 'r1', ['alice@example.com', 'bob@example.com']);
+    const a = await decide('alice@example.com');
+    const b = await decide('bob@example.com');
     expect([a.ok && a.final, b.ok && b.final]).toEqual([false, true]);
     expect((await evidence.list('r1/09_approval_votes/')).map((o) => o.key)).toEqual(['r1/09_approval_votes/alice@example.com_approve.json', 'r1/09_approval_votes/bob@example.com_approve.json']);
     expect(succeeded).toHaveLength(1);
@@ -423,21 +435,11 @@ describe('manifest addenda', () => {
 
 describe('one identity, one vote', () => {
   it('"Alice@Example.com " and "alice@example.com" are one approver: the second vote is refused, the record names her once', async () => {
-    const { decideApproval } = await import('../../lambdas/core/approval');
-    const { MemoryApprovalStore } = await import('../../lambdas/adapters/local/approval-local');
-    const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
-    const { tempDir } = await import('../support/local-run');
-    const store = new MemoryApprovalStore();
-    await store.save({ approvalId: 'a2', runId: 'r2', taskToken: 't', expiresAt: '2026-11-21T02:00:00Z', approvers: ['Alice@Example.com', 'bob@example.com'], required: 2 });
-    const succeeded: unknown[] = [];
-    const deps = { approvalStore: store, evidence: new FsEvidenceStore(await tempDir()), clock: { now: () => new Date('2026-11-21T01:00:00Z'), sleep: async () => {} }, tokens: { succeed: async (_t: string, o: unknown) => void succeeded.push(o), fail: async () => {}, heartbeat: async () => {} } };
-    const first = await decideApproval({ approvalId: 'a2', decision: 'approve', approver: 'Alice@Example.com ', comment: '', via: 'page' }, deps);
-    expect(first).toMatchObject({ ok: true, final: false });
-    const again = await decideApproval({ approvalId: 'a2', decision: 'approve', approver: 'alice@example.com', comment: '', via: 'slack' }, deps);
-    expect(again).toMatchObject({ ok: false, status: 409 });
+    const { decide, succeeded } = await approvalHarness('a2', 'r2', ['Alice@Example.com', 'bob@example.com']);
+    expect(await decide('Alice@Example.com ', 'page')).toMatchObject({ ok: true, final: false });
+    expect(await decide('alice@example.com', 'slack')).toMatchObject({ ok: false, status: 409 });
     expect(succeeded).toHaveLength(0);
-    const bob = await decideApproval({ approvalId: 'a2', decision: 'approve', approver: 'BOB@example.com', comment: '', via: 'page' }, deps);
-    expect(bob).toMatchObject({ ok: true, final: true });
-    expect((succeeded[0] as { approvers: string[] }).approvers).toEqual(['alice@example.com', 'bob@example.com']);
+    expect(await decide('BOB@example.com', 'page')).toMatchObject({ ok: true, final: true });
+    expect(succeeded[0]!.approvers).toEqual(['alice@example.com', 'bob@example.com']);
   });
 });
