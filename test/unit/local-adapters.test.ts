@@ -63,6 +63,19 @@ describe('JSON Schema for editors', () => {
   });
 });
 
+describe('evidence folder: only regular files', () => {
+  it('get() refuses a symlink planted in a run folder (never reads through it); list() leaves it out', async () => {
+    const { symlink } = await import('node:fs/promises');
+    const dir = await tempDir();
+    const store = new FsEvidenceStore(dir);
+    await store.put('run/01_x.json', '{}');
+    await symlink('/etc/hostname', path.join(dir, 'run/02_planted.json'));
+    await expect(store.get('run/02_planted.json')).rejects.toThrow('evidence run/02_planted.json is not a regular file');
+    expect((await store.list('run/')).map((o) => o.key)).toEqual(['run/01_x.json']);
+    expect(await store.get('run/03_missing.json')).toBeUndefined();
+  });
+});
+
 describe('data and migration files are strict UTF-8', () => {
   it('a bad byte is an error naming the file and its line, never a U+FFFD in the data', async () => {
     const { DirScriptSource } = await import('../../lambdas/adapters/local/scripts-dir');

@@ -1,6 +1,6 @@
 /** Evidence in a folder: ./evidence/<runId>/... Writes are atomic (temp file + rename). */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../../core/evidence';
@@ -66,7 +66,10 @@ export class FsEvidenceStore implements EvidenceStore {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
-      return await readFile(this.file(key));
+      const p = this.file(key);
+      // Only regular files are evidence: a symlink planted in the folder is never read through.
+      if (!(await lstat(p)).isFile()) throw new Error(`evidence ${key} is not a regular file (a link or device); expected a file the run wrote`);
+      return await readFile(p);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
