@@ -6,10 +6,10 @@
  * same file to tell a dead local run from a running one.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { processAlive, procStat } from '../lambdas/adapters/local/process';
 
 export interface RunnerInfo {
   readonly runId: string;
@@ -27,34 +27,9 @@ const HEARTBEAT_EVERY_MS = 5_000;
 
 export const runnerLockFile = (evidenceRoot: string, runId: string) => path.join(path.resolve(evidenceRoot), '.runners', `${runId}.json`);
 
-/** Linux: the process's state and start time (clock ticks since boot) from /proc; undefined elsewhere or when it is gone. */
-function procStat(pid: number): { state: string; start: string } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so split after its last ')'.
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0]!, start: f[19]! };
-  } catch {
-    return undefined;
-  }
-}
-
-function pidAlive(pid: number, start?: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  const st = procStat(pid);
-  if (!st) return !existsSync('/proc/self/stat'); // no /proc: trust kill(0)
-  // A killed runner nobody has reaped yet is a zombie: dead. A reused pid has another start time: dead too.
-  if (st.state === 'Z' || st.state === 'X') return false;
-  return start === undefined || st.start === start;
-}
-
 /** Is the runner that wrote this lock still alive? */
 export function runnerAlive(info: RunnerInfo, now: Date = new Date()): boolean {
-  if (info.host === os.hostname()) return pidAlive(info.pid, info.pid_start);
+  if (info.host === os.hostname()) return processAlive(info.pid, info.pid_start);
   return now.getTime() - Date.parse(info.heartbeat_utc) < HEARTBEAT_STALE_MS;
 }
 

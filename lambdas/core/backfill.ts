@@ -13,7 +13,6 @@ import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence'
 import { mapLimit } from './concurrency';
 import { isTransient, retryTransient } from './retry';
 import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
-import { assertSingleStatement } from './sql-lexer';
 import type { BackfillTask, RunSpec } from './spec';
 import { dbRef } from './spec';
 import { copyChunk, keyParam, loadFileChunk, waitWhileBusy } from './backfill-load';
@@ -73,13 +72,7 @@ export async function planBackfill(spec: RunSpec, deps: Deps): Promise<{ phases:
     }
     // Key ranges come from the table rows are read from: the table itself, or the one copied from.
     const source = task.copyFrom ? deps.sql(dbRef(spec, task.copyFrom.database)) : deps.sql(dbRef(spec, task.database));
-    if (task.sql) {
-      try {
-        assertSingleStatement(task.sql, source.dialect);
-      } catch (e) {
-        throw new BackfillFailed(`backfill task "${task.name}": ${errorMessage(e)}`);
-      }
-    }
+    // One statement per task is guaranteed by the spec (validated before anything runs).
     const planned = await planTask(source, task, task.copyFrom?.table ?? task.table);
     if (planned.chunks.length) phases.push(planned.chunks);
     tasks.push({ name: task.name, rows: planned.rows, chunks: planned.chunks.length });

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandResult, CommandRunner } from '../../ports';
+import { processAlive } from './process';
 
 /** SSM returns at most this much output inline; locally we keep the same limits. */
 const STDOUT_LIMIT = 24_000;
@@ -22,16 +23,6 @@ const read = (f: string): string | undefined => {
     return undefined;
   }
 };
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const stat = read(`/proc/${pid}/stat`);
-  return !stat || !/^\d+ \(.*\) [ZX] /s.test(stat);
-}
 
 export class LocalShellRunner implements CommandRunner {
   private readonly running = new Map<string, Promise<CommandResult>>();
@@ -117,7 +108,7 @@ export class LocalShellRunner implements CommandRunner {
       const code = Number(exit.trim());
       return { commandId, status: code === 0 ? 'Success' : 'Failed', exitCode: code, stdout, stderr };
     }
-    if (alive(Number(pid))) return { commandId, status: 'InProgress', exitCode: null, stdout: '', stderr: '' };
+    if (processAlive(Number(pid))) return { commandId, status: 'InProgress', exitCode: null, stdout: '', stderr: '' };
     return { commandId, status: 'Failed', exitCode: null, stdout, stderr: `${stderr}the command's process ended without an exit code (killed)`.slice(0, STDERR_LIMIT) };
   }
 
