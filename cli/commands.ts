@@ -492,20 +492,23 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       .argument('<runId>', 'the run (execution name)')
       .requiredOption('--comment <text>', 'why (recorded in the evidence)')
       .option('--bucket <name>', 'evidence bucket (stack output EvidenceBucketName); default $CUTLINE_EVIDENCE_BUCKET')
+      .option('--approvals-bucket <name>', 'pending approvals (stack output ApprovalsBucketName; your role must be in the deploy config approval.cliPrincipals); default $CUTLINE_APPROVALS_BUCKET')
       .option('--json', 'machine-readable output')
-      .action(async (runId: string, o: { comment: string; bucket?: string; json?: boolean }) => {
+      .action(async (runId: string, o: { comment: string; bucket?: string; approvalsBucket?: string; json?: boolean }) => {
         const bucket = o.bucket ?? io.env.CUTLINE_EVIDENCE_BUCKET;
         if (!bucket) throw new UsageError(`\`cutline ${decision}\` needs --bucket or CUTLINE_EVIDENCE_BUCKET (the stack output EvidenceBucketName)`);
+        const approvals = o.approvalsBucket ?? io.env.CUTLINE_APPROVALS_BUCKET;
+        if (!approvals) throw new UsageError(`\`cutline ${decision}\` needs --approvals-bucket or CUTLINE_APPROVALS_BUCKET (the stack output ApprovalsBucketName)`);
         const aws = io.aws ?? defaultAws();
-        const store = new S3ApprovalStore(aws.s3, bucket);
+        const store = new S3ApprovalStore(aws.s3, approvals);
         const pending = await store.latestFor(runId);
         if (!pending) {
-          io.err(`no pending approval for run ${runId} in s3://${bucket}/private/approvals/; expected a run waiting at GoNoGo`);
+          io.err(`no pending approval for run ${runId} in s3://${approvals}/private/approvals/; expected a run waiting at GoNoGo`);
           return setExit(EXIT.BAD_INPUT);
         }
         const who = (await aws.sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown';
         const out = await decideApproval(
-          { approvalId: pending.approvalId, decision, approver: who, comment: o.comment, via: 'cli' },
+          { approvalId: pending.approvalId, decision, approver: who, comment: o.comment, via: 'cli', identifiedBy: 'aws identity' },
           { approvalStore: store, tokens: new SfnTaskTokens(aws.sfn), evidence: new S3EvidenceStore(aws.s3, bucket), clock: systemClock },
         );
         if (!out.ok) {

@@ -111,6 +111,16 @@ export interface ApprovalRequest {
   readonly expiresAt: string;
 }
 
+/** An approver known at deploy time: their identity, the e-mail their personal link goes to, their Slack user id. */
+export interface DirectoryApprover {
+  readonly id: string;
+  readonly email?: string;
+  readonly slackUserId?: string;
+}
+export interface ApproverDirectory {
+  readonly approvers: readonly DirectoryApprover[];
+}
+
 export interface ApprovalChannel {
   readonly kind: string;
   deliver(request: ApprovalRequest): Promise<void>;
@@ -139,7 +149,14 @@ export interface ApprovalDecision {
   readonly sourceIp?: string;
   readonly userAgent?: string;
   readonly via: string;
+  /**
+   * How the approver's identity was established: a link whose signature names them, a Slack user the deploy config
+   * maps to them, the caller's AWS identity (STS), this machine's login (local runs), or a name typed into a form.
+   * A typed name never counts for a named approver.
+   */
+  readonly identifiedBy: Identification;
 }
+export type Identification = 'personal link' | 'slack user' | 'aws identity' | 'local login' | 'typed name';
 
 /** Private store for pending approvals; a decision is written once (conditional write). */
 export interface ApprovalStore {
@@ -200,6 +217,12 @@ export interface Deps {
   readonly tokens: TaskTokens;
   /** HMAC key for approval links. */
   approvalSecret(): Promise<string>;
+  /**
+   * The approvers the deployment knows (deploy config approval.approvers): who has an e-mail
+   * subscription of their own and which Slack user is whom. Absent locally (the local page and
+   * terminal are the operator's own).
+   */
+  readonly directory?: ApproverDirectory;
   /** Migration files at a location (local folder, s3:// prefix). */
   readonly scripts: ScriptSource;
   readonly http: HttpClient;

@@ -32,8 +32,35 @@ export const DeployConfig = z.strictObject({
     .default({ retain: true }),
   approval: z
     .strictObject({
-      /** E-mail addresses subscribed to the approval topic. */
+      /** E-mail addresses subscribed to the approval topic: they get the shared link of runs without named approvers and a notice (no link) otherwise. */
       emails: z.array(z.email()).default([]),
+      /**
+       * The people who may be named in a spec's approval.approvers: their identity, the e-mail their personal link
+       * goes to (a subscription filtered on their identity: nobody else receives it) and their Slack user id (a
+       * Slack button press counts as their vote only from that user).
+       */
+      approvers: z
+        .array(
+          z.strictObject({
+            id: z.string().trim().min(1),
+            email: z.email().optional(),
+            slackUserId: z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id like U0123ABCD').optional(),
+          }),
+        )
+        .default([])
+        .superRefine((list, ctx) => {
+          const seen = new Map<string, number>();
+          list.forEach((a, i) => {
+            const k = a.id.toLowerCase();
+            if (seen.has(k)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `got ${JSON.stringify(a.id)} again (also approvers[${seen.get(k)}]); expected each approver once` });
+            seen.set(k, i);
+            if (!a.email && !a.slackUserId) ctx.addIssue({ code: 'custom', path: [i], message: `approver ${JSON.stringify(a.id)} has neither email nor slackUserId; expected at least one way to reach them` });
+          });
+        }),
+      /** IAM principals (role or user ARNs) allowed to decide with `cutline approve`: besides GoNoGo and the approval API, only they may read pending approvals. */
+      cliPrincipals: z.array(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:*-]+$/, 'expected an IAM role or user ARN')).default([]),
+      /** Reserved concurrency of the public approval function (a flood of requests cannot starve the account). */
+      apiConcurrency: z.number().int().min(1).max(100).default(5),
       /** SSM SecureString with the Slack incoming-webhook URL. */
       slackWebhookParameter: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/).optional(),
       /** SSM SecureString with the Slack app's signing secret (Approve / Reject buttons in Slack). */
@@ -43,7 +70,7 @@ export const DeployConfig = z.strictObject({
       /** Base URL of the approval page, when served from a custom domain. */
       baseUrl: z.url().optional(),
     })
-    .default({ emails: [], hmacKeyParameter: '/cutline/approval/hmac-key' }),
+    .prefault({}),
   logRetentionDays: z.union([z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731), z.literal(1827), z.literal(3653)]).default(365),
 });
 export type DeployConfig = z.infer<typeof DeployConfig>;

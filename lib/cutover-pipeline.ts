@@ -13,11 +13,15 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { normalizeIdentity } from '../lambdas/core/approval';
 import { TASKS, type TaskKey } from '../lambdas/core/states';
+import type { DirectoryApprover } from '../lambdas/ports';
+import { ApprovalsBucket } from './approvals-bucket';
 import { EvidenceBucket } from './evidence-bucket';
 import { CONSTRUCT_IDS } from './ids';
 import { acknowledge, acknowledgeWildcards } from './nag';
@@ -45,8 +49,14 @@ export interface CutoverPipelineProps {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly days: number };
   /** Keep evidence when the stack is deleted. Default: true. */
   readonly retainEvidence?: boolean;
-  /** Approval e-mail recipients (an encrypted SNS topic is created). Default: none. */
+  /** Approval e-mail recipients (an encrypted SNS topic is created): shared links and notices, never a personal link. Default: none. */
   readonly approvalEmails?: readonly string[];
+  /** Approvers a spec may name: each e-mail subscription is filtered on the approver's identity; Slack user ids map button presses to them. Default: none. */
+  readonly approvers?: readonly DirectoryApprover[];
+  /** Principals (ARNs) allowed to run `cutline approve`: exempt from the approvals bucket's deny. Default: none. */
+  readonly approvalCliPrincipals?: readonly string[];
+  /** Reserved concurrency of the public approval function. Default: 5. */
+  readonly approvalApiConcurrency?: number;
   /** SSM SecureString holding the Slack webhook URL. Default: no Slack. */
   readonly slackWebhookParameter?: string;
   /** SSM SecureString with the approval-link HMAC key. Default: /cutline/approval/hmac-key. */
@@ -76,7 +86,8 @@ const CAPS: Record<TaskKey, readonly ('db' | 'paramsRead' | 'paramsWrite' | 'com
   // db: every stage after Preflight renews the run lease; Summary releases it.
   gates: ['db'],
   decide: ['db'],
-  goNoGo: ['notify', 'paramsRead'],
+  // The approval HMAC key and the Slack webhook only: never the launch-gate parameters.
+  goNoGo: ['notify'],
   cutover: ['db', 'paramsRead', 'paramsWrite', 'commands'],
   smoke: ['db'],
   rollback: ['db', 'paramsRead', 'paramsWrite', 'commands'],
@@ -91,6 +102,8 @@ export class CutoverPipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Readonly<Record<TaskKey, nodejs.NodejsFunction>>;
   readonly approvalTopic?: sns.Topic;
+  /** Pending approvals (task tokens): their own bucket and KMS key, denied to every other principal. */
+  readonly approvalsBucket: s3.Bucket;
   readonly approvalApi: nodejs.NodejsFunction;
   readonly approvalUrl: lambda.FunctionUrl;
 
@@ -105,11 +118,21 @@ export class CutoverPipeline extends Construct {
     this.evidenceBucket = new EvidenceBucket(this, CONSTRUCT_IDS.evidence, { objectLock: props.objectLock, retain: props.retainEvidence });
     const bucket = this.evidenceBucket.bucket;
 
-    if (props.approvalEmails?.length) {
+    const approvals = new ApprovalsBucket(this, CONSTRUCT_IDS.approvals, { accessLogs: this.evidenceBucket.accessLogs, retain: props.retainEvidence });
+    approvals.allowPrincipalArns(props.approvalCliPrincipals ?? []);
+    this.approvalsBucket = approvals.bucket;
+    const approvers = (props.approvers ?? []).map((a) => ({ ...a, id: normalizeIdentity(a.id) }));
+    const mailed = approvers.filter((a) => a.email);
+    if (props.approvalEmails?.length || mailed.length) {
       const key = new kms.Key(this, CONSTRUCT_IDS.approvalTopicKey, { enableKeyRotation: true, description: 'cutline approval topic' });
       this.approvalTopic = new sns.Topic(this, CONSTRUCT_IDS.approvalTopic, { masterKey: key, enforceSSL: true, displayName: 'cutline go/no-go' });
-      for (const e of props.approvalEmails) this.approvalTopic.addSubscription(new subs.EmailSubscription(e));
+      // One person, one link: a message carrying a personal link has the attribute approver=<id>, which only that approver's subscription accepts.
+      for (const e of props.approvalEmails ?? [])
+        this.approvalTopic.addSubscription(new subs.EmailSubscription(e, { filterPolicy: { audience: sns.SubscriptionFilter.stringFilter({ allowlist: ['all'] }) } }));
+      for (const a of mailed)
+        this.approvalTopic.addSubscription(new subs.EmailSubscription(a.email!, { filterPolicy: { approver: sns.SubscriptionFilter.stringFilter({ allowlist: [a.id] }) } }));
     }
+    const directory = JSON.stringify(approvers);
 
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stateMachineName = `${Stack.of(this).stackName}-cutover`;
@@ -124,22 +147,29 @@ export class CutoverPipeline extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(30),
       logGroup: new logs.LogGroup(this, 'ApprovalApiLogs', { retention }),
+      // A public URL: a flood of requests may use only this much of the account's concurrency.
+      reservedConcurrentExecutions: props.approvalApiConcurrency ?? 5,
       environment: {
         EVIDENCE_BUCKET: bucket.bucketName,
+        APPROVALS_BUCKET: approvals.bucket.bucketName,
         APPROVAL_SECRET_PARAMETER: hmacParam,
+        CUTLINE_APPROVERS: directory,
         ...(props.slackSigningSecretParameter ? { SLACK_SIGNING_SECRET_PARAMETER: props.slackSigningSecretParameter } : {}),
       },
       bundling: { minify: true, sourceMap: true, target: 'node22', externalModules: ['@aws-sdk/*'] },
     });
     // No IAM auth: approvers have no AWS identity. Every decision needs an HMAC-signed, expiring, single-use link or a signed Slack request.
     this.approvalUrl = this.approvalApi.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
-    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('private/approvals/*'), bucket.arnForObjects('runs/*')] }));
-    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['private/approvals/*'] } } }));
+    this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('runs/*')] }));
+    approvals.allow(this.approvalApi.role!);
     this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: [smArn] }));
     this.approvalApi.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [paramArn(hmacParam), ...(props.slackSigningSecretParameter ? [paramArn(props.slackSigningSecretParameter)] : [])] }),
     );
-    acknowledgeWildcards(this.approvalApi, [bucket.arnForObjects('private/approvals/*'), bucket.arnForObjects('runs/*')], 'Pending approvals, votes and decisions under the private prefix; decision records in run evidence.');
+    acknowledgeWildcards(this.approvalApi, [approvals.bucket.arnForObjects('private/approvals/*')], 'Pending approvals, votes and decisions in the approvals bucket, which denies every other principal.');
+    acknowledgeWildcards(this.approvalApi, [bucket.arnForObjects('runs/*')], 'Go/no-go decision and vote records in run evidence.');
+    acknowledge(this.approvalApi, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'Writing votes into the KMS-encrypted approvals bucket needs GenerateDataKey* on that one key (CDK grantEncryptDecrypt).');
+    acknowledge(this.approvalApi, 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]', 'CDK grantEncryptDecrypt on the approvals key (that one key only).');
     acknowledge(this.approvalApi, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.');
     acknowledge(this.approvalApi, 'AwsSolutions-L1', 'nodejs22.x is the supported target runtime of cutline; a newer runtime is adopted after testing.');
     const approvalBase = props.approvalBaseUrl ?? this.approvalUrl.url;
@@ -160,7 +190,8 @@ export class CutoverPipeline extends Construct {
         environment: {
           EVIDENCE_BUCKET: bucket.bucketName,
           APPROVAL_SECRET_PARAMETER: hmacParam,
-          ...(key === 'goNoGo' ? { APPROVAL_BASE_URL: approvalBase } : {}),
+          ...(key === 'goNoGo' ? { APPROVAL_BASE_URL: approvalBase, APPROVALS_BUCKET: approvals.bucket.bucketName } : {}),
+          ...(key === 'goNoGo' || key === 'validateSpec' ? { CUTLINE_APPROVERS: directory } : {}),
           NODE_OPTIONS: '--enable-source-maps',
         },
         bundling: {
@@ -172,6 +203,12 @@ export class CutoverPipeline extends Construct {
         },
       });
       this.grant(fn, key, props, paramArn, hmacParam);
+      if (key === 'goNoGo') {
+        approvals.allow(fn.role!);
+        acknowledge(fn, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'Writing pending approvals into the KMS-encrypted approvals bucket (and publishing to the encrypted topic) needs GenerateDataKey* on those keys only.');
+        acknowledgeWildcards(fn, [approvals.bucket.arnForObjects('private/approvals/*')], 'Pending approvals in the approvals bucket, which denies every other principal.');
+        acknowledge(fn, 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]', 'CDK grantEncryptDecrypt on the approvals key (that one key only).');
+      }
       fns[key] = fn;
     }
     this.functions = fns;
@@ -218,7 +255,6 @@ export class CutoverPipeline extends Construct {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }));
     objects('runs/', ['s3:GetObject', 's3:PutObject']);
     const prefixes = ['runs/'];
-    if (key === 'goNoGo') objects('private/approvals/', ['s3:GetObject', 's3:PutObject']);
     if (caps.includes('migrations')) {
       objects('migrations/', ['s3:GetObject']);
       prefixes.push('migrations/');

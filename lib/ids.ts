@@ -4,6 +4,8 @@ export const CONSTRUCT_IDS = {
   evidence: 'Evidence',
   approvalTopic: 'ApprovalTopic',
   approvalTopicKey: 'ApprovalTopicKey',
+  approvals: 'Approvals',
+  approvalsKey: 'ApprovalsKey',
   stateMachine: 'StateMachine',
   stateMachineLogs: 'StateMachineLogs',
 } as const;

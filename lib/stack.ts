@@ -17,6 +17,9 @@ export class CutlineStack extends Stack {
       objectLock: config.evidence.objectLock,
       retainEvidence: config.evidence.retain,
       approvalEmails: config.approval.emails,
+      approvers: config.approval.approvers,
+      approvalCliPrincipals: config.approval.cliPrincipals,
+      approvalApiConcurrency: config.approval.apiConcurrency,
       slackWebhookParameter: config.approval.slackWebhookParameter,
       approvalHmacKeyParameter: config.approval.hmacKeyParameter,
       approvalBaseUrl: config.approval.baseUrl,
@@ -26,6 +29,7 @@ export class CutlineStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'cutline start spec.json --state-machine-arn <this>' });
     new CfnOutput(this, 'ApprovalUrl', { value: this.pipeline.approvalUrl.url, description: 'approval API (Slack interactivity: <this>slack)' });
     new CfnOutput(this, 'RollbackFunctionName', { value: this.pipeline.functions.rollback.functionName, description: 'cutline rollback <runId> --function <this>' });
+    new CfnOutput(this, 'ApprovalsBucketName', { value: this.pipeline.approvalsBucket.bucketName, description: 'cutline approve <runId> --approvals-bucket <this> (pending approvals; only the approval roles may read it)' });
     new CfnOutput(this, 'EvidenceBucketName', { value: this.pipeline.evidenceBucket.bucket.bucketName, description: 'evidence: s3://<this>/runs/<runId>/' });
   }
 }

@@ -7,7 +7,7 @@
  * Refused links get a clear page and a 4xx, and change nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { ApprovalStore, Clock, EvidenceStore, HttpClient, Logger, TaskTokens } from '../ports';
+import type { ApprovalStore, ApproverDirectory, Clock, EvidenceStore, HttpClient, Logger, TaskTokens } from '../ports';
 import { decideApproval, verifyApprovalLink } from './approval';
 import { errorMessage } from './errors';
 import { verifySlackRequest } from './slack';
@@ -34,6 +34,8 @@ export interface ApprovalHttpDeps {
   readonly clock: Clock;
   readonly http?: HttpClient;
   readonly logger?: Logger;
+  /** Who is who in Slack (deploy config approval.approvers). */
+  readonly directory?: ApproverDirectory;
   secret(): Promise<string>;
   slackSigningSecret?(): Promise<string>;
 }
@@ -129,6 +131,7 @@ ${link.who ? `<input type="hidden" name="who" value="${esc(link.who)}"><p>You de
         approver: (link.who ?? form.get('approver') ?? '').trim(),
         comment: (form.get('comment') ?? '').trim(),
         via: 'approval page',
+        identifiedBy: link.who ? 'personal link' : 'typed name',
         ...(req.sourceIp ? { sourceIp: req.sourceIp } : {}),
         ...(req.userAgent ? { userAgent: req.userAgent } : {}),
       },
@@ -165,8 +168,12 @@ async function slack(req: ApprovalHttpRequest, deps: ApprovalHttpDeps): Promise<
   const action = payload.actions?.[0];
   const decision = action?.action_id === 'cutline_approve' ? 'approve' : action?.action_id === 'cutline_reject' ? 'reject' : undefined;
   if (!decision || !action?.value) return json(400, { error: `got action ${JSON.stringify(action?.action_id ?? null)}; expected cutline_approve or cutline_reject` });
-  const who = payload.user?.username ?? payload.user?.name ?? '';
-  const out = await decideApproval({ approvalId: action.value, decision, approver: `slack:${who} (${payload.user?.id ?? '?'})`, comment: '', via: 'slack' }, deps);
+  // The Slack user id is vouched for by Slack's signature; the deploy config maps it to an approver. The user name is only a label.
+  const userId = payload.user?.id ?? '';
+  const mapped = userId ? deps.directory?.approvers.find((a) => a.slackUserId === userId) : undefined;
+  const label = payload.user?.username ?? payload.user?.name ?? '';
+  const approver = mapped ? mapped.id : `slack:${label} (${userId || '?'})`;
+  const out = await decideApproval({ approvalId: action.value, decision, approver, comment: '', via: 'slack', identifiedBy: mapped ? 'slack user' : 'typed name' }, deps);
   const text = out.ok
     ? out.final
       ? `${decision === 'approve' ? ':white_check_mark: Approved (GO)' : ':x: Rejected (NO-GO)'} by <@${payload.user?.id}> at ${out.decision.decidedAt}`

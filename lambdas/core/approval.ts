@@ -5,7 +5,8 @@
  */
 import { errorMessage } from './errors';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ApprovalDecision, Clock, EvidenceStore, ApprovalStore, TaskTokens } from '../ports';
+import type { ApprovalDecision, ApproverDirectory, Clock, EvidenceStore, ApprovalStore, TaskTokens } from '../ports';
+import type { RunSpec } from './spec';
 import { canonicalJson, stepKey, stepRecord } from './evidence';
 
 export function newApprovalId(): string {
@@ -74,6 +75,12 @@ export async function decideApproval(
   if (!d.approver.trim()) return { ok: false, status: 400, reason: 'approver is empty; expected the name or e-mail of the person deciding' };
   // One identity, one vote: "Alice@Example.com " and "alice@example.com" are the same person.
   d = { ...d, approver: normalizeIdentity(d.approver) };
+  if (pending.approvers?.length && d.identifiedBy === 'typed name')
+    return {
+      ok: false,
+      status: 403,
+      reason: `run ${pending.runId} names its approvers: a vote counts only through the approver's own link, a Slack user mapped to them or their AWS identity, not a typed name (got ${JSON.stringify(d.approver)})`,
+    };
   if (pending.approvers?.length && !pending.approvers.map(normalizeIdentity).includes(d.approver))
     return { ok: false, status: 403, reason: `${d.approver} is not on the approver list of run ${pending.runId}` };
   if (await store.final(d.approvalId)) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
@@ -136,4 +143,23 @@ export async function decideApproval(
     'application/json',
   );
   return { ok: true, decision, final: true, approvals: approvals.length, required };
+}
+
+/**
+ * In AWS every named approver must be reachable only by themselves: an e-mail subscription of their own (deploy
+ * config approval.approvers[].email, filtered on their identity) for the email channel, or a Slack user id mapped to
+ * them for the slack channel. Problems name the spec path, the value and what was expected.
+ */
+export function approverProblems(spec: RunSpec, directory: ApproverDirectory): { path: string; message: string }[] {
+  const kinds = new Set(spec.approval.channels.map((c) => c.type));
+  return (spec.approval.approvers ?? []).flatMap((who, i) => {
+    const known = directory.approvers.find((a) => a.id === normalizeIdentity(who));
+    if ((kinds.has('email') && known?.email) || (kinds.has('slack') && known?.slackUserId)) return [];
+    return [
+      {
+        path: `$.approval.approvers[${i}]`,
+        message: `got ${JSON.stringify(who)}, ${known ? 'which the deploy config lists without ' + [kinds.has('email') ? 'an email' : '', kinds.has('slack') ? 'a slackUserId' : ''].filter(Boolean).join(' or ') : 'who is not in the deploy config approval.approvers'}; expected an approver with ${[kinds.has('email') ? 'an email (their own subscription)' : '', kinds.has('slack') ? 'a slackUserId' : ''].filter(Boolean).join(' or ')}, so only they receive their link or their button counts`,
+      },
+    ];
+  });
 }

@@ -5,7 +5,7 @@
  */
 import type { Deps, EvidenceObject } from '../ports';
 import { runCutover, runRollback, runSmoke, describeAction } from './actions';
-import { approvalQuery, newApprovalId } from './approval';
+import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
@@ -111,6 +111,9 @@ export async function validateSpecStage(raw: { spec: unknown; execution: { name:
         { problems: [{ path: '$.runId', message: `got ${JSON.stringify(r.spec.runId)}; expected the execution name ${JSON.stringify(raw.execution.name)}` }] },
       );
     const spec = r.spec;
+    const unreachable = platform === 'aws' && deps.directory ? approverProblems(spec, deps.directory) : [];
+    if (unreachable.length)
+      throw new SpecInvalid(`run spec is invalid (${unreachable.length} problem(s)): ${unreachable.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems: unreachable });
     const changed = await specChangeProblem(spec, deps);
     if (changed) throw new SpecInvalid(changed, { problems: [{ path: '$', message: changed }] });
     // Every attempt is evidence: a resumed run says how often it was interrupted.

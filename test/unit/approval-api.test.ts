@@ -31,6 +31,7 @@ function event(method: string, path: string, opts: { query?: string; body?: stri
 
 beforeAll(() => {
   process.env.EVIDENCE_BUCKET = 'ev-bucket';
+  process.env.APPROVALS_BUCKET = 'approvals-bucket';
   process.env.APPROVAL_SECRET_PARAMETER = '/cutline/approval/hmac-key';
   process.env.SLACK_SIGNING_SECRET_PARAMETER = '/cutline/slack/signing-secret';
   process.env.AWS_REGION = 'eu-west-1';

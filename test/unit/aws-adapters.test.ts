@@ -60,7 +60,7 @@ describe('S3 evidence', () => {
   it('a decision is single-use: If-None-Match, and a 412 answers false', async () => {
     s3m.on(PutObjectCommand).rejectsOnce(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } }));
     const store = new S3ApprovalStore(new S3Client({ region: 'eu-west-1' }), 'ev-bucket');
-    const d = { approvalId: 'a'.repeat(32), runId: 'r', decision: 'approve' as const, approver: 'x', comment: '', decidedAt: 'now', via: 'page' };
+    const d = { approvalId: 'a'.repeat(32), runId: 'r', decision: 'approve' as const, approver: 'x', comment: '', decidedAt: 'now', via: 'page', identifiedBy: 'personal link' as const };
     expect(await store.finalizeOnce(d)).toBe(false);
     expect(s3m.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Key: `private/approvals/${'a'.repeat(32)}/decision.json`, IfNoneMatch: '*' });
     s3m.on(PutObjectCommand).resolves({});

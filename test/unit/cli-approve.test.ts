@@ -43,7 +43,7 @@ function io() {
   const out: string[] = [];
   const err: string[] = [];
   const aws = { s3: new S3Client({ region: 'eu-west-1' }), sts: new STSClient({ region: 'eu-west-1' }), sfn: new SFNClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) };
-  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: { CUTLINE_EVIDENCE_BUCKET: 'ev' } as NodeJS.ProcessEnv, aws } };
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: { CUTLINE_EVIDENCE_BUCKET: 'ev', CUTLINE_APPROVALS_BUCKET: 'approvals' } as NodeJS.ProcessEnv, aws } };
 }
 
 describe('cutline approve / reject', () => {
@@ -68,11 +68,15 @@ describe('cutline approve / reject', () => {
   it('no pending approval, no bucket, no comment: exit 2 naming what is missing', async () => {
     const t = io();
     expect(await main(['approve', 'nope', '--comment', 'x'], t.io)).toBe(EXIT.BAD_INPUT);
-    expect(t.err[0]).toContain('no pending approval for run nope in s3://ev/private/approvals/');
+    expect(t.err[0]).toContain('no pending approval for run nope in s3://approvals/private/approvals/');
     const nb = io();
     nb.io.env = {};
     expect(await main(['approve', 'prod-1', '--comment', 'x'], nb.io)).toBe(EXIT.BAD_INPUT);
     expect(nb.err.join('\n')).toContain('needs --bucket or CUTLINE_EVIDENCE_BUCKET');
+    const na = io();
+    na.io.env = { CUTLINE_EVIDENCE_BUCKET: 'ev' };
+    expect(await main(['approve', 'prod-1', '--comment', 'x'], na.io)).toBe(EXIT.BAD_INPUT);
+    expect(na.err.join('\n')).toContain('needs --approvals-bucket or CUTLINE_APPROVALS_BUCKET');
     const nc = io();
     expect(await main(['approve', 'prod-1'], nc.io)).toBe(EXIT.BAD_INPUT);
     expect(sfnm.calls()).toHaveLength(0);

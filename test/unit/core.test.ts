@@ -355,7 +355,7 @@ async function approvalHarness(approvalId: string, runId: string, approvers: str
     clock: { now: () => new Date('2026-11-21T01:00:00.000Z'), sleep: async () => {} },
     tokens: { succeed: async (_t: string, o: unknown) => void succeeded.push(o as { approvers: string[] }), fail: async () => {}, heartbeat: async () => {} },
   };
-  const decide = (approver: string, via = 'test') => decideApproval({ approvalId, decision: 'approve', approver, comment: '', via }, deps);
+  const decide = (approver: string, via = 'test') => decideApproval({ approvalId, decision: 'approve', approver, comment: '', via, identifiedBy: 'personal link' }, deps);
   return { decide, evidence, succeeded };
 }
 

@@ -10,7 +10,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DatabaseRef } from '../../core/spec';
-import type { ApprovalChannel, Deps } from '../../ports';
+import { z } from 'zod';
+import { normalizeIdentity } from '../../core/approval';
+import type { ApprovalChannel, ApproverDirectory, Deps } from '../../ports';
 import { fetchHttp, jsonLogger, systemClock } from '../local/runtime';
 import { DataApiSql } from './data-api';
 import { SlackWebhookChannel, SnsEmailChannel } from './notify';
@@ -26,8 +28,19 @@ const sfn = new SFNClient({});
 
 function env(name: string): string {
   const v = process.env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set; the CutoverPipeline construct sets it on every function`);
+  if (!v) throw new Error(`environment variable ${name} is not set; the CutoverPipeline construct sets it on the functions that need it`);
   return v;
+}
+
+/**
+ * The deploy config's approvers (CUTLINE_APPROVERS, JSON set by the construct on ValidateSpec, GoNoGo and the
+ * approval API): a malformed value is an error, never an empty directory.
+ */
+export function approverDirectory(raw = process.env.CUTLINE_APPROVERS): ApproverDirectory {
+  if (raw === undefined || raw === '') return { approvers: [] };
+  const r = z.array(z.strictObject({ id: z.string().min(1), email: z.string().optional(), slackUserId: z.string().optional() })).safeParse(JSON.parse(raw));
+  if (!r.success) throw new Error(`environment variable CUTLINE_APPROVERS is ${raw.slice(0, 200)}; expected a JSON array of { id, email?, slackUserId? }`);
+  return { approvers: r.data.map((a) => ({ ...a, id: normalizeIdentity(a.id) })) };
 }
 
 let cached: Deps | undefined;
@@ -38,6 +51,7 @@ export function awsDeps(): Deps {
   if (cached) return cached;
   const bucket = env('EVIDENCE_BUCKET');
   const parameters = new SsmParameterStore(ssm);
+  let approvals: S3ApprovalStore | undefined;
   cached = {
     sql: (ref: DatabaseRef) => {
       if (!ref.dataApi) throw new Error(`database ${ref.url ?? '?'} has no dataApi reference; expected resourceArn, secretArn and database`);
@@ -52,7 +66,12 @@ export function awsDeps(): Deps {
         if (c.type === 'slack') return new SlackWebhookChannel(parameters, c.webhookParameter, fetchHttp);
         throw new Error('a "local" approval channel cannot be used in AWS; expected "email" or "slack"');
       }),
-    approvalStore: new S3ApprovalStore(s3, bucket),
+    // Only GoNoGo and the approval API are given the approvals bucket (and may read it).
+    get approvalStore() {
+      approvals ??= new S3ApprovalStore(s3, env('APPROVALS_BUCKET'));
+      return approvals;
+    },
+    directory: approverDirectory(),
     tokens: new SfnTaskTokens(sfn),
     approvalSecret: async () => {
       if (secret) return secret;

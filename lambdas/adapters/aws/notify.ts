@@ -1,8 +1,19 @@
 /** Approval channels: SNS e-mail and a Slack webhook (URL read from an SSM SecureString). */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { normalizeIdentity } from '../../core/approval';
 import type { ApprovalChannel, ApprovalRequest, HttpClient, ParameterStore } from '../../ports';
 
-export function approvalText(r: ApprovalRequest): string {
+/**
+ * The e-mail text. `to` picks the links: one approver's own link (`{ approver, url }`), or, for a run with named
+ * approvers, a notice without any link ('notice'); by default the shared link of a run without named approvers.
+ */
+export function approvalText(r: ApprovalRequest, to?: { approver: string; url: string } | 'notice'): string {
+  const links =
+    to === 'notice'
+      ? [`Each approver (${(r.personalUrls ?? []).map((p) => p.approver).join(', ')}) received a personal link; this notice carries none.`]
+      : to
+        ? [`Decide here (your personal link: it names you, ${to.approver}, and counts only as your vote; do not forward it; it expires ${r.expiresAt}):`, `  ${to.url}`]
+        : [`Decide here (the page asks you to confirm; the link expires ${r.expiresAt}):`, r.approveUrl ?? '(no link configured)'];
   return [
     `cutline go/no-go for run ${r.runId} (owner ${r.owner}, target ${r.target})`,
     '',
@@ -12,8 +23,7 @@ export function approvalText(r: ApprovalRequest): string {
     'GO will:',
     ...r.goActions.map((a, i) => `  ${i + 1}. ${a}`),
     '',
-    `Decide here (the page asks you to confirm; the link expires ${r.expiresAt}):`,
-    ...(r.personalUrls?.length ? r.personalUrls.map((p) => `  ${p.approver}: ${p.url}`) : [r.approveUrl ?? '(no link configured)']),
+    ...links,
     ...(r.reportUrl ? ['', `Evidence report: ${r.reportUrl}`] : []),
   ].join('\n');
 }
@@ -24,8 +34,27 @@ export class SnsEmailChannel implements ApprovalChannel {
     private readonly sns: SNSClient,
     private readonly topicArn: string,
   ) {}
+  /**
+   * One person, one link: with named approvers every approver gets a message of their own, carrying only their link
+   * and the message attribute `approver` their subscription's filter policy matches; everyone else subscribed
+   * (filter `audience: all`) gets a notice without links. Without named approvers, one message with the shared link.
+   */
   async deliver(r: ApprovalRequest): Promise<void> {
-    await this.sns.send(new PublishCommand({ TopicArn: this.topicArn, Subject: `cutline go/no-go: ${r.runId}`.slice(0, 100), Message: approvalText(r) }));
+    const publish = (message: string, attribute: { approver: string } | { audience: 'all' }) =>
+      this.sns.send(
+        new PublishCommand({
+          TopicArn: this.topicArn,
+          Subject: `cutline go/no-go: ${r.runId}`.slice(0, 100),
+          Message: message,
+          MessageAttributes: Object.fromEntries(Object.entries(attribute).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
+        }),
+      );
+    if (!r.personalUrls?.length) {
+      await publish(approvalText(r), { audience: 'all' });
+      return;
+    }
+    for (const p of r.personalUrls) await publish(approvalText(r, p), { approver: normalizeIdentity(p.approver) });
+    await publish(approvalText(r, 'notice'), { audience: 'all' });
   }
 }
 

@@ -197,7 +197,7 @@ export class LocalApprovalChannel implements ApprovalChannel {
     else this.out(`Go / no-go for ${r.runId}: open ${r.approveUrl ?? '(no page)'}`);
     if (this.mode.kind === 'auto') {
       const { decision, approver, comment } = this.mode;
-      const res = await decideApproval({ approvalId: r.approvalId, decision, approver, comment, via: 'auto-approve flag' }, this.deps);
+      const res = await decideApproval({ approvalId: r.approvalId, decision, approver, comment, via: 'auto-approve flag', identifiedBy: 'local login' }, this.deps);
       if (!res.ok) throw new Error(`auto ${decision} refused: ${res.reason}`);
       this.out(`  ${decision === 'approve' ? 'approved' : 'rejected'} automatically as ${approver}`);
     } else if (this.mode.kind === 'interactive') {
@@ -212,7 +212,7 @@ export class LocalApprovalChannel implements ApprovalChannel {
       const { decision, comment } = await terminalDecision((q) => rl.question(q), this.out, r);
       // Who decides is this terminal's login, not a typed name.
       const approver = this.mode.kind === 'interactive' ? this.mode.approver : 'operator';
-      const res = await decideApproval({ approvalId: r.approvalId, decision, approver, comment, via: 'terminal' }, this.deps);
+      const res = await decideApproval({ approvalId: r.approvalId, decision, approver, comment, via: 'terminal', identifiedBy: 'local login' }, this.deps);
       if (!res.ok) this.out(`decision refused: ${res.reason}`);
     } catch {
       // stdin closed or the page decided first: the page remains the way to answer
