@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +10,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // Local runs sign their manifests: tests use a key of their own, never the developer's ~/.config/cutline key.
+    env: { CUTLINE_SIGNING_KEY: path.join(os.tmpdir(), `cutline-vitest-${process.getuid?.() ?? 0}`, 'signing-key.pem') },
   },
 });

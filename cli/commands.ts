@@ -7,7 +7,11 @@
  *   2  bad input: invalid spec, unreadable file, bad argument, unknown run
  *   3  unexpected error
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { kmsPublicKeyPem } from '../lambdas/adapters/aws/signer-kms';
+import { defaultSigningKeyPath, FileSigner, publicKeyPathOf } from '../lambdas/adapters/local/signer-file';
+import { checkRootSignature } from '../lambdas/core/signature';
 import { pathToFileURL } from 'node:url';
 import { addendumKey, type Manifest, type ManifestAddendum, readEvidenceJson, sha256Hex, verifyEvidence } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -19,6 +23,7 @@ import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
 import { decideApproval } from '../lambdas/core/approval';
 import { RESUMABLE } from '../lambdas/core/decision';
+import { errorMessage } from '../lambdas/core/errors';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { type DatabaseRef, parseSpec, platformProblems, RunSpec } from '../lambdas/core/spec';
@@ -61,6 +66,7 @@ export interface AwsClients {
   readonly sts: STSClient;
   readonly sfn: SFNClient;
   readonly lambda: LambdaClient;
+  readonly kms?: KMSClient;
 }
 
 export interface Io {
@@ -356,6 +362,8 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
           http: fetchHttp,
           clock: systemClock,
           logger: silentLogger,
+          // The rollback record joins the manifest as an addendum signed with the same local key.
+          signer: new FileSigner(defaultSigningKeyPath({ ...process.env, ...io.env }), o.evidenceDir),
         } as unknown as Deps;
         const out = await manualRollback(spec, defaultApprover(), deps);
         if (o.json) io.out(JSON.stringify(out, null, 2));
@@ -439,9 +447,11 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       .command('verify')
       .description('recompute the manifest: name every changed, missing or added file, and check its root against the execution history (exit 1 if anything differs)')
       .argument('<runId>')
-      .option('--state-machine-arn <arn>', 'check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.json)')
-      .option('--no-anchor', 'accept a manifest whose root cannot be checked against an execution history (drops the guarantee that the manifest itself was not rebuilt)'),
-  ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; json?: boolean; anchor: boolean }) => {
+      .option('--public-key <file>', 'PEM public key the roots must be signed with (default: a local folder uses ~/.config/cutline/signing-key.pub.pem or $CUTLINE_SIGNING_KEY next to it)')
+      .option('--signing-key-arn <arn>', 'AWS: the KMS signing key (stack output SigningKeyArn); its public key is fetched; default $CUTLINE_SIGNING_KEY_ARN')
+      .option('--state-machine-arn <arn>', 'also check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.json)')
+      .option('--no-anchor', 'accept roots that are unsigned or cannot be checked (drops the guarantee that the manifest itself was not rebuilt over forged files)'),
+  ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; publicKey?: string; signingKeyArn?: string; json?: boolean; anchor: boolean }) => {
     const s = store(o);
     const manifest = await readEvidenceJson<Manifest>(s, `${runId}/manifest.json`);
     if (!manifest) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
@@ -457,21 +467,39 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     const aws = !!(o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN);
     const history = aws ? await runHistory(io, runId, o) : o.bucket ? undefined : await runHistory(io, runId, o).catch((e) => (e instanceof UsageError ? undefined : Promise.reject(e)));
     const anchor = history ? recordedManifestRoot(history.events) : undefined;
-    // Without an anchor, a manifest rebuilt over forged files verifies: that is a failure unless asked for (--no-anchor).
-    if (!anchor && o.anchor)
-      problems.push({
-        file: 'manifest.json',
-        problem: 'anchor',
-        detail: `cannot check the manifest root against an execution history (${aws ? 'the history has no Summary result' : o.bucket ? 'pass --state-machine-arn' : 'no execution-history.json'}): a rebuilt manifest would go unnoticed; pass --no-anchor to accept that`,
-      });
+    if (aws && !anchor && o.anchor)
+      problems.push({ file: 'manifest.json', problem: 'anchor', detail: 'the execution history has no Summary result to check the root against; pass --no-anchor to accept that' });
+    // The signature: without it (or without a key to check it), a manifest rebuilt over forged files verifies; a failure unless --no-anchor.
+    const key = await verifyingKey(io, o);
+    const sealed = [
+      { file: 'manifest.json', name: 'manifest' as const, sig: manifest.signature, root: manifest.root },
+      ...addenda.map((a) => ({ file: addendumKey(runId, a.sequence).slice(runId.length + 1), name: `addendum ${a.sequence}` as const, sig: a.signature, root: a.root })),
+    ];
+    for (const x of sealed) {
+      if (x.sig && key) {
+        const c = checkRootSignature(x.sig, key.pem, runId, x.name, x.root);
+        if (!c.ok) problems.push({ file: x.file, problem: 'signature', detail: c.detail });
+      } else if (o.anchor)
+        problems.push({
+          file: x.file,
+          problem: 'signature',
+          detail: x.sig
+            ? `the ${x.name} is signed by ${x.sig.keyId}, but there is no public key to check it with (pass --public-key FILE or --signing-key-arn ARN); pass --no-anchor to accept an unchecked root`
+            : `the ${x.name} is not signed: a ${x.name} rebuilt over forged files would go unnoticed; pass --no-anchor to accept that`,
+        });
+    }
     // Only regular files are evidence: a symlink or any other kind of entry in a run's folder is tampering.
     if (!o.bucket) for (const odd of await irregularEntries(path.resolve(o.evidenceDir, runId))) problems.push({ file: odd, problem: 'added', detail: `${odd} is not a regular file (a link or device): tampering` });
     if (anchor && anchor !== manifest.root)
       problems.push({ file: 'manifest.json', problem: 'anchor', detail: `the manifest root ${manifest.root.slice(0, 12)}… differs from ${anchor.slice(0, 12)}…, the root the run recorded in its execution history: the manifest was replaced` });
     const later = addenda.map((a) => ({ sequence: a.sequence, reason: a.reason, written_utc: a.written_utc, files: a.files.map((f) => f.file) }));
-    if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, anchoredInHistory: !!anchor, addenda: later, ok: problems.length === 0, problems }, null, 2));
+    const signedBy = key && manifest.signature ? { keyId: manifest.signature.keyId, checkedWith: key.source } : undefined;
+    if (o.json) io.out(JSON.stringify({ runId, files: manifest.files.length, root: manifest.root, signedBy, anchoredInHistory: !!anchor, addenda: later, ok: problems.length === 0, problems }, null, 2));
     else if (!problems.length) {
-      io.out(`${runId}: ${manifest.files.length} files match the manifest (chain root ${manifest.root.slice(0, 16)}…${anchor ? ', the root the execution history recorded' : '; pass --state-machine-arn to check it against the execution history'})`);
+      io.out(
+        `${runId}: ${manifest.files.length} files match the manifest (chain root ${manifest.root.slice(0, 16)}…${signedBy ? `, signed by ${signedBy.keyId}, checked with ${signedBy.checkedWith}` : ''}${anchor ? ', the root the execution history recorded' : ''})`,
+      );
+      if (!o.anchor && !signedBy) io.out('  --no-anchor: the root was not checked against a signature, so a manifest rebuilt over forged files would also pass');
       for (const a of later) io.out(`  addendum ${a.sequence} (${a.written_utc}, ${a.reason}): ${a.files.join(', ')} — chained after the manifest`);
     } else for (const p of problems) io.err(`${p.problem.toUpperCase()}: ${p.detail}`);
     setExit(problems.length ? EXIT.NO_GO : EXIT.OK);
@@ -558,6 +586,23 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
   };
   walk(program);
   return program;
+}
+
+/** The public key roots must be signed with: a file, a KMS key, or (local folder) the local signing key's public half. */
+async function verifyingKey(io: Io, o: { bucket?: string; publicKey?: string; signingKeyArn?: string }): Promise<{ pem: string; source: string } | undefined> {
+  if (o.publicKey) {
+    try {
+      return { pem: await readFile(o.publicKey, 'utf8'), source: o.publicKey };
+    } catch (e) {
+      throw new UsageError(`--public-key ${o.publicKey} cannot be read (${errorMessage(e)}); expected a PEM public key file`);
+    }
+  }
+  const arn = o.signingKeyArn ?? io.env.CUTLINE_SIGNING_KEY_ARN;
+  if (arn) return { pem: await kmsPublicKeyPem(io.aws?.kms ?? new KMSClient({}), arn), source: `the public key of ${arn}` };
+  if (o.bucket) return undefined;
+  const local = publicKeyPathOf(defaultSigningKeyPath({ ...process.env, ...io.env }));
+  const pem = await readFile(local, 'utf8').catch(() => undefined);
+  return pem ? { pem, source: local } : undefined;
 }
 
 /** `cutline rollback <runId> --function`: the deployed Rollback function, with the spec the run recorded, as the caller. */

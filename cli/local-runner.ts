@@ -22,6 +22,7 @@ import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
 import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
 import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
+import { defaultSigningKeyPath, FileSigner } from '../lambdas/adapters/local/signer-file';
 import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
 import { redactUrl } from '../lambdas/adapters/local/sql-common';
 import { canonicalJson, readEvidenceJson } from '../lambdas/core/evidence';
@@ -30,7 +31,7 @@ import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/cor
 import { chunkLine, chunkProgress } from '../lambdas/core/progress';
 import type { HandlerContext } from '../lambdas/handlers/define';
 import { HANDLERS } from '../lambdas/handlers/index';
-import type { Deps, ProgressEvent, SqlClient } from '../lambdas/ports';
+import type { Deps, ProgressEvent, Signer, SqlClient } from '../lambdas/ports';
 import { readAttempts } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
@@ -76,6 +77,8 @@ export interface LocalRunOptions {
   readonly targetUrl?: string;
   readonly evidenceDir?: string;
   readonly workDir?: string;
+  /** The key that signs the manifest root; outside the evidence folder. Default: $CUTLINE_SIGNING_KEY or ~/.config/cutline/signing-key.pem. */
+  readonly signingKey?: string;
   readonly approval: LocalApprovalMode;
   readonly port?: number;
   /** Apply spec.local.seed even to a non-embedded database. */
@@ -199,17 +202,19 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const evidence = new FsEvidenceStore(evidenceRoot);
   const spec = await preflightInputs(safe, evidence);
   const runId = spec.runId;
+  // Opened before the run: a key inside the evidence folder is refused before anything is written.
+  const signer = new FileSigner(opts.signingKey ?? defaultSigningKeyPath(), evidenceRoot);
   // One runner per run; a lock left by a killed runner is taken over (that is a resume).
   const lock = await takeRunnerLock(evidenceRoot, runId);
   try {
-    return await runLocked(opts, raw, safe, runId, evidenceRoot, evidence, out);
+    return await runLocked({ ...opts, signer }, raw, safe, runId, evidenceRoot, evidence, out);
   } finally {
     await lock.release();
   }
 }
 
 async function runLocked(
-  opts: LocalRunOptions,
+  opts: LocalRunOptions & { signer: Signer },
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
   raw: Record<string, any>,
   // biome-ignore lint/suspicious/noExplicitAny: as above; the spec the run sees, passwords redacted
@@ -269,6 +274,7 @@ async function runLocked(
     approvalStore,
     tokens,
     approvalSecret: async () => secret,
+    signer: opts.signer,
     scripts: new DirScriptSource(),
     http: fetchHttp,
     clock: systemClock,

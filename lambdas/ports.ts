@@ -205,6 +205,13 @@ export interface HttpClient {
   request(url: string, opts: { method: string; timeoutMs: number; headers?: Record<string, string>; body?: string }): Promise<HttpResponse>;
 }
 
+/** Signs manifest roots (a KMS asymmetric key in AWS, a key file outside the evidence locally): ECDSA P-256, SHA-256, DER. */
+export interface Signer {
+  readonly keyId: string;
+  sign(message: Buffer): Promise<Buffer>;
+  publicKeyPem(): Promise<string>;
+}
+
 /** Everything a handler may touch. */
 export interface Deps {
   sql(ref: import('./core/spec').DatabaseRef): SqlClient;
@@ -223,6 +230,8 @@ export interface Deps {
    * terminal are the operator's own).
    */
   readonly directory?: ApproverDirectory;
+  /** Signs the manifest root at Summary and every addendum after it. Absent: evidence is unsigned (verify then needs --no-anchor). */
+  readonly signer?: Signer;
   /** Migration files at a location (local folder, s3:// prefix). */
   readonly scripts: ScriptSource;
   readonly http: HttpClient;

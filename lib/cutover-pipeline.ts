@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -104,6 +104,8 @@ export class CutoverPipeline extends Construct {
   readonly approvalTopic?: sns.Topic;
   /** Pending approvals (task tokens): their own bucket and KMS key, denied to every other principal. */
   readonly approvalsBucket: s3.Bucket;
+  /** Signs manifest roots (ECDSA P-256): auditors verify with its public key (`aws kms get-public-key`). */
+  readonly signingKey: kms.Key;
   readonly approvalApi: nodejs.NodejsFunction;
   readonly approvalUrl: lambda.FunctionUrl;
 
@@ -133,6 +135,13 @@ export class CutoverPipeline extends Construct {
         this.approvalTopic.addSubscription(new subs.EmailSubscription(a.email!, { filterPolicy: { approver: sns.SubscriptionFilter.stringFilter({ allowlist: [a.id] }) } }));
     }
     const directory = JSON.stringify(approvers);
+    this.signingKey = new kms.Key(this, CONSTRUCT_IDS.signingKey, {
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      description: 'cutline: signs evidence manifest roots',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(this.signingKey, 'AwsSolutions-KMS5', 'An asymmetric signing key cannot be rotated by KMS; a rotated key would also orphan every signature auditors verify with its public key.');
 
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stateMachineName = `${Stack.of(this).stackName}-cutover`;
@@ -192,6 +201,7 @@ export class CutoverPipeline extends Construct {
           APPROVAL_SECRET_PARAMETER: hmacParam,
           ...(key === 'goNoGo' ? { APPROVAL_BASE_URL: approvalBase, APPROVALS_BUCKET: approvals.bucket.bucketName } : {}),
           ...(key === 'goNoGo' || key === 'validateSpec' ? { CUTLINE_APPROVERS: directory } : {}),
+          ...(key === 'summary' || key === 'rollback' ? { SIGNING_KEY_ARN: this.signingKey.keyArn } : {}),
           NODE_OPTIONS: '--enable-source-maps',
         },
         bundling: {
@@ -203,6 +213,8 @@ export class CutoverPipeline extends Construct {
         },
       });
       this.grant(fn, key, props, paramArn, hmacParam);
+      // Summary signs the manifest root; Rollback signs the addendum of a rollback by hand.
+      if (key === 'summary' || key === 'rollback') fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [this.signingKey.keyArn] }));
       if (key === 'goNoGo') {
         approvals.allow(fn.role!);
         acknowledge(fn, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'Writing pending approvals into the KMS-encrypted approvals bucket (and publishing to the encrypted topic) needs GenerateDataKey* on those keys only.');

@@ -6,6 +6,7 @@ export const CONSTRUCT_IDS = {
   approvalTopicKey: 'ApprovalTopicKey',
   approvals: 'Approvals',
   approvalsKey: 'ApprovalsKey',
+  signingKey: 'SigningKey',
   stateMachine: 'StateMachine',
   stateMachineLogs: 'StateMachineLogs',
 } as const;

@@ -30,6 +30,7 @@ export class CutlineStack extends Stack {
     new CfnOutput(this, 'ApprovalUrl', { value: this.pipeline.approvalUrl.url, description: 'approval API (Slack interactivity: <this>slack)' });
     new CfnOutput(this, 'RollbackFunctionName', { value: this.pipeline.functions.rollback.functionName, description: 'cutline rollback <runId> --function <this>' });
     new CfnOutput(this, 'ApprovalsBucketName', { value: this.pipeline.approvalsBucket.bucketName, description: 'cutline approve <runId> --approvals-bucket <this> (pending approvals; only the approval roles may read it)' });
+    new CfnOutput(this, 'SigningKeyArn', { value: this.pipeline.signingKey.keyArn, description: 'cutline evidence verify <runId> --signing-key-arn <this> (or its public key: aws kms get-public-key)' });
     new CfnOutput(this, 'EvidenceBucketName', { value: this.pipeline.evidenceBucket.bucket.bucketName, description: 'evidence: s3://<this>/runs/<runId>/' });
   }
 }

@@ -4,7 +4,8 @@
  * Pure: callers hand the rendered bodies to an EvidenceStore.
  */
 import { createHash } from 'node:crypto';
-import type { EvidenceObject, EvidenceStore } from '../ports';
+import type { EvidenceObject, EvidenceStore, Signer } from '../ports';
+import { type RootSignature, signRoot } from './signature';
 import { EVIDENCE_STEPS, type TaskKey } from './states';
 
 /** A JSON evidence file, parsed; undefined when it does not exist, an error naming the key when it is not JSON. */
@@ -88,6 +89,8 @@ export interface Manifest {
   readonly algorithm: 'sha256';
   readonly files: ManifestEntry[];
   readonly root: string;
+  /** The root signed (Summary's signer); outside the chain, so adding it changes no link. */
+  readonly signature?: RootSignature;
 }
 
 export function buildManifest(runId: string, files: readonly { file: string; sha256: string; size: number }[]): Manifest {
@@ -103,8 +106,8 @@ export function buildManifest(runId: string, files: readonly { file: string; sha
 
 export interface ManifestProblem {
   readonly file: string;
-  /** anchor: the manifest's root differs from the one the run recorded in its execution history. */
-  readonly problem: 'changed' | 'missing' | 'added' | 'chain' | 'anchor';
+  /** anchor: the manifest's root differs from the one the run recorded in its execution history; signature: a root's signature is missing or wrong. */
+  readonly problem: 'changed' | 'missing' | 'added' | 'chain' | 'anchor' | 'signature';
   readonly detail: string;
 }
 
@@ -131,6 +134,7 @@ export interface ManifestAddendum {
   readonly previous_root: string;
   readonly files: ManifestEntry[];
   readonly root: string;
+  readonly signature?: RootSignature;
 }
 
 export const addendumKey = (runId: string, n: number) => `${runId}/manifest-addenda/${String(n).padStart(3, '0')}.json`;
@@ -198,7 +202,7 @@ export async function appendAddendum(
   runId: string,
   written: readonly EvidenceObject[],
   reason: string,
-  deps: { evidence: Pick<EvidenceStore, 'get' | 'putIfAbsent'>; clock: { now(): Date } },
+  deps: { evidence: Pick<EvidenceStore, 'get' | 'putIfAbsent'>; clock: { now(): Date }; signer?: Signer },
 ): Promise<ManifestAddendum | undefined> {
   const manifest = await readEvidenceJson<Manifest>(deps.evidence, `${runId}/manifest.json`);
   if (!manifest) return undefined;
@@ -210,7 +214,8 @@ export async function appendAddendum(
       continue;
     }
     const files = written.map((o) => ({ file: o.key.slice(runId.length + 1), sha256: o.sha256, size: o.size }));
-    const a = buildAddendum(runId, n, root, files, reason, deps.clock.now());
+    const built = buildAddendum(runId, n, root, files, reason, deps.clock.now());
+    const a = deps.signer ? { ...built, signature: await signRoot(deps.signer, runId, `addendum ${n}`, built.root) } : built;
     if (await deps.evidence.putIfAbsent(addendumKey(runId, n), canonicalJson(a), 'application/json')) return a;
     n--; // another writer took this number: read it and go on after it
   }

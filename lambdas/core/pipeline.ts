@@ -6,6 +6,7 @@
 import type { Deps, EvidenceObject } from '../ports';
 import { runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, approverProblems, newApprovalId } from './approval';
+import { signRoot } from './signature';
 import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
@@ -533,7 +534,9 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
   const listed = () =>
     [...files.values()].filter((f) => !UNLISTED.some((u) => f.key === `${w.runId}/${u}`)).map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size }));
   await put('report.html', await buildReport(w, { go, classification, reason, c, attempts }, s, rec, listed(), deps), 'text/html; charset=utf-8');
-  const manifest = buildManifest(w.runId, listed());
+  const built = buildManifest(w.runId, listed());
+  // Signed: a chain rebuilt over forged files cannot carry a valid signature without the key.
+  const manifest = deps.signer ? { ...built, signature: await signRoot(deps.signer, w.runId, 'manifest', built.root) } : built;
   const manifestKey = `${w.runId}/manifest.json`;
   await deps.evidence.put(manifestKey, canonicalJson(manifest), 'application/json');
   return { outcome: go ? 'GO' : 'NO_GO', classification, reason, summaryKey, manifestKey, manifestRoot: manifest.root, attempts: attempts.length };

@@ -12,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
 import { runLocal } from '../../cli/local-runner';
+import { defaultSigningKeyPath, publicKeyPathOf } from '../../lambdas/adapters/local/signer-file';
 import { exists, filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
 
 const RUN = 'evidence-seed003';
@@ -123,7 +124,7 @@ describe('cutline evidence (folder)', () => {
     expect(out.problems.map((p: { file: string; problem: string }) => `${p.problem} ${p.file}`)).toEqual(['chain summary.md', 'chain manifest.json']);
   });
 
-  it('verify: a whole new manifest built over a forged file keeps its chain, but not the root the execution history recorded', async () => {
+  it('verify: a whole new manifest built over a forged file keeps its chain, but carries no signature and not the root the execution history recorded', async () => {
     const dir = await copyRun();
     const summary = path.join(dir, RUN, 'summary.md');
     await writeFile(summary, (await readFile(summary, 'utf8')).replace('GO', 'GO (edited)'));
@@ -136,16 +137,18 @@ describe('cutline evidence (folder)', () => {
     await writeFile(path.join(dir, RUN, 'manifest.json'), canonicalJson(buildManifest(RUN, files)));
     const t = cli();
     expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.NO_GO);
-    expect(t.err).toEqual([expect.stringMatching(/^ANCHOR: the manifest root [0-9a-f]{12}… differs from [0-9a-f]{12}…, the root the run recorded in its execution history: the manifest was replaced$/)]);
+    expect(t.err).toEqual([
+      'SIGNATURE: the manifest is not signed: a manifest rebuilt over forged files would go unnoticed; pass --no-anchor to accept that',
+      expect.stringMatching(/^ANCHOR: the manifest root [0-9a-f]{12}… differs from [0-9a-f]{12}…, the root the run recorded in its execution history: the manifest was replaced$/),
+    ]);
   });
 
-  it('verify: the anchor deleted (execution-history.json gone) fails unless --no-anchor; a symlink in the run folder is tampering', async () => {
+  it('verify: without execution-history.json the signed root still anchors the manifest; a symlink in the run folder is tampering', async () => {
     const dir = await copyRun();
     await rm(path.join(dir, RUN, 'execution-history.json'));
     const t = cli();
-    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.NO_GO);
-    expect(t.err).toEqual([expect.stringMatching(/^ANCHOR: cannot check the manifest root against an execution history \(no execution-history\.json\)/)]);
-    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir, '--no-anchor'], cli().io)).toBe(EXIT.OK);
+    expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.OK);
+    expect(t.out[0]).toMatch(/files match the manifest \(chain root [0-9a-f]{16}…, signed by file:.*signing-key\.pem, checked with .*signing-key\.pub\.pem\)$/);
     const { symlink } = await import('node:fs/promises');
     await symlink('/etc/hostname', path.join(dir, RUN, '06_verify_more.json'));
     const l = cli();
@@ -181,12 +184,12 @@ describe('cutline evidence --bucket (S3, mocked)', () => {
 
   const aws = () => ({ aws: { s3: new S3Client({ region: 'eu-west-1' }) } as never });
 
-  it('verify reads runs/<runId>/ and matches the manifest; a changed object is named; no anchor to check is a failure unless --no-anchor', async () => {
+  it('verify reads runs/<runId>/ and matches the manifest; a changed object is named; no key to check the signature with is a failure unless --no-anchor', async () => {
     const unanchored = cli(aws());
     expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev'], unanchored.io)).toBe(EXIT.NO_GO);
-    expect(unanchored.err).toEqual([expect.stringMatching(/^ANCHOR: cannot check the manifest root against an execution history \(pass --state-machine-arn\).*--no-anchor/)]);
+    expect(unanchored.err).toEqual([expect.stringMatching(/^SIGNATURE: the manifest is signed by file:.*, but there is no public key to check it with \(pass --public-key FILE or --signing-key-arn ARN\); pass --no-anchor/)]);
     const t = cli(aws());
-    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--no-anchor'], t.io)).toBe(EXIT.OK);
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--public-key', publicKeyPathOf(defaultSigningKeyPath())], t.io)).toBe(EXIT.OK);
     expect(t.out[0]).toMatch(new RegExp(`^${RUN}: \\d+ files match the manifest`));
     objects.set(`runs/${RUN}/09_approval.json`, Buffer.from('{"forged":true}'));
     const bad = cli(aws());
@@ -206,11 +209,11 @@ describe('cutline evidence --bucket (S3, mocked)', () => {
     const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';
     const io = () => cli({ ...aws(), sfn: new SFNClient({ region: 'eu-west-1' }) });
     const ok = io();
-    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--state-machine-arn', arn, '--json'], ok.io)).toBe(EXIT.OK);
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--state-machine-arn', arn, '--public-key', publicKeyPathOf(defaultSigningKeyPath()), '--json'], ok.io)).toBe(EXIT.OK);
     expect(JSON.parse(ok.out.join('\n'))).toMatchObject({ ok: true, anchoredInHistory: true });
     expect(sfnm.commandCalls(GetExecutionHistoryCommand)[0]!.args[0].input.executionArn).toBe(`arn:aws:states:eu-west-1:123456789012:execution:cutline:${RUN}`);
     const bad = io();
-    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--state-machine-arn', arn], bad.io)).toBe(EXIT.NO_GO);
+    expect(await main(['evidence', 'verify', RUN, '--bucket', 'ev', '--state-machine-arn', arn, '--public-key', publicKeyPathOf(defaultSigningKeyPath())], bad.io)).toBe(EXIT.NO_GO);
     expect(bad.err).toEqual([expect.stringMatching(/^ANCHOR: the manifest root/)]);
     sfnm.restore();
   });

@@ -4,6 +4,7 @@
  * construct sets.
  */
 import { withReadRetries } from '../../core/retry';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -18,6 +19,7 @@ import { DataApiSql } from './data-api';
 import { SlackWebhookChannel, SnsEmailChannel } from './notify';
 import { S3ApprovalStore, S3EvidenceStore, S3ScriptSource } from './s3';
 import { SfnTaskTokens } from './sfn';
+import { KmsSigner } from './signer-kms';
 import { SsmCommandRunner, SsmParameterStore } from './ssm';
 
 const rdsData = new RDSDataClient({ maxAttempts: 3 });
@@ -25,6 +27,7 @@ const s3 = new S3Client({});
 const ssm = new SSMClient({});
 const sns = new SNSClient({});
 const sfn = new SFNClient({});
+const kms = new KMSClient({});
 
 function env(name: string): string {
   const v = process.env[name];
@@ -72,6 +75,8 @@ export function awsDeps(): Deps {
       return approvals;
     },
     directory: approverDirectory(),
+    // Summary and Rollback sign manifest roots with the stack's KMS key.
+    ...(process.env.SIGNING_KEY_ARN ? { signer: new KmsSigner(kms, process.env.SIGNING_KEY_ARN) } : {}),
     tokens: new SfnTaskTokens(sfn),
     approvalSecret: async () => {
       if (secret) return secret;
