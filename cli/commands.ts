@@ -37,7 +37,7 @@ import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/
 import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
 import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
 import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
-import { manualRollback } from '../lambdas/core/pipeline';
+import { manualRollback, manualRollbacks } from '../lambdas/core/pipeline';
 import { describeAction } from '../lambdas/core/actions';
 import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
@@ -307,7 +307,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
 
   program
     .command('rollback')
-    .description("run a finished local run's rollback actions by hand (selector back, rollback SQL, jumpbox commands), recorded in its evidence")
+    .description("run a finished run's rollback actions by hand (selector back, rollback SQL, jumpbox commands): locally, or in AWS with --function; asks to type the runId, recorded in its evidence as a signed addendum")
     .argument('<runId>', 'the run')
     .option('--evidence-dir <dir>', 'where evidence folders are', 'evidence')
     .option('--work-dir <dir>', 'where local runs keep their parameters', '.cutline')
@@ -321,16 +321,13 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .option('--json', 'machine-readable output')
     .action(async (runId: string, o: { evidenceDir: string; workDir: string; sourceUrl?: string; targetUrl?: string; json?: boolean; function?: string; bucket?: string; dryRun?: boolean; force?: boolean; yes?: boolean }) => {
       if (!/^[A-Za-z0-9_-]{1,80}$/.test(runId)) throw new UsageError(`runId got ${JSON.stringify(runId)}; expected 1-80 of A-Z a-z 0-9 _ -`);
-      if (o.function) return setExit(await awsRollback(io, runId, o.function, o.bucket ?? io.env.CUTLINE_EVIDENCE_BUCKET, !!o.json));
-      const file = path.resolve(o.evidenceDir, runId, 'spec.json');
-      let raw: unknown;
-      try {
-        raw = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(file, 'utf8')));
-      } catch {
-        throw new SpecFileError(`no spec for run ${runId} at ${file}; expected the evidence folder of a run that passed ValidateSpec`);
-      }
-      const spec = RunSpec.parse(applyUrlOverrides(raw, o.sourceUrl, o.targetUrl));
-      const evStore = new FsEvidenceStore(path.resolve(o.evidenceDir));
+      // The same guard rails for a local run and for one in AWS (--function): the spec and the cutover record come from its evidence.
+      const bucket = o.function ? (o.bucket ?? io.env.CUTLINE_EVIDENCE_BUCKET) : undefined;
+      if (o.function && !bucket) throw new UsageError('`cutline rollback --function` needs --bucket or CUTLINE_EVIDENCE_BUCKET (the stack output EvidenceBucketName)');
+      const evStore: EvidenceStore = bucket ? new S3EvidenceStore((io.aws ?? defaultAws()).s3, bucket) : new FsEvidenceStore(path.resolve(o.evidenceDir));
+      const raw = await readEvidenceJson<unknown>(evStore, `${runId}/spec.json`);
+      if (!raw) throw new SpecFileError(`no spec for run ${runId} at ${bucket ? `s3://${bucket}/runs/${runId}/spec.json` : path.resolve(o.evidenceDir, runId, 'spec.json')}; expected the evidence of a run that passed ValidateSpec`);
+      const spec = RunSpec.parse(bucket ? raw : applyUrlOverrides(raw, o.sourceUrl, o.targetUrl));
       const cutover = await readEvidenceJson<{ result: string }>(evStore, `${runId}/10_cutover.json`);
       if (!cutover && !o.force && !o.dryRun) throw new UsageError(`run ${runId} never cut over (no 10_cutover.json): nothing to roll back; expected --force to run its rollback actions anyway`);
       const actions = spec.rollback.actions.map((a, i) => `${i + 1}. ${describeAction(a)}`);
@@ -350,6 +347,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
           rl.close();
         }
       }
+      if (o.function) return setExit(await awsRollback(io, runId, o.function, bucket!, raw, !!o.json));
       if ([spec.source.url, spec.target?.url].some((u) => u?.startsWith('pglite://memory'))) io.err('warning: the run used an in-memory database; its data is gone, only parameters and commands can be rolled back');
       const { factory } = await openLocalDatabases(spec as unknown as Record<string, unknown>, {}, o.json ? () => {} : io.out);
       try {
@@ -606,11 +604,8 @@ async function verifyingKey(io: Io, o: { bucket?: string; publicKey?: string; si
 }
 
 /** `cutline rollback <runId> --function`: the deployed Rollback function, with the spec the run recorded, as the caller. */
-async function awsRollback(io: Io, runId: string, fn: string, bucket: string | undefined, json: boolean): Promise<number> {
-  if (!bucket) throw new UsageError('`cutline rollback --function` needs --bucket or CUTLINE_EVIDENCE_BUCKET (the stack output EvidenceBucketName)');
+async function awsRollback(io: Io, runId: string, fn: string, bucket: string, spec: unknown, json: boolean): Promise<number> {
   const aws = io.aws ?? defaultAws();
-  const spec = await readEvidenceJson<unknown>(new S3EvidenceStore(aws.s3, bucket), `${runId}/spec.json`);
-  if (!spec) throw new SpecFileError(`no spec for run ${runId} at s3://${bucket}/runs/${runId}/spec.json; expected a run that passed ValidateSpec`);
   const who = (await aws.sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown';
   const payload = { spec, results: {}, execution: { name: runId, id: `manual:${who}` }, manual: { by: who } };
   const r = await aws.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(payload)) }));
@@ -720,7 +715,12 @@ async function runProgress(io: Io, runId: string, o: WhereOpts, seen?: HistoryEv
       };
     }
   }
-  return { ...p, status: h.status ?? p.status };
+  // A rollback by hand after the run: its records are in the evidence, not in the history.
+  const bucket = local ? undefined : io.env.CUTLINE_EVIDENCE_BUCKET;
+  const evidence = local ? new FsEvidenceStore(path.resolve(o.evidenceDir)) : bucket ? new S3EvidenceStore((io.aws ?? defaultAws()).s3, bucket) : undefined;
+  const status = h.status ?? p.status;
+  const rolledBack = evidence && status !== 'RUNNING' ? await manualRollbacks(runId, evidence) : [];
+  return { ...p, status, ...(rolledBack.length ? { rolledBack } : {}) };
 }
 
 async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; json?: boolean }): Promise<number> {

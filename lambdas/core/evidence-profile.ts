@@ -100,3 +100,8 @@ export function seed003Files(p: ProfileInput): { name: string; body: string }[] 
     { name: '99_summary.md', body: p.summaryMd },
   ];
 }
+
+/** 09_rollback_or_no_rollback.log after a rollback by hand: what it said, then the rollback's own entry. */
+export function seed003AfterManualRollback(previous: string, record: StepRecord): string {
+  return `${previous.trimEnd()}\n\n${block(fromRecord(record))}`;
+}

@@ -158,12 +158,18 @@ export function buildAddendum(
   return { runId, sequence, reason, written_utc: now.toISOString(), previous_root: previousRoot, files: entries, root: sha256Hex(`${chain}\naddendum ${sequence}\n${reason}`) };
 }
 
-/** The manifest and its addenda against the files as they are now. */
+/**
+ * The manifest and its addenda against the files as they are now. An addendum may list a file the manifest (or an
+ * earlier addendum) listed: it supersedes it (summary.md and report.html after a rollback by hand), and the file
+ * must now match the latest listing; the earlier version's hash stays in the chain before it.
+ */
 export function verifyEvidence(manifest: Manifest, addenda: readonly ManifestAddendum[], files: ReadonlyMap<string, string>): ManifestProblem[] {
-  const inAddenda = new Set(addenda.flatMap((a) => a.files.map((f) => f.file)));
-  const problems = verifyManifest(manifest, files).filter((p) => !(p.problem === 'added' && (inAddenda.has(p.file) || isAddendum(p.file))));
+  const sorted = [...addenda].sort((x, y) => x.sequence - y.sequence);
+  const latest = new Map<string, number>();
+  for (const a of sorted) for (const f of a.files) latest.set(f.file, a.sequence);
+  const problems = verifyManifest(manifest, files).filter((p) => !((p.problem === 'added' || p.problem === 'changed') && (latest.has(p.file) || isAddendum(p.file))));
   let root = manifest.root;
-  for (const [i, a] of [...addenda].sort((x, y) => x.sequence - y.sequence).entries()) {
+  for (const [i, a] of sorted.entries()) {
     const name = `manifest-addenda/${String(a.sequence).padStart(3, '0')}.json`;
     if (a.sequence !== i + 1) problems.push({ file: name, problem: 'chain', detail: `addendum ${a.sequence} is out of sequence; expected ${i + 1}` });
     if (a.previous_root !== root) problems.push({ file: name, problem: 'chain', detail: `addendum ${a.sequence} does not continue the chain before it: an earlier record was replaced` });
@@ -171,7 +177,7 @@ export function verifyEvidence(manifest: Manifest, addenda: readonly ManifestAdd
     for (const f of a.files) {
       const now = files.get(f.file);
       if (now === undefined) problems.push({ file: f.file, problem: 'missing', detail: `${f.file} is listed in addendum ${a.sequence} but gone` });
-      else if (now !== f.sha256) problems.push({ file: f.file, problem: 'changed', detail: `${f.file} changed since addendum ${a.sequence}` });
+      else if (now !== f.sha256 && latest.get(f.file) === a.sequence) problems.push({ file: f.file, problem: 'changed', detail: `${f.file} changed since addendum ${a.sequence}` });
       chain = sha256Hex(`${chain}\n${f.file}\n${f.sha256}`);
       if (chain !== f.chain) problems.push({ file: f.file, problem: 'chain', detail: `the hash chain breaks at ${f.file} in addendum ${a.sequence}: the addendum was edited` });
     }

@@ -21,10 +21,11 @@ import { dbRef, parseSpec, platformProblems, RunSpec } from './spec';
 import type { TaskKey } from './states';
 import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
-import { renderSummary } from './summary';
+import { mdText, renderSummary } from './summary';
+import { escapeHtml } from './html';
 import { renderReport } from './report';
 import { mapLimit } from './concurrency';
-import { seed003Files } from './evidence-profile';
+import { seed003AfterManualRollback, seed003Files } from './evidence-profile';
 
 /** The baseline (row counts before any change) fixed on the first attempt. */
 export const baselineKey = (runId: string) => stepKey(runId, 'preflight', '/baseline');
@@ -396,9 +397,47 @@ export async function manualRollback(spec: RunSpec, who: string, deps: Deps) {
     canonicalJson(stepRecord({ step: 'rollback', command: 'cutline rollback (by hand)', owner: who, now: deps.clock.now(), result: out.ok ? 'PASS' : 'FAIL', details: { ...out }, durationMs: deps.clock.now().getTime() - started.getTime() })),
     'application/json',
   );
-  // After Summary sealed the run: the record joins the manifest as an addendum, so `evidence verify` accepts and lists it.
-  await appendAddendum(spec.runId, [record], `rollback by hand by ${who}`, deps);
+  // After Summary sealed the run: the record, and the summaries that now say so, join the manifest as an addendum.
+  const amended = (await deps.evidence.get(`${spec.runId}/manifest.json`)) ? await amendAfterRollback(spec.runId, record, deps) : [];
+  await appendAddendum(spec.runId, [record, ...amended], `rollback by hand by ${who}`, deps);
   return out;
+}
+
+/** The rollbacks by hand a run's evidence records, oldest first. */
+export async function manualRollbacks(runId: string, evidence: Pick<Deps['evidence'], 'get' | 'list'>): Promise<{ by: string; at: string; result: string }[]> {
+  const keys = (await evidence.list(`${runId}/`)).map((o) => o.key).filter((k) => /\/12_rollback_manual_[^/]+\.json$/.test(k)).sort();
+  const out: { by: string; at: string; result: string }[] = [];
+  for (const k of keys) {
+    const r = await readEvidenceJson<StepRecord>(evidence, k);
+    if (r) out.push({ by: r.owner, at: r.timestamp_utc, result: r.result });
+  }
+  return out;
+}
+
+/**
+ * A rollback by hand after Summary: summary.md, report.html and (seed 003) 09_rollback_or_no_rollback.log say so.
+ * Each earlier version is kept under superseded/<record>/ (its hash is the one the manifest holds); the new
+ * versions are listed by the addendum, which supersedes the manifest's entries.
+ */
+async function amendAfterRollback(runId: string, record: EvidenceObject, deps: Deps): Promise<EvidenceObject[]> {
+  const rec = await readEvidenceJson<StepRecord>(deps.evidence, record.key);
+  if (!rec) return [];
+  const stem = record.key.slice(runId.length + 1).replace(/\.json$/, '');
+  const line = `Rolled back by hand by ${rec.owner} at ${rec.timestamp_utc}: ${rec.result} (${stem}.json).`;
+  const edits: [string, (old: string) => string, string][] = [
+    ['summary.md', (old) => `${old.trimEnd()}\n\n## Rolled back by hand\n\n${mdText(line)}\n`, 'text/markdown; charset=utf-8'],
+    ['report.html', (old) => old.replace(/<body[^>]*>/, (m) => `${m}<section class="rolled-back" role="alert"><h2>Rolled back by hand</h2><p>${escapeHtml(line)}</p></section>`), 'text/html; charset=utf-8'],
+    ['09_rollback_or_no_rollback.log', (old) => seed003AfterManualRollback(old, rec), 'text/plain; charset=utf-8'],
+  ];
+  const written: EvidenceObject[] = [];
+  for (const [file, edit, type] of edits) {
+    const old = await deps.evidence.get(`${runId}/${file}`);
+    if (!old) continue;
+    const text = Buffer.from(old).toString('utf8');
+    written.push(await deps.evidence.put(`${runId}/superseded/${stem}/${file}`, text, type));
+    written.push(await deps.evidence.put(`${runId}/${file}`, edit(text), type));
+  }
+  return written;
 }
 
 export async function rollbackStage(s: StageState, deps: Deps) {

@@ -33,6 +33,8 @@ export interface Progress {
   readonly backfill?: ChunkProgress;
   readonly gates?: ChunkProgress;
   readonly error?: { error: string; cause: string };
+  /** Rollbacks by hand after the run ended (from its evidence). */
+  readonly rolledBack?: readonly { by: string; at: string; result: string }[];
 }
 
 const parse = (v: unknown): unknown => {
@@ -205,5 +207,6 @@ export function renderProgress(runId: string, p: Progress): string[] {
   const done = p.stages.filter((s) => s.ms !== null && !PLUMBING.has(s.name));
   if (done.length) lines.push(`  done: ${done.map((s) => `${s.name} ${(s.ms! / 1000).toFixed(1)}s`).join(', ')}`);
   if (p.error) lines.push(`  error: ${p.error.error}: ${p.error.cause.slice(0, 300)}`);
+  for (const r of p.rolledBack ?? []) lines.push(`  rolled back by hand by ${r.by} at ${r.at}: ${r.result}`);
   return lines;
 }

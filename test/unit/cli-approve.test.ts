@@ -6,6 +6,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
+import { miniSpec } from '../support/local-run';
 
 const s3m = mockClient(S3Client);
 const stsm = mockClient(STSClient);
@@ -84,21 +85,44 @@ describe('cutline approve / reject', () => {
 });
 
 describe('cutline rollback --function (AWS)', () => {
+  /** The spec as the run recorded it (parsed: every default filled in), and its cutover record. */
+  async function recorded(cutOver = true) {
+    const { RunSpec } = await import('../../lambdas/core/spec');
+    const spec = RunSpec.parse({ ...(await miniSpec({ runId: 'prod-1' })), source: { engine: 'postgres', dataApi: { resourceArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:c', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:s', database: 'd' } } });
+    objects.set('runs/prod-1/spec.json', JSON.stringify(spec));
+    if (cutOver) objects.set('runs/prod-1/10_cutover.json', JSON.stringify({ result: 'PASS' }));
+  }
+
+  it('guard rails as locally: a run that never cut over is refused, --dry-run only prints, off a terminal it needs --yes; nothing is invoked', async () => {
+    await recorded(false);
+    const never = io();
+    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback', '--yes'], never.io)).toBe(EXIT.BAD_INPUT);
+    expect(never.err.join('\n')).toContain('never cut over');
+    await recorded();
+    const dry = io();
+    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback', '--dry-run'], dry.io)).toBe(EXIT.OK);
+    expect(dry.out.join('\n')).toMatch(/would run \(nothing was changed\)[\s\S]*1\. runtime selector back to agent_id/);
+    const unconfirmed = io();
+    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback'], unconfirmed.io)).toBe(EXIT.BAD_INPUT);
+    expect(unconfirmed.err.join('\n')).toContain('expected --yes when not on a terminal');
+    expect(lambdam.calls()).toHaveLength(0);
+  });
+
   it('invokes the Rollback function with the recorded spec, as the caller, recorded apart', async () => {
-    objects.set('runs/prod-1/spec.json', JSON.stringify({ runId: 'prod-1', owner: 'ops' }));
+    await recorded();
     lambdam.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new Uint8Array(Buffer.from(JSON.stringify({ ok: true, actions: 3, manual: true }))) as never });
     const t = io();
-    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback'], t.io)).toBe(EXIT.OK);
+    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback', '--yes'], t.io)).toBe(EXIT.OK);
     const call = lambdam.commandCalls(InvokeCommand)[0]!.args[0].input;
     expect(call.FunctionName).toBe('Cutline-Rollback');
     expect(JSON.parse(Buffer.from(call.Payload as Uint8Array).toString())).toMatchObject({ spec: { runId: 'prod-1' }, manual: { by: 'arn:aws:sts::123456789012:assumed-role/dba/alice' } });
     expect(t.out[0]).toContain('every action succeeded (3 action(s)');
   });
   it('a function error is exit 1 with its message', async () => {
-    objects.set('runs/prod-1/spec.json', JSON.stringify({ runId: 'prod-1' }));
+    await recorded();
     lambdam.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new Uint8Array(Buffer.from(JSON.stringify({ errorType: 'PayloadParseError', errorMessage: 'Rollback payload is invalid' }))) as never });
     const t = io();
-    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback'], t.io)).toBe(EXIT.NO_GO);
+    expect(await main(['rollback', 'prod-1', '--function', 'Cutline-Rollback', '--yes'], t.io)).toBe(EXIT.NO_GO);
     expect(t.err[0]).toBe('rollback failed: PayloadParseError: Rollback payload is invalid');
   });
 });
