@@ -3,9 +3,12 @@
  * code before issue 10 and is refused now. (The terminal prompt is attacked
  * through a real pseudo-terminal in test/e2e/approval-terminal.test.ts.)
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../cli/commands';
 import { SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
 import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval-local';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
@@ -14,7 +17,7 @@ import { type ApprovalHttpDeps, handleApprovalHttp } from '../../lambdas/core/ap
 import { slackSignature } from '../../lambdas/core/slack';
 import { specAsRun } from '../../lambdas/core/pipeline';
 import type { ApprovalRequest, ApproverDirectory } from '../../lambdas/ports';
-import { tempDir } from '../support/local-run';
+import { miniSpec, tempDir } from '../support/local-run';
 
 const snsm = mockClient(SNSClient);
 const KEY = 'k'.repeat(64);
@@ -119,10 +122,14 @@ describe('one person, one vote', () => {
     expect((taken[0]!.output as { approvers: string[] }).approvers).toEqual(['alice@example.com', 'bob@example.com']);
   });
 
-  it('attack: required 2 without a named list, satisfied by "alice" then "Alice". Now such a spec is invalid (cutline validate exits 2)', () => {
-    const r = specAsRun({ version: 1, runId: 'r', owner: 'o', tCutover: '2026-12-01T00:00:00Z', source: { engine: 'postgres', url: 'postgres://x/y' }, approval: { required: 2 } }, 'local');
-    expect(r.ok).toBe(false);
-    expect(JSON.stringify(!r.ok && r.problems)).toContain('expected a named approvers list');
+  it('attack: required 2 without a named list, satisfied by "alice" then "Alice". Now such a spec is invalid: cutline validate exits 2 naming the field', async () => {
+    const spec = await miniSpec({ runId: 'two-of-nobody' });
+    spec.approval = { ...spec.approval, required: 2 };
+    const file = path.join(await tempDir(), 'spec.json');
+    await writeFile(file, JSON.stringify(spec));
+    const err: string[] = [];
+    expect(await main(['validate', file], { out: () => {}, err: (l) => err.push(l), env: {} })).toBe(EXIT.BAD_INPUT);
+    expect(err.join('\n')).toMatch(/\$\.approval\.required: got 2 approvals required without approval\.approvers; expected a named approvers list/);
   });
 
   it('attack: a spec names an approver nobody can reach alone (no subscription of their own). Now ValidateSpec refuses it in AWS', () => {

@@ -100,6 +100,22 @@ describe('secrets and writes', () => {
   });
 });
 
+describe('the evidence signing key', () => {
+  it('attack: whoever can write the evidence rebuilds the manifest and its anchor. Now roots are signed by an asymmetric KMS key only Summary and Rollback may use', () => {
+    const keyId = logicalId('PipelineSigningKey', 'AWS::KMS::Key');
+    expect(t.findResources('AWS::KMS::Key')[keyId]!.Properties).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const signers = Object.entries(fns)
+      .filter(([, f]) => statementsOfRole(f.Properties.Role['Fn::GetAtt'][0]!).some((s) => [s.Action].flat().includes('kms:Sign')))
+      .map(([name]) => name.replace(/^Pipeline|Function[0-9A-F]+$/g, ''));
+    expect(signers.sort()).toEqual(['Rollback', 'Summary']);
+    for (const fn of ['PipelineSummaryFunction', 'PipelineRollbackFunction']) {
+      const sign = statementsOfRole(roleOf((n) => n.startsWith(fn))).filter((s) => [s.Action].flat().includes('kms:Sign'));
+      expect(sign.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [keyId, 'Arn'] }]);
+    }
+    expect(Object.keys(t.findOutputs('SigningKeyArn'))).toEqual(['SigningKeyArn']);
+  });
+});
+
 describe('the public approval function', () => {
   it('attack: a flood of requests on the unauthenticated Function URL uses the account\'s whole concurrency. Now it has reserved concurrency', () => {
     const api = Object.entries(fns).find(([n]) => n.startsWith('PipelineApprovalApiFunction'))![1];

@@ -1,5 +1,6 @@
 /** AWS adapters against aws-sdk-client-mock: the real SDK v3 clients, mocked transport. */
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -9,6 +10,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookChannel, SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
 import { S3ApprovalStore, S3EvidenceStore } from '../../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../../lambdas/adapters/aws/sfn';
+import { KmsSigner, kmsPublicKeyPem } from '../../lambdas/adapters/aws/signer-kms';
+import { checkRootSignature, signedMessage, signRoot } from '../../lambdas/core/signature';
 import { SsmCommandRunner, SsmParameterStore } from '../../lambdas/adapters/aws/ssm';
 import type { ApprovalRequest, HttpClient } from '../../lambdas/ports';
 
@@ -182,5 +185,28 @@ describe('task tokens', () => {
     await t.fail('tok2', 'ApprovalRejected', '{"errorMessage":"no"}');
     expect(sfnm.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input).toEqual({ taskToken: 'tok', output: '{"approver":"a"}' });
     expect(sfnm.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toEqual({ taskToken: 'tok2', error: 'ApprovalRejected', cause: '{"errorMessage":"no"}' });
+  });
+});
+
+describe('KMS signing of manifest roots', () => {
+  it('signs the SHA-256 digest (MessageType DIGEST, ECDSA_SHA_256); the signature checks with the public key GetPublicKey returns', async () => {
+    const kmsm = mockClient(KMSClient);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const message = signedMessage('run-1', 'manifest', 'ab'.repeat(32));
+    kmsm.on(SignCommand).callsFake((i: { Message: Uint8Array; MessageType: string; SigningAlgorithm: string }) => {
+      // KMS signs the digest it is given; the fake checks it is the message's digest and signs the message the same way.
+      expect([Buffer.from(i.Message).toString('hex'), i.MessageType, i.SigningAlgorithm]).toEqual([createHash('sha256').update(message).digest('hex'), 'DIGEST', 'ECDSA_SHA_256']);
+      return { Signature: sign('sha256', message, { key: privateKey, dsaEncoding: 'der' }) };
+    });
+    kmsm.on(GetPublicKeyCommand).resolves({ KeySpec: 'ECC_NIST_P256', PublicKey: publicKey.export({ type: 'spki', format: 'der' }) });
+    const signer = new KmsSigner(new KMSClient({ region: 'eu-west-1' }), 'arn:aws:kms:eu-west-1:123456789012:key/k');
+    const sig = await signRoot(signer, 'run-1', 'manifest', 'ab'.repeat(32));
+    expect(sig.keyId).toBe('arn:aws:kms:eu-west-1:123456789012:key/k');
+    const pem = await kmsPublicKeyPem(new KMSClient({ region: 'eu-west-1' }), 'arn:aws:kms:eu-west-1:123456789012:key/k');
+    expect(checkRootSignature(sig, pem, 'run-1', 'manifest', 'ab'.repeat(32))).toEqual({ ok: true });
+    expect(checkRootSignature(sig, pem, 'run-1', 'manifest', 'cd'.repeat(32))).toMatchObject({ ok: false });
+    kmsm.on(GetPublicKeyCommand).resolves({ KeySpec: 'RSA_2048', PublicKey: publicKey.export({ type: 'spki', format: 'der' }) });
+    await expect(kmsPublicKeyPem(new KMSClient({ region: 'eu-west-1' }), 'k2')).rejects.toThrow('KMS key k2 is RSA_2048; expected ECC_NIST_P256 (SIGN_VERIFY)');
+    kmsm.restore();
   });
 });
