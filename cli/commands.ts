@@ -115,7 +115,7 @@ Examples:
   $ cutline plan examples/agent-uuid/spec.json
   $ cutline plan uuid --source-url postgres://postgres@127.0.0.1:5432/app --out uuid-plan
   $ cutline start spec.json --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
-  $ cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence
+  $ cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence --approvals-bucket cutline-approvals
   $ cutline watch prod-2026-11-21 --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
   $ cutline status demo-agent-uuid-20261121T020000 --json
   $ cutline redrive prod-2026-11-21 --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
@@ -569,8 +569,8 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     status: ['cutline status demo-agent-uuid-20261121T020000', `cutline status prod-2026-11-21 --state-machine-arn ${SM} --json`],
     watch: [`cutline watch prod-2026-11-21 --state-machine-arn ${SM} --interval 10`],
     redrive: [`cutline redrive prod-2026-11-21 --state-machine-arn ${SM}`],
-    approve: ['cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence'],
-    reject: ['cutline reject prod-2026-11-21 --comment "orders differ: see 07_gates/diff.txt" --bucket cutline-evidence'],
+    approve: ['cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence --approvals-bucket cutline-approvals'],
+    reject: ['cutline reject prod-2026-11-21 --comment "orders differ: see 07_gates/diff.txt" --bucket cutline-evidence --approvals-bucket cutline-approvals'],
     rollback: ['cutline rollback demo-agent-uuid-20261121T020000', 'cutline rollback prod-2026-11-21 --function <RollbackFunctionName> --bucket cutline-evidence'],
     ls: ['cutline evidence ls demo-agent-uuid-20261121T020000', 'cutline evidence ls prod-2026-11-21 --bucket cutline-evidence --json'],
     get: ['cutline evidence get prod-2026-11-21 07_gates/diff.txt --bucket cutline-evidence'],
