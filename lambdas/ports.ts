@@ -152,11 +152,11 @@ export interface ApprovalDecision {
   /**
    * How the approver's identity was established: a link whose signature names them, a Slack user the deploy config
    * maps to them, the caller's AWS identity (STS), this machine's login (local runs), or a name typed into a form.
-   * A typed name never counts for a named approver.
+   * A typed name (or a Slack user the deploy config does not map) never counts for a named approver.
    */
   readonly identifiedBy: Identification;
 }
-export type Identification = 'personal link' | 'slack user' | 'aws identity' | 'local login' | 'typed name';
+export type Identification = 'personal link' | 'slack user' | 'unmapped slack user' | 'aws identity' | 'local login' | 'typed name';
 
 /** Private store for pending approvals; a decision is written once (conditional write). */
 export interface ApprovalStore {

@@ -173,7 +173,7 @@ async function slack(req: ApprovalHttpRequest, deps: ApprovalHttpDeps): Promise<
   const mapped = userId ? deps.directory?.approvers.find((a) => a.slackUserId === userId) : undefined;
   const label = payload.user?.username ?? payload.user?.name ?? '';
   const approver = mapped ? mapped.id : `slack:${label} (${userId || '?'})`;
-  const out = await decideApproval({ approvalId: action.value, decision, approver, comment: '', via: 'slack', identifiedBy: mapped ? 'slack user' : 'typed name' }, deps);
+  const out = await decideApproval({ approvalId: action.value, decision, approver, comment: '', via: 'slack', identifiedBy: mapped ? 'slack user' : 'unmapped slack user' }, deps);
   const text = out.ok
     ? out.final
       ? `${decision === 'approve' ? ':white_check_mark: Approved (GO)' : ':x: Rejected (NO-GO)'} by <@${payload.user?.id}> at ${out.decision.decidedAt}`

@@ -75,11 +75,11 @@ export async function decideApproval(
   if (!d.approver.trim()) return { ok: false, status: 400, reason: 'approver is empty; expected the name or e-mail of the person deciding' };
   // One identity, one vote: "Alice@Example.com " and "alice@example.com" are the same person.
   d = { ...d, approver: normalizeIdentity(d.approver) };
-  if (pending.approvers?.length && d.identifiedBy === 'typed name')
+  if (pending.approvers?.length && (d.identifiedBy === 'typed name' || d.identifiedBy === 'unmapped slack user'))
     return {
       ok: false,
       status: 403,
-      reason: `run ${pending.runId} names its approvers: a vote counts only through the approver's own link, a Slack user mapped to them or their AWS identity, not a typed name (got ${JSON.stringify(d.approver)})`,
+      reason: `run ${pending.runId} names its approvers: a vote counts only through the approver's own link, a Slack user mapped to them or their AWS identity, not ${d.identifiedBy === 'typed name' ? 'a typed name' : 'a Slack user the deploy config does not map to an approver'} (got ${JSON.stringify(d.approver)})`,
     };
   if (pending.approvers?.length && !pending.approvers.map(normalizeIdentity).includes(d.approver))
     return { ok: false, status: 403, reason: `${d.approver} is not on the approver list of run ${pending.runId}` };

@@ -105,6 +105,7 @@ describe('one person, one vote', () => {
     await setUp({ approvers: ['alice@example.com', 'bob@example.com'], required: 2 });
     const stranger = await slack({ id: 'UMALLORY', username: 'alice@example.com' });
     expect(stranger.status).toBe(403);
+    expect(JSON.parse(stranger.body).text).toContain('not a Slack user the deploy config does not map to an approver (got "slack:alice@example.com (UMALLORY)")');
     expect(await deps.approvalStore.votes(ID)).toEqual([]);
     const alice = await slack({ id: 'UALICE', username: 'whatever' });
     expect(alice.status).toBe(200);
