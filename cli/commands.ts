@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { kmsPublicKeyPem } from '../lambdas/adapters/aws/signer-kms';
 import { defaultSigningKeyPath, FileSigner, publicKeyPathOf } from '../lambdas/adapters/local/signer-file';
-import { checkRootSignature } from '../lambdas/core/signature';
+import { checkRootSignature, sealedLabel } from '../lambdas/core/signature';
 import { pathToFileURL } from 'node:url';
 import { addendumKey, type Manifest, type ManifestAddendum, readEvidenceJson, sha256Hex, verifyEvidence } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -482,8 +482,8 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
           file: x.file,
           problem: 'signature',
           detail: x.sig
-            ? `the ${x.name} is signed by ${x.sig.keyId}, but there is no public key to check it with (pass --public-key FILE or --signing-key-arn ARN); pass --no-anchor to accept an unchecked root`
-            : `the ${x.name} is not signed: a ${x.name} rebuilt over forged files would go unnoticed; pass --no-anchor to accept that`,
+            ? `${sealedLabel(x.name)} is signed by ${x.sig.keyId}, but there is no public key to check it with (pass --public-key FILE or --signing-key-arn ARN); pass --no-anchor to accept an unchecked root`
+            : `${sealedLabel(x.name)} is not signed: rebuilt over forged files, it would go unnoticed; pass --no-anchor to accept that`,
         });
     }
     // Only regular files are evidence: a symlink or any other kind of entry in a run's folder is tampering.

@@ -34,14 +34,18 @@ export function publicKeySha256(pem: string): string {
     .digest('hex');
 }
 
+/** "the manifest", "addendum 2": how messages name what a root closes. */
+export const sealedLabel = (sealed: 'manifest' | `addendum ${number}`) => (sealed === 'manifest' ? 'the manifest' : sealed);
+
 export type SignatureCheck = { ok: true } | { ok: false; detail: string };
 
 /** Checks a root's signature with a public key from outside the evidence. */
 export function checkRootSignature(sig: RootSignature | undefined, publicKeyPem: string, runId: string, sealed: 'manifest' | `addendum ${number}`, root: string): SignatureCheck {
-  if (!sig) return { ok: false, detail: `the ${sealed} carries no signature` };
+  const label = sealedLabel(sealed);
+  if (!sig) return { ok: false, detail: `${label} carries no signature` };
   const expected = publicKeySha256(publicKeyPem);
   if (sig.publicKeySha256 !== expected)
-    return { ok: false, detail: `the ${sealed} was signed by key ${sig.keyId} (public key sha256 ${sig.publicKeySha256.slice(0, 16)}…), not by the key you verify with (${expected.slice(0, 16)}…)` };
+    return { ok: false, detail: `${label} was signed by key ${sig.keyId} (public key sha256 ${sig.publicKeySha256.slice(0, 16)}…), not by the key you verify with (${expected.slice(0, 16)}…)` };
   const good = verify('sha256', signedMessage(runId, sealed, root), { key: publicKeyPem, dsaEncoding: 'der' }, Buffer.from(sig.value, 'base64'));
-  return good ? { ok: true } : { ok: false, detail: `the ${sealed}'s signature does not match its root: the ${sealed} was rebuilt or its signature copied from another` };
+  return good ? { ok: true } : { ok: false, detail: `the signature of ${label} does not match its root: it was rebuilt or its signature copied from another` };
 }

@@ -138,7 +138,7 @@ describe('cutline evidence (folder)', () => {
     const t = cli();
     expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.NO_GO);
     expect(t.err).toEqual([
-      'SIGNATURE: the manifest is not signed: a manifest rebuilt over forged files would go unnoticed; pass --no-anchor to accept that',
+      'SIGNATURE: the manifest is not signed: rebuilt over forged files, it would go unnoticed; pass --no-anchor to accept that',
       expect.stringMatching(/^ANCHOR: the manifest root [0-9a-f]{12}… differs from [0-9a-f]{12}…, the root the run recorded in its execution history: the manifest was replaced$/),
     ]);
   });

@@ -64,7 +64,7 @@ describe('a rebuilt manifest', () => {
     await writeFile(history, (await readFile(history, 'utf8')).replaceAll(original.root, rebuilt.root));
     const r = await verify(folder);
     expect(r.code).toBe(EXIT.NO_GO);
-    expect(r.err).toEqual(['SIGNATURE: the manifest is not signed: a manifest rebuilt over forged files would go unnoticed; pass --no-anchor to accept that']);
+    expect(r.err).toEqual(['SIGNATURE: the manifest is not signed: rebuilt over forged files, it would go unnoticed; pass --no-anchor to accept that']);
   });
 
   it('attack: the same, with execution-history.json deleted and the original signature copied over. Now the signature does not match the root', async () => {
@@ -74,7 +74,7 @@ describe('a rebuilt manifest', () => {
     await rm(path.join(folder, RUN, 'execution-history.json'));
     const r = await verify(folder);
     expect(r.code).toBe(EXIT.NO_GO);
-    expect(r.err).toEqual(["SIGNATURE: the manifest's signature does not match its root: the manifest was rebuilt or its signature copied from another"]);
+    expect(r.err).toEqual(['SIGNATURE: the signature of the manifest does not match its root: it was rebuilt or its signature copied from another']);
   });
 
   it('attack: the same, signed with a key of the attacker\'s own. Now it is named as signed by another key', async () => {
@@ -97,7 +97,7 @@ describe('a rebuilt manifest', () => {
     await writeFile(path.join(folder, RUN, 'manifest-addenda', '001.json'), canonicalJson(a));
     const r = await verify(folder);
     expect(r.code).toBe(EXIT.NO_GO);
-    expect(r.err).toEqual(['SIGNATURE: the addendum 1 is not signed: a addendum 1 rebuilt over forged files would go unnoticed; pass --no-anchor to accept that']);
+    expect(r.err).toEqual(['SIGNATURE: addendum 1 is not signed: rebuilt over forged files, it would go unnoticed; pass --no-anchor to accept that']);
   });
 
   it('attack: verify the copy in a bucket where no key is at hand, and nothing is checked. Now that is a failure unless --no-anchor, which says what it drops', async () => {
