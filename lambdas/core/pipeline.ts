@@ -121,8 +121,12 @@ export async function validateSpecStage(raw: { spec: unknown; execution: { name:
     // Every attempt is evidence: a resumed run says how often it was interrupted.
     const finished = (await deps.evidence.get(stepKey(runId, 'summary'))) !== undefined;
     const attempt = await recordAttempt(runId, raw.execution.id ?? raw.execution.name, platform, finished, deps);
-    // The spec as run, for auditors and for `cutline rollback <runId>`.
-    await deps.evidence.put(specKey(runId), canonicalJson(spec), 'application/json');
+    // The spec as run, for auditors and for `cutline rollback <runId>`: written once (conditional write); a resume
+    // finds it, and a spec that raced in between is refused as changed.
+    if (!(await deps.evidence.putIfAbsent(specKey(runId), canonicalJson(spec), 'application/json'))) {
+      const raced = await specChangeProblem(spec, deps);
+      if (raced) throw new SpecInvalid(raced, { problems: [{ path: '$', message: raced }] });
+    }
     return {
       value: { spec, summary: { ok: true, runId, attempt: attempt.attempt } },
       details: { runId, source: spec.source.engine, target: (spec.target ?? spec.source).engine, inPlace: !spec.target, attempt: attempt.attempt, previousAttempt: attempt.previous },
