@@ -5,6 +5,7 @@
  * mysql, evidence folder, local shell, parameters file, approval page).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,47 @@ export async function substitutedDefinition(): Promise<{ States: Record<string, 
   return JSON.parse(text);
 }
 
+/** A failure Step Functions raises itself and no Catch takes (States.Runtime, States.DataLimitExceeded): it ends the execution. */
+export class UncatchableError extends Error {
+  constructor(
+    override readonly name: 'States.Runtime' | 'States.DataLimitExceeded',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `$.a.b.c` against a value, as Step Functions resolves a reference path (the only form our *Path fields use). */
+function referencePath(value: unknown, p: string): unknown {
+  if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(p)) throw new Error(`reference path ${p} is not of the form $.a.b; the local engine layer supports only that form`);
+  let v: unknown = value;
+  for (const k of p.split('.').slice(1)) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+const DEPLOYED_GO_NO_GO = (JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: Record<string, { TimeoutSecondsPath?: string; HeartbeatSecondsPath?: string }> }).States[STATES.goNoGo]!;
+
+/**
+ * The GoNoGo timeout and heartbeat, read from its state input through the deployed definition's paths, with Step
+ * Functions' rules: each must be a positive integer, and the heartbeat smaller than the timeout; otherwise the state
+ * fails with States.Runtime.
+ */
+export function goNoGoTimers(stateInput: unknown): { timeoutSeconds: number; heartbeatSeconds?: number } {
+  const read = (field: 'TimeoutSecondsPath' | 'HeartbeatSecondsPath') => {
+    const p = DEPLOYED_GO_NO_GO[field];
+    if (!p) return undefined;
+    const v = referencePath(stateInput, p);
+    if (v === undefined) throw new UncatchableError('States.Runtime', `${field} (${p}) does not point to a value in the GoNoGo input`);
+    if (!Number.isInteger(v) || (v as number) < 1) throw new UncatchableError('States.Runtime', `${field} (${p}) is ${JSON.stringify(v)}; expected a positive integer`);
+    return v as number;
+  };
+  const timeoutSeconds = read('TimeoutSecondsPath') ?? 99_999_999;
+  const heartbeatSeconds = read('HeartbeatSecondsPath');
+  if (heartbeatSeconds !== undefined && heartbeatSeconds >= timeoutSeconds)
+    throw new UncatchableError('States.Runtime', `HeartbeatSecondsPath (${DEPLOYED_GO_NO_GO.HeartbeatSecondsPath}) is ${heartbeatSeconds}; expected less than the timeout (${timeoutSeconds})`);
+  return { timeoutSeconds, ...(heartbeatSeconds !== undefined ? { heartbeatSeconds } : {}) };
+}
+
 /** The definition for aws-local-stepfunctions (Task resources are overridden by state name). */
 export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
   const def = await substitutedDefinition();
@@ -58,8 +100,7 @@ export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
   // it from the effective input (after Parameters). Point it into the Payload for the local engine.
   const goNoGo = def.States[STATES.goNoGo]!;
   if (typeof goNoGo.TimeoutSecondsPath === 'string') goNoGo.TimeoutSecondsPath = goNoGo.TimeoutSecondsPath.replace(/^\$/, '$.Payload.state');
-  // It has no heartbeat timeout either (DESIGN.md): the local go/no-go keeps only its timeout.
-  delete goNoGo.HeartbeatSecondsPath;
+  // HeartbeatSecondsPath stays: the engine ignores it, and the GoNoGo override implements it (goNoGoTimers).
   // No Distributed Map locally: the same iterations run inline, over the items GatePlan returns.
   const dist = def.States[STATES.gateChunksDistributed]!;
   delete dist.ItemReader;
@@ -283,6 +324,17 @@ async function runLocked(
   };
   const ctx: HandlerContext = { deps, platform: 'local', approvalBaseUrl: baseUrl };
 
+  // A failure no Catch may take (States.Runtime, States.DataLimitExceeded) ends the execution, as in AWS: the engine
+  // would let the definition's Catch take it, so the engine layer aborts the execution and records the failure.
+  let fatal: UncatchableError | undefined;
+  let abortRun: (() => void) | undefined;
+  const uncatchable = (e: unknown) => {
+    if (e instanceof UncatchableError) {
+      fatal ??= e;
+      abortRun?.();
+    }
+    return e;
+  };
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const overrides: Record<string, (input: any) => Promise<any>> = {};
   for (const key of Object.keys(TASKS) as TaskKey[]) {
@@ -324,13 +376,19 @@ async function runLocked(
   overrides[STATES.gateChunkDistributed] = gateChunk;
   // GoNoGo: mint a local task token, run the same handler (stores it, delivers the link), then wait for the answer.
   overrides[STATES.goNoGo] = async (input) => {
-    const { token, wait } = tokens.mint();
+    let timers: ReturnType<typeof goNoGoTimers>;
+    try {
+      timers = goNoGoTimers(input.Payload.state);
+    } catch (e) {
+      throw uncatchable(e);
+    }
+    const { token, wait } = tokens.mint(timers.heartbeatSeconds ? { heartbeatMs: timers.heartbeatSeconds * 1000 } : {});
     await HANDLERS.goNoGo.run(ctx, { taskToken: token, state: input.Payload.state });
     return await wait;
   };
 
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-  const machine = new StateMachine((await loadLocalDefinition()) as any, { validationOptions: { checkArn: true, checkPaths: true } });
+  const machine: StateMachine = new StateMachine((await loadLocalDefinition()) as any, { validationOptions: { checkArn: true, checkPaths: true } });
   const execId = `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`;
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const execution = machine.run(safe as any, {
@@ -343,6 +401,7 @@ async function runLocked(
     // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
     context: { Execution: { Id: execId, Name: runId, Input: safe, StartTime: new Date().toISOString() }, Task: { Token: 'minted-by-the-local-GoNoGo-override' } } as any,
   });
+  abortRun = () => execution.abort();
 
   // Execution history: live stage progress, kept in the evidence folder.
   const history: unknown[] = [];
@@ -378,7 +437,7 @@ async function runLocked(
   try {
     output = await execution.result;
   } catch (e) {
-    if (!(e instanceof ExecutionError)) {
+    if (!(e instanceof ExecutionError) && !fatal) {
       await page.stop();
       channel.dispose();
       if (!opts.keepOpen) await factory.closeAll();
@@ -387,6 +446,10 @@ async function runLocked(
     status = 'FAILED';
   } finally {
     await logDone.catch(() => undefined);
+  }
+  if (fatal) {
+    history.push({ type: 'ExecutionFailed', timestamp: Date.now(), Error: fatal.name, Cause: fatal.message });
+    out(`execution failed: ${fatal.name}: ${fatal.message} (Step Functions lets no Catch take this error)`);
   }
   clearTimeout(flushTimer);
   await flushing;

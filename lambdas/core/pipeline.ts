@@ -76,8 +76,8 @@ export function specAsRun(raw: unknown, platform: 'aws' | 'local'): { ok: true; 
   if (!r.ok) return r;
   const problems = platformProblems(r.spec, platform);
   if (problems.length) return { ok: false, problems };
-  // The state machine reads heartbeatSeconds by path: always present (the timeout when not set).
-  return { ok: true, spec: { ...r.spec, approval: { ...r.spec.approval, heartbeatSeconds: r.spec.approval.heartbeatSeconds ?? r.spec.approval.timeoutSeconds } } };
+  // The state machine reads heartbeatSeconds by path: always present and, as Step Functions requires, below the timeout.
+  return { ok: true, spec: { ...r.spec, approval: { ...r.spec.approval, heartbeatSeconds: r.spec.approval.heartbeatSeconds ?? r.spec.approval.timeoutSeconds - 1 } } };
 }
 
 export const specKey = (runId: string) => `${runId}/spec.json`;

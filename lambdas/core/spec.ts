@@ -297,7 +297,7 @@ export const RunSpec = z
     approval: z
       .strictObject({
         /** Seconds the go/no-go waits before the run ends NO_GO / APPROVAL_TIMEOUT. */
-        timeoutSeconds: z.number().int().min(1).max(31_536_000).default(86_400),
+        timeoutSeconds: z.number().int().min(2).max(31_536_000).default(86_400),
         channels: z
           .array(
             z.discriminatedUnion('type', [
@@ -313,7 +313,7 @@ export const RunSpec = z
         required: z.number().int().min(1).default(1),
         /**
          * The go/no-go also ends (APPROVAL_TIMEOUT) when nobody has opened the link or voted for this long;
-         * every view and vote is a heartbeat. Default: the timeout (no separate heartbeat).
+         * every view and vote is a heartbeat. Less than timeoutSeconds. Default: one second less than the timeout (no separate heartbeat).
          */
         heartbeatSeconds: z.number().int().min(1).optional(),
       })
@@ -362,8 +362,9 @@ export const RunSpec = z
       .optional(),
   })
   .superRefine((s, ctx) => {
-    if (s.approval.heartbeatSeconds !== undefined && s.approval.heartbeatSeconds > s.approval.timeoutSeconds)
-      ctx.addIssue({ code: 'custom', path: ['approval', 'heartbeatSeconds'], message: `got ${s.approval.heartbeatSeconds}; expected at most approval.timeoutSeconds (${s.approval.timeoutSeconds})` });
+    // Step Functions: HeartbeatSeconds must be smaller than TimeoutSeconds (else the state fails with States.Runtime).
+    if (s.approval.heartbeatSeconds !== undefined && s.approval.heartbeatSeconds >= s.approval.timeoutSeconds)
+      ctx.addIssue({ code: 'custom', path: ['approval', 'heartbeatSeconds'], message: `got ${s.approval.heartbeatSeconds}; expected less than approval.timeoutSeconds (${s.approval.timeoutSeconds})` });
     if (s.approval.required > 1 && !s.approval.approvers?.length)
       ctx.addIssue({
         code: 'custom',

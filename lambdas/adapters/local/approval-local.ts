@@ -62,22 +62,40 @@ export class TaskFailure extends Error {
 }
 
 export class LocalTaskTokens implements TaskTokens {
-  private readonly waiters = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly waiters = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; heartbeatMs?: number; timer?: NodeJS.Timeout }>();
 
-  /** A token and the promise that settles when someone answers it. */
-  mint(): { token: string; wait: Promise<unknown> } {
+  /**
+   * A token and the promise that settles when someone answers it. With `heartbeatMs` (the state's HeartbeatSeconds,
+   * which the local engine does not implement) the task fails with States.HeartbeatTimeout when no heartbeat,
+   * view or answer comes in time, as in Step Functions.
+   */
+  mint(opts: { heartbeatMs?: number } = {}): { token: string; wait: Promise<unknown> } {
     const token = `local-${randomBytes(24).toString('base64url')}`;
-    const wait = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { resolve, reject }));
+    const wait = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { resolve, reject, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) }));
     // The answer may come before anyone awaits it (auto-reject during delivery): not an unhandled rejection.
     wait.catch(() => undefined);
+    this.arm(token);
     return { token, wait };
   }
   async succeed(token: string, output: unknown) {
     const w = this.take(token);
     w.resolve(output);
   }
-  /** aws-local-stepfunctions has no heartbeat timeout: nothing to keep alive. */
-  async heartbeat(_token: string) {}
+  /** SendTaskHeartbeat: restarts the heartbeat clock; on an answered or timed-out token it fails as Step Functions does. */
+  async heartbeat(token: string) {
+    if (!this.waiters.has(token)) throw taskGone();
+    this.arm(token);
+  }
+  private arm(token: string) {
+    const w = this.waiters.get(token);
+    if (!w?.heartbeatMs) return;
+    clearTimeout(w.timer);
+    w.timer = setTimeout(() => {
+      this.waiters.delete(token);
+      w.reject(new TaskFailure('States.HeartbeatTimeout', `no heartbeat, view or answer within ${w.heartbeatMs! / 1000} s (HeartbeatSeconds)`));
+    }, w.heartbeatMs);
+    w.timer.unref?.();
+  }
   async fail(token: string, error: string, cause: string) {
     const w = this.take(token);
     let message = cause;
@@ -88,12 +106,15 @@ export class LocalTaskTokens implements TaskTokens {
   }
   private take(token: string) {
     const w = this.waiters.get(token);
-    // Named as Step Functions names it (SendTaskSuccess on a token that was answered or timed out).
-    if (!w) throw Object.assign(new Error('Provided task does not exist anymore: the task token is unknown or already answered'), { name: 'TaskTimedOut' });
+    if (!w) throw taskGone();
+    clearTimeout(w.timer);
     this.waiters.delete(token);
     return w;
   }
 }
+
+/** Named as Step Functions names it (SendTask* on a token that was answered or timed out). */
+const taskGone = () => Object.assign(new Error('Provided task does not exist anymore: the task token is unknown, answered or timed out'), { name: 'TaskTimedOut' });
 
 export interface ApprovalPageDeps {
   readonly approvalStore: ApprovalStore;
