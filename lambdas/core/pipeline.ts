@@ -355,14 +355,23 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
   const approveUrl = baseUrl && approvers.length === 0 ? link() : undefined;
   const personalUrls = baseUrl && approvers.length ? approvers.map((approver) => ({ approver, url: link(approver) })) : undefined;
   const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, personalUrls, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`), expiresAt };
+  // Each channel on its own: the go/no-go waits when at least one delivered the link; only all failing fails it.
   const delivered: string[] = [];
+  const failedChannels: { kind: string; error: string }[] = [];
   for (const ch of deps.approvals(s.spec.approval.channels)) {
-    await ch.deliver(request);
-    delivered.push(ch.kind);
+    try {
+      await ch.deliver(request);
+      delivered.push(ch.kind);
+    } catch (e) {
+      failedChannels.push({ kind: ch.kind, error: errorMessage(e) });
+      deps.logger.warn('approval channel failed', { kind: ch.kind, error: errorMessage(e) });
+    }
   }
+  if (!delivered.length && failedChannels.length)
+    throw new Error(`no approval channel delivered the go/no-go: ${failedChannels.map((f) => `${f.kind}: ${f.error}`).join('; ')}`);
   await deps.evidence.put(
     stepKey(s.spec.runId, 'goNoGo', '_request'),
-    canonicalJson({ approvalId, expiresAt, channels: delivered, summary, goActions, requested_utc: deps.clock.now().toISOString() }),
+    canonicalJson({ approvalId, expiresAt, channels: delivered, ...(failedChannels.length ? { failedChannels } : {}), summary, goActions, requested_utc: deps.clock.now().toISOString() }),
     'application/json',
   );
   return { approvalId, expiresAt, channels: delivered };

@@ -68,15 +68,18 @@ export class SlackWebhookChannel implements ApprovalChannel {
   async deliver(r: ApprovalRequest): Promise<void> {
     const url = (await this.params.getMany([this.webhookParameter])).get(this.webhookParameter);
     if (!url) throw new Error(`Slack webhook parameter ${this.webhookParameter} is missing; expected a SecureString holding the webhook URL`);
+    // Block Kit limits (Slack answers 400 invalid_blocks beyond them): a section's text at most 3,000 characters, a
+    // header 150, a confirm text 300. Long texts are cut at a line, and say how much more the page shows.
+    const head = `*Owner* ${r.owner} · *Target* ${r.target}\n`;
     const blocks = [
-      { type: 'header', text: { type: 'plain_text', text: `Go / no-go: ${r.runId}` } },
-      { type: 'section', text: { type: 'mrkdwn', text: `*Owner* ${r.owner} · *Target* ${r.target}\n\`\`\`${r.summary}\`\`\`` } },
-      { type: 'section', text: { type: 'mrkdwn', text: `*GO will:*\n${r.goActions.map((a, i) => `${i + 1}. ${a}`).join('\n')}` } },
+      { type: 'header', text: { type: 'plain_text', text: cut(`Go / no-go: ${r.runId}`, 150) } },
+      { type: 'section', text: { type: 'mrkdwn', text: `${head}\`\`\`${fitLines(r.summary, 3000 - head.length - 6)}\`\`\`` } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*GO will:*\n${fitLines(r.goActions.map((a, i) => `${i + 1}. ${a}`).join('\n'), 3000 - 12)}` } },
       {
         type: 'actions',
         elements: [
           // Decided in Slack: the signed request names the Slack user, who becomes the approver.
-          { type: 'button', action_id: 'cutline_approve', text: { type: 'plain_text', text: 'Approve (GO)' }, value: r.approvalId, style: 'primary', confirm: { title: { type: 'plain_text', text: 'Approve the cutover?' }, text: { type: 'plain_text', text: r.goActions.join('; ').slice(0, 290) || 'GO' }, confirm: { type: 'plain_text', text: 'Approve' }, deny: { type: 'plain_text', text: 'Cancel' } } },
+          { type: 'button', action_id: 'cutline_approve', text: { type: 'plain_text', text: 'Approve (GO)' }, value: r.approvalId, style: 'primary', confirm: { title: { type: 'plain_text', text: 'Approve the cutover?' }, text: { type: 'plain_text', text: cut(r.goActions.join('; '), 300) || 'GO' }, confirm: { type: 'plain_text', text: 'Approve' }, deny: { type: 'plain_text', text: 'Cancel' } } },
           { type: 'button', action_id: 'cutline_reject', text: { type: 'plain_text', text: 'Reject (NO-GO)' }, value: r.approvalId, style: 'danger' },
           ...(r.approveUrl ? [{ type: 'button', action_id: 'cutline_open', text: { type: 'plain_text', text: 'Review on the page' }, url: r.approveUrl }] : []),
         ],
@@ -90,4 +93,24 @@ export class SlackWebhookChannel implements ApprovalChannel {
     });
     if (res.status >= 300) throw new Error(`Slack webhook answered HTTP ${res.status}: ${res.body.slice(0, 200)}; expected 200`);
   }
+}
+
+/** At most `max` characters, cut with an ellipsis. */
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/** Whole lines up to `max` characters, then a line saying how many more the page shows. */
+export function fitLines(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const lines = text.split('\n');
+  const kept: string[] = [];
+  let used = 0;
+  for (const l of lines) {
+    const note = `… ${lines.length - kept.length} more lines: open the page for all of them`;
+    if (used + l.length + 1 + note.length + 1 > max) return [...kept, note].join('\n');
+    kept.push(cut(l, max - note.length - 2));
+    used += kept.at(-1)!.length + 1;
+  }
+  return kept.join('\n');
 }
