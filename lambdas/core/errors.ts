@@ -75,6 +75,7 @@ export const TRANSIENT_ERRORS = [
   'Lambda.TooManyRequestsException',
   'StatementTimeoutException',
   'DatabaseResumingException',
+  'DatabaseUnavailableException',
   'ThrottlingException',
   // A dropped connection or terminated backend in a stage (its own retries spent, or none): the stage runs again (every stage is idempotent).
   'DatabaseConnectionLost',

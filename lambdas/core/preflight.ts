@@ -5,6 +5,7 @@
  */
 import type { Deps } from '../ports';
 import { errorMessage } from './errors';
+import { isDataApiTransient } from './retry';
 import { INTEGER_TYPES } from './backfill';
 import { parseCsv, parseJsonl } from './backfill-load';
 import { columnTypeSql, countSql, splitQualified } from './sql-builders';
@@ -100,6 +101,8 @@ async function checkDatabase(spec: RunSpec, side: DbSide, deps: Deps): Promise<{
       return { check: { name, ok: false, detail: `got ${parsed.family} ${parsed.version}; expected >= ${min}` } };
     return { check: { name, ok: true, detail: `${parsed.family} ${parsed.version} at ${client.label}` }, version: raw };
   } catch (e) {
+    // A paused or busy Aurora cluster is there: the state's Retry waits for it; only a database that is not is blocked.
+    if (isDataApiTransient(e)) throw e;
     return { check: { name, ok: false, detail: `unreachable: ${errorMessage(e)}` } };
   }
 }

@@ -10,7 +10,15 @@ import { errorMessage } from './errors';
 export const TRANSIENT =
   /terminating connection|Connection terminated|server closed the connection|connection is closed|Connection lost|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|PROTOCOL_CONNECTION_LOST|closed state|admin_shutdown|57P01|Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded|StatementTimeoutException|DatabaseResumingException|Communications link failure/i;
 
-export const isTransient = (e: unknown): boolean => TRANSIENT.test(errorMessage(e)) || TRANSIENT.test((e as { code?: string })?.code ?? '');
+/**
+ * The Data API's own answers for a cluster that is there but cannot answer now (resuming from auto-pause, busy,
+ * throttled): by exception name, as the SDK throws them. They reach the state machine under their own names and its
+ * Retry waits with backoff (a resume takes up to about a minute).
+ */
+export const DATA_API_TRANSIENT: ReadonlySet<string> = new Set(['StatementTimeoutException', 'DatabaseResumingException', 'DatabaseUnavailableException', 'ThrottlingException']);
+export const isDataApiTransient = (e: unknown): boolean => DATA_API_TRANSIENT.has((e as { name?: string })?.name ?? '');
+
+export const isTransient = (e: unknown): boolean => isDataApiTransient(e) || TRANSIENT.test(errorMessage(e)) || TRANSIENT.test((e as { code?: string })?.code ?? '');
 
 /** Run fn; a transient failure is retried (25 ms doubling, with jitter) up to `attempts` times in all, then thrown with the count. */
 export async function retryTransient<T>(clock: Pick<Clock, 'sleep'>, fn: (attempt: number) => Promise<T>, attempts = 6): Promise<T> {

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { approvalBaseUrl, awsDeps } from '../adapters/aws/deps';
 import { CutlineError, errorMessage, TransientDatabaseError } from '../core/errors';
 import { parsePayload } from '../core/payloads';
-import { isTransient } from '../core/retry';
+import { isDataApiTransient, isTransient } from '../core/retry';
 import type { Deps } from '../ports';
 
 export interface HandlerContext {
@@ -29,7 +29,8 @@ export function defineHandler<S extends z.ZodType, R>(state: string, schema: S, 
       return await stage(parsePayload(schema, state, event), ctx);
     } catch (e) {
       // A dropped connection or a terminated backend: named so the state machine's Retry runs the (idempotent) stage again.
-      if (!(e instanceof CutlineError) && isTransient(e)) throw new TransientDatabaseError('DatabaseConnectionLost', errorMessage(e), { cause: e });
+      // The Data API's named exceptions keep their names (each is in the Retry of every Task state).
+      if (!(e instanceof CutlineError) && isTransient(e) && !isDataApiTransient(e)) throw new TransientDatabaseError('DatabaseConnectionLost', errorMessage(e), { cause: e });
       throw e;
     }
   };
