@@ -250,22 +250,62 @@ export function canonicalPayloadHash(body: string, ignore: readonly string[]): s
 
 type SmokeCheck = RunSpec['smoke']['checks'][number];
 
-/** One HTTP request, from here or (via jumpbox) with curl on the jumpbox. */
-async function fetchOnce(spec: RunSpec, c: { url: string; method: string; timeoutMs: number; via: SmokeCheck['via']; body?: string }, deps: Deps): Promise<{ status: number; body: string }> {
-  if (c.via === 'lambda') return deps.http.request(c.url, { method: c.method, timeoutMs: c.timeoutMs, ...(c.body ? { body: c.body, headers: { 'content-type': 'application/json' } } : {}) });
+/** The most of a response body the jumpbox prints: with its three header lines it stays within SSM's 24,000 characters. */
+export const JUMPBOX_BODY_BYTES = 16_000;
+
+interface Fetched {
+  readonly status: number;
+  /** The body, or (from the jumpbox) its first JUMPBOX_BODY_BYTES. */
+  readonly body: string;
+  readonly length: number;
+  readonly sha256: string;
+  /** false: `body` is cut; length and sha256 still describe the whole body. */
+  readonly whole: boolean;
+}
+
+/**
+ * One HTTP request, from here or (via jumpbox) with curl on the jumpbox. On the jumpbox the status, the body's
+ * length and its SHA-256 come first, on lines of their own, then at most JUMPBOX_BODY_BYTES of the body: SSM's cut
+ * of stdout at 24,000 characters can never take the status with it.
+ */
+async function fetchOnce(spec: RunSpec, c: { url: string; method: string; timeoutMs: number; via: SmokeCheck['via']; body?: string }, deps: Deps): Promise<Fetched> {
+  if (c.via === 'lambda') {
+    const r = await deps.http.request(c.url, { method: c.method, timeoutMs: c.timeoutMs, ...(c.body ? { body: c.body, headers: { 'content-type': 'application/json' } } : {}) });
+    return { ...r, length: Buffer.byteLength(r.body), sha256: sha256Hex(r.body), whole: true };
+  }
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const script = `curl -sS -X ${c.method} --max-time ${Math.ceil(c.timeoutMs / 1000)} ${c.body ? `-H 'content-type: application/json' --data ${q(c.body)} ` : ''}-w '\n%{http_code}' ${q(c.url)}`;
+  const curl = `curl -sS -o "$f" -X ${c.method} --max-time ${Math.ceil(c.timeoutMs / 1000)} ${c.body ? `-H 'content-type: application/json' --data ${q(c.body)} ` : ''}-w '%{http_code}' ${q(c.url)}`;
+  const script = [
+    'f=$(mktemp) || exit 70',
+    `code=$(${curl}); rc=$?`,
+    `printf 'HTTP_STATUS %s\\nBODY_LEN %s\\nBODY_SHA256 %s\\n' "$code" "$(wc -c < "$f" | tr -d ' ')" "$(sha256sum "$f" | cut -d' ' -f1)"`,
+    `head -c ${JUMPBOX_BODY_BYTES} "$f"; rm -f "$f"; exit $rc`,
+  ].join('\n');
   const r = await runCommand(deps, spec.jumpbox!.instanceId, script, Math.ceil(c.timeoutMs / 1000) + 30);
   if (r.status !== 'Success') throw new Error(`curl on the jumpbox ended ${r.status} (exit ${r.exitCode}): ${r.stderr.slice(-200)}`);
-  const cut = r.stdout.lastIndexOf('\n');
-  return { status: Number(r.stdout.slice(cut + 1).trim()), body: r.stdout.slice(0, cut) };
+  const m = /^HTTP_STATUS (\d{3})\nBODY_LEN (\d+)\nBODY_SHA256 ([0-9a-f]{64})\n/.exec(r.stdout);
+  if (!m) throw new Error(`the jumpbox's curl printed ${JSON.stringify(r.stdout.slice(0, 120))}; expected HTTP_STATUS, BODY_LEN and BODY_SHA256 lines first`);
+  const body = r.stdout.slice(m[0].length);
+  const length = Number(m[2]);
+  return { status: Number(m[1]), body, length, sha256: m[3]!, whole: Buffer.byteLength(body) >= length };
+}
+
+/** What an idempotency check compares: the canonical payload hash of a whole body, or the raw SHA-256 the jumpbox computed of one SSM cannot return whole. */
+function payloadHash(f: Fetched, c: SmokeCheck): { hash: string; what: string } {
+  if (f.whole) return { hash: canonicalPayloadHash(f.body, c.ignoreFields), what: 'canonical hash' };
+  if (c.ignoreFields.length)
+    throw new Error(
+      `the response is ${f.length} bytes, more than the ${JUMPBOX_BODY_BYTES} the jumpbox returns through SSM; expected a smaller response, or no ignoreFields (then the whole body's SHA-256 is compared)`,
+    );
+  return { hash: f.sha256, what: 'body sha256' };
 }
 
 async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: Deps): Promise<Omit<SmokeResult, 'name' | 'url' | 'expectStatus' | 'ms' | 'replay'>> {
   const first = await fetchOnce(spec, c, deps);
   if (first.status !== c.expectStatus) return { status: first.status, ok: false, detail: `got HTTP ${first.status}; expected ${c.expectStatus}; body: ${first.body.slice(0, 200)}` };
-  if (!c.replay) return { status: first.status, ok: true, detail: `HTTP ${first.status}${c.via === 'jumpbox' ? ' (from the jumpbox)' : ''}` };
-  const before = canonicalPayloadHash(first.body, c.ignoreFields);
+  const bodyNote = `body ${first.length} bytes, sha256 ${first.sha256}`;
+  if (!c.replay) return { status: first.status, ok: true, detail: `HTTP ${first.status}${c.via === 'jumpbox' ? ' (from the jumpbox)' : ''}; ${bodyNote}` };
+  const before = payloadHash(first, c);
   if ('script' in c.replay) {
     const r = await runCommand(deps, spec.jumpbox!.instanceId, c.replay.script, c.replay.timeoutSeconds);
     if (r.status !== 'Success' || r.exitCode !== 0) return { status: first.status, ok: false, detail: `replay ended ${r.status} with exit ${r.exitCode}: ${r.stderr.slice(-200)}` };
@@ -275,10 +315,10 @@ async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: Deps): Promise<Omit<
   }
   const second = await fetchOnce(spec, c, deps);
   if (second.status !== c.expectStatus) return { status: second.status, ok: false, detail: `after the replay: HTTP ${second.status}; expected ${c.expectStatus}` };
-  const after = canonicalPayloadHash(second.body, c.ignoreFields);
-  return before === after
-    ? { status: second.status, ok: true, detail: `idempotent: canonical hash ${before.slice(0, 16)}… before and after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` }
-    : { status: second.status, ok: false, detail: `not idempotent: canonical hash ${before.slice(0, 16)}… before, ${after.slice(0, 16)}… after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` };
+  const after = payloadHash(second, c);
+  return before.hash === after.hash
+    ? { status: second.status, ok: true, detail: `idempotent: ${before.what} ${before.hash.slice(0, 16)}… before and after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'}); ${bodyNote}` }
+    : { status: second.status, ok: false, detail: `not idempotent: ${before.what} ${before.hash.slice(0, 16)}… before, ${after.hash.slice(0, 16)}… after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` };
 }
 
 export async function runSmoke(spec: RunSpec, deps: Deps): Promise<SmokeResult[]> {

@@ -52,7 +52,7 @@ describe('smoke checks', () => {
     const checks = (await readJson(path.join(r.evidenceDir, '11_smoke.json'))).details.checks;
     expect(checks.map((c: { ok: boolean }) => c.ok)).toEqual([true, true, true, true]);
     expect(checks[1].detail).toContain('from the jumpbox');
-    expect(checks[2].detail).toMatch(/^idempotent: canonical hash [0-9a-f]{16}… before and after the replay \(ignoring event_time, data_lag_sec\)$/);
+    expect(checks[2].detail).toMatch(/^idempotent: canonical hash [0-9a-f]{16}… before and after the replay \(ignoring event_time, data_lag_sec\); body \d+ bytes, sha256 [0-9a-f]{64}$/);
   });
 
   it('a replay applied twice changes the canonical hash: SMOKE_FAILED, rolled back', async () => {
