@@ -17,6 +17,7 @@ import {
   LocalApprovalPage,
   LocalTaskTokens,
   MemoryApprovalStore,
+  TaskFailure,
 } from '../lambdas/adapters/local/approval-local';
 import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
 import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
@@ -133,6 +134,22 @@ export interface LocalRunOptions {
   readonly onOpen?: (url: string, client: SqlClient) => void;
   /** Called with the approval page URL once it listens (tests drive the page). */
   readonly onApprovalPage?: (baseUrl: string) => void;
+  /** Shorter function timeouts in seconds (tests); never longer than the deployed ones in TASKS. */
+  readonly functionTimeouts?: Partial<Record<TaskKey, number>>;
+}
+
+/** A function's timeout: the deployed one (TASKS), or a shorter one asked for; past it, Sandbox.Timedout. */
+export async function withFunctionTimeout<T>(key: TaskKey, work: Promise<T>, shorterSeconds?: number): Promise<T> {
+  const seconds = Math.min(TASKS[key].timeoutSeconds, shorterSeconds ?? Number.POSITIVE_INFINITY);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TaskFailure('Sandbox.Timedout', `Task timed out after ${seconds.toFixed(2)} seconds`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface LocalRunResult {
@@ -335,14 +352,14 @@ async function runLocked(
     }
     return e;
   };
+  // Each handler runs under its function's timeout (TASKS, the table the CDK construct reads): past it the task
+  // fails with Sandbox.Timedout, as a Lambda function that timed out does.
+  const invoke = (key: TaskKey, input: unknown) => withFunctionTimeout(key, HANDLERS[key].run(ctx, input), opts.functionTimeouts?.[key]);
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const overrides: Record<string, (input: any) => Promise<any>> = {};
-  for (const key of Object.keys(TASKS) as TaskKey[]) {
-    const h = HANDLERS[key];
-    overrides[STATES[key]] = async (input) => JSON.parse(JSON.stringify((await h.run(ctx, input)) ?? null));
-  }
+  for (const key of Object.keys(TASKS) as TaskKey[]) overrides[STATES[key]] = async (input) => JSON.parse(JSON.stringify((await invoke(key, input)) ?? null));
   overrides[STATES.backfillPlan] = async (input) => {
-    const r = (await HANDLERS.backfillPlan.run(ctx, input)) as { phases: unknown[][] };
+    const r = (await invoke('backfillPlan', input)) as { phases: unknown[][] };
     chunkTotal = r.phases.reduce((n, p) => n + p.length, 0);
     chunkDone = 0;
     chunkRows = 0;
@@ -350,7 +367,7 @@ async function runLocked(
     return r;
   };
   overrides[STATES.backfillChunk] = async (input) => {
-    const r = (await HANDLERS.backfillChunk.run(ctx, input)) as { rows: number; skipped: boolean };
+    const r = (await invoke('backfillChunk', input)) as { rows: number; skipped: boolean };
     chunkDone++;
     chunkRows += r.rows;
     out(`  ${chunkLine('backfill', chunkProgress(chunkDone, chunkTotal, chunkRows, chunkStart, Date.now()))}${r.skipped ? ' (chunk already done: skipped)' : ''}`);
@@ -358,7 +375,7 @@ async function runLocked(
   };
   // GatePlan: locally the items always travel inline (the Distributed Map is rewritten to inline).
   overrides[STATES.gatePlan] = async (input) => {
-    const r = (await HANDLERS.gatePlan.run(ctx, input)) as { distributed: boolean; chunks?: unknown[]; count: number };
+    const r = (await invoke('gatePlan', input)) as { distributed: boolean; chunks?: unknown[]; count: number };
     if (r.distributed && !r.chunks) {
       r.chunks = (await readEvidenceJson<unknown[]>(evidence, `${input.spec.runId}/07_gates/items.json`)) ?? [];
     }
@@ -367,7 +384,7 @@ async function runLocked(
   };
   let gateDone = 0;
   const gateChunk = async (input: unknown) => {
-    const r = (await HANDLERS.gateChunk.run(ctx, input)) as { t: string; i: number; s: string; skipped: boolean };
+    const r = (await invoke('gateChunk', input)) as { t: string; i: number; s: string; skipped: boolean };
     gateDone++;
     out(`  gate chunk ${gateDone}: ${r.t}#${r.i} ${r.s}${r.skipped ? ' (checkpoint: skipped)' : ''}`);
     return r;
@@ -383,7 +400,7 @@ async function runLocked(
       throw uncatchable(e);
     }
     const { token, wait } = tokens.mint(timers.heartbeatSeconds ? { heartbeatMs: timers.heartbeatSeconds * 1000 } : {});
-    await HANDLERS.goNoGo.run(ctx, { taskToken: token, state: input.Payload.state });
+    await invoke('goNoGo', { taskToken: token, state: input.Payload.state });
     return await wait;
   };
 

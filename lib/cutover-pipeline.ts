@@ -194,7 +194,7 @@ export class CutoverPipeline extends Construct {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,
-        timeout: Duration.minutes(key === 'classify' ? 2 : 15),
+        timeout: Duration.seconds(t.timeoutSeconds),
         logGroup,
         environment: {
           EVIDENCE_BUCKET: bucket.bucketName,

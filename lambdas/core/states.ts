@@ -42,28 +42,30 @@ export type StateKey = keyof typeof STATES;
 
 /**
  * Task states backed by a Lambda handler: state key -> handler module name
- * (lambdas/handlers/<name>.ts) and the ${Substitution} in the ASL file.
+ * (lambdas/handlers/<name>.ts), the ${Substitution} in the ASL file and the
+ * function's timeout in seconds (the CDK construct sets it; the local runner
+ * enforces it, failing the task with Sandbox.Timedout as Lambda does).
  */
 export const TASKS = {
-  validateSpec: { handler: 'validate-spec', substitution: 'ValidateSpecFunctionArn' },
-  preflight: { handler: 'preflight', substitution: 'PreflightFunctionArn' },
-  schema: { handler: 'schema', substitution: 'SchemaFunctionArn' },
-  commandSend: { handler: 'command-send', substitution: 'CommandSendFunctionArn' },
-  commandPoll: { handler: 'command-poll', substitution: 'CommandPollFunctionArn' },
-  backfillPlan: { handler: 'backfill-plan', substitution: 'BackfillPlanFunctionArn' },
-  backfillChunk: { handler: 'backfill-chunk', substitution: 'BackfillChunkFunctionArn' },
-  verify: { handler: 'verify', substitution: 'VerifyFunctionArn' },
-  gatePlan: { handler: 'gate-plan', substitution: 'GatePlanFunctionArn' },
-  gateChunk: { handler: 'gate-chunk', substitution: 'GateChunkFunctionArn' },
-  gates: { handler: 'gates', substitution: 'GatesFunctionArn' },
-  decide: { handler: 'decide', substitution: 'DecideFunctionArn' },
-  goNoGo: { handler: 'go-no-go', substitution: 'GoNoGoFunctionArn' },
-  cutover: { handler: 'cutover', substitution: 'CutoverFunctionArn' },
-  smoke: { handler: 'smoke', substitution: 'SmokeFunctionArn' },
-  rollback: { handler: 'rollback', substitution: 'RollbackFunctionArn' },
-  classify: { handler: 'classify', substitution: 'ClassifyFunctionArn' },
-  summary: { handler: 'summary', substitution: 'SummaryFunctionArn' },
-} as const satisfies Partial<Record<StateKey, { handler: string; substitution: string }>>;
+  validateSpec: { handler: 'validate-spec', substitution: 'ValidateSpecFunctionArn', timeoutSeconds: 900 },
+  preflight: { handler: 'preflight', substitution: 'PreflightFunctionArn', timeoutSeconds: 900 },
+  schema: { handler: 'schema', substitution: 'SchemaFunctionArn', timeoutSeconds: 900 },
+  commandSend: { handler: 'command-send', substitution: 'CommandSendFunctionArn', timeoutSeconds: 900 },
+  commandPoll: { handler: 'command-poll', substitution: 'CommandPollFunctionArn', timeoutSeconds: 900 },
+  backfillPlan: { handler: 'backfill-plan', substitution: 'BackfillPlanFunctionArn', timeoutSeconds: 900 },
+  backfillChunk: { handler: 'backfill-chunk', substitution: 'BackfillChunkFunctionArn', timeoutSeconds: 900 },
+  verify: { handler: 'verify', substitution: 'VerifyFunctionArn', timeoutSeconds: 900 },
+  gatePlan: { handler: 'gate-plan', substitution: 'GatePlanFunctionArn', timeoutSeconds: 900 },
+  gateChunk: { handler: 'gate-chunk', substitution: 'GateChunkFunctionArn', timeoutSeconds: 900 },
+  gates: { handler: 'gates', substitution: 'GatesFunctionArn', timeoutSeconds: 900 },
+  decide: { handler: 'decide', substitution: 'DecideFunctionArn', timeoutSeconds: 900 },
+  goNoGo: { handler: 'go-no-go', substitution: 'GoNoGoFunctionArn', timeoutSeconds: 900 },
+  cutover: { handler: 'cutover', substitution: 'CutoverFunctionArn', timeoutSeconds: 900 },
+  smoke: { handler: 'smoke', substitution: 'SmokeFunctionArn', timeoutSeconds: 900 },
+  rollback: { handler: 'rollback', substitution: 'RollbackFunctionArn', timeoutSeconds: 900 },
+  classify: { handler: 'classify', substitution: 'ClassifyFunctionArn', timeoutSeconds: 120 },
+  summary: { handler: 'summary', substitution: 'SummaryFunctionArn', timeoutSeconds: 900 },
+} as const satisfies Partial<Record<StateKey, { handler: string; substitution: string; timeoutSeconds: number }>>;
 export type TaskKey = keyof typeof TASKS;
 
 /** Evidence file per step: runs/<runId>/NN_<step>.json */
