@@ -71,6 +71,8 @@ export const DeployConfig = z.strictObject({
       baseUrl: z.url().optional(),
     })
     .prefault({}),
+  /** Reserved concurrency of each chunk function (gate and backfill chunks); lower it in an account with a small Lambda concurrency quota. */
+  chunkConcurrency: z.number().int().min(1).max(1000).default(100),
   logRetentionDays: z.union([z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731), z.literal(1827), z.literal(3653)]).default(365),
 });
 export type DeployConfig = z.infer<typeof DeployConfig>;

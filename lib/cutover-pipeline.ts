@@ -69,6 +69,8 @@ export interface CutoverPipelineProps {
   readonly logRetention?: logs.RetentionDays;
   /** Memory per function in MB. Default: 512. */
   readonly memorySize?: number;
+  /** Reserved concurrency of each chunk function (gate and backfill chunks fan out up to 1,000 at once). Default: 100. */
+  readonly chunkConcurrency?: number;
 }
 
 /** What each task's function may touch (least privilege per function). */
@@ -195,6 +197,8 @@ export class CutoverPipeline extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,
         timeout: Duration.seconds(t.timeoutSeconds),
+        // A Distributed Map fans out to these: capped, so a big run cannot take the account's whole Lambda concurrency.
+        ...(key === 'gateChunk' || key === 'backfillChunk' ? { reservedConcurrentExecutions: props.chunkConcurrency ?? 100 } : {}),
         logGroup,
         environment: {
           EVIDENCE_BUCKET: bucket.bucketName,
@@ -244,7 +248,10 @@ export class CutoverPipeline extends Construct {
     const execArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [smArn] }));
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [execArns] }));
-    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('runs/*')] }));
+    // ItemReader reads, ResultWriter writes with multipart uploads (and aborts them when a run stops).
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [bucket.arnForObjects('runs/*')] }),
+    );
     acknowledgeWildcards(this.stateMachine, [execArns], 'Distributed Map child executions of this state machine have generated names.');
     acknowledgeWildcards(this.stateMachine, [bucket.arnForObjects('runs/*')], 'The Distributed Map reads gate items from and writes results to the run evidence prefix.');
     acknowledgeWildcards(

@@ -25,9 +25,12 @@ export class CutlineStack extends Stack {
       approvalBaseUrl: config.approval.baseUrl,
       slackSigningSecretParameter: config.approval.slackSigningSecretParameter,
       logRetention: config.logRetentionDays,
+      chunkConcurrency: config.chunkConcurrency,
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'cutline start spec.json --state-machine-arn <this>' });
     new CfnOutput(this, 'ApprovalUrl', { value: this.pipeline.approvalUrl.url, description: 'approval API (Slack interactivity: <this>slack)' });
+    if (this.pipeline.approvalTopic)
+      new CfnOutput(this, 'ApprovalTopicArn', { value: this.pipeline.approvalTopic.topicArn, description: 'spec approval.channels: [{ "type": "email", "topicArn": <this> }]' });
     new CfnOutput(this, 'RollbackFunctionName', { value: this.pipeline.functions.rollback.functionName, description: 'cutline rollback <runId> --function <this>' });
     new CfnOutput(this, 'ApprovalsBucketName', { value: this.pipeline.approvalsBucket.bucketName, description: 'cutline approve <runId> --approvals-bucket <this> (pending approvals; only the approval roles may read it)' });
     new CfnOutput(this, 'SigningKeyArn', { value: this.pipeline.signingKey.keyArn, description: 'cutline evidence verify <runId> --signing-key-arn <this> (or its public key: aws kms get-public-key)' });
