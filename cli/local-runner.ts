@@ -38,6 +38,7 @@ import { readAttempts } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
+import { MapIterations } from './map-iterations';
 import { takeRunnerLock } from './runner-lock';
 import { SpecFileError } from './spec-file';
 
@@ -353,8 +354,23 @@ async function runLocked(
     return e;
   };
   // Each handler runs under its function's timeout (TASKS, the table the CDK construct reads): past it the task
-  // fails with Sandbox.Timedout, as a Lambda function that timed out does.
-  const invoke = (key: TaskKey, input: unknown) => withFunctionTimeout(key, HANDLERS[key].run(ctx, input), opts.functionTimeouts?.[key]);
+  // fails with Sandbox.Timedout, as a Lambda function that timed out does. A Task inside a Map whose Map already
+  // failed does not run (Step Functions starts no waiting iteration of a failed Map); work in flight is awaited
+  // before the run ends, so nothing writes after Summary.
+  const definition = await loadLocalDefinition();
+  const iterations = new MapIterations(definition as never);
+  const inFlight = new Set<Promise<unknown>>();
+  const invoke = (key: TaskKey, input: unknown, state: string = STATES[key]) => {
+    const failedMap = iterations.failedMap(state);
+    if (failedMap) return Promise.reject(new TaskFailure('States.Runtime', `not started: Map ${failedMap} already failed (a waiting iteration of a failed Map never starts)`));
+    const work = withFunctionTimeout(key, HANDLERS[key].run(ctx, input), opts.functionTimeouts?.[key]).catch((e: unknown) => {
+      iterations.taskFailed(state, JSON.stringify(input), (e as Error)?.name ?? 'Error');
+      throw e;
+    });
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work)).catch(() => undefined);
+    return work;
+  };
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const overrides: Record<string, (input: any) => Promise<any>> = {};
   for (const key of Object.keys(TASKS) as TaskKey[]) overrides[STATES[key]] = async (input) => JSON.parse(JSON.stringify((await invoke(key, input)) ?? null));
@@ -383,14 +399,14 @@ async function runLocked(
     return JSON.parse(JSON.stringify(r));
   };
   let gateDone = 0;
-  const gateChunk = async (input: unknown) => {
-    const r = (await invoke('gateChunk', input)) as { t: string; i: number; s: string; skipped: boolean };
+  const gateChunk = async (input: unknown, state: string) => {
+    const r = (await invoke('gateChunk', input, state)) as { t: string; i: number; s: string; skipped: boolean };
     gateDone++;
     out(`  gate chunk ${gateDone}: ${r.t}#${r.i} ${r.s}${r.skipped ? ' (checkpoint: skipped)' : ''}`);
     return r;
   };
-  overrides[STATES.gateChunk] = gateChunk;
-  overrides[STATES.gateChunkDistributed] = gateChunk;
+  overrides[STATES.gateChunk] = (input) => gateChunk(input, STATES.gateChunk);
+  overrides[STATES.gateChunkDistributed] = (input) => gateChunk(input, STATES.gateChunkDistributed);
   // GoNoGo: mint a local task token, run the same handler (stores it, delivers the link), then wait for the answer.
   overrides[STATES.goNoGo] = async (input) => {
     let timers: ReturnType<typeof goNoGoTimers>;
@@ -405,7 +421,7 @@ async function runLocked(
   };
 
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-  const machine: StateMachine = new StateMachine((await loadLocalDefinition()) as any, { validationOptions: { checkArn: true, checkPaths: true } });
+  const machine: StateMachine = new StateMachine(definition as any, { validationOptions: { checkArn: true, checkPaths: true } });
   const execId = `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`;
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
   const execution = machine.run(safe as any, {
@@ -463,6 +479,8 @@ async function runLocked(
     status = 'FAILED';
   } finally {
     await logDone.catch(() => undefined);
+    // Handlers still running (an aborted iteration's Lambda runs to its end in AWS too) finish before the runner does.
+    await Promise.allSettled([...inFlight]);
   }
   if (fatal) {
     history.push({ type: 'ExecutionFailed', timestamp: Date.now(), Error: fatal.name, Cause: fatal.message });
