@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { splitStatements } from './sql-lexer';
+import { STATES, TASKS } from './states';
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -362,6 +363,28 @@ export const RunSpec = z
       .optional(),
   })
   .superRefine((s, ctx) => {
+    // Cutover, Rollback and Smoke run their jumpbox commands and requests inside one Lambda invocation: together they
+    // must fit the function's timeout (with 30 s of polling slack a command, 60 s for the rest of the stage).
+    for (const [stage, key] of [
+      ['cutover', 'cutover'],
+      ['rollback', 'rollback'],
+    ] as const) {
+      const need = s[stage].actions.reduce((n, a) => n + (a.type === 'command' ? a.timeoutSeconds + 30 : 0), 0);
+      const budget = TASKS[key].timeoutSeconds - 60;
+      if (need > budget)
+        ctx.addIssue({
+          code: 'custom',
+          path: [stage, 'actions'],
+          message: `got jumpbox commands that may take ${need} s together (their timeoutSeconds + 30 s each); expected at most ${budget} s, what the ${STATES[key]} function's ${TASKS[key].timeoutSeconds} s leave (run a longer job as a bulkCopy command, which the state machine polls)`,
+        });
+    }
+    const smokeNeed = s.smoke.checks.reduce((n, c) => n + (c.timeoutMs / 1000) * (c.replay ? 3 : 1) + (c.via === 'jumpbox' ? 30 * (c.replay ? 3 : 1) : 0) + (c.replay && 'script' in c.replay ? c.replay.timeoutSeconds + 30 : 0), 0);
+    if (smokeNeed > TASKS.smoke.timeoutSeconds - 60)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['smoke', 'checks'],
+        message: `got smoke checks that may take ${Math.ceil(smokeNeed)} s together; expected at most ${TASKS.smoke.timeoutSeconds - 60} s, what the Smoke function's ${TASKS.smoke.timeoutSeconds} s leave`,
+      });
     // Step Functions: HeartbeatSeconds must be smaller than TimeoutSeconds (else the state fails with States.Runtime).
     if (s.approval.heartbeatSeconds !== undefined && s.approval.heartbeatSeconds >= s.approval.timeoutSeconds)
       ctx.addIssue({ code: 'custom', path: ['approval', 'heartbeatSeconds'], message: `got ${s.approval.heartbeatSeconds}; expected less than approval.timeoutSeconds (${s.approval.timeoutSeconds})` });
