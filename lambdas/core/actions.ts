@@ -2,6 +2,7 @@
  * Cutover and rollback actions (flip a runtime selector parameter, run SQL,
  * run a jumpbox command) and HTTP smoke checks.
  */
+import { randomUUID } from 'node:crypto';
 import type { CommandResult, Deps, SqlClient } from '../ports';
 import { retryTransient } from './retry';
 import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
@@ -61,6 +62,34 @@ interface Journal {
   /** command: the id of a command an interrupted attempt sent (followed, not sent again); onSent records a new one. */
   readonly sent?: string;
   readonly onSent?: (commandId: string) => Promise<void>;
+  /** command: the intent's token: the script runs behind a claim on the host named by it (at most once per intent). */
+  readonly token?: string;
+}
+
+/**
+ * A script that runs at most once per token on its host: the first send claims /var/tmp/cutline-claims/<token>
+ * (mkdir is atomic) and records its exit code there; a later send of the same intent (the attempt that sent the
+ * first was killed before it could record the command id) waits for that exit code and reports it, without running
+ * the script again.
+ */
+export function claimedScript(token: string, script: string, timeoutSeconds: number): string {
+  if (!/^[0-9a-f-]{36}$/.test(token)) throw new Error(`command token ${JSON.stringify(token)} is not a UUID`);
+  const end = `CUTLINE_SCRIPT_${token.replace(/-/g, '')}`;
+  return [
+    `c=/var/tmp/cutline-claims/${token}`,
+    'mkdir -p /var/tmp/cutline-claims',
+    'if ! mkdir "$c" 2>/dev/null; then',
+    `  for _ in $(seq 1 ${timeoutSeconds}); do [ -f "$c/exit" ] && break; sleep 1; done`,
+    '  echo "cutline: this command already ran under an earlier attempt; its exit code: $(cat "$c/exit" 2>/dev/null || echo unknown)"',
+    '  exit "$(cat "$c/exit" 2>/dev/null || echo 1)"',
+    'fi',
+    `cat > "$c/script.sh" <<'${end}'`,
+    script,
+    end,
+    'bash "$c/script.sh"; rc=$?',
+    'echo "$rc" > "$c/exit.tmp" && mv "$c/exit.tmp" "$c/exit"',
+    'exit "$rc"',
+  ].join('\n');
 }
 
 /** One action's effect, run now. `sql` actions commit with a marker row, so a resume can tell they happened. */
@@ -98,7 +127,8 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
       });
       return { ...base, ok: true, detail: rows === null ? 'committed before the connection dropped (marker found)' : `${rows} row(s) affected` };
     }
-    const r = await runCommand(deps, spec.jumpbox!.instanceId, a.script, a.timeoutSeconds, { sent: j.sent, onSent: j.onSent });
+    const script = j.token ? claimedScript(j.token, a.script, a.timeoutSeconds) : a.script;
+    const r = await runCommand(deps, spec.jumpbox!.instanceId, script, a.timeoutSeconds + (j.token ? 5 : 0), { sent: j.sent, onSent: j.onSent });
     const ok = r.status === 'Success' && r.exitCode === 0;
     return {
       ...base,
@@ -143,6 +173,8 @@ interface Intent {
   readonly previous?: string | null;
   /** command: recorded as soon as it was sent. */
   readonly commandId?: string;
+  /** command: names the claim on the host, so the command runs at most once for this intent, whichever attempt sends it. */
+  readonly token?: string;
 }
 
 /**
@@ -173,7 +205,8 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
   }
   if (!r) {
     const previous = a.type === 'parameter' ? (intent?.previous !== undefined ? intent.previous : await readPrevious(deps, a.name)) : undefined;
-    const rec: Intent = { action: i + 1, started_utc: deps.clock.now().toISOString(), ...(previous !== undefined ? { previous } : {}) };
+    const token = a.type === 'command' ? (intent?.token ?? randomUUID()) : undefined;
+    const rec: Intent = { action: i + 1, started_utc: deps.clock.now().toISOString(), ...(previous !== undefined ? { previous } : {}), ...(token ? { token } : {}) };
     // A command the interrupted attempt sent is followed to its end (like SSM, it ran on without us), not sent again.
     const sent = a.type === 'command' ? intent?.commandId : undefined;
     if (!sent) await deps.evidence.put(`${dir}.intent.json`, canonicalJson(rec), 'application/json');
@@ -181,10 +214,11 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
       marker,
       previous,
       sent,
+      ...(token ? { token } : {}),
       onSent: (commandId) => deps.evidence.put(`${dir}.intent.json`, canonicalJson({ ...rec, commandId }), 'application/json').then(() => undefined),
     });
     const effect = sent ? 'followed' : intent ? 'ran-again' : 'ran';
-    r = { ...out, effect, intents, ...(sent ? { detail: `${out.detail} (sent by the interrupted attempt and followed to its end)` } : intent && a.type === 'command' ? { detail: `${out.detail} (sent again: the attempt before was interrupted before the command was sent)` } : {}) };
+    r = { ...out, effect, intents, ...(sent ? { detail: `${out.detail} (sent by the interrupted attempt and followed to its end)` } : intent && a.type === 'command' ? { detail: `${out.detail} (sent again under the interrupted attempt's token: it runs at most once)` } : {}) };
   }
   await deps.evidence.put(`${dir}.json`, canonicalJson(r), 'application/json');
   return r;

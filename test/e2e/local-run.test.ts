@@ -167,7 +167,8 @@ describe('approval timeout', () => {
     });
     try {
       expect([r.outcome, r.classification]).toEqual(['NO_GO', 'APPROVAL_TIMEOUT']);
-      expect((await ev(r, '90_classify.json')).details).toMatchObject({ stage: 'GoNoGo', error: 'States.Timeout' });
+      // Nobody opened the link either: the default heartbeat (one second below the timeout, as Step Functions requires) ends it first.
+      expect((await ev(r, '90_classify.json')).details).toMatchObject({ stage: 'GoNoGo', error: 'States.HeartbeatTimeout' });
       expect(await exists(path.join(r.evidenceDir, '10_cutover.json'))).toBe(false);
       expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/approve\?/);
     } finally {
