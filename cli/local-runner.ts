@@ -54,10 +54,10 @@ export async function substitutedDefinition(): Promise<{ States: Record<string, 
   return JSON.parse(text);
 }
 
-/** A failure Step Functions raises itself and no Catch takes (States.Runtime, States.DataLimitExceeded): it ends the execution. */
+/** A failure Step Functions raises itself and no Catch takes (States.Runtime): it ends the execution. */
 export class UncatchableError extends Error {
   constructor(
-    override readonly name: 'States.Runtime' | 'States.DataLimitExceeded',
+    override readonly name: 'States.Runtime',
     message: string,
   ) {
     super(message);
@@ -342,7 +342,7 @@ async function runLocked(
   };
   const ctx: HandlerContext = { deps, platform: 'local', approvalBaseUrl: baseUrl };
 
-  // A failure no Catch may take (States.Runtime, States.DataLimitExceeded) ends the execution, as in AWS: the engine
+  // A failure no Catch may take (States.Runtime) ends the execution, as in AWS: the engine
   // would let the definition's Catch take it, so the engine layer aborts the execution and records the failure.
   let fatal: UncatchableError | undefined;
   let abortRun: (() => void) | undefined;
