@@ -54,14 +54,34 @@ export async function substitutedDefinition(): Promise<{ States: Record<string, 
   return JSON.parse(text);
 }
 
-/** A failure Step Functions raises itself and no Catch takes (States.Runtime): it ends the execution. */
+/** A failure Step Functions raises itself and no Catch takes (States.Runtime, States.DataLimitExceeded): it ends the execution. */
 export class UncatchableError extends Error {
   constructor(
-    override readonly name: 'States.Runtime',
+    override readonly name: 'States.Runtime' | 'States.DataLimitExceeded',
     message: string,
   ) {
     super(message);
   }
+}
+
+/** Step Functions' limit on a state's input or output (and a task's result), in UTF-8 bytes. */
+export const STATE_PAYLOAD_LIMIT = 262_144;
+
+/**
+ * A state's payload as Step Functions would hold it, in bytes. Locally the Distributed Map runs inline: its items
+ * (which AWS reads from S3 with ItemReader) and its results (which ResultWriter puts in S3) are in the local state
+ * only, so they are not counted.
+ */
+export function awsPayloadBytes(value: unknown): number {
+  // biome-ignore lint/suspicious/noExplicitAny: any state shape
+  const v = value as any;
+  const plan = v?.results?.gatePlan;
+  if (plan?.distributed && (plan.chunks || v.results.gateChunk)) {
+    const { chunks: _items, ...rest } = plan;
+    const { gateChunk: _results, ...results } = v.results;
+    return Buffer.byteLength(JSON.stringify({ ...v, results: { ...results, gatePlan: rest, ...(v.results.gateChunk ? { gateChunk: { ResultWriterDetails: { Bucket: 'b', Key: 'k' } } } : {}) } }));
+  }
+  return Buffer.byteLength(JSON.stringify(value ?? null));
 }
 
 /** `$.a.b.c` against a value, as Step Functions resolves a reference path (the only form our *Path fields use). */
@@ -361,6 +381,9 @@ async function runLocked(
   const iterations = new MapIterations(definition as never);
   const inFlight = new Set<Promise<unknown>>();
   const invoke = (key: TaskKey, input: unknown, state: string = STATES[key]) => {
+    // A state over the limit fails before its task runs (the event check below may see it a moment later).
+    const size = awsPayloadBytes(input);
+    if (size > STATE_PAYLOAD_LIMIT) return Promise.reject(uncatchable(new UncatchableError('States.DataLimitExceeded', `the input of state ${state} is ${size} bytes; Step Functions allows ${STATE_PAYLOAD_LIMIT}`)));
     const failedMap = iterations.failedMap(state);
     if (failedMap) return Promise.reject(new TaskFailure('States.Runtime', `not started: Map ${failedMap} already failed (a waiting iteration of a failed Map never starts)`));
     const work = withFunctionTimeout(key, HANDLERS[key].run(ctx, input), opts.functionTimeouts?.[key]).catch((e: unknown) => {
@@ -445,6 +468,13 @@ async function runLocked(
   const logDone = (async () => {
     for await (const ev of execution.eventLogs) {
       history.push(ev);
+      // Every state's input and output within Step Functions' payload limit, or the execution fails (no Catch takes it).
+      const se = ev as { type: string; state?: { name: string; input?: unknown; output?: unknown } };
+      if (se.state && (se.type === 'StateEntered' || se.type === 'StateExited')) {
+        const which = se.type === 'StateEntered' ? 'input' : 'output';
+        const size = awsPayloadBytes(se.state[which]);
+        if (size > STATE_PAYLOAD_LIMIT) uncatchable(new UncatchableError('States.DataLimitExceeded', `the ${which} of state ${se.state.name} is ${size} bytes; Step Functions allows ${STATE_PAYLOAD_LIMIT}`));
+      }
       // The first event is written at once (a run killed early still leaves its history), then at most every 500 ms.
       flushTimer ??= setTimeout(() => {
         flushTimer = undefined;

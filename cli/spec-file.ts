@@ -44,8 +44,11 @@ export function resolvePaths(spec: unknown, baseDir: string): unknown {
   return s;
 }
 
-/** The spec travels in the state machine's input and state: Step Functions caps both at 256 KiB. */
-export const MAX_SPEC_BYTES = 256 * 1024;
+/**
+ * The spec travels in the execution input and in every state, next to the stages' results: Step Functions caps each
+ * at 256 KiB, so the spec may take half of it.
+ */
+export const MAX_SPEC_BYTES = 128 * 1024;
 
 export async function readSpecFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
   let text: string;
@@ -53,7 +56,7 @@ export async function readSpecFile(file: string, env: NodeJS.ProcessEnv = proces
     const size = (await stat(file)).size;
     if (size > MAX_SPEC_BYTES)
       throw new SpecFileError(
-        `spec ${file} is ${size} bytes; expected at most ${MAX_SPEC_BYTES} (Step Functions' 256 KiB state limit): keep migrations in a folder or s3:// prefix, not bundled`,
+        `spec ${file} is ${size} bytes; expected at most ${MAX_SPEC_BYTES} (half of Step Functions' 256 KiB state limit: the spec travels in every state next to the results): keep migrations in a folder or s3:// prefix, not bundled`,
       );
     text = await readFile(file, 'utf8');
   } catch (e) {

@@ -86,7 +86,7 @@ describe('cutline run', () => {
     await writeFile(big, JSON.stringify({ ...(await miniSpec({ runId: 'cli-big' })), padding: 'x'.repeat(10 * 1024 * 1024) }));
     const b = io();
     expect(await main(['run', big, '--local', '--auto-approve', '--evidence-dir', evidence], b.io)).toBe(EXIT.BAD_INPUT);
-    expect(b.err.join('\n')).toMatch(/is 104\d{5} bytes; expected at most 262144/);
+    expect(b.err.join('\n')).toMatch(/is 104\d{5} bytes; expected at most 131072/);
     expect(await exists(evidence)).toBe(false);
   });
 
