@@ -38,6 +38,7 @@ import { readAttempts } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
+import { AwsHistoryCount, HISTORY_EVENT_LIMIT } from './history-limit';
 import { MapIterations } from './map-iterations';
 import { takeRunnerLock } from './runner-lock';
 import { SpecFileError } from './spec-file';
@@ -157,6 +158,8 @@ export interface LocalRunOptions {
   readonly onApprovalPage?: (baseUrl: string) => void;
   /** Shorter function timeouts in seconds (tests); never longer than the deployed ones in TASKS. */
   readonly functionTimeouts?: Partial<Record<TaskKey, number>>;
+  /** A lower history quota (tests); never above Step Functions' 25,000 events. */
+  readonly historyEventLimit?: number;
 }
 
 /** A function's timeout: the deployed one (TASKS), or a shorter one asked for; past it, Sandbox.Timedout. */
@@ -181,6 +184,8 @@ export interface LocalRunResult {
   readonly reason: string;
   readonly evidenceDir: string;
   readonly output: unknown;
+  /** The execution's history length as Step Functions would write it (its quota: 25,000). */
+  readonly historyEvents: number;
   /** Open clients by URL, only with keepOpen (the caller closes them). */
   readonly clients: Record<string, SqlClient>;
 }
@@ -379,6 +384,7 @@ async function runLocked(
   // before the run ends, so nothing writes after Summary.
   const definition = await loadLocalDefinition();
   const iterations = new MapIterations(definition as never);
+  const events = new AwsHistoryCount((await substitutedDefinition()) as never, Math.min(HISTORY_EVENT_LIMIT, opts.historyEventLimit ?? HISTORY_EVENT_LIMIT));
   const inFlight = new Set<Promise<unknown>>();
   const invoke = (key: TaskKey, input: unknown, state: string = STATES[key]) => {
     // A state over the limit fails before its task runs (the event check below may see it a moment later).
@@ -468,6 +474,9 @@ async function runLocked(
   const logDone = (async () => {
     for await (const ev of execution.eventLogs) {
       history.push(ev);
+      // The history within Step Functions' 25,000 events (counted as AWS writes them), or the execution fails.
+      if (events.add(ev as { type: string }) && !fatal)
+        uncatchable(new UncatchableError('States.Runtime', `the execution history reached ${events.limit} events (counted as Step Functions writes them); Step Functions fails an execution there`));
       // Every state's input and output within Step Functions' payload limit, or the execution fails (no Catch takes it).
       const se = ev as { type: string; state?: { name: string; input?: unknown; output?: unknown } };
       if (se.state && (se.type === 'StateEntered' || se.type === 'StateExited')) {
@@ -532,11 +541,13 @@ async function runLocked(
     reason: summary?.reason ?? 'the run ended without a summary',
     evidenceDir: path.join(evidenceRoot, runId),
     output,
+    historyEvents: events.count,
     clients: opts.keepOpen ? opened : {},
   };
   out('');
   out(`${result.outcome === 'GO' ? 'GO' : `NO_GO / ${result.classification}`}: ${result.reason}`);
   out(`evidence: ${path.relative(process.cwd(), result.evidenceDir) || result.evidenceDir}/ (summary.md, report.html, NN_<step>.json, manifest.json)`);
+  out(`history: ${events.count.toLocaleString('en-US')} events as Step Functions would write them (its quota: ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')})`);
   const root = path.relative(process.cwd(), path.dirname(result.evidenceDir)) || '.';
   out(`check it: npm run cutline -- evidence verify ${runId}${root === 'evidence' ? '' : ` --evidence-dir ${root}`}`);
   return result;
