@@ -239,10 +239,21 @@ async function applyStepwise(client: SqlClient, sql: string, lockTimeoutMs: numb
   }
   try {
     if (!pg) {
-      // One pinned session per statement: a bounded metadata-lock wait (the server default is a year), then the statement.
+      // One pinned session per statement: a bounded metadata-lock wait (the server default is a year), then the
+      // statement, then the session's default again: the connection goes back to a pool and must not keep it.
       await client.transaction(async (tx) => {
         await tx.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(lockTimeoutMs / 1000))}`);
-        await tx.query(sql);
+        let failure: unknown;
+        try {
+          await tx.query(sql);
+        } catch (e) {
+          failure = e;
+        }
+        // The statement's own error is the one that counts ("already exists" is how a resume recognises its work).
+        await tx.query('SET SESSION lock_wait_timeout = DEFAULT').catch((e) => {
+          if (!failure) throw e;
+        });
+        if (failure) throw failure;
       });
     } else if (NO_TRANSACTION.test(sql)) await client.query(sql);
     else
