@@ -38,7 +38,7 @@ import { readAttempts } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
-import { AwsHistoryCount, HISTORY_EVENT_LIMIT } from './history-limit';
+import { AwsHistoryCount, compactEvent, HISTORY_EVENT_LIMIT } from './history-limit';
 import { MapIterations } from './map-iterations';
 import { takeRunnerLock } from './runner-lock';
 import { SpecFileError } from './spec-file';
@@ -473,7 +473,7 @@ async function runLocked(
   let flushTimer: NodeJS.Timeout | undefined;
   const logDone = (async () => {
     for await (const ev of execution.eventLogs) {
-      history.push(ev);
+      history.push(compactEvent(ev));
       // The history within Step Functions' 25,000 events (counted as AWS writes them), or the execution fails.
       if (events.add(ev as { type: string }) && !fatal)
         uncatchable(new UncatchableError('States.Runtime', `the execution history reached ${events.limit} events (counted as Step Functions writes them); Step Functions fails an execution there`));
