@@ -4,26 +4,17 @@
  * `lock_wait_timeout` for its session and left it on the pooled connection: every later statement on it (backfill
  * chunks, gates) waited on metadata locks for seconds instead of the server default.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
-import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';
-import type { SqlClient } from '../../lambdas/ports';
-import { dropDatabase, freshDatabase } from '../support/databases';
+import { freshMysqlForBlock } from '../support/databases';
 import { MYSQL_URL } from '../support/env';
 
 describe.runIf(!!MYSQL_URL)('MySQL session settings on pooled connections', () => {
-  const name = `cutline_session_${process.pid}`;
-  let c: SqlClient;
-  beforeAll(async () => {
-    c = mysqlClient(await freshDatabase(MYSQL_URL!, name));
-  });
-  afterAll(async () => {
-    await c?.close();
-    await dropDatabase(MYSQL_URL!, name);
-  });
+  const db = freshMysqlForBlock(MYSQL_URL!, 'cutline_session');
 
   it("a migration's lock_wait_timeout ends with its statement; the pooled connection keeps the server's value", async () => {
+    const c = db.client;
     const global = (await c.query('SELECT @@GLOBAL.lock_wait_timeout AS v')).rows[0]!.v;
     const files = [{ name: 'V1__t.sql', body: 'CREATE TABLE t (id INT PRIMARY KEY);\nALTER TABLE t ADD COLUMN n INT NULL;' }];
     await applyMigrations(c, loadMigrations(files, 'mysql'), { historyTable: 'hist', executionArn: 'arn:s', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 2000 });

@@ -1,5 +1,8 @@
 /** Databases on the real servers the tests use (CUTLINE_TEST_PG_URL, CUTLINE_TEST_MYSQL_URL). */
 import mysql from 'mysql2/promise';
+import { afterAll, beforeAll } from 'vitest';
+import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
+import type { SqlClient } from '../../lambdas/ports';
 import pg from 'pg';
 
 /** The server's URL with another database in its path. */
@@ -90,4 +93,18 @@ export async function terminateBackends(urls: string[], o: { max: number; query?
       return terminated;
     },
   };
+}
+
+/** A fresh MariaDB database for the describe block it is called in: the client (after beforeAll), dropped after all. */
+export function freshMysqlForBlock(baseUrl: string, prefix: string): { readonly client: SqlClient } {
+  const name = `${prefix}_${process.pid}`;
+  const box: { client: SqlClient } = { client: undefined as unknown as SqlClient };
+  beforeAll(async () => {
+    box.client = mysqlClient(await freshDatabase(baseUrl, name));
+  });
+  afterAll(async () => {
+    await box.client?.close();
+    await dropDatabase(baseUrl, name);
+  });
+  return box;
 }
