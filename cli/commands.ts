@@ -13,7 +13,7 @@ import { kmsPublicKeyPem } from '../lambdas/adapters/aws/signer-kms';
 import { defaultSigningKeyPath, FileSigner, publicKeyPathOf } from '../lambdas/adapters/local/signer-file';
 import { checkRootSignature, sealedLabel } from '../lambdas/core/signature';
 import { pathToFileURL } from 'node:url';
-import { addendumKey, type Manifest, type ManifestAddendum, readEvidenceJson, sha256Hex, verifyEvidence } from '../lambdas/core/evidence';
+import { addendumKey, type Manifest, readAddenda, readEvidenceJson, sha256Hex, verifyEvidence } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -454,12 +454,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     const manifest = await readEvidenceJson<Manifest>(s, `${runId}/manifest.json`);
     if (!manifest) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
     const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
-    const addenda: ManifestAddendum[] = [];
-    for (let n = 1; ; n++) {
-      const a = await readEvidenceJson<ManifestAddendum>(s, addendumKey(runId, n));
-      if (!a) break;
-      addenda.push(a);
-    }
+    const addenda = await readAddenda(s, runId);
     const problems = verifyEvidence(manifest, addenda, now);
     // The anchor: AWS history when asked for (its errors are errors), else a local folder's execution-history.json when there is one.
     const aws = !!(o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN);

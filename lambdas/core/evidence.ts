@@ -212,17 +212,23 @@ export async function appendAddendum(
 ): Promise<ManifestAddendum | undefined> {
   const manifest = await readEvidenceJson<Manifest>(deps.evidence, `${runId}/manifest.json`);
   if (!manifest) return undefined;
-  let root = manifest.root;
-  for (let n = 1; ; n++) {
-    const earlier = await readEvidenceJson<ManifestAddendum>(deps.evidence, addendumKey(runId, n));
-    if (earlier) {
-      root = earlier.root;
-      continue;
-    }
-    const files = written.map((o) => ({ file: o.key.slice(runId.length + 1), sha256: o.sha256, size: o.size }));
-    const built = buildAddendum(runId, n, root, files, reason, deps.clock.now());
+  const files = written.map((o) => ({ file: o.key.slice(runId.length + 1), sha256: o.sha256, size: o.size }));
+  for (;;) {
+    const earlier = await readAddenda(deps.evidence, runId);
+    const n = earlier.length + 1;
+    const built = buildAddendum(runId, n, earlier.at(-1)?.root ?? manifest.root, files, reason, deps.clock.now());
     const a = deps.signer ? { ...built, signature: await signRoot(deps.signer, runId, `addendum ${n}`, built.root) } : built;
     if (await deps.evidence.putIfAbsent(addendumKey(runId, n), canonicalJson(a), 'application/json')) return a;
-    n--; // another writer took this number: read it and go on after it
+    // another writer took this number: read again and go on after it
+  }
+}
+
+/** A run's addenda, in order (read by key: no listing of the run's files). */
+export async function readAddenda(evidence: Pick<EvidenceStore, 'get'>, runId: string): Promise<ManifestAddendum[]> {
+  const out: ManifestAddendum[] = [];
+  for (let n = 1; ; n++) {
+    const a = await readEvidenceJson<ManifestAddendum>(evidence, addendumKey(runId, n));
+    if (!a) return out;
+    out.push(a);
   }
 }

@@ -10,7 +10,7 @@ import { signRoot } from './signature';
 import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { appendAddendum, buildManifest, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
+import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
 import { type AttemptRecord, readAttempts, recordAttempt } from './attempts';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
@@ -411,14 +411,23 @@ export async function manualRollback(spec: RunSpec, who: string, deps: Deps) {
     'application/json',
   );
   // After Summary sealed the run: the record, and the summaries that now say so, join the manifest as an addendum.
-  const amended = (await deps.evidence.get(`${spec.runId}/manifest.json`)) ? await amendAfterRollback(spec.runId, record, deps) : [];
-  await appendAddendum(spec.runId, [record, ...amended], `rollback by hand by ${who}`, deps);
+  const manifest = await readEvidenceJson<{ files: { file: string }[] }>(deps.evidence, `${spec.runId}/manifest.json`);
+  if (!manifest) return out;
+  const amended = await amendAfterRollback(spec.runId, record, deps);
+  // A rollback by hand killed before its addendum left its record and superseded copies unsealed: this one seals them.
+  const sealed = new Set([...manifest.files.map((f) => f.file), ...(await readAddenda(deps.evidence, spec.runId)).flatMap((a) => a.files.map((f) => f.file))]);
+  const mine = new Set([record, ...amended].map((o) => o.key));
+  const leftovers = (await deps.evidence.list(`${spec.runId}/`)).filter((o) => {
+    const f = o.key.slice(spec.runId.length + 1);
+    return !mine.has(o.key) && !sealed.has(f) && (/^12_rollback_manual_[^/]+\.json$/.test(f) || f.startsWith('superseded/'));
+  });
+  await appendAddendum(spec.runId, [record, ...amended, ...leftovers], `rollback by hand by ${who}`, deps);
   return out;
 }
 
-/** The rollbacks by hand a run's evidence records, oldest first. */
-export async function manualRollbacks(runId: string, evidence: Pick<Deps['evidence'], 'get' | 'list'>): Promise<{ by: string; at: string; result: string }[]> {
-  const keys = (await evidence.list(`${runId}/`)).map((o) => o.key).filter((k) => /\/12_rollback_manual_[^/]+\.json$/.test(k)).sort();
+/** The rollbacks by hand a run's addenda record, oldest first (read by key: status never lists or hashes the run's files). */
+export async function manualRollbacks(runId: string, evidence: Pick<Deps['evidence'], 'get'>): Promise<{ by: string; at: string; result: string }[]> {
+  const keys = (await readAddenda(evidence, runId)).flatMap((a) => a.files.map((f) => f.file)).filter((f) => /^12_rollback_manual_[^/]+\.json$/.test(f)).map((f) => `${runId}/${f}`);
   const out: { by: string; at: string; result: string }[] = [];
   for (const k of keys) {
     const r = await readEvidenceJson<StepRecord>(evidence, k);

@@ -150,4 +150,22 @@ describe('a rollback by hand after GO', () => {
     const stem = (addendum.files as { file: string }[]).find((f) => f.file.startsWith('12_rollback_manual_'))!.file.replace(/\.json$/, '');
     expect(await readFile(path.join(evidence, RUN, 'superseded', stem, 'report.html'), 'utf8')).toBe(before);
   });
+
+  it('a rollback by hand killed between rewriting the summaries and sealing them: the next one seals what it left, and verify passes', async () => {
+    const folder = await copyRun();
+    const run = path.join(folder, RUN);
+    // What a kill leaves there: the record and the superseded copies written, report.html rewritten, no addendum 2.
+    const stem = '12_rollback_manual_2026-11-30T23-00-00-000Z';
+    await mkdir(path.join(run, 'superseded', stem), { recursive: true });
+    await writeFile(path.join(run, 'superseded', stem, 'report.html'), await readFile(path.join(run, 'report.html')));
+    await writeFile(path.join(run, `${stem}.json`), '{"step":"rollback","owner":"killed","result":"PASS","timestamp_utc":"2026-11-30T23:00:00.000Z"}\n');
+    await writeFile(path.join(run, 'report.html'), `${await readFile(path.join(run, 'report.html'), 'utf8')}<!-- rewritten -->`);
+    expect((await verify(folder)).code).toBe(EXIT.NO_GO);
+    const again = cli();
+    await main(['rollback', RUN, '--yes', '--evidence-dir', folder, '--work-dir', work], again.io);
+    const v = await verify(folder);
+    expect(v.err).toEqual([]);
+    expect(v.code).toBe(EXIT.OK);
+    expect(v.out.join('\n')).toContain(`superseded/${stem}/report.html`);
+  });
 });
