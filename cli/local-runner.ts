@@ -93,7 +93,11 @@ function referencePath(value: unknown, p: string): unknown {
   return v;
 }
 
-const DEPLOYED_GO_NO_GO = (JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: Record<string, { TimeoutSecondsPath?: string; HeartbeatSecondsPath?: string }> }).States[STATES.goNoGo]!;
+type GoNoGoPaths = { TimeoutSecondsPath?: string; HeartbeatSecondsPath?: string };
+let deployedGoNoGo: GoNoGoPaths | undefined;
+/** GoNoGo's paths as deployed, read on first use (not at start-up of every CLI command). */
+const goNoGoPaths = (): GoNoGoPaths =>
+  (deployedGoNoGo ??= (JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: Record<string, GoNoGoPaths> }).States[STATES.goNoGo]!);
 
 /**
  * The GoNoGo timeout and heartbeat, read from its state input through the deployed definition's paths, with Step
@@ -102,7 +106,7 @@ const DEPLOYED_GO_NO_GO = (JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { State
  */
 export function goNoGoTimers(stateInput: unknown): { timeoutSeconds: number; heartbeatSeconds?: number } {
   const read = (field: 'TimeoutSecondsPath' | 'HeartbeatSecondsPath') => {
-    const p = DEPLOYED_GO_NO_GO[field];
+    const p = goNoGoPaths()[field];
     if (!p) return undefined;
     const v = referencePath(stateInput, p);
     if (v === undefined) throw new UncatchableError('States.Runtime', `${field} (${p}) does not point to a value in the GoNoGo input`);
@@ -112,13 +116,13 @@ export function goNoGoTimers(stateInput: unknown): { timeoutSeconds: number; hea
   const timeoutSeconds = read('TimeoutSecondsPath') ?? 99_999_999;
   const heartbeatSeconds = read('HeartbeatSecondsPath');
   if (heartbeatSeconds !== undefined && heartbeatSeconds >= timeoutSeconds)
-    throw new UncatchableError('States.Runtime', `HeartbeatSecondsPath (${DEPLOYED_GO_NO_GO.HeartbeatSecondsPath}) is ${heartbeatSeconds}; expected less than the timeout (${timeoutSeconds})`);
+    throw new UncatchableError('States.Runtime', `HeartbeatSecondsPath (${goNoGoPaths().HeartbeatSecondsPath}) is ${heartbeatSeconds}; expected less than the timeout (${timeoutSeconds})`);
   return { timeoutSeconds, ...(heartbeatSeconds !== undefined ? { heartbeatSeconds } : {}) };
 }
 
 /** The definition for aws-local-stepfunctions (Task resources are overridden by state name). */
-export async function loadLocalDefinition(): Promise<Record<string, unknown>> {
-  const def = await substitutedDefinition();
+export async function loadLocalDefinition(deployed?: Awaited<ReturnType<typeof substitutedDefinition>>): Promise<Record<string, unknown>> {
+  const def = structuredClone(deployed ?? (await substitutedDefinition()));
   // Step Functions reads TimeoutSecondsPath from the state input; aws-local-stepfunctions reads
   // it from the effective input (after Parameters). Point it into the Payload for the local engine.
   const goNoGo = def.States[STATES.goNoGo]!;
@@ -382,9 +386,10 @@ async function runLocked(
   // fails with Sandbox.Timedout, as a Lambda function that timed out does. A Task inside a Map whose Map already
   // failed does not run (Step Functions starts no waiting iteration of a failed Map); work in flight is awaited
   // before the run ends, so nothing writes after Summary.
-  const definition = await loadLocalDefinition();
+  const deployed = await substitutedDefinition();
+  const definition = await loadLocalDefinition(deployed);
   const iterations = new MapIterations(definition as never);
-  const events = new AwsHistoryCount((await substitutedDefinition()) as never, Math.min(HISTORY_EVENT_LIMIT, opts.historyEventLimit ?? HISTORY_EVENT_LIMIT));
+  const events = new AwsHistoryCount(deployed as never, Math.min(HISTORY_EVENT_LIMIT, opts.historyEventLimit ?? HISTORY_EVENT_LIMIT));
   const inFlight = new Set<Promise<unknown>>();
   const invoke = (key: TaskKey, input: unknown, state: string = STATES[key]) => {
     // A state over the limit fails before its task runs (the event check below may see it a moment later).
