@@ -5,11 +5,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
 import { SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
+import { S3ApprovalStore } from '../../lambdas/adapters/aws/s3';
 import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval-local';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { approvalQuery, approverProblems, signApproval } from '../../lambdas/core/approval';
@@ -148,5 +150,29 @@ describe('one person, one vote', () => {
     expect(r.ok ? [] : r.problems).toEqual([]);
     const problems = approverProblems(r.ok ? r.spec : (undefined as never), directory);
     expect(problems).toEqual([{ path: '$.approval.approvers[1]', message: expect.stringContaining('"carol@example.com", who is not in the deploy config approval.approvers') }]);
+  });
+
+  it('attack: a later request overwrites the pointer the CLI follows to a run\'s approval. Now each request writes its own pointer once (conditional write), and the CLI follows the newest', async () => {
+    const s3m = mockClient(S3Client);
+    const objects = new Map<string, string>();
+    s3m.on(PutObjectCommand).callsFake((i: { Key: string; Body: string; IfNoneMatch?: string }) => {
+      if (i.IfNoneMatch !== '*') throw new Error(`unconditional write of ${i.Key}`);
+      if (objects.has(i.Key)) throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+      objects.set(i.Key, String(i.Body));
+      return {};
+    });
+    s3m.on(GetObjectCommand).callsFake((i: { Key: string }) => {
+      const v = objects.get(i.Key);
+      if (v === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+      return { Body: { transformToByteArray: async () => new Uint8Array(Buffer.from(v)) } } as never;
+    });
+    s3m.on(ListObjectsV2Command).callsFake((i: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).sort().map((Key) => ({ Key })) }));
+    const store = new S3ApprovalStore(new S3Client({ region: 'eu-west-1' }), 'approvals');
+    const first = { approvalId: 'c'.repeat(32), runId: 'prod-7', taskToken: 'T1', expiresAt: '2026-11-30T18:00:00.000Z' };
+    const resumed = { approvalId: 'd'.repeat(32), runId: 'prod-7', taskToken: 'T2', expiresAt: '2026-12-01T18:00:00.000Z' };
+    await store.save(first);
+    await store.save(resumed);
+    expect((await store.latestFor('prod-7'))?.approvalId).toBe(resumed.approvalId);
+    s3m.restore();
   });
 });

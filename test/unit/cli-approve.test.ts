@@ -21,7 +21,7 @@ beforeEach(() => {
   sfnm.reset();
   lambdam.reset();
   objects = new Map([
-    [`private/approvals/by-run/prod-1.json`, JSON.stringify({ approvalId: ID })],
+    [`private/approvals/by-run/prod-1/2026-12-01T00:00:00.000Z_${ID}.json`, JSON.stringify({ approvalId: ID })],
     [`private/approvals/${ID}/pending.json`, JSON.stringify({ approvalId: ID, runId: 'prod-1', taskToken: 'TOKEN', expiresAt: new Date(Date.now() + 3600_000).toISOString() })],
   ]);
   s3m.on(GetObjectCommand).callsFake((i: { Key: string }) => {

@@ -134,14 +134,17 @@ export class S3ApprovalStore implements ApprovalStore {
   }
   async save(p: PendingApproval): Promise<void> {
     await this.putOnce(`${this.prefix}${p.approvalId}/pending.json`, p);
-    // The CLI finds a run's approval by runId (a newer request replaces the pointer).
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}by-run/${p.runId}.json`, Body: JSON.stringify({ approvalId: p.approvalId }), ContentType: 'application/json' }));
+    // The CLI finds a run's approval by runId: each request writes its own pointer, once (a resume adds a newer one).
+    await this.putOnce(`${this.prefix}by-run/${p.runId}/${p.expiresAt}_${p.approvalId}.json`, { approvalId: p.approvalId });
   }
   get(id: string): Promise<PendingApproval | undefined> {
     return this.json(`${this.prefix}${id}/pending.json`);
   }
   async latestFor(runId: string): Promise<PendingApproval | undefined> {
-    const ptr = await this.json<{ approvalId: string }>(`${this.prefix}by-run/${runId}.json`);
+    // Pointers sort by expiry (ISO-8601): the newest request of the run is the one it waits on.
+    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.prefix}by-run/${runId}/` }));
+    const newest = (page.Contents ?? []).map((o) => o.Key!).sort().at(-1);
+    const ptr = newest ? await this.json<{ approvalId: string }>(newest) : undefined;
     return ptr ? this.get(ptr.approvalId) : undefined;
   }
   recordVote(d: ApprovalDecision): Promise<boolean> {
