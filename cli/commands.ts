@@ -17,7 +17,7 @@ import { addendumKey, type Manifest, readAddenda, readEvidenceJson, sha256Hex, v
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { fromAwsHistory, fromLocalHistory, type Progress, type ProgressEvent, progressOf, recordedManifestRoot, renderProgress } from '../lambdas/core/progress';
+import { fromAwsHistory, type Progress, type ProgressEvent, progressOf, recordedManifestRoot, renderProgress } from '../lambdas/core/progress';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
@@ -42,6 +42,7 @@ import { describeAction } from '../lambdas/core/actions';
 import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { readRunnerLock, RunnerBusyError, runnerAlive } from './runner-lock';
+import { HISTORY_FILE, readLocalRun } from './local-history';
 import path from 'node:path';
 
 export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
@@ -447,7 +448,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       .argument('<runId>')
       .option('--public-key <file>', 'PEM public key the roots must be signed with (default: a local folder uses ~/.config/cutline/signing-key.pub.pem or $CUTLINE_SIGNING_KEY next to it)')
       .option('--signing-key-arn <arn>', 'AWS: the KMS signing key (stack output SigningKeyArn); its public key is fetched; default $CUTLINE_SIGNING_KEY_ARN')
-      .option('--state-machine-arn <arn>', 'also check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.json)')
+      .option('--state-machine-arn <arn>', 'also check the root against the AWS execution history; default $CUTLINE_STATE_MACHINE_ARN (a local folder uses its execution-history.jsonl)')
       .option('--no-anchor', 'accept roots that are unsigned or cannot be checked (drops the guarantee that the manifest itself was not rebuilt over forged files)'),
   ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; publicKey?: string; signingKeyArn?: string; json?: boolean; anchor: boolean }) => {
     const s = store(o);
@@ -456,7 +457,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
     const addenda = await readAddenda(s, runId);
     const problems = verifyEvidence(manifest, addenda, now);
-    // The anchor: AWS history when asked for (its errors are errors), else a local folder's execution-history.json when there is one.
+    // The anchor: AWS history when asked for (its errors are errors), else a local folder's execution-history.jsonl when there is one.
     const aws = !!(o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN);
     const history = aws ? await runHistory(io, runId, o) : o.bucket ? undefined : await runHistory(io, runId, o).catch((e) => (e instanceof UsageError ? undefined : Promise.reject(e)));
     const anchor = history ? recordedManifestRoot(history.events) : undefined;
@@ -655,10 +656,11 @@ const statusExit = (p: Progress) => (p.status === 'RUNNING' || p.status === 'SUC
 /** A run's execution history: AWS (DescribeExecution + GetExecutionHistory, DescribeMapRun for distributed gates) or the local folder. */
 async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEvent[] = []): Promise<{ events: ProgressEvent[]; status?: string; distributed?: { done: number; total: number } }> {
   if (!o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN) {
-    const file = path.resolve(o.evidenceDir, runId, 'execution-history.json');
-    const history = await readEvidenceJson<Parameters<typeof fromLocalHistory>[0]>(new FsEvidenceStore(path.resolve(o.evidenceDir)), `${runId}/execution-history.json`);
-    if (!history) throw new UsageError(`no local run ${runId}: ${file} does not exist; expected a run started with \`cutline run --local\` (or pass --state-machine-arn for AWS)`);
-    return { events: fromLocalHistory(history) };
+    const dir = path.resolve(o.evidenceDir, runId);
+    const local = await readLocalRun(dir);
+    if (!local) throw new UsageError(`no local run ${runId}: ${path.join(dir, HISTORY_FILE)} does not exist; expected a run started with \`cutline run --local\` (or pass --state-machine-arn for AWS)`);
+    const c = local.mapRun?.itemCounts;
+    return { events: fromAwsHistory(local.events), ...(c ? { distributed: { done: c.succeeded + c.failed + c.aborted, total: c.total } } : {}) };
   }
   const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'status');
   const sfn = sfnClient(io);

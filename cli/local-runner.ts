@@ -5,12 +5,10 @@
  * mysql, evidence folder, local shell, parameters file, approval page).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import {
   LocalApprovalChannel,
   type LocalApprovalMode,
@@ -27,7 +25,7 @@ import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
 import { defaultSigningKeyPath, FileSigner } from '../lambdas/adapters/local/signer-file';
 import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
 import { redactUrl } from '../lambdas/adapters/local/sql-common';
-import { canonicalJson, readEvidenceJson } from '../lambdas/core/evidence';
+import { readEvidenceJson } from '../lambdas/core/evidence';
 import { splitStatements } from '../lambdas/core/sql-lexer';
 import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/core/states';
 import { chunkLine, chunkProgress } from '../lambdas/core/progress';
@@ -38,104 +36,40 @@ import { readAttempts } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
-import { AwsHistoryCount, compactEvent, HISTORY_EVENT_LIMIT } from './history-limit';
-import { MapIterations } from './map-iterations';
+import { type Definition, unsupported } from './engine/asl';
+import { Engine, type ExecutionOutcome } from './engine/engine';
+import { StatesError } from './engine/errors';
+import { HISTORY_EVENT_LIMIT, type HistoryEvent, JsonlHistoryFile } from './engine/history';
+import type { Json } from './engine/json-path';
+import { archiveHistory, historyFileOf, MapRunFiles } from './local-history';
 import { takeRunnerLock } from './runner-lock';
 import { SpecFileError } from './spec-file';
 
 export const ASL_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../statemachines/cutover.asl.json');
 
 /** The ASL as Step Functions gets it, every ${XxxFunctionArn} replaced by a Lambda ARN. */
-export async function substitutedDefinition(): Promise<{ States: Record<string, Record<string, unknown>> }> {
+export async function substitutedDefinition(): Promise<Definition> {
   let text = await readFile(ASL_FILE, 'utf8');
-  for (const t of Object.values(TASKS)) text = text.replaceAll(`\${${t.substitution}}`, `arn:aws:lambda:us-east-1:000000000000:function:cutline-${t.handler}`);
+  for (const t of Object.values(TASKS)) text = text.replaceAll(`\${${t.substitution}}`, functionArn(t.handler));
   for (const sub of OTHER_SUBSTITUTIONS) text = text.replaceAll(`\${${sub}}`, `local-${sub}`);
   const left = /\$\{([A-Za-z]+)\}/.exec(text);
   if (left) throw new Error(`ASL substitution \${${left[1]}} has no local value`);
   return JSON.parse(text);
 }
 
-/** A failure Step Functions raises itself and no Catch takes (States.Runtime, States.DataLimitExceeded): it ends the execution. */
-export class UncatchableError extends Error {
-  constructor(
-    override readonly name: 'States.Runtime' | 'States.DataLimitExceeded',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** The function ARN a Task's Resource names once substituted (one per handler). */
+const functionArn = (handler: string) => `arn:aws:lambda:us-east-1:000000000000:function:cutline-${handler}`;
 
-/** Step Functions' limit on a state's input or output (and a task's result), in UTF-8 bytes. */
-export const STATE_PAYLOAD_LIMIT = 262_144;
+/** Errors Step Functions raises itself that no Catch takes: they end the execution. */
+const TERMINAL_ERRORS: ReadonlySet<string> = new Set(['States.Runtime', 'States.DataLimitExceeded']);
 
-/**
- * A state's payload as Step Functions would hold it, in bytes. Locally the Distributed Map runs inline: its items
- * (which AWS reads from S3 with ItemReader) and its results (which ResultWriter puts in S3) are in the local state
- * only, so they are not counted.
- */
-export function awsPayloadBytes(value: unknown): number {
-  // biome-ignore lint/suspicious/noExplicitAny: any state shape
-  const v = value as any;
-  const plan = v?.results?.gatePlan;
-  if (plan?.distributed && (plan.chunks || v.results.gateChunk)) {
-    const { chunks: _items, ...rest } = plan;
-    const { gateChunk: _results, ...results } = v.results;
-    return Buffer.byteLength(JSON.stringify({ ...v, results: { ...results, gatePlan: rest, ...(v.results.gateChunk ? { gateChunk: { ResultWriterDetails: { Bucket: 'b', Key: 'k' } } } : {}) } }));
-  }
-  return Buffer.byteLength(JSON.stringify(value ?? null));
-}
+/** How many child executions of a Distributed Map run at once on a laptop (AWS: up to MaxConcurrency). */
+const LOCAL_CHILD_CONCURRENCY = 8;
 
-/** `$.a.b.c` against a value, as Step Functions resolves a reference path (the only form our *Path fields use). */
-function referencePath(value: unknown, p: string): unknown {
-  if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(p)) throw new Error(`reference path ${p} is not of the form $.a.b; the local engine layer supports only that form`);
-  let v: unknown = value;
-  for (const k of p.split('.').slice(1)) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-  return v;
-}
-
-type GoNoGoPaths = { TimeoutSecondsPath?: string; HeartbeatSecondsPath?: string };
-let deployedGoNoGo: GoNoGoPaths | undefined;
-/** GoNoGo's paths as deployed, read on first use (not at start-up of every CLI command). */
-const goNoGoPaths = (): GoNoGoPaths =>
-  (deployedGoNoGo ??= (JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: Record<string, GoNoGoPaths> }).States[STATES.goNoGo]!);
-
-/**
- * The GoNoGo timeout and heartbeat, read from its state input through the deployed definition's paths, with Step
- * Functions' rules: each must be a positive integer, and the heartbeat smaller than the timeout; otherwise the state
- * fails with States.Runtime.
- */
-export function goNoGoTimers(stateInput: unknown): { timeoutSeconds: number; heartbeatSeconds?: number } {
-  const read = (field: 'TimeoutSecondsPath' | 'HeartbeatSecondsPath') => {
-    const p = goNoGoPaths()[field];
-    if (!p) return undefined;
-    const v = referencePath(stateInput, p);
-    if (v === undefined) throw new UncatchableError('States.Runtime', `${field} (${p}) does not point to a value in the GoNoGo input`);
-    if (!Number.isInteger(v) || (v as number) < 1) throw new UncatchableError('States.Runtime', `${field} (${p}) is ${JSON.stringify(v)}; expected a positive integer`);
-    return v as number;
-  };
-  const timeoutSeconds = read('TimeoutSecondsPath') ?? 99_999_999;
-  const heartbeatSeconds = read('HeartbeatSecondsPath');
-  if (heartbeatSeconds !== undefined && heartbeatSeconds >= timeoutSeconds)
-    throw new UncatchableError('States.Runtime', `HeartbeatSecondsPath (${goNoGoPaths().HeartbeatSecondsPath}) is ${heartbeatSeconds}; expected less than the timeout (${timeoutSeconds})`);
-  return { timeoutSeconds, ...(heartbeatSeconds !== undefined ? { heartbeatSeconds } : {}) };
-}
-
-/** The definition for aws-local-stepfunctions (Task resources are overridden by state name). */
-export async function loadLocalDefinition(deployed?: Awaited<ReturnType<typeof substitutedDefinition>>): Promise<Record<string, unknown>> {
-  const def = structuredClone(deployed ?? (await substitutedDefinition()));
-  // Step Functions reads TimeoutSecondsPath from the state input; aws-local-stepfunctions reads
-  // it from the effective input (after Parameters). Point it into the Payload for the local engine.
-  const goNoGo = def.States[STATES.goNoGo]!;
-  if (typeof goNoGo.TimeoutSecondsPath === 'string') goNoGo.TimeoutSecondsPath = goNoGo.TimeoutSecondsPath.replace(/^\$/, '$.Payload.state');
-  // HeartbeatSecondsPath stays: the engine ignores it, and the GoNoGo override implements it (goNoGoTimers).
-  // No Distributed Map locally: the same iterations run inline, over the items GatePlan returns.
-  const dist = def.States[STATES.gateChunksDistributed]!;
-  delete dist.ItemReader;
-  delete dist.ResultWriter;
-  delete dist.ToleratedFailurePercentagePath;
-  dist.ItemsPath = '$.results.gatePlan.chunks';
-  (dist.ItemProcessor as { ProcessorConfig: unknown }).ProcessorConfig = { Mode: 'INLINE' };
-  return def;
+/** An object of the evidence bucket as the evidence store names it; the local engine knows no other bucket. */
+function bucketKey(bucket: string, key: string, evidenceRoot: string): string {
+  if (bucket !== `local-EvidenceBucketName`) throw new StatesError('States.ItemReaderFailed', `s3://${bucket}: NoSuchBucket (locally only the evidence bucket exists)`);
+  return path.isAbsolute(key) ? path.relative(evidenceRoot, key) : key;
 }
 
 export interface LocalRunOptions {
@@ -315,11 +249,7 @@ async function runLocked(
   const workDir = path.resolve(opts.workDir ?? '.cutline', runId);
   await mkdir(workDir, { recursive: true });
   // The history of an earlier, interrupted attempt is kept beside this one's.
-  const previous = await evidence.get(`${runId}/execution-history.json`);
-  if (previous) {
-    const n = (await readAttempts(runId, { evidence })).at(-1)?.attempt ?? 1;
-    await evidence.putIfAbsent(`${runId}/execution-history/attempt-${String(n).padStart(3, '0')}.json`, previous, 'application/json');
-  }
+  await archiveHistory(path.join(evidenceRoot, runId), (await readAttempts(runId, { evidence })).at(-1)?.attempt ?? 1);
   const { factory, opened } = await openLocalDatabases(raw, opts, out);
   for (const side of ['source', 'target']) {
     const url = raw?.[side]?.url;
@@ -341,10 +271,6 @@ async function runLocked(
   opts.onApprovalPage?.(baseUrl);
   const channel = new LocalApprovalChannel(opts.approval, pageDeps, out);
 
-  let chunkTotal = 0;
-  let chunkDone = 0;
-  let chunkRows = 0;
-  let chunkStart = 0;
   const progress = (p: ProgressEvent) => out(`  ${p.stage}: ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}`);
 
   const deps: Deps = {
@@ -371,171 +297,124 @@ async function runLocked(
   };
   const ctx: HandlerContext = { deps, platform: 'local', approvalBaseUrl: baseUrl };
 
-  // A failure no Catch may take (States.Runtime) ends the execution, as in AWS: the engine
-  // would let the definition's Catch take it, so the engine layer aborts the execution and records the failure.
-  let fatal: UncatchableError | undefined;
-  let abortRun: (() => void) | undefined;
-  const uncatchable = (e: unknown) => {
-    if (e instanceof UncatchableError) {
-      fatal ??= e;
-      abortRun?.();
-    }
-    return e;
-  };
-  // Each handler runs under its function's timeout (TASKS, the table the CDK construct reads): past it the task
-  // fails with Sandbox.Timedout, as a Lambda function that timed out does. A Task inside a Map whose Map already
-  // failed does not run (Step Functions starts no waiting iteration of a failed Map); work in flight is awaited
-  // before the run ends, so nothing writes after Summary.
-  const deployed = await substitutedDefinition();
-  const definition = await loadLocalDefinition(deployed);
-  const iterations = new MapIterations(definition as never);
-  const events = new AwsHistoryCount(deployed as never, Math.min(HISTORY_EVENT_LIMIT, opts.historyEventLimit ?? HISTORY_EVENT_LIMIT));
+  // The deployed definition runs as it is, on cutline's engine (cli/engine): every Task's Lambda is the same handler
+  // code, under its function's timeout (TASKS, the table the CDK construct reads); Step Functions' limits and Map
+  // semantics are the engine's. A Lambda still running when its iteration or execution is stopped runs to its end, as
+  // in AWS: the runner waits for it before it returns, so nothing writes after the run's end.
+  const definition = await substitutedDefinition();
+  const functions = new Map(Object.entries(TASKS).map(([key, t]) => [functionArn(t.handler), key as TaskKey]));
   const inFlight = new Set<Promise<unknown>>();
-  const invoke = (key: TaskKey, input: unknown, state: string = STATES[key]) => {
-    // A state over the limit fails before its task runs (the event check below may see it a moment later).
-    const size = awsPayloadBytes(input);
-    if (size > STATE_PAYLOAD_LIMIT) return Promise.reject(uncatchable(new UncatchableError('States.DataLimitExceeded', `the input of state ${state} is ${size} bytes; Step Functions allows ${STATE_PAYLOAD_LIMIT}`)));
-    const failedMap = iterations.failedMap(state);
-    if (failedMap) return Promise.reject(new TaskFailure('States.Runtime', `not started: Map ${failedMap} already failed (a waiting iteration of a failed Map never starts)`));
-    const work = withFunctionTimeout(key, HANDLERS[key].run(ctx, input), opts.functionTimeouts?.[key]).catch((e: unknown) => {
-      iterations.taskFailed(state, JSON.stringify(input), (e as Error)?.name ?? 'Error');
-      throw e;
-    });
+  const track = <T>(work: Promise<T>) => {
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work)).catch(() => undefined);
     return work;
   };
-  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-  const overrides: Record<string, (input: any) => Promise<any>> = {};
-  for (const key of Object.keys(TASKS) as TaskKey[]) overrides[STATES[key]] = async (input) => JSON.parse(JSON.stringify((await invoke(key, input)) ?? null));
-  overrides[STATES.backfillPlan] = async (input) => {
-    const r = (await invoke('backfillPlan', input)) as { phases: unknown[][] };
-    chunkTotal = r.phases.reduce((n, p) => n + p.length, 0);
-    chunkDone = 0;
-    chunkRows = 0;
-    chunkStart = Date.now();
-    return r;
-  };
-  overrides[STATES.backfillChunk] = async (input) => {
-    const r = (await invoke('backfillChunk', input)) as { rows: number; skipped: boolean };
-    chunkDone++;
-    chunkRows += r.rows;
-    out(`  ${chunkLine('backfill', chunkProgress(chunkDone, chunkTotal, chunkRows, chunkStart, Date.now()))}${r.skipped ? ' (chunk already done: skipped)' : ''}`);
-    return r;
-  };
-  // GatePlan: locally the items always travel inline (the Distributed Map is rewritten to inline).
-  overrides[STATES.gatePlan] = async (input) => {
-    const r = (await invoke('gatePlan', input)) as { distributed: boolean; chunks?: unknown[]; count: number };
-    if (r.distributed && !r.chunks) {
-      r.chunks = (await readEvidenceJson<unknown[]>(evidence, `${input.spec.runId}/07_gates/items.json`)) ?? [];
-    }
-    if (r.count) out(`  gates: ${r.count} chunks planned`);
-    return JSON.parse(JSON.stringify(r));
-  };
+  // Per-state console lines and progress.
+  let chunkTotal = 0;
+  let chunkDone = 0;
+  let chunkRows = 0;
+  let chunkStart = 0;
   let gateDone = 0;
-  const gateChunk = async (input: unknown, state: string) => {
-    const r = (await invoke('gateChunk', input, state)) as { t: string; i: number; s: string; skipped: boolean };
-    gateDone++;
-    out(`  gate chunk ${gateDone}: ${r.t}#${r.i} ${r.s}${r.skipped ? ' (checkpoint: skipped)' : ''}`);
-    return r;
-  };
-  overrides[STATES.gateChunk] = (input) => gateChunk(input, STATES.gateChunk);
-  overrides[STATES.gateChunkDistributed] = (input) => gateChunk(input, STATES.gateChunkDistributed);
-  // GoNoGo: mint a local task token, run the same handler (stores it, delivers the link), then wait for the answer.
-  overrides[STATES.goNoGo] = async (input) => {
-    let timers: ReturnType<typeof goNoGoTimers>;
-    try {
-      timers = goNoGoTimers(input.Payload.state);
-    } catch (e) {
-      throw uncatchable(e);
-    }
-    const { token, wait } = tokens.mint(timers.heartbeatSeconds ? { heartbeatMs: timers.heartbeatSeconds * 1000 } : {});
-    await invoke('goNoGo', { taskToken: token, state: input.Payload.state });
-    return await wait;
-  };
-
-  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-  const machine: StateMachine = new StateMachine(definition as any, { validationOptions: { checkArn: true, checkPaths: true } });
-  const execId = `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`;
-  // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-  const execution = machine.run(safe as any, {
-    overrides: {
-      taskResourceLocalHandlers: overrides,
-      retryIntervalOverrides: Object.fromEntries(Object.values(STATES).map((s) => [s, 50])),
-      // The jumpbox poll loop: locally every 200 ms instead of pollSeconds.
-      waitTimeOverrides: { [STATES.commandWait]: 200 },
+  const after: Partial<Record<TaskKey, (r: unknown) => void>> = {
+    backfillPlan: (r) => {
+      chunkTotal = (r as { count?: number }).count ?? 0;
+      chunkDone = 0;
+      chunkRows = 0;
+      chunkStart = Date.now();
     },
-    // biome-ignore lint/suspicious/noExplicitAny: the raw spec and ASL JSON are untyped until the handlers parse them
-    context: { Execution: { Id: execId, Name: runId, Input: safe, StartTime: new Date().toISOString() }, Task: { Token: 'minted-by-the-local-GoNoGo-override' } } as any,
-  });
-  abortRun = () => execution.abort();
+    backfillChunk: (r) => {
+      const c = r as { rows: number; skipped: boolean };
+      chunkDone++;
+      chunkRows += c.rows;
+      out(`  ${chunkLine('backfill', chunkProgress(chunkDone, chunkTotal, chunkRows, chunkStart, Date.now()))}${c.skipped ? ' (chunk already done: skipped)' : ''}`);
+    },
+    gatePlan: (r) => {
+      const c = (r as { count?: number }).count;
+      if (c) out(`  gates: ${c} chunks planned`);
+    },
+    gateChunk: (r) => {
+      const c = r as { t: string; i: number; s: string; skipped: boolean };
+      gateDone++;
+      out(`  gate chunk ${gateDone}: ${c.t}#${c.i} ${c.s}${c.skipped ? ' (checkpoint: skipped)' : ''}`);
+    },
+  };
+  const historyRoot = path.join(evidenceRoot, runId);
+  const mapRuns = new MapRunFiles(historyRoot);
+  const engine = new Engine(
+    {
+      invoke: ({ functionArn: arn, payload }) => {
+        const key = functions.get(arn);
+        if (!key) return Promise.reject(Object.assign(new Error(`Function not found: ${arn}`), { name: 'Lambda.ResourceNotFoundException' }));
+        return track(
+          withFunctionTimeout(key, HANDLERS[key].run(ctx, payload), opts.functionTimeouts?.[key]).then((r) => {
+            after[key]?.(r);
+            return r;
+          }),
+        );
+      },
+      mintToken: ({ heartbeatSeconds }) => {
+        const { token, wait } = tokens.mint(heartbeatSeconds ? { heartbeatMs: heartbeatSeconds * 1000 } : {});
+        return { token, wait, expire: () => tokens.expire(token) };
+      },
+      getObject: async (bucket, key) => {
+        const body = await evidence.get(bucketKey(bucket, key, evidenceRoot));
+        if (!body) throw new StatesError('States.ItemReaderFailed', `s3://${bucket}/${key}: NoSuchKey`);
+        return Buffer.from(body).toString('utf8');
+      },
+      putObject: async (bucket, key, body) => {
+        await evidence.put(bucketKey(bucket, key, evidenceRoot), body, 'application/json');
+      },
+      history: (ref) => new JsonlHistoryFile(historyFileOf(historyRoot, ref.mapRun)),
+      onEvent: (ref, e) => {
+        if (ref.mapRun) return mapRuns.child(ref.mapRun.arn, e);
+        if (e.type === 'MapStateStarted') mapRuns.mapStarted((e.mapStateStartedEventDetails as { length: number }).length);
+        if (e.type === 'MapRunStarted') mapRuns.started((e.mapRunStartedEventDetails as { mapRunArn: string }).mapRunArn);
+        consoleLine(e);
+      },
+      // Retries come after 50 ms and the jumpbox poll loop waits 200 ms locally, whatever the definition says.
+      retryDelayMs: () => 50,
+      waitMs: (state, seconds) => (state === STATES.commandWait ? 200 : seconds * 1000),
+    },
+    { historyEventLimit: opts.historyEventLimit ?? HISTORY_EVENT_LIMIT, childConcurrency: LOCAL_CHILD_CONCURRENCY },
+  );
+  const problems = unsupported(definition);
+  if (problems.length) throw new Error(`the deployed definition uses what the local engine does not execute:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 
-  // Execution history: live stage progress, kept in the evidence folder.
-  const history: unknown[] = [];
+  // Console: one line per parent state, its time, and each failure.
   const entered = new Map<string, number>();
-  // Written at most every 500 ms (and after the last event) so `cutline status|watch <runId>` can follow a running local run.
-  let flushing: Promise<unknown> = Promise.resolve();
-  let flushTimer: NodeJS.Timeout | undefined;
-  const logDone = (async () => {
-    for await (const ev of execution.eventLogs) {
-      history.push(compactEvent(ev));
-      // The history within Step Functions' 25,000 events (counted as AWS writes them), or the execution fails.
-      if (events.add(ev as { type: string }) && !fatal)
-        uncatchable(new UncatchableError('States.Runtime', `the execution history reached ${events.limit} events (counted as Step Functions writes them); Step Functions fails an execution there`));
-      // Every state's input and output within Step Functions' payload limit, or the execution fails (no Catch takes it).
-      const se = ev as { type: string; state?: { name: string; input?: unknown; output?: unknown } };
-      if (se.state && (se.type === 'StateEntered' || se.type === 'StateExited')) {
-        const which = se.type === 'StateEntered' ? 'input' : 'output';
-        const size = awsPayloadBytes(se.state[which]);
-        if (size > STATE_PAYLOAD_LIMIT) uncatchable(new UncatchableError('States.DataLimitExceeded', `the ${which} of state ${se.state.name} is ${size} bytes; Step Functions allows ${STATE_PAYLOAD_LIMIT}`));
-      }
-      // The first event is written at once (a run killed early still leaves its history), then at most every 500 ms.
-      flushTimer ??= setTimeout(() => {
-        flushTimer = undefined;
-        const body = canonicalJson(history);
-        flushing = flushing.then(() => evidence.put(`${runId}/execution-history.json`, body, 'application/json')).catch(() => undefined);
-      }, history.length === 1 ? 0 : 500);
-      const e = ev as { type: string; timestamp: number; state?: { name: string }; Error?: string; Cause?: unknown };
-      if (!e.state || e.state.name === STATES.backfillChunk) continue;
-      if (e.type === 'StateEntered') {
-        entered.set(e.state.name, e.timestamp);
-        out(`> ${e.state.name}`);
-      } else if (e.type === 'StateExited') {
-        const t0 = entered.get(e.state.name);
-        out(`  ${e.state.name} done${t0 ? ` in ${((e.timestamp - t0) / 1000).toFixed(2)}s` : ''}`);
-      } else if (e.type === 'StateFailed' || e.type === 'StateCaught') {
-        if (e.Error) out(`  ${e.state.name} failed: ${e.Error}: ${String(e.Cause ?? '').slice(0, 400)}`);
-      }
-    }
-  })();
+  const consoleLine = (e: HistoryEvent) => {
+    const t = Date.parse(e.timestamp);
+    const d = (e.stateEnteredEventDetails ?? e.stateExitedEventDetails) as { name: string } | undefined;
+    const failure = (e.taskFailedEventDetails ?? e.taskTimedOutEventDetails) as { error: string; cause: string } | undefined;
+    if (d && (d.name === STATES.backfillChunk || d.name === STATES.gateChunk)) return;
+    if (e.type.endsWith('StateEntered') && d) {
+      entered.set(d.name, t);
+      out(`> ${d.name}`);
+    } else if (e.type.endsWith('StateExited') && d) {
+      const t0 = entered.get(d.name);
+      out(`  ${d.name} done${t0 !== undefined ? ` in ${((t - t0) / 1000).toFixed(2)}s` : ''}`);
+    } else if (failure) out(`  failed: ${failure.error}: ${failure.cause.slice(0, 400)}`);
+  };
 
-  let output: unknown;
-  let status: LocalRunResult['status'] = 'SUCCEEDED';
+  const execution = engine.start(definition, safe as Json, {
+    arn: `arn:aws:states:us-east-1:000000000000:execution:cutline-local:${runId}`,
+    name: runId,
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:cutline-local',
+  });
+  let outcome: ExecutionOutcome;
   try {
-    output = await execution.result;
-  } catch (e) {
-    if (!(e instanceof ExecutionError) && !fatal) {
-      await page.stop();
-      channel.dispose();
-      if (!opts.keepOpen) await factory.closeAll();
-      throw e;
-    }
-    status = 'FAILED';
+    outcome = await execution.result;
   } finally {
-    await logDone.catch(() => undefined);
     // Handlers still running (an aborted iteration's Lambda runs to its end in AWS too) finish before the runner does.
     await Promise.allSettled([...inFlight]);
+    await mapRuns.close();
+    await page.stop();
+    channel.dispose();
+    if (!opts.keepOpen) await factory.closeAll();
   }
-  if (fatal) {
-    history.push({ type: 'ExecutionFailed', timestamp: Date.now(), Error: fatal.name, Cause: fatal.message });
-    out(`execution failed: ${fatal.name}: ${fatal.message} (Step Functions lets no Catch take this error)`);
-  }
-  clearTimeout(flushTimer);
-  await flushing;
-  await evidence.put(`${runId}/execution-history.json`, canonicalJson(history), 'application/json');
-  await page.stop();
-  channel.dispose();
-  if (!opts.keepOpen) await factory.closeAll();
+  if (outcome.error && TERMINAL_ERRORS.has(outcome.error)) out(`execution failed: ${outcome.error}: ${outcome.cause} (Step Functions lets no Catch take this error)`);
+  const status: LocalRunResult['status'] = outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED';
+  const output = outcome.output;
 
   const summary = (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: string; reason: string } }>(evidence, `${runId}/99_summary.json`))?.details;
   const result: LocalRunResult = {
@@ -546,13 +425,13 @@ async function runLocked(
     reason: summary?.reason ?? 'the run ended without a summary',
     evidenceDir: path.join(evidenceRoot, runId),
     output,
-    historyEvents: events.count,
+    historyEvents: outcome.events,
     clients: opts.keepOpen ? opened : {},
   };
   out('');
   out(`${result.outcome === 'GO' ? 'GO' : `NO_GO / ${result.classification}`}: ${result.reason}`);
   out(`evidence: ${path.relative(process.cwd(), result.evidenceDir) || result.evidenceDir}/ (summary.md, report.html, NN_<step>.json, manifest.json)`);
-  out(`history: ${events.count.toLocaleString('en-US')} events as Step Functions would write them (its quota: ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')})`);
+  out(`history: ${outcome.events.toLocaleString('en-US')} events (Step Functions' quota: ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')} per execution)`);
   const root = path.relative(process.cwd(), path.dirname(result.evidenceDir)) || '.';
   out(`check it: npm run cutline -- evidence verify ${runId}${root === 'evidence' ? '' : ` --evidence-dir ${root}`}`);
   return result;

@@ -116,8 +116,13 @@ export interface ManifestProblem {
  * missing or added file is named; a broken chain (an edited manifest) too.
  * `files` maps file name -> its current SHA-256 (from an EvidenceStore.list).
  */
-/** Files a run keeps beside its manifest but outside it: the manifest itself, and the execution history the runner writes after Summary. */
-export const UNLISTED = ['manifest.json', 'execution-history.json'] as const;
+/**
+ * Files a run keeps beside its manifest but outside it: the manifest itself, and the local runner's execution
+ * histories (written after Summary, and kept by Step Functions, not the bucket, in AWS).
+ */
+export function isUnlisted(file: string): boolean {
+  return file === 'manifest.json' || file === 'execution-history.jsonl' || file.startsWith('execution-history/');
+}
 
 /**
  * Records written after Summary sealed the manifest (a rollback by hand, a
@@ -187,7 +192,7 @@ export function verifyEvidence(manifest: Manifest, addenda: readonly ManifestAdd
   return problems;
 }
 
-export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, string>, unlisted: readonly string[] = UNLISTED): ManifestProblem[] {
+export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, string>): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   let chain = sha256Hex(`cutline-manifest-v1\n${manifest.runId}`);
   for (const f of manifest.files) {
@@ -199,7 +204,7 @@ export function verifyManifest(manifest: Manifest, files: ReadonlyMap<string, st
   }
   if (chain !== manifest.root) problems.push({ file: 'manifest.json', problem: 'chain', detail: 'the chain root does not match: the manifest itself was edited' });
   const listed = new Set(manifest.files.map((f) => f.file));
-  for (const f of files.keys()) if (!listed.has(f) && !unlisted.includes(f)) problems.push({ file: f, problem: 'added', detail: `${f} is not in the manifest (added after the run)` });
+  for (const f of files.keys()) if (!listed.has(f) && !isUnlisted(f)) problems.push({ file: f, problem: 'added', detail: `${f} is not in the manifest (added after the run)` });
   return problems;
 }
 

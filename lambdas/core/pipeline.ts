@@ -10,7 +10,7 @@ import { signRoot } from './signature';
 import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, UNLISTED } from './evidence';
+import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
 import { type AttemptRecord, readAttempts, recordAttempt } from './attempts';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
@@ -593,7 +593,7 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
     for (const f of seed003Files({ ...input, steps: new Map(steps.map((r) => [r.step, r])) })) await put(f.name, f.body, f.name.endsWith('.md') ? 'text/markdown; charset=utf-8' : 'text/plain; charset=utf-8');
   }
   const listed = () =>
-    [...files.values()].filter((f) => !UNLISTED.some((u) => f.key === `${w.runId}/${u}`)).map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size }));
+    [...files.values()].filter((f) => !isUnlisted(f.key.slice(w.runId.length + 1))).map((f) => ({ file: f.key.slice(w.runId.length + 1), sha256: f.sha256, size: f.size }));
   await put('report.html', await buildReport(w, { go, classification, reason, c, attempts }, s, rec, listed(), deps), 'text/html; charset=utf-8');
   const built = buildManifest(w.runId, listed());
   // Signed: a chain rebuilt over forged files cannot carry a valid signature without the key.

@@ -1,6 +1,6 @@
 /**
  * Live progress of a run from its execution history (Step Functions
- * GetExecutionHistory in AWS, the local runner's event log offline): the
+ * GetExecutionHistory in AWS, the local runner's history of the same shape offline): the
  * current stage, stages done with durations, and for the chunked stages chunks
  * done / total, rows/s and an ETA. Pure: callers fetch the events.
  */
@@ -46,11 +46,11 @@ const parse = (v: unknown): unknown => {
   }
 };
 
-/** AWS GetExecutionHistory events (the SDK's HistoryEvent shape). */
+/** GetExecutionHistory events (the SDK's HistoryEvent shape; the local runner writes the same, timestamps as ISO strings). */
 export function fromAwsHistory(
   events: readonly {
     type?: string;
-    timestamp?: Date;
+    timestamp?: Date | string;
     stateEnteredEventDetails?: { name?: string };
     stateExitedEventDetails?: { name?: string; output?: string };
     executionFailedEventDetails?: { error?: string; cause?: string };
@@ -69,19 +69,6 @@ export function fromAwsHistory(
       const d = e.executionFailedEventDetails ?? e.executionAbortedEventDetails ?? e.executionTimedOutEventDetails;
       out.push({ kind: 'end', ts, status: t === 'ExecutionFailed' ? 'FAILED' : t === 'ExecutionAborted' ? 'ABORTED' : 'TIMED_OUT', ...(d?.error ? { cause: `${d.error}: ${d.cause ?? ''}` } : {}) });
     }
-  }
-  return out;
-}
-
-/** The local runner's event log (aws-local-stepfunctions events). */
-export function fromLocalHistory(events: readonly { type?: string; timestamp?: number | string; state?: { name?: string; output?: unknown }; Error?: string; Cause?: unknown }[]): ProgressEvent[] {
-  const out: ProgressEvent[] = [];
-  for (const e of events) {
-    const ts = Number(e.timestamp ?? 0);
-    if (e.type === 'StateEntered' && e.state?.name) out.push({ kind: 'enter', ts, state: e.state.name });
-    else if (e.type === 'StateExited' && e.state?.name) out.push({ kind: 'exit', ts, state: e.state.name, output: e.state.output });
-    else if (e.type === 'ExecutionSucceeded') out.push({ kind: 'end', ts, status: 'SUCCEEDED' });
-    else if (e.type === 'ExecutionFailed' || e.type === 'ExecutionAborted') out.push({ kind: 'end', ts, status: e.type === 'ExecutionFailed' ? 'FAILED' : 'ABORTED', ...(e.Error ? { cause: `${e.Error}: ${String(e.Cause ?? '')}` } : {}) });
   }
   return out;
 }

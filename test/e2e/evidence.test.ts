@@ -143,9 +143,9 @@ describe('cutline evidence (folder)', () => {
     ]);
   });
 
-  it('verify: without execution-history.json the signed root still anchors the manifest; a symlink in the run folder is tampering', async () => {
+  it('verify: without execution-history.jsonl the signed root still anchors the manifest; a symlink in the run folder is tampering', async () => {
     const dir = await copyRun();
-    await rm(path.join(dir, RUN, 'execution-history.json'));
+    await rm(path.join(dir, RUN, 'execution-history.jsonl'));
     const t = cli();
     expect(await main(['evidence', 'verify', RUN, '--evidence-dir', dir], t.io)).toBe(EXIT.OK);
     expect(t.out[0]).toMatch(/files match the manifest \(chain root [0-9a-f]{16}…, signed by file:.*signing-key\.pem, checked with .*signing-key\.pub\.pem\)$/);
@@ -256,7 +256,7 @@ describe('cutline status / watch (local folder)', () => {
       },
     });
     const url = await link;
-    while (!(await exists(path.join(dir, 'watch-me', 'execution-history.json')))) await new Promise((r) => setTimeout(r, 50));
+    while (!(await exists(path.join(dir, 'watch-me', 'execution-history.jsonl')))) await new Promise((r) => setTimeout(r, 50));
     const lines: { status: string; stage: string }[] = [];
     let approved = false;
     const io = {

@@ -75,7 +75,7 @@ describe('the demo (seed 000 agent UUID cutover, 120,000 runs)', () => {
 
   it('left evidence a person can read and an auditor can verify', async () => {
     const files = await filesUnder(r.evidenceDir);
-    for (const f of ['01_validate.json', '02_preflight.json', '03_schema.json', '04_backfill_plan.json', '06_verify.json', '07_gates.json', '08_decide.json', '09_approval.json', '10_cutover.json', '11_smoke.json', '99_summary.json', 'summary.md', 'manifest.json', 'execution-history.json'])
+    for (const f of ['01_validate.json', '02_preflight.json', '03_schema.json', '04_backfill_plan.json', '06_verify.json', '07_gates.json', '08_decide.json', '09_approval.json', '10_cutover.json', '11_smoke.json', '99_summary.json', 'summary.md', 'manifest.json', 'execution-history.jsonl'])
       expect(files).toContain(f);
     const plan = await ev(r, '04_backfill_plan.json');
     expect(files.filter((f) => f.startsWith('05_backfill/'))).toHaveLength(plan.details.tasks.reduce((n: number, t: { chunks: number }) => n + t.chunks, 0));

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli-run';
 import { dropDatabase, freshDatabase, pgQuery as sql, terminateBackends } from '../support/databases';
 import { PG_URL } from '../support/env';
-import { filesUnder, readJson, tempDir } from '../support/local-run';
+import { filesUnder, readHistory, readJson, tempDir } from '../support/local-run';
 
 const ROWS = 40_000;
 
@@ -96,7 +96,7 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     const attempt2 = await readJson(path.join(evidence, 'resume-batch/00_attempts/002.json'));
     expect(attempt2.previous).toMatchObject({ attempt: 1, ended: 'interrupted' });
     // The killed attempt's execution history is kept beside the last one's.
-    expect((await readJson(path.join(evidence, 'resume-batch/execution-history/attempt-001.json'))).length).toBeGreaterThan(0);
+    expect((await readHistory(path.join(evidence, 'resume-batch/execution-history/attempt-001.jsonl')))[0]).toMatchObject({ id: 1, type: 'ExecutionStarted' });
     const verified = await runCli(['evidence', 'verify', 'resume-batch', '--evidence-dir', evidence]);
     expect(verified.code).toBe(0);
   }, 120_000);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLocal, withFunctionTimeout } from '../../cli/local-runner';
 import { TASKS } from '../../lambdas/core/states';
-import { miniSpec, readJson, tempDir } from '../support/local-run';
+import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 describe('function timeouts', () => {
   it('a handler past its timeout fails with Sandbox.Timedout; a shorter timeout than the deployed one cannot be made longer', async () => {
@@ -29,8 +29,10 @@ describe('function timeouts', () => {
       out: () => {},
     });
     expect([r.outcome, r.reason]).toEqual(['NO_GO', 'Task timed out after 0.00 seconds']);
-    const history = await readJson(path.join(evidenceDir, 'fn-timeout', 'execution-history.json'));
-    expect(history).toContainEqual(expect.objectContaining({ type: 'StateFailed', state: expect.objectContaining({ name: 'Preflight' }), Error: 'Sandbox.Timedout' }));
+    const history = await readHistory(path.join(evidenceDir, 'fn-timeout', 'execution-history.jsonl'));
+    const failed = history.findIndex((e) => e.type === 'TaskFailed' && e.taskFailedEventDetails.error === 'Sandbox.Timedout');
+    expect(history.slice(failed - 3, failed).map((e) => e.type)).toEqual(['TaskStateEntered', 'TaskScheduled', 'TaskStarted']);
+    expect(history[failed - 3].stateEnteredEventDetails.name).toBe('Preflight');
     const construct = readFileSync(new URL('../../lib/cutover-pipeline.ts', import.meta.url), 'utf8');
     expect(construct).toContain('timeout: Duration.seconds(t.timeoutSeconds)');
   }, 120_000);

@@ -1,31 +1,16 @@
 /**
- * Fidelity: an execution's history holds at most 25,000 events, counted as Step Functions writes them (a Lambda task
- * is five: TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded, TaskStateExited); a Distributed Map's
- * iterations are child executions with histories of their own. Locally nothing counted, so a run of a few thousand
- * inline chunks passed here and would fail in AWS.
+ * Fidelity: an execution's history holds at most 25,000 events, as Step Functions writes them (a Lambda task is
+ * five: TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded, TaskStateExited); a Distributed Map's iterations
+ * are child executions with histories of their own. Locally nothing counted, so a run of a few thousand inline chunks
+ * passed here and would fail in AWS. The local history is now written event by event, so the count is the history.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AwsHistoryCount } from '../../cli/history-limit';
-import { runLocal, substitutedDefinition } from '../../cli/local-runner';
-import { STATES } from '../../lambdas/core/states';
-import { miniSpec, readJson, tempDir } from '../support/local-run';
+import { runLocal } from '../../cli/local-runner';
+import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 describe('the 25,000-event history quota', () => {
-  it('counts each engine event as the events AWS writes for it', async () => {
-    const c = new AwsHistoryCount((await substitutedDefinition()) as never);
-    const task = { name: STATES.preflight };
-    expect([c.eventsFor({ type: 'StateEntered', state: task }), c.eventsFor({ type: 'StateExited', state: task })]).toEqual([3, 2]);
-    expect(c.eventsFor({ type: 'StateEntered', state: { name: STATES.goNoGo } })).toBe(4);
-    expect(c.eventsFor({ type: 'StateRetried', state: task })).toBe(2);
-    // Inline Map iterations count in the parent; a Distributed Map's children have their own histories.
-    expect(c.eventsFor({ type: 'MapIterationStarted', parentState: { name: STATES.gateChunksInline } })).toBe(1);
-    expect(c.eventsFor({ type: 'MapIterationStarted', parentState: { name: STATES.gateChunksDistributed } })).toBe(0);
-    expect(c.eventsFor({ type: 'StateEntered', state: { name: STATES.gateChunkDistributed } })).toBe(0);
-    expect(c.eventsFor({ type: 'StateEntered', state: { name: STATES.gateChunksDistributed } })).toBe(3);
-  });
-
   it('a run past the quota fails the execution there (a lower quota stands in for 25,000 in this test)', async () => {
     const evidenceDir = await tempDir();
     const lines: string[] = [];
@@ -39,8 +24,9 @@ describe('the 25,000-event history quota', () => {
     });
     expect(r.status).toBe('FAILED');
     expect(lines.join('\n')).toContain('execution failed: States.Runtime: the execution history reached 60 events');
-    const history = await readJson(path.join(evidenceDir, 'history-quota', 'execution-history.json'));
-    expect(history.at(-1)).toMatchObject({ type: 'ExecutionFailed', Error: 'States.Runtime' });
+    const history = await readHistory(path.join(evidenceDir, 'history-quota', 'execution-history.jsonl'));
+    expect(history.at(-1)).toMatchObject({ id: 60, type: 'ExecutionFailed', executionFailedEventDetails: { error: 'States.Runtime' } });
+    expect(history).toHaveLength(60);
     expect(await readFile(path.join(evidenceDir, 'history-quota', 'manifest.json')).catch(() => undefined)).toBeUndefined();
   }, 120_000);
 

@@ -1,31 +1,32 @@
 /**
- * Fidelity: the local history keeps what Step Functions' history shows of a state (name, type, output on exit, the
- * error), not the engine's copy of every state's input on every event, nor the Map's whole input on every
- * iteration event: kept verbatim, the mini cutover wrote 5 MB of history and 2,000 gate chunks ran out of memory.
+ * Fidelity: the local execution history has GetExecutionHistory's shape (event ids, previousEventId, the type's
+ * `*EventDetails`, input and output as JSON strings) and is written append-only, one event per line. Before, the
+ * runner kept the engine's own event objects in memory (every Map iteration event carried the Map's whole input) and
+ * re-serialized the whole history every 500 ms: 2,001 gate chunks ran out of memory at 5 GB.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compactEvent } from '../../cli/history-limit';
+import { EXIT, main } from '../../cli/commands';
+import { detailsKey } from '../../cli/engine/history';
 import { runLocal } from '../../cli/local-runner';
-import { miniSpec, tempDir } from '../support/local-run';
+import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 describe('the local execution history', () => {
-  it("an iteration event keeps the Map's name, not its input; a state event keeps its output on exit, not its input", () => {
-    const big = { items: 'x'.repeat(1_000_000) };
-    const it1 = compactEvent({ type: 'MapIterationStarted', timestamp: 1, index: 7, parentState: { name: 'GateChunksInline', type: 'Map', input: big } });
-    expect(it1).toEqual({ type: 'MapIterationStarted', timestamp: 1, index: 7, parentState: { name: 'GateChunksInline' } });
-    const exit = compactEvent({ type: 'StateExited', timestamp: 2, state: { name: 'Gates', type: 'Task', input: big, output: { ok: true } } });
-    expect(exit).toEqual({ type: 'StateExited', timestamp: 2, state: { name: 'Gates', type: 'Task', output: { ok: true } } });
-  });
-
-  it('a whole run writes no state input into its history, and status and verify still read it', async () => {
+  it("is GetExecutionHistory's shape, event by event, and status reads it as it reads AWS", async () => {
     const evidenceDir = await tempDir();
     const r = await runLocal({ spec: await miniSpec({ runId: 'history-shape' }), evidenceDir, workDir: await tempDir('cutline-work-'), approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
     expect(r.outcome).toBe('GO');
-    const text = await readFile(path.join(evidenceDir, 'history-shape', 'execution-history.json'), 'utf8');
-    const events = JSON.parse(text) as { type: string; state?: { input?: unknown }; parentState?: { input?: unknown } }[];
-    expect(events.filter((e) => e.state?.input !== undefined || e.parentState?.input !== undefined)).toEqual([]);
-    expect(text.length).toBeLessThan(1_500_000);
+    const events = await readHistory(path.join(evidenceDir, 'history-shape', 'execution-history.jsonl'));
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
+    expect(events.every((e) => e.previousEventId < e.id && typeof e.timestamp === 'string')).toBe(true);
+    // Each event's data sits under its type's details key, input and output as strings (AWS's form).
+    for (const e of events) for (const k of Object.keys(e)) if (!['id', 'previousEventId', 'timestamp', 'type'].includes(k)) expect(k).toBe(detailsKey(e.type));
+    const exited = events.filter((e) => e.type.endsWith('StateExited'));
+    expect(exited.every((e) => typeof e.stateExitedEventDetails.output === 'string')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'ExecutionSucceeded' });
+    expect(r.historyEvents).toBe(events.length);
+    const out: string[] = [];
+    expect(await main(['status', 'history-shape', '--evidence-dir', evidenceDir, '--json'], { out: (l) => out.push(l), err: () => {}, env: {} })).toBe(EXIT.OK);
+    expect(JSON.parse(out.join('\n'))).toMatchObject({ status: 'SUCCEEDED', stage: 'Done' });
   }, 120_000);
 });

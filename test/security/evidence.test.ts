@@ -56,22 +56,22 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('a rebuilt manifest', () => {
-  it('attack: rebuild the chain over a forged file and put the new root into execution-history.json. Now the root carries no valid signature', async () => {
+  it('attack: rebuild the chain over a forged file and put the new root into execution-history.jsonl. Now the root carries no valid signature', async () => {
     const folder = await copyRun();
     const { original, rebuilt } = await forgeAndRebuild(folder);
     await writeFile(path.join(folder, RUN, 'manifest.json'), canonicalJson(rebuilt));
-    const history = path.join(folder, RUN, 'execution-history.json');
+    const history = path.join(folder, RUN, 'execution-history.jsonl');
     await writeFile(history, (await readFile(history, 'utf8')).replaceAll(original.root, rebuilt.root));
     const r = await verify(folder);
     expect(r.code).toBe(EXIT.NO_GO);
     expect(r.err).toEqual(['SIGNATURE: the manifest is not signed: rebuilt over forged files, it would go unnoticed; pass --no-anchor to accept that']);
   });
 
-  it('attack: the same, with execution-history.json deleted and the original signature copied over. Now the signature does not match the root', async () => {
+  it('attack: the same, with execution-history.jsonl deleted and the original signature copied over. Now the signature does not match the root', async () => {
     const folder = await copyRun();
     const { original, rebuilt } = await forgeAndRebuild(folder);
     await writeFile(path.join(folder, RUN, 'manifest.json'), canonicalJson({ ...rebuilt, signature: original.signature }));
-    await rm(path.join(folder, RUN, 'execution-history.json'));
+    await rm(path.join(folder, RUN, 'execution-history.jsonl'));
     const r = await verify(folder);
     expect(r.code).toBe(EXIT.NO_GO);
     expect(r.err).toEqual(['SIGNATURE: the signature of the manifest does not match its root: it was rebuilt or its signature copied from another']);
@@ -106,7 +106,7 @@ describe('a rebuilt manifest', () => {
     const folder = await copyRun();
     const { rebuilt } = await forgeAndRebuild(folder);
     await writeFile(path.join(folder, RUN, 'manifest.json'), canonicalJson(rebuilt));
-    await rm(path.join(folder, RUN, 'execution-history.json'));
+    await rm(path.join(folder, RUN, 'execution-history.jsonl'));
     const accepted = await verify(folder, '--no-anchor');
     expect(accepted.code).toBe(EXIT.OK);
     expect(accepted.out[1]).toBe('  --no-anchor: the root was not checked against a signature, so a manifest rebuilt over forged files would also pass');

@@ -104,6 +104,12 @@ export class LocalTaskTokens implements TaskTokens {
     } catch {}
     w.reject(new TaskFailure(error, message));
   }
+  /** The task timed out or its execution stopped: a later answer fails as in Step Functions (TaskTimedOut). */
+  expire(token: string): void {
+    const w = this.waiters.get(token);
+    clearTimeout(w?.timer);
+    this.waiters.delete(token);
+  }
   private take(token: string) {
     const w = this.waiters.get(token);
     if (!w) throw taskGone();

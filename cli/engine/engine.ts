@@ -1,0 +1,580 @@
+/**
+ * cutline's local Step Functions engine: it executes the deployed definition as it is (no rewrites) with the
+ * semantics and limits of AWS Step Functions for the part of the language asl.ts admits, and writes each execution's
+ * history in GetExecutionHistory's shape as it goes.
+ *
+ * - Task: Lambda function ARNs and `lambda:invoke[.waitForTaskToken]`; TimeoutSeconds(Path) and HeartbeatSeconds(Path)
+ *   read from the state input; Retry (interval, backoff, max delay, jitter) and Catch, where States.ALL never takes a
+ *   terminal error (States.Runtime, States.DataLimitExceeded).
+ * - Map INLINE: at most 40 iterations at a time (MaxConcurrency 0 = 40, as AWS runs them); the first iteration that
+ *   fails for good fails the Map, starts no waiting iteration and stops the running ones.
+ * - Map DISTRIBUTED: a Map Run whose items come from ItemReader (S3 getObject, JSON) or ItemsPath, optionally batched,
+ *   each run as its own child execution with its own history; ToleratedFailurePercentage/Count; ResultWriter writes
+ *   manifest.json and SUCCEEDED_0/FAILED_0/PENDING_0 files and the state gets only their location.
+ * - Limits: a state input or output, a task's parameters or result, an item over 262,144 bytes fails the execution with
+ *   States.DataLimitExceeded; the history reaching 25,000 events fails it with States.Runtime.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Definition, LAMBDA_ARN, type StateDef } from './asl';
+import { errorMatches, lambdaError, StatesError } from './errors';
+import { detailsKey, HISTORY_EVENT_LIMIT, type HistoryEvent, type HistorySink } from './history';
+import { applyResultPath, type ContextObject, hasPath, type Json, payload, readPath } from './json-path';
+
+/** Step Functions' limit on a state's input or output, a task's parameters or result, in UTF-8 bytes. */
+export const STATE_PAYLOAD_LIMIT = 262_144;
+/** How many iterations of an inline Map Step Functions runs at once at most. */
+export const INLINE_MAP_CONCURRENCY = 40;
+/** A Distributed Map's child executions at once when MaxConcurrency is 0 (AWS: 10,000). */
+export const DISTRIBUTED_MAP_CONCURRENCY = 10_000;
+/** The timeout of a Task with neither TimeoutSeconds nor TimeoutSecondsPath (AWS: 99999999 s). */
+const DEFAULT_TASK_TIMEOUT = 99_999_999;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface ExecutionRef {
+  readonly arn: string;
+  readonly name: string;
+  readonly stateMachineArn: string;
+  /** For a child execution of a Distributed Map: its Map Run and item index. */
+  readonly mapRun?: { readonly arn: string; readonly label: string; readonly index: number };
+}
+
+export interface EngineHooks {
+  /** Run a Lambda function with the payload Step Functions sends it; resolves to what it returns. */
+  invoke(call: { functionArn: string; payload: Json; state: string; execution: ExecutionRef }): Promise<unknown>;
+  /** A task token for a callback task, the answer it gets, and a way to expire it (state timed out or aborted). */
+  mintToken(opts: { heartbeatSeconds?: number }): { token: string; wait: Promise<unknown>; expire(): void };
+  /** S3 for ItemReader and ResultWriter. */
+  getObject(bucket: string, key: string): Promise<string>;
+  putObject(bucket: string, key: string, body: string): Promise<void>;
+  /** Where an execution's history goes (the parent's and each child's). */
+  history(execution: ExecutionRef): HistorySink;
+  /** Every event of every execution, as written (progress lines). */
+  onEvent?(execution: ExecutionRef, event: HistoryEvent): void;
+  /** Delays, so tests and the local runner can shorten retry intervals and Wait states. */
+  retryDelayMs?(state: string, ms: number): number;
+  waitMs?(state: string, seconds: number): number;
+  now?(): number;
+}
+
+export interface EngineOptions {
+  readonly historyEventLimit?: number;
+  readonly region?: string;
+  readonly account?: string;
+  /** How many child executions run at once locally, whatever MaxConcurrency allows (AWS runs up to 10,000). */
+  readonly childConcurrency?: number;
+}
+
+export interface ExecutionOutcome {
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  readonly output?: Json;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly events: number;
+}
+
+class Aborted extends Error {
+  override readonly name = 'Aborted';
+}
+
+interface Thread {
+  prev: number;
+}
+interface Scope {
+  readonly thread: Thread;
+  readonly signal: AbortSignal;
+  readonly item?: { Index: number; Value: Json };
+}
+type Step = { next?: string; output: Json };
+
+const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null));
+const str = (v: unknown) => JSON.stringify(v ?? null);
+
+/** Resolves after ms, or rejects with Aborted when the signal fires first. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Aborted());
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new Aborted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The promise, or Aborted as soon as the signal fires. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Aborted());
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+/** Run `run(i)` for i in [0, n) with at most `limit` at once; no new one starts once `stop()` is true. */
+async function pool(n: number, limit: number, run: (i: number) => Promise<void>, stop: () => boolean): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n && !stop()) await run(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, n)) }, worker));
+}
+
+function positiveInt(v: Json, field: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1) throw new StatesError('States.Runtime', `${field} resolved to ${JSON.stringify(v)}; expected a positive integer`);
+  return v as number;
+}
+function nonNegativeInt(v: Json, field: string): number {
+  if (!Number.isInteger(v) || (v as number) < 0) throw new StatesError('States.Runtime', `${field} resolved to ${JSON.stringify(v)}; expected a non-negative integer`);
+  return v as number;
+}
+
+export class Engine {
+  constructor(
+    private readonly hooks: EngineHooks,
+    private readonly options: EngineOptions = {},
+  ) {}
+
+  get historyLimit(): number {
+    return Math.min(HISTORY_EVENT_LIMIT, this.options.historyEventLimit ?? HISTORY_EVENT_LIMIT);
+  }
+
+  /** Start an execution; `abort()` stops it as StopExecution does. */
+  start(definition: Definition, input: Json, ref: ExecutionRef): { result: Promise<ExecutionOutcome>; abort: () => void } {
+    const run = new Run(this, this.hooks, definition, ref);
+    return { result: run.run(input), abort: () => run.stop() };
+  }
+
+  /** @internal */
+  get opts(): EngineOptions {
+    return this.options;
+  }
+}
+
+/** One execution: its history, its abort signal and the states it runs. */
+class Run {
+  private readonly controller = new AbortController();
+  private events = 0;
+  private fatal: StatesError | undefined;
+  private readonly sink: HistorySink;
+  private readonly startTime: string;
+  private input: Json = null;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly hooks: EngineHooks,
+    private readonly definition: Definition,
+    readonly ref: ExecutionRef,
+  ) {
+    this.sink = hooks.history(ref);
+    this.startTime = new Date(this.now()).toISOString();
+  }
+
+  private now(): number {
+    return this.hooks.now?.() ?? Date.now();
+  }
+
+  stop(): void {
+    this.controller.abort();
+  }
+
+  /** Append an event to the history; the event that reaches the quota fails the execution (States.Runtime). */
+  private emit(thread: Thread, type: string, details?: Record<string, unknown>, final = false): number {
+    // Past the quota only the execution's last event is written (ExecutionFailed), as in AWS.
+    if (this.fatal && !final) return thread.prev;
+    const id = ++this.events;
+    const event: HistoryEvent = { id, previousEventId: thread.prev, timestamp: new Date(this.now()).toISOString(), type, ...(details ? { [detailsKey(type)]: details } : {}) };
+    thread.prev = id;
+    this.sink.write(event);
+    this.hooks.onEvent?.(this.ref, event);
+    if (!final && !this.fatal && id >= this.engine.historyLimit - 1) {
+      this.fatal = new StatesError('States.Runtime', `the execution history reached ${id + 1} events; Step Functions allows ${this.engine.historyLimit} in one execution`);
+      this.controller.abort();
+    }
+    return id;
+  }
+
+  private limit(value: unknown, what: string): void {
+    const n = bytes(value);
+    if (n > STATE_PAYLOAD_LIMIT) throw new StatesError('States.DataLimitExceeded', `${what} has a size of ${n} bytes, exceeding the maximum of ${STATE_PAYLOAD_LIMIT} bytes`);
+  }
+
+  private context(name: string, scope: Scope, token?: string): ContextObject {
+    const { arn: smArn } = { arn: this.ref.stateMachineArn };
+    return {
+      Execution: { Id: this.ref.arn, Name: this.ref.name, Input: this.input, StartTime: this.startTime },
+      StateMachine: { Id: smArn, Name: smArn.split(':').at(-1)! },
+      State: { Name: name, EnteredTime: new Date(this.now()).toISOString(), RetryCount: 0 },
+      ...(token ? { Task: { Token: token } } : {}),
+      ...(scope.item ? { Map: { Item: scope.item } } : {}),
+    };
+  }
+
+  async run(input: Json): Promise<ExecutionOutcome> {
+    this.input = input;
+    const thread: Thread = { prev: 0 };
+    this.emit(thread, 'ExecutionStarted', { input: str(input), inputDetails: { truncated: false }, roleArn: 'arn:aws:iam::000000000000:role/cutline-local' });
+    let outcome: Omit<ExecutionOutcome, 'events'>;
+    try {
+      this.limit(input, 'the execution input');
+      const output = await this.states(this.definition, input, { thread, signal: this.controller.signal });
+      this.limit(output, 'the execution output');
+      if (this.fatal) throw this.fatal;
+      this.emit(thread, 'ExecutionSucceeded', { output: str(output), outputDetails: { truncated: false } }, true);
+      outcome = { status: 'SUCCEEDED', output };
+    } catch (e) {
+      const err = this.fatal ?? (e instanceof Aborted ? undefined : e instanceof StatesError ? e : lambdaError(e));
+      if (err) {
+        this.emit(thread, 'ExecutionFailed', { error: err.name, cause: err.causeText }, true);
+        outcome = { status: 'FAILED', error: err.name, cause: err.causeText };
+      } else {
+        this.emit(thread, 'ExecutionAborted', {}, true);
+        outcome = { status: 'ABORTED' };
+      }
+    }
+    await this.sink.close();
+    return { ...outcome, events: this.events };
+  }
+
+  private async states(def: Definition, input: Json, scope: Scope): Promise<Json> {
+    let name = def.StartAt;
+    let data = input;
+    for (;;) {
+      if (scope.signal.aborted) throw new Aborted();
+      const step = await this.state(name, def.States[name]!, data, scope);
+      if (step.next === undefined) return step.output;
+      name = step.next;
+      data = step.output;
+    }
+  }
+
+  private async state(name: string, s: StateDef, input: Json, scope: Scope): Promise<Step> {
+    const { thread } = scope;
+    this.emit(thread, `${s.Type}StateEntered`, { name, input: str(input), inputDetails: { truncated: false } });
+    this.limit(input, `the input of state '${name}'`);
+    const exit = (output: Json, next: string | undefined): Step => {
+      this.limit(output, `the output of state '${name}'`);
+      this.emit(thread, `${s.Type}StateExited`, { name, output: str(output), outputDetails: { truncated: false } });
+      return { next, output };
+    };
+    const after = (result: Json) => this.outputPath(s, applyResultPath(s.ResultPath, input, result), name);
+    const next = s.End ? undefined : s.Next;
+    switch (s.Type) {
+      case 'Pass': {
+        const eff = this.inputPath(s, input, name);
+        return exit(after(s.Parameters !== undefined ? payload(s.Parameters, eff, this.context(name, scope)) : (s.Result ?? eff)), next);
+      }
+      case 'Wait': {
+        const eff = this.inputPath(s, input, name);
+        const seconds = s.Seconds ?? nonNegativeInt(readPath(s.SecondsPath!, eff, undefined, 'SecondsPath'), `SecondsPath (${s.SecondsPath})`);
+        await sleep(this.hooks.waitMs?.(name, seconds) ?? seconds * 1000, scope.signal);
+        return exit(this.outputPath(s, input, name), next);
+      }
+      case 'Choice': {
+        const eff = this.inputPath(s, input, name);
+        const rule = (s.Choices ?? []).find((r) => this.matches(r, eff));
+        const to = rule?.Next ?? s.Default;
+        if (!to) throw new StatesError('States.NoChoiceMatched', `No Choice rule of state '${name}' matched and it has no Default`);
+        return exit(this.outputPath(s, input, name), to);
+      }
+      case 'Succeed':
+        return exit(this.outputPath(s, this.inputPath(s, input, name), name), undefined);
+      case 'Fail': {
+        const error = s.Error ?? (s.ErrorPath ? String(readPath(s.ErrorPath, input, undefined, 'ErrorPath')) : 'States.Fail');
+        const cause = s.Cause ?? (s.CausePath ? String(readPath(s.CausePath, input, undefined, 'CausePath')) : '');
+        throw new StatesError(error, cause);
+      }
+      case 'Task':
+      case 'Map':
+        return this.retrying(name, s, input, scope, (result) => exit(after(result), next));
+    }
+  }
+
+  /** Run a Task or Map with its Retry and Catch. */
+  private async retrying(name: string, s: StateDef, input: Json, scope: Scope, exit: (result: Json) => Step): Promise<Step> {
+    const attempts = (s.Retry ?? []).map(() => 0);
+    for (;;) {
+      try {
+        const result = s.Type === 'Task' ? await this.task(name, s, input, scope) : await this.map(name, s, input, scope);
+        return exit(result);
+      } catch (e) {
+        if (e instanceof Aborted || scope.signal.aborted) throw e instanceof Aborted ? e : new Aborted();
+        const err = e instanceof StatesError ? e : lambdaError(e);
+        const i = (s.Retry ?? []).findIndex((r) => errorMatches(r.ErrorEquals, err, s.Type === 'Task'));
+        const r = s.Retry?.[i];
+        if (r && attempts[i]! < (r.MaxAttempts ?? 3)) {
+          const base = (r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** attempts[i]! * 1000;
+          const capped = Math.min(base, (r.MaxDelaySeconds ?? Number.POSITIVE_INFINITY) * 1000);
+          const ms = r.JitterStrategy === 'FULL' ? Math.random() * capped : capped;
+          attempts[i]!++;
+          await sleep(this.hooks.retryDelayMs?.(name, ms) ?? ms, scope.signal);
+          continue;
+        }
+        const c = (s.Catch ?? []).find((x) => errorMatches(x.ErrorEquals, err, s.Type === 'Task'));
+        if (!c) throw err;
+        const output = applyResultPath(c.ResultPath, input, { Error: err.name, Cause: err.causeText });
+        this.limit(output, `the output of state '${name}'`);
+        return { next: c.Next, output };
+      }
+    }
+  }
+
+  private inputPath(s: StateDef, input: Json, name: string): Json {
+    if (s.InputPath === undefined || s.InputPath === '$') return input;
+    if (s.InputPath === null) return {};
+    return readPath(s.InputPath, input, undefined, `InputPath of ${name}`);
+  }
+  private outputPath(s: StateDef, output: Json, name: string): Json {
+    if (s.OutputPath === undefined || s.OutputPath === '$') return output;
+    if (s.OutputPath === null) return {};
+    return readPath(s.OutputPath, output, undefined, `OutputPath of ${name}`);
+  }
+
+  private matches(r: NonNullable<StateDef['Choices']>[number], data: Json): boolean {
+    if (r.And) return r.And.every((x) => this.matches(x, data));
+    if (r.Or) return r.Or.some((x) => this.matches(x, data));
+    if (r.Not) return !this.matches(r.Not, data);
+    const variable = r.Variable!;
+    if (r.IsPresent !== undefined) return hasPath(variable, data) === r.IsPresent;
+    const v = readPath(variable, data, undefined, 'Variable');
+    if (r.StringEquals !== undefined) return v === r.StringEquals;
+    if (r.BooleanEquals !== undefined) return v === r.BooleanEquals;
+    if (r.NumericEquals !== undefined) return v === r.NumericEquals;
+    return false;
+  }
+
+  private async task(name: string, s: StateDef, input: Json, scope: Scope): Promise<Json> {
+    const { thread, signal } = scope;
+    const eff = this.inputPath(s, input, name);
+    const timeout = s.TimeoutSeconds ?? (s.TimeoutSecondsPath ? positiveInt(readPath(s.TimeoutSecondsPath, input, undefined, 'TimeoutSecondsPath'), `TimeoutSecondsPath (${s.TimeoutSecondsPath})`) : DEFAULT_TASK_TIMEOUT);
+    const heartbeat = s.HeartbeatSeconds ?? (s.HeartbeatSecondsPath ? positiveInt(readPath(s.HeartbeatSecondsPath, input, undefined, 'HeartbeatSecondsPath'), `HeartbeatSecondsPath (${s.HeartbeatSecondsPath})`) : undefined);
+    if (heartbeat !== undefined && heartbeat >= timeout)
+      throw new StatesError('States.Runtime', `the heartbeat of state '${name}' (${heartbeat} s) is not less than its timeout (${timeout} s); Step Functions requires HeartbeatSeconds < TimeoutSeconds`);
+    const resource = s.Resource!;
+    const callback = resource.endsWith('.waitForTaskToken');
+    const direct = LAMBDA_ARN.test(resource);
+    const token = callback ? this.hooks.mintToken(heartbeat !== undefined ? { heartbeatSeconds: heartbeat } : {}) : undefined;
+    const params = s.Parameters !== undefined ? payload(s.Parameters, eff, this.context(name, scope, token?.token)) : eff;
+    const { FunctionName, Payload } = (direct ? { FunctionName: resource, Payload: params } : params) as { FunctionName?: Json; Payload?: Json };
+    const kind = { resourceType: 'lambda', resource: callback ? 'invoke.waitForTaskToken' : 'invoke' };
+    this.emit(thread, 'TaskScheduled', {
+      ...kind,
+      region: this.engine.opts.region ?? 'us-east-1',
+      parameters: str(direct ? { FunctionName, Payload } : params),
+      timeoutInSeconds: timeout,
+      ...(heartbeat !== undefined ? { heartbeatInSeconds: heartbeat } : {}),
+    });
+    this.limit(params, `the parameters of state '${name}'`);
+    if (typeof FunctionName !== 'string') throw new StatesError('States.Runtime', `state '${name}': Parameters.FunctionName must be a string`);
+    this.emit(thread, 'TaskStarted', kind);
+    let timer: NodeJS.Timeout | undefined;
+    // Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer timeout cannot fire within a local run.
+    const timedOut = new Promise<never>((_, reject) => {
+      if (timeout * 1000 <= MAX_TIMER_MS) timer = setTimeout(() => reject(new StatesError('States.Timeout', `state '${name}' did not finish within ${timeout} seconds (TimeoutSeconds)`)), timeout * 1000);
+    });
+    try {
+      const invoked = this.hooks.invoke({ functionArn: FunctionName, payload: Payload ?? {}, state: name, execution: this.ref }).catch((e: unknown) => {
+        throw lambdaError(e);
+      });
+      const returned = JSON.parse(str(await untilAborted(Promise.race([invoked, timedOut]), signal))) as Json;
+      const wrapped: Json = direct ? returned : { ExecutedVersion: '$LATEST', Payload: returned, StatusCode: 200 };
+      let result = wrapped;
+      if (token) {
+        this.emit(thread, 'TaskSubmitted', { ...kind, output: str(wrapped), outputDetails: { truncated: false } });
+        const answered = token.wait.catch((e: unknown) => {
+          throw callbackError(e);
+        });
+        result = JSON.parse(str(await untilAborted(Promise.race([answered, timedOut]), signal))) as Json;
+      }
+      this.limit(result, `the result of state '${name}'`);
+      if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, this.context(name, scope), 'ResultSelector');
+      this.emit(thread, 'TaskSucceeded', { ...kind, output: str(result), outputDetails: { truncated: false } });
+      return result;
+    } catch (e) {
+      token?.expire();
+      if (e instanceof Aborted) throw e;
+      const err = e instanceof StatesError ? e : lambdaError(e);
+      if (err.name === 'States.Timeout') this.emit(thread, 'TaskTimedOut', { ...kind, error: err.name, cause: err.causeText });
+      else this.emit(thread, 'TaskFailed', { ...kind, error: err.name, cause: err.causeText });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async map(name: string, s: StateDef, input: Json, scope: Scope): Promise<Json> {
+    const { thread } = scope;
+    const eff = this.inputPath(s, input, name);
+    const ctx = this.context(name, scope);
+    const distributed = s.ItemProcessor!.ProcessorConfig?.Mode === 'DISTRIBUTED';
+    let items: Json;
+    if (s.ItemReader) {
+      const p = payload(s.ItemReader.Parameters, eff, ctx, 'ItemReader.Parameters') as { Bucket?: string; Key?: string };
+      const text = await this.hooks.getObject(String(p.Bucket), String(p.Key));
+      try {
+        items = JSON.parse(text) as Json;
+      } catch {
+        throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} is not JSON`);
+      }
+      if (!Array.isArray(items)) throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} does not hold a JSON array`);
+    } else items = readPath(s.ItemsPath ?? '$', eff, ctx, 'ItemsPath');
+    if (!Array.isArray(items)) throw new StatesError('States.Runtime', `the ItemsPath of Map '${name}' does not point to an array`);
+    const max = s.MaxConcurrency ?? (s.MaxConcurrencyPath ? nonNegativeInt(readPath(s.MaxConcurrencyPath, eff, ctx, 'MaxConcurrencyPath'), `MaxConcurrencyPath (${s.MaxConcurrencyPath})`) : 0);
+    this.emit(thread, 'MapStateStarted', { length: items.length });
+    const select = (item: Json, index: number): Json => {
+      const v = s.ItemSelector !== undefined ? payload(s.ItemSelector, eff, { ...ctx, Map: { Item: { Index: index, Value: item } } }, 'ItemSelector') : item;
+      this.limit(v, `item ${index} of Map '${name}'`);
+      return v;
+    };
+    let result: Json;
+    if (!distributed) result = await this.inline(name, s, items, select, max || INLINE_MAP_CONCURRENCY, scope);
+    else result = await this.distributed(name, s, eff, this.batches(s, eff, items), select, max, scope);
+    if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, ctx, 'ResultSelector');
+    this.emit(thread, 'MapStateSucceeded');
+    return result;
+  }
+
+  private batches(s: StateDef, eff: Json, items: Json[]): Json[] {
+    if (!s.ItemBatcher) return items;
+    const b = s.ItemBatcher;
+    const size = b.MaxItemsPerBatch ?? (b.MaxItemsPerBatchPath ? positiveInt(readPath(b.MaxItemsPerBatchPath, eff, undefined, 'MaxItemsPerBatchPath'), 'MaxItemsPerBatchPath') : items.length || 1);
+    const batchInput = b.BatchInput !== undefined ? payload(b.BatchInput, eff, undefined, 'ItemBatcher.BatchInput') : undefined;
+    const out: Json[] = [];
+    for (let i = 0; i < items.length; i += size) out.push({ ...(batchInput !== undefined ? { BatchInput: batchInput } : {}), Items: items.slice(i, i + size) });
+    return out;
+  }
+
+  /** An inline Map: iterations in this execution's history. */
+  private async inline(name: string, s: StateDef, items: Json[], select: (item: Json, i: number) => Json, limit: number, scope: Scope): Promise<Json> {
+    const controller = new AbortController();
+    const signal = AbortSignal.any([scope.signal, controller.signal]);
+    const results: Json[] = new Array(items.length).fill(null);
+    let failure: unknown;
+    await pool(
+      items.length,
+      Math.min(limit, INLINE_MAP_CONCURRENCY),
+      async (index) => {
+        const thread: Thread = { prev: scope.thread.prev };
+        this.emit(thread, 'MapIterationStarted', { name, index });
+        try {
+          results[index] = await this.states(s.ItemProcessor!, select(items[index]!, index), { thread, signal, item: { Index: index, Value: items[index]! } });
+          this.emit(thread, 'MapIterationSucceeded', { name, index });
+        } catch (e) {
+          if (e instanceof Aborted || signal.aborted) {
+            this.emit(thread, 'MapIterationAborted', { name, index });
+            return;
+          }
+          this.emit(thread, 'MapIterationFailed', { name, index });
+          failure ??= e;
+          controller.abort();
+        }
+      },
+      () => signal.aborted,
+    );
+    if (scope.signal.aborted) throw new Aborted();
+    if (failure !== undefined) {
+      this.emit(scope.thread, 'MapStateFailed');
+      throw failure;
+    }
+    return results;
+  }
+
+  /** A Distributed Map: a Map Run of child executions, each with its own history. */
+  private async distributed(name: string, s: StateDef, eff: Json, items: Json[], select: (item: Json, i: number) => Json, max: number, scope: Scope): Promise<Json> {
+    const label = s.Label ?? name;
+    const runId = randomUUID();
+    const smArn = this.ref.stateMachineArn;
+    const mapRunArn = `${smArn.replace(':stateMachine:', ':mapRun:')}/${label}:${runId}`;
+    this.emit(scope.thread, 'MapRunStarted', { mapRunArn });
+    const ctx = this.context(name, scope);
+    const pct = s.ToleratedFailurePercentage ?? (s.ToleratedFailurePercentagePath ? (readPath(s.ToleratedFailurePercentagePath, eff, ctx, 'ToleratedFailurePercentagePath') as number) : 0);
+    const count = s.ToleratedFailureCount ?? (s.ToleratedFailureCountPath ? nonNegativeInt(readPath(s.ToleratedFailureCountPath, eff, ctx, 'ToleratedFailureCountPath'), 'ToleratedFailureCountPath') : undefined);
+    if (typeof pct !== 'number' || pct < 0 || pct > 100) throw new StatesError('States.Runtime', `ToleratedFailurePercentage of Map '${name}' is ${JSON.stringify(pct)}; expected a number from 0 to 100`);
+    const children: Record<string, unknown>[] = new Array(items.length);
+    const running = new Set<() => void>();
+    let failed = 0;
+    let exceeded = false;
+    const engine = this.engine;
+    await pool(
+      items.length,
+      Math.min(max || DISTRIBUTED_MAP_CONCURRENCY, engine.opts.childConcurrency ?? DISTRIBUTED_MAP_CONCURRENCY),
+      async (index) => {
+        const childName = randomUUID();
+        const ref: ExecutionRef = { arn: `${smArn.replace(':stateMachine:', ':execution:')}/${label}:${childName}`, name: childName, stateMachineArn: `${smArn}/${label}`, mapRun: { arn: mapRunArn, label, index } };
+        let input: Json;
+        try {
+          input = select(items[index]!, index);
+        } catch (e) {
+          failed++;
+          children[index] = { Name: childName, Status: 'FAILED', Error: (e as Error).name, Cause: (e as StatesError).causeText ?? (e as Error).message };
+          exceeded ||= failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct;
+          return;
+        }
+        const started = new Date(this.now()).toISOString();
+        const child = engine.start(s.ItemProcessor!, input, ref);
+        running.add(child.abort);
+        const out = await child.result;
+        running.delete(child.abort);
+        children[index] = {
+          ExecutionArn: ref.arn,
+          Name: childName,
+          Input: str(input),
+          InputDetails: { Included: true },
+          StartDate: started,
+          StopDate: new Date(this.now()).toISOString(),
+          StateMachineArn: ref.stateMachineArn,
+          Status: out.status,
+          ...(out.status === 'SUCCEEDED' ? { Output: str(out.output), OutputDetails: { Included: true } } : { Error: out.error, Cause: out.cause }),
+        };
+        if (out.status === 'FAILED') {
+          failed++;
+          if (failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct) {
+            exceeded = true;
+            for (const abort of running) abort();
+          }
+        }
+      },
+      () => exceeded || scope.signal.aborted,
+    );
+    if (scope.signal.aborted) {
+      for (const abort of running) abort();
+      throw new Aborted();
+    }
+    let result: Json = children.map((c) => (c?.Status === 'SUCCEEDED' ? (JSON.parse(c.Output as string) as Json) : null));
+    if (s.ResultWriter) {
+      const p = payload(s.ResultWriter.Parameters, eff, ctx, 'ResultWriter.Parameters') as { Bucket?: string; Prefix?: string };
+      const prefix = `${String(p.Prefix ?? '').replace(/\/$/, '')}/${runId}`;
+      const by = (status: string) => children.filter((c) => c?.Status === status);
+      const files: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
+      for (const [status, list] of [['SUCCEEDED', by('SUCCEEDED')], ['FAILED', [...by('FAILED'), ...by('ABORTED')]], ['PENDING', items.map((_, i) => i).filter((i) => !children[i]).map((i) => ({ Index: i }))]] as const) {
+        if (!list.length) continue;
+        const key = `${prefix}/${status}_0.json`;
+        const body = JSON.stringify(list);
+        await this.hooks.putObject(String(p.Bucket), key, body);
+        files[status]!.push({ Key: key, Size: Buffer.byteLength(body) });
+      }
+      const manifestKey = `${prefix}/manifest.json`;
+      await this.hooks.putObject(String(p.Bucket), manifestKey, JSON.stringify({ DestinationBucket: p.Bucket, MapRunArn: mapRunArn, ResultFiles: files }));
+      result = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: String(p.Bucket), Key: manifestKey } };
+    }
+    if (exceeded) {
+      const cause = `The specified tolerated failure threshold was exceeded: ${failed} of ${items.length} child executions failed (tolerated: ${pct}%${count !== undefined ? ` or ${count}` : ''})`;
+      this.emit(scope.thread, 'MapRunFailed', { error: 'States.ExceedToleratedFailureThreshold', cause });
+      this.emit(scope.thread, 'MapStateFailed');
+      throw new StatesError('States.ExceedToleratedFailureThreshold', cause);
+    }
+    this.emit(scope.thread, 'MapRunSucceeded');
+    return result;
+  }
+}
+
+/** An answer by SendTaskFailure: its error and cause as given. */
+function callbackError(e: unknown): StatesError {
+  const err = e as { name?: string; message?: string };
+  return new StatesError(err.name ?? 'States.TaskFailed', err.message ?? '');
+}
