@@ -397,9 +397,9 @@ async function runLocked(
   };
 
   const execution = engine.start(definition, safe as Json, {
-    arn: `arn:aws:states:us-east-1:000000000000:execution:cutline-local:${runId}`,
+    arn: `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`,
     name: runId,
-    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:cutline-local',
+    stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:cutline-local',
   });
   let outcome: ExecutionOutcome;
   try {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../cli/commands';
+import { childHistories } from '../../cli/local-history';
 import { runLocal } from '../../cli/local-runner';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { silentLogger, systemClock } from '../../lambdas/adapters/local/runtime';
@@ -15,7 +16,7 @@ import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { aggregateGates, checkGateChunk, planGates } from '../../lambdas/core/compare/stage';
 import { RunSpec } from '../../lambdas/core/spec';
 import type { Deps, SqlClient } from '../../lambdas/ports';
-import { filesUnder, readJson, tempDir } from '../support/local-run';
+import { filesUnder, readHistory, readJson, tempDir } from '../support/local-run';
 
 const SEED = `CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, total numeric(12,2), placed_at timestamptz, note text);
 INSERT INTO orders SELECT g, 'c' || (g % 97), (g * 1.37)::numeric(12,2), timestamptz '2026-01-01' + g * interval '1 minute', CASE WHEN g % 5 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 6000) g;
@@ -74,7 +75,7 @@ describe('method gates in the state machine', () => {
     expect(JSON.parse(out.join('\n')).gates).toMatchObject({ done: chunks, total: chunks, rows: 9000 });
   });
 
-  it('differences on the target: NO_GO / GATE_FAILED with each key in the diff report (Distributed Map path, run inline)', async () => {
+  it('differences on the target: NO_GO / GATE_FAILED with each key in the diff report (a Distributed Map: a child execution per chunk)', async () => {
     await clients['pglite://memory/dst']!.query('DELETE FROM orders WHERE id = 4242');
     await clients['pglite://memory/dst']!.query("UPDATE orders SET note = '' WHERE id = 10");
     await clients['pglite://memory/dst']!.query("UPDATE lines SET sku = 'SKU-7' WHERE order_id = 3 AND line = 1");
@@ -93,6 +94,18 @@ describe('method gates in the state machine', () => {
     const plan = await readJson(path.join(r.evidenceDir, '07_gates/plan.json'));
     expect(plan.items).toBeGreaterThan(5);
     expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.reason).toContain('orders: FAIL');
+    // As in AWS: one child execution per chunk, each with its own history; results in ResultWriter's files, not the state.
+    const children = await childHistories(r.evidenceDir);
+    expect(children).toHaveLength(plan.items);
+    for (const c of children.slice(0, 3)) expect((await readHistory(c)).map((e) => e.type)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded', 'TaskStateExited', 'ExecutionSucceeded']);
+    const parent = await readHistory(path.join(r.evidenceDir, 'execution-history.jsonl'));
+    const exited = parent.find((e) => e.type === 'MapStateExited' && e.stateExitedEventDetails.name === 'GateChunksDistributed');
+    const written = JSON.parse(exited.stateExitedEventDetails.output).results.gateChunk;
+    expect(written).toMatchObject({ MapRunArn: expect.stringContaining(':mapRun:cutline-local/GateChunksDistributed:'), ResultWriterDetails: { Bucket: 'local-EvidenceBucketName' } });
+    expect((await readJson(written.ResultWriterDetails.Key)).ResultFiles.SUCCEEDED).toHaveLength(1);
+    const out: string[] = [];
+    await main(['status', 'gates-diff', '--evidence-dir', dir, '--json'], { out: (l) => out.push(l), err: () => {}, env: {} });
+    expect(JSON.parse(out.join('\n')).gates).toMatchObject({ done: plan.items, total: plan.items });
   });
 
   it('fast tolerance applies to the chunked totals, both sides of the threshold', async () => {
