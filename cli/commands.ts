@@ -17,7 +17,7 @@ import { addendumKey, type Manifest, readAddenda, readEvidenceJson, sha256Hex, v
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { fromAwsHistory, type Progress, type ProgressEvent, progressOf, recordedManifestRoot, renderProgress } from '../lambdas/core/progress';
+import { fromAwsHistory, type MapRunProgress, type Progress, type ProgressEvent, progressOf, recordedManifestRoot, renderProgress } from '../lambdas/core/progress';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
@@ -42,7 +42,7 @@ import { describeAction } from '../lambdas/core/actions';
 import type { Deps, EvidenceStore } from '../lambdas/ports';
 import { readSpecFile, SpecFileError } from './spec-file';
 import { readRunnerLock, RunnerBusyError, runnerAlive } from './runner-lock';
-import { HISTORY_FILE, readLocalRun } from './local-history';
+import { HISTORY_FILE, mapRunLabel, readLocalRun } from './local-history';
 import path from 'node:path';
 
 export const EXIT = { OK: 0, NO_GO: 1, BAD_INPUT: 2, ERROR: 3 } as const;
@@ -654,13 +654,13 @@ function executionArnOf(io: Io, runId: string, arn: string | undefined, command:
 const statusExit = (p: Progress) => (p.status === 'RUNNING' || p.status === 'SUCCEEDED' ? EXIT.OK : EXIT.NO_GO);
 
 /** A run's execution history: AWS (DescribeExecution + GetExecutionHistory, DescribeMapRun for distributed gates) or the local folder. */
-async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEvent[] = []): Promise<{ events: ProgressEvent[]; status?: string; distributed?: { done: number; total: number } }> {
+async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEvent[] = []): Promise<{ events: ProgressEvent[]; status?: string; mapRuns: MapRunProgress[] }> {
   if (!o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN) {
     const dir = path.resolve(o.evidenceDir, runId);
     const local = await readLocalRun(dir);
     if (!local) throw new UsageError(`no local run ${runId}: ${path.join(dir, HISTORY_FILE)} does not exist; expected a run started with \`cutline run --local\` (or pass --state-machine-arn for AWS)`);
-    const c = local.mapRun?.itemCounts;
-    return { events: fromAwsHistory(local.events), ...(c ? { distributed: { done: c.succeeded + c.failed + c.aborted, total: c.total } } : {}) };
+    const mapRuns = local.mapRuns.map((r) => ({ label: mapRunLabel(r.mapRunArn), done: r.itemCounts.succeeded + r.itemCounts.failed + r.itemCounts.aborted, total: r.itemCounts.total }));
+    return { events: fromAwsHistory(local.events), mapRuns };
   }
   const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'status');
   const sfn = sfnClient(io);
@@ -685,18 +685,17 @@ async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEven
   } while (nextToken);
   seen.push(...fresh.reverse());
   const events = seen;
-  const mapRunArn = [...events].reverse().find((e) => e.mapRunStartedEventDetails?.mapRunArn)?.mapRunStartedEventDetails?.mapRunArn;
-  let distributed: { done: number; total: number } | undefined;
-  if (mapRunArn) {
+  const mapRuns: MapRunProgress[] = [];
+  for (const mapRunArn of new Set(events.map((e) => e.mapRunStartedEventDetails?.mapRunArn).filter((a): a is string => !!a))) {
     const c = (await sfn.send(new DescribeMapRunCommand({ mapRunArn }))).itemCounts;
-    if (c) distributed = { done: (c.succeeded ?? 0) + (c.failed ?? 0) + (c.timedOut ?? 0) + (c.aborted ?? 0), total: c.total ?? 0 };
+    if (c) mapRuns.push({ label: mapRunLabel(mapRunArn), done: (c.succeeded ?? 0) + (c.failed ?? 0) + (c.timedOut ?? 0) + (c.aborted ?? 0), total: c.total ?? 0 });
   }
-  return { events: fromAwsHistory(events), ...(d.status ? { status: d.status } : {}), ...(distributed ? { distributed } : {}) };
+  return { events: fromAwsHistory(events), ...(d.status ? { status: d.status } : {}), mapRuns };
 }
 
 async function runProgress(io: Io, runId: string, o: WhereOpts, seen?: HistoryEvent[]): Promise<Progress> {
   const h = await runHistory(io, runId, o, seen);
-  const p = progressOf(h.events, h.distributed);
+  const p = progressOf(h.events, h.mapRuns);
   const local = !o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN;
   if (local && !h.status && p.status === 'RUNNING') {
     // A local history without an end: running only while its runner lives (lock file, pid, heartbeat).

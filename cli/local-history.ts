@@ -119,15 +119,22 @@ export class MapRunFiles {
   }
 }
 
-/** A local run's parent history and the item counts of its latest Map Run, as `cutline status` reads AWS. */
-export async function readLocalRun(runDir: string): Promise<{ events: HistoryEvent[]; mapRun?: MapRunCounts } | undefined> {
+/** A local run's parent history and the item counts of each of its Map Runs, as `cutline status` reads AWS. */
+export async function readLocalRun(runDir: string): Promise<{ events: HistoryEvent[]; mapRuns: MapRunCounts[] } | undefined> {
   const events = await readHistoryFile(path.join(runDir, HISTORY_FILE));
   if (!events) return undefined;
-  const arn = [...events].reverse().find((e) => e.type === 'MapRunStarted')?.mapRunStartedEventDetails as { mapRunArn?: string } | undefined;
-  if (!arn?.mapRunArn) return { events };
-  const text = await readFile(path.join(mapRunDir(runDir, arn.mapRunArn), 'map-run.json'), 'utf8').catch(() => undefined);
-  return { events, ...(text ? { mapRun: JSON.parse(text) as MapRunCounts } : {}) };
+  const mapRuns: MapRunCounts[] = [];
+  for (const e of events) {
+    const arn = (e.mapRunStartedEventDetails as { mapRunArn?: string } | undefined)?.mapRunArn;
+    if (!arn) continue;
+    const text = await readFile(path.join(mapRunDir(runDir, arn), 'map-run.json'), 'utf8').catch(() => undefined);
+    if (text) mapRuns.push(JSON.parse(text) as MapRunCounts);
+  }
+  return { events, mapRuns };
 }
+
+/** A Map Run's label: the Map state's name, from its ARN (…:mapRun:<state machine>/<label>:<id>). */
+export const mapRunLabel = (mapRunArn: string) => mapRunArn.split('/').at(-1)!.split(':')[0]!;
 
 /** Every child history of a run's Map Runs (tests and audits). */
 export async function childHistories(runDir: string): Promise<string[]> {

@@ -244,7 +244,7 @@ export class CutoverPipeline extends Construct {
       tracingEnabled: true,
     });
     for (const fn of Object.values(fns)) fn.grantInvoke(this.stateMachine);
-    // Distributed Map (many gate chunks): read the items file, write results, run child executions.
+    // Distributed Maps (many gate or backfill chunks): read the items file, write results, run child executions.
     const execArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [smArn] }));
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [execArns] }));
@@ -253,7 +253,7 @@ export class CutoverPipeline extends Construct {
       new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [bucket.arnForObjects('runs/*')] }),
     );
     acknowledgeWildcards(this.stateMachine, [execArns], 'Distributed Map child executions of this state machine have generated names.');
-    acknowledgeWildcards(this.stateMachine, [bucket.arnForObjects('runs/*')], 'The Distributed Map reads gate items from and writes results to the run evidence prefix.');
+    acknowledgeWildcards(this.stateMachine, [bucket.arnForObjects('runs/*')], 'The Distributed Maps read gate and backfill items from, and write results to, the run evidence prefix.');
     acknowledgeWildcards(
       this.stateMachine,
       Object.values(fns).map((f) => `${f.functionArn}:*`),

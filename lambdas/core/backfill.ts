@@ -27,8 +27,6 @@ export interface Chunk {
   readonly file?: string;
 }
 
-/** Items in one inline Map stay well under the 256 KB state payload. */
-export const MAX_INLINE_CHUNKS = 1000;
 
 export const INTEGER_TYPES = /^(smallint|integer|bigint|int|tinyint|mediumint)( unsigned)?$/i;
 
@@ -77,11 +75,6 @@ export async function planBackfill(spec: RunSpec, deps: Deps): Promise<{ phases:
     if (planned.chunks.length) phases.push(planned.chunks);
     tasks.push({ name: task.name, rows: planned.rows, chunks: planned.chunks.length });
   }
-  const total = phases.reduce((n, p) => n + p.length, 0);
-  if (total > MAX_INLINE_CHUNKS)
-    throw new BackfillFailed(
-      `backfill plan has ${total} chunks; expected at most ${MAX_INLINE_CHUNKS} in one inline Map (raise batchSize)`,
-    );
   return { phases, tasks };
 }
 

@@ -7,7 +7,7 @@ import type { Deps, EvidenceObject } from '../ports';
 import { runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { signRoot } from './signature';
-import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
+import { backfillPlanKey, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
 import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
@@ -21,7 +21,7 @@ import { dbRef, parseSpec, platformProblems, RunSpec } from './spec';
 import type { TaskKey } from './states';
 import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
-import { mdText, renderSummary } from './summary';
+import { type BackfillChunkResult, mdText, renderSummary } from './summary';
 import { escapeHtml } from './html';
 import { renderReport } from './report';
 import { mapLimit } from './concurrency';
@@ -217,8 +217,21 @@ export async function backfillPlanStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'backfillPlan', 'backfill: plan key-range chunks', async () => {
     await renewLease(s, deps);
     const { plan, reused } = await fixedBackfillPlan(s.spec, deps);
+    // A phase's chunks travel in the state while small; above that a Distributed Map reads them from evidence (ItemReader).
+    const phases = [];
+    for (const [i, chunks] of plan.phases.entries()) {
+      const at = (name: string) => `${backfillPlanKey(s.spec.runId)}/phase-${String(i + 1).padStart(3, '0')}${name}`;
+      const distributed = !travelsInline(chunks, s.spec.backfill.distributedAbove);
+      if (distributed) await deps.evidence.put(`${at('.items')}.json`, JSON.stringify(chunks), 'application/json');
+      phases.push({
+        phase: i + 1,
+        count: chunks.length,
+        distributed,
+        ...(distributed ? { itemsObjectKey: deps.evidence.objectKey(`${at('.items')}.json`), resultsPrefix: deps.evidence.objectKey(at('-results')) } : { chunks }),
+      });
+    }
     return {
-      value: { phases: plan.phases, tasks: plan.tasks },
+      value: { count: plan.phases.reduce((n, p) => n + p.length, 0), phases, tasks: plan.tasks },
       details: { tasks: plan.tasks, phases: plan.phases, planned_utc: plan.planned_utc, backfillHash: plan.backfillHash, reused },
     };
   });
@@ -254,10 +267,16 @@ export async function verifyStage(s: StageState, deps: Deps) {
   });
 }
 
+/** Map items small enough to travel in the state: at most `above` of them, and at most a quarter of the 256 KiB state. */
+export const INLINE_ITEMS_BYTES = 65_536;
+function travelsInline(items: readonly unknown[], above: number): boolean {
+  return items.length <= above && Buffer.byteLength(JSON.stringify(items)) <= INLINE_ITEMS_BYTES;
+}
+
 /** GatePlan: chunks planned once on the source; small plans travel inline, big ones are read by a Distributed Map. */
 export async function gatePlanStage(s: StageState, deps: Deps) {
   const { file, items, reused } = await planGates(s.spec, deps);
-  const distributed = items.length > s.spec.gates.distributedAbove;
+  const distributed = !travelsInline(items, s.spec.gates.distributedAbove);
   return {
     tables: file.tables.map((t) => ({ table: t.table, chunks: t.chunks, ...(t.error ? { error: t.error } : {}) })),
     count: items.length,
@@ -552,6 +571,22 @@ async function buildReport(
   });
 }
 
+/**
+ * Every backfill chunk's result: an inline phase's are in the state; a Distributed Map phase's state holds only its
+ * Map Run and where ResultWriter put the results (SUCCEEDED_<n>.json under the phase's results prefix), read here.
+ */
+async function backfillChunkResults(results: unknown, runId: string, deps: Deps): Promise<BackfillChunkResult[]> {
+  const phases = Array.isArray(results) ? results : [];
+  const out: BackfillChunkResult[] = phases.filter(Array.isArray).flat();
+  const runs = phases.map((p) => (p as { MapRunArn?: unknown } | null)?.MapRunArn).filter((a): a is string => typeof a === 'string').map((a) => a.split(':').at(-1)!);
+  if (!runs.length) return out;
+  for (const f of await deps.evidence.list(`${backfillPlanKey(runId)}/`)) {
+    if (!/\/SUCCEEDED_\d+\.json$/.test(f.key) || !runs.some((id) => f.key.includes(`/${id}/`))) continue;
+    for (const child of (await readEvidenceJson<{ Output: string }[]>(deps.evidence, f.key)) ?? []) out.push(JSON.parse(child.Output) as BackfillChunkResult);
+  }
+  return out;
+}
+
 export interface SummaryOutcome {
   readonly outcome: 'GO' | 'NO_GO';
   readonly classification: string;
@@ -573,7 +608,8 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
   const reason = go ? 'every gate passed, approved, cut over, smoke checks passed' : (c?.reason ?? s.classifyError?.Cause ?? 'run did not complete');
   const summaryKey = `${w.runId}/summary.md`;
   const attempts = await readAttempts(w.runId, deps).catch(() => []);
-  const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now(), attempts: attempts.length || undefined });
+  const backfillChunks = await backfillChunkResults(s.results.backfillChunk, w.runId, deps);
+  const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now(), attempts: attempts.length || undefined, backfillChunks });
   await deps.evidence.put(summaryKey, md, 'text/markdown; charset=utf-8');
   await deps.evidence.put(
     stepKey(w.runId, 'summary'),

@@ -80,8 +80,10 @@ const INNER: ReadonlySet<string> = new Set([
   STATES.commandPoll,
   STATES.commandDone,
   STATES.commandFinished,
+  STATES.backfillMode,
   STATES.backfillChunks,
   STATES.backfillChunk,
+  STATES.backfillChunksDistributed,
   STATES.gateChunk,
   STATES.gateChunkDistributed,
 ]);
@@ -99,11 +101,18 @@ export function chunkProgress(done: number, total: number | null, rows: number, 
   };
 }
 
+/** A Distributed Map's Map Run: its label (the Map state's name) and item counts (DescribeMapRun). */
+export interface MapRunProgress {
+  readonly label: string;
+  readonly done: number;
+  readonly total: number;
+}
+
 /**
  * Rates run from a stage's first chunk to its latest finished one.
- * @param distributedGates item counts of the gates' Distributed Map run (its chunks run in child executions).
+ * @param mapRuns item counts of the run's Distributed Map runs (their chunks run in child executions, not in this history).
  */
-export function progressOf(events: readonly ProgressEvent[], distributedGates?: { done: number; total: number }): Progress {
+export function progressOf(events: readonly ProgressEvent[], mapRuns: readonly MapRunProgress[] = []): Progress {
   const stages: { name: string; ms: number | null; t0: number }[] = [];
   let status = 'RUNNING';
   let error: Progress['error'];
@@ -137,8 +146,8 @@ export function progressOf(events: readonly ProgressEvent[], distributedGates?: 
       if (st) st.ms = e.ts - st.t0;
       const results = (e.output as { results?: Record<string, unknown> } | undefined)?.results;
       if (name === STATES.backfillPlan) {
-        const phases = (results?.backfillPlan as { phases?: unknown[][] } | undefined)?.phases;
-        if (Array.isArray(phases)) bf.total = phases.reduce((n, p) => n + (Array.isArray(p) ? p.length : 0), 0);
+        const count = (results?.backfillPlan as { count?: unknown } | undefined)?.count;
+        if (typeof count === 'number') bf.total = count;
       }
       if (name === STATES.gatePlan) {
         const count = (results?.gatePlan as { count?: unknown } | undefined)?.count;
@@ -146,11 +155,18 @@ export function progressOf(events: readonly ProgressEvent[], distributedGates?: 
       }
     }
   }
-  if (distributedGates) {
-    gt.done = distributedGates.done;
-    gt.total = distributedGates.total;
+  const gateRuns = mapRuns.filter((r) => r.label === STATES.gateChunksDistributed);
+  if (gateRuns.length) {
+    gt.done = gateRuns.reduce((n, r) => n + r.done, 0);
+    gt.total = gateRuns.reduce((n, r) => n + r.total, 0);
     gt.first ??= stages.find((s) => s.name === STATES.gateChunksDistributed)?.t0 ?? null;
     gt.last = events.at(-1)?.ts ?? 0;
+  }
+  const backfillRuns = mapRuns.filter((r) => r.label === STATES.backfillChunksDistributed);
+  if (backfillRuns.length) {
+    bf.done += backfillRuns.reduce((n, r) => n + r.done, 0);
+    bf.first ??= stages.find((s) => s.name === STATES.backfillTasks)?.t0 ?? null;
+    bf.last = events.at(-1)?.ts ?? 0;
   }
   const open = [...stages].reverse().find((s) => s.ms === null);
   const first = events.find((e) => e.kind === 'enter');

@@ -217,6 +217,8 @@ export const RunSpec = z
       .strictObject({
         tasks: z.array(BackfillTask).default([]),
         maxConcurrency: z.number().int().min(1).max(40).default(4),
+        /** A phase of more chunks than this (or of items over 64 KiB) runs as a Distributed Map reading its items from evidence. */
+        distributedAbove: z.number().int().min(1).default(1000),
         /** Pause after each chunk, to leave the database room. */
         pauseMs: z.number().int().min(0).max(600_000).default(0),
         /** Before each chunk: while this query returns a row whose first column is true / > 0, wait. */

@@ -18,6 +18,12 @@ export function mdText(v: unknown): string {
     .trim();
 }
 
+export interface BackfillChunkResult {
+  readonly t: string;
+  readonly rows: number;
+  readonly skipped: boolean;
+}
+
 export function renderSummary(r: {
   runId: string;
   owner: string;
@@ -29,6 +35,8 @@ export function renderSummary(r: {
   now: Date;
   /** Attempts the run took (1 = never interrupted). */
   attempts?: number;
+  /** Every backfill chunk's result, inline phases and Distributed Map phases alike (chunkResults). */
+  backfillChunks?: readonly BackfillChunkResult[];
 }): string {
   const out: string[] = [];
   out.push(`# cutline run ${r.runId}: ${r.outcome}${r.outcome === 'NO_GO' ? ` / ${r.classification}` : ''}`, '');
@@ -47,7 +55,7 @@ export function renderSummary(r: {
   }
   if (r.results.rollback) out.push(`| Rollback | ${(r.results.rollback as { ok: boolean }).ok ? 'done' : 'FAILED'} |`);
 
-  const chunks = (r.results.backfillChunk as { t: string; rows: number; skipped: boolean }[][] | undefined)?.flat();
+  const chunks = r.backfillChunks;
   if (chunks?.length) {
     const byTask = new Map<string, { rows: number; chunks: number; skipped: number }>();
     for (const c of chunks) {

@@ -24,12 +24,10 @@ export async function miniSpec(opts: { runId: string; appUrl?: string }): Promis
 }
 
 /** A history in GetExecutionHistory's shape, one event per line (the local runner's .jsonl files). */
-// biome-ignore lint/suspicious/noExplicitAny: tests read any event's details
 export async function readHistory(file: string): Promise<any[]> {
   return (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read any JSON
 export async function readJson(file: string): Promise<any> {
   return JSON.parse(await readFile(file, 'utf8'));
 }

@@ -20,8 +20,8 @@ function backfilling(): HistoryEvent[] {
   id = 0;
   const ev: HistoryEvent[] = [{ id: ++id, type: 'ExecutionStarted', timestamp: at(0) }];
   ev.push(entered('ValidateSpec', 0), exited('ValidateSpec', 1), entered('Preflight', 1), exited('Preflight', 3), entered('Schema', 3), exited('Schema', 10));
-  const phases = [[{ task: 'a', index: 0 }], Array.from({ length: 9 }, (_, i) => ({ task: 'b', index: i }))];
-  ev.push(entered('BackfillPlan', 10), exited('BackfillPlan', 11, { results: { backfillPlan: { phases } } }), { id: ++id, type: 'MapStateEntered', timestamp: at(11), stateEnteredEventDetails: { name: 'BackfillTasks' } });
+  const phases = [{ phase: 1, count: 1, distributed: false, chunks: [{ task: 'a', index: 0 }] }, { phase: 2, count: 9, distributed: false, chunks: Array.from({ length: 9 }, (_, i) => ({ task: 'b', index: i })) }];
+  ev.push(entered('BackfillPlan', 10), exited('BackfillPlan', 11, { results: { backfillPlan: { count: 10, phases } } }), { id: ++id, type: 'MapStateEntered', timestamp: at(11), stateEnteredEventDetails: { name: 'BackfillTasks' } });
   for (let i = 0; i < 4; i++) ev.push(entered('BackfillChunk', 12 + i), exited('BackfillChunk', 13 + i, { t: 'b', i, rows: 1000, skipped: false }));
   return ev;
 }
@@ -80,14 +80,15 @@ describe('cutline status (AWS)', () => {
     ]);
   });
 
+  const MAP_RUN = `${SM.replace(':stateMachine:', ':mapRun:')}/GateChunksDistributed:0f6c1b8e-4d55-4f0e-9a53-2b1d3c4e5f60`;
   it('distributed gates: counts come from DescribeMapRun (the chunks run in child executions)', async () => {
     const ev = backfilling();
     ev.push(entered('GatePlan', 20), exited('GatePlan', 21, { results: { gatePlan: { count: 120, distributed: true } } }));
     ev.push({ id: ++id, type: 'MapStateEntered', timestamp: at(21), stateEnteredEventDetails: { name: 'GateChunksDistributed' } });
-    ev.push({ id: ++id, type: 'MapRunStarted', timestamp: at(21), mapRunStartedEventDetails: { mapRunArn: `${EXEC}/map-run` } });
+    ev.push({ id: ++id, type: 'MapRunStarted', timestamp: at(21), mapRunStartedEventDetails: { mapRunArn: MAP_RUN } });
     sfnm.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
     serveHistory(() => ev);
-    sfnm.on(DescribeMapRunCommand, { mapRunArn: `${EXEC}/map-run` }).resolves({ itemCounts: { succeeded: 28, failed: 2, total: 120, pending: 80, running: 10, timedOut: 0, aborted: 0, resultsWritten: 30 } });
+    sfnm.on(DescribeMapRunCommand, { mapRunArn: MAP_RUN }).resolves({ itemCounts: { succeeded: 28, failed: 2, total: 120, pending: 80, running: 10, timedOut: 0, aborted: 0, resultsWritten: 30 } });
     const t = cli();
     expect(await main(['status', 'prod-1', '--state-machine-arn', SM, '--json'], t.io)).toBe(EXIT.OK);
     const p = JSON.parse(t.out.join('\n'));
