@@ -152,7 +152,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .command('run')
     .description('run a cutover; --local executes the state machine on this machine')
     .argument('<spec>', 'run spec JSON file')
-    .option('--local', 'run locally with aws-local-stepfunctions (the only mode of `run`; use `start` for AWS)')
+    .option('--local', "run locally on cutline's engine (the only mode of `run`; use `start` for AWS)")
     .option('--source-url <url>', 'source database (pglite://memory, postgres://..., mysql://...)', localUrl)
     .option('--target-url <url>', 'target database (defaults to the source: in place)', localUrl)
     .option('--evidence-dir <dir>', 'where evidence folders go', 'evidence')

@@ -1,8 +1,7 @@
 /**
- * The local runner: executes statemachines/cutover.asl.json with
- * aws-local-stepfunctions, every Task state overridden by name with the same
- * handler code the Lambda runs, wired to local adapters (PGlite / postgres /
- * mysql, evidence folder, local shell, parameters file, approval page).
+ * The local runner: executes statemachines/cutover.asl.json as deployed on cutline's engine (cli/engine), every
+ * Lambda task running the same handler code the Lambda runs, wired to local adapters (PGlite / postgres / mysql,
+ * evidence folder, local shell, parameters file, approval page).
  */
 import { randomBytes } from 'node:crypto';
 import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
