@@ -37,7 +37,7 @@ import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline'
 import type { RunSpec } from '../lambdas/core/spec';
 import { type Definition, unsupported } from './engine/asl';
 import { Engine, type ExecutionOutcome } from './engine/engine';
-import { StatesError } from './engine/errors';
+import { isTerminal, StatesError } from './engine/errors';
 import { HISTORY_EVENT_LIMIT, type HistoryEvent, JsonlHistoryFile } from './engine/history';
 import type { Json } from './engine/json-path';
 import { archiveHistory, historyFileOf, MapRunFiles } from './local-history';
@@ -58,9 +58,6 @@ export async function substitutedDefinition(): Promise<Definition> {
 
 /** The function ARN a Task's Resource names once substituted (one per handler). */
 const functionArn = (handler: string) => `arn:aws:lambda:us-east-1:000000000000:function:cutline-${handler}`;
-
-/** Errors Step Functions raises itself that no Catch takes: they end the execution. */
-const TERMINAL_ERRORS: ReadonlySet<string> = new Set(['States.Runtime', 'States.DataLimitExceeded']);
 
 /** How many child executions of a Distributed Map run at once on a laptop (AWS: up to MaxConcurrency). */
 const LOCAL_CHILD_CONCURRENCY = 8;
@@ -411,7 +408,7 @@ async function runLocked(
     channel.dispose();
     if (!opts.keepOpen) await factory.closeAll();
   }
-  if (outcome.error && TERMINAL_ERRORS.has(outcome.error)) out(`execution failed: ${outcome.error}: ${outcome.cause} (Step Functions lets no Catch take this error)`);
+  if (outcome.error && isTerminal(outcome.error)) out(`execution failed: ${outcome.error}: ${outcome.cause} (Step Functions lets no Catch take this error)`);
   const status: LocalRunResult['status'] = outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED';
   const output = outcome.output;
 

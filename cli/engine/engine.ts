@@ -205,7 +205,7 @@ class Run {
   }
 
   private context(name: string, scope: Scope, token?: string): ContextObject {
-    const { arn: smArn } = { arn: this.ref.stateMachineArn };
+    const smArn = this.ref.stateMachineArn;
     return {
       Execution: { Id: this.ref.arn, Name: this.ref.name, Input: this.input, StartTime: this.startTime },
       StateMachine: { Id: smArn, Name: smArn.split(':').at(-1)! },
@@ -500,6 +500,11 @@ class Run {
     let failed = 0;
     let exceeded = false;
     const engine = this.engine;
+    // The parent stopped (aborted, or failed at its history quota): its running children stop with it.
+    const stopChildren = () => {
+      for (const abort of running) abort();
+    };
+    scope.signal.addEventListener('abort', stopChildren, { once: true });
     await pool(
       items.length,
       Math.min(max || DISTRIBUTED_MAP_CONCURRENCY, engine.opts.childConcurrency ?? DISTRIBUTED_MAP_CONCURRENCY),
@@ -535,16 +540,14 @@ class Run {
           failed++;
           if (failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct) {
             exceeded = true;
-            for (const abort of running) abort();
+            stopChildren();
           }
         }
       },
       () => exceeded || scope.signal.aborted,
     );
-    if (scope.signal.aborted) {
-      for (const abort of running) abort();
-      throw new Aborted();
-    }
+    scope.signal.removeEventListener('abort', stopChildren);
+    if (scope.signal.aborted) throw new Aborted();
     let result: Json = children.map((c) => (c?.Status === 'SUCCEEDED' ? (JSON.parse(c.Output as string) as Json) : null));
     if (s.ResultWriter) {
       const p = payload(s.ResultWriter.Parameters, eff, ctx, 'ResultWriter.Parameters') as { Bucket?: string; Prefix?: string };

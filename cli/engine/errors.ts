@@ -11,11 +11,14 @@ export class StatesError extends Error {
     super(causeText);
   }
   get terminal(): boolean {
-    return TERMINAL.has(this.name);
+    return isTerminal(this.name);
   }
 }
 
-const TERMINAL: ReadonlySet<string> = new Set(['States.Runtime', 'States.DataLimitExceeded']);
+/** Errors Step Functions raises itself that no Retry or Catch takes: they end the execution. */
+export function isTerminal(error: string): boolean {
+  return error === 'States.Runtime' || error === 'States.DataLimitExceeded';
+}
 
 /** Whether a retrier's or catcher's ErrorEquals takes this error (States.ALL takes every error but the terminal ones). */
 export function errorMatches(errorEquals: readonly string[], error: StatesError, isTask: boolean): boolean {
