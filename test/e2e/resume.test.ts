@@ -101,6 +101,26 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     expect(verified.code).toBe(0);
   }, 120_000);
 
+  it('a kill inside a Distributed Map backfill: the resume runs a new Map Run that skips every checkpointed chunk and ends GO with every row processed', async () => {
+    const url = await setup('distributed');
+    const evidence = path.join(dir, 'ev-distributed');
+    // 20 chunks of 2,000 rows, above distributedAbove: the phase runs as child executions reading their items from evidence.
+    const s = spec('resume-distributed', url, 2000);
+    const first = await write('distributed', { ...s, backfill: { ...s.backfill, distributedAbove: 5 } });
+    const killed = await runCli(args(first, evidence), { afterLines: 3, delayMs: 0 });
+    expect(killed.killed).toBe(true);
+    expect(Number((await sql(url, 'SELECT count(*) FILTER (WHERE filled) AS n FROM items')).rows[0].n)).toBeLessThan(ROWS);
+    const resumed = await runCli(args(first, evidence));
+    expect(resumed.lines.join('\n')).toMatch(/GO: every gate passed/);
+    expect((await sql(url, 'SELECT count(*) AS n FROM items WHERE NOT filled')).rows[0].n).toBe('0');
+    expect(resumed.lines.filter((l) => l.includes('(chunk already done: skipped)')).length).toBeGreaterThanOrEqual(3);
+    // Both attempts ran the phase as a Map Run; Summary counts the second one's 20 chunks from ResultWriter's files.
+    const runs = async (file: string) => (await readHistory(path.join(evidence, 'resume-distributed', file))).filter((e) => e.type === 'MapRunStarted').length;
+    expect([await runs('execution-history/attempt-001.jsonl'), await runs('execution-history.jsonl')]).toEqual([1, 1]);
+    expect(await readFile(path.join(evidence, 'resume-distributed/summary.md'), 'utf8')).toMatch(/^\| fill \| 20 \| ([3-9]|1\d) \| \d+ \|$/m);
+    expect((await runCli(['evidence', 'verify', 'resume-distributed', '--evidence-dir', evidence])).code).toBe(0);
+  }, 120_000);
+
   it('rows deleted between attempts: the plan and the "before" counts are the first attempt\'s, so the resume ends NO_GO (rows went missing), not GO', async () => {
     const url = await setup('deleted');
     const evidence = path.join(dir, 'ev-deleted');
