@@ -37,6 +37,22 @@ export interface VerifyOutcome {
 const jsonable = (row: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v]));
 
+/** A sample of violating rows travels in the Verify result (the 256 KiB state): each value cut at 200 characters, the sample at 8 KiB. */
+export const SAMPLE_VALUE_CHARS = 200;
+export const SAMPLE_BYTES = 8192;
+export function boundedSample(rows: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  const cut = (v: unknown) => (typeof v === 'string' && v.length > SAMPLE_VALUE_CHARS ? `${v.slice(0, SAMPLE_VALUE_CHARS)}… (${v.length} characters)` : v);
+  const out: Record<string, unknown>[] = [];
+  let bytes = 2;
+  for (const row of rows) {
+    const r = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cut(v)]));
+    bytes += Buffer.byteLength(JSON.stringify(r)) + 1;
+    if (bytes > SAMPLE_BYTES) break;
+    out.push(r);
+  }
+  return out;
+}
+
 export async function runVerify(spec: RunSpec, baseline: Record<string, string>, deps: Deps): Promise<VerifyOutcome> {
   const tables: TableCount[] = [];
   const count = async (side: 'source' | 'target', table: string) => {
@@ -61,7 +77,7 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
   for (const a of spec.verify.assertions) {
     try {
       const { rows } = await deps.sql(dbRef(spec, a.database)).query(a.sql);
-      assertions.push({ name: a.name, ok: rows.length === 0, violations: rows.length, sample: rows.slice(0, 20).map(jsonable) });
+      assertions.push({ name: a.name, ok: rows.length === 0, violations: rows.length, sample: boundedSample(rows.slice(0, 20).map(jsonable)) });
     } catch (e) {
       assertions.push({ name: a.name, ok: false, violations: 0, sample: [], error: errorMessage(e) });
     }
