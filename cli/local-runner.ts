@@ -35,9 +35,9 @@ import { readAttempts } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
-import { type Definition, unsupported } from './engine/asl';
+import type { Definition } from './engine/asl';
 import { Engine, type ExecutionOutcome } from './engine/engine';
-import { isTerminal, StatesError } from './engine/errors';
+import { isTerminal } from './engine/errors';
 import { HISTORY_EVENT_LIMIT, type HistoryEvent, JsonlHistoryFile } from './engine/history';
 import type { Json } from './engine/json-path';
 import { archiveHistory, historyFileOf, MapRunFiles } from './local-history';
@@ -64,7 +64,7 @@ const LOCAL_CHILD_CONCURRENCY = 8;
 
 /** An object of the evidence bucket as the evidence store names it; the local engine knows no other bucket. */
 function bucketKey(bucket: string, key: string, evidenceRoot: string): string {
-  if (bucket !== `local-EvidenceBucketName`) throw new StatesError('States.ItemReaderFailed', `s3://${bucket}: NoSuchBucket (locally only the evidence bucket exists)`);
+  if (bucket !== `local-EvidenceBucketName`) throw new Error('NoSuchBucket (locally only the evidence bucket exists)');
   return path.isAbsolute(key) ? path.relative(evidenceRoot, key) : key;
 }
 
@@ -354,7 +354,7 @@ async function runLocked(
       },
       getObject: async (bucket, key) => {
         const body = await evidence.get(bucketKey(bucket, key, evidenceRoot));
-        if (!body) throw new StatesError('States.ItemReaderFailed', `s3://${bucket}/${key}: NoSuchKey`);
+        if (!body) throw new Error('NoSuchKey');
         return Buffer.from(body).toString('utf8');
       },
       putObject: async (bucket, key, body) => {
@@ -373,8 +373,6 @@ async function runLocked(
     },
     { historyEventLimit: opts.historyEventLimit ?? HISTORY_EVENT_LIMIT, childConcurrency: LOCAL_CHILD_CONCURRENCY },
   );
-  const problems = unsupported(definition);
-  if (problems.length) throw new Error(`the deployed definition uses what the local engine does not execute:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 
   // Console: one line per parent state, its time, and each failure.
   const entered = new Map<string, number>();
@@ -392,14 +390,13 @@ async function runLocked(
     } else if (failure) out(`  failed: ${failure.error}: ${failure.cause.slice(0, 400)}`);
   };
 
-  const execution = engine.start(definition, safe as Json, {
-    arn: `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`,
-    name: runId,
-    stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:cutline-local',
-  });
   let outcome: ExecutionOutcome;
   try {
-    outcome = await execution.result;
+    outcome = await engine.start(definition, safe as Json, {
+      arn: `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`,
+      name: runId,
+      stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:cutline-local',
+    }).result;
   } finally {
     // Handlers still running (an aborted iteration's Lambda runs to its end in AWS too) finish before the runner does.
     await Promise.allSettled([...inFlight]);

@@ -15,7 +15,7 @@
  *   States.DataLimitExceeded; the history reaching 25,000 events fails it with States.Runtime.
  */
 import { randomUUID } from 'node:crypto';
-import { type Definition, LAMBDA_ARN, type StateDef } from './asl';
+import { type Definition, LAMBDA_ARN, type StateDef, unsupported } from './asl';
 import { errorMatches, lambdaError, StatesError } from './errors';
 import { detailsKey, HISTORY_EVENT_LIMIT, type HistoryEvent, type HistorySink } from './history';
 import { applyResultPath, type ContextObject, hasPath, type Json, payload, readPath } from './json-path';
@@ -86,7 +86,6 @@ interface Scope {
 }
 type Step = { next?: string; output: Json };
 
-const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null));
 const str = (v: unknown) => JSON.stringify(v ?? null);
 
 /** Resolves after ms, or rejects with Aborted when the signal fires first. */
@@ -144,8 +143,15 @@ export class Engine {
     return Math.min(HISTORY_EVENT_LIMIT, this.options.historyEventLimit ?? HISTORY_EVENT_LIMIT);
   }
 
-  /** Start an execution; `abort()` stops it as StopExecution does. */
+  /**
+   * Start an execution; `abort()` stops it as StopExecution does. A definition using what the engine does not execute
+   * is refused before anything runs (as CreateStateMachine refuses an invalid one).
+   */
   start(definition: Definition, input: Json, ref: ExecutionRef): { result: Promise<ExecutionOutcome>; abort: () => void } {
+    if (!ref.mapRun) {
+      const problems = unsupported(definition);
+      if (problems.length) throw new Error(`the definition uses what the local engine does not execute:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    }
     const run = new Run(this, this.hooks, definition, ref);
     return { result: run.run(input), abort: () => run.stop() };
   }
@@ -199,9 +205,11 @@ class Run {
     return id;
   }
 
-  private limit(value: unknown, what: string): void {
-    const n = bytes(value);
+  /** The value as JSON text, once it is known to be within Step Functions' payload limit. */
+  private sized(value: unknown, what: string, text = str(value)): string {
+    const n = Buffer.byteLength(text);
     if (n > STATE_PAYLOAD_LIMIT) throw new StatesError('States.DataLimitExceeded', `${what} has a size of ${n} bytes, exceeding the maximum of ${STATE_PAYLOAD_LIMIT} bytes`);
+    return text;
   }
 
   private context(name: string, scope: Scope, token?: string): ContextObject {
@@ -218,14 +226,15 @@ class Run {
   async run(input: Json): Promise<ExecutionOutcome> {
     this.input = input;
     const thread: Thread = { prev: 0 };
-    this.emit(thread, 'ExecutionStarted', { input: str(input), inputDetails: { truncated: false }, roleArn: 'arn:aws:iam::000000000000:role/cutline-local' });
+    const inputText = str(input);
+    this.emit(thread, 'ExecutionStarted', { input: inputText, inputDetails: { truncated: false }, roleArn: 'arn:aws:iam::000000000000:role/cutline-local' });
     let outcome: Omit<ExecutionOutcome, 'events'>;
     try {
-      this.limit(input, 'the execution input');
+      this.sized(input, 'the execution input', inputText);
       const output = await this.states(this.definition, input, { thread, signal: this.controller.signal });
-      this.limit(output, 'the execution output');
+      const outputText = this.sized(output, 'the execution output');
       if (this.fatal) throw this.fatal;
-      this.emit(thread, 'ExecutionSucceeded', { output: str(output), outputDetails: { truncated: false } }, true);
+      this.emit(thread, 'ExecutionSucceeded', { output: outputText, outputDetails: { truncated: false } }, true);
       outcome = { status: 'SUCCEEDED', output };
     } catch (e) {
       const err = this.fatal ?? (e instanceof Aborted ? undefined : e instanceof StatesError ? e : lambdaError(e));
@@ -255,11 +264,12 @@ class Run {
 
   private async state(name: string, s: StateDef, input: Json, scope: Scope): Promise<Step> {
     const { thread } = scope;
-    this.emit(thread, `${s.Type}StateEntered`, { name, input: str(input), inputDetails: { truncated: false } });
-    this.limit(input, `the input of state '${name}'`);
+    const inputText = str(input);
+    this.emit(thread, `${s.Type}StateEntered`, { name, input: inputText, inputDetails: { truncated: false } });
+    this.sized(input, `the input of state '${name}'`, inputText);
     const exit = (output: Json, next: string | undefined): Step => {
-      this.limit(output, `the output of state '${name}'`);
-      this.emit(thread, `${s.Type}StateExited`, { name, output: str(output), outputDetails: { truncated: false } });
+      const text = this.sized(output, `the output of state '${name}'`);
+      this.emit(thread, `${s.Type}StateExited`, { name, output: text, outputDetails: { truncated: false } });
       return { next, output };
     };
     const after = (result: Json) => this.outputPath(s, applyResultPath(s.ResultPath, input, result), name);
@@ -318,7 +328,7 @@ class Run {
         const c = (s.Catch ?? []).find((x) => errorMatches(x.ErrorEquals, err, s.Type === 'Task'));
         if (!c) throw err;
         const output = applyResultPath(c.ResultPath, input, { Error: err.name, Cause: err.causeText });
-        this.limit(output, `the output of state '${name}'`);
+        this.sized(output, `the output of state '${name}'`);
         return { next: c.Next, output };
       }
     }
@@ -369,7 +379,7 @@ class Run {
       timeoutInSeconds: timeout,
       ...(heartbeat !== undefined ? { heartbeatInSeconds: heartbeat } : {}),
     });
-    this.limit(params, `the parameters of state '${name}'`);
+    this.sized(params, `the parameters of state '${name}'`);
     if (typeof FunctionName !== 'string') throw new StatesError('States.Runtime', `state '${name}': Parameters.FunctionName must be a string`);
     this.emit(thread, 'TaskStarted', kind);
     let timer: NodeJS.Timeout | undefined;
@@ -391,9 +401,12 @@ class Run {
         });
         result = JSON.parse(str(await untilAborted(Promise.race([answered, timedOut]), signal))) as Json;
       }
-      this.limit(result, `the result of state '${name}'`);
-      if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, this.context(name, scope), 'ResultSelector');
-      this.emit(thread, 'TaskSucceeded', { ...kind, output: str(result), outputDetails: { truncated: false } });
+      let resultText = this.sized(result, `the result of state '${name}'`);
+      if (s.ResultSelector !== undefined) {
+        result = payload(s.ResultSelector, result, this.context(name, scope), 'ResultSelector');
+        resultText = str(result);
+      }
+      this.emit(thread, 'TaskSucceeded', { ...kind, output: resultText, outputDetails: { truncated: false } });
       return result;
     } catch (e) {
       token?.expire();
@@ -415,7 +428,9 @@ class Run {
     let items: Json;
     if (s.ItemReader) {
       const p = payload(s.ItemReader.Parameters, eff, ctx, 'ItemReader.Parameters') as { Bucket?: string; Key?: string };
-      const text = await this.hooks.getObject(String(p.Bucket), String(p.Key));
+      const text = await this.hooks.getObject(String(p.Bucket), String(p.Key)).catch((e: Error) => {
+        throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key}: ${e.message}`);
+      });
       try {
         items = JSON.parse(text) as Json;
       } catch {
@@ -428,11 +443,11 @@ class Run {
     this.emit(thread, 'MapStateStarted', { length: items.length });
     const select = (item: Json, index: number): Json => {
       const v = s.ItemSelector !== undefined ? payload(s.ItemSelector, eff, { ...ctx, Map: { Item: { Index: index, Value: item } } }, 'ItemSelector') : item;
-      this.limit(v, `item ${index} of Map '${name}'`);
+      this.sized(v, `item ${index} of Map '${name}'`);
       return v;
     };
     let result: Json;
-    if (!distributed) result = await this.inline(name, s, items, select, max || INLINE_MAP_CONCURRENCY, scope);
+    if (!distributed) result = await this.inline(name, s, items, select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
     else result = await this.distributed(name, s, eff, this.batches(s, eff, items), select, max, scope);
     if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, ctx, 'ResultSelector');
     this.emit(thread, 'MapStateSucceeded');
@@ -457,7 +472,7 @@ class Run {
     let failure: unknown;
     await pool(
       items.length,
-      Math.min(limit, INLINE_MAP_CONCURRENCY),
+      limit,
       async (index) => {
         const thread: Thread = { prev: scope.thread.prev };
         this.emit(thread, 'MapIterationStarted', { name, index });
@@ -552,17 +567,21 @@ class Run {
     if (s.ResultWriter) {
       const p = payload(s.ResultWriter.Parameters, eff, ctx, 'ResultWriter.Parameters') as { Bucket?: string; Prefix?: string };
       const prefix = `${String(p.Prefix ?? '').replace(/\/$/, '')}/${runId}`;
+      const put = (key: string, body: string) =>
+        this.hooks.putObject(String(p.Bucket), key, body).catch((e: Error) => {
+          throw new StatesError('States.ResultWriterFailed', `s3://${p.Bucket}/${key}: ${e.message}`);
+        });
       const by = (status: string) => children.filter((c) => c?.Status === status);
       const files: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
       for (const [status, list] of [['SUCCEEDED', by('SUCCEEDED')], ['FAILED', [...by('FAILED'), ...by('ABORTED')]], ['PENDING', items.map((_, i) => i).filter((i) => !children[i]).map((i) => ({ Index: i }))]] as const) {
         if (!list.length) continue;
         const key = `${prefix}/${status}_0.json`;
         const body = JSON.stringify(list);
-        await this.hooks.putObject(String(p.Bucket), key, body);
+        await put(key, body);
         files[status]!.push({ Key: key, Size: Buffer.byteLength(body) });
       }
       const manifestKey = `${prefix}/manifest.json`;
-      await this.hooks.putObject(String(p.Bucket), manifestKey, JSON.stringify({ DestinationBucket: p.Bucket, MapRunArn: mapRunArn, ResultFiles: files }));
+      await put(manifestKey, JSON.stringify({ DestinationBucket: p.Bucket, MapRunArn: mapRunArn, ResultFiles: files }));
       result = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: String(p.Bucket), Key: manifestKey } };
     }
     if (exceeded) {

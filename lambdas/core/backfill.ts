@@ -11,6 +11,7 @@ import type { Deps, SqlClient } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
 import { mapLimit } from './concurrency';
+import { EVIDENCE_STEPS } from './states';
 import { isTransient, retryTransient } from './retry';
 import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
 import type { BackfillTask, RunSpec } from './spec';
@@ -97,7 +98,9 @@ export interface BackfillPlanFile {
   readonly tasks: { name: string; rows: string; chunks: number }[];
 }
 
-export const backfillPlanKey = (runId: string) => stepKey(runId, 'backfillPlan', '/plan');
+/** A file of the backfill plan's folder: the plan, a Distributed phase's items, ResultWriter's results (outside 05_backfill/, the checkpoints). */
+export const backfillPlanFile = (runId: string, rest: string) => `${runId}/${EVIDENCE_STEPS.backfillPlan}/${rest}`;
+export const backfillPlanKey = (runId: string) => backfillPlanFile(runId, 'plan.json');
 
 /**
  * The run's backfill plan: made on the first attempt and fixed in evidence,

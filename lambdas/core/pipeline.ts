@@ -7,7 +7,7 @@ import type { Deps, EvidenceObject } from '../ports';
 import { runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { signRoot } from './signature';
-import { type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
+import { backfillPlanFile, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
 import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
@@ -220,14 +220,14 @@ export async function backfillPlanStage(s: StageState, deps: Deps) {
     // A phase's chunks travel in the state while small; above that a Distributed Map reads them from evidence (ItemReader).
     const phases = [];
     for (const [i, chunks] of plan.phases.entries()) {
-      const items = stepKey(s.spec.runId, 'backfillPlan', `/phase-${String(i + 1).padStart(3, '0')}`);
+      const items = backfillPlanFile(s.spec.runId, `phase-${String(i + 1).padStart(3, '0')}.items.json`);
       const distributed = !travelsInline(chunks, s.spec.backfill.distributedAbove);
       if (distributed) await deps.evidence.put(items, JSON.stringify(chunks), 'application/json');
       phases.push({
         phase: i + 1,
         count: chunks.length,
         distributed,
-        ...(distributed ? { itemsObjectKey: deps.evidence.objectKey(items), resultsPrefix: deps.evidence.objectKey(`${BACKFILL_RESULTS(s.spec.runId)}/phase-${i + 1}`) } : { chunks }),
+        ...(distributed ? { itemsObjectKey: deps.evidence.objectKey(items), resultsPrefix: deps.evidence.objectKey(backfillPlanFile(s.spec.runId, `results/phase-${i + 1}`)) } : { chunks }),
       });
     }
     return {
@@ -266,9 +266,6 @@ export async function verifyStage(s: StageState, deps: Deps) {
     };
   });
 }
-
-/** Where ResultWriter puts a Distributed backfill phase's results (outside 05_backfill/, the checkpoints). */
-const BACKFILL_RESULTS = (runId: string) => stepKey(runId, 'backfillPlan', '-results').replace(/\.json$/, '');
 
 /** Map items small enough to travel in the state: at most `above` of them, and at most a quarter of the 256 KiB state. */
 export const INLINE_ITEMS_BYTES = 65_536;
@@ -583,7 +580,7 @@ async function backfillChunkResults(results: unknown, runId: string, deps: Deps)
   const out: BackfillChunkResult[] = phases.filter(Array.isArray).flat();
   const runs = phases.map((p) => (p as { MapRunArn?: unknown } | null)?.MapRunArn).filter((a): a is string => typeof a === 'string').map((a) => a.split(':').at(-1)!);
   if (!runs.length) return out;
-  for (const f of await deps.evidence.list(`${BACKFILL_RESULTS(runId)}/`)) {
+  for (const f of await deps.evidence.list(backfillPlanFile(runId, 'results/'))) {
     if (!/\/SUCCEEDED_\d+\.json$/.test(f.key) || !runs.some((id) => f.key.includes(`/${id}/`))) continue;
     for (const child of (await readEvidenceJson<{ Output: string }[]>(deps.evidence, f.key)) ?? []) out.push(JSON.parse(child.Output) as BackfillChunkResult);
   }

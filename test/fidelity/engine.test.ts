@@ -64,6 +64,8 @@ describe("cutline's engine", () => {
     expect(unsupported(await substitutedDefinition())).toEqual([]);
     const odd = { StartAt: 'A', States: { A: { Type: 'Parallel', Branches: [], End: true }, B: { Type: 'Task', Resource: FN, Credentials: {}, End: true } } } as unknown as Definition;
     expect(unsupported(odd)).toEqual(['States.A: state type Parallel is not executed by the local engine', 'States.B: field Credentials of a Task state is not executed by the local engine']);
+    const h = harness(async () => ({}));
+    expect(() => new Engine(h.hooks).start(odd, {}, h.ref)).toThrow(/state type Parallel is not executed by the local engine/);
   });
 
   it("writes GetExecutionHistory's events: ids, previousEventId, *EventDetails with input and output as strings", async () => {
