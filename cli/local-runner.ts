@@ -22,6 +22,7 @@ import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
 import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
 import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
 import { defaultSigningKeyPath, FileSigner } from '../lambdas/adapters/local/signer-file';
+import type { DataApiServerOptions } from '../lambdas/adapters/local/data-api-server';
 import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
 import { redactUrl } from '../lambdas/adapters/local/sql-common';
 import { readEvidenceJson } from '../lambdas/core/evidence';
@@ -41,6 +42,7 @@ import { isTerminal } from './engine/errors';
 import { HISTORY_EVENT_LIMIT, type HistoryEvent, JsonlHistoryFile } from './engine/history';
 import type { Json } from './engine/json-path';
 import { archiveHistory, historyFileOf, MapRunFiles } from './local-history';
+import { loopbackDataApi } from './loopback-data-api';
 import { takeRunnerLock } from './runner-lock';
 import { SpecFileError } from './spec-file';
 
@@ -90,6 +92,11 @@ export interface LocalRunOptions {
   readonly onOpen?: (url: string, client: SqlClient) => void;
   /** Called with the approval page URL once it listens (tests drive the page). */
   readonly onApprovalPage?: (baseUrl: string) => void;
+  /**
+   * Reach every PostgreSQL database through the production Data API adapter and a loopback Data API with the
+   * service's limits (45 s per call, 1 MiB per response, 64 KB per row, pooled connections); tests may lower the limits.
+   */
+  readonly dataApi?: boolean | DataApiServerOptions;
   /** Shorter function timeouts in seconds (tests); never longer than the deployed ones in TASKS. */
   readonly functionTimeouts?: Partial<Record<TaskKey, number>>;
   /** A lower history quota (tests); never above Step Functions' 25,000 events. */
@@ -247,9 +254,25 @@ async function runLocked(
   // The history of an earlier, interrupted attempt is kept beside this one's.
   await archiveHistory(path.join(evidenceRoot, runId), (await readAttempts(runId, { evidence })).at(-1)?.attempt ?? 1);
   const { factory, opened } = await openLocalDatabases(raw, opts, out);
+  // With --data-api the handlers reach each database as the Lambdas do (the direct clients stay for seeding and tests).
+  const viaDataApi: Record<string, SqlClient> = {};
+  const closeDatabases = async () => {
+    await Promise.all(Object.values(viaDataApi).map((c) => c.close().catch(() => undefined)));
+    if (opts.keepOpen) return;
+    // The direct clients the loopback replaced for the handlers are no longer in the factory.
+    if (Object.keys(viaDataApi).length) await Promise.all(Object.values(opened).map((c) => c.close().catch(() => undefined)));
+    await factory.closeAll();
+  };
+  try {
+    if (opts.dataApi) for (const url of Object.keys(opened)) viaDataApi[url] = await loopbackDataApi(url, factory.pglite(url), opts.dataApi === true ? {} : opts.dataApi);
+  } catch (e) {
+    await closeDatabases();
+    throw new SpecFileError((e as Error).message);
+  }
   for (const side of ['source', 'target']) {
     const url = raw?.[side]?.url;
-    if (typeof url === 'string' && opened[url]) factory.register(redactUrl(url), opened[url]);
+    const client = typeof url === 'string' ? (viaDataApi[url] ?? opened[url]) : undefined;
+    if (client) factory.register(redactUrl(url), client);
   }
 
   // Parameters: a working copy per run, so the runtime-selector flip never edits the example file;
@@ -403,7 +426,7 @@ async function runLocked(
     await mapRuns.close();
     await page.stop();
     channel.dispose();
-    if (!opts.keepOpen) await factory.closeAll();
+    await closeDatabases();
   }
   if (outcome.error && isTerminal(outcome.error)) out(`execution failed: ${outcome.error}: ${outcome.cause} (Step Functions lets no Catch take this error)`);
   const status: LocalRunResult['status'] = outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED';

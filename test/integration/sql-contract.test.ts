@@ -12,7 +12,7 @@ import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { pgliteClient, postgresClient } from '../../lambdas/adapters/local/sql-postgres';
 import { selectPages } from '../../lambdas/core/paging';
 import type { SqlClient } from '../../lambdas/ports';
-import { pgBackend, pgliteBackend, startDataApiServer } from '../support/data-api-server';
+import { pgBackend, pgliteBackend, startDataApiServer } from '../../lambdas/adapters/local/data-api-server';
 import { MYSQL_URL, PG_URL } from '../support/env';
 
 interface Target {

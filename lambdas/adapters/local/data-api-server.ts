@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
-import { PG_TEXT_OIDS } from '../../lambdas/adapters/local/sql-common';
-import { MultiStatementError, assertSingleStatement, rewriteParams } from '../../lambdas/core/sql-lexer';
+import { PG_TEXT_OIDS } from './sql-common';
+import { MultiStatementError, assertSingleStatement, rewriteParams } from '../../core/sql-lexer';
 
 export const RESPONSE_LIMIT = 1024 * 1024;
 
@@ -30,9 +30,16 @@ interface Param {
 }
 type Exec = (text: string, values: unknown[]) => Promise<{ rows: unknown[][]; fields: { name: string; dataTypeID: number }[]; affected: number; command?: string }>;
 
-interface Backend {
+/** One connection for one call (or one transaction): statements on it, a way to stop the one running, and its end. */
+interface Session {
   exec: Exec;
-  begin(): Promise<{ exec: Exec; commit(): Promise<void>; rollback(): Promise<void> }>;
+  /** Stop the running statement (a call that timed out without continueAfterTimeout). */
+  cancel(): Promise<void>;
+}
+interface Backend {
+  /** A connection of the pool for one call; `end` resets every session setting, so nothing carries to the next call. */
+  session(): Promise<Session & { end(): Promise<void> }>;
+  begin(): Promise<Session & { commit(): Promise<void>; rollback(): Promise<void> }>;
 }
 
 const TYPE_NAMES: Record<number, string> = { 16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 700: 'float4', 701: 'float8', 1043: 'varchar', 1082: 'date', 1083: 'time', 1114: 'timestamp', 1184: 'timestamptz', 1700: 'numeric', 2950: 'uuid', 114: 'json', 3802: 'jsonb' };
@@ -72,9 +79,8 @@ function bind(sql: string, params: Param[]): { text: string; values: unknown[] }
 
 /** The response JSON; BIGINT digits are written raw, as the service does (the SDK then parses a JS number). */
 function encode(rows: unknown[][], fields: { name: string; dataTypeID: number }[]): string {
-  const recs = rows.map(
-    (row) =>
-      `[${row
+  const recs = rows.map((row) => {
+    const rec = `[${row
         .map((v, i) => {
           const oid = fields[i]!.dataTypeID;
           if (v === null || v === undefined) return '{"isNull":true}';
@@ -84,8 +90,10 @@ function encode(rows: unknown[][], fields: { name: string; dataTypeID: number }[
           if (oid === 17) return `{"blobValue":${JSON.stringify(Buffer.from(v as Uint8Array).toString('base64'))}}`;
           return `{"stringValue":${JSON.stringify(typeof v === 'string' ? v : String(v))}}`;
         })
-        .join(',')}]`,
-  );
+        .join(',')}]`;
+    if (Buffer.byteLength(rec) > ROW_LIMIT) throw new BadRequest(`Database returned a row of ${Buffer.byteLength(rec)} bytes; the Data API allows ${ROW_LIMIT} per row`);
+    return rec;
+  });
   const meta = fields.map((f) => ({ name: f.name, label: f.name, typeName: TYPE_NAMES[f.dataTypeID] ?? String(f.dataTypeID), type: f.dataTypeID }));
   return `{"columnMetadata":${JSON.stringify(meta)},"numberOfRecordsUpdated":0,"records":[${recs.join(',')}]}`;
 }
@@ -99,10 +107,21 @@ export function pgliteBackend(db: PGlite): Backend {
       const r = await q.query<unknown[]>(text, values, { rowMode: 'array', parsers: RAW });
       return { rows: r.rows, fields: r.fields, affected: r.affectedRows ?? 0 };
     };
+  // PGlite is one connection and runs one statement at a time: a running statement cannot be stopped.
+  const cancel = async () => undefined;
   return {
-    exec: exec(db),
+    async session() {
+      return {
+        exec: exec(db),
+        cancel,
+        // The next call starts from the defaults (the embedded database runs in UTC, as Aurora does).
+        end: async () => {
+          await db.exec("RESET ALL; SET TIME ZONE 'UTC'");
+        },
+      };
+    },
     async begin() {
-      // PGlite is one connection: hold a transaction open across HTTP calls.
+      // Hold a transaction open across HTTP calls.
       let release!: () => void;
       let fail!: (e: Error) => void;
       let txReady!: (tx: Transaction) => void;
@@ -121,6 +140,7 @@ export function pgliteBackend(db: PGlite): Backend {
       const tx = await ready;
       return {
         exec: exec(tx),
+        cancel,
         commit: async () => {
           release();
           await done;
@@ -136,35 +156,75 @@ export function pgliteBackend(db: PGlite): Backend {
 
 const RAW_TYPES = { getTypeParser: (oid: number, fmt?: string) => ((PG_TEXT_OIDS as readonly number[]).includes(oid) ? (v: string) => v : pg.types.getTypeParser(oid, fmt as 'text')) };
 
+/** Over a pg pool: every call on whichever connection the pool hands out, as the Data API's connection pool does. */
 export function pgBackend(pool: pg.Pool): Backend {
   const exec =
-    (c: pg.Pool | pg.PoolClient): Exec =>
+    (c: pg.PoolClient): Exec =>
     async (text, values) => {
       const r = await c.query({ text, values, rowMode: 'array', types: RAW_TYPES });
       return { rows: r.rows as unknown[][], fields: r.fields, affected: r.rowCount ?? 0, command: r.command };
     };
+  const connect = async () => {
+    const c = await pool.connect();
+    const pid = (c as unknown as { processID: number }).processID;
+    return { c, cancel: async () => void (await pool.query('SELECT pg_cancel_backend($1)', [pid])) };
+  };
   return {
-    exec: exec(pool),
-    async begin() {
-      const c = await pool.connect();
-      await c.query('BEGIN');
+    async session() {
+      const { c, cancel } = await connect();
       return {
         exec: exec(c),
-        commit: async () => {
-          await c.query('COMMIT');
-          c.release();
-        },
-        rollback: async () => {
-          await c.query('ROLLBACK');
-          c.release();
+        cancel,
+        // DISCARD ALL: no SET, temporary table or prepared statement of this call reaches the next one.
+        end: async () => {
+          await c.query('DISCARD ALL').then(
+            () => c.release(),
+            (e: Error) => c.release(e),
+          );
         },
       };
+    },
+    async begin() {
+      const { c, cancel } = await connect();
+      await c.query('BEGIN');
+      const end = async (sql: string) => {
+        await c.query(sql).finally(() => c.query('DISCARD ALL').then(() => c.release(), (e: Error) => c.release(e)));
+      };
+      return { exec: exec(c), cancel, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK') };
     },
   };
 }
 
-export async function startDataApiServer(backend: Backend): Promise<{ endpoint: string; calls: { op: string; sql?: string }[]; close(): Promise<void> }> {
-  const txs = new Map<string, Awaited<ReturnType<Backend['begin']>>>();
+/** The Data API's limits (each option may only be lower, for tests: never more lenient than the service). */
+export const STATEMENT_TIMEOUT_MS = 45_000;
+export const TRANSACTION_IDLE_MS = 180_000;
+export const ROW_LIMIT = 64 * 1024;
+
+export interface DataApiServerOptions {
+  /** A call returns StatementTimeoutException after this long; without continueAfterTimeout the statement is stopped. */
+  readonly statementTimeoutMs?: number;
+  /** A transaction without a call for this long is rolled back; its id is then unknown. */
+  readonly transactionIdleMs?: number;
+}
+
+export async function startDataApiServer(
+  backend: Backend,
+  opts: DataApiServerOptions = {},
+): Promise<{ endpoint: string; calls: { op: string; sql?: string }[]; close(): Promise<void> }> {
+  const statementMs = Math.min(STATEMENT_TIMEOUT_MS, opts.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS);
+  const idleMs = Math.min(TRANSACTION_IDLE_MS, opts.transactionIdleMs ?? TRANSACTION_IDLE_MS);
+  const txs = new Map<string, Awaited<ReturnType<Backend['begin']>> & { idle?: NodeJS.Timeout }>();
+  /** A call on a transaction restarts its idle clock; past it the transaction is rolled back and forgotten. */
+  const touch = (id: string) => {
+    const tx = txs.get(id);
+    if (!tx) return;
+    clearTimeout(tx.idle);
+    tx.idle = setTimeout(() => {
+      txs.delete(id);
+      void tx.rollback().catch(() => undefined);
+    }, idleMs);
+    tx.idle.unref?.();
+  };
   const calls: { op: string; sql?: string }[] = [];
   const server = http.createServer(async (req, res) => {
     const body = await new Promise<string>((r) => {
@@ -178,17 +238,19 @@ export async function startDataApiServer(backend: Backend): Promise<{ endpoint: 
       res.writeHead(status, { 'content-type': 'application/json', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) }).end(json);
     const bad = (message: string) => send(400, JSON.stringify({ message }), 'BadRequestException');
     try {
-      const input = JSON.parse(body || '{}') as { sql?: string; parameters?: Param[]; transactionId?: string };
+      const input = JSON.parse(body || '{}') as { sql?: string; parameters?: Param[]; transactionId?: string; continueAfterTimeout?: boolean };
       const op = (req.url ?? '/').replace(/^\//, '');
       calls.push({ op, sql: input.sql });
       if (op === 'BeginTransaction') {
         const id = randomUUID();
         txs.set(id, await backend.begin());
+        touch(id);
         return send(200, JSON.stringify({ transactionId: id }));
       }
       if (op === 'CommitTransaction' || op === 'RollbackTransaction') {
         const tx = txs.get(input.transactionId ?? '');
         if (!tx) return send(404, JSON.stringify({ message: 'Transaction not found' }), 'NotFoundException');
+        clearTimeout(tx.idle);
         txs.delete(input.transactionId!);
         await (op === 'CommitTransaction' ? tx.commit() : tx.rollback());
         return send(200, JSON.stringify({ transactionStatus: op === 'CommitTransaction' ? 'Transaction Committed' : 'Rollback Complete' }));
@@ -204,7 +266,30 @@ export async function startDataApiServer(backend: Backend): Promise<{ endpoint: 
       const { text, values } = bind(sql, input.parameters ?? []);
       const tx = input.transactionId ? txs.get(input.transactionId) : undefined;
       if (input.transactionId && !tx) return send(404, JSON.stringify({ message: 'Transaction not found' }), 'NotFoundException');
-      const r = await (tx ?? backend).exec(text, values);
+      if (tx) touch(input.transactionId!);
+      const session = tx ?? (await backend.session());
+      const end = async () => {
+        if (!tx) await (session as Awaited<ReturnType<Backend['session']>>).end();
+      };
+      const work = session.exec(text, values);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => r('timeout'), statementMs);
+      });
+      const r = await Promise.race([work, timedOut])
+        .catch(async (e: unknown) => {
+          // A failed statement gives its connection back too (the pool would run dry, and the next call hang).
+          await end();
+          throw e;
+        })
+        .finally(() => clearTimeout(timer));
+      if (r === 'timeout') {
+        // The call ends; the statement runs on only with continueAfterTimeout (DDL should), else it is stopped.
+        if (!input.continueAfterTimeout) await session.cancel();
+        void work.then(end, end).catch(() => undefined);
+        return send(400, JSON.stringify({ message: `The statement ran past ${statementMs / 1000} seconds (the Data API's limit per call)${input.continueAfterTimeout ? '; it continues (continueAfterTimeout)' : ' and was stopped'}` }), 'StatementTimeoutException');
+      }
+      await end();
       if (r.fields.length === 0) return send(200, JSON.stringify({ numberOfRecordsUpdated: r.affected, generatedFields: [] }));
       const json = encode(r.rows, r.fields);
       if (Buffer.byteLength(json) > RESPONSE_LIMIT) return bad('Database returned more than the allowed response size limit');
@@ -216,5 +301,16 @@ export async function startDataApiServer(backend: Backend): Promise<{ endpoint: 
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
-  return { endpoint: `http://127.0.0.1:${port}`, calls, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls,
+    close: async () => {
+      for (const [id, tx] of txs) {
+        clearTimeout(tx.idle);
+        txs.delete(id);
+        await tx.rollback().catch(() => undefined);
+      }
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }

@@ -1,0 +1,93 @@
+/**
+ * Fidelity: the Data API as the Lambdas meet it. `cutline run --local --data-api` sends every statement of the run
+ * through the production adapter (DataApiSql, the real RDSDataClient) to a loopback endpoint with the service's
+ * limits; before, the loopback endpoint was a test harness only, with no time limit and one connection, so a statement
+ * past 45 seconds or a session setting carried to the next call passed locally and would fail on Aurora.
+ */
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { runLocal } from '../../cli/local-runner';
+import { DataApiSql } from '../../lambdas/adapters/aws/data-api';
+import { pgBackend, startDataApiServer } from '../../lambdas/adapters/local/data-api-server';
+import { dropDatabase, freshDatabase } from '../support/databases';
+import { miniSpec, tempDir } from '../support/local-run';
+
+const PG = process.env.CUTLINE_TEST_PG_URL;
+
+async function loopback(opts: { statementTimeoutMs?: number; transactionIdleMs?: number } = {}) {
+  const pool = new pg.Pool({ connectionString: PG, max: 4 });
+  const server = await startDataApiServer(pgBackend(pool), opts);
+  const rds = new RDSDataClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 't', secretAccessKey: 't' }, maxAttempts: 1 });
+  const sql = new DataApiSql(rds, { resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:c', secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:s', database: 'test' }, 'postgres');
+  return {
+    sql,
+    rds,
+    pool,
+    close: async () => {
+      rds.destroy();
+      await server.close();
+      await pool.end();
+    },
+  };
+}
+
+describe('the loopback Data API', () => {
+  it('the mini cutover runs to GO with every statement through the production Data API adapter', async () => {
+    const lines: string[] = [];
+    const evidenceDir = await tempDir();
+    const r = await runLocal({ spec: await miniSpec({ runId: 'via-data-api' }), dataApi: true, evidenceDir, workDir: await tempDir('cutline-work-'), approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: (l) => lines.push(l) });
+    expect([r.outcome, r.reason], lines.filter((l) => /failed/.test(l)).join('\n')).toEqual(['GO', 'every gate passed, approved, cut over, smoke checks passed']);
+    // Preflight met the server through the Data API adapter.
+    expect(await readFile(path.join(evidenceDir, 'via-data-api', '02_preflight.json'), 'utf8')).toContain('at data-api loopback/postgres');
+  }, 120_000);
+
+  it.runIf(!!PG)('on a real PostgreSQL too: each call on whichever pooled connection is free', async () => {
+    const url = await freshDatabase(PG!, `cutline_via_data_api_${process.pid}`);
+    try {
+      const r = await runLocal({ spec: await miniSpec({ runId: 'via-data-api-pg' }), sourceUrl: url, seed: true, dataApi: true, evidenceDir: await tempDir(), workDir: await tempDir('cutline-work-'), approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
+      expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+    } finally {
+      await dropDatabase(PG!, `cutline_via_data_api_${process.pid}`);
+    }
+  }, 120_000);
+
+  it.runIf(!!PG)('a call past the statement limit fails with StatementTimeoutException and the statement is stopped', async () => {
+    const l = await loopback({ statementTimeoutMs: 300 });
+    try {
+      await expect(l.sql.query('SELECT pg_sleep(5)')).rejects.toMatchObject({ name: 'StatementTimeoutException' });
+      // Stopped: no backend is still sleeping for it.
+      const { rows } = await l.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)' AND state = 'active'");
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it.runIf(!!PG)('a session setting does not carry over to the next call; a transaction keeps its own', async () => {
+    const l = await loopback();
+    try {
+      await l.sql.query("SET statement_timeout = '1234ms'");
+      expect((await l.sql.query('SHOW statement_timeout')).rows[0]).not.toEqual({ statement_timeout: '1234ms' });
+      const inside = await l.sql.transaction(async (tx) => {
+        await tx.query("SET LOCAL lock_timeout = '2s'");
+        return (await tx.query('SHOW lock_timeout')).rows[0];
+      });
+      expect(inside).toEqual({ lock_timeout: '2s' });
+    } finally {
+      await l.close();
+    }
+  });
+
+  it.runIf(!!PG)('a row over 64 KB is refused, as the service refuses it', async () => {
+    const l = await loopback();
+    try {
+      await expect(l.sql.query("SELECT repeat('x', 70000) AS wide")).rejects.toThrow(/64|65536/);
+      expect((await l.sql.query("SELECT repeat('x', 60000) AS wide")).rows).toHaveLength(1);
+    } finally {
+      await l.close();
+    }
+  });
+});
