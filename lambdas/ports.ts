@@ -27,12 +27,20 @@ export interface SqlResult {
   readonly rowsAffected: number;
 }
 
+export interface QueryOptions {
+  /**
+   * The Data API ends a call after 45 seconds (StatementTimeoutException) and stops its statement, unless this is set:
+   * then the statement runs on and the caller waits for its effect itself (long DDL). Direct connections have no such limit.
+   */
+  readonly continueAfterTimeout?: boolean;
+}
+
 export interface SqlClient {
   readonly dialect: Dialect;
   /** Short description for messages and evidence (never a password). */
   readonly label: string;
   /** Exactly one statement with named `:params`; multi-statement strings are refused. */
-  query(sql: string, params?: SqlParams): Promise<SqlResult>;
+  query(sql: string, params?: SqlParams, opts?: QueryOptions): Promise<SqlResult>;
   /** Run fn in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;

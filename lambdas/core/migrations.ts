@@ -4,7 +4,7 @@
  * with each file's SHA-256 and a chained directory hash. Validate before
  * apply: an edited, inserted or removed file already applied is a hard failure.
  */
-import type { Deps, SqlClient } from '../ports';
+import type { Clock, Deps, SqlClient } from '../ports';
 import { errorMessage, MigrationFailed } from './errors';
 import { isTransient } from './retry';
 import { acquireLease, createIfMissing, releaseLease } from './lease';
@@ -218,13 +218,35 @@ const CONCURRENT_INDEX = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:I
 /** The server says the object a statement creates is there already (PostgreSQL 42P07/42701/42710, MySQL 1050/1060/1061/1826). */
 const ALREADY = /already exists|Duplicate column name|Duplicate key name|Duplicate foreign key|Table '.*' already exists/i;
 
+/** How often a statement that outlived its Data API call is looked for among the running ones. */
+const OUTLIVING_POLL_MS = 1000;
+
+/**
+ * A PostgreSQL statement that cannot run in a transaction and may take longer than a Data API call's 45 seconds
+ * (CREATE INDEX CONCURRENTLY on a big table): sent with continueAfterTimeout, so a timed-out call leaves it running;
+ * then it is waited for until no session runs it any more. Its effect is the caller's to check (an index must be valid).
+ */
+async function runOutliving(client: SqlClient, sql: string, clock: Pick<Clock, 'sleep'>): Promise<void> {
+  try {
+    await client.query(sql, {}, { continueAfterTimeout: true });
+    return;
+  } catch (e) {
+    if ((e as Error).name !== 'StatementTimeoutException') throw e;
+  }
+  for (;;) {
+    const { rows } = await client.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = :sql AND state = 'active' AND pid <> pg_backend_pid()", { sql });
+    if (Number(rows[0]?.n ?? 0) === 0) return;
+    await clock.sleep(OUTLIVING_POLL_MS);
+  }
+}
+
 /**
  * One statement of a statement-by-statement file, exactly once:
  * - PostgreSQL statements that can run in a transaction run in one, under SET LOCAL lock_timeout (no queueing behind an idle transaction);
  * - CREATE INDEX CONCURRENTLY: an index of that name left invalid by an interrupted build is dropped and built again, and the new index must be valid;
  * - the statement an interrupted attempt may have run: "already exists" means it did (and for an index, only a valid one counts).
  */
-async function applyStepwise(client: SqlClient, sql: string, lockTimeoutMs: number, mayHaveRun: boolean): Promise<{ rebuilt?: string; foundApplied?: boolean }> {
+async function applyStepwise(client: SqlClient, sql: string, lockTimeoutMs: number, mayHaveRun: boolean, clock: Pick<Clock, 'sleep'>): Promise<{ rebuilt?: string; foundApplied?: boolean }> {
   const pg = client.dialect === 'postgres';
   const index = pg ? CONCURRENT_INDEX.exec(sql)?.[1] : undefined;
   let rebuilt: string | undefined;
@@ -255,7 +277,7 @@ async function applyStepwise(client: SqlClient, sql: string, lockTimeoutMs: numb
         });
         if (failure) throw failure;
       });
-    } else if (NO_TRANSACTION.test(sql)) await client.query(sql);
+    } else if (NO_TRANSACTION.test(sql)) await runOutliving(client, sql, clock);
     else
       await client.transaction(async (tx) => {
         await tx.query(`SET LOCAL lock_timeout = '${Math.floor(lockTimeoutMs)}ms'`);
@@ -352,7 +374,7 @@ export async function applyMigrations(
             for (const s of m.statements.slice(done)) {
               // The statement after the last one logged may have run in the killed attempt: its "already exists" means it did.
               const mayHaveRun = done === partial.get(m.version) && started.has(m.version);
-              const r = await applyStepwise(client, s.sql, opts.lockTimeoutMs ?? 5000, mayHaveRun);
+              const r = await applyStepwise(client, s.sql, opts.lockTimeoutMs ?? 5000, mayHaveRun, opts.deps.clock);
               if (r.rebuilt) rebuilt.push(r.rebuilt);
               if (r.foundApplied) foundApplied.push(done + 1);
               done++;

@@ -50,7 +50,7 @@ export function withReadRetries(client: SqlClient, clock: Pick<Clock, 'sleep'>):
   return {
     dialect: client.dialect,
     label: client.label,
-    query: (sql, params) => (isReadOnly(sql) ? retryTransient(clock, () => client.query(sql, params)) : client.query(sql, params)),
+    query: (sql, params, opts) => (isReadOnly(sql) ? retryTransient(clock, () => client.query(sql, params, opts)) : client.query(sql, params, opts)),
     transaction: (fn) => client.transaction(fn),
     close: () => client.close(),
   };

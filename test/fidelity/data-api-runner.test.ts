@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/local-runner';
 import { DataApiSql } from '../../lambdas/adapters/aws/data-api';
 import { pgBackend, startDataApiServer } from '../../lambdas/adapters/local/data-api-server';
+import { systemClock } from '../../lambdas/adapters/local/runtime';
+import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';
 import { dropDatabase, freshDatabase } from '../support/databases';
 import { miniSpec, tempDir } from '../support/local-run';
 
@@ -90,4 +92,21 @@ describe('the loopback Data API', () => {
       await l.close();
     }
   });
+
+  it.runIf(!!PG)('an index build that outlives its call runs on (continueAfterTimeout) and the migration waits for it to be valid', async () => {
+    const l = await loopback({ statementTimeoutMs: 300 });
+    try {
+      await l.pool.query(`DROP TABLE IF EXISTS outlive; DROP FUNCTION IF EXISTS slow_key(int);
+        CREATE FUNCTION slow_key(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_sleep(0.01); RETURN i; END $$;
+        CREATE TABLE outlive (id int PRIMARY KEY); INSERT INTO outlive SELECT generate_series(1, 100)`);
+      const files = [{ name: 'V1__index.sql', body: 'CREATE INDEX CONCURRENTLY outlive_slow ON outlive (slow_key(id));' }];
+      const out = await applyMigrations(l.sql, loadMigrations(files, 'postgres'), { historyTable: 'outlive_hist', executionArn: 'arn:outlive', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined } });
+      expect(out.applied.map((a) => a.script)).toEqual(['V1__index.sql']);
+      const { rows } = await l.pool.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'outlive_slow'::regclass");
+      expect(rows).toEqual([{ indisvalid: true }]);
+    } finally {
+      await l.pool.query('DROP TABLE IF EXISTS outlive; DROP TABLE IF EXISTS outlive_hist; DROP FUNCTION IF EXISTS slow_key(int)').catch(() => undefined);
+      await l.close();
+    }
+  }, 60_000);
 });

@@ -13,7 +13,7 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import { assertSingleStatement, type Dialect, namedParams } from '../../core/sql-lexer';
-import type { SqlClient, SqlParam, SqlParams, SqlResult, SqlRow, SqlValue } from '../../ports';
+import type { QueryOptions, SqlClient, SqlParam, SqlParams, SqlResult, SqlRow, SqlValue } from '../../ports';
 
 const HINT = { uuid: 'UUID', timestamp: 'TIMESTAMP', date: 'DATE', time: 'TIME', decimal: 'DECIMAL', json: 'JSON' } as const;
 
@@ -68,7 +68,7 @@ export class DataApiSql implements SqlClient {
     this.label = `data-api ${target.resourceArn.split(':').at(-1)}/${target.database}`;
   }
 
-  async query(sql: string, params: SqlParams = {}): Promise<SqlResult> {
+  async query(sql: string, params: SqlParams = {}, opts: QueryOptions = {}): Promise<SqlResult> {
     assertSingleStatement(sql, this.dialect);
     const names = [...new Set(namedParams(sql, this.dialect))];
     const parameters: SqlParameter[] = names.map((name) => {
@@ -83,6 +83,7 @@ export class DataApiSql implements SqlClient {
         parameters,
         includeResultMetadata: true,
         ...(this.transactionId ? { transactionId: this.transactionId } : {}),
+        ...(opts.continueAfterTimeout ? { continueAfterTimeout: true } : {}),
       }),
     );
     const meta = out.columnMetadata ?? [];
