@@ -11,9 +11,10 @@ import type { Deps, SqlClient } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
 import { mapLimit } from './concurrency';
+import { countRows } from './row-count';
 import { EVIDENCE_STEPS } from './states';
 import { isTransient, retryTransient } from './retry';
-import { columnTypeSql, keyBoundsSql, splitQualified } from './sql-builders';
+import { columnTypeSql, splitQualified } from './sql-builders';
 import type { BackfillTask, RunSpec } from './spec';
 import { dbRef } from './spec';
 import { copyChunk, keyParam, loadFileChunk, waitWhileBusy } from './backfill-load';
@@ -52,10 +53,10 @@ async function planTask(client: SqlClient, task: BackfillTask, table_: string): 
     throw new BackfillFailed(
       `backfill task "${task.name}": key ${table_}.${task.key} is ${dataType}; expected an integer key (smallint, integer, bigint)`,
     );
-  const { rows } = await client.query(keyBoundsSql(client.dialect, table_, task.key));
-  const r = rows[0]!;
-  if (r.lo === null || r.hi === null) return { chunks: [], rows: '0' };
-  return { chunks: planRanges(task.name, BigInt(String(r.lo)), BigInt(String(r.hi)), task.batchSize), rows: String(r.n) };
+  // Bounds and row count in statements of bounded size (a whole-table count would outlive a Data API call on a big table).
+  const counted = await countRows(client, table_, { key: task.key });
+  if (!counted.bounds) return { chunks: [], rows: '0' };
+  return { chunks: planRanges(task.name, BigInt(counted.bounds.lo), BigInt(counted.bounds.hi), task.batchSize), rows: counted.n };
 }
 
 /** Chunks grouped by task, in spec order: the ASL runs one group after another, chunks within a group in parallel. */

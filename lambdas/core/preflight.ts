@@ -8,7 +8,8 @@ import { errorMessage } from './errors';
 import { isDataApiTransient } from './retry';
 import { INTEGER_TYPES } from './backfill';
 import { parseCsv, parseJsonl } from './backfill-load';
-import { columnTypeSql, countSql, splitQualified } from './sql-builders';
+import { countedBy, countRows } from './row-count';
+import { columnTypeSql, splitQualified } from './sql-builders';
 import { type DbSide, dbRef, type Engine, type ParameterRule, type RunSpec } from './spec';
 
 export interface Check {
@@ -230,9 +231,9 @@ export async function runPreflight(spec: RunSpec, deps: Deps, fixed?: Baseline):
     const client = deps.sql(dbRef(spec, 'target'));
     for (const table of spec.verify.tables) {
       try {
-        const { rows } = await client.query(countSql(client.dialect, table));
-        baselineCounts[table] = String(rows[0]?.n);
-        checks.push({ name: `table ${table} readable`, ok: true, detail: `${baselineCounts[table]} rows before the run` });
+        const c = await countRows(client, table);
+        baselineCounts[table] = c.n;
+        checks.push({ name: `table ${table} readable`, ok: true, detail: `${c.n} rows before the run (${countedBy(c)})` });
       } catch (e) {
         checks.push({ name: `table ${table} readable`, ok: false, detail: errorMessage(e) });
       }

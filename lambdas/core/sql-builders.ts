@@ -9,19 +9,13 @@ export function quoteIdent(name: string, dialect: Dialect): string {
     .join('.');
 }
 
-/** Exact row count as a string (never a JS number: counts can pass 2^53 in theory, and BIGINT is lossy on the Data API). */
-export function countSql(dialect: Dialect, table: string): string {
-  const t = quoteIdent(table, dialect);
-  return dialect === 'postgres' ? `SELECT count(*)::text AS n FROM ${t}` : `SELECT CAST(COUNT(*) AS CHAR) AS n FROM ${t}`;
-}
-
 /** min/max of an integer key as strings, for range planning. */
 export function keyBoundsSql(dialect: Dialect, table: string, key: string): string {
   const t = quoteIdent(table, dialect);
   const k = quoteIdent(key, dialect);
   return dialect === 'postgres'
-    ? `SELECT min(${k})::text AS lo, max(${k})::text AS hi, count(*)::text AS n FROM ${t}`
-    : `SELECT CAST(MIN(${k}) AS CHAR) AS lo, CAST(MAX(${k}) AS CHAR) AS hi, CAST(COUNT(*) AS CHAR) AS n FROM ${t}`;
+    ? `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ${t}`
+    : `SELECT CAST(MIN(${k}) AS CHAR) AS lo, CAST(MAX(${k}) AS CHAR) AS hi FROM ${t}`;
 }
 
 /** The data type of a column, to refuse non-integer keys with a clear message. */

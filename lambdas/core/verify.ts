@@ -8,7 +8,7 @@ import type { Deps } from '../ports';
 import { errorMessage } from './errors';
 import type { RunSpec } from './spec';
 import { dbRef } from './spec';
-import { countSql } from './sql-builders';
+import { countRows } from './row-count';
 import { runIntegrity } from './integrity';
 
 export interface TableCount {
@@ -58,8 +58,7 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
   const count = async (side: 'source' | 'target', table: string) => {
     const client = deps.sql(dbRef(spec, side));
     // A read: retried after a dropped connection by the client every stage gets (withReadRetries).
-    const { rows } = await client.query(countSql(client.dialect, table));
-    return String(rows[0]?.n);
+    return (await countRows(client, table)).n;
   };
   for (const table of spec.verify.tables) {
     try {
