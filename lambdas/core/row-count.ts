@@ -2,8 +2,9 @@
  * Exact row counts that never scan a whole big table in one statement: a Data API call ends after 45 seconds, and
  * `SELECT count(*)` of a 10⁹-row table takes minutes. A table with a single-column integer primary key (or the key a
  * backfill task names) is counted in key ranges sized toward ROWS_PER_STATEMENT rows each (widened across sparse or
- * empty stretches, narrowed in dense ones); only a table without such a key is counted in one statement, and the
- * result says which.
+ * empty stretches, narrowed in dense ones), all in one repeatable-read transaction so the sum is one snapshot's count,
+ * as a single statement's would be; only a table without such a key is counted in one statement, and the result says
+ * which.
  */
 import type { SqlClient } from '../ports';
 import { keyParam } from './backfill-load';
@@ -55,21 +56,26 @@ export async function countRows(client: SqlClient, table: string, opts: { key?: 
   if (bounds?.lo === null || bounds?.lo === undefined) return { n: '0', method: 'key ranges', key, statements };
   const target = opts.rowsPerStatement ?? ROWS_PER_STATEMENT;
   const hi = BigInt(String(bounds.hi));
-  let lo = BigInt(String(bounds.lo));
-  let span = target;
-  let n = 0n;
-  while (lo <= hi) {
-    const end = lo + span - 1n < hi ? lo + span - 1n : hi;
-    const { rows } = await client.query(`SELECT ${text('count(*)')} AS n FROM ${t} WHERE ${k} BETWEEN :lo AND :hi`, { lo: keyParam(lo.toString()), hi: keyParam(end.toString()) });
-    statements++;
-    const got = BigInt(String(rows[0]?.n ?? '0'));
-    n += got;
-    lo = end + 1n;
-    // Toward `target` rows per statement: at most 16 times wider (an empty stretch) or narrower (a dense one) each step.
-    const wanted = got === 0n ? span * 16n : (span * target) / got;
-    span = wanted > span * 16n ? span * 16n : wanted < span / 16n ? span / 16n : wanted;
-    if (span < 1n) span = 1n;
-  }
+  // One snapshot for all ranges, as one statement would see the table (each call still ends within the limit).
+  const n = await client.transaction(async (tx) => {
+    if (pg) await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    let lo = BigInt(String(bounds.lo));
+    let span = target;
+    let sum = 0n;
+    while (lo <= hi) {
+      const end = lo + span - 1n < hi ? lo + span - 1n : hi;
+      const { rows } = await tx.query(`SELECT ${text('count(*)')} AS n FROM ${t} WHERE ${k} BETWEEN :lo AND :hi`, { lo: keyParam(lo.toString()), hi: keyParam(end.toString()) });
+      statements++;
+      const got = BigInt(String(rows[0]?.n ?? '0'));
+      sum += got;
+      lo = end + 1n;
+      // Toward `target` rows per statement: at most 16 times wider (an empty stretch) or narrower (a dense one) each step.
+      const wanted = got === 0n ? span * 16n : (span * target) / got;
+      span = wanted > span * 16n ? span * 16n : wanted < span / 16n ? span / 16n : wanted;
+      if (span < 1n) span = 1n;
+    }
+    return sum;
+  });
   return { n: n.toString(), method: 'key ranges', key, statements, bounds: { lo: String(bounds.lo), hi: String(bounds.hi) } };
 }
 

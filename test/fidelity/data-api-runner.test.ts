@@ -4,14 +4,12 @@
  * limits; before, the loopback endpoint was a test harness only, with no time limit and one connection, so a statement
  * past 45 seconds or a session setting carried to the next call passed locally and would fail on Aurora.
  */
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/local-runner';
-import { DataApiSql } from '../../lambdas/adapters/aws/data-api';
-import { pgBackend, startDataApiServer } from '../../lambdas/adapters/local/data-api-server';
+import { loopbackDataApi } from '../../cli/loopback-data-api';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';
 import { dropDatabase, freshDatabase } from '../support/databases';
@@ -19,18 +17,15 @@ import { miniSpec, tempDir } from '../support/local-run';
 
 const PG = process.env.CUTLINE_TEST_PG_URL;
 
-async function loopback(opts: { statementTimeoutMs?: number; transactionIdleMs?: number } = {}) {
-  const pool = new pg.Pool({ connectionString: PG, max: 4 });
-  const server = await startDataApiServer(pgBackend(pool), opts);
-  const rds = new RDSDataClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 't', secretAccessKey: 't' }, maxAttempts: 1 });
-  const sql = new DataApiSql(rds, { resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:c', secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:s', database: 'test' }, 'postgres');
+/** The Lambdas' Data API adapter against the loopback (as --data-api wires it), and a direct pool to look behind it. */
+async function loopback(opts: { statementTimeoutMs?: number } = {}) {
+  const sql = await loopbackDataApi(PG!, undefined, opts);
+  const pool = new pg.Pool({ connectionString: PG, max: 2 });
   return {
     sql,
-    rds,
     pool,
     close: async () => {
-      rds.destroy();
-      await server.close();
+      await sql.close();
       await pool.end();
     },
   };

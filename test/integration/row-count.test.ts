@@ -13,9 +13,8 @@ import type { SqlClient } from '../../lambdas/ports';
 import { dropDatabase, freshDatabase } from '../support/databases';
 import { MYSQL_URL } from '../support/env';
 
-/** The client, recording every statement it is given. */
-function recording(client: SqlClient): { client: SqlClient; sql: string[] } {
-  const sql: string[] = [];
+/** The client, recording every statement it is given (in its transactions too). */
+function recording(client: SqlClient, sql: string[] = []): { client: SqlClient; sql: string[] } {
   const recorded: SqlClient = {
     dialect: client.dialect,
     label: client.label,
@@ -23,7 +22,7 @@ function recording(client: SqlClient): { client: SqlClient; sql: string[] } {
       sql.push(s);
       return client.query(s, p, o);
     },
-    transaction: (fn) => client.transaction(fn),
+    transaction: (fn) => client.transaction((tx) => fn(recording(tx, sql).client)),
     close: () => client.close(),
   };
   return { sql, client: recorded };
@@ -45,6 +44,7 @@ describe('countRows', () => {
     const r = recording(pgliteClient(db));
     const c = await countRows(r.client, 'counted', { rowsPerStatement: 100n });
     expect(c).toMatchObject({ n: '1010', method: 'key ranges', key: 'id' });
+    expect(r.sql).toContain('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     const counts = r.sql.filter((s) => /count\(\*\)/i.test(s) && !/pg_index|information_schema/.test(s));
     expect(counts.length).toBeGreaterThan(10);
     expect(counts.length).toBeLessThan(60);

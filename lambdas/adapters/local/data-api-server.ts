@@ -167,28 +167,23 @@ export function pgBackend(pool: pg.Pool): Backend {
   const connect = async () => {
     const c = await pool.connect();
     const pid = (c as unknown as { processID: number }).processID;
-    return { c, cancel: async () => void (await pool.query('SELECT pg_cancel_backend($1)', [pid])) };
+    return {
+      c,
+      cancel: async () => void (await pool.query('SELECT pg_cancel_backend($1)', [pid])),
+      // DISCARD ALL: no SET, temporary table or prepared statement of this call reaches the next one.
+      release: () => c.query('DISCARD ALL').then(() => c.release(), (e: Error) => c.release(e)),
+    };
   };
   return {
     async session() {
-      const { c, cancel } = await connect();
-      return {
-        exec: exec(c),
-        cancel,
-        // DISCARD ALL: no SET, temporary table or prepared statement of this call reaches the next one.
-        end: async () => {
-          await c.query('DISCARD ALL').then(
-            () => c.release(),
-            (e: Error) => c.release(e),
-          );
-        },
-      };
+      const { c, cancel, release } = await connect();
+      return { exec: exec(c), cancel, end: release };
     },
     async begin() {
-      const { c, cancel } = await connect();
+      const { c, cancel, release } = await connect();
       await c.query('BEGIN');
       const end = async (sql: string) => {
-        await c.query(sql).finally(() => c.query('DISCARD ALL').then(() => c.release(), (e: Error) => c.release(e)));
+        await c.query(sql).finally(release);
       };
       return { exec: exec(c), cancel, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK') };
     },
