@@ -16,13 +16,14 @@ import { pathToFileURL } from 'node:url';
 import { addendumKey, type Manifest, readAddenda, readEvidenceJson, sha256Hex, verifyEvidence } from '../lambdas/core/evidence';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, DescribeMapRunCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, type HistoryEvent, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { fromAwsHistory, type MapRunProgress, type Progress, type ProgressEvent, progressOf, recordedManifestRoot, renderProgress } from '../lambdas/core/progress';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3ApprovalStore, S3EvidenceStore } from '../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../lambdas/adapters/aws/sfn';
 import { decideApproval } from '../lambdas/core/approval';
 import { RESUMABLE } from '../lambdas/core/decision';
+import { resumeExecutionName, resumeProblem, sealedOutcome } from '../lambdas/core/attempts';
 import { errorMessage } from '../lambdas/core/errors';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
@@ -119,7 +120,7 @@ Examples:
   $ cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence --approvals-bucket cutline-approvals
   $ cutline watch prod-2026-11-21 --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
   $ cutline status demo-agent-uuid-20261121T020000 --json
-  $ cutline redrive prod-2026-11-21 --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
+  $ cutline resume prod-2026-11-21 --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:cutline
   $ cutline evidence verify demo-agent-uuid-20261121T020000
   $ cutline evidence verify prod-2026-11-21 --bucket cutline-evidence
 
@@ -172,19 +173,15 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       const spec = await readSpecFile(file, io.env);
       const runId = (spec as { runId?: unknown } | null)?.runId;
       if (typeof runId === 'string') {
-        const done = path.resolve(o.evidenceDir, runId, '99_summary.json');
         const store = new FsEvidenceStore(path.resolve(o.evidenceDir));
         // Finished = Summary got to its last write (the manifest); killed inside Summary, a run resumes.
-        const sealed = (await store.get(`${runId}/manifest.json`)) !== undefined;
-        const ended = sealed ? await readEvidenceJson<{ details: { outcome: string; classification: string } }>(store, `${runId}/99_summary.json`).catch(() => undefined) : undefined;
+        const ended = await sealedOutcome(runId, { evidence: store }).catch(() => undefined);
         if (ended && !o.resume)
           throw new SpecFileError(
-            `run ${runId} already finished ${ended.details.outcome}${ended.details.outcome === 'GO' ? '' : ` / ${ended.details.classification}`} (${path.relative(process.cwd(), done)} exists); expected a new runId, as execution names are single-use${RESUMABLE.includes(ended.details.classification as never) ? ', or --resume to go on with this one' : ''}`,
+            `run ${runId} already finished ${ended.outcome}${ended.outcome === 'GO' ? '' : ` / ${ended.classification}`} (${path.relative(process.cwd(), path.resolve(o.evidenceDir, runId, 'manifest.json'))} exists); expected a new runId, as execution names are single-use${RESUMABLE.includes(ended.classification) ? ', or --resume to go on with this one' : ''}`,
           );
-        if (ended && !RESUMABLE.includes(ended.details.classification as never))
-          throw new SpecFileError(
-            `run ${runId} ended ${ended.details.outcome}${ended.details.outcome === 'GO' ? '' : ` / ${ended.details.classification}`}, which a resume cannot clear (it was decided, cut over or rolled back); expected a new runId`,
-          );
+        const problem = o.resume ? await resumeProblem(runId, { evidence: store }) : undefined;
+        if (problem) throw new SpecFileError(problem);
       }
       const approval =
         o.autoApprove || o.autoReject
@@ -202,6 +199,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
         port: o.port,
         seed: o.seed,
         dataApi: !!o.dataApi,
+        resume: !!o.resume,
         out: o.json ? () => {} : io.out,
       });
       if (o.json) io.out(JSON.stringify({ runId: r.runId, outcome: r.outcome, classification: r.classification, reason: r.reason, evidence: r.evidenceDir }, null, 2));
@@ -403,23 +401,30 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
       }
     });
   program
-    .command('redrive')
-    .description('redrive a failed, aborted or timed-out run in AWS from the states that did not succeed (RedriveExecution; evidence and chunks already done are reused)')
+    .command('resume')
+    .description("resume a run in AWS that was interrupted or ended NO_GO before its go/no-go: a new execution (execution names are single-use) with the run's own input, reusing every checkpoint, baseline and chunk")
     .argument('<runId>')
     .option('--state-machine-arn <arn>', 'the deployed state machine; default $CUTLINE_STATE_MACHINE_ARN')
     .option('--json', 'machine-readable output')
     .action(async (runId: string, o: { stateMachineArn?: string; json?: boolean }) => {
-      const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'redrive');
-      try {
-        const r = await sfnClient(io).send(new RedriveExecutionCommand({ executionArn }));
-        io.out(o.json ? JSON.stringify({ runId, executionArn, redriveDate: r.redriveDate?.toISOString() }) : `redriven ${runId} at ${r.redriveDate?.toISOString() ?? 'now'}: follow it with \`cutline watch ${runId}\``);
-        setExit(EXIT.OK);
-      } catch (e) {
-        const name = (e as Error).name;
-        if (name !== 'ExecutionNotRedrivable' && name !== 'ExecutionDoesNotExist') throw e;
-        io.err(`cannot redrive ${runId}: ${(e as Error).message}; expected ${name === 'ExecutionDoesNotExist' ? 'a started run (cutline start)' : 'a FAILED, ABORTED or TIMED_OUT run within 14 days of its end'}`);
-        setExit(EXIT.BAD_INPUT);
+      const first = executionArnOf(io, runId, o.stateMachineArn, 'resume');
+      const sfn = sfnClient(io);
+      const executions = await runExecutions(sfn, first);
+      if (!executions.length) {
+        io.err(`cannot resume ${runId}: no execution ${first}; expected a run started with \`cutline start\``);
+        return setExit(EXIT.BAD_INPUT);
       }
+      const running = executions.find((e) => e.status === 'RUNNING');
+      if (running) {
+        io.err(`cannot resume ${runId}: its execution ${running.name} is still RUNNING; expected it to have ended (follow it with \`cutline watch ${runId}\`, or stop it first)`);
+        return setExit(EXIT.BAD_INPUT);
+      }
+      // The run's own input (the spec as started), under the next resume name; ValidateSpec refuses a run a resume cannot clear.
+      const name = resumeExecutionName(runId, executions.length + 1);
+      const stateMachineArn = first.slice(0, first.lastIndexOf(':')).replace(':execution:', ':stateMachine:');
+      const r = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: executions[0]!.input }));
+      io.out(o.json ? JSON.stringify({ runId, execution: name, executionArn: r.executionArn, attempt: executions.length + 1 }) : `resumed ${runId} as execution ${name}: follow it with \`cutline watch ${runId}\``);
+      setExit(EXIT.OK);
     });
 
   const evidence = program.command('evidence').description('read and verify run evidence (a local folder, or S3 with --bucket)');
@@ -566,7 +571,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     lint: ['cutline lint migrations/'],
     status: ['cutline status demo-agent-uuid-20261121T020000', `cutline status prod-2026-11-21 --state-machine-arn ${SM} --json`],
     watch: [`cutline watch prod-2026-11-21 --state-machine-arn ${SM} --interval 10`],
-    redrive: [`cutline redrive prod-2026-11-21 --state-machine-arn ${SM}`],
+    resume: [`cutline resume prod-2026-11-21 --state-machine-arn ${SM}`],
     approve: ['cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence --approvals-bucket cutline-approvals'],
     reject: ['cutline reject prod-2026-11-21 --comment "orders differ: see 07_gates/diff.txt" --bucket cutline-evidence --approvals-bucket cutline-approvals'],
     rollback: ['cutline rollback demo-agent-uuid-20261121T020000', 'cutline rollback prod-2026-11-21 --function <RollbackFunctionName> --bucket cutline-evidence'],
@@ -653,9 +658,33 @@ function executionArnOf(io: Io, runId: string, arn: string | undefined, command:
   return `${sm.replace(':stateMachine:', ':execution:')}:${runId}`;
 }
 
+/**
+ * A run's executions in AWS, oldest first: the one named by its runId, then each resume (`cutline resume`) that
+ * exists, read by name until the first missing one (no listing).
+ */
+async function runExecutions(sfn: SFNClient, firstArn: string): Promise<{ name: string; arn: string; status: string; input: string }[]> {
+  const runId = firstArn.slice(firstArn.lastIndexOf(':') + 1);
+  const out: { name: string; arn: string; status: string; input: string }[] = [];
+  for (let n = 1; n < 1000; n++) {
+    const name = n === 1 ? runId : resumeExecutionName(runId, n);
+    const arn = `${firstArn.slice(0, firstArn.lastIndexOf(':'))}:${name}`;
+    try {
+      const d = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+      out.push({ name, arn, status: d.status ?? 'UNKNOWN', input: d.input ?? '{}' });
+    } catch (e) {
+      if ((e as Error).name === 'ExecutionDoesNotExist') return out;
+      throw e;
+    }
+  }
+  return out;
+}
+
 const statusExit = (p: Progress) => (p.status === 'RUNNING' || p.status === 'SUCCEEDED' ? EXIT.OK : EXIT.NO_GO);
 
 /** A run's execution history: AWS (DescribeExecution + GetExecutionHistory, DescribeMapRun for distributed gates) or the local folder. */
+/** Which execution the events `watch` has seen belong to. */
+const seenOf = new WeakMap<HistoryEvent[], string>();
+
 async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEvent[] = []): Promise<{ events: ProgressEvent[]; status?: string; mapRuns: MapRunProgress[] }> {
   if (!o.stateMachineArn && !io.env.CUTLINE_STATE_MACHINE_ARN) {
     const dir = path.resolve(o.evidenceDir, runId);
@@ -664,15 +693,16 @@ async function runHistory(io: Io, runId: string, o: WhereOpts, seen: HistoryEven
     const mapRuns = local.mapRuns.map((r) => ({ label: mapRunLabel(r.mapRunArn), done: r.itemCounts.succeeded + r.itemCounts.failed + r.itemCounts.aborted, total: r.itemCounts.total }));
     return { events: fromAwsHistory(local.events), mapRuns };
   }
-  const executionArn = executionArnOf(io, runId, o.stateMachineArn, 'status');
+  const first = executionArnOf(io, runId, o.stateMachineArn, 'status');
   const sfn = sfnClient(io);
-  let d: { status?: string };
-  try {
-    d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-  } catch (e) {
-    if ((e as Error).name === 'ExecutionDoesNotExist') throw new UsageError(`no run ${runId} in AWS (${executionArn}); expected a run started with \`cutline start\``);
-    throw e;
-  }
+  // The run's newest execution: the first one, or its latest resume.
+  const latest = (await runExecutions(sfn, first)).at(-1);
+  if (!latest) throw new UsageError(`no run ${runId} in AWS (${first}); expected a run started with \`cutline start\``);
+  const executionArn = latest.arn;
+  // `watch` across a resume: the new execution's events start again at id 1.
+  if (seenOf.get(seen) !== executionArn) seen.length = 0;
+  seenOf.set(seen, executionArn);
+  const d = { status: latest.status };
   // Newest first, down to the last event already seen: `watch` reads only what is new on each poll (event ids only grow).
   const lastId = seen.at(-1)?.id ?? 0;
   const fresh: HistoryEvent[] = [];

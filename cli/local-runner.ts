@@ -32,7 +32,7 @@ import { chunkLine, chunkProgress } from '../lambdas/core/progress';
 import type { HandlerContext } from '../lambdas/handlers/define';
 import { HANDLERS } from '../lambdas/handlers/index';
 import type { Deps, ProgressEvent, Signer, SqlClient } from '../lambdas/ports';
-import { readAttempts } from '../lambdas/core/attempts';
+import { readAttempts, resumeExecutionName } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
 import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
@@ -101,6 +101,11 @@ export interface LocalRunOptions {
   readonly functionTimeouts?: Partial<Record<TaskKey, number>>;
   /** A lower history quota (tests); never above Step Functions' 25,000 events. */
   readonly historyEventLimit?: number;
+  /**
+   * Resume a run that ended (`--resume`) as AWS does (`cutline resume`): a new execution named after the run
+   * (resumeExecutionName), which ValidateSpec accepts only for a run a resume can clear.
+   */
+  readonly resume?: boolean;
 }
 
 /** A function's timeout: the deployed one (TASKS), or a shorter one asked for; past it, Sandbox.Timedout. */
@@ -216,6 +221,9 @@ async function preflightInputs(raw: Record<string, unknown>, evidence: FsEvidenc
   return spec;
 }
 
+/** The Wait states of the jumpbox command loops (bulk copy, cutover, rollback). */
+const COMMAND_WAITS = new Set<string>([STATES.commandWait, STATES.cutoverCommandWait, STATES.rollbackCommandWait]);
+
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const raw = applyUrlOverrides(opts.spec, opts.sourceUrl, opts.targetUrl);
@@ -252,7 +260,10 @@ async function runLocked(
   const workDir = path.resolve(opts.workDir ?? '.cutline', runId);
   await mkdir(workDir, { recursive: true });
   // The history of an earlier, interrupted attempt is kept beside this one's.
-  await archiveHistory(path.join(evidenceRoot, runId), (await readAttempts(runId, { evidence })).at(-1)?.attempt ?? 1);
+  const attempts = (await readAttempts(runId, { evidence })).length;
+  await archiveHistory(path.join(evidenceRoot, runId), attempts || 1);
+  // A killed run goes on under its own name (locally names can be reused); a resume of an ended run is a new execution, as in AWS.
+  const executionName = opts.resume ? resumeExecutionName(runId, attempts + 1) : runId;
   const { factory, opened } = await openLocalDatabases(raw, opts, out);
   // With --data-api the handlers reach each database as the Lambdas do (the direct clients stay for seeding and tests).
   const viaDataApi: Record<string, SqlClient> = {};
@@ -390,9 +401,9 @@ async function runLocked(
         if (e.type === 'MapRunStarted') mapRuns.started((e.mapRunStartedEventDetails as { mapRunArn: string }).mapRunArn);
         consoleLine(e);
       },
-      // Retries come after 50 ms and the jumpbox poll loop waits 200 ms locally, whatever the definition says.
+      // Retries come after 50 ms and the jumpbox poll loops wait 200 ms locally, whatever the definition says.
       retryDelayMs: () => 50,
-      waitMs: (state, seconds) => (state === STATES.commandWait ? 200 : seconds * 1000),
+      waitMs: (state, seconds) => (COMMAND_WAITS.has(state) ? 200 : seconds * 1000),
     },
     { historyEventLimit: opts.historyEventLimit ?? HISTORY_EVENT_LIMIT, childConcurrency: LOCAL_CHILD_CONCURRENCY },
   );
@@ -416,8 +427,8 @@ async function runLocked(
   let outcome: ExecutionOutcome;
   try {
     outcome = await engine.start(definition, safe as Json, {
-      arn: `arn:aws:states:local:000000000000:execution:cutline-local:${runId}`,
-      name: runId,
+      arn: `arn:aws:states:local:000000000000:execution:cutline-local:${executionName}`,
+      name: executionName,
       stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:cutline-local',
     }).result;
   } finally {
@@ -432,14 +443,16 @@ async function runLocked(
   const status: LocalRunResult['status'] = outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED';
   const output = outcome.output;
 
-  const summary = (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: string; reason: string } }>(evidence, `${runId}/99_summary.json`))?.details;
+  // A resume ValidateSpec refused wrote only under its own execution name.
+  const wroteAs = executionName !== runId && (await evidence.get(`${executionName}/99_summary.json`)) !== undefined ? executionName : runId;
+  const summary = (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: string; reason: string } }>(evidence, `${wroteAs}/99_summary.json`))?.details;
   const result: LocalRunResult = {
-    runId,
+    runId: wroteAs,
     status,
     outcome: summary?.outcome ?? 'NO_GO',
     classification: summary?.classification ?? 'INTERNAL_ERROR',
     reason: summary?.reason ?? 'the run ended without a summary',
-    evidenceDir: path.join(evidenceRoot, runId),
+    evidenceDir: path.join(evidenceRoot, wroteAs),
     output,
     historyEvents: outcome.events,
     clients: opts.keepOpen ? opened : {},
@@ -449,7 +462,7 @@ async function runLocked(
   out(`evidence: ${path.relative(process.cwd(), result.evidenceDir) || result.evidenceDir}/ (summary.md, report.html, NN_<step>.json, manifest.json)`);
   out(`history: ${outcome.events.toLocaleString('en-US')} events (Step Functions' quota: ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')} per execution)`);
   const root = path.relative(process.cwd(), path.dirname(result.evidenceDir)) || '.';
-  out(`check it: npm run cutline -- evidence verify ${runId}${root === 'evidence' ? '' : ` --evidence-dir ${root}`}`);
+  out(`check it: npm run cutline -- evidence verify ${wroteAs}${root === 'evidence' ? '' : ` --evidence-dir ${root}`}`);
   return result;
 }
 

@@ -93,6 +93,8 @@ export interface CommandRunner {
   ping(instanceId: string): Promise<{ online: boolean; detail: string }>;
   send(instanceId: string, script: string, opts: { timeoutSeconds: number; comment?: string }): Promise<string>;
   get(instanceId: string, commandId: string): Promise<CommandResult>;
+  /** Stop a command that outlived its timeout (SSM CancelCommand): its invocation ends Cancelled. */
+  cancel(instanceId: string, commandId: string): Promise<void>;
 }
 
 /** SSM parameters (launch-gate checks) and the runtime selector flipped at cutover. */

@@ -310,8 +310,8 @@ export class CutoverPipeline extends Construct {
           ],
         }),
       );
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'], resources: ['*'] }));
-      acknowledgeWildcards(fn, ['*'], 'ssm:GetCommandInvocation and ssm:DescribeInstanceInformation support no resource-level permissions.');
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ssm:CancelCommand'], resources: ['*'] }));
+      acknowledgeWildcards(fn, ['*'], 'ssm:GetCommandInvocation, ssm:DescribeInstanceInformation and ssm:CancelCommand support no resource-level permissions.');
       objects('command-output/', ['s3:PutObject']);
     }
     // (GoNoGo's acknowledgement of kms:GenerateDataKey* covers this grant and the approvals key's.)

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CommandResult, Deps, SqlClient } from '../ports';
+import { CLAIM_SECONDS, COMMAND_GRACE_SECONDS, pollSecondsAfter } from './command-loop';
 import { retryTransient } from './retry';
 import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
@@ -25,25 +26,55 @@ export interface ActionResult {
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'Failed', 'TimedOut']);
 
-/** Send a command (or follow one already sent: `sent`) and poll until it ends or its timeout passes. */
-export async function runCommand(
-  deps: Deps,
+/** A sent command: its id and when it was sent (the clock for its timeout). */
+export interface SentCommand {
+  readonly commandId: string;
+  readonly sentAt: string;
+}
+
+/** A command still running after one look: the state machine waits `pollSeconds` (a Wait state) and asks again. */
+export interface CommandRunning extends SentCommand {
+  readonly running: true;
+  readonly pollSeconds: number;
+}
+
+/**
+ * One step of a command: send it (unless `sent`), then look once. Ended: its result. Still running past its
+ * timeout and the grace: CancelCommand, and it ends TimedOut. Otherwise: still running, with when to look again.
+ */
+export async function stepCommand(
+  deps: Pick<Deps, 'commands' | 'clock'>,
   instanceId: string,
   script: string,
   timeoutSeconds: number,
-  opts: { sent?: string; onSent?: (commandId: string) => Promise<void> } = {},
-): Promise<CommandResult> {
-  const commandId = opts.sent ?? (await deps.commands.send(instanceId, script, { timeoutSeconds }));
-  if (!opts.sent) await opts.onSent?.(commandId);
-  const started = deps.clock.now().getTime();
-  const deadline = started + (timeoutSeconds + 30) * 1000;
+  opts: { sent?: SentCommand; onSent?: (sent: SentCommand) => Promise<void> } = {},
+): Promise<CommandResult | CommandRunning> {
+  let sent = opts.sent;
+  if (!sent) {
+    sent = { commandId: await deps.commands.send(instanceId, script, { timeoutSeconds }), sentAt: deps.clock.now().toISOString() };
+    await opts.onSent?.(sent);
+  }
+  const r = await deps.commands.get(instanceId, sent.commandId);
+  if (TERMINAL.has(r.status)) return r;
+  const elapsed = deps.clock.now().getTime() - Date.parse(sent.sentAt);
+  if (elapsed <= (timeoutSeconds + COMMAND_GRACE_SECONDS) * 1000) return { ...sent, running: true, pollSeconds: pollSecondsAfter(elapsed) };
+  await deps.commands.cancel(instanceId, sent.commandId);
+  return {
+    ...r,
+    status: 'TimedOut',
+    stderr: `${r.stderr}${r.stderr ? '\n' : ''}still ${r.status} ${Math.round(elapsed / 1000)} s after it was sent (timeoutSeconds ${timeoutSeconds}); cancelled (CancelCommand)`,
+  };
+}
+
+/** Send a command and follow it to its end within this process (smoke checks, a rollback by hand, the bench). */
+export async function runCommand(deps: Pick<Deps, 'commands' | 'clock'>, instanceId: string, script: string, timeoutSeconds: number): Promise<CommandResult> {
+  let sent: SentCommand | undefined;
   for (;;) {
-    const r = await deps.commands.get(instanceId, commandId);
-    if (TERMINAL.has(r.status)) return r;
-    const now = deps.clock.now().getTime();
-    if (now > deadline) return { ...r, status: 'TimedOut' };
+    const r = await stepCommand(deps, instanceId, script, timeoutSeconds, { ...(sent ? { sent } : {}) });
+    if (!('running' in r)) return r;
+    sent = r;
     // Poll every ~5% of the time so far (50 ms to 5 s): the end is noticed within 5% of the command's own time.
-    await deps.clock.sleep(Math.min(5000, Math.max(50, Math.round((now - started) * 0.05))));
+    await deps.clock.sleep(Math.min(5000, Math.max(50, Math.round((deps.clock.now().getTime() - Date.parse(r.sentAt)) * 0.05))));
   }
 }
 
@@ -59,9 +90,11 @@ interface Journal {
   readonly marker?: string;
   /** parameter: the value before the flip, as the first attempt read it. */
   readonly previous?: string | null;
-  /** command: the id of a command an interrupted attempt sent (followed, not sent again); onSent records a new one. */
-  readonly sent?: string;
-  readonly onSent?: (commandId: string) => Promise<void>;
+  /**
+   * command: one step (send or look once, then return) instead of following it to its end here. `sent`: the command
+   * an earlier step or an interrupted attempt sent (followed, not sent again); onSent records a new one.
+   */
+  readonly step?: { readonly sent?: SentCommand; readonly onSent: (sent: SentCommand) => Promise<void> };
   /** command: the intent's token: the script runs behind a claim on the host named by it (at most once per intent). */
   readonly token?: string;
 }
@@ -93,7 +126,7 @@ export function claimedScript(token: string, script: string, timeoutSeconds: num
 }
 
 /** One action's effect, run now. `sql` actions commit with a marker row, so a resume can tell they happened. */
-async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j: Journal = {}): Promise<ActionResult> {
+async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j: Journal = {}): Promise<ActionResult | CommandRunning> {
   const marker = j.marker;
   const previousKnown = j.previous;
   const base = { index, type: a.type, description: describeAction(a) };
@@ -128,7 +161,9 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
       return { ...base, ok: true, detail: rows === null ? 'committed before the connection dropped (marker found)' : `${rows} row(s) affected` };
     }
     const script = j.token ? claimedScript(j.token, a.script, a.timeoutSeconds) : a.script;
-    const r = await runCommand(deps, spec.jumpbox!.instanceId, script, a.timeoutSeconds + (j.token ? 5 : 0), { sent: j.sent, onSent: j.onSent });
+    const timeout = a.timeoutSeconds + (j.token ? CLAIM_SECONDS : 0);
+    const r = j.step ? await stepCommand(deps, spec.jumpbox!.instanceId, script, timeout, j.step) : await runCommand(deps, spec.jumpbox!.instanceId, script, timeout);
+    if ('running' in r) return r;
     const ok = r.status === 'Success' && r.exitCode === 0;
     return {
       ...base,
@@ -171,11 +206,31 @@ interface Intent {
   readonly action: number;
   readonly started_utc: string;
   readonly previous?: string | null;
-  /** command: recorded as soon as it was sent. */
+  /** command: recorded as soon as it was sent, with when (its timeout counts from then). */
   readonly commandId?: string;
+  readonly sent_utc?: string;
   /** command: names the claim on the host, so the command runs at most once for this intent, whichever attempt sends it. */
   readonly token?: string;
 }
+
+/**
+ * Where a cutover or rollback paused at a command still running (in the state as `waiting`): the state machine
+ * waits `pollSeconds` in a Wait state and calls the Task again, which looks at the same command once more.
+ */
+export interface ActionWaiting extends CommandRunning {
+  /** The action's index in its list (0-based). */
+  readonly action: number;
+  readonly effect: JournaledResult['effect'];
+  readonly intents: number;
+}
+
+/** An action's records, without the extension: NNN.intent.json before, NNN.json after. */
+const actionKey = (runId: string, phase: 'cutover' | 'rollback', i: number) => `${runId}/${phase === 'cutover' ? '10_cutover' : '12_rollback'}/actions/${String(i + 1).padStart(3, '0')}`;
+
+const EFFECT_NOTE: Partial<Record<JournaledResult['effect'], string>> = {
+  followed: ' (sent by the interrupted attempt and followed to its end)',
+  'ran-again': " (sent again under the interrupted attempt's token: it runs at most once)",
+};
 
 /**
  * Exactly-once actions: an intent record before, the outcome after, both in
@@ -183,15 +238,20 @@ interface Intent {
  * with an outcome is not run again; one with only an intent (the attempt was
  * killed during it) is checked against the world first: a parameter that
  * already has the value, a SQL action whose marker committed, count as done;
- * a jumpbox command cannot be checked and runs again (say so in the record).
+ * a jumpbox command the interrupted attempt sent is followed, one it may have
+ * sent without recording it is sent again under the same claim token (it runs
+ * at most once on the host). A command takes one look per call: while it
+ * runs, the call returns where it waits (`waiting` is that, when called back).
  */
-async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action, i: number, deps: Deps): Promise<JournaledResult> {
-  const dir = `${spec.runId}/${phase === 'cutover' ? '10_cutover' : '12_rollback'}/actions/${String(i + 1).padStart(3, '0')}`;
+async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action, i: number, deps: Deps, waiting?: ActionWaiting): Promise<JournaledResult | ActionWaiting> {
+  const dir = actionKey(spec.runId, phase, i);
   const marker = `${spec.runId}/${phase}/${i + 1}`;
   const done = await readEvidenceJson<JournaledResult>(deps.evidence, `${dir}.json`);
   if (done?.ok) return { ...done, effect: 'done-before' };
   const intent = await readEvidenceJson<Intent>(deps.evidence, `${dir}.intent.json`);
-  const intents = (intent ? 1 : 0) + 1;
+  // Called back by the Wait loop for the command this execution is following: no interruption in between.
+  const ours = waiting?.action === i && intent?.commandId === waiting.commandId ? waiting : undefined;
+  const intents = ours?.intents ?? (intent ? 1 : 0) + 1;
   let r: JournaledResult | undefined;
   if (intent && a.type === 'parameter') {
     const now = (await deps.parameters.getMany([a.name])).get(a.name);
@@ -207,43 +267,62 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
     const previous = a.type === 'parameter' ? (intent?.previous !== undefined ? intent.previous : await readPrevious(deps, a.name)) : undefined;
     const token = a.type === 'command' ? (intent?.token ?? randomUUID()) : undefined;
     const rec: Intent = { action: i + 1, started_utc: deps.clock.now().toISOString(), ...(previous !== undefined ? { previous } : {}), ...(token ? { token } : {}) };
-    // A command the interrupted attempt sent is followed to its end (like SSM, it ran on without us), not sent again.
-    const sent = a.type === 'command' ? intent?.commandId : undefined;
+    // A command already sent (by an earlier look, or by the interrupted attempt) is followed (like SSM, it ran on without us), not sent again.
+    const sent = a.type === 'command' && intent?.commandId ? { commandId: intent.commandId, sentAt: intent.sent_utc ?? intent.started_utc } : undefined;
+    const effect = ours?.effect ?? (sent ? 'followed' : intent ? 'ran-again' : 'ran');
     if (!sent) await deps.evidence.put(`${dir}.intent.json`, canonicalJson(rec), 'application/json');
     const out = await runAction(spec, a, i, deps, {
       marker,
       previous,
-      sent,
       ...(token ? { token } : {}),
-      onSent: (commandId) => deps.evidence.put(`${dir}.intent.json`, canonicalJson({ ...rec, commandId }), 'application/json').then(() => undefined),
+      step: {
+        ...(sent ? { sent } : {}),
+        onSent: (c) => deps.evidence.put(`${dir}.intent.json`, canonicalJson({ ...rec, commandId: c.commandId, sent_utc: c.sentAt }), 'application/json').then(() => undefined),
+      },
     });
-    const effect = sent ? 'followed' : intent ? 'ran-again' : 'ran';
-    r = { ...out, effect, intents, ...(sent ? { detail: `${out.detail} (sent by the interrupted attempt and followed to its end)` } : intent && a.type === 'command' ? { detail: `${out.detail} (sent again under the interrupted attempt's token: it runs at most once)` } : {}) };
+    if ('running' in out) return { ...out, action: i, effect, intents };
+    r = { ...out, effect, intents, ...(a.type === 'command' && EFFECT_NOTE[effect] ? { detail: `${out.detail}${EFFECT_NOTE[effect]}` } : {}) };
   }
   await deps.evidence.put(`${dir}.json`, canonicalJson(r), 'application/json');
   return r;
 }
 
-/** Cutover: actions in order, each exactly once across attempts; the first failure stops and throws (the ASL then rolls back). */
-export async function runCutover(spec: RunSpec, deps: Deps): Promise<JournaledResult[]> {
+/** Actions done so far, and where they wait for a running command (none: all done). */
+export interface ActionsStep<R> {
+  readonly actions: R[];
+  readonly waiting?: ActionWaiting;
+}
+
+/**
+ * Cutover: actions in order, each exactly once across attempts; the first failure stops and throws (the ASL then
+ * rolls back). A running command pauses it (`waiting`); the state machine's Wait loop calls it again with that.
+ */
+export async function runCutover(spec: RunSpec, deps: Deps, waiting?: ActionWaiting): Promise<ActionsStep<JournaledResult>> {
   const results: JournaledResult[] = [];
   for (const [i, a] of spec.cutover.actions.entries()) {
-    const r = await journaled(spec, 'cutover', a, i, deps);
+    const r = await journaled(spec, 'cutover', a, i, deps, waiting);
+    if ('running' in r) return { actions: results, waiting: r };
     results.push(r);
     deps.progress?.({ stage: 'Cutover', done: i + 1, total: spec.cutover.actions.length, message: `${r.description}${r.effect === 'done-before' ? ' (done before: not run again)' : r.effect === 'found-applied' ? ' (found applied)' : ''}` });
     if (!r.ok)
       throw new CutoverFailed(`cutover action ${i + 1} of ${spec.cutover.actions.length} (${r.description}) failed: ${r.detail}`, { actions: results });
   }
-  return results;
+  return { actions: results };
 }
 
 /**
- * Rollback: every action is tried, even after one fails, and each is reported.
- * The run's own rollback is journaled like the cutover; one by hand (`cutline rollback`) runs every action again.
+ * Rollback: every action is tried, even after one fails, and each is reported. The run's own rollback is journaled
+ * like the cutover and pauses at a running command the same way (called back, the actions before the one it waited
+ * for keep their outcome, failed or not); one by hand (`cutline rollback`) runs every action again, to its end.
  */
-export async function runRollback(spec: RunSpec, deps: Deps, opts: { byHand?: boolean } = {}): Promise<{ ok: boolean; actions: ActionResult[] }> {
+export async function runRollback(spec: RunSpec, deps: Deps, opts: { byHand?: boolean; waiting?: ActionWaiting } = {}): Promise<ActionsStep<ActionResult> & { ok: boolean }> {
   const actions: ActionResult[] = [];
-  for (const [i, a] of spec.rollback.actions.entries()) actions.push(opts.byHand ? await runAction(spec, a, i, deps) : await journaled(spec, 'rollback', a, i, deps));
+  for (const [i, a] of spec.rollback.actions.entries()) {
+    const before = opts.waiting && i < opts.waiting.action ? await readEvidenceJson<JournaledResult>(deps.evidence, `${actionKey(spec.runId, 'rollback', i)}.json`) : undefined;
+    const r = before ?? (opts.byHand ? await runAction(spec, a, i, deps) : await journaled(spec, 'rollback', a, i, deps, opts.waiting));
+    if ('running' in r) return { ok: false, actions, waiting: r as ActionWaiting };
+    actions.push(r);
+  }
   return { ok: actions.every((a) => a.ok), actions };
 }
 

@@ -1,11 +1,14 @@
 /**
  * Attempts: a run that is killed, crashes or is stopped and then resumed
- * (locally `cutline run … --local` again with the same runId) is one run of
+ * (locally `cutline run … --local` again with the same runId; in AWS
+ * `cutline resume <runId>`, a new execution with a resume name) is one run of
  * several attempts. Every attempt leaves a record, 00_attempts/NNN.json, so
  * the evidence says how many there were and how each previous one ended.
  */
 import type { Deps } from '../ports';
-import { canonicalJson, readEvidenceJson } from './evidence';
+import { RESUMABLE } from './decision';
+import type { Classification } from './errors';
+import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
 
 export interface AttemptRecord {
   readonly attempt: number;
@@ -51,4 +54,33 @@ export async function recordAttempt(
     if (await deps.evidence.putIfAbsent(attemptKey(runId, n), canonicalJson(rec), 'application/json')) return rec;
     n++;
   }
+}
+
+/**
+ * In AWS an execution name is single-use, so a resume is a new execution named after its run:
+ * `<runId, first 60 characters>-r<n>-<first 8 hex of sha256(runId)>` (at most 80 characters, as names must be).
+ */
+export function resumeExecutionName(runId: string, n: number): string {
+  return `${runId.slice(0, 60)}-r${n}-${sha256Hex(runId).slice(0, 8)}`;
+}
+
+/** Is this execution name a resume of that run? (The name alone says so: no other run can produce it.) */
+export function isResumeOf(executionName: string, runId: string): boolean {
+  const m = /-r(\d{1,4})-[0-9a-f]{8}$/.exec(executionName);
+  return !!m && resumeExecutionName(runId, Number(m[1])) === executionName;
+}
+
+/** A run's outcome once Summary sealed it (its manifest exists), else undefined: a run killed inside Summary is not sealed. */
+export async function sealedOutcome(runId: string, deps: Pick<Deps, 'evidence'>): Promise<{ outcome: 'GO' | 'NO_GO'; classification: Classification } | undefined> {
+  if ((await deps.evidence.get(`${runId}/manifest.json`)) === undefined) return undefined;
+  return (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: Classification } }>(deps.evidence, stepKey(runId, 'summary')))?.details;
+}
+
+/** Why this run cannot be resumed (never started; or it ended in a way a resume cannot clear), or undefined. */
+export async function resumeProblem(runId: string, deps: Pick<Deps, 'evidence'>): Promise<string | undefined> {
+  if ((await deps.evidence.get(`${runId}/spec.json`)) === undefined) return `run ${runId} has no evidence of a start (no ${runId}/spec.json); expected a run started with \`cutline start\` to resume`;
+  const ended = await sealedOutcome(runId, deps);
+  if (ended && !RESUMABLE.includes(ended.classification))
+    return `run ${runId} ended ${ended.outcome}${ended.outcome === 'GO' ? '' : ` / ${ended.classification}`}, which a resume cannot clear (it was decided, cut over or rolled back); expected a new runId`;
+  return undefined;
 }

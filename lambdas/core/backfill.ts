@@ -1,7 +1,7 @@
 /**
  * Backfill: each task's integer key range is split into chunks once, on the
  * run's first attempt, and that plan is fixed in evidence
- * (04_backfill_plan/plan.json): every resume or redrive reuses it. Every
+ * (04_backfill_plan/plan.json): every resume reuses it. Every
  * chunk runs the task's SQL with :lo / :hi and is checkpointed in evidence
  * with its identity (task definition + key range); a rerun skips a chunk only
  * when the checkpoint names the same identity, and Verify refuses to go on

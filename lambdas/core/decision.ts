@@ -103,7 +103,7 @@ export const RESUMABLE: readonly Classification[] = ['ENVIRONMENT_BLOCKED', 'MIG
 export function resumeHint(platform: 'aws' | 'local'): string {
   return platform === 'local'
     ? 'Then resume the same run: `cutline run <spec> --local --resume` (finished chunks and the first attempt\'s baselines are kept).'
-    : 'Then resume the same run: `cutline redrive <runId>` (finished chunks and the first attempt\'s baselines are kept).';
+    : 'Then resume the same run: `cutline resume <runId>` (a new execution of the same run: finished chunks and the first attempt\'s baselines are kept).';
 }
 
 /** Retry waits per class: environment problems are often quick to fix; rejections need a new window. */

@@ -4,14 +4,14 @@
  * record, also when it fails, and throws the named error the ASL catches.
  */
 import type { Deps, EvidenceObject } from '../ports';
-import { runCutover, runRollback, runSmoke, describeAction } from './actions';
+import { type ActionWaiting, runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { signRoot } from './signature';
 import { backfillPlanFile, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
 import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
-import { type AttemptRecord, readAttempts, recordAttempt } from './attempts';
+import { type AttemptRecord, isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
 import type { EndState, StageState } from './payloads';
@@ -41,7 +41,7 @@ async function recorded<T>(
   who: Who,
   step: TaskKey,
   command: string,
-  fn: () => Promise<{ value: T; result?: StepResult; details: Record<string, unknown> }>,
+  fn: () => Promise<{ value: T; result?: StepResult; details: Record<string, unknown> } | { value: T; pending: true }>,
 ): Promise<T> {
   const started = deps.clock.now();
   const write = (result: StepResult, details: Record<string, unknown>) =>
@@ -52,6 +52,8 @@ async function recorded<T>(
     );
   try {
     const out = await fn();
+    // Paused at a running command: the stage records its outcome when the Wait loop brings it back to its end.
+    if ('pending' in out) return out.value;
     await write(out.result ?? 'PASS', out.details);
     return out.value;
   } catch (e) {
@@ -63,8 +65,14 @@ async function recorded<T>(
 
 const who = (s: StageState): Who => ({ runId: s.spec.runId, owner: s.spec.owner });
 
+/**
+ * The run lease is held by the run, not by one execution: a resume (in AWS a new execution) takes over the databases
+ * its interrupted attempt held; another run is refused until the lease ends.
+ */
+const leaseHolder = (s: { spec: { runId: string } }) => `run:${s.spec.runId}`;
+
 /** Every stage after Preflight renews the run lease; a run that lost it (expired, taken by another) stops here. */
-const renewLease = (s: StageState, deps: Deps) => holdRunLease(s.spec, s.execution.id, deps.sql);
+const renewLease = (s: StageState, deps: Deps) => holdRunLease(s.spec, leaseHolder(s), deps.sql);
 
 /**
  * The spec as a run uses it (defaults applied), or every problem with its
@@ -100,16 +108,20 @@ export async function specChangeProblem(spec: RunSpec, deps: Pick<Deps, 'evidenc
 export async function validateSpecStage(raw: { spec: unknown; execution: { name: string; id?: string } }, platform: 'aws' | 'local', deps: Deps) {
   const r = specAsRun(raw.spec, platform);
   const rawSpec = (raw.spec ?? {}) as Record<string, unknown>;
+  // A resume in AWS is a new execution named after its run (names are single-use): it works on the run once the
+  // run is found resumable; refused, it writes only under its own name.
+  const resume = r.ok && isResumeOf(raw.execution.name, r.spec.runId) ? { runId: r.spec.runId, problem: await resumeProblem(r.spec.runId, deps) } : undefined;
   // A run owns its runId: evidence goes under the execution's own name; a spec naming another run writes nothing there.
-  const runId = endWho(raw).runId;
+  const runId = resume && !resume.problem ? resume.runId : endWho(raw).runId;
   const owner = r.ok ? r.spec.owner : typeof rawSpec.owner === 'string' ? rawSpec.owner : 'unknown';
   return recorded(deps, { runId, owner }, 'validateSpec', `cutline validate (${platform})`, async () => {
     if (!r.ok) {
       throw new SpecInvalid(`run spec is invalid (${r.problems.length} problem(s)): ${r.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems: r.problems });
     }
-    if (r.spec.runId !== raw.execution.name)
+    if (resume?.problem) throw new SpecInvalid(resume.problem, { problems: [{ path: '$.runId', message: resume.problem }] });
+    if (r.spec.runId !== raw.execution.name && !resume)
       throw new SpecInvalid(
-        `runId ${JSON.stringify(r.spec.runId)} differs from the execution name ${JSON.stringify(raw.execution.name)}; expected the execution to be named by its runId (cutline start does), so no execution can write into another run's evidence`,
+        `runId ${JSON.stringify(r.spec.runId)} differs from the execution name ${JSON.stringify(raw.execution.name)}; expected the execution to be named by its runId (cutline start does) or a resume of it (cutline resume does), so no execution can write into another run's evidence`,
         { problems: [{ path: '$.runId', message: `got ${JSON.stringify(r.spec.runId)}; expected the execution name ${JSON.stringify(raw.execution.name)}` }] },
       );
     const spec = r.spec;
@@ -147,7 +159,7 @@ export async function preflightStage(s: StageState, deps: Deps) {
         { checks: out.checks },
       );
     // One run per database for the whole run: taken here, renewed by every stage, released by Summary.
-    await holdRunLease(s.spec, s.execution.id, deps.sql);
+    await holdRunLease(s.spec, leaseHolder(s), deps.sql);
     let baseline: Baseline = stored ?? { taken_utc: deps.clock.now().toISOString(), counts: out.baselineCounts };
     if (!stored && !(await deps.evidence.putIfAbsent(key, canonicalJson(baseline), 'application/json')))
       baseline = (await readEvidenceJson<Baseline>(deps.evidence, key))!;
@@ -396,10 +408,18 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
   return { approvalId, expiresAt, channels: delivered };
 }
 
+/** The command a stage paused at, as its previous call left it in the state (the Wait loop calls the stage again). */
+function waitingIn(s: StageState, stage: 'cutover' | 'rollback'): ActionWaiting | undefined {
+  const r = s.results[stage] as { waiting?: ActionWaiting } | undefined;
+  return r?.waiting;
+}
+
 export async function cutoverStage(s: StageState, deps: Deps) {
-  return recorded(deps, who(s), 'cutover', 'cutover actions, then contract migrations', async () => {
+  return recorded<{ waiting: ActionWaiting } | { actions: number; contract: number }>(deps, who(s), 'cutover', 'cutover actions, then contract migrations', async () => {
     await renewLease(s, deps);
-    const actions = await runCutover(s.spec, deps);
+    const step = await runCutover(s.spec, deps, waitingIn(s, 'cutover'));
+    if (step.waiting) return { value: { waiting: step.waiting }, pending: true as const };
+    const actions = step.actions;
     let contract: Awaited<ReturnType<typeof applyPhase>>['details'] | undefined;
     if (s.spec.migrations?.contractLocation) {
       try {
@@ -486,18 +506,24 @@ export async function rollbackStage(s: StageState, deps: Deps) {
     const out = await manualRollback(s.spec, s.manual.by, deps);
     return { ok: out.ok, actions: out.actions.length, manual: true };
   }
-  return recorded(deps, who(s), 'rollback', 'rollback actions', async () => {
+  return recorded<{ waiting: ActionWaiting } | { ok: boolean; actions: number }>(deps, who(s), 'rollback', 'rollback actions', async () => {
     await renewLease(s, deps);
-    const out = await runRollback(s.spec, deps);
-    return { value: { ok: out.ok, actions: out.actions.length }, result: out.ok ? 'PASS' : 'FAIL', details: { ...out } };
+    const out = await runRollback(s.spec, deps, { waiting: waitingIn(s, 'rollback') });
+    if (out.waiting) return { value: { waiting: out.waiting }, pending: true as const };
+    return { value: { ok: out.ok, actions: out.actions.length }, result: out.ok ? 'PASS' : 'FAIL', details: { ok: out.ok, actions: out.actions } };
   });
 }
 
-/** Where a run's records go: always under the execution's own name (the spec's runId when it matches, as `start` names executions). */
-function endWho(s: { spec: unknown; execution: { name: string } }): Who {
+/**
+ * Where a run's records go: under the execution's own name (the spec's runId when it matches, as `start` names
+ * executions), or under the run a resume execution works on once ValidateSpec accepted it (results.validateSpec).
+ */
+function endWho(s: { spec: unknown; execution: { name: string }; results?: Record<string, unknown> }): Who {
   const spec = (s.spec ?? {}) as Record<string, unknown>;
+  const owner = typeof spec.owner === 'string' ? spec.owner : 'unknown';
+  if (s.results?.validateSpec && typeof spec.runId === 'string' && isResumeOf(s.execution.name, spec.runId)) return { runId: spec.runId, owner };
   const named = /^[A-Za-z0-9_-]{1,80}$/.test(s.execution.name) ? s.execution.name : 'invalid-execution-name';
-  return { runId: named, owner: typeof spec.owner === 'string' ? spec.owner : 'unknown' };
+  return { runId: named, owner };
 }
 
 export async function classifyStage(s: EndState, deps: Deps, platform: 'aws' | 'local' = 'aws'): Promise<ClassifyOutcome> {
@@ -599,9 +625,10 @@ export interface SummaryOutcome {
 
 export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutcome> {
   const w = endWho(s);
-  // The run is over (GO, NO_GO, rolled back): its databases are free for the next run. Only this execution's lease is released.
+  // The run is over (GO, NO_GO, rolled back): its databases are free for the next run. Only this run's lease is
+  // released, and only by an execution that works on it (one refused for naming another run releases nothing).
   const parsed = RunSpec.safeParse(s.spec);
-  if (parsed.success) await releaseRunLease(parsed.data, s.execution.id, deps.sql).catch((e) => deps.logger.warn('run lease not released', { error: errorMessage(e) }));
+  if (parsed.success && parsed.data.runId === w.runId) await releaseRunLease(parsed.data, leaseHolder({ spec: parsed.data }), deps.sql).catch((e) => deps.logger.warn('run lease not released', { error: errorMessage(e) }));
   const c = s.results.classify as ClassifyOutcome | undefined;
   const go = !c && !s.error && s.results.smoke !== undefined && s.results.goNoGo !== undefined;
   const classification = go ? 'GO' : (c?.classification ?? 'INTERNAL_ERROR');

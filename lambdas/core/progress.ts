@@ -88,6 +88,15 @@ const INNER: ReadonlySet<string> = new Set([
   STATES.gateChunkDistributed,
 ]);
 
+/** A stage's Wait loop at a running jumpbox command: its states fold into the stage, however many looks it takes. */
+const LOOPS: ReadonlyMap<string, string> = new Map([
+  [STATES.cutoverCommandRunning, STATES.cutover],
+  [STATES.cutoverCommandWait, STATES.cutover],
+  [STATES.rollbackCommandRunning, STATES.rollback],
+  [STATES.rollbackCommandWait, STATES.rollback],
+]);
+const LOOPED = new Set(LOOPS.values());
+
 /** Chunks done of total, rows, and the rate and ETA from the first chunk's start to `lastTs`. */
 export function chunkProgress(done: number, total: number | null, rows: number, firstTs: number | null, lastTs: number): ChunkProgress {
   const secs = firstTs !== null ? (lastTs - firstTs) / 1000 : 0;
@@ -139,8 +148,10 @@ export function progressOf(events: readonly ProgressEvent[], mapRuns: readonly M
       }
       continue;
     }
-    if (INNER.has(name)) continue;
-    if (e.kind === 'enter') stages.push({ name, ms: null, t0: e.ts });
+    if (INNER.has(name) || LOOPS.has(name)) continue;
+    const last = stages.at(-1);
+    if (e.kind === 'enter' && LOOPED.has(name) && last?.name === name) last.ms = null;
+    else if (e.kind === 'enter') stages.push({ name, ms: null, t0: e.ts });
     else if (e.kind === 'exit') {
       const st = [...stages].reverse().find((s) => s.name === name && s.ms === null);
       if (st) st.ms = e.ts - st.t0;

@@ -4,8 +4,9 @@
  * Schema generated from it ships for editors (schema/run-spec.v1.json).
  */
 import { z } from 'zod';
+import { CLAIM_SECONDS, COMMAND_LOOP_EVENTS, commandLooks, EVENTS_PER_LOOK } from './command-loop';
 import { splitStatements } from './sql-lexer';
-import { STATES, TASKS } from './states';
+import { TASKS } from './states';
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -365,21 +366,17 @@ export const RunSpec = z
       .optional(),
   })
   .superRefine((s, ctx) => {
-    // Cutover, Rollback and Smoke run their jumpbox commands and requests inside one Lambda invocation: together they
-    // must fit the function's timeout (with 30 s of polling slack a command, 60 s for the rest of the stage).
-    for (const [stage, key] of [
-      ['cutover', 'cutover'],
-      ['rollback', 'rollback'],
-    ] as const) {
-      const need = s[stage].actions.reduce((n, a) => n + (a.type === 'command' ? a.timeoutSeconds + 30 : 0), 0);
-      const budget = TASKS[key].timeoutSeconds - 60;
-      if (need > budget)
-        ctx.addIssue({
-          code: 'custom',
-          path: [stage, 'actions'],
-          message: `got jumpbox commands that may take ${need} s together (their timeoutSeconds + 30 s each); expected at most ${budget} s, what the ${STATES[key]} function's ${TASKS[key].timeoutSeconds} s leave (run a longer job as a bulkCopy command, which the state machine polls)`,
-        });
-    }
+    // Cutover and Rollback look at a running jumpbox command once per Task call, in the state machine's Wait loop:
+    // every look is history events, and an execution has 25,000.
+    const looped = [...s.cutover.actions, ...s.rollback.actions].filter((a) => a.type === 'command');
+    const looks = looped.reduce((n, a) => n + commandLooks(a.timeoutSeconds + CLAIM_SECONDS), 0);
+    if (looks * EVENTS_PER_LOOK > COMMAND_LOOP_EVENTS)
+      ctx.addIssue({
+        code: 'custom',
+        path: [s.cutover.actions.some((a) => a.type === 'command') ? 'cutover' : 'rollback', 'actions'],
+        message: `got jumpbox commands (cutover and rollback: timeoutSeconds ${looped.map((a) => a.timeoutSeconds).join(', ')}) that the state machine may look at ${looks} times, ${looks * EVENTS_PER_LOOK} history events; expected at most ${COMMAND_LOOP_EVENTS} (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command`,
+      });
+    // Smoke runs its requests inside one Lambda invocation: together they must fit the function's timeout.
     const smokeNeed = s.smoke.checks.reduce((n, c) => n + (c.timeoutMs / 1000) * (c.replay ? 3 : 1) + (c.via === 'jumpbox' ? 30 * (c.replay ? 3 : 1) : 0) + (c.replay && 'script' in c.replay ? c.replay.timeoutSeconds + 30 : 0), 0);
     if (smokeNeed > TASKS.smoke.timeoutSeconds - 60)
       ctx.addIssue({

@@ -160,7 +160,7 @@ describe.runIf(!!PG_URL)('kill and resume (real PostgreSQL, the real CLI)', () =
     const [a, b] = await alongside(args(fileA, evidence), args(fileB, evidence));
     expect(a.code).toBe(0);
     expect(b.code).toBe(1);
-    expect(b.lines.join('\n')).toMatch(/NO_GO \/ ENVIRONMENT_BLOCKED: .*the run lease of .* is held by arn:aws:states:local:000000000000:execution:cutline-local:pair-a until \d{4}-\d\d-\d\dT/);
+    expect(b.lines.join('\n')).toMatch(/NO_GO \/ ENVIRONMENT_BLOCKED: .*the run lease of .* is held by run:pair-a until \d{4}-\d\d-\d\dT/);
     // The refused run changed nothing: no plan, no baseline, no chunk of its own.
     expect(await readFile(path.join(evidence, 'pair-b/04_backfill_plan/plan.json'), 'utf8').catch(() => 'none')).toBe('none');
     // Summary released the first run's lease: a third run goes ahead.

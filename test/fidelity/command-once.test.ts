@@ -32,7 +32,17 @@ describe('a cutover command interrupted between send and recording its id', () =
     const evidence = new FsEvidenceStore(path.join(dir, 'evidence'));
     const deps = { evidence, commands: new LocalShellRunner('/bin/bash', path.join(dir, 'commands')), clock: { now: () => new Date(), sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)) }, progress: () => {} } as unknown as Deps;
     // The first attempt: its intent, then the command, then it was killed (no command id, no outcome recorded).
-    const first = await runCutover(spec, deps);
+    // As the state machine's Wait loop does: call again with where it paused until the command has ended.
+    const cutover = async () => {
+      let step = await runCutover(spec, deps);
+      for (let looks = 0; step.waiting && looks < 1500; looks++) {
+        await new Promise((r) => setTimeout(r, 20));
+        step = await runCutover(spec, deps, step.waiting);
+      }
+      if (step.waiting) throw new Error('the command did not end within 30 s');
+      return step.actions;
+    };
+    const first = await cutover();
     expect(await readFile(counter, 'utf8')).toBe('x\n');
     const intentKey = `${runId}/10_cutover/actions/001.intent.json`;
     const intent = JSON.parse(Buffer.from((await evidence.get(intentKey))!).toString('utf8'));
@@ -41,7 +51,7 @@ describe('a cutover command interrupted between send and recording its id', () =
     await writeFile(path.join(dir, 'evidence', intentKey), canonicalJson(killed));
     await rm(path.join(dir, 'evidence', `${runId}/10_cutover/actions/001.json`));
     // The resume: the same action, the same intent token.
-    const again = await runCutover(spec, deps);
+    const again = await cutover();
     expect(await readFile(counter, 'utf8')).toBe('x\n');
     expect(again[0]).toMatchObject({ ok: true, effect: 'ran-again' });
     expect(again[0]!.detail).toContain('already ran under an earlier attempt; its exit code: 0');

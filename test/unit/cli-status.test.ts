@@ -1,5 +1,5 @@
-/** `cutline status|watch|redrive <runId>` against mocked Step Functions (aws-sdk-client-mock). */
-import { DescribeExecutionCommand, DescribeMapRunCommand, GetExecutionHistoryCommand, type HistoryEvent, RedriveExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+/** `cutline status|watch <runId>` against mocked Step Functions (aws-sdk-client-mock); `resume`: test/fidelity/resume-execution.test.ts. */
+import { DescribeExecutionCommand, DescribeMapRunCommand, GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
@@ -45,6 +45,8 @@ function cli(env: NodeJS.ProcessEnv = {}) {
 
 beforeEach(() => {
   sfnm.reset();
+  // Only the executions a test describes exist (status looks for resumes of the run by name).
+  sfnm.on(DescribeExecutionCommand).rejects(Object.assign(new Error('no such execution'), { name: 'ExecutionDoesNotExist' }));
 });
 
 describe('cutline status (AWS)', () => {
@@ -125,7 +127,7 @@ describe('cutline watch (AWS)', () => {
       { status: 'SUCCEEDED', events: [...more, { id: more.length + 1, type: 'ExecutionSucceeded' as const, timestamp: at(40) }] },
     ];
     let poll = -1;
-    sfnm.on(DescribeExecutionCommand).callsFake(() => ({ status: polls[++poll]!.status }));
+    sfnm.on(DescribeExecutionCommand, { executionArn: EXEC }).callsFake(() => ({ status: polls[++poll]!.status }));
     serveHistory(() => polls[poll]!.events);
     const t = cli();
     expect(await main(['watch', 'prod-1', '--state-machine-arn', SM, '--interval', '2', '--json'], t.io)).toBe(EXIT.OK);
@@ -147,31 +149,11 @@ describe('cutline watch (AWS)', () => {
   });
 });
 
-describe('cutline redrive', () => {
-  it('RedriveExecution on the execution named by runId', async () => {
-    sfnm.on(RedriveExecutionCommand).resolves({ redriveDate: new Date('2026-11-21T03:00:00Z') });
-    const t = cli();
-    expect(await main(['redrive', 'prod-1', '--state-machine-arn', SM], t.io)).toBe(EXIT.OK);
-    expect(sfnm.commandCalls(RedriveExecutionCommand)[0]!.args[0].input.executionArn).toBe(EXEC);
-    expect(t.out[0]).toBe('redriven prod-1 at 2026-11-21T03:00:00.000Z: follow it with `cutline watch prod-1`');
-  });
-
-  it('a run that cannot be redriven is exit 2 with what was expected; no ARN is exit 2', async () => {
-    sfnm.on(RedriveExecutionCommand).rejects(Object.assign(new Error('Execution is SUCCEEDED'), { name: 'ExecutionNotRedrivable' }));
-    const t = cli();
-    expect(await main(['redrive', 'prod-1', '--state-machine-arn', SM, '--json'], t.io)).toBe(EXIT.BAD_INPUT);
-    expect(t.err[0]).toBe('cannot redrive prod-1: Execution is SUCCEEDED; expected a FAILED, ABORTED or TIMED_OUT run within 14 days of its end');
-    const n = cli();
-    expect(await main(['redrive', 'prod-1'], n.io)).toBe(EXIT.BAD_INPUT);
-    expect(n.err[0]).toContain('needs --state-machine-arn or CUTLINE_STATE_MACHINE_ARN');
-  });
-});
-
 describe('every command', () => {
   it('takes --json and has a description', () => {
     const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);
     const all = leaves(buildCli({ out: () => {}, err: () => {}, env: {} }, () => {}));
-    expect(all.map((c) => c.name())).toEqual(expect.arrayContaining(['validate', 'run', 'start', 'plan', 'status', 'watch', 'redrive', 'approve', 'reject', 'rollback', 'ls', 'get', 'verify', 'open']));
+    expect(all.map((c) => c.name())).toEqual(expect.arrayContaining(['validate', 'run', 'start', 'plan', 'status', 'watch', 'resume', 'approve', 'reject', 'rollback', 'ls', 'get', 'verify', 'open']));
     for (const c of all) {
       expect(c.options.map((o) => o.long), c.name()).toContain('--json');
       expect(c.description(), c.name()).not.toBe('');

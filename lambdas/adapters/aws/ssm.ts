@@ -4,6 +4,7 @@
  * (launch-gate reads, runtime selector flip).
  */
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   GetParametersCommand,
@@ -60,6 +61,10 @@ export class SsmCommandRunner implements CommandRunner {
       if ((e as { name?: string }).name === 'InvocationDoesNotExist') return { commandId, status: 'Pending', exitCode: null, stdout: '', stderr: '' };
       throw e;
     }
+  }
+
+  async cancel(instanceId: string, commandId: string): Promise<void> {
+    await this.ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] }));
   }
 }
 

@@ -27,6 +27,8 @@ const read = (f: string): string | undefined => {
 export class LocalShellRunner implements CommandRunner {
   private readonly running = new Map<string, Promise<CommandResult>>();
   private readonly done = new Map<string, CommandResult>();
+  private readonly pids = new Map<string, number>();
+  private readonly cancelled = new Set<string>();
 
   constructor(
     private readonly shell = '/bin/bash',
@@ -54,6 +56,7 @@ export class LocalShellRunner implements CommandRunner {
         ? spawn(this.shell, ['-c', `"$0" script.sh > stdout 2> stderr; echo $? > exit.tmp && mv exit.tmp exit`, this.shell], { cwd: dir, stdio: 'ignore', detached: true })
         : spawn(this.shell, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       if (dir && child.pid) writeFileSync(path.join(dir, 'pid'), String(child.pid));
+      if (child.pid) this.pids.set(id, child.pid);
       let stdout = '';
       let stderr = '';
       let timedOut = false;
@@ -74,12 +77,13 @@ export class LocalShellRunner implements CommandRunner {
       }, opts.timeoutSeconds * 1000);
       const finish = (code: number | null, err?: Error) => {
         clearTimeout(timer);
+        this.pids.delete(id);
         const fromFiles = dir ? this.fromFiles(id) : undefined;
         const r: CommandResult = fromFiles && fromFiles.status !== 'InProgress' && !err
           ? fromFiles
           : {
               commandId: id,
-              status: timedOut ? 'TimedOut' : err ? 'Failed' : code === 0 ? 'Success' : 'Failed',
+              status: this.cancelled.has(id) ? 'Cancelled' : timedOut ? 'TimedOut' : err ? 'Failed' : code === 0 ? 'Success' : 'Failed',
               exitCode: timedOut ? null : code,
               stdout: (fromFiles?.stdout ?? stdout).slice(0, STDOUT_LIMIT),
               stderr: (err ? `${err.message}\n${stderr}` : (fromFiles?.stderr ?? stderr)).slice(0, STDERR_LIMIT),
@@ -103,6 +107,7 @@ export class LocalShellRunner implements CommandRunner {
     const exit = read(path.join(dir, 'exit'));
     const stdout = (read(path.join(dir, 'stdout')) ?? '').slice(0, STDOUT_LIMIT);
     const stderr = (read(path.join(dir, 'stderr')) ?? '').slice(0, STDERR_LIMIT);
+    if (read(path.join(dir, 'cancelled')) !== undefined) return { commandId, status: 'Cancelled', exitCode: null, stdout, stderr };
     if (read(path.join(dir, 'timed-out')) !== undefined) return { commandId, status: 'TimedOut', exitCode: null, stdout, stderr };
     if (exit !== undefined) {
       const code = Number(exit.trim());
@@ -119,5 +124,19 @@ export class LocalShellRunner implements CommandRunner {
     const f = this.fromFiles(commandId);
     if (f) return f;
     throw new Error(`no local command ${commandId}`);
+  }
+
+  /** Like CancelCommand: the command's process group is killed and its invocation reads Cancelled. */
+  async cancel(_instanceId: string, commandId: string): Promise<void> {
+    this.cancelled.add(commandId);
+    const dir = this.stateDir && /^[0-9a-f-]{36}$/.test(commandId) ? path.join(this.stateDir, commandId) : undefined;
+    if (dir) writeFileSync(path.join(dir, 'cancelled'), '');
+    const pid = this.pids.get(commandId) ?? Number(dir ? read(path.join(dir, 'pid')) : undefined);
+    if (!pid || !processAlive(pid)) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 }

@@ -62,7 +62,7 @@ async function estimate(client: SqlClient, table: string): Promise<string | unde
 
 const readJson = <T>(deps: Deps, key: string) => readEvidenceJson<T>(deps.evidence, key);
 
-/** Plan once: a rerun or redrive finds the plan in evidence and reuses it. */
+/** Plan once: a rerun or resume finds the plan in evidence and reuses it. */
 export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: GatePlanFile; items: GateItem[]; reused: boolean }> {
   const planKey = gateKey(spec.runId, 'plan.json');
   const itemsKey = gateKey(spec.runId, 'items.json');
