@@ -174,6 +174,13 @@ export class CutoverPipeline extends Construct {
     this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects('runs/*')] }));
     approvals.allow(this.approvalApi.role!);
     this.approvalApi.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: [smArn] }));
+    if (props.slackSigningSecretParameter)
+      // A Slack vote is answered at once and decided by an asynchronous invocation of this function (Slack's 3 s).
+      // A policy of its own: in the role's default policy the function's ARN would make the function depend on itself.
+      new iam.Policy(this, 'ApprovalApiSelfInvoke', {
+        roles: [this.approvalApi.role!],
+        statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.approvalApi.functionArn] })],
+      });
     this.approvalApi.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [paramArn(hmacParam), ...(props.slackSigningSecretParameter ? [paramArn(props.slackSigningSecretParameter)] : [])] }),
     );

@@ -38,6 +38,22 @@ export interface ApprovalHttpDeps {
   readonly directory?: ApproverDirectory;
   secret(): Promise<string>;
   slackSigningSecret?(): Promise<string>;
+  /**
+   * Decide a Slack vote after answering: Slack wants its HTTP 200 within 3 seconds, and a decision waits on S3 and
+   * Step Functions. In AWS the function invokes itself asynchronously with the job (decideSlack runs there and
+   * reports through the message's response_url). None: decided before answering.
+   */
+  deferSlack?(job: SlackDecision): Promise<void>;
+}
+
+/** A verified Slack vote, decided after Slack got its answer. */
+export interface SlackDecision {
+  readonly approvalId: string;
+  readonly decision: 'approve' | 'reject';
+  readonly approver: string;
+  readonly identifiedBy: 'slack user' | 'unmapped slack user';
+  readonly userId: string;
+  readonly responseUrl?: string;
 }
 
 const esc = escapeHtml;
@@ -173,13 +189,28 @@ async function slack(req: ApprovalHttpRequest, deps: ApprovalHttpDeps): Promise<
   const mapped = userId ? deps.directory?.approvers.find((a) => a.slackUserId === userId) : undefined;
   const label = payload.user?.username ?? payload.user?.name ?? '';
   const approver = mapped ? mapped.id : `slack:${label} (${userId || '?'})`;
-  const out = await decideApproval({ approvalId: action.value, decision, approver, comment: '', via: 'slack', identifiedBy: mapped ? 'slack user' : 'unmapped slack user' }, deps);
+  const job: SlackDecision = { approvalId: action.value, decision, approver, identifiedBy: mapped ? 'slack user' : 'unmapped slack user', userId, ...(payload.response_url ? { responseUrl: payload.response_url } : {}) };
+  if (deps.deferSlack) {
+    // Answer first (Slack's 3 seconds), decide right after: the outcome replaces the message through response_url.
+    await deps.deferSlack(job);
+    return json(200, { text: `Recording the ${decision === 'approve' ? 'approval' : 'rejection'} by <@${userId}>…` });
+  }
+  const out = await decideSlack(job, deps);
+  return json(out.status, { text: out.text });
+}
+
+/** Decide a verified Slack vote and report it in the Slack message (response_url). */
+export async function decideSlack(job: SlackDecision, deps: ApprovalHttpDeps): Promise<{ status: number; text: string }> {
+  const out = await decideApproval({ approvalId: job.approvalId, decision: job.decision, approver: job.approver, comment: '', via: 'slack', identifiedBy: job.identifiedBy }, deps);
   const text = out.ok
     ? out.final
-      ? `${decision === 'approve' ? ':white_check_mark: Approved (GO)' : ':x: Rejected (NO-GO)'} by <@${payload.user?.id}> at ${out.decision.decidedAt}`
-      : `Approval by <@${payload.user?.id}> recorded: ${out.approvals} of ${out.required}`
+      ? `${job.decision === 'approve' ? ':white_check_mark: Approved (GO)' : ':x: Rejected (NO-GO)'} by <@${job.userId}> at ${out.decision.decidedAt}`
+      : `Approval by <@${job.userId}> recorded: ${out.approvals} of ${out.required}`
     : `Not recorded: ${out.reason}`;
-  if (payload.response_url && deps.http)
-    await deps.http.request(payload.response_url, { method: 'POST', timeoutMs: 5000, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replace_original: out.ok && out.final, text }) });
-  return json(out.ok ? 200 : out.status, { text });
+  // The decision stands whether or not Slack takes the update (a retry of this job would only be a replay).
+  if (job.responseUrl && deps.http)
+    await deps.http
+      .request(job.responseUrl, { method: 'POST', timeoutMs: 5000, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replace_original: out.ok && out.final, text }) })
+      .catch((e) => deps.logger?.warn('the Slack message was not updated', { error: errorMessage(e) }));
+  return { status: out.ok ? 200 : out.status, text };
 }

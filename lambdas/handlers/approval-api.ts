@@ -3,9 +3,11 @@
  * links from e-mail and Slack, and Slack interactivity. Thin: the event
  * becomes a request for core/approval-http, its answer the response.
  */
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { awsDeps, slackSigningSecret } from '../adapters/aws/deps';
-import { type ApprovalHttpDeps, handleApprovalHttp } from '../core/approval-http';
+import { selfInvoker } from '../adapters/aws/self-invoke';
+import { type ApprovalHttpDeps, decideSlack, handleApprovalHttp, type SlackDecision } from '../core/approval-http';
 import { parsePayload } from '../core/payloads';
 
 const FunctionUrlEvent = z.object({
@@ -17,7 +19,24 @@ const FunctionUrlEvent = z.object({
   requestContext: z.object({ http: z.object({ method: z.string(), sourceIp: z.string().optional(), userAgent: z.string().optional() }) }),
 });
 
+/** A Slack vote this function handed to itself (an asynchronous invocation; a Function URL request never has this shape). */
+const SlackJob = z.strictObject({
+  cutlineSlackDecision: z.strictObject({
+    approvalId: z.string().min(1),
+    decision: z.enum(['approve', 'reject']),
+    approver: z.string().min(1),
+    identifiedBy: z.enum(['slack user', 'unmapped slack user']),
+    userId: z.string(),
+    responseUrl: z.string().url().optional(),
+  }),
+});
+
 export async function approvalApi(event: unknown, deps: ApprovalHttpDeps) {
+  const job = SlackJob.safeParse(event);
+  if (job.success) {
+    const out = await decideSlack(job.data.cutlineSlackDecision, deps);
+    return { statusCode: out.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: out.text }) };
+  }
   const e = parsePayload(FunctionUrlEvent, 'ApprovalApi', event);
   const body = e.body ? (e.isBase64Encoded ? Buffer.from(e.body, 'base64').toString('utf8') : e.body) : '';
   const out = await handleApprovalHttp(
@@ -35,7 +54,10 @@ export async function approvalApi(event: unknown, deps: ApprovalHttpDeps) {
   return { statusCode: out.status, headers: out.headers, body: out.body };
 }
 
+const lambda = new LambdaClient({});
+const deferSlack = selfInvoker<SlackDecision>(lambda, (job) => ({ cutlineSlackDecision: job }));
+
 export const handler = (event: unknown) => {
   const d = awsDeps();
-  return approvalApi(event, { ...d, secret: d.approvalSecret, ...(process.env.SLACK_SIGNING_SECRET_PARAMETER ? { slackSigningSecret } : {}) });
+  return approvalApi(event, { ...d, secret: d.approvalSecret, ...(process.env.SLACK_SIGNING_SECRET_PARAMETER ? { slackSigningSecret, deferSlack } : {}) });
 };

@@ -7,6 +7,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { approvalQuery, signApproval } from '../../lambdas/core/approval';
@@ -15,6 +16,7 @@ import { slackSignature } from '../../lambdas/core/slack';
 const s3 = mockClient(S3Client);
 const ssm = mockClient(SSMClient);
 const sfn = mockClient(SFNClient);
+const lambda = mockClient(LambdaClient);
 const KEY = 'k'.repeat(64);
 const SLACK = 'slack-signing-secret-0123456789';
 const ID = 'b'.repeat(32);
@@ -35,11 +37,14 @@ beforeAll(() => {
   process.env.APPROVAL_SECRET_PARAMETER = '/cutline/approval/hmac-key';
   process.env.SLACK_SIGNING_SECRET_PARAMETER = '/cutline/slack/signing-secret';
   process.env.AWS_REGION = 'eu-west-1';
+  process.env.AWS_LAMBDA_FUNCTION_NAME = 'cutline-ApprovalApiFunction';
 });
 beforeEach(() => {
   s3.reset();
   ssm.reset();
   sfn.reset();
+  lambda.reset();
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   objects = new Map();
   const pending = { approvalId: ID, runId: 'run-42', taskToken: 'TASK-TOKEN-SECRET', expiresAt: EXP, required: 1, request: { owner: 'ops', target: 'postgres', summary: 'orders: PASS', goActions: ['flip the selector'] } };
   objects.set(`private/approvals/${ID}/pending.json`, JSON.stringify(pending));
@@ -165,6 +170,29 @@ describe('Slack interactivity', () => {
     expect(r.statusCode).toBe(200);
     expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.output!)).toMatchObject({ approver: 'slack:dana (U123)', via: 'slack' });
     expect(JSON.parse(posted[0]!)).toMatchObject({ replace_original: true, text: expect.stringContaining('Approved (GO) by <@U123>') });
+  });
+
+  it('Slack gets its answer before anything is decided (its 3 s): the vote goes to an asynchronous invocation of the function, which decides it', async () => {
+    const { handler } = await import('../../lambdas/handlers/approval-api');
+    const raw = payload('cutline_approve');
+    const answer = await handler(event('POST', '/slack', { body: raw, headers: signed(raw) }));
+    expect([answer.statusCode, JSON.parse(answer.body).text]).toEqual([200, 'Recording the approval by <@U123>…']);
+    // Nothing decided yet: no S3 vote, no Step Functions call; one queued invocation of this same function.
+    expect(sfn.calls()).toHaveLength(0);
+    expect(objects.has(`private/approvals/${ID}/decision.json`)).toBe(false);
+    const invoke = lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input);
+    expect(invoke.map((i) => [i.FunctionName, i.InvocationType])).toEqual([['cutline-ApprovalApiFunction', 'Event']]);
+    const job = JSON.parse(Buffer.from(invoke[0]!.Payload as Uint8Array).toString('utf8'));
+    expect(job).toEqual({ cutlineSlackDecision: { approvalId: ID, decision: 'approve', approver: 'slack:dana (U123)', identifiedBy: 'unmapped slack user', userId: 'U123', responseUrl: 'https://hooks.slack.example/actions/1' } });
+    // The asynchronous invocation decides, once; the same job again (Lambda retries a failed one) changes nothing.
+    const decided = await handler(job);
+    expect(decided.statusCode).toBe(200);
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.output!)).toMatchObject({ approver: 'slack:dana (U123)', via: 'slack' });
+    expect((await handler(job)).statusCode).toBe(409);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    // A Function URL request can never be taken for a job (its events always have the HTTP shape).
+    const forged = await handler(event('POST', '/slack', { body: JSON.stringify(job), headers: signed(JSON.stringify(job)) }));
+    expect(forged.statusCode).toBe(400);
   });
 
   it('a stale timestamp (replay) or a wrong signature is 401 and decides nothing', async () => {
