@@ -90,8 +90,10 @@ const CAPS: Record<TaskKey, readonly ('db' | 'paramsRead' | 'paramsWrite' | 'com
   decide: ['db'],
   // The approval HMAC key and the Slack webhook only: never the launch-gate parameters.
   goNoGo: ['notify'],
-  cutover: ['db', 'paramsRead', 'paramsWrite', 'commands'],
-  smoke: ['db'],
+  // Contract migrations (migrations/) after the actions.
+  cutover: ['db', 'paramsRead', 'paramsWrite', 'commands', 'migrations'],
+  // curl on the jumpbox: a command.
+  smoke: ['db', 'commands'],
   rollback: ['db', 'paramsRead', 'paramsWrite', 'commands'],
   classify: [],
   summary: ['db'],

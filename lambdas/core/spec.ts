@@ -6,7 +6,10 @@
 import { z } from 'zod';
 import { CLAIM_SECONDS, COMMAND_LOOP_EVENTS, commandLooks, EVENTS_PER_LOOK } from './command-loop';
 import { splitStatements } from './sql-lexer';
-import { TASKS } from './states';
+import { STATES, TASKS } from './states';
+
+/** The Data API ends a call after 45 seconds (unless continueAfterTimeout): the longest one statement of a chunk takes. */
+const DATA_API_CALL_SECONDS = 45;
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -376,6 +379,16 @@ export const RunSpec = z
         path: [s.cutover.actions.some((a) => a.type === 'command') ? 'cutover' : 'rollback', 'actions'],
         message: `got jumpbox commands (cutover and rollback: timeoutSeconds ${looped.map((a) => a.timeoutSeconds).join(', ')}) that the state machine may look at ${looks} times, ${looks * EVENTS_PER_LOOK} history events; expected at most ${COMMAND_LOOP_EVENTS} (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command`,
       });
+    // A backfill chunk waits for a busy database, pauses and runs its statement inside one invocation of its function.
+    if (s.backfill.busyQuery) {
+      const need = (s.backfill.busyQuery.maxWaitMs + s.backfill.pauseMs) / 1000 + DATA_API_CALL_SECONDS;
+      if (need > TASKS.backfillChunk.timeoutSeconds - 60)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['backfill', 'busyQuery', 'maxWaitMs'],
+          message: `got ${s.backfill.busyQuery.maxWaitMs}; with backfill.pauseMs ${s.backfill.pauseMs} and one statement (${DATA_API_CALL_SECONDS} s) a chunk may take ${Math.ceil(need)} s; expected at most ${TASKS.backfillChunk.timeoutSeconds - 60} s, what the ${STATES.backfillChunk} function's ${TASKS.backfillChunk.timeoutSeconds} s leave`,
+        });
+    }
     // Smoke runs its requests inside one Lambda invocation: together they must fit the function's timeout.
     const smokeNeed = s.smoke.checks.reduce((n, c) => n + (c.timeoutMs / 1000) * (c.replay ? 3 : 1) + (c.via === 'jumpbox' ? 30 * (c.replay ? 3 : 1) : 0) + (c.replay && 'script' in c.replay ? c.replay.timeoutSeconds + 30 : 0), 0);
     if (smokeNeed > TASKS.smoke.timeoutSeconds - 60)
