@@ -204,7 +204,9 @@ describe('cutline evidence --bucket (S3, mocked)', () => {
       events: [{ id: 1, type: 'TaskStateExited' as const, timestamp: new Date(), stateExitedEventDetails: { name: 'Summary', output: JSON.stringify({ results: { summary: { manifestRoot: r } } }) } }],
     });
     objects.set(`runs/${RUN}/09_approval.json`, await readFile(path.join(evidenceDir, RUN, '09_approval.json')));
-    sfnm.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' });
+    // The run's one execution (no resume of it exists).
+    sfnm.on(DescribeExecutionCommand).rejects(Object.assign(new Error('no such execution'), { name: 'ExecutionDoesNotExist' }));
+    sfnm.on(DescribeExecutionCommand, { executionArn: `arn:aws:states:eu-west-1:123456789012:execution:cutline:${RUN}` }).resolves({ status: 'SUCCEEDED' });
     sfnm.on(GetExecutionHistoryCommand).resolvesOnce(history(root)).resolves(history('f'.repeat(64)));
     const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';
     const io = () => cli({ ...aws(), sfn: new SFNClient({ region: 'eu-west-1' }) });

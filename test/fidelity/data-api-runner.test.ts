@@ -13,7 +13,7 @@ import { loopbackDataApi } from '../../cli/loopback-data-api';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';
 import { dropDatabase, freshDatabase } from '../support/databases';
-import { miniSpec, tempDir } from '../support/local-run';
+import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 const PG = process.env.CUTLINE_TEST_PG_URL;
 
@@ -39,6 +39,15 @@ describe('the loopback Data API', () => {
     expect([r.outcome, r.reason], lines.filter((l) => /failed/.test(l)).join('\n')).toEqual(['GO', 'every gate passed, approved, cut over, smoke checks passed']);
     // Preflight met the server through the Data API adapter.
     expect(await readFile(path.join(evidenceDir, 'via-data-api', '02_preflight.json'), 'utf8')).toContain('at data-api loopback/postgres');
+  }, 120_000);
+
+  it('an auto-paused cluster answers DatabaseResumingException until it has resumed: the Task is retried, the run ends GO', async () => {
+    const evidenceDir = await tempDir();
+    const r = await runLocal({ spec: await miniSpec({ runId: 'paused' }), dataApi: { pausedResumeMs: 3000 }, evidenceDir, workDir: await tempDir('cutline-work-'), approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
+    expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+    const history = await readHistory(path.join(evidenceDir, 'paused', 'execution-history.jsonl'));
+    const resuming = history.filter((e) => e.type === 'TaskFailed' && e.taskFailedEventDetails.error === 'DatabaseResumingException');
+    expect(resuming.length).toBeGreaterThan(0);
   }, 120_000);
 
   it.runIf(!!PG)('on a real PostgreSQL too: each call on whichever pooled connection is free', async () => {

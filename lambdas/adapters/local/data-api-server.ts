@@ -200,6 +200,11 @@ export interface DataApiServerOptions {
   readonly statementTimeoutMs?: number;
   /** A transaction without a call for this long is rolled back; its id is then unknown. */
   readonly transactionIdleMs?: number;
+  /**
+   * An auto-paused Aurora Serverless v2 cluster: the first call wakes it, and every call answers
+   * DatabaseResumingException until it has resumed, this long after that first call.
+   */
+  readonly pausedResumeMs?: number;
 }
 
 export async function startDataApiServer(
@@ -221,6 +226,7 @@ export async function startDataApiServer(
     tx.idle.unref?.();
   };
   const calls: { op: string; sql?: string }[] = [];
+  let resumedAt: number | undefined = opts.pausedResumeMs === undefined ? 0 : undefined;
   const server = http.createServer(async (req, res) => {
     const body = await new Promise<string>((r) => {
       let b = '';
@@ -236,6 +242,9 @@ export async function startDataApiServer(
       const input = JSON.parse(body || '{}') as { sql?: string; parameters?: Param[]; transactionId?: string; continueAfterTimeout?: boolean };
       const op = (req.url ?? '/').replace(/^\//, '');
       calls.push({ op, sql: input.sql });
+      resumedAt ??= Date.now() + (opts.pausedResumeMs ?? 0);
+      if (Date.now() < resumedAt)
+        return send(400, JSON.stringify({ message: 'The Aurora DB instance db-cutline-local is resuming after being auto-paused. Please wait a few seconds and try again.' }), 'DatabaseResumingException');
       if (op === 'BeginTransaction') {
         const id = randomUUID();
         txs.set(id, await backend.begin());
