@@ -94,7 +94,8 @@ export interface LocalRunOptions {
   readonly onApprovalPage?: (baseUrl: string) => void;
   /**
    * Reach every PostgreSQL database through the production Data API adapter and a loopback Data API with the
-   * service's limits (45 s per call, 1 MiB per response, 64 KB per row, pooled connections); tests may lower the limits.
+   * service's limits (45 s per call, 1 MiB per response, 64 KB per row, pooled connections); tests may lower the
+   * limits. Default: on for PostgreSQL and the embedded database (MySQL is reached directly); false: direct clients.
    */
   readonly dataApi?: boolean | DataApiServerOptions;
   /** Shorter function timeouts in seconds (tests); never longer than the deployed ones in TASKS. */
@@ -275,7 +276,15 @@ async function runLocked(
     await factory.closeAll();
   };
   try {
-    if (opts.dataApi) for (const url of Object.keys(opened)) viaDataApi[url] = await loopbackDataApi(url, factory.pglite(url), opts.dataApi === true ? {} : opts.dataApi);
+    // By default every PostgreSQL database (and the embedded one) is reached as the Lambdas reach Aurora; MySQL directly.
+    const dataApi = opts.dataApi ?? true;
+    if (dataApi)
+      for (const url of Object.keys(opened)) {
+        const embedded = factory.pglite(url);
+        if (!embedded && !/^postgres(ql)?:/.test(url) && opts.dataApi === undefined) continue;
+        viaDataApi[url] = await loopbackDataApi(url, embedded, dataApi === true ? {} : dataApi);
+        out(`${redactUrl(url)}: every statement through the Data API adapter and a loopback Data API (45 s a call, 1 MiB a response, 64 KB a row, pooled connections)`);
+      }
   } catch (e) {
     await closeDatabases();
     throw new SpecFileError((e as Error).message);

@@ -14,7 +14,7 @@ import { startAgentsApp } from './app';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function runDemo(
-  opts: { evidenceDir?: string; workDir?: string; decision?: 'approve' | 'reject'; runId?: string; out?: (l: string) => void; keepOpen?: boolean } = {},
+  opts: { evidenceDir?: string; workDir?: string; decision?: 'approve' | 'reject'; runId?: string; out?: (l: string) => void; keepOpen?: boolean; dataApi?: boolean } = {},
 ) {
   const runId = opts.runId ?? `demo-agent-uuid-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
   const workDir = path.resolve(opts.workDir ?? '.cutline');
@@ -34,6 +34,7 @@ export async function runDemo(
       approval: { kind: 'auto', decision: opts.decision ?? 'approve', approver: defaultApprover(), comment: 'demo: approved by --auto-approve' },
       out: opts.out,
       keepOpen: opts.keepOpen,
+      ...(opts.dataApi === false ? { dataApi: false } : {}),
       onOpen: (url, client) => {
         if (url === 'pglite://memory') db = client;
       },

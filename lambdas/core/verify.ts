@@ -4,7 +4,7 @@
  * Gates: the fast method gate applies the count tolerance (absolute rows and
  * percent, per table and overall).
  */
-import type { Deps } from '../ports';
+import type { Deps, SqlClient } from '../ports';
 import { errorMessage } from './errors';
 import type { RunSpec } from './spec';
 import { dbRef } from './spec';
@@ -75,14 +75,38 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
   const assertions: AssertionResult[] = [];
   for (const a of spec.verify.assertions) {
     try {
-      const { rows } = await deps.sql(dbRef(spec, a.database)).query(a.sql);
-      assertions.push({ name: a.name, ok: rows.length === 0, violations: rows.length, sample: boundedSample(rows.slice(0, 20).map(jsonable)) });
+      const { violations, sample } = await violationsOf(deps.sql(dbRef(spec, a.database)), a.sql);
+      assertions.push({ name: a.name, ok: violations === 0, violations, sample });
     } catch (e) {
       assertions.push({ name: a.name, ok: false, violations: 0, sample: [], error: errorMessage(e) });
     }
   }
   assertions.push(...(await runIntegrity(spec, deps)));
   return { mode: spec.verify.rowCounts, tables, assertions };
+}
+
+/**
+ * An assertion's violations: counted in the database, and a sample of at most 20 rows whose values never leave it
+ * whole (PostgreSQL: each row as JSON cut at 2,000 characters). A query returning all its rows could hit the Data
+ * API's 64 KB per row and 1 MiB per response, and count nothing.
+ */
+async function violationsOf(client: SqlClient, sql: string): Promise<{ violations: number; sample: Record<string, unknown>[] }> {
+  const q = sql.trim().replace(/;\s*$/, '');
+  const violations = Number((await client.query(`SELECT count(*) AS n FROM (${q}) v`)).rows[0]?.n ?? 0);
+  if (violations === 0) return { violations, sample: [] };
+  const rows =
+    client.dialect === 'postgres'
+      ? (await client.query(`SELECT left(row_to_json(v)::text, 2000) AS r FROM (${q}) v LIMIT 20`)).rows.map((x) => parsedOrCut(String(x.r)))
+      : (await client.query(`SELECT * FROM (${q}) v LIMIT 20`)).rows.map(jsonable);
+  return { violations, sample: boundedSample(rows) };
+}
+
+function parsedOrCut(json: string): Record<string, unknown> {
+  try {
+    return JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return { row: `${json}…` };
+  }
 }
 
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';

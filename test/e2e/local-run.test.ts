@@ -311,7 +311,7 @@ describe('more bad input', () => {
     const r = await run(spec);
     try {
       expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ENVIRONMENT_BLOCKED']);
-      expect((await ev(r, '90_classify.json')).details.reason).toMatch(/backfill task uuid-s3-cloudbackup-agents: SQL: syntax error at or near "agent_uuid"; expected one statement/);
+      expect((await ev(r, '90_classify.json')).details.reason).toMatch(/backfill task uuid-s3-cloudbackup-agents: SQL: (ERROR: )?syntax error at or near "agent_uuid"; expected one statement/);
       expect(await exists(path.join(r.evidenceDir, '03_schema.json'))).toBe(false);
       // The migrations did not run: the uuid column they add is not there.
       expect((await db(r).query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 's3_cloudbackup_agents' AND column_name = 'agent_uuid'")).rows[0]!.n).toBe(0);

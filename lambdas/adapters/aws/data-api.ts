@@ -33,6 +33,8 @@ export function toField(v: SqlParam): { value: Field; typeHint?: SqlParameter['t
 }
 
 const BIGINT_TYPES = /^(int8|bigint|bigserial|BIGINT( UNSIGNED)?|INT8)$/i;
+/** Integers a JavaScript number holds exactly: read as numbers (BIGINT stays a string). */
+const INT32_TYPES = /^(int2|int4|smallint|integer|serial|smallserial|INT( UNSIGNED)?|SMALLINT( UNSIGNED)?|TINYINT( UNSIGNED)?|MEDIUMINT( UNSIGNED)?|YEAR)$/i;
 
 function fromField(f: Field, typeName: string | undefined, column: string): SqlValue {
   if (f.isNull) return null;
@@ -43,7 +45,7 @@ function fromField(f: Field, typeName: string | undefined, column: string): SqlV
       );
     return typeName && BIGINT_TYPES.test(typeName) ? String(f.longValue) : f.longValue;
   }
-  if (f.stringValue !== undefined) return f.stringValue;
+  if (f.stringValue !== undefined) return typeName && INT32_TYPES.test(typeName) ? Number(f.stringValue) : f.stringValue;
   if (f.doubleValue !== undefined) return f.doubleValue;
   if (f.booleanValue !== undefined) return f.booleanValue;
   if (f.blobValue !== undefined) return f.blobValue;
@@ -82,6 +84,8 @@ export class DataApiSql implements SqlClient {
         sql,
         parameters,
         includeResultMetadata: true,
+        // Integers come back as strings: a BIGINT beyond 2^53 is exact (a JSON number would not be).
+        resultSetOptions: { longReturnType: 'STRING' },
         ...(this.transactionId ? { transactionId: this.transactionId } : {}),
         ...(opts.continueAfterTimeout ? { continueAfterTimeout: true } : {}),
       }),

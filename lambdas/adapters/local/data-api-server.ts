@@ -78,13 +78,14 @@ function bind(sql: string, params: Param[]): { text: string; values: unknown[] }
 }
 
 /** The response JSON; BIGINT digits are written raw, as the service does (the SDK then parses a JS number). */
-function encode(rows: unknown[][], fields: { name: string; dataTypeID: number }[]): string {
+/** Records as the service encodes them; with resultSetOptions.longReturnType STRING every integer comes as a string. */
+function encode(rows: unknown[][], fields: { name: string; dataTypeID: number }[], longAsString = false): string {
   const recs = rows.map((row) => {
     const rec = `[${row
         .map((v, i) => {
           const oid = fields[i]!.dataTypeID;
           if (v === null || v === undefined) return '{"isNull":true}';
-          if (oid === 20 || oid === 21 || oid === 23) return `{"longValue":${String(v)}}`;
+          if (oid === 20 || oid === 21 || oid === 23) return longAsString ? `{"stringValue":"${String(v)}"}` : `{"longValue":${String(v)}}`;
           if (oid === 700 || oid === 701) return `{"doubleValue":${JSON.stringify(Number(v))}}`;
           if (oid === 16) return `{"booleanValue":${v === true || v === 't'}}`;
           if (oid === 17) return `{"blobValue":${JSON.stringify(Buffer.from(v as Uint8Array).toString('base64'))}}`;
@@ -158,6 +159,7 @@ const RAW_TYPES = { getTypeParser: (oid: number, fmt?: string) => ((PG_TEXT_OIDS
 
 /** Over a pg pool: every call on whichever connection the pool hands out, as the Data API's connection pool does. */
 export function pgBackend(pool: pg.Pool): Backend {
+  const listening = new WeakSet<pg.PoolClient>();
   const exec =
     (c: pg.PoolClient): Exec =>
     async (text, values) => {
@@ -166,6 +168,12 @@ export function pgBackend(pool: pg.Pool): Backend {
     };
   const connect = async () => {
     const c = await pool.connect();
+    // A backend terminated under a call (pg_terminate_backend, a restart) fails that call, as the service's does; it
+    // must not take the process down with an unhandled 'error' event.
+    if (!listening.has(c)) {
+      listening.add(c);
+      c.on('error', () => undefined);
+    }
     const pid = (c as unknown as { processID: number }).processID;
     return {
       c,
@@ -239,7 +247,7 @@ export async function startDataApiServer(
       res.writeHead(status, { 'content-type': 'application/json', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) }).end(json);
     const bad = (message: string) => send(400, JSON.stringify({ message }), 'BadRequestException');
     try {
-      const input = JSON.parse(body || '{}') as { sql?: string; parameters?: Param[]; transactionId?: string; continueAfterTimeout?: boolean };
+      const input = JSON.parse(body || '{}') as { sql?: string; parameters?: Param[]; transactionId?: string; continueAfterTimeout?: boolean; resultSetOptions?: { longReturnType?: string } };
       const op = (req.url ?? '/').replace(/^\//, '');
       calls.push({ op, sql: input.sql });
       resumedAt ??= Date.now() + (opts.pausedResumeMs ?? 0);
@@ -295,7 +303,7 @@ export async function startDataApiServer(
       }
       await end();
       if (r.fields.length === 0) return send(200, JSON.stringify({ numberOfRecordsUpdated: r.affected, generatedFields: [] }));
-      const json = encode(r.rows, r.fields);
+      const json = encode(r.rows, r.fields, input.resultSetOptions?.longReturnType === 'STRING');
       if (Buffer.byteLength(json) > RESPONSE_LIMIT) return bad('Database returned more than the allowed response size limit');
       return send(200, json);
     } catch (e) {
