@@ -23,17 +23,22 @@ const ADAPTERS = path.join(ROOT, 'lambdas/adapters/aws');
 const SERVICE: Record<string, string> = { 's3': 's3', 'rds-data': 'rds-data', 'ssm': 'ssm', 'sns': 'sns', 'sfn': 'states', 'kms': 'kms', 'lambda': 'lambda' };
 const RENAMED: Record<string, string> = { 's3:ListObjectsV2': 's3:ListBucket', 'lambda:Invoke': 'lambda:InvokeFunction' };
 
+/** An adapter file's SDK command name -> IAM action (its client module gives the service). */
+function actionOf(src: string): (cmd: string) => string {
+  const services = new Map<string, string>();
+  for (const m of src.matchAll(/import \{([^}]+)\} from '@aws-sdk\/client-([a-z0-9-]+)'/g)) for (const n of m[1]!.split(',')) services.set(n.trim().replace(/^type /, ''), SERVICE[m[2]!]!);
+  return (cmd) => {
+    const a = `${services.get(`${cmd}Command`)}:${cmd}`;
+    return RENAMED[a] ?? a;
+  };
+}
+
 /** class (or top-level function) -> method -> IAM actions, read from the adapter sources. */
 function adapterCalls(): Map<string, Map<string, Set<string>>> {
   const out = new Map<string, Map<string, Set<string>>>();
   for (const file of readdirSync(ADAPTERS).filter((f) => f.endsWith('.ts'))) {
     const src = readFileSync(path.join(ADAPTERS, file), 'utf8');
-    const services = new Map<string, string>();
-    for (const m of src.matchAll(/import \{([^}]+)\} from '@aws-sdk\/client-([a-z0-9-]+)'/g)) for (const n of m[1]!.split(',')) services.set(n.trim().replace(/^type /, ''), SERVICE[m[2]!]!);
-    const action = (cmd: string) => {
-      const a = `${services.get(`${cmd}Command`)}:${cmd}`;
-      return RENAMED[a] ?? a;
-    };
+    const action = actionOf(src);
     let owner = '';
     let method = '';
     const helpers = new Map<string, Set<string>>();
@@ -184,12 +189,8 @@ function helperCalls(name: string): Set<string> {
   for (const file of readdirSync(ADAPTERS).filter((f) => f.endsWith('.ts'))) {
     const src = readFileSync(path.join(ADAPTERS, file), 'utf8');
     if (!new RegExp(`function ${name}\\b`).test(src)) continue;
-    const services = new Map<string, string>();
-    for (const m of src.matchAll(/import \{([^}]+)\} from '@aws-sdk\/client-([a-z0-9-]+)'/g)) for (const n of m[1]!.split(',')) services.set(n.trim().replace(/^type /, ''), SERVICE[m[2]!]!);
-    return new Set([...src.matchAll(/new (\w+)Command\(/g)].map((c) => {
-      const a = `${services.get(`${c[1]}Command`)}:${c[1]}`;
-      return RENAMED[a] ?? a;
-    }));
+    const action = actionOf(src);
+    return new Set([...src.matchAll(/new (\w+)Command\(/g)].map((c) => action(c[1]!)));
   }
   return new Set();
 }
