@@ -7,7 +7,7 @@
  * when the checkpoint names the same identity, and Verify refuses to go on
  * while any planned chunk lacks one.
  */
-import type { Deps, SqlClient } from '../ports';
+import type { Clock, Deps, SqlClient } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
 import { mapLimit } from './concurrency';
@@ -43,7 +43,7 @@ export function planRanges(task: string, lo: bigint, hi: bigint, batchSize: numb
   return out;
 }
 
-async function planTask(client: SqlClient, task: BackfillTask, table_: string): Promise<{ chunks: Chunk[]; rows: string }> {
+async function planTask(client: SqlClient, task: BackfillTask, table_: string, clock: Pick<Clock, 'sleep'>): Promise<{ chunks: Chunk[]; rows: string }> {
   const { schema, table } = splitQualified(table_);
   const type = await client.query(columnTypeSql(client.dialect), { schema, table, column: task.key });
   const dataType = type.rows[0]?.type;
@@ -54,7 +54,7 @@ async function planTask(client: SqlClient, task: BackfillTask, table_: string): 
       `backfill task "${task.name}": key ${table_}.${task.key} is ${dataType}; expected an integer key (smallint, integer, bigint)`,
     );
   // Bounds and row count in statements of bounded size (a whole-table count would outlive a Data API call on a big table).
-  const counted = await countRows(client, table_, { key: task.key });
+  const counted = await countRows(client, table_, { key: task.key, clock });
   if (!counted.bounds) return { chunks: [], rows: '0' };
   return { chunks: planRanges(task.name, BigInt(counted.bounds.lo), BigInt(counted.bounds.hi), task.batchSize), rows: counted.n };
 }
@@ -73,7 +73,7 @@ export async function planBackfill(spec: RunSpec, deps: Deps): Promise<{ phases:
     // Key ranges come from the table rows are read from: the table itself, or the one copied from.
     const source = task.copyFrom ? deps.sql(dbRef(spec, task.copyFrom.database)) : deps.sql(dbRef(spec, task.database));
     // One statement per task is guaranteed by the spec (validated before anything runs).
-    const planned = await planTask(source, task, task.copyFrom?.table ?? task.table);
+    const planned = await planTask(source, task, task.copyFrom?.table ?? task.table, deps.clock);
     if (planned.chunks.length) phases.push(planned.chunks);
     tasks.push({ name: task.name, rows: planned.rows, chunks: planned.chunks.length });
   }

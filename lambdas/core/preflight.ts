@@ -231,7 +231,7 @@ export async function runPreflight(spec: RunSpec, deps: Deps, fixed?: Baseline):
     const client = deps.sql(dbRef(spec, 'target'));
     for (const table of spec.verify.tables) {
       try {
-        const c = await countRows(client, table);
+        const c = await countRows(client, table, { clock: deps.clock });
         baselineCounts[table] = c.n;
         checks.push({ name: `table ${table} readable`, ok: true, detail: `${c.n} rows before the run (${countedBy(c)})` });
       } catch (e) {

@@ -6,7 +6,8 @@
  * as a single statement's would be; only a table without such a key is counted in one statement, and the result says
  * which.
  */
-import type { SqlClient } from '../ports';
+import type { Clock, SqlClient } from '../ports';
+import { retryTransient } from './retry';
 import { keyParam } from './backfill-load';
 import { keyBoundsSql, quoteIdent, splitQualified } from './sql-builders';
 
@@ -40,7 +41,7 @@ async function integerPrimaryKey(client: SqlClient, table: string): Promise<stri
 }
 
 /** Count the rows of `table` exactly, in statements of bounded size (see the module comment). */
-export async function countRows(client: SqlClient, table: string, opts: { key?: string; rowsPerStatement?: bigint } = {}): Promise<RowCount> {
+export async function countRows(client: SqlClient, table: string, opts: { key?: string; rowsPerStatement?: bigint; clock?: Pick<Clock, 'sleep'> } = {}): Promise<RowCount> {
   const pg = client.dialect === 'postgres';
   const t = quoteIdent(table, client.dialect);
   const key = opts.key ?? (await integerPrimaryKey(client, table));
@@ -56,8 +57,10 @@ export async function countRows(client: SqlClient, table: string, opts: { key?: 
   if (bounds?.lo === null || bounds?.lo === undefined) return { n: '0', method: 'key ranges', key, statements };
   const target = opts.rowsPerStatement ?? ROWS_PER_STATEMENT;
   const hi = BigInt(String(bounds.hi));
-  // One snapshot for all ranges, as one statement would see the table (each call still ends within the limit).
-  const n = await client.transaction(async (tx) => {
+  // One snapshot for all ranges, as one statement would see the table (each call still ends within the limit). It only
+  // reads: after a dropped connection or a terminated backend (a transaction's reads are not retried one by one), the
+  // whole count runs again.
+  const snapshot = () => client.transaction(async (tx) => {
     if (pg) await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     let lo = BigInt(String(bounds.lo));
     let span = target;
@@ -76,6 +79,7 @@ export async function countRows(client: SqlClient, table: string, opts: { key?: 
     }
     return sum;
   });
+  const n = opts.clock ? await retryTransient(opts.clock, snapshot) : await snapshot();
   return { n: n.toString(), method: 'key ranges', key, statements, bounds: { lo: String(bounds.lo), hi: String(bounds.hi) } };
 }
 

@@ -57,8 +57,8 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
   const tables: TableCount[] = [];
   const count = async (side: 'source' | 'target', table: string) => {
     const client = deps.sql(dbRef(spec, side));
-    // A read: retried after a dropped connection by the client every stage gets (withReadRetries).
-    return (await countRows(client, table)).n;
+    // Reads, retried after a dropped connection (the key-range count as one whole: it runs in a transaction).
+    return (await countRows(client, table, { clock: deps.clock })).n;
   };
   for (const table of spec.verify.tables) {
     try {

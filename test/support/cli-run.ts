@@ -51,7 +51,14 @@ export function runCli(args: string[], kill?: Kill, env: NodeJS.ProcessEnv = pro
         if (kill && !killed && when(l) && ++seen === kill.afterLines) {
           killed = true;
           // The whole process group: tsx runs the CLI in a child process.
-          setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), kill.delayMs);
+          setTimeout(() => {
+            try {
+              process.kill(-child.pid!, 'SIGKILL');
+            } catch (e) {
+              // The run ended before the kill landed (ESRCH): nothing left to kill.
+              if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+            }
+          }, kill.delayMs);
         }
       }
     });
