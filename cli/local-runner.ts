@@ -25,7 +25,6 @@ import { defaultSigningKeyPath, FileSigner } from '../lambdas/adapters/local/sig
 import type { DataApiServerOptions } from '../lambdas/adapters/local/data-api-server';
 import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
 import { redactUrl } from '../lambdas/adapters/local/sql-common';
-import { readEvidenceJson } from '../lambdas/core/evidence';
 import { splitStatements } from '../lambdas/core/sql-lexer';
 import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/core/states';
 import { chunkLine, chunkProgress } from '../lambdas/core/progress';
@@ -34,7 +33,8 @@ import { HANDLERS } from '../lambdas/handlers/index';
 import type { Deps, ProgressEvent, Signer, SqlClient } from '../lambdas/ports';
 import { readAttempts, resumeExecutionName } from '../lambdas/core/attempts';
 import { withReadRetries } from '../lambdas/core/retry';
-import { specAsRun, specChangeProblem, specKey } from '../lambdas/core/pipeline';
+import { readEvidenceJson, specKey, stepKey } from '../lambdas/core/evidence';
+import { specAsRun, specChangeProblem } from '../lambdas/core/pipeline';
 import type { RunSpec } from '../lambdas/core/spec';
 import type { Definition } from './engine/asl';
 import { Engine, type ExecutionOutcome } from './engine/engine';
@@ -266,7 +266,7 @@ async function runLocked(
   // A killed run goes on under its own name (locally names can be reused); a resume of an ended run is a new execution, as in AWS.
   const executionName = opts.resume ? resumeExecutionName(runId, attempts + 1) : runId;
   const { factory, opened } = await openLocalDatabases(raw, opts, out);
-  // With --data-api the handlers reach each database as the Lambdas do (the direct clients stay for seeding and tests).
+  // Through the Data API (the default) the handlers reach each database as the Lambdas do (the direct clients stay for seeding and tests).
   const viaDataApi: Record<string, SqlClient> = {};
   const closeDatabases = async () => {
     await Promise.all(Object.values(viaDataApi).map((c) => c.close().catch(() => undefined)));
@@ -453,8 +453,8 @@ async function runLocked(
   const output = outcome.output;
 
   // A resume ValidateSpec refused wrote only under its own execution name.
-  const wroteAs = executionName !== runId && (await evidence.get(`${executionName}/99_summary.json`)) !== undefined ? executionName : runId;
-  const summary = (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: string; reason: string } }>(evidence, `${wroteAs}/99_summary.json`))?.details;
+  const wroteAs = executionName !== runId && (await evidence.get(stepKey(executionName, 'summary'))) !== undefined ? executionName : runId;
+  const summary = (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: string; reason: string } }>(evidence, stepKey(wroteAs, 'summary')))?.details;
   const result: LocalRunResult = {
     runId: wroteAs,
     status,

@@ -7,6 +7,7 @@
  * Refused links get a clear page and a 4xx, and change nothing.
  */
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import type { ApprovalStore, ApproverDirectory, Clock, EvidenceStore, HttpClient, Logger, TaskTokens } from '../ports';
 import { decideApproval, verifyApprovalLink } from './approval';
 import { errorMessage } from './errors';
@@ -46,15 +47,16 @@ export interface ApprovalHttpDeps {
   deferSlack?(job: SlackDecision): Promise<void>;
 }
 
-/** A verified Slack vote, decided after Slack got its answer. */
-export interface SlackDecision {
-  readonly approvalId: string;
-  readonly decision: 'approve' | 'reject';
-  readonly approver: string;
-  readonly identifiedBy: 'slack user' | 'unmapped slack user';
-  readonly userId: string;
-  readonly responseUrl?: string;
-}
+/** A verified Slack vote, decided after Slack got its answer (in AWS: the event of the function's own asynchronous invocation). */
+export const SlackDecision = z.strictObject({
+  approvalId: z.string().min(1),
+  decision: z.enum(['approve', 'reject']),
+  approver: z.string().min(1),
+  identifiedBy: z.enum(['slack user', 'unmapped slack user']),
+  userId: z.string(),
+  responseUrl: z.string().url().optional(),
+});
+export type SlackDecision = z.infer<typeof SlackDecision>;
 
 const esc = escapeHtml;
 

@@ -8,7 +8,7 @@
 import type { Deps } from '../ports';
 import { RESUMABLE } from './decision';
 import type { Classification } from './errors';
-import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
+import { canonicalJson, readEvidenceJson, sha256Hex, specKey, stepKey } from './evidence';
 
 export interface AttemptRecord {
   readonly attempt: number;
@@ -78,7 +78,7 @@ export async function sealedOutcome(runId: string, deps: Pick<Deps, 'evidence'>)
 
 /** Why this run cannot be resumed (never started; or it ended in a way a resume cannot clear), or undefined. */
 export async function resumeProblem(runId: string, deps: Pick<Deps, 'evidence'>): Promise<string | undefined> {
-  if ((await deps.evidence.get(`${runId}/spec.json`)) === undefined) return `run ${runId} has no evidence of a start (no ${runId}/spec.json); expected a run started with \`cutline start\` to resume`;
+  if ((await deps.evidence.get(specKey(runId))) === undefined) return `run ${runId} has no evidence of a start (no ${specKey(runId)}); expected a run started with \`cutline start\` to resume`;
   const ended = await sealedOutcome(runId, deps);
   if (ended && !RESUMABLE.includes(ended.classification))
     return `run ${runId} ended ${ended.outcome}${ended.outcome === 'GO' ? '' : ` / ${ended.classification}`}, which a resume cannot clear (it was decided, cut over or rolled back); expected a new runId`;

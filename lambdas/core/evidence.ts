@@ -32,6 +32,9 @@ export interface StepRecord {
   readonly details: Record<string, unknown>;
 }
 
+/** The spec as a run uses it, written once by its first attempt. */
+export const specKey = (runId: string) => `${runId}/spec.json`;
+
 export function stepKey(runId: string, step: TaskKey, suffix = ''): string {
   return `${runId}/${EVIDENCE_STEPS[step]}${suffix}.json`;
 }

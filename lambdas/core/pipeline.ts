@@ -10,7 +10,7 @@ import { signRoot } from './signature';
 import { backfillPlanFile, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
-import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
+import { appendAddendum, buildManifest, readAddenda, canonicalJson, specKey, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
 import { type AttemptRecord, isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
@@ -88,7 +88,6 @@ export function specAsRun(raw: unknown, platform: 'aws' | 'local'): { ok: true; 
   return { ok: true, spec: { ...r.spec, approval: { ...r.spec.approval, heartbeatSeconds: r.spec.approval.heartbeatSeconds ?? r.spec.approval.timeoutSeconds - 1 } } };
 }
 
-export const specKey = (runId: string) => `${runId}/spec.json`;
 
 /**
  * A runId is one run: a resume must run the spec the first attempt ran

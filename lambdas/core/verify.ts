@@ -86,19 +86,20 @@ export async function runVerify(spec: RunSpec, baseline: Record<string, string>,
 }
 
 /**
- * An assertion's violations: counted in the database, and a sample of at most 20 rows whose values never leave it
- * whole (PostgreSQL: each row as JSON cut at 2,000 characters). A query returning all its rows could hit the Data
- * API's 64 KB per row and 1 MiB per response, and count nothing.
+ * An assertion's violations, in one statement: the count over all of them (a window, before the LIMIT) and a sample
+ * of at most 20 rows whose values never leave the database whole (PostgreSQL: each row as JSON cut at 2,000
+ * characters). Returning every violating row could hit the Data API's 64 KB per row and 1 MiB per response.
  */
 async function violationsOf(client: SqlClient, sql: string): Promise<{ violations: number; sample: Record<string, unknown>[] }> {
   const q = sql.trim().replace(/;\s*$/, '');
-  const violations = Number((await client.query(`SELECT count(*) AS n FROM (${q}) v`)).rows[0]?.n ?? 0);
-  if (violations === 0) return { violations, sample: [] };
-  const rows =
+  const { rows } = await client.query(
     client.dialect === 'postgres'
-      ? (await client.query(`SELECT left(row_to_json(v)::text, 2000) AS r FROM (${q}) v LIMIT 20`)).rows.map((x) => parsedOrCut(String(x.r)))
-      : (await client.query(`SELECT * FROM (${q}) v LIMIT 20`)).rows.map(jsonable);
-  return { violations, sample: boundedSample(rows) };
+      ? `SELECT count(*) OVER () AS cutline_violations, left(row_to_json(v)::text, 2000) AS cutline_row FROM (${q}) v LIMIT 20`
+      : `SELECT v.*, COUNT(*) OVER () AS cutline_violations FROM (${q}) v LIMIT 20`,
+  );
+  const violations = Number(rows[0]?.cutline_violations ?? 0);
+  const sample = rows.map(({ cutline_violations: _n, cutline_row, ...rest }) => (client.dialect === 'postgres' ? parsedOrCut(String(cutline_row)) : jsonable(rest)));
+  return { violations, sample: boundedSample(sample) };
 }
 
 function parsedOrCut(json: string): Record<string, unknown> {

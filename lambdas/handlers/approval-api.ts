@@ -7,7 +7,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { awsDeps, slackSigningSecret } from '../adapters/aws/deps';
 import { selfInvoker } from '../adapters/aws/self-invoke';
-import { type ApprovalHttpDeps, decideSlack, handleApprovalHttp, type SlackDecision } from '../core/approval-http';
+import { type ApprovalHttpDeps, decideSlack, handleApprovalHttp, SlackDecision } from '../core/approval-http';
 import { parsePayload } from '../core/payloads';
 
 const FunctionUrlEvent = z.object({
@@ -20,16 +20,7 @@ const FunctionUrlEvent = z.object({
 });
 
 /** A Slack vote this function handed to itself (an asynchronous invocation; a Function URL request never has this shape). */
-const SlackJob = z.strictObject({
-  cutlineSlackDecision: z.strictObject({
-    approvalId: z.string().min(1),
-    decision: z.enum(['approve', 'reject']),
-    approver: z.string().min(1),
-    identifiedBy: z.enum(['slack user', 'unmapped slack user']),
-    userId: z.string(),
-    responseUrl: z.string().url().optional(),
-  }),
-});
+const SlackJob = z.strictObject({ cutlineSlackDecision: SlackDecision });
 
 export async function approvalApi(event: unknown, deps: ApprovalHttpDeps) {
   const job = SlackJob.safeParse(event);
