@@ -5,7 +5,7 @@
  */
 import type { Deps } from '../ports';
 import { errorMessage } from './errors';
-import { isDataApiTransient } from './retry';
+import { isDataApiTransient, isTransient } from './retry';
 import { INTEGER_TYPES } from './backfill';
 import { parseCsv, parseJsonl } from './backfill-load';
 import { countedBy, countRows } from './row-count';
@@ -131,6 +131,8 @@ async function checkBackfillKeys(spec: RunSpec, deps: Deps): Promise<Check[]> {
       else if (!INTEGER_TYPES.test(String(type))) out.push({ name, ok: false, detail: `got type ${type}; expected an integer key (smallint, integer, bigint)` });
       else out.push({ name, ok: true, detail: `${type}` });
     } catch (e) {
+      // The database answered the reachability check: a connection lost here is the state's to retry, not a finding.
+      if (isTransient(e)) throw e;
       out.push({ name, ok: false, detail: errorMessage(e) });
     }
     if (task.sql) out.push(await explainBackfillSql(spec, task, deps));
@@ -154,6 +156,7 @@ async function explainBackfillSql(spec: RunSpec, task: RunSpec['backfill']['task
     await client.query(`EXPLAIN ${task.sql}`, { lo: 0, hi: 0 });
     return { name, ok: true, detail: `planned by ${client.label}` };
   } catch (e) {
+    if (isTransient(e)) throw e;
     const msg = errorMessage(e);
     if (!SYNTAX.test(msg) && NOT_YET.test(msg) && spec.migrations) return { name, ok: true, detail: `not plannable before the migrations (${msg}); checked when the chunks run` };
     return { name, ok: false, detail: `${msg}; expected one statement the server can run with :lo and :hi` };
@@ -235,6 +238,7 @@ export async function runPreflight(spec: RunSpec, deps: Deps, fixed?: Baseline):
         baselineCounts[table] = c.n;
         checks.push({ name: `table ${table} readable`, ok: true, detail: `${c.n} rows before the run (${countedBy(c)})` });
       } catch (e) {
+        if (isTransient(e)) throw e;
         checks.push({ name: `table ${table} readable`, ok: false, detail: errorMessage(e) });
       }
     }

@@ -36,9 +36,15 @@ export async function retryTransient<T>(clock: Pick<Clock, 'sleep'>, fn: (attemp
 }
 
 /** A read: SELECT, or a WITH whose statements only read; safe to run again after a dropped connection. */
-const READ = /^\s*(\(\s*)*(SELECT|SHOW|EXPLAIN(?!\s+ANALYZE)|VALUES|TABLE)\b/i;
+const READ = /^\s*(\(\s*)*(SELECT|SHOW|VALUES|TABLE)\b/i;
 const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE|INTO|NEXTVAL|SETVAL|PG_TERMINATE_BACKEND|PG_CANCEL_BACKEND|PG_ADVISORY_LOCK|GET_LOCK|FOR\s+UPDATE|FOR\s+SHARE)\b/i;
-export const isReadOnly = (sql: string): boolean => (READ.test(sql) || /^\s*WITH\b/i.test(sql)) && !WRITES.test(sql);
+/** EXPLAIN plans its statement and runs nothing, unless ANALYZE is among its options (before the statement). */
+const EXPLAIN = /^\s*EXPLAIN\b(?<options>[^]*?)\b(SELECT|INSERT|UPDATE|DELETE|MERGE|WITH|VALUES|TABLE|REPLACE|CREATE|EXECUTE|DECLARE)\b/i;
+export const isReadOnly = (sql: string): boolean => {
+  const explain = EXPLAIN.exec(sql);
+  if (explain) return !/\bANALY[SZ]E\b/i.test(explain.groups!['options']!);
+  return (READ.test(sql) || /^\s*WITH\b/i.test(sql)) && !WRITES.test(sql);
+};
 
 /**
  * The composition roots wrap every SqlClient in this: reads (which change

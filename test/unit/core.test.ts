@@ -8,6 +8,7 @@ import { GateFailed, VerifyFailed } from '../../lambdas/core/errors';
 import { buildManifest } from '../../lambdas/core/evidence';
 import { loadMigrations, statementHash, validateAgainstHistory } from '../../lambdas/core/migrations';
 import { checkParameters, parseServerVersion } from '../../lambdas/core/preflight';
+import type { Deps } from '../../lambdas/ports';
 import { parseSpec, platformProblems, RunSpec } from '../../lambdas/core/spec';
 import { assertSingleStatement, namedParams, splitStatements } from '../../lambdas/core/sql-lexer';
 import { fastGate, type VerifyOutcome } from '../../lambdas/core/verify';
@@ -335,6 +336,41 @@ describe('reads are retried after a dropped connection, writes are not', () => {
     fail = 1;
     await expect(c.query('UPDATE t SET a = 1')).rejects.toThrow(/terminating connection/);
     expect(calls).toHaveLength(3);
+  });
+
+  it('EXPLAIN runs nothing, whatever it plans: a read; EXPLAIN ANALYZE runs the statement: not one', async () => {
+    const { isReadOnly } = await import('../../lambdas/core/retry');
+    for (const sql of ['EXPLAIN INSERT INTO t SELECT * FROM s WHERE id BETWEEN 1 AND 2', 'explain UPDATE t SET a = 1', 'EXPLAIN (COSTS false) DELETE FROM t', 'EXPLAIN FORMAT=JSON UPDATE t SET a = 1'])
+      expect(isReadOnly(sql), sql).toBe(true);
+    for (const sql of ['EXPLAIN ANALYZE INSERT INTO t VALUES (1)', 'EXPLAIN (ANALYZE) UPDATE t SET a = 1', 'EXPLAIN (COSTS false, ANALYZE true) DELETE FROM t', 'EXPLAIN ANALYZE SELECT 1'])
+      expect(isReadOnly(sql), sql).toBe(false);
+  });
+
+  it('preflight: a backend terminated under its checks is retried by the state machine, never a blocked environment', async () => {
+    const { runPreflight } = await import('../../lambdas/core/preflight');
+    const { withReadRetries } = await import('../../lambdas/core/retry');
+    const spec = RunSpec.parse({ ...base, backfill: { tasks: [{ name: 'a', table: 't', key: 'id', sql: 'UPDATE t SET x = 1 WHERE id BETWEEN :lo AND :hi' }] } });
+    const fail = new Set<string>();
+    const client = {
+      dialect: 'postgres' as const,
+      label: 'fake',
+      query: async (sql: string) => {
+        for (const f of fail) if (sql.includes(f)) throw new Error('terminating connection due to administrator command');
+        if (/version/i.test(sql)) return { rows: [{ v: 'PostgreSQL 16.4 on x86_64' }], columns: ['v'], rowsAffected: 0 };
+        if (/information_schema|pg_attribute|format_type/i.test(sql)) return { rows: [{ type: 'bigint' }], columns: ['type'], rowsAffected: 0 };
+        return { rows: [], columns: [], rowsAffected: 0 };
+      },
+      transaction: async <T>(fn: (tx: never) => Promise<T>) => fn(undefined as never),
+      close: async () => {},
+    };
+    const deps = { sql: () => withReadRetries(client, { sleep: async () => {} }), clock: { now: () => new Date(), sleep: async () => {} }, scripts: { read: async () => '' } } as unknown as Deps;
+    expect((await runPreflight(spec, deps)).ok).toBe(true);
+    // Terminated on every try: thrown (the handler names it DatabaseConnectionLost, which the state retries), not a failed check.
+    for (const f of ['EXPLAIN', 'id']) {
+      fail.clear();
+      fail.add(f === 'id' ? 'column' : f);
+      await expect(runPreflight(spec, deps), f).rejects.toThrow(/terminating connection/);
+    }
   });
 });
 
