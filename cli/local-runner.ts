@@ -64,10 +64,17 @@ const functionArn = (handler: string) => `arn:aws:lambda:us-east-1:000000000000:
 /** How many child executions of a Distributed Map run at once on a laptop (AWS: up to MaxConcurrency). */
 const LOCAL_CHILD_CONCURRENCY = 8;
 
-/** An object of the evidence bucket as the evidence store names it; the local engine knows no other bucket. */
-function bucketKey(bucket: string, key: string, evidenceRoot: string): string {
-  if (bucket !== `local-EvidenceBucketName`) throw new Error('NoSuchBucket (locally only the evidence bucket exists)');
-  return path.isAbsolute(key) ? path.relative(evidenceRoot, key) : key;
+/** A local bucket: the folder that stands for it and the store that writes there. */
+interface LocalBucket {
+  readonly root: string;
+  readonly store: FsEvidenceStore;
+}
+
+/** The store and key of an object of a substituted bucket name (the evidence and the work bucket; no other exists). */
+function bucketObject(buckets: Readonly<Record<string, LocalBucket>>, bucket: string, key: string): { store: FsEvidenceStore; key: string } {
+  const b = buckets[bucket];
+  if (!b) throw Object.assign(new Error(`NoSuchBucket: ${bucket} (locally only ${Object.keys(buckets).join(' and ')} exist)`), { name: 'NoSuchBucket' });
+  return { store: b.store, key: path.isAbsolute(key) ? path.relative(b.root, key) : key };
 }
 
 export interface LocalRunOptions {
@@ -110,8 +117,10 @@ export interface LocalRunOptions {
 }
 
 /** A function's timeout: the deployed one (TASKS), or a shorter one asked for; past it, Sandbox.Timedout. */
-export async function withFunctionTimeout<T>(key: TaskKey, work: Promise<T>, shorterSeconds?: number): Promise<T> {
+export async function withFunctionTimeout<T>(key: TaskKey, invoke: (endsAtMs: number) => Promise<T>, shorterSeconds?: number): Promise<T> {
   const seconds = Math.min(TASKS[key].timeoutSeconds, shorterSeconds ?? Number.POSITIVE_INFINITY);
+  // The invocation's end, which the handler can ask for (Lambda's getRemainingTimeInMillis).
+  const work = invoke(Date.now() + seconds * 1000);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TaskFailure('Sandbox.Timedout', `Task timed out after ${seconds.toFixed(2)} seconds`)), seconds * 1000);
@@ -260,6 +269,9 @@ async function runLocked(
 ): Promise<LocalRunResult> {
   const workDir = path.resolve(opts.workDir ?? '.cutline', runId);
   await mkdir(workDir, { recursive: true });
+  // The work bucket (Map results), beside the runs' work folders: not evidence, never in the manifest.
+  const workRoot = path.resolve(opts.workDir ?? '.cutline', 'work-bucket');
+  const work = new FsEvidenceStore(workRoot);
   // The history of an earlier, interrupted attempt is kept beside this one's.
   const attempts = (await readAttempts(runId, { evidence })).length;
   await archiveHistory(path.join(evidenceRoot, runId), attempts || 1);
@@ -316,6 +328,7 @@ async function runLocked(
     // Reads are retried after a dropped connection in every stage (as the Lambda's Data API client is).
     sql: (ref) => withReadRetries(factory.get(ref), systemClock),
     evidence,
+    work,
     // Commands keep their state in the run's work folder: a resume polls a command the killed attempt sent.
     commands: new LocalShellRunner('/bin/bash', path.join(workDir, 'commands')),
     parameters: new FileParameterStore(paramsFile),
@@ -378,6 +391,7 @@ async function runLocked(
     },
   };
   const historyRoot = path.join(evidenceRoot, runId);
+  const buckets: Record<string, LocalBucket> = { 'local-EvidenceBucketName': { root: evidenceRoot, store: evidence }, 'local-WorkBucketName': { root: workRoot, store: work } };
   const mapRuns = new MapRunFiles(historyRoot);
   const engine = new Engine(
     {
@@ -385,7 +399,7 @@ async function runLocked(
         const key = functions.get(arn);
         if (!key) return Promise.reject(Object.assign(new Error(`Function not found: ${arn}`), { name: 'Lambda.ResourceNotFoundException' }));
         return track(
-          withFunctionTimeout(key, HANDLERS[key].run(ctx, payload), opts.functionTimeouts?.[key]).then((r) => {
+          withFunctionTimeout(key, (ends) => HANDLERS[key].run({ ...ctx, remainingMs: () => ends - Date.now() }, payload), opts.functionTimeouts?.[key]).then((r) => {
             after[key]?.(r);
             return r;
           }),
@@ -396,12 +410,14 @@ async function runLocked(
         return { token, wait, expire: () => tokens.expire(token) };
       },
       getObject: async (bucket, key) => {
-        const body = await evidence.get(bucketKey(bucket, key, evidenceRoot));
+        const o = bucketObject(buckets, bucket, key);
+        const body = await o.store.get(o.key);
         if (!body) throw new Error('NoSuchKey');
         return Buffer.from(body).toString('utf8');
       },
       putObject: async (bucket, key, body) => {
-        await evidence.put(bucketKey(bucket, key, evidenceRoot), body, 'application/json');
+        const o = bucketObject(buckets, bucket, key);
+        await o.store.put(o.key, body, 'application/json');
       },
       history: (ref) => new JsonlHistoryFile(historyFileOf(historyRoot, ref.mapRun)),
       onEvent: (ref, e) => {

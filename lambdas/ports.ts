@@ -85,6 +85,14 @@ export interface CommandResult {
   readonly stderr: string;
   /** Where the full output is when stdout/stderr were truncated (SSM: S3 URL). */
   readonly outputUrl?: string;
+  /** When stdout was cut (SSM returns 24,000 characters): the full stdout's size and SHA-256, and where it is (the work bucket, which expires it). */
+  readonly fullStdout?: FullOutput;
+}
+
+export interface FullOutput {
+  readonly url?: string;
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 /** Shell scripts on the jumpbox (SSM Run Command) or the local machine. */
@@ -226,6 +234,11 @@ export interface Signer {
 export interface Deps {
   sql(ref: import('./core/spec').DatabaseRef): SqlClient;
   readonly evidence: EvidenceStore;
+  /**
+   * The work bucket: what is written on the way and is not evidence (Distributed Map results, full command output),
+   * outside the evidence bucket's Object Lock and expired. Keys as in the evidence (`<runId>/...`).
+   */
+  readonly work: EvidenceStore;
   readonly commands: CommandRunner;
   readonly parameters: ParameterStore;
   /** The channels a spec asks for (email topic, Slack webhook, local page). */

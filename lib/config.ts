@@ -30,6 +30,8 @@ export const DeployConfig = z.strictObject({
       retain: z.boolean().default(true),
     })
     .default({ retain: true }),
+  /** The work bucket (Map results, full jumpbox command output): not evidence, expired after expireDays. */
+  work: z.strictObject({ expireDays: z.number().int().min(1).max(3650).default(30) }).default({ expireDays: 30 }),
   approval: z
     .strictObject({
       /** E-mail addresses subscribed to the approval topic: they get the shared link of runs without named approvers and a notice (no link) otherwise. */

@@ -23,6 +23,7 @@ import { TASKS, type TaskKey } from '../lambdas/core/states';
 import type { DirectoryApprover } from '../lambdas/ports';
 import { ApprovalsBucket } from './approvals-bucket';
 import { EvidenceBucket } from './evidence-bucket';
+import { WorkBucket } from './work-bucket';
 import { CONSTRUCT_IDS } from './ids';
 import { acknowledge, acknowledgeWildcards } from './nag';
 
@@ -69,6 +70,8 @@ export interface CutoverPipelineProps {
   readonly logRetention?: logs.RetentionDays;
   /** Memory per function in MB. Default: 512. */
   readonly memorySize?: number;
+  /** Days until an object of the work bucket (Map results, full command output) expires. Default: 30. */
+  readonly workExpireDays?: number;
   /** Reserved concurrency of each chunk function (gate and backfill chunks fan out up to 1,000 at once). Default: 100. */
   readonly chunkConcurrency?: number;
 }
@@ -103,6 +106,8 @@ const pascal = (s: string) => s.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => 
 
 export class CutoverPipeline extends Construct {
   readonly evidenceBucket: EvidenceBucket;
+  /** Not evidence and never under Object Lock: Distributed Map results and full jumpbox command output; expiring. */
+  readonly workBucket: s3.Bucket;
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Readonly<Record<TaskKey, nodejs.NodejsFunction>>;
   readonly approvalTopic?: sns.Topic;
@@ -123,6 +128,8 @@ export class CutoverPipeline extends Construct {
 
     this.evidenceBucket = new EvidenceBucket(this, CONSTRUCT_IDS.evidence, { objectLock: props.objectLock, retain: props.retainEvidence });
     const bucket = this.evidenceBucket.bucket;
+    this.workBucket = new WorkBucket(this, CONSTRUCT_IDS.work, { accessLogs: this.evidenceBucket.accessLogs, expireDays: props.workExpireDays, retain: props.retainEvidence }).bucket;
+    const work = this.workBucket;
 
     const approvals = new ApprovalsBucket(this, CONSTRUCT_IDS.approvals, { accessLogs: this.evidenceBucket.accessLogs, retain: props.retainEvidence });
     approvals.allowPrincipalArns(props.approvalCliPrincipals ?? []);
@@ -211,6 +218,7 @@ export class CutoverPipeline extends Construct {
         logGroup,
         environment: {
           EVIDENCE_BUCKET: bucket.bucketName,
+          WORK_BUCKET: work.bucketName,
           APPROVAL_SECRET_PARAMETER: hmacParam,
           ...(key === 'goNoGo' ? { APPROVAL_BASE_URL: approvalBase, APPROVALS_BUCKET: approvals.bucket.bucketName } : {}),
           ...(key === 'goNoGo' || key === 'validateSpec' ? { CUTLINE_APPROVERS: directory } : {}),
@@ -247,6 +255,7 @@ export class CutoverPipeline extends Construct {
       definitionSubstitutions: {
         ...Object.fromEntries((Object.keys(TASKS) as TaskKey[]).map((k) => [TASKS[k].substitution, fns[k].functionArn])),
         EvidenceBucketName: bucket.bucketName,
+        WorkBucketName: work.bucketName,
       },
       // Execution data holds task tokens and spec values: never logged.
       logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
@@ -257,12 +266,14 @@ export class CutoverPipeline extends Construct {
     const execArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [smArn] }));
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [execArns] }));
-    // ItemReader reads, ResultWriter writes with multipart uploads (and aborts them when a run stops).
+    // ItemReader reads the plan (evidence); ResultWriter writes to the work bucket with multipart uploads (and aborts them when a run stops).
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('runs/*')] }));
     this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [bucket.arnForObjects('runs/*')] }),
+      new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [work.arnForObjects('runs/*')] }),
     );
     acknowledgeWildcards(this.stateMachine, [execArns], 'Distributed Map child executions of this state machine have generated names.');
-    acknowledgeWildcards(this.stateMachine, [bucket.arnForObjects('runs/*')], 'The Distributed Maps read gate and backfill items from, and write results to, the run evidence prefix.');
+    acknowledgeWildcards(this.stateMachine, [bucket.arnForObjects('runs/*')], 'The Distributed Maps read gate and backfill items from the run evidence prefix.');
+    acknowledgeWildcards(this.stateMachine, [work.arnForObjects('runs/*')], 'The Distributed Maps write their results under the run prefix of the work bucket.');
     acknowledgeWildcards(
       this.stateMachine,
       Object.values(fns).map((f) => `${f.functionArn}:*`),
@@ -321,7 +332,15 @@ export class CutoverPipeline extends Construct {
       );
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ssm:CancelCommand'], resources: ['*'] }));
       acknowledgeWildcards(fn, ['*'], 'ssm:GetCommandInvocation, ssm:DescribeInstanceInformation and ssm:CancelCommand support no resource-level permissions.');
-      objects('command-output/', ['s3:PutObject']);
+      // SSM writes the full output with the instance's role (README: the jumpbox instance role); the poller reads it.
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.workBucket.arnForObjects('command-output/*')] }));
+      acknowledgeWildcards(fn, [this.workBucket.arnForObjects('command-output/*')], 'Full jumpbox command output, under the command-output/ prefix of the work bucket; keys are per command.');
+    }
+    // Summary reads the Distributed Map results of the run's backfill phases.
+    if (key === 'summary') {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.workBucket.arnForObjects('runs/*')] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.workBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['runs/*'] } } }));
+      acknowledgeWildcards(fn, [this.workBucket.arnForObjects('runs/*')], 'Distributed Map results under the run prefix of the work bucket.');
     }
     // (GoNoGo's acknowledgement of kms:GenerateDataKey* covers this grant and the approvals key's.)
     if (caps.includes('notify') && this.approvalTopic) this.approvalTopic.grantPublish(fn);

@@ -2,6 +2,7 @@
 export const CONSTRUCT_IDS = {
   pipeline: 'Pipeline',
   evidence: 'Evidence',
+  work: 'Work',
   approvalTopic: 'ApprovalTopic',
   approvalTopicKey: 'ApprovalTopicKey',
   approvals: 'Approvals',

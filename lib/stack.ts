@@ -16,6 +16,7 @@ export class CutlineStack extends Stack {
       writableParameters: config.writableParameters,
       objectLock: config.evidence.objectLock,
       retainEvidence: config.evidence.retain,
+      workExpireDays: config.work.expireDays,
       approvalEmails: config.approval.emails,
       approvers: config.approval.approvers,
       approvalCliPrincipals: config.approval.cliPrincipals,
@@ -34,6 +35,10 @@ export class CutlineStack extends Stack {
     new CfnOutput(this, 'RollbackFunctionName', { value: this.pipeline.functions.rollback.functionName, description: 'cutline rollback <runId> --function <this>' });
     new CfnOutput(this, 'ApprovalsBucketName', { value: this.pipeline.approvalsBucket.bucketName, description: 'cutline approve <runId> --approvals-bucket <this> (pending approvals; only the approval roles may read it)' });
     new CfnOutput(this, 'SigningKeyArn', { value: this.pipeline.signingKey.keyArn, description: 'cutline evidence verify <runId> --signing-key-arn <this> (or its public key: aws kms get-public-key)' });
+    new CfnOutput(this, 'WorkBucketName', {
+      value: this.pipeline.workBucket.bucketName,
+      description: 'Map results and full jumpbox command output (s3://<this>/command-output/; the jumpbox instance role may put there), expired after work.expireDays',
+    });
     new CfnOutput(this, 'EvidenceBucketName', { value: this.pipeline.evidenceBucket.bucket.bucketName, description: 'evidence: s3://<this>/runs/<runId>/' });
   }
 }

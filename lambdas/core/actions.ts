@@ -3,7 +3,7 @@
  * run a jumpbox command) and HTTP smoke checks.
  */
 import { randomUUID } from 'node:crypto';
-import type { CommandResult, Deps, SqlClient } from '../ports';
+import type { CommandResult, Deps, FullOutput, SqlClient } from '../ports';
 import { CLAIM_SECONDS, COMMAND_GRACE_SECONDS, pollSecondsAfter } from './command-loop';
 import { retryTransient } from './retry';
 import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
@@ -22,6 +22,8 @@ export interface ActionResult {
   readonly previous?: string | null;
   readonly exitCode?: number | null;
   readonly commandId?: string;
+  /** A command's full stdout when SSM cut it (its size, SHA-256 and where it is until the work bucket expires it). */
+  readonly fullStdout?: FullOutput;
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'Failed', 'TimedOut']);
@@ -170,7 +172,8 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
       ok,
       commandId: r.commandId,
       exitCode: r.exitCode,
-      detail: `${r.status}, exit ${r.exitCode}${r.stderr ? `; stderr: ${r.stderr.slice(-500)}` : ''}${r.stdout ? `; stdout: ${r.stdout.slice(-500)}` : ''}`,
+      detail: `${r.status}, exit ${r.exitCode}${r.stderr ? `; stderr: ${r.stderr.slice(-500)}` : ''}${r.stdout ? `; stdout: ${r.stdout.slice(-500)}` : ''}${r.fullStdout ? ` (stdout cut at ${r.stdout.length} characters; the full output is ${r.fullStdout.bytes} bytes)` : ''}`,
+      ...(r.fullStdout ? { fullStdout: r.fullStdout } : {}),
     };
   } catch (e) {
     return { ...base, ok: false, detail: errorMessage(e) };

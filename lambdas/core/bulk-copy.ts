@@ -44,7 +44,7 @@ export async function pollBulkCommand(spec: RunSpec, command: BulkCommand, sent:
         timestamp_utc: deps.clock.now().toISOString(),
         owner: spec.owner,
         result,
-        details: { name: command.name, commandId: sent.commandId, status: r.status, elapsed_ms: elapsed, stdout: r.stdout, stderr: r.stderr, ...(r.outputUrl ? { fullOutput: r.outputUrl } : {}), ...extra },
+        details: { name: command.name, commandId: sent.commandId, status: r.status, elapsed_ms: elapsed, stdout: r.stdout, stderr: r.stderr, ...(r.outputUrl ? { fullOutput: r.outputUrl } : {}), ...(r.fullStdout ? { fullStdout: r.fullStdout } : {}), ...extra },
       }),
       'application/json',
     );

@@ -67,6 +67,17 @@ export class TransientDatabaseError extends Error {
   }
 }
 
+/**
+ * A statement that outlives a Data API call (CREATE INDEX CONCURRENTLY on a big table) is still running when the
+ * invocation's time is nearly up: the Schema / Cutover state retries it (its own Retry), and the next invocation
+ * follows the same build instead of starting another or dropping the one that runs.
+ */
+export class MigrationStillRunning extends Error {
+  override readonly name = 'MigrationStillRunning';
+}
+/** The Retry of the states that apply migrations: up to 40 more invocations, each following the build for up to ~14 minutes. */
+export const STILL_RUNNING_RETRY = { ErrorEquals: ['MigrationStillRunning'], IntervalSeconds: 5, MaxAttempts: 40, BackoffRate: 1 } as const;
+
 /** Errors that the ASL retries (Retry.ErrorEquals) before any Catch. */
 export const TRANSIENT_ERRORS = [
   'Lambda.ServiceException',

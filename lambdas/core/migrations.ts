@@ -4,8 +4,8 @@
  * with each file's SHA-256 and a chained directory hash. Validate before
  * apply: an edited, inserted or removed file already applied is a hard failure.
  */
-import type { Clock, Deps, SqlClient } from '../ports';
-import { errorMessage, MigrationFailed } from './errors';
+import type { Deps, SqlClient } from '../ports';
+import { errorMessage, MigrationFailed, MigrationStillRunning } from './errors';
 import { isTransient } from './retry';
 import { acquireLease, createIfMissing, releaseLease } from './lease';
 import { sha256Hex } from './evidence';
@@ -220,24 +220,47 @@ const ALREADY = /already exists|Duplicate column name|Duplicate key name|Duplica
 
 /** How often a statement that outlived its Data API call is looked for among the running ones. */
 const OUTLIVING_POLL_MS = 1000;
+/** A Data API call returns within 45 s; a statement is sent only with that much of the invocation left, and this margin. */
+const DATA_API_CALL_MS = 45_000;
+/** What an invocation keeps for itself after waiting (history row, lease, step record). */
+const INVOCATION_MARGIN_MS = 30_000;
+
+/** The invocation's time left (Lambda's getRemainingTimeInMillis; locally the runner's function timeout). None: unbounded. */
+export type RemainingMs = () => number;
+
+const brief = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 80);
+
+/** Is a session (an earlier call, or an earlier invocation's) still running this statement? */
+async function stillRunning(client: SqlClient, sql: string): Promise<boolean> {
+  const { rows } = await client.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = :sql AND state = 'active' AND pid <> pg_backend_pid()", { sql });
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+/** Wait while a session runs the statement; when the invocation's time is nearly up, hand over to the next one. */
+async function waitWhileRunning(client: SqlClient, sql: string, deps: Pick<Deps, 'clock' | 'progress'>, remainingMs: RemainingMs | undefined): Promise<void> {
+  for (let looks = 0; await stillRunning(client, sql); looks++) {
+    if (remainingMs && remainingMs() < INVOCATION_MARGIN_MS + OUTLIVING_POLL_MS)
+      throw new MigrationStillRunning(`"${brief(sql)}" is still running; the next invocation follows it`);
+    if (looks % 30 === 0) deps.progress?.({ stage: 'Schema', done: 0, total: 1, message: `"${brief(sql)}" still running; waiting for it` });
+    await deps.clock.sleep(OUTLIVING_POLL_MS);
+  }
+}
 
 /**
  * A PostgreSQL statement that cannot run in a transaction and may take longer than a Data API call's 45 seconds
  * (CREATE INDEX CONCURRENTLY on a big table): sent with continueAfterTimeout, so a timed-out call leaves it running;
- * then it is waited for until no session runs it any more. Its effect is the caller's to check (an index must be valid).
+ * then it is waited for until no session runs it any more, across invocations (MigrationStillRunning). Its effect is
+ * the caller's to check (an index must be valid).
  */
-async function runOutliving(client: SqlClient, sql: string, clock: Pick<Clock, 'sleep'>): Promise<void> {
+async function runOutliving(client: SqlClient, sql: string, deps: Pick<Deps, 'clock' | 'progress'>, remainingMs: RemainingMs | undefined): Promise<void> {
+  if (remainingMs && remainingMs() < DATA_API_CALL_MS + INVOCATION_MARGIN_MS) throw new MigrationStillRunning(`"${brief(sql)}" not started: too little of this invocation is left; the next one starts it`);
   try {
     await client.query(sql, {}, { continueAfterTimeout: true });
     return;
   } catch (e) {
     if ((e as Error).name !== 'StatementTimeoutException') throw e;
   }
-  for (;;) {
-    const { rows } = await client.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = :sql AND state = 'active' AND pid <> pg_backend_pid()", { sql });
-    if (Number(rows[0]?.n ?? 0) === 0) return;
-    await clock.sleep(OUTLIVING_POLL_MS);
-  }
+  await waitWhileRunning(client, sql, deps, remainingMs);
 }
 
 /**
@@ -246,12 +269,27 @@ async function runOutliving(client: SqlClient, sql: string, clock: Pick<Clock, '
  * - CREATE INDEX CONCURRENTLY: an index of that name left invalid by an interrupted build is dropped and built again, and the new index must be valid;
  * - the statement an interrupted attempt may have run: "already exists" means it did (and for an index, only a valid one counts).
  */
-async function applyStepwise(client: SqlClient, sql: string, lockTimeoutMs: number, mayHaveRun: boolean, clock: Pick<Clock, 'sleep'>): Promise<{ rebuilt?: string; foundApplied?: boolean }> {
+async function applyStepwise(
+  client: SqlClient,
+  sql: string,
+  opts: { lockTimeoutMs: number; mayHaveRun: boolean; deps: Pick<Deps, 'clock' | 'progress'>; remainingMs?: RemainingMs },
+): Promise<{ rebuilt?: string; foundApplied?: boolean }> {
+  const { lockTimeoutMs, mayHaveRun } = opts;
   const pg = client.dialect === 'postgres';
   const index = pg ? CONCURRENT_INDEX.exec(sql)?.[1] : undefined;
   let rebuilt: string | undefined;
   const indexState = async (name: string) =>
     (await client.query('SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(:name)', { name: name.startsWith('"') ? name : name.toLowerCase() })).rows[0]?.valid;
+  // An earlier invocation's statement still running (a build past its Lambda): followed to its end, never started twice.
+  const followed = pg && mayHaveRun && NO_TRANSACTION.test(sql) && (await stillRunning(client, sql));
+  if (followed) {
+    await waitWhileRunning(client, sql, opts.deps, opts.remainingMs);
+    if (!index) return { foundApplied: true };
+  }
+  if (index && followed) {
+    if ((await indexState(index)) === true) return { foundApplied: true };
+    // The followed build failed (its index is left invalid): dropped and built again below.
+  }
   if (index) {
     const valid = await indexState(index);
     if (valid === false) {
@@ -277,7 +315,7 @@ async function applyStepwise(client: SqlClient, sql: string, lockTimeoutMs: numb
         });
         if (failure) throw failure;
       });
-    } else if (NO_TRANSACTION.test(sql)) await runOutliving(client, sql, clock);
+    } else if (NO_TRANSACTION.test(sql)) await runOutliving(client, sql, opts.deps, opts.remainingMs);
     else
       await client.transaction(async (tx) => {
         await tx.query(`SET LOCAL lock_timeout = '${Math.floor(lockTimeoutMs)}ms'`);
@@ -322,6 +360,8 @@ export async function applyMigrations(
     leaseSeconds?: number;
     lockTimeoutMs?: number;
     lockRetries?: number;
+    /** The invocation's time left: a statement that outlives it is handed to the next invocation (MigrationStillRunning). */
+    remainingMs?: RemainingMs;
   },
 ): Promise<SchemaOutcome> {
   const now = () => opts.deps.clock.now().toISOString();
@@ -374,7 +414,7 @@ export async function applyMigrations(
             for (const s of m.statements.slice(done)) {
               // The statement after the last one logged may have run in the killed attempt: its "already exists" means it did.
               const mayHaveRun = done === partial.get(m.version) && started.has(m.version);
-              const r = await applyStepwise(client, s.sql, opts.lockTimeoutMs ?? 5000, mayHaveRun, opts.deps.clock);
+              const r = await applyStepwise(client, s.sql, { lockTimeoutMs: opts.lockTimeoutMs ?? 5000, mayHaveRun, deps: opts.deps, remainingMs: opts.remainingMs });
               if (r.rebuilt) rebuilt.push(r.rebuilt);
               if (r.foundApplied) foundApplied.push(done + 1);
               done++;
@@ -384,6 +424,8 @@ export async function applyMigrations(
           }
           break;
         } catch (e) {
+          // Handed to the next invocation: the file is started (its history row says how far), the statement runs on.
+          if (e instanceof MigrationStillRunning) throw e;
           // A lock timeout, or a dropped connection / terminated backend: a transactional file was rolled back; in a
           // statement-by-statement one the statement may have run, which the resume of this file finds out.
           if ((isLockTimeout(e) || isTransient(e)) && attempt < (opts.lockRetries ?? 3)) {

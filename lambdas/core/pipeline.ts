@@ -9,7 +9,7 @@ import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { signRoot } from './signature';
 import { backfillPlanFile, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
-import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, SpecInvalid } from './errors';
+import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
 import { appendAddendum, buildManifest, readAddenda, canonicalJson, specKey, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
 import { type AttemptRecord, isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
@@ -180,7 +180,7 @@ async function loadAll(s: StageState, deps: Deps) {
   return { m, client, migrations, isContract: (x: Migration) => contractNames.has(x.script) };
 }
 
-async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract') {
+async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract', inv: Invocation) {
   const { m, client, migrations, isContract } = await loadAll(s, deps);
   const files = migrations.filter((x) => (phase === 'contract') === isContract(x));
   const lint = lintMigrations(files, client.dialect, { contract: phase === 'contract' });
@@ -200,6 +200,7 @@ async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract
     leaseSeconds: m.leaseSeconds,
     lockTimeoutMs: m.lockTimeoutMs,
     lockRetries: m.lockRetries,
+    remainingMs: inv.remainingMs,
   });
   return {
     out,
@@ -215,11 +216,16 @@ async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract
   };
 }
 
-export async function schemaStage(s: StageState, deps: Deps) {
+/** One invocation of a stage's function: its time left (Lambda's context; locally the runner's function timeout). */
+export interface Invocation {
+  readonly remainingMs?: () => number;
+}
+
+export async function schemaStage(s: StageState, deps: Deps, inv: Invocation = {}) {
   return recorded(deps, who(s), 'schema', 'schema: lint, validate and apply versioned migrations (expand)', async () => {
     await renewLease(s, deps);
     if (!s.spec.migrations) return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: 'SKIPPED' as const, details: { reason: 'no migrations in the spec' } };
-    const { out, details } = await applyPhase(s, deps, 'expand');
+    const { out, details } = await applyPhase(s, deps, 'expand', inv);
     return { value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash }, details };
   });
 }
@@ -238,7 +244,7 @@ export async function backfillPlanStage(s: StageState, deps: Deps) {
         phase: i + 1,
         count: chunks.length,
         distributed,
-        ...(distributed ? { itemsObjectKey: deps.evidence.objectKey(items), resultsPrefix: deps.evidence.objectKey(backfillPlanFile(s.spec.runId, `results/phase-${i + 1}`)) } : { chunks }),
+        ...(distributed ? { itemsObjectKey: deps.evidence.objectKey(items), resultsPrefix: deps.work.objectKey(backfillPlanFile(s.spec.runId, `results/phase-${i + 1}`)) } : { chunks }),
       });
     }
     return {
@@ -295,7 +301,7 @@ export async function gatePlanStage(s: StageState, deps: Deps) {
     distributed,
     ...(distributed ? {} : { chunks: items }),
     itemsObjectKey: deps.evidence.objectKey(gateKey(s.spec.runId, 'items.json')),
-    resultsPrefix: deps.evidence.objectKey(gateKey(s.spec.runId, 'map-results')),
+    resultsPrefix: deps.work.objectKey(gateKey(s.spec.runId, 'map-results')),
   };
 }
 
@@ -413,7 +419,7 @@ function waitingIn(s: StageState, stage: 'cutover' | 'rollback'): ActionWaiting 
   return r?.waiting;
 }
 
-export async function cutoverStage(s: StageState, deps: Deps) {
+export async function cutoverStage(s: StageState, deps: Deps, inv: Invocation = {}) {
   return recorded<{ waiting: ActionWaiting } | { actions: number; contract: number }>(deps, who(s), 'cutover', 'cutover actions, then contract migrations', async () => {
     await renewLease(s, deps);
     const step = await runCutover(s.spec, deps, waitingIn(s, 'cutover'));
@@ -422,8 +428,10 @@ export async function cutoverStage(s: StageState, deps: Deps) {
     let contract: Awaited<ReturnType<typeof applyPhase>>['details'] | undefined;
     if (s.spec.migrations?.contractLocation) {
       try {
-        contract = (await applyPhase(s, deps, 'contract')).details;
+        contract = (await applyPhase(s, deps, 'contract', inv)).details;
       } catch (e) {
+        // A build still running when the invocation's time is up: the state retries, the next invocation follows it.
+        if (e instanceof MigrationStillRunning) throw e;
         throw new CutoverFailed(`contract migrations failed: ${errorMessage(e)}`, { actions, ...(e instanceof CutlineError ? e.details : {}) });
       }
     }
@@ -598,16 +606,17 @@ async function buildReport(
 
 /**
  * Every backfill chunk's result: an inline phase's are in the state; a Distributed Map phase's state holds only its
- * Map Run and where ResultWriter put the results (SUCCEEDED_<n>.json under the phase's results prefix), read here.
+ * Map Run and where ResultWriter put the results (SUCCEEDED_<n>.json under the phase's results prefix, in the work
+ * bucket), read here.
  */
 async function backfillChunkResults(results: unknown, runId: string, deps: Deps): Promise<BackfillChunkResult[]> {
   const phases = Array.isArray(results) ? results : [];
   const out: BackfillChunkResult[] = phases.filter(Array.isArray).flat();
   const runs = phases.map((p) => (p as { MapRunArn?: unknown } | null)?.MapRunArn).filter((a): a is string => typeof a === 'string').map((a) => a.split(':').at(-1)!);
   if (!runs.length) return out;
-  for (const f of await deps.evidence.list(backfillPlanFile(runId, 'results/'))) {
+  for (const f of await deps.work.list(backfillPlanFile(runId, 'results/'))) {
     if (!/\/SUCCEEDED_\d+\.json$/.test(f.key) || !runs.some((id) => f.key.includes(`/${id}/`))) continue;
-    for (const child of (await readEvidenceJson<{ Output: string }[]>(deps.evidence, f.key)) ?? []) out.push(JSON.parse(child.Output) as BackfillChunkResult);
+    for (const child of (await readEvidenceJson<{ Output: string }[]>(deps.work, f.key)) ?? []) out.push(JSON.parse(child.Output) as BackfillChunkResult);
   }
   return out;
 }

@@ -39,7 +39,7 @@ export async function retryTransient<T>(clock: Pick<Clock, 'sleep'>, fn: (attemp
 const READ = /^\s*(\(\s*)*(SELECT|SHOW|VALUES|TABLE)\b/i;
 const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE|INTO|NEXTVAL|SETVAL|PG_TERMINATE_BACKEND|PG_CANCEL_BACKEND|PG_ADVISORY_LOCK|GET_LOCK|FOR\s+UPDATE|FOR\s+SHARE)\b/i;
 /** EXPLAIN plans its statement and runs nothing, unless ANALYZE is among its options (before the statement). */
-const EXPLAIN = /^\s*EXPLAIN\b(?<options>[^]*?)\b(SELECT|INSERT|UPDATE|DELETE|MERGE|WITH|VALUES|TABLE|REPLACE|CREATE|EXECUTE|DECLARE)\b/i;
+const EXPLAIN = /^\s*EXPLAIN\b(?<options>[\s\S]*?)\b(SELECT|INSERT|UPDATE|DELETE|MERGE|WITH|VALUES|TABLE|REPLACE|CREATE|EXECUTE|DECLARE)\b/i;
 export const isReadOnly = (sql: string): boolean => {
   const explain = EXPLAIN.exec(sql);
   if (explain) return !/\bANALY[SZ]E\b/i.test(explain.groups!['options']!);

@@ -98,7 +98,7 @@ export const EVIDENCE_STEPS = {
 } as const satisfies Record<TaskKey, string>;
 
 /** ASL substitutions that are not functions. */
-export const OTHER_SUBSTITUTIONS = ['EvidenceBucketName'] as const;
+export const OTHER_SUBSTITUTIONS = ['EvidenceBucketName', 'WorkBucketName'] as const;
 
 /** Order in which stages run; Classify uses it to name where a run stopped. */
 export const STAGE_ORDER: readonly TaskKey[] = [

@@ -9,6 +9,7 @@ import { awsDeps, slackSigningSecret } from '../adapters/aws/deps';
 import { selfInvoker } from '../adapters/aws/self-invoke';
 import { type ApprovalHttpDeps, decideSlack, handleApprovalHttp, SlackDecision } from '../core/approval-http';
 import { parsePayload } from '../core/payloads';
+import type { Deps } from '../ports';
 
 const FunctionUrlEvent = z.object({
   rawPath: z.string(),
@@ -48,7 +49,10 @@ export async function approvalApi(event: unknown, deps: ApprovalHttpDeps) {
 const lambda = new LambdaClient({});
 const deferSlack = selfInvoker<SlackDecision>(lambda, (job) => ({ cutlineSlackDecision: job }));
 
-export const handler = (event: unknown) => {
-  const d = awsDeps();
-  return approvalApi(event, { ...d, secret: d.approvalSecret, ...(process.env.SLACK_SIGNING_SECRET_PARAMETER ? { slackSigningSecret, deferSlack } : {}) });
-};
+/** Only what the approval API uses (spreading the task functions' ports would build adapters it has no bucket for). */
+export function approvalApiDeps(d: Deps): ApprovalHttpDeps {
+  return { approvalStore: d.approvalStore, tokens: d.tokens, evidence: d.evidence, clock: d.clock, http: d.http, logger: d.logger, directory: d.directory, secret: d.approvalSecret };
+}
+
+export const handler = (event: unknown) =>
+  approvalApi(event, { ...approvalApiDeps(awsDeps()), ...(process.env.SLACK_SIGNING_SECRET_PARAMETER ? { slackSigningSecret, deferSlack } : {}) });

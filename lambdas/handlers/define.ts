@@ -15,12 +15,19 @@ export interface HandlerContext {
   readonly platform: 'aws' | 'local';
   /** Base URL of the approval page (API in AWS, 127.0.0.1 locally). */
   readonly approvalBaseUrl?: string;
+  /** This invocation's time left in ms (Lambda's context; locally the runner's function timeout). */
+  readonly remainingMs?: () => number;
+}
+
+/** What Lambda passes a Node.js handler besides the event (the part cutline reads). */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
 }
 
 export interface Handler<R> {
   readonly state: string;
   run(ctx: HandlerContext, event: unknown): Promise<R>;
-  handler(event: unknown): Promise<R>;
+  handler(event: unknown, context?: LambdaContext): Promise<R>;
 }
 
 export function defineHandler<S extends z.ZodType, R>(state: string, schema: S, stage: (input: z.infer<S>, ctx: HandlerContext) => Promise<R>): Handler<R> {
@@ -37,6 +44,7 @@ export function defineHandler<S extends z.ZodType, R>(state: string, schema: S, 
   return {
     state,
     run,
-    handler: (event: unknown) => run({ deps: awsDeps(), platform: 'aws', approvalBaseUrl: approvalBaseUrl() }, event),
+    handler: (event: unknown, context?: LambdaContext) =>
+      run({ deps: awsDeps(), platform: 'aws', approvalBaseUrl: approvalBaseUrl(), ...(context ? { remainingMs: () => context.getRemainingTimeInMillis() } : {}) }, event),
   };
 }

@@ -101,8 +101,11 @@ describe('method gates in the state machine', () => {
     const parent = await readHistory(path.join(r.evidenceDir, 'execution-history.jsonl'));
     const exited = parent.find((e) => e.type === 'MapStateExited' && e.stateExitedEventDetails.name === 'GateChunksDistributed');
     const written = JSON.parse(exited.stateExitedEventDetails.output).results.gateChunk;
-    expect(written).toMatchObject({ MapRunArn: expect.stringContaining(':mapRun:cutline-local/GateChunksDistributed:'), ResultWriterDetails: { Bucket: 'local-EvidenceBucketName' } });
+    // In the work bucket (a folder beside the runs' work folders), not in the evidence: Map results are not evidence and must not sit under Object Lock.
+    expect(written).toMatchObject({ MapRunArn: expect.stringContaining(':mapRun:cutline-local/GateChunksDistributed:'), ResultWriterDetails: { Bucket: 'local-WorkBucketName' } });
+    expect(path.relative(r.evidenceDir, written.ResultWriterDetails.Key)).toMatch(/^\.\./);
     expect((await readJson(written.ResultWriterDetails.Key)).ResultFiles.SUCCEEDED).toHaveLength(1);
+    expect((await readJson(path.join(r.evidenceDir, 'manifest.json'))).files.map((f: { file: string }) => f.file).filter((f: string) => /map-results|SUCCEEDED_/.test(f))).toEqual([]);
     const out: string[] = [];
     await main(['status', 'gates-diff', '--evidence-dir', dir, '--json'], { out: (l) => out.push(l), err: () => {}, env: {} });
     expect(JSON.parse(out.join('\n')).gates).toMatchObject({ done: plan.items, total: plan.items });

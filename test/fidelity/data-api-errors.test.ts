@@ -28,6 +28,7 @@ const state = { spec, results: {}, execution: { name: 'paused-1', id: 'arn:aws:s
 
 beforeAll(() => {
   process.env.EVIDENCE_BUCKET = 'ev-bucket';
+  process.env.WORK_BUCKET = 'work-bucket';
   process.env.AWS_REGION = 'eu-west-1';
 });
 

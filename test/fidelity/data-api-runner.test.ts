@@ -113,4 +113,39 @@ describe('the loopback Data API', () => {
       await l.close();
     }
   }, 60_000);
+
+  it.runIf(!!PG)('an index build that outlives its Lambda is followed by the next invocation (the state retries MigrationStillRunning), never dropped while it runs', async () => {
+    const l = await loopback({ statementTimeoutMs: 300 });
+    const blocker = await l.pool.connect();
+    try {
+      await l.pool.query('DROP TABLE IF EXISTS outlast; DROP TABLE IF EXISTS outlast_hist; DROP TABLE IF EXISTS outlast_hist_lease; CREATE TABLE outlast (id int PRIMARY KEY); INSERT INTO outlast SELECT generate_series(1, 100)');
+      // A writer's open transaction: the concurrent build waits for it (as a build on a big table takes its time).
+      await blocker.query('BEGIN');
+      await blocker.query('UPDATE outlast SET id = id WHERE false');
+      const files = [{ name: 'V1__index.sql', body: 'CREATE INDEX CONCURRENTLY outlast_id ON outlast (id);' }];
+      const messages: string[] = [];
+      const opts = (remainingMs: () => number) => ({ historyTable: 'outlast_hist', executionArn: 'arn:outlast', appliedBy: 'ops', remainingMs, deps: { clock: systemClock, progress: (p: { message?: string }) => void messages.push(p.message ?? '') } });
+      // The first invocation sends the build, its call times out (the build runs on), and its time is up.
+      let looks = 0;
+      await expect(applyMigrations(l.sql, loadMigrations(files, 'postgres'), opts(() => (looks++ === 0 ? 600_000 : 10_000)))).rejects.toMatchObject({ name: 'MigrationStillRunning' });
+      const oid = (await l.pool.query("SELECT 'outlast_id'::regclass::oid AS oid, indisvalid FROM pg_index WHERE indexrelid = 'outlast_id'::regclass")).rows[0];
+      expect(oid.indisvalid).toBe(false);
+      // The next invocation finds it invalid and still being built: it waits for it (an earlier version dropped it and built it again).
+      const second = applyMigrations(l.sql, loadMigrations(files, 'postgres'), opts(() => 600_000));
+      for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+        const dropping = (await l.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE 'DROP INDEX%outlast_id%'")).rows[0].n;
+        if (dropping > 0 || messages.some((m) => /still running/.test(m))) break;
+      }
+      await blocker.query('COMMIT');
+      const out = await second;
+      expect(out.applied[0]).not.toHaveProperty('rebuiltInvalidIndexes');
+      const after = (await l.pool.query("SELECT 'outlast_id'::regclass::oid AS oid, indisvalid FROM pg_index WHERE indexrelid = 'outlast_id'::regclass")).rows[0];
+      expect(after).toEqual({ oid: oid.oid, indisvalid: true });
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      blocker.release();
+      await l.pool.query('DROP TABLE IF EXISTS outlast; DROP TABLE IF EXISTS outlast_hist; DROP TABLE IF EXISTS outlast_hist_lease').catch(() => undefined);
+      await l.close();
+    }
+  }, 90_000);
 });

@@ -13,8 +13,8 @@ import { miniSpec, readHistory, tempDir } from '../support/local-run';
 describe('function timeouts', () => {
   it('a handler past its timeout fails with Sandbox.Timedout; a shorter timeout than the deployed one cannot be made longer', async () => {
     const never = new Promise<never>(() => {});
-    await expect(withFunctionTimeout('classify', never, 0.01)).rejects.toMatchObject({ name: 'Sandbox.Timedout', message: 'Task timed out after 0.01 seconds' });
-    await expect(withFunctionTimeout('classify', Promise.resolve(7), 10_000)).resolves.toBe(7);
+    await expect(withFunctionTimeout('classify', () => never, 0.01)).rejects.toMatchObject({ name: 'Sandbox.Timedout', message: 'Task timed out after 0.01 seconds' });
+    await expect(withFunctionTimeout('classify', () => Promise.resolve(7), 10_000)).resolves.toBe(7);
     expect(TASKS.classify.timeoutSeconds).toBe(120);
   });
 

@@ -3,7 +3,11 @@
  * A smoke check through the jumpbox used to take the HTTP status from the last line of that stdout: a response
  * body longer than the cut lost its status line (status NaN) and its idempotency hash was taken over a cut body.
  */
+import { createHash } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalShellRunner } from '../../lambdas/adapters/local/command-shell';
@@ -35,6 +39,23 @@ function deps(): Deps {
 }
 const spec = (checks: object[]) =>
   RunSpec.parse({ version: 1, runId: 'ssm-out', owner: 'o', tCutover: '2026-12-01T00:00:00Z', source: { engine: 'postgres', url: 'pglite://memory' }, jumpbox: { instanceId: 'local' }, smoke: { checks } });
+
+describe('a command whose output is longer than SSM returns', () => {
+  it('returns the first 24,000 characters, and the full output\'s size and SHA-256 (the full output is in the work bucket)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cutline-ssm-'));
+    const runner = new LocalShellRunner('/bin/bash', dir);
+    const id = await runner.send('local', `head -c 30000 /dev/zero | tr '\\0' a; echo; echo done`, { timeoutSeconds: 30 });
+    let r = await runner.get('local', id);
+    // Bounded by a minute (a busy machine), looked at every 20 ms.
+    for (const until = Date.now() + 60_000; r.status === 'InProgress' && Date.now() < until; r = await runner.get('local', id)) await new Promise((res) => setTimeout(res, 20));
+    const full = `${'a'.repeat(30_000)}\ndone\n`;
+    expect(r.status).toBe('Success');
+    expect(r.stdout).toBe(full.slice(0, 24_000));
+    expect(r.fullStdout).toMatchObject({ bytes: 30_006, sha256: createHash('sha256').update(full).digest('hex') });
+    // A resumed runner (another process) reads the same from the command's folder.
+    expect((await new LocalShellRunner('/bin/bash', dir).get('local', id)).fullStdout).toEqual(r.fullStdout);
+  });
+});
 
 describe('a jumpbox smoke check whose response is longer than SSM returns', () => {
   it('takes the HTTP status from its own line, not from the end of a cut stdout, and records the body length and SHA-256', async () => {

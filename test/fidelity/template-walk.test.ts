@@ -63,7 +63,7 @@ function adapterCalls(): Map<string, Map<string, Set<string>>> {
 }
 
 /** The ports (adapter class and methods; none = every method) each stage's core code uses. */
-type Use = readonly [cls: string, methods?: readonly string[]];
+type Use = readonly [cls: string, methods?: readonly string[], bucket?: 'Evidence' | 'Work'];
 const EVIDENCE: Use = ['S3EvidenceStore'];
 const SQL: Use = ['DataApiSql'];
 const READ_PARAMS: Use = ['SsmParameterStore', ['getMany', 'secureNames']];
@@ -91,12 +91,15 @@ const USES: Record<TaskKey | 'approvalApi', readonly Use[]> = {
   smoke: [EVIDENCE, SQL, ['SsmCommandRunner', ['send', 'get', 'cancel']]],
   rollback: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS, SIGN],
   classify: [EVIDENCE],
-  summary: [EVIDENCE, SQL, SIGN],
-  approvalApi: [EVIDENCE, ['S3ApprovalStore'], ['SfnTaskTokens'], READ_PARAMS, ['selfInvoker']],
+  // It reads the backfill phases' Map results in the work bucket.
+  summary: [EVIDENCE, SQL, SIGN, ['S3EvidenceStore', ['get', 'list'], 'Work']],
+  approvalApi: [['S3EvidenceStore', ['get', 'put', 'putIfAbsent']], ['S3ApprovalStore'], ['SfnTaskTokens'], READ_PARAMS, ['selfInvoker']],
 };
 
 /** The prefix each S3 port works under: its object actions must be granted there. */
-const PREFIX: Record<string, string> = { S3EvidenceStore: 'runs/', S3ScriptSource: 'migrations/' };
+const PREFIX: Record<string, string> = { S3EvidenceStore: 'runs/', S3ScriptSource: 'migrations/', SsmCommandRunner: 'command-output/' };
+/** The bucket each S3 port works in (a Use may name another): its object actions must be granted on that bucket. */
+const BUCKET: Record<string, 'Evidence' | 'Work'> = { S3EvidenceStore: 'Evidence', SsmCommandRunner: 'Work' };
 
 const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.context.json'), 'utf8'));
 let t: Template;
@@ -138,13 +141,15 @@ describe('the template walk', () => {
     it(`${key}: every AWS call of the ports it uses is allowed by its role`, () => {
       const statements = statementsOf(functionId(key));
       const missing: string[] = [];
-      for (const [cls, methods] of USES[key]) {
+      for (const [cls, methods, named] of USES[key]) {
         const byMethod = calls.get(cls) ?? new Map([[cls, helperCalls(cls)]]);
+        const bucket = named ?? BUCKET[cls];
         for (const [m, actions] of byMethod) {
           if (methods && !methods.includes(m) && byMethod.size > 1) continue;
           for (const a of actions) {
-            const ok = statements.some((s) => s.Action.some((g) => allows(g, a)) && (!a.startsWith('s3:') || a === 's3:ListBucket' || !PREFIX[cls] || s.Resource.includes(`/${PREFIX[cls]}*`)));
-            if (!ok) missing.push(`${a} (${cls}.${m}${PREFIX[cls] && a.startsWith('s3:') ? ` under ${PREFIX[cls]}` : ''})`);
+            const where = (r: string) => (!PREFIX[cls] || a === 's3:ListBucket' || r.includes(`/${PREFIX[cls]}*`)) && (!bucket || r.includes(`Pipeline${bucket}Bucket`));
+            const ok = statements.some((s) => s.Action.some((g) => allows(g, a)) && (!a.startsWith('s3:') || where(s.Resource)));
+            if (!ok) missing.push(`${a} (${cls}.${m}${PREFIX[cls] && a.startsWith('s3:') ? ` under ${bucket ?? ''} ${PREFIX[cls]}` : ''})`);
           }
         }
         if (cls === 'DataApiSql' && !statements.some((s) => s.Action.includes('secretsmanager:GetSecretValue'))) missing.push('secretsmanager:GetSecretValue (the Data API reads the cluster secret as the caller)');

@@ -46,7 +46,7 @@ describe('state machine', () => {
     expect(def.States[STATES.goNoGo].TimeoutSecondsPath).toBe('$.spec.approval.timeoutSeconds');
     expect(def.States[STATES.preflight].Resource).toBe('${PreflightFunctionArn}');
     const subs = sm.Properties.DefinitionSubstitutions;
-    expect(Object.keys(subs).sort()).toEqual([...Object.values(TASKS).map((t) => t.substitution), 'EvidenceBucketName'].sort());
+    expect(Object.keys(subs).sort()).toEqual([...Object.values(TASKS).map((t) => t.substitution), 'EvidenceBucketName', 'WorkBucketName'].sort());
     for (const t of Object.values(TASKS)) expect(subs[t.substitution]['Fn::GetAtt'][1]).toBe('Arn');
     expect(subs.EvidenceBucketName.Ref).toMatch(/EvidenceBucket/);
     expect(def.States[STATES.gateChunksDistributed].ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
@@ -138,6 +138,37 @@ describe('evidence bucket', () => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
+  });
+});
+
+describe('work bucket', () => {
+  const bucketOf = (ref: string) => template.toJSON().Resources[ref].Properties;
+  it('Map results and jumpbox command output go to a bucket without Object Lock that expires them, never into WORM evidence', () => {
+    const [sm] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
+    const def = JSON.parse(sm.Properties.DefinitionString);
+    const subs = sm.Properties.DefinitionSubstitutions;
+    for (const st of [def.States[STATES.gateChunksDistributed], def.States[STATES.backfillTasks].ItemProcessor.States[STATES.backfillChunksDistributed]])
+      expect(st.ResultWriter.Parameters.Bucket).toBe('${WorkBucketName}');
+    const work = bucketOf(subs.WorkBucketName.Ref);
+    expect(work.ObjectLockEnabled).toBeUndefined();
+    expect(work.LifecycleConfiguration.Rules).toEqual(expect.arrayContaining([expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })]));
+    expect(work.PublicAccessBlockConfiguration.RestrictPublicBuckets).toBe(true);
+    // Evidence keeps its Object Lock; the ItemReader still reads the plan (evidence) from it.
+    expect(bucketOf(subs.EvidenceBucketName.Ref).ObjectLockEnabled).toBe(true);
+    expect(def.States[STATES.gateChunksDistributed].ItemReader.Parameters.Bucket).toBe('${EvidenceBucketName}');
+    // The state machine writes results (multipart) to the work bucket only.
+    const writes = statementsWith(template, 's3:PutObject').filter((s) => s.role.includes('StateMachine'));
+    expect(JSON.stringify(writes.map((s) => s.Resource))).toContain(subs.WorkBucketName.Ref);
+    expect(JSON.stringify(writes.map((s) => s.Resource))).not.toContain(subs.EvidenceBucketName.Ref);
+    // The functions that send commands name the work bucket as SSM's output location; Summary reads results there.
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
+    const knowing = fns.filter((f) => f.Properties.Environment?.Variables?.WORK_BUCKET);
+    expect(knowing).toHaveLength(Object.keys(TASKS).length);
+    for (const f of knowing) expect(f.Properties.Environment.Variables.WORK_BUCKET.Ref).toBe(subs.WorkBucketName.Ref);
+    const reads = statementsWith(template, 's3:GetObject').filter((s) => JSON.stringify(s.Resource).includes(subs.WorkBucketName.Ref));
+    // The state machine (ResultWriter), the six functions that run commands (their full output) and Summary (Map results).
+    expect(new Set(reads.map((s) => s.role)).size).toBe(8);
+    template.hasOutput('WorkBucketName', {});
   });
 });
 

@@ -151,14 +151,12 @@ describe('Slack interactivity', () => {
   const signed = (raw: string, ts = String(Math.floor(Date.now() / 1000)), secret = SLACK) => ({ 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(secret, ts, raw) });
 
   it('a request signed by Slack decides as the Slack user', async () => {
-    const { approvalApi } = await import('../../lambdas/handlers/approval-api');
+    const { approvalApi, approvalApiDeps } = await import('../../lambdas/handlers/approval-api');
     const { awsDeps } = await import('../../lambdas/adapters/aws/deps');
     const posted: string[] = [];
-    const d = awsDeps();
     const raw = payload('cutline_approve');
     const r = await approvalApi(event('POST', '/slack', { body: raw, headers: signed(raw) }), {
-      ...d,
-      secret: d.approvalSecret,
+      ...approvalApiDeps(awsDeps()),
       slackSigningSecret: async () => SLACK,
       http: {
         request: async (_u, o) => {

@@ -4,7 +4,7 @@ import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { ASL_FILE, substitutedDefinition as loadLocalDefinition } from '../../cli/local-runner';
 import * as errors from '../../lambdas/core/errors';
-import { CAUGHT_ERRORS, TRANSIENT_ERRORS } from '../../lambdas/core/errors';
+import { CAUGHT_ERRORS, STILL_RUNNING_RETRY, TRANSIENT_ERRORS } from '../../lambdas/core/errors';
 import { OTHER_SUBSTITUTIONS, STATES, TASKS } from '../../lambdas/core/states';
 
 type State = Record<string, any>;
@@ -57,6 +57,9 @@ describe('statemachines/cutover.asl.json', () => {
       else expect([...targets], name).toEqual([expected]);
     }
     expect(states[STATES.backfillTasks]!.Catch[0].Next).toBe(STATES.classify);
+    // The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning) with invocations of their own.
+    for (const [name, s] of Object.entries(states).filter(([, s]) => s.Type === 'Task'))
+      expect(s.Retry?.[1], name).toEqual(name === STATES.schema || name === STATES.cutover ? STILL_RUNNING_RETRY : undefined);
   });
 
   it('waits at GoNoGo for a task token with a timeout from the spec', async () => {

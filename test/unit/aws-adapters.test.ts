@@ -1,5 +1,6 @@
 /** AWS adapters against aws-sdk-client-mock: the real SDK v3 clients, mocked transport. */
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -91,6 +92,22 @@ describe('SSM Run Command', () => {
     ssmm.on(GetCommandInvocationCommand).rejectsOnce(Object.assign(new Error('no invocation'), { name: 'InvocationDoesNotExist' })).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'ok', StandardOutputUrl: 's3://ev/command-output/c-1/stdout' });
     expect((await runner.get('i-1', 'c-1')).status).toBe('Pending');
     expect(await runner.get('i-1', 'c-1')).toMatchObject({ status: 'Success', exitCode: 0, stdout: 'ok', outputUrl: 's3://ev/command-output/c-1/stdout' });
+  });
+
+  it('a stdout SSM cut at 24,000 characters: the full output is read from the work bucket, its size and SHA-256 recorded', async () => {
+    const full = `${'x'.repeat(30_000)}\nlast line\n`;
+    const reader = new SsmCommandRunner(new SSMClient({ region: 'eu-west-1' }), { bucket: 'work', prefix: 'command-output/' }, new S3Client({ region: 'eu-west-1' }));
+    ssmm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: full.slice(0, 24_000), StandardOutputUrl: 'https://s3.eu-west-1.amazonaws.com/work/command-output/c-2/i-1/awsrunShellScript/0.awsrunShellScript/stdout' });
+    s3m.on(GetObjectCommand).resolves({ Body: Readable.from([Buffer.from(full.slice(0, 1000)), Buffer.from(full.slice(1000))]) } as never);
+    const r = await reader.get('i-1', 'c-2');
+    expect(r.stdout).toHaveLength(24_000);
+    expect(r.fullStdout).toEqual({ url: 's3://work/command-output/c-2/i-1/awsrunShellScript/0.awsrunShellScript/stdout', bytes: Buffer.byteLength(full), sha256: createHash('sha256').update(full).digest('hex') });
+    expect(s3m.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'work', Key: 'command-output/c-2/i-1/awsrunShellScript/0.awsrunShellScript/stdout' });
+    // Not cut: nothing read.
+    s3m.resetHistory();
+    ssmm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'short' });
+    expect((await reader.get('i-1', 'c-3')).fullStdout).toBeUndefined();
+    expect(s3m.commandCalls(GetObjectCommand)).toHaveLength(0);
   });
 
   it('a jumpbox not Online fails the check with what was found', async () => {

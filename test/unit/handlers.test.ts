@@ -32,6 +32,7 @@ const state = { spec, results: {}, execution: { name: 'aws-run-1', id: 'arn:aws:
 
 beforeAll(() => {
   process.env.EVIDENCE_BUCKET = 'ev-bucket';
+  process.env.WORK_BUCKET = 'work-bucket';
   process.env.APPROVALS_BUCKET = 'approvals-bucket';
   process.env.APPROVAL_SECRET_PARAMETER = '/cutline/approval/hmac-key';
   process.env.APPROVAL_BASE_URL = 'https://approve.example.com';

@@ -55,13 +55,24 @@ export function awsDeps(): Deps {
   const bucket = env('EVIDENCE_BUCKET');
   const parameters = new SsmParameterStore(ssm);
   let approvals: S3ApprovalStore | undefined;
+  let work: S3EvidenceStore | undefined;
+  let commands: SsmCommandRunner | undefined;
   cached = {
     sql: (ref: DatabaseRef) => {
       if (!ref.dataApi) throw new Error(`database ${ref.url ?? '?'} has no dataApi reference; expected resourceArn, secretArn and database`);
       return withReadRetries(new DataApiSql(rdsData, ref.dataApi, ref.engine), systemClock);
     },
     evidence: new S3EvidenceStore(s3, bucket),
-    commands: new SsmCommandRunner(ssm, { bucket, prefix: 'command-output/' }),
+    // The task functions know the work bucket (the approval API does not need it).
+    get work() {
+      work ??= new S3EvidenceStore(s3, env('WORK_BUCKET'));
+      return work;
+    },
+    // The full output goes to the work bucket (written by the jumpbox's instance role), never into WORM evidence.
+    get commands() {
+      commands ??= new SsmCommandRunner(ssm, { bucket: env('WORK_BUCKET'), prefix: 'command-output/' }, s3);
+      return commands;
+    },
     parameters,
     approvals: (channels) =>
       channels.map((c): ApprovalChannel => {

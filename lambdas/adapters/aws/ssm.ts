@@ -3,6 +3,8 @@
  * output in S3), online check (DescribeInstanceInformation), parameters
  * (launch-gate reads, runtime selector flip).
  */
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   CancelCommandCommand,
   DescribeInstanceInformationCommand,
@@ -12,12 +14,21 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import type { CommandResult, CommandRunner, CommandStatus, ParameterStore } from '../../ports';
+import type { CommandResult, CommandRunner, CommandStatus, FullOutput, ParameterStore } from '../../ports';
+
+/** Still running: its output is not complete yet. */
+const PENDING: ReadonlySet<CommandStatus> = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
+
+/** GetCommandInvocation returns at most this many characters of stdout; the rest is only in the S3 output location. */
+export const SSM_STDOUT_CHARS = 24_000;
 
 export class SsmCommandRunner implements CommandRunner {
   constructor(
     private readonly ssm: SSMClient,
+    /** Where SSM writes the full output (the work bucket; written by the instance's role). */
     private readonly output?: { bucket: string; prefix: string },
+    /** Reads the full stdout of a command whose stdout SSM cut, for its size and SHA-256. */
+    private readonly s3?: S3Client,
   ) {}
 
   async ping(instanceId: string): Promise<{ online: boolean; detail: string }> {
@@ -48,19 +59,36 @@ export class SsmCommandRunner implements CommandRunner {
     try {
       const r = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
       const status = (r.Status ?? 'Pending') as CommandStatus;
+      const stdout = r.StandardOutputContent ?? '';
+      const fullStdout = stdout.length >= SSM_STDOUT_CHARS && !PENDING.has(status) ? await this.fullStdout(instanceId, commandId) : undefined;
       return {
         commandId,
         status,
         exitCode: r.ResponseCode === undefined || r.ResponseCode === -1 ? null : r.ResponseCode,
-        stdout: r.StandardOutputContent ?? '',
+        stdout,
         stderr: r.StandardErrorContent ?? '',
         ...(r.StandardOutputUrl ? { outputUrl: r.StandardOutputUrl } : {}),
+        ...(fullStdout ? { fullStdout } : {}),
       };
     } catch (e) {
       // Right after SendCommand the invocation may not exist yet for some seconds.
       if ((e as { name?: string }).name === 'InvocationDoesNotExist') return { commandId, status: 'Pending', exitCode: null, stdout: '', stderr: '' };
       throw e;
     }
+  }
+
+  /** The full stdout in the output location (AWS-RunShellScript's layout), streamed through SHA-256. */
+  private async fullStdout(instanceId: string, commandId: string): Promise<FullOutput | undefined> {
+    if (!this.output || !this.s3) return undefined;
+    const key = `${this.output.prefix}${commandId}/${instanceId}/awsrunShellScript/0.awsrunShellScript/stdout`;
+    const r = await this.s3.send(new GetObjectCommand({ Bucket: this.output.bucket, Key: key }));
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+    }
+    return { url: `s3://${this.output.bucket}/${key}`, bytes, sha256: hash.digest('hex') };
   }
 
   async cancel(instanceId: string, commandId: string): Promise<void> {

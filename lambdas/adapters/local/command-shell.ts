@@ -6,15 +6,21 @@
  * killed one sent instead of running it twice.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { CommandResult, CommandRunner } from '../../ports';
+import type { CommandResult, CommandRunner, FullOutput } from '../../ports';
 import { processAlive } from './process';
 
 /** SSM returns at most this much output inline; locally we keep the same limits. */
 const STDOUT_LIMIT = 24_000;
 const STDERR_LIMIT = 8_000;
+
+/** SSM's cut of stdout, with the full output's size and SHA-256 when it was cut (the full output stays where it was written). */
+function cutStdout(full: string, url?: string): { stdout: string; fullStdout?: FullOutput } {
+  if (full.length <= STDOUT_LIMIT) return { stdout: full };
+  return { stdout: full.slice(0, STDOUT_LIMIT), fullStdout: { ...(url ? { url } : {}), bytes: Buffer.byteLength(full), sha256: createHash('sha256').update(full).digest('hex') } };
+}
 
 const read = (f: string): string | undefined => {
   try {
@@ -85,7 +91,7 @@ export class LocalShellRunner implements CommandRunner {
               commandId: id,
               status: this.cancelled.has(id) ? 'Cancelled' : timedOut ? 'TimedOut' : err ? 'Failed' : code === 0 ? 'Success' : 'Failed',
               exitCode: timedOut ? null : code,
-              stdout: (fromFiles?.stdout ?? stdout).slice(0, STDOUT_LIMIT),
+              ...(fromFiles ? { stdout: fromFiles.stdout, ...(fromFiles.fullStdout ? { fullStdout: fromFiles.fullStdout } : {}) } : cutStdout(stdout)),
               stderr: (err ? `${err.message}\n${stderr}` : (fromFiles?.stderr ?? stderr)).slice(0, STDERR_LIMIT),
             };
         this.done.set(id, r);
@@ -105,16 +111,16 @@ export class LocalShellRunner implements CommandRunner {
     const pid = read(path.join(dir, 'pid'));
     if (pid === undefined) return undefined;
     const exit = read(path.join(dir, 'exit'));
-    const stdout = (read(path.join(dir, 'stdout')) ?? '').slice(0, STDOUT_LIMIT);
+    const out = cutStdout(read(path.join(dir, 'stdout')) ?? '', `file://${path.join(dir, 'stdout')}`);
     const stderr = (read(path.join(dir, 'stderr')) ?? '').slice(0, STDERR_LIMIT);
-    if (read(path.join(dir, 'cancelled')) !== undefined) return { commandId, status: 'Cancelled', exitCode: null, stdout, stderr };
-    if (read(path.join(dir, 'timed-out')) !== undefined) return { commandId, status: 'TimedOut', exitCode: null, stdout, stderr };
+    if (read(path.join(dir, 'cancelled')) !== undefined) return { commandId, status: 'Cancelled', exitCode: null, ...out, stderr };
+    if (read(path.join(dir, 'timed-out')) !== undefined) return { commandId, status: 'TimedOut', exitCode: null, ...out, stderr };
     if (exit !== undefined) {
       const code = Number(exit.trim());
-      return { commandId, status: code === 0 ? 'Success' : 'Failed', exitCode: code, stdout, stderr };
+      return { commandId, status: code === 0 ? 'Success' : 'Failed', exitCode: code, ...out, stderr };
     }
     if (processAlive(Number(pid))) return { commandId, status: 'InProgress', exitCode: null, stdout: '', stderr: '' };
-    return { commandId, status: 'Failed', exitCode: null, stdout, stderr: `${stderr}the command's process ended without an exit code (killed)`.slice(0, STDERR_LIMIT) };
+    return { commandId, status: 'Failed', exitCode: null, ...out, stderr: `${stderr}the command's process ended without an exit code (killed)`.slice(0, STDERR_LIMIT) };
   }
 
   async get(_instanceId: string, commandId: string): Promise<CommandResult> {
