@@ -6,7 +6,11 @@
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { SlackWebhookChannel } from '../../lambdas/adapters/aws/notify';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { parseDeployConfig } from '../../lib/config';
+import { CutlineStack } from '../../lib/stack';
+import { SlackWebhookChannel, SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
 import { SsmParameterStore } from '../../lambdas/adapters/aws/ssm';
 import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval-local';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
@@ -15,6 +19,7 @@ import { requestApprovalStage, specAsRun } from '../../lambdas/core/pipeline';
 import type { ApprovalChannel, ApprovalRequest, Deps } from '../../lambdas/ports';
 import { miniSpec, tempDir } from '../support/local-run';
 import { slackStandIn } from '../support/slack-standin';
+import { type Received, snsEmailStandIn } from '../support/sns-standin';
 
 const long: ApprovalRequest = {
   runId: 'r-long',
@@ -39,6 +44,38 @@ describe('Slack Block Kit limits', () => {
     expect(sections[0]).toMatch(/… \d+ more lines: open the page for all of them/);
     expect(sections[1]).toMatch(/… \d+ more lines: open the page for all of them/);
     ssmm.restore();
+  });
+});
+
+describe('SNS e-mail: what each recipient receives', () => {
+  it('each named approver gets only their own link, a group address a notice without one, every message within SNS limits (a 4,000-table summary is cut)', async () => {
+    // The subscriptions (and their filter policies) exactly as the stack deploys them.
+    const config = parseDeployConfig({
+      databases: [{ name: 'main', clusterArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:main', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:main-AbCdEf' }],
+      approval: { emails: ['db-approvers@example.com'], approvers: [{ id: 'alice@example.com', email: 'alice@example.com' }, { id: 'Bob@Example.com', email: 'bob@example.com' }] },
+    });
+    const t = Template.fromStack(new CutlineStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cutline', config, { env: { account: '123456789012', region: 'eu-west-1' } }));
+    const subscriptions = Object.values(t.findResources('AWS::SNS::Subscription')).map((s) => ({ endpoint: s.Properties.Endpoint as string, filterPolicy: s.Properties.FilterPolicy as Record<string, string[]> }));
+    const sns = snsEmailStandIn(subscriptions);
+    try {
+      const link = (who: string) => `https://approve.example.com/approve?id=${'a'.repeat(32)}&who=${encodeURIComponent(who)}&sig=s`;
+      const request: ApprovalRequest = {
+        ...long,
+        summary: Array.from({ length: 4000 }, (_, i) => `public.table_${String(i).padStart(4, '0')}: expected 1000000000, got 1000000000 (PASS) fast and exact`).join('\n'),
+        personalUrls: [{ approver: 'alice@example.com', url: link('alice') }, { approver: 'Bob@Example.com', url: link('bob') }],
+      };
+      await new SnsEmailChannel(sns.client, 'arn:aws:sns:eu-west-1:123456789012:approvals').deliver(request);
+      const links = (m: Received) => m.message.match(/https:\/\/approve\.example\.com\/approve\?\S+/g) ?? [];
+      expect(sns.inbox('alice@example.com').map(links)).toEqual([[link('alice')]]);
+      expect(sns.inbox('bob@example.com').map(links)).toEqual([[link('bob')]]);
+      expect(sns.inbox('db-approvers@example.com').map(links)).toEqual([[]]);
+      const alice = sns.inbox('alice@example.com')[0]!;
+      expect(alice.message).toContain('public.table_0000');
+      expect(alice.message).toMatch(/… \d+ more lines: open the page for all of them/);
+      expect(alice.message).toContain(`/approve?id=${'a'.repeat(32)}`);
+    } finally {
+      sns.restore();
+    }
   });
 });
 

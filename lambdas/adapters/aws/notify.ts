@@ -7,6 +7,9 @@ import type { ApprovalChannel, ApprovalRequest, HttpClient, ParameterStore } fro
  * The e-mail text. `to` picks the links: one approver's own link (`{ approver, url }`), or, for a run with named
  * approvers, a notice without any link ('notice'); by default the shared link of a run without named approvers.
  */
+/** Each list of an approval e-mail at most this many characters (two of them, 4 bytes a character at worst, stay below SNS's 256 KiB). */
+const EMAIL_LIST_CHARS = 24_000;
+
 export function approvalText(r: ApprovalRequest, to?: { approver: string; url: string } | 'notice'): string {
   const links =
     to === 'notice'
@@ -18,10 +21,11 @@ export function approvalText(r: ApprovalRequest, to?: { approver: string; url: s
     `cutline go/no-go for run ${r.runId} (owner ${r.owner}, target ${r.target})`,
     '',
     'Gate results:',
-    r.summary,
+    // SNS takes at most 256 KiB a message: long lists are cut at a line (the page shows them whole), never the link.
+    fitLines(r.summary, EMAIL_LIST_CHARS),
     '',
     'GO will:',
-    ...r.goActions.map((a, i) => `  ${i + 1}. ${a}`),
+    fitLines(r.goActions.map((a, i) => `  ${i + 1}. ${a}`).join('\n'), EMAIL_LIST_CHARS),
     '',
     ...links,
     ...(r.reportUrl ? ['', `Evidence report: ${r.reportUrl}`] : []),
