@@ -208,9 +208,20 @@ async function writeHistory(
 /** PostgreSQL statements that cannot run inside a transaction block: such a file runs statement by statement. */
 export const NO_TRANSACTION = /^\s*(CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY|REINDEX\b.*\bCONCURRENTLY|VACUUM\b|CREATE\s+DATABASE|ALTER\s+SYSTEM)/i;
 
+/**
+ * PostgreSQL statements that may run longer than a Data API call's 45 seconds on a big table and are sent with
+ * continueAfterTimeout, then followed to their end: those that cannot run in a transaction, and VALIDATE CONSTRAINT
+ * (a scan under SHARE UPDATE EXCLUSIVE: writes go on). A file with one runs statement by statement.
+ */
+const VALIDATE_CONSTRAINT = /^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?((?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*))?)\s+VALIDATE\s+CONSTRAINT\s+("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s*;?\s*$/i;
+const outlives = (sql: string) => NO_TRANSACTION.test(sql) || VALIDATE_CONSTRAINT.test(sql);
+
 export function needsNoTransaction(m: Migration): boolean {
-  return m.statements.some((s) => NO_TRANSACTION.test(s.sql));
+  return m.statements.some((s) => outlives(s.sql));
 }
+
+/** An identifier as the catalog stores it: unquoted folds to lower case, quoted keeps its case. */
+const catalogName = (ident: string) => (ident.startsWith('"') ? ident.slice(1, -1).replaceAll('""', '"') : ident.toLowerCase());
 
 const isLockTimeout = (e: unknown) => /lock timeout|lock_timeout|Lock wait timeout exceeded|could not obtain lock/i.test(errorMessage(e));
 
@@ -280,11 +291,16 @@ async function applyStepwise(
   let rebuilt: string | undefined;
   const indexState = async (name: string) =>
     (await client.query('SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(:name)', { name: name.startsWith('"') ? name : name.toLowerCase() })).rows[0]?.valid;
+  const validate = pg ? VALIDATE_CONSTRAINT.exec(sql) : null;
+  // Whether the constraint a VALIDATE names is validated now (its scan's outcome when its call timed out).
+  const validated = async () =>
+    (await client.query('SELECT convalidated AS ok FROM pg_constraint WHERE conrelid = to_regclass(:table) AND conname = :name', { table: validate![1]!, name: catalogName(validate![2]!) })).rows[0]?.ok === true;
   // An earlier invocation's statement still running (a build past its Lambda): followed to its end, never started twice.
-  const followed = pg && mayHaveRun && NO_TRANSACTION.test(sql) && (await stillRunning(client, sql));
+  const followed = pg && mayHaveRun && outlives(sql) && (await stillRunning(client, sql));
   if (followed) {
     await waitWhileRunning(client, sql, opts.deps, opts.remainingMs);
-    if (!index) return { foundApplied: true };
+    if (validate && (await validated())) return { foundApplied: true };
+    if (!index && !validate) return { foundApplied: true };
   }
   if (index && followed) {
     if ((await indexState(index)) === true) return { foundApplied: true };
@@ -315,7 +331,12 @@ async function applyStepwise(
         });
         if (failure) throw failure;
       });
-    } else if (NO_TRANSACTION.test(sql)) await runOutliving(client, sql, opts.deps, opts.remainingMs);
+    } else if (outlives(sql)) {
+      await runOutliving(client, sql, opts.deps, opts.remainingMs);
+      // The call may have timed out while the scan ran on: its outcome is the constraint's state.
+      if (validate && !(await validated()))
+        throw new Error(`${sql.trim()} ended without validating ${validate[2]}; expected every row to satisfy it (run the statement by hand to see the row that does not)`);
+    }
     else
       await client.transaction(async (tx) => {
         await tx.query(`SET LOCAL lock_timeout = '${Math.floor(lockTimeoutMs)}ms'`);

@@ -114,6 +114,24 @@ describe('the loopback Data API', () => {
     }
   }, 60_000);
 
+  it.runIf(!!PG)('a VALIDATE CONSTRAINT that outlives its call runs on (continueAfterTimeout) and the migration waits until the constraint is validated', async () => {
+    const l = await loopback({ statementTimeoutMs: 300 });
+    try {
+      await l.pool.query(`DROP TABLE IF EXISTS outcheck; DROP TABLE IF EXISTS outcheck_hist; DROP TABLE IF EXISTS outcheck_hist_lease; DROP FUNCTION IF EXISTS slow_ok(int);
+        CREATE FUNCTION slow_ok(i int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_sleep(0.01); RETURN i > 0; END $$;
+        CREATE TABLE outcheck (id int PRIMARY KEY); INSERT INTO outcheck SELECT generate_series(1, 100)`);
+      // The pattern lint asks for: add NOT VALID (instant), then validate (a scan of the table, writes go on).
+      const files = [{ name: 'V1__check.sql', body: 'ALTER TABLE outcheck ADD CONSTRAINT outcheck_ok CHECK (slow_ok(id)) NOT VALID;\nALTER TABLE outcheck VALIDATE CONSTRAINT outcheck_ok;' }];
+      const out = await applyMigrations(l.sql, loadMigrations(files, 'postgres'), { historyTable: 'outcheck_hist', executionArn: 'arn:outcheck', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined } });
+      expect(out.applied.map((a) => a.script)).toEqual(['V1__check.sql']);
+      const { rows } = await l.pool.query("SELECT convalidated FROM pg_constraint WHERE conname = 'outcheck_ok'");
+      expect(rows).toEqual([{ convalidated: true }]);
+    } finally {
+      await l.pool.query('DROP TABLE IF EXISTS outcheck; DROP TABLE IF EXISTS outcheck_hist; DROP TABLE IF EXISTS outcheck_hist_lease; DROP FUNCTION IF EXISTS slow_ok(int)').catch(() => undefined);
+      await l.close();
+    }
+  }, 60_000);
+
   it.runIf(!!PG)('an index build that outlives its Lambda is followed by the next invocation (the state retries MigrationStillRunning), never dropped while it runs', async () => {
     const l = await loopback({ statementTimeoutMs: 300 });
     const blocker = await l.pool.connect();
