@@ -263,8 +263,10 @@ async function waitWhileRunning(client: SqlClient, sql: string, deps: Pick<Deps,
  * then it is waited for until no session runs it any more, across invocations (MigrationStillRunning). Its effect is
  * the caller's to check (an index must be valid).
  */
-async function runOutliving(client: SqlClient, sql: string, deps: Pick<Deps, 'clock' | 'progress'>, remainingMs: RemainingMs | undefined): Promise<void> {
-  if (remainingMs && remainingMs() < DATA_API_CALL_MS + INVOCATION_MARGIN_MS) throw new MigrationStillRunning(`"${brief(sql)}" not started: too little of this invocation is left; the next one starts it`);
+async function runOutliving(client: SqlClient, sql: string, deps: Pick<Deps, 'clock' | 'progress'>, remainingMs: RemainingMs | undefined, mayDefer: boolean): Promise<void> {
+  // Late in an invocation that has done work, the next one (with its whole time) sends it; a fresh one cannot get more time.
+  if (mayDefer && remainingMs && remainingMs() < DATA_API_CALL_MS + INVOCATION_MARGIN_MS)
+    throw new MigrationStillRunning(`"${brief(sql)}" not started: too little of this invocation is left; the next one starts it`);
   try {
     await client.query(sql, {}, { continueAfterTimeout: true });
     return;
@@ -283,7 +285,7 @@ async function runOutliving(client: SqlClient, sql: string, deps: Pick<Deps, 'cl
 async function applyStepwise(
   client: SqlClient,
   sql: string,
-  opts: { lockTimeoutMs: number; mayHaveRun: boolean; deps: Pick<Deps, 'clock' | 'progress'>; remainingMs?: RemainingMs },
+  opts: { lockTimeoutMs: number; mayHaveRun: boolean; deps: Pick<Deps, 'clock' | 'progress'>; remainingMs?: RemainingMs; mayDefer: boolean },
 ): Promise<{ rebuilt?: string; foundApplied?: boolean }> {
   const { lockTimeoutMs, mayHaveRun } = opts;
   const pg = client.dialect === 'postgres';
@@ -332,7 +334,7 @@ async function applyStepwise(
         if (failure) throw failure;
       });
     } else if (outlives(sql)) {
-      await runOutliving(client, sql, opts.deps, opts.remainingMs);
+      await runOutliving(client, sql, opts.deps, opts.remainingMs, opts.mayDefer);
       // The call may have timed out while the scan ran on: its outcome is the constraint's state.
       if (validate && !(await validated()))
         throw new Error(`${sql.trim()} ended without validating ${validate[2]}; expected every row to satisfy it (run the statement by hand to see the row that does not)`);
@@ -406,6 +408,8 @@ export async function applyMigrations(
         problems,
       });
     const applied: SchemaOutcome['applied'] = [];
+    // Statements this invocation applied: only one that has done work may hand a long statement to the next.
+    let appliedHere = 0;
     for (const [i, m] of pending.entries()) {
       const stepwise = client.dialect === 'mysql' || needsNoTransaction(m);
       const from = stepwise ? (partial.get(m.version) ?? 0) : 0;
@@ -426,6 +430,7 @@ export async function applyMigrations(
               }
               await writeHistory(tx, opts.historyTable, m, { ...base, finishedAt: now(), success: true, applied: done, error: null });
             });
+            appliedHere += done;
           } else {
             // The intent first: a file an earlier attempt started is known as such even before its first statement is logged.
             if (!partial.has(m.version)) {
@@ -435,7 +440,8 @@ export async function applyMigrations(
             for (const s of m.statements.slice(done)) {
               // The statement after the last one logged may have run in the killed attempt: its "already exists" means it did.
               const mayHaveRun = done === partial.get(m.version) && started.has(m.version);
-              const r = await applyStepwise(client, s.sql, { lockTimeoutMs: opts.lockTimeoutMs ?? 5000, mayHaveRun, deps: opts.deps, remainingMs: opts.remainingMs });
+              const r = await applyStepwise(client, s.sql, { lockTimeoutMs: opts.lockTimeoutMs ?? 5000, mayHaveRun, deps: opts.deps, remainingMs: opts.remainingMs, mayDefer: appliedHere > 0 });
+              appliedHere++;
               if (r.rebuilt) rebuilt.push(r.rebuilt);
               if (r.foundApplied) foundApplied.push(done + 1);
               done++;
