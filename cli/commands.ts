@@ -162,7 +162,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     .option('--auto-reject', 'answer the go/no-go with reject (rehearse a NO_GO)')
     .option('--approver <name>', 'identity recorded with --auto-approve / --auto-reject and the terminal prompt (default: your login@host)', defaultApprover())
     .option('--seed', 'apply spec.local.seed also to a non-embedded database')
-    .option('--no-data-api', "reach PostgreSQL directly, not as the Lambdas reach Aurora (by default: the production Data API adapter against a loopback Data API with the service's limits: 45 s per call, 1 MiB per response, 64 KB per row, pooled connections)")
+    .option('--no-data-api', "reach the databases directly, not as the Lambdas reach Aurora (by default: the production Data API adapter against a loopback Data API with the service's limits: 45 s per call, 1 MiB per response, 64 KB per row, pooled connections)")
     .option('--port <port>', 'port of the local approval page (0 = any free port)', port, 0)
     .option('--resume', 'go on with a run that ended NO_GO before its go/no-go (environment, migration, backfill, verify, gate): same runId, chunks and baselines kept (a killed run resumes without it)')
     .option('--json', 'print the result as JSON')

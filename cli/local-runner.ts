@@ -100,9 +100,9 @@ export interface LocalRunOptions {
   /** Called with the approval page URL once it listens (tests drive the page). */
   readonly onApprovalPage?: (baseUrl: string) => void;
   /**
-   * Reach every PostgreSQL database through the production Data API adapter and a loopback Data API with the
-   * service's limits (45 s per call, 1 MiB per response, 64 KB per row, pooled connections); tests may lower the
-   * limits. Default: on for PostgreSQL and the embedded database (MySQL is reached directly); false: direct clients.
+   * Reach every database (PostgreSQL, MySQL / MariaDB, the embedded one) through the production Data API adapter and
+   * a loopback Data API with the service's limits (45 s per call, 1 MiB per response, 64 KB per row, pooled
+   * connections); tests may lower the limits. Default: on; false: direct clients.
    */
   readonly dataApi?: boolean | DataApiServerOptions;
   /** Shorter function timeouts in seconds (tests); never longer than the deployed ones in TASKS. */
@@ -288,12 +288,11 @@ async function runLocked(
     await factory.closeAll();
   };
   try {
-    // By default every PostgreSQL database (and the embedded one) is reached as the Lambdas reach Aurora; MySQL directly.
+    // By default every database (PostgreSQL, MySQL / MariaDB, the embedded one) is reached as the Lambdas reach Aurora.
     const dataApi = opts.dataApi ?? true;
     if (dataApi)
       for (const url of Object.keys(opened)) {
         const embedded = factory.pglite(url);
-        if (!embedded && !/^postgres(ql)?:/.test(url) && opts.dataApi === undefined) continue;
         viaDataApi[url] = await loopbackDataApi(url, embedded, dataApi === true ? {} : dataApi);
         out(`${redactUrl(url)}: every statement through the Data API adapter and a loopback Data API (45 s a call, 1 MiB a response, 64 KB a row, pooled connections)`);
       }

@@ -1,5 +1,5 @@
 /**
- * A loopback Data-API-compatible endpoint over PGlite or node-postgres, so the
+ * A loopback Data-API-compatible endpoint over PGlite, node-postgres or mysql2, so the
  * production adapter is tested through the real RDSDataClient. It behaves as
  * the service does where it matters: one statement per call
  * ("Multistatements aren't supported"), stringValue bound as varchar (a uuid
@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
+import type { Pool as MysqlPool, PoolConnection as MysqlPoolConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { PG_TEXT_OIDS } from './sql-common';
 import { MultiStatementError, assertSingleStatement, rewriteParams } from '../../core/sql-lexer';
@@ -28,7 +29,14 @@ interface Param {
   value: Field;
   typeHint?: string;
 }
-type Exec = (text: string, values: unknown[]) => Promise<{ rows: unknown[][]; fields: { name: string; dataTypeID: number }[]; affected: number; command?: string }>;
+/** How the service encodes a column's values (Field member), its type's name and number in columnMetadata. */
+interface Column {
+  readonly name: string;
+  readonly kind: 'long' | 'double' | 'boolean' | 'blob' | 'string';
+  readonly typeName: string;
+  readonly type: number;
+}
+type Exec = (text: string, values: unknown[]) => Promise<{ rows: unknown[][]; fields: Column[]; affected: number; command?: string }>;
 
 /** One connection for one call (or one transaction): statements on it, a way to stop the one running, and its end. */
 interface Session {
@@ -37,6 +45,8 @@ interface Session {
   cancel(): Promise<void>;
 }
 interface Backend {
+  /** The engine's SQL dialect (parameters, one statement per call). */
+  readonly dialect: 'postgres' | 'mysql';
   /** A connection of the pool for one call; `end` resets every session setting, so nothing carries to the next call. */
   session(): Promise<Session & { end(): Promise<void> }>;
   begin(): Promise<Session & { commit(): Promise<void>; rollback(): Promise<void> }>;
@@ -46,6 +56,52 @@ const TYPE_NAMES: Record<number, string> = { 16: 'bool', 17: 'bytea', 20: 'int8'
 const HINT_CAST: Record<string, string> = { UUID: 'uuid', TIMESTAMP: 'timestamp', DATE: 'date', TIME: 'time', DECIMAL: 'numeric', JSON: 'json' };
 
 class BadRequest extends Error {}
+
+/** A PostgreSQL column as the service describes it. */
+function pgColumn(f: { name: string; dataTypeID: number }): Column {
+  const oid = f.dataTypeID;
+  const kind = oid === 20 || oid === 21 || oid === 23 ? 'long' : oid === 700 || oid === 701 ? 'double' : oid === 16 ? 'boolean' : oid === 17 ? 'blob' : 'string';
+  return { name: f.name, kind, typeName: TYPE_NAMES[oid] ?? String(oid), type: oid };
+}
+
+/** MySQL protocol column types (mysql2's columnType) as the service names and encodes them. */
+const MYSQL_TYPES: Record<number, [Column['kind'], string]> = {
+  1: ['long', 'TINYINT'], 2: ['long', 'SMALLINT'], 3: ['long', 'INT'], 8: ['long', 'BIGINT'], 9: ['long', 'MEDIUMINT'], 13: ['long', 'YEAR'],
+  4: ['double', 'FLOAT'], 5: ['double', 'DOUBLE'], 0: ['string', 'DECIMAL'], 246: ['string', 'DECIMAL'],
+  7: ['string', 'TIMESTAMP'], 12: ['string', 'DATETIME'], 10: ['string', 'DATE'], 11: ['string', 'TIME'], 245: ['string', 'JSON'], 16: ['boolean', 'BIT'],
+  249: ['string', 'TEXT'], 250: ['string', 'TEXT'], 251: ['string', 'TEXT'], 252: ['string', 'TEXT'], 253: ['string', 'VARCHAR'], 254: ['string', 'CHAR'],
+};
+const BINARY_CHARSET = 63;
+const UNSIGNED_FLAG = 32;
+
+function mysqlColumn(f: { name: string; columnType?: number; type?: number; characterSet?: number; flags?: number | string[] }): Column {
+  const code = f.columnType ?? f.type ?? 253;
+  let [kind, typeName] = MYSQL_TYPES[code] ?? (['string', String(code)] as [Column['kind'], string]);
+  // Binary strings and BLOBs come as blobValue; text ones as stringValue.
+  if (f.characterSet === BINARY_CHARSET && code >= 249 && code <= 254) [kind, typeName] = ['blob', code === 253 ? 'VARBINARY' : code === 254 ? 'BINARY' : 'BLOB'];
+  const unsigned = typeof f.flags === 'number' && (f.flags & UNSIGNED_FLAG) !== 0;
+  return { name: f.name, kind, typeName: kind === 'long' && unsigned ? `${typeName} UNSIGNED` : typeName, type: code };
+}
+
+/** MySQL: `?` placeholders and the values as mysql2 escapes them (no casts: MySQL converts on assignment). */
+function bindMysqlParams(sql: string, params: Param[]): { text: string; values: unknown[] } {
+  const byName = new Map(params.map((p) => [p.name, p]));
+  const values: unknown[] = [];
+  const { sql: text } = rewriteParams(sql, 'mysql', (name) => {
+    const p = byName.get(name);
+    if (!p) throw new BadRequest(`No value specified for parameter: ${name}`);
+    const v = p.value;
+    if (v.isNull) values.push(null);
+    else if (v.stringValue !== undefined) values.push(v.stringValue);
+    else if (v.longValue !== undefined) values.push(BigInt(v.longValue));
+    else if (v.doubleValue !== undefined) values.push(v.doubleValue);
+    else if (v.booleanValue !== undefined) values.push(v.booleanValue);
+    else if (v.blobValue !== undefined) values.push(Buffer.from(v.blobValue, 'base64'));
+    else throw new BadRequest(`parameter ${name} has no value`);
+    return '?';
+  });
+  return { text, values };
+}
 
 function bind(sql: string, params: Param[]): { text: string; values: unknown[] } {
   const byName = new Map(params.map((p) => [p.name, p]));
@@ -79,23 +135,23 @@ function bind(sql: string, params: Param[]): { text: string; values: unknown[] }
 
 /** The response JSON; BIGINT digits are written raw, as the service does (the SDK then parses a JS number). */
 /** Records as the service encodes them; with resultSetOptions.longReturnType STRING every integer comes as a string. */
-function encode(rows: unknown[][], fields: { name: string; dataTypeID: number }[], longAsString = false): string {
+function encode(rows: unknown[][], fields: Column[], longAsString = false): string {
   const recs = rows.map((row) => {
     const rec = `[${row
         .map((v, i) => {
-          const oid = fields[i]!.dataTypeID;
+          const kind = fields[i]!.kind;
           if (v === null || v === undefined) return '{"isNull":true}';
-          if (oid === 20 || oid === 21 || oid === 23) return longAsString ? `{"stringValue":"${String(v)}"}` : `{"longValue":${String(v)}}`;
-          if (oid === 700 || oid === 701) return `{"doubleValue":${JSON.stringify(Number(v))}}`;
-          if (oid === 16) return `{"booleanValue":${v === true || v === 't'}}`;
-          if (oid === 17) return `{"blobValue":${JSON.stringify(Buffer.from(v as Uint8Array).toString('base64'))}}`;
-          return `{"stringValue":${JSON.stringify(typeof v === 'string' ? v : String(v))}}`;
+          if (kind === 'long') return longAsString ? `{"stringValue":"${String(v)}"}` : `{"longValue":${String(v)}}`;
+          if (kind === 'double') return `{"doubleValue":${JSON.stringify(Number(v))}}`;
+          if (kind === 'boolean') return `{"booleanValue":${v === true || v === 't' || v === 1 || (Buffer.isBuffer(v) && v[0] === 1)}}`;
+          if (kind === 'blob') return `{"blobValue":${JSON.stringify(Buffer.from(v as Uint8Array).toString('base64'))}}`;
+          return `{"stringValue":${JSON.stringify(typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v))}}`;
         })
         .join(',')}]`;
     if (Buffer.byteLength(rec) > ROW_LIMIT) throw new BadRequest(`Database returned a row of ${Buffer.byteLength(rec)} bytes; the Data API allows ${ROW_LIMIT} per row`);
     return rec;
   });
-  const meta = fields.map((f) => ({ name: f.name, label: f.name, typeName: TYPE_NAMES[f.dataTypeID] ?? String(f.dataTypeID), type: f.dataTypeID }));
+  const meta = fields.map((f) => ({ name: f.name, label: f.name, typeName: f.typeName, type: f.type }));
   return `{"columnMetadata":${JSON.stringify(meta)},"numberOfRecordsUpdated":0,"records":[${recs.join(',')}]}`;
 }
 
@@ -106,11 +162,12 @@ export function pgliteBackend(db: PGlite): Backend {
     (q: PGlite | Transaction): Exec =>
     async (text, values) => {
       const r = await q.query<unknown[]>(text, values, { rowMode: 'array', parsers: RAW });
-      return { rows: r.rows, fields: r.fields, affected: r.affectedRows ?? 0 };
+      return { rows: r.rows, fields: r.fields.map(pgColumn), affected: r.affectedRows ?? 0 };
     };
   // PGlite is one connection and runs one statement at a time: a running statement cannot be stopped.
   const cancel = async () => undefined;
   return {
+    dialect: 'postgres',
     async session() {
       return {
         exec: exec(db),
@@ -164,7 +221,7 @@ export function pgBackend(pool: pg.Pool): Backend {
     (c: pg.PoolClient): Exec =>
     async (text, values) => {
       const r = await c.query({ text, values, rowMode: 'array', types: RAW_TYPES });
-      return { rows: r.rows as unknown[][], fields: r.fields, affected: r.rowCount ?? 0, command: r.command };
+      return { rows: r.rows as unknown[][], fields: r.fields.map(pgColumn), affected: r.rowCount ?? 0, command: r.command };
     };
   const connect = async () => {
     const c = await pool.connect();
@@ -183,6 +240,7 @@ export function pgBackend(pool: pg.Pool): Backend {
     };
   };
   return {
+    dialect: 'postgres',
     async session() {
       const { c, cancel, release } = await connect();
       return { exec: exec(c), cancel, end: release };
@@ -190,6 +248,44 @@ export function pgBackend(pool: pg.Pool): Backend {
     async begin() {
       const { c, cancel, release } = await connect();
       await c.query('BEGIN');
+      const end = async (sql: string) => {
+        await c.query(sql).finally(release);
+      };
+      return { exec: exec(c), cancel, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK') };
+    },
+  };
+}
+
+/**
+ * Over a mysql2 pool (Aurora MySQL's Data API): every call on whichever connection is free; the connection is reset
+ * (COM_RESET_CONNECTION: session variables, user variables, temporary tables) before it serves another call.
+ */
+export function mysqlBackend(pool: MysqlPool): Backend {
+  const exec =
+    (c: MysqlPoolConnection): Exec =>
+    async (text, values) => {
+      const [res, fields] = await c.query({ sql: text, values, rowsAsArray: true });
+      if (!Array.isArray(res)) return { rows: [], fields: [], affected: (res as { affectedRows?: number }).affectedRows ?? 0 };
+      return { rows: res as unknown[][], fields: (fields ?? []).map(mysqlColumn), affected: 0 };
+    };
+  const connect = async () => {
+    const c = await pool.getConnection();
+    const id = c.threadId;
+    return {
+      c,
+      cancel: async () => void (await pool.query(`KILL QUERY ${Number(id)}`)),
+      release: () => c.reset().then(() => c.query("SET time_zone = '+00:00'")).then(() => c.release(), () => c.destroy()),
+    };
+  };
+  return {
+    dialect: 'mysql',
+    async session() {
+      const { c, cancel, release } = await connect();
+      return { exec: exec(c), cancel, end: release };
+    },
+    async begin() {
+      const { c, cancel, release } = await connect();
+      await c.query('START TRANSACTION');
       const end = async (sql: string) => {
         await c.query(sql).finally(release);
       };
@@ -270,12 +366,12 @@ export async function startDataApiServer(
       if (op !== 'Execute') return bad(`unsupported operation ${op}`);
       const sql = input.sql ?? '';
       try {
-        assertSingleStatement(sql, 'postgres');
+        assertSingleStatement(sql, backend.dialect);
       } catch (e) {
         if (e instanceof MultiStatementError) return bad("Multistatements aren't supported.");
         throw e;
       }
-      const { text, values } = bind(sql, input.parameters ?? []);
+      const { text, values } = backend.dialect === 'mysql' ? bindMysqlParams(sql, input.parameters ?? []) : bind(sql, input.parameters ?? []);
       const tx = input.transactionId ? txs.get(input.transactionId) : undefined;
       if (input.transactionId && !tx) return send(404, JSON.stringify({ message: 'Transaction not found' }), 'NotFoundException');
       if (tx) touch(input.transactionId!);
