@@ -293,6 +293,7 @@ async function runLocked(
     if (dataApi)
       for (const url of Object.keys(opened)) {
         const embedded = factory.pglite(url);
+        if (!embedded && !/^(postgres(ql)?|mysql|mariadb):/.test(url) && opts.dataApi === undefined) continue;
         viaDataApi[url] = await loopbackDataApi(url, embedded, dataApi === true ? {} : dataApi);
         out(`${redactUrl(url)}: every statement through the Data API adapter and a loopback Data API (45 s a call, 1 MiB a response, 64 KB a row, pooled connections)`);
       }

@@ -352,6 +352,11 @@ async function applyStepwise(
   return rebuilt ? { rebuilt } : {};
 }
 
+/** Did this file commit? Its history row is written in the file's own transaction. */
+async function committed(client: SqlClient, table: string, m: Migration): Promise<boolean> {
+  return (await readHistory(client, table)).some((r) => r.version === m.version && r.sha256 === m.sha256 && r.success);
+}
+
 /** Record files up to the baseline version as applied (an existing database adopting cutline). */
 async function baseline(client: SqlClient, table: string, migrations: readonly Migration[], version: string, by: string, at: string): Promise<string[]> {
   const done: string[] = [];
@@ -456,6 +461,8 @@ export async function applyMigrations(
           // A lock timeout, or a dropped connection / terminated backend: a transactional file was rolled back; in a
           // statement-by-statement one the statement may have run, which the resume of this file finds out.
           if ((isLockTimeout(e) || isTransient(e)) && attempt < (opts.lockRetries ?? 3)) {
+            // The connection dropped at COMMIT: whether the file committed is in its history row (written in the same transaction).
+            if (!stepwise && done === m.statements.length && (await committed(client, opts.historyTable, m).catch(() => false))) break;
             attempt++;
             if (stepwise) {
               started.add(m.version);
@@ -465,9 +472,13 @@ export async function applyMigrations(
             await opts.deps.clock.sleep(Math.min(30_000, 500 * 2 ** attempt));
             continue;
           }
-          const failed = m.statements[done]!;
+          // Every statement ran and the COMMIT failed (done = all): the last statement is named, and the commit.
+          const failed = m.statements[Math.min(done, m.statements.length - 1)]!;
           const appliedNow = stepwise ? done : 0;
-          const msg = `${m.script}: statement ${done + 1} of ${m.statements.length} (line ${failed.line}) failed: ${errorMessage(e)}`;
+          const msg =
+            done < m.statements.length
+              ? `${m.script}: statement ${done + 1} of ${m.statements.length} (line ${failed.line}) failed: ${errorMessage(e)}`
+              : `${m.script}: the COMMIT after all ${m.statements.length} statements failed: ${errorMessage(e)}`;
           await writeHistory(client, opts.historyTable, m, { ...base, finishedAt: now(), success: false, applied: appliedNow, error: msg }).catch(() => undefined);
           throw new MigrationFailed(msg, {
             script: m.script,

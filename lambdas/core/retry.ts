@@ -8,7 +8,7 @@ import type { Clock, SqlClient } from '../ports';
 import { errorMessage } from './errors';
 
 export const TRANSIENT =
-  /terminating connection|Connection terminated|server closed the connection|connection is closed|Connection lost|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|PROTOCOL_CONNECTION_LOST|closed state|admin_shutdown|57P01|Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded|StatementTimeoutException|DatabaseResumingException|Communications link failure/i;
+  /terminating connection|Connection terminated|server closed the connection|connection is closed|Connection lost|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|PROTOCOL_CONNECTION_LOST|closed state|admin_shutdown|57P01|Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded|StatementTimeoutException|DatabaseResumingException|Communications link failure|is not queryable/i;
 
 /**
  * The Data API's own answers for a cluster that is there but cannot answer now (resuming from auto-pause, busy,

@@ -18,6 +18,51 @@ import { dropDatabase, freshDatabase } from '../support/databases';
 const deps = { clock: systemClock, progress: undefined };
 void silentLogger;
 
+describe('a connection lost at COMMIT of a transactional file', () => {
+  /** The embedded database, with the next COMMIT's answer lost: it commits (or not) and the caller sees a dropped connection. */
+  async function flakyCommit(commits: boolean) {
+    const db = await PGlite.create();
+    const inner = pgliteClient(db);
+    let armed = true;
+    const client: SqlClient = {
+      ...inner,
+      query: (sql, p, o) => inner.query(sql, p, o),
+      transaction: async (fn) => {
+        if (!armed) return inner.transaction(fn);
+        armed = false;
+        const lost = new Error('Client has encountered a connection error and is not queryable');
+        if (commits) {
+          await inner.transaction(fn);
+          throw lost;
+        }
+        await inner.transaction(async (tx) => {
+          await fn(tx);
+          throw lost;
+        });
+        throw lost;
+      },
+    };
+    return { db, client };
+  }
+  const files = [{ name: 'V1__t.sql', body: 'CREATE TABLE t (id int PRIMARY KEY);\nCREATE INDEX t_id ON t (id);' }];
+
+  it('committed, answer lost: the file counts as applied (its history row says so), not run again, not failed', async () => {
+    const { db, client } = await flakyCommit(true);
+    const out = await applyMigrations(client, loadMigrations(files, 'postgres'), { historyTable: 'h', executionArn: 'arn:a', appliedBy: 'ops', deps });
+    expect(out.applied.map((a) => a.script)).toEqual(['V1__t.sql']);
+    expect((await client.query('SELECT success, statements_applied FROM h')).rows).toEqual([{ success: true, statements_applied: 2 }]);
+    await db.close();
+  });
+
+  it('rolled back, answer lost: the file runs again and is applied once', async () => {
+    const { db, client } = await flakyCommit(false);
+    const out = await applyMigrations(client, loadMigrations(files, 'postgres'), { historyTable: 'h', executionArn: 'arn:a', appliedBy: 'ops', deps });
+    expect(out.applied.map((a) => a.script)).toEqual(['V1__t.sql']);
+    expect((await client.query("SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 't_id'")).rows).toEqual([{ n: 1 }]);
+    await db.close();
+  });
+});
+
 describe('migration lease', () => {
   let db: PGlite;
   let c: SqlClient;

@@ -239,15 +239,27 @@ export function pgBackend(pool: pg.Pool): Backend {
       release: () => c.query('DISCARD ALL').then(() => c.release(), (e: Error) => c.release(e)),
     };
   };
+  return pooled('postgres', connect, exec, 'BEGIN');
+}
+
+/** A connection of a pool: a way to stop the statement it runs, and to give it back with nothing of its session left. */
+interface Pooled<C> {
+  readonly c: C;
+  cancel(): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** A backend over a pool: a call (or a transaction, opened with `begin`) on a connection the pool hands out. */
+function pooled<C extends { query(sql: string): Promise<unknown> }>(dialect: Backend['dialect'], connect: () => Promise<Pooled<C>>, exec: (c: C) => Exec, begin: string): Backend {
   return {
-    dialect: 'postgres',
+    dialect,
     async session() {
       const { c, cancel, release } = await connect();
       return { exec: exec(c), cancel, end: release };
     },
     async begin() {
       const { c, cancel, release } = await connect();
-      await c.query('BEGIN');
+      await c.query(begin);
       const end = async (sql: string) => {
         await c.query(sql).finally(release);
       };
@@ -268,30 +280,19 @@ export function mysqlBackend(pool: MysqlPool): Backend {
       if (!Array.isArray(res)) return { rows: [], fields: [], affected: (res as { affectedRows?: number }).affectedRows ?? 0 };
       return { rows: res as unknown[][], fields: (fields ?? []).map(mysqlColumn), affected: 0 };
     };
-  const connect = async () => {
+  const connect = async (): Promise<Pooled<MysqlPoolConnection>> => {
     const c = await pool.getConnection();
     const id = c.threadId;
     return {
       c,
       cancel: async () => void (await pool.query(`KILL QUERY ${Number(id)}`)),
-      release: () => c.reset().then(() => c.query("SET time_zone = '+00:00'")).then(() => c.release(), () => c.destroy()),
+      release: () => c.reset().then(() => c.query("SET time_zone = '+00:00'")).then(
+        () => c.release(),
+        () => c.destroy(),
+      ),
     };
   };
-  return {
-    dialect: 'mysql',
-    async session() {
-      const { c, cancel, release } = await connect();
-      return { exec: exec(c), cancel, end: release };
-    },
-    async begin() {
-      const { c, cancel, release } = await connect();
-      await c.query('START TRANSACTION');
-      const end = async (sql: string) => {
-        await c.query(sql).finally(release);
-      };
-      return { exec: exec(c), cancel, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK') };
-    },
-  };
+  return pooled('mysql', connect, exec, 'START TRANSACTION');
 }
 
 /** The Data API's limits (each option may only be lower, for tests: never more lenient than the service). */
