@@ -301,12 +301,9 @@ async function applyStepwise(
   const followed = pg && mayHaveRun && outlives(sql) && (await stillRunning(client, sql));
   if (followed) {
     await waitWhileRunning(client, sql, opts.deps, opts.remainingMs);
-    if (validate && (await validated())) return { foundApplied: true };
-    if (!index && !validate) return { foundApplied: true };
-  }
-  if (index && followed) {
-    if ((await indexState(index)) === true) return { foundApplied: true };
-    // The followed build failed (its index is left invalid): dropped and built again below.
+    // Done when its effect is there (a valid index, a validated constraint); any other statement ran to its end.
+    // A followed build that failed leaves an invalid index (dropped and built again below); a failed VALIDATE runs again.
+    if (index ? (await indexState(index)) === true : validate ? await validated() : true) return { foundApplied: true };
   }
   if (index) {
     const valid = await indexState(index);

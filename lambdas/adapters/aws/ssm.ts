@@ -60,7 +60,8 @@ export class SsmCommandRunner implements CommandRunner {
       const r = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
       const status = (r.Status ?? 'Pending') as CommandStatus;
       const stdout = r.StandardOutputContent ?? '';
-      const fullStdout = stdout.length >= SSM_STDOUT_CHARS && !PENDING.has(status) ? await this.fullStdout(instanceId, commandId) : undefined;
+      // Without the instance role's s3:PutObject (README) the full output is not there: the cut one is all there is.
+      const fullStdout = stdout.length >= SSM_STDOUT_CHARS && !PENDING.has(status) ? await this.fullStdout(instanceId, commandId).catch(() => undefined) : undefined;
       return {
         commandId,
         status,
