@@ -26,7 +26,7 @@ export interface RowCount {
 }
 
 /** The table's primary key when it is one integer column. */
-async function integerPrimaryKey(client: SqlClient, table: string): Promise<string | undefined> {
+export async function integerPrimaryKey(client: SqlClient, table: string): Promise<string | undefined> {
   const { schema, table: name } = splitQualified(table);
   const sql =
     client.dialect === 'postgres'

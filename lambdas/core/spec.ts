@@ -156,13 +156,38 @@ export const BackfillTask = z
       ctx.addIssue({ code: 'custom', message: `expected exactly one of "sql", "copyFrom" or "load" in backfill task "${t.name}"` });
       return;
     }
-    if (t.sql)
-      for (const p of [':lo', ':hi']) {
-        if (!new RegExp(`${p}(?![A-Za-z0-9_])`).test(t.sql))
-          ctx.addIssue({ code: 'custom', path: ['sql'], message: `expected the key-range placeholder ${p} in the backfill SQL` });
-      }
+    if (t.sql) requireKeyRange(t.sql, 'backfill SQL', ctx);
   });
 export type BackfillTask = z.infer<typeof BackfillTask>;
+
+/** The key-range placeholders a statement run per range must use (inclusive bounds). */
+function requireKeyRange(sql: string, what: string, ctx: z.RefinementCtx): void {
+  for (const p of [':lo', ':hi'])
+    if (!new RegExp(`${p}(?![A-Za-z0-9_])`).test(sql)) ctx.addIssue({ code: 'custom', path: ['sql'], message: `expected the key-range placeholder ${p} in the ${what}` });
+}
+
+/**
+ * A query that must return zero rows (a row is a violation, shown in evidence). One statement must end within one
+ * Data API call (45 s); over a big table, `ranges` runs it once per range of `table`'s integer key, binding :lo and :hi.
+ */
+export const Assertion = z
+  .strictObject({
+    name: z.string().min(1),
+    database: DbSide.default('target'),
+    sql: SqlText,
+    ranges: z
+      .strictObject({
+        table: z.string().regex(SQL_IDENT, 'expected a table name'),
+        /** An integer column; default: the table's integer primary key. */
+        key: z.string().regex(SQL_IDENT, 'expected a column name').optional(),
+        /** Key values per statement. */
+        span: z.number().int().min(1).max(1_000_000_000).default(1_000_000),
+      })
+      .optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.ranges) requireKeyRange(a.sql, `assertion SQL (it runs per range of ${a.ranges.table})`, ctx);
+  });
 
 export const RunSpec = z
   .strictObject({
@@ -235,9 +260,7 @@ export const RunSpec = z
         /** source-vs-target: compare the two databases; before-vs-after: counts at preflight vs after backfill (in place). */
         rowCounts: z.enum(['source-vs-target', 'before-vs-after']).default('source-vs-target'),
         /** Each query must return zero rows (a row is a violation, shown in evidence). */
-        assertions: z
-          .array(z.strictObject({ name: z.string().min(1), database: DbSide.default('target'), sql: SqlText }))
-          .default([]),
+        assertions: z.array(Assertion).default([]),
         integrity: z
           .strictObject({
             /** Seed 004's state store: these keys must exist in the table. */
