@@ -92,7 +92,8 @@ export interface CommandResult {
 export interface FullOutput {
   readonly url?: string;
   readonly bytes: number;
-  readonly sha256: string;
+  /** Absent for an output too big to read within one look (its size and location only). */
+  readonly sha256?: string;
 }
 
 /** Shell scripts on the jumpbox (SSM Run Command) or the local machine. */

@@ -20,13 +20,17 @@ export const isDataApiTransient = (e: unknown): boolean => DATA_API_TRANSIENT.ha
 
 export const isTransient = (e: unknown): boolean => isDataApiTransient(e) || TRANSIENT.test(errorMessage(e)) || TRANSIENT.test((e as { code?: string })?.code ?? '');
 
-/** Run fn; a transient failure is retried (25 ms doubling, with jitter) up to `attempts` times in all, then thrown with the count. */
+/**
+ * Run fn; a transient failure is retried (25 ms doubling, with jitter) up to `attempts` times in all, then thrown with
+ * the count. A statement that ran past its call (StatementTimeoutException) is not run again here: it would take its
+ * 45 s again, six times in one invocation; the state's Retry runs the stage again after its backoff.
+ */
 export async function retryTransient<T>(clock: Pick<Clock, 'sleep'>, fn: (attempt: number) => Promise<T>, attempts = 6): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn(i);
     } catch (e) {
-      if (i >= attempts || !isTransient(e)) {
+      if (i >= attempts || !isTransient(e) || (e as { name?: string })?.name === 'StatementTimeoutException') {
         if (i > 1 && e instanceof Error) e.message = `${e.message} (after ${i} attempts)`;
         throw e;
       }

@@ -103,6 +103,14 @@ describe('SSM Run Command', () => {
     expect(r.stdout).toHaveLength(24_000);
     expect(r.fullStdout).toEqual({ url: 's3://work/command-output/c-2/i-1/awsrunShellScript/0.awsrunShellScript/stdout', bytes: Buffer.byteLength(full), sha256: createHash('sha256').update(full).digest('hex') });
     expect(s3m.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'work', Key: 'command-output/c-2/i-1/awsrunShellScript/0.awsrunShellScript/stdout' });
+    // An output too big to read within one look: its size and location, never read through.
+    const huge = new Readable({
+      read() {
+        this.destroy(new Error('read through a 10 GB output'));
+      },
+    });
+    s3m.on(GetObjectCommand).resolves({ ContentLength: 10 * 1024 ** 3, Body: huge } as never);
+    expect((await reader.get('i-1', 'c-2')).fullStdout).toEqual({ url: 's3://work/command-output/c-2/i-1/awsrunShellScript/0.awsrunShellScript/stdout', bytes: 10 * 1024 ** 3 });
     // No full output in the bucket (the instance role may not write there): the cut output is all there is, the look goes on.
     s3m.on(GetObjectCommand).rejects(Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' }));
     expect(await reader.get('i-1', 'c-2')).toMatchObject({ status: 'Success', stdout: full.slice(0, 24_000) });

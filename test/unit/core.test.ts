@@ -338,6 +338,23 @@ describe('reads are retried after a dropped connection, writes are not', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it('a read that ran past its call (StatementTimeoutException) is not run again in the same invocation: the state retries the stage', async () => {
+    const { withReadRetries } = await import('../../lambdas/core/retry');
+    let calls = 0;
+    const inner = {
+      dialect: 'postgres' as const,
+      label: 'fake',
+      query: async () => {
+        calls++;
+        throw Object.assign(new Error('The statement ran past 45 seconds'), { name: 'StatementTimeoutException' });
+      },
+      transaction: async <T>(fn: (tx: never) => Promise<T>) => fn(undefined as never),
+      close: async () => {},
+    };
+    await expect(withReadRetries(inner, { sleep: async () => {} }).query('SELECT count(*) FROM big')).rejects.toMatchObject({ name: 'StatementTimeoutException' });
+    expect(calls).toBe(1);
+  });
+
   it('EXPLAIN runs nothing, whatever it plans: a read; EXPLAIN ANALYZE runs the statement: not one', async () => {
     const { isReadOnly } = await import('../../lambdas/core/retry');
     for (const sql of ['EXPLAIN INSERT INTO t SELECT * FROM s WHERE id BETWEEN 1 AND 2', 'explain UPDATE t SET a = 1', 'EXPLAIN (COSTS false) DELETE FROM t', 'EXPLAIN FORMAT=JSON UPDATE t SET a = 1'])

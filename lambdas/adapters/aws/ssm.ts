@@ -21,6 +21,8 @@ const PENDING: ReadonlySet<CommandStatus> = new Set(['Pending', 'InProgress', 'D
 
 /** GetCommandInvocation returns at most this many characters of stdout; the rest is only in the S3 output location. */
 export const SSM_STDOUT_CHARS = 24_000;
+/** The largest full output a look reads to hash (at S3's tens of MB/s, seconds of a 90 s invocation). */
+export const FULL_OUTPUT_HASH_BYTES = 256 * 1024 * 1024;
 
 export class SsmCommandRunner implements CommandRunner {
   constructor(
@@ -82,14 +84,20 @@ export class SsmCommandRunner implements CommandRunner {
   private async fullStdout(instanceId: string, commandId: string): Promise<FullOutput | undefined> {
     if (!this.output || !this.s3) return undefined;
     const key = `${this.output.prefix}${commandId}/${instanceId}/awsrunShellScript/0.awsrunShellScript/stdout`;
+    const url = `s3://${this.output.bucket}/${key}`;
     const r = await this.s3.send(new GetObjectCommand({ Bucket: this.output.bucket, Key: key }));
+    // A look is one short invocation (CommandPoll: 90 s): an output too big to read within it is given by size only.
+    if ((r.ContentLength ?? 0) > FULL_OUTPUT_HASH_BYTES) {
+      (r.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      return { url, bytes: r.ContentLength! };
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     for await (const chunk of r.Body as AsyncIterable<Uint8Array>) {
       hash.update(chunk);
       bytes += chunk.length;
     }
-    return { url: `s3://${this.output.bucket}/${key}`, bytes, sha256: hash.digest('hex') };
+    return { url, bytes, sha256: hash.digest('hex') };
   }
 
   async cancel(instanceId: string, commandId: string): Promise<void> {

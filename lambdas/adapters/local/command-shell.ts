@@ -111,16 +111,22 @@ export class LocalShellRunner implements CommandRunner {
     const pid = read(path.join(dir, 'pid'));
     if (pid === undefined) return undefined;
     const exit = read(path.join(dir, 'exit'));
-    const out = cutStdout(read(path.join(dir, 'stdout')) ?? '', `file://${path.join(dir, 'stdout')}`);
-    const stderr = (read(path.join(dir, 'stderr')) ?? '').slice(0, STDERR_LIMIT);
-    if (read(path.join(dir, 'cancelled')) !== undefined) return { commandId, status: 'Cancelled', exitCode: null, ...out, stderr };
-    if (read(path.join(dir, 'timed-out')) !== undefined) return { commandId, status: 'TimedOut', exitCode: null, ...out, stderr };
+    // The output is read (and a cut one hashed) once the command has ended, not at every look while it runs.
+    const ended = (status: CommandResult['status'], exitCode: number | null, note = ''): CommandResult => ({
+      commandId,
+      status,
+      exitCode,
+      ...cutStdout(read(path.join(dir, 'stdout')) ?? '', `file://${path.join(dir, 'stdout')}`),
+      stderr: `${read(path.join(dir, 'stderr')) ?? ''}${note}`.slice(0, STDERR_LIMIT),
+    });
+    if (read(path.join(dir, 'cancelled')) !== undefined) return ended('Cancelled', null);
+    if (read(path.join(dir, 'timed-out')) !== undefined) return ended('TimedOut', null);
     if (exit !== undefined) {
       const code = Number(exit.trim());
-      return { commandId, status: code === 0 ? 'Success' : 'Failed', exitCode: code, ...out, stderr };
+      return ended(code === 0 ? 'Success' : 'Failed', code);
     }
     if (processAlive(Number(pid))) return { commandId, status: 'InProgress', exitCode: null, stdout: '', stderr: '' };
-    return { commandId, status: 'Failed', exitCode: null, ...out, stderr: `${stderr}the command's process ended without an exit code (killed)`.slice(0, STDERR_LIMIT) };
+    return ended('Failed', null, "the command's process ended without an exit code (killed)");
   }
 
   async get(_instanceId: string, commandId: string): Promise<CommandResult> {
