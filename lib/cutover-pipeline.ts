@@ -336,12 +336,6 @@ export class CutoverPipeline extends Construct {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.workBucket.arnForObjects('command-output/*')] }));
       acknowledgeWildcards(fn, [this.workBucket.arnForObjects('command-output/*')], 'Full jumpbox command output, under the command-output/ prefix of the work bucket; keys are per command.');
     }
-    // Summary reads the Distributed Map results of the run's backfill phases.
-    if (key === 'summary') {
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.workBucket.arnForObjects('runs/*')] }));
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.workBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['runs/*'] } } }));
-      acknowledgeWildcards(fn, [this.workBucket.arnForObjects('runs/*')], 'Distributed Map results under the run prefix of the work bucket.');
-    }
     // (GoNoGo's acknowledgement of kms:GenerateDataKey* covers this grant and the approvals key's.)
     if (caps.includes('notify') && this.approvalTopic) this.approvalTopic.grantPublish(fn);
     acknowledge(

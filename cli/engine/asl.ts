@@ -4,7 +4,7 @@
  * a feature it did not execute.
  */
 import type { Json } from './json-path';
-import { REFERENCE_PATH } from './json-path';
+import { INTRINSICS, parseIntrinsic, REFERENCE_PATH } from './json-path';
 
 export interface Retrier {
   readonly ErrorEquals: readonly string[];
@@ -24,6 +24,7 @@ export interface ChoiceRule {
   readonly StringEquals?: string;
   readonly BooleanEquals?: boolean;
   readonly NumericEquals?: number;
+  readonly NumericEqualsPath?: string;
   readonly IsPresent?: boolean;
   readonly And?: readonly ChoiceRule[];
   readonly Or?: readonly ChoiceRule[];
@@ -109,7 +110,16 @@ const FIELDS: Record<StateDef['Type'], readonly string[]> = {
   Succeed: ['Type', 'Comment', 'InputPath', 'OutputPath'],
   Fail: ['Type', 'Comment', 'Error', 'ErrorPath', 'Cause', 'CausePath'],
 };
-const RULE_FIELDS = ['Variable', 'StringEquals', 'BooleanEquals', 'NumericEquals', 'IsPresent', 'And', 'Or', 'Not', 'Next'];
+const RULE_FIELDS = ['Variable', 'StringEquals', 'BooleanEquals', 'NumericEquals', 'NumericEqualsPath', 'IsPresent', 'And', 'Or', 'Not', 'Next'];
+
+function intrinsicProblem(text: string): string | undefined {
+  try {
+    parseIntrinsic(text);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
 const PATH_FIELDS = ['InputPath', 'OutputPath', 'ResultPath', 'TimeoutSecondsPath', 'HeartbeatSecondsPath', 'ItemsPath', 'MaxConcurrencyPath', 'ToleratedFailurePercentagePath', 'ToleratedFailureCountPath', 'SecondsPath', 'ErrorPath', 'CausePath'];
 export const LAMBDA_ARN = /^arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[\w-]+$/;
 const LAMBDA_INVOKE = /^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$/;
@@ -124,13 +134,18 @@ export function unsupported(def: Definition, where = 'States'): string[] {
     if (Array.isArray(obj)) for (const [i, v] of obj.entries()) paths(v, `${at}[${i}]`);
     else if (obj && typeof obj === 'object')
       for (const [k, v] of Object.entries(obj)) {
-        if (k.endsWith('.$') && (typeof v !== 'string' || !REFERENCE_PATH.test(v))) problems.push(`${at}.${k}: ${JSON.stringify(v)} is not a reference path ($.a.b or $$.A.b)`);
-        else paths(v, `${at}.${k}`);
+        if (!k.endsWith('.$')) paths(v, `${at}.${k}`);
+        else if (typeof v === 'string' && v.startsWith('States.')) {
+          const why = intrinsicProblem(v);
+          if (why)
+            problems.push(`${at}.${k}: ${JSON.stringify(v)} is neither a reference path ($.a.b or $$.A.b) nor an intrinsic the local engine executes (${Object.keys(INTRINSICS).join(', ')}): ${why}`);
+        } else if (typeof v !== 'string' || !REFERENCE_PATH.test(v)) problems.push(`${at}.${k}: ${JSON.stringify(v)} is not a reference path ($.a.b or $$.A.b)`);
       }
   };
   const rule = (r: ChoiceRule, at: string) => {
     for (const k of Object.keys(r)) if (!RULE_FIELDS.includes(k)) problems.push(`${at}: Choice operator ${k} is not executed by the local engine`);
-    if (r.Variable !== undefined && !REFERENCE_PATH.test(r.Variable)) problems.push(`${at}.Variable: ${JSON.stringify(r.Variable)} is not a reference path`);
+    for (const k of ['Variable', 'NumericEqualsPath'] as const)
+      if (r[k] !== undefined && !REFERENCE_PATH.test(r[k])) problems.push(`${at}.${k}: ${JSON.stringify(r[k])} is not a reference path`);
     for (const [i, s] of [...(r.And ?? []), ...(r.Or ?? [])].entries()) rule(s, `${at}.${r.And ? 'And' : 'Or'}[${i}]`);
     if (r.Not) rule(r.Not, `${at}.Not`);
   };

@@ -355,6 +355,10 @@ class Run {
     if (r.StringEquals !== undefined) return v === r.StringEquals;
     if (r.BooleanEquals !== undefined) return v === r.BooleanEquals;
     if (r.NumericEquals !== undefined) return v === r.NumericEquals;
+    if (r.NumericEqualsPath !== undefined) {
+      const w = readPath(r.NumericEqualsPath, data, undefined, 'NumericEqualsPath');
+      return typeof v === 'number' && v === w;
+    }
     return false;
   }
 

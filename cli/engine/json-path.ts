@@ -1,6 +1,6 @@
 /**
  * The JSONPath subset of the Amazon States Language cutline's definition uses: reference paths (`$`, `$.a.b`, and
- * `$$.A.B` into the context object), payload templates (`"key.$": path`), and ResultPath. Anything else is refused
+ * `$$.A.B` into the context object), payload templates (`"key.$": path` or an intrinsic of INTRINSICS), and ResultPath. Anything else is refused
  * when the definition is checked (asl.ts), so a path the local engine cannot resolve never reaches a run.
  */
 import { StatesError } from './errors';
@@ -45,7 +45,83 @@ export function hasPath(path: string, data: unknown): boolean {
   return walk(data, path.slice(1).split('.').filter(Boolean)) !== MISSING;
 }
 
-/** A payload template (Parameters, ItemSelector, ResultSelector): `"k.$": "$.path"` takes the value the path selects. */
+/** The intrinsic functions the engine executes, by name: their argument count. */
+export const INTRINSICS: Readonly<Record<string, number>> = { 'States.ArrayGetItem': 2, 'States.ArrayLength': 1, 'States.MathAdd': 2 };
+
+type Arg = { path: string } | { value: Json } | Call;
+interface Call {
+  readonly fn: string;
+  readonly args: readonly Arg[];
+}
+
+/** Parse `States.Name(arg, …)`: arguments are reference paths, numbers, 'strings' or intrinsics; throws with what is wrong. */
+export function parseIntrinsic(text: string): Call {
+  let i = 0;
+  const ws = () => {
+    while (text[i] === ' ') i++;
+  };
+  const call = (): Call => {
+    const name = /^States\.[A-Za-z]+/.exec(text.slice(i))?.[0];
+    if (!name) throw new Error(`expected States.<Name>( at character ${i}`);
+    if (!(name in INTRINSICS)) throw new Error(`${name} is not executed`);
+    i += name.length;
+    if (text[i++] !== '(') throw new Error(`expected ( after ${name}`);
+    const args: Arg[] = [];
+    ws();
+    while (text[i] !== ')') {
+      args.push(arg());
+      ws();
+      if (text[i] === ',') {
+        i++;
+        ws();
+      } else if (text[i] !== ')') throw new Error(`expected , or ) at character ${i}`);
+    }
+    i++;
+    if (args.length !== INTRINSICS[name]) throw new Error(`${name} takes ${INTRINSICS[name]} argument(s), got ${args.length}`);
+    return { fn: name, args };
+  };
+  const arg = (): Arg => {
+    const rest = text.slice(i);
+    if (rest.startsWith('States.')) return call();
+    const path = /^\$\$?(\.[A-Za-z_][A-Za-z0-9_]*)*/.exec(rest)?.[0];
+    if (rest.startsWith('$') && path) {
+      i += path.length;
+      return { path };
+    }
+    const num = /^-?\d+(\.\d+)?/.exec(rest)?.[0];
+    if (num) {
+      i += num.length;
+      return { value: Number(num) };
+    }
+    const str = /^'((?:[^'\\]|\\.)*)'/.exec(rest);
+    if (str) {
+      i += str[0].length;
+      return { value: str[1]!.replace(/\\(.)/g, '$1') };
+    }
+    throw new Error(`unexpected argument at character ${i}`);
+  };
+  const c = call();
+  ws();
+  if (i !== text.length) throw new Error(`unexpected text after the call at character ${i}`);
+  return c;
+}
+
+/** Evaluate an intrinsic; a failure is States.IntrinsicFailure, which a Catch may take (AWS's error name). */
+function evaluate(c: Call, data: unknown, ctx: ContextObject | undefined, field: string): Json {
+  const v = c.args.map((a) => ('fn' in a ? evaluate(a, data, ctx, field) : 'path' in a ? readPath(a.path, data, ctx, field) : a.value));
+  const fail = (why: string): never => {
+    throw new StatesError('States.IntrinsicFailure', `Invalid arguments in ${c.fn} for the field '${field}': ${why}`);
+  };
+  const int = (x: Json, what: string) => (typeof x === 'number' && Number.isInteger(x) ? x : fail(`${what} ${JSON.stringify(x)} is not an integer`));
+  if (c.fn === 'States.ArrayLength') return Array.isArray(v[0]) ? v[0].length : fail('the argument is not an array');
+  if (c.fn === 'States.MathAdd') return int(v[0]!, 'the first argument') + int(v[1]!, 'the second argument');
+  // States.ArrayGetItem
+  const arr = Array.isArray(v[0]) ? v[0] : fail('the first argument is not an array');
+  const at = int(v[1]!, 'the index');
+  return at >= 0 && at < arr.length ? arr[at]! : fail(`index ${at} is outside the array's ${arr.length} item(s)`);
+}
+
+/** A payload template (Parameters, ItemSelector, ResultSelector): `"k.$"` takes the value a path selects or an intrinsic returns. */
 export function payload(template: Json, data: unknown, ctx: ContextObject | undefined, field = 'Parameters'): Json {
   if (Array.isArray(template)) return template.map((t) => payload(t, data, ctx, field));
   if (template === null || typeof template !== 'object') return template;
@@ -53,7 +129,7 @@ export function payload(template: Json, data: unknown, ctx: ContextObject | unde
   for (const [k, v] of Object.entries(template)) {
     if (k.endsWith('.$')) {
       if (typeof v !== 'string') throw new StatesError('States.Runtime', `The value of the field '${k}' in ${field} must be a path string`);
-      out[k.slice(0, -2)] = readPath(v, data, ctx, k);
+      out[k.slice(0, -2)] = v.startsWith('States.') ? evaluate(parseIntrinsic(v), data, ctx, k) : readPath(v, data, ctx, k);
     } else out[k] = payload(v, data, ctx, field);
   }
   return out;

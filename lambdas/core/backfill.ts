@@ -132,6 +132,18 @@ interface ChunkCheckpoint {
   readonly task: string;
   readonly index: number;
   readonly id?: string;
+  readonly rows?: number;
+  readonly finished_utc?: string;
+}
+
+/** Every chunk of the fixed plan with its checkpoint when it has one for that very chunk (same definition, same range). */
+async function plannedCheckpoints(spec: RunSpec, deps: Pick<Deps, 'evidence'>): Promise<{ chunk: Chunk; checkpoint?: ChunkCheckpoint }[]> {
+  const plan = await readEvidenceJson<BackfillPlanFile>(deps.evidence, backfillPlanKey(spec.runId));
+  return mapLimit(plan?.phases.flat() ?? [], 16, async (chunk) => {
+    const task = spec.backfill.tasks.find((t) => t.name === chunk.task);
+    const cp = await readEvidenceJson<ChunkCheckpoint>(deps.evidence, chunkKey(spec.runId, chunk)).catch(() => undefined);
+    return task && cp?.id === chunkId(task, chunk) ? { chunk, checkpoint: cp } : { chunk };
+  });
 }
 
 /**
@@ -139,18 +151,19 @@ interface ChunkCheckpoint {
  * chunks of the fixed plan whose checkpoint is missing or names another
  * identity (empty = complete).
  */
-export async function missingCheckpoints(spec: RunSpec, deps: Deps): Promise<{ planned: number; missing: Chunk[] }> {
-  const plan = await readEvidenceJson<BackfillPlanFile>(deps.evidence, backfillPlanKey(spec.runId));
-  if (!plan) return { planned: 0, missing: [] };
-  const chunks = plan.phases.flat();
-  const missing = (
-    await mapLimit(chunks, 16, async (c) => {
-      const task = spec.backfill.tasks.find((t) => t.name === c.task);
-      const cp = await readEvidenceJson<ChunkCheckpoint>(deps.evidence, chunkKey(spec.runId, c)).catch(() => undefined);
-      return task && cp?.id === chunkId(task, c) ? undefined : c;
-    })
-  ).filter((c): c is Chunk => c !== undefined);
-  return { planned: chunks.length, missing };
+export async function missingCheckpoints(spec: RunSpec, deps: Pick<Deps, 'evidence'>): Promise<{ planned: number; missing: Chunk[] }> {
+  const all = await plannedCheckpoints(spec, deps);
+  return { planned: all.length, missing: all.filter((c) => !c.checkpoint).map((c) => c.chunk) };
+}
+
+/**
+ * What the backfill did, from its checkpoints (the Map results stay out of the state): per checkpointed chunk its
+ * task, the rows it wrote, and whether an attempt before the one that started at `since` did it (this one skipped it).
+ */
+export async function backfillTally(spec: RunSpec, since: string | undefined, deps: Pick<Deps, 'evidence'>): Promise<{ t: string; rows: number; skipped: boolean }[]> {
+  return (await plannedCheckpoints(spec, deps)).flatMap(({ chunk, checkpoint: cp }) =>
+    cp ? [{ t: chunk.task, rows: cp.rows ?? 0, skipped: since !== undefined && (cp.finished_utc ?? '') < since }] : [],
+  );
 }
 
 export function chunkKey(runId: string, c: Pick<Chunk, 'task' | 'index'>): string {

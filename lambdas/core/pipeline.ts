@@ -7,7 +7,7 @@ import type { Deps, EvidenceObject } from '../ports';
 import { type ActionWaiting, runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { signRoot } from './signature';
-import { backfillPlanFile, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
+import { backfillPlanFile, backfillTally, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
 import { appendAddendum, buildManifest, readAddenda, canonicalJson, specKey, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
@@ -21,7 +21,7 @@ import { dbRef, parseSpec, platformProblems, RunSpec } from './spec';
 import type { TaskKey } from './states';
 import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
-import { type BackfillChunkResult, mdText, renderSummary } from './summary';
+import { mdText, renderSummary } from './summary';
 import { escapeHtml } from './html';
 import { renderReport } from './report';
 import { mapLimit } from './concurrency';
@@ -235,10 +235,11 @@ export async function backfillPlanStage(s: StageState, deps: Deps) {
     await renewLease(s, deps);
     const { plan, reused } = await fixedBackfillPlan(s.spec, deps);
     // A phase's chunks travel in the state while small; above that a Distributed Map reads them from evidence (ItemReader).
+    const inline = inlinePhases(plan.phases, s.spec.backfill.distributedAbove);
     const phases = [];
     for (const [i, chunks] of plan.phases.entries()) {
       const items = backfillPlanFile(s.spec.runId, `phase-${String(i + 1).padStart(3, '0')}.items.json`);
-      const distributed = !travelsInline(chunks, s.spec.backfill.distributedAbove);
+      const distributed = !inline[i];
       if (distributed) await deps.evidence.put(items, JSON.stringify(chunks), 'application/json');
       phases.push({
         phase: i + 1,
@@ -286,14 +287,24 @@ export async function verifyStage(s: StageState, deps: Deps) {
 
 /** Map items small enough to travel in the state: at most `above` of them, and at most a quarter of the 256 KiB state. */
 export const INLINE_ITEMS_BYTES = 65_536;
-function travelsInline(items: readonly unknown[], above: number): boolean {
-  return items.length <= above && Buffer.byteLength(JSON.stringify(items)) <= INLINE_ITEMS_BYTES;
+/**
+ * Which backfill phases travel in the state: every inline phase is in the state at once (the plan's result), so they
+ * share one INLINE_ITEMS_BYTES budget, taken in phase order; a phase past it runs as a Distributed Map.
+ */
+export function inlinePhases(phases: readonly (readonly unknown[])[], above: number): boolean[] {
+  let left = INLINE_ITEMS_BYTES;
+  return phases.map((items) => {
+    const bytes = Buffer.byteLength(JSON.stringify(items));
+    if (items.length > above || bytes > left) return false;
+    left -= bytes;
+    return true;
+  });
 }
 
 /** GatePlan: chunks planned once on the source; small plans travel inline, big ones are read by a Distributed Map. */
 export async function gatePlanStage(s: StageState, deps: Deps) {
   const { file, items, reused } = await planGates(s.spec, deps);
-  const distributed = !travelsInline(items, s.spec.gates.distributedAbove);
+  const distributed = !inlinePhases([items], s.spec.gates.distributedAbove)[0];
   return {
     tables: file.tables.map((t) => ({ table: t.table, chunks: t.chunks, ...(t.error ? { error: t.error } : {}) })),
     count: items.length,
@@ -609,18 +620,6 @@ async function buildReport(
  * Map Run and where ResultWriter put the results (SUCCEEDED_<n>.json under the phase's results prefix, in the work
  * bucket), read here.
  */
-async function backfillChunkResults(results: unknown, runId: string, deps: Deps): Promise<BackfillChunkResult[]> {
-  const phases = Array.isArray(results) ? results : [];
-  const out: BackfillChunkResult[] = phases.filter(Array.isArray).flat();
-  const runs = phases.map((p) => (p as { MapRunArn?: unknown } | null)?.MapRunArn).filter((a): a is string => typeof a === 'string').map((a) => a.split(':').at(-1)!);
-  if (!runs.length) return out;
-  for (const f of await deps.work.list(backfillPlanFile(runId, 'results/'))) {
-    if (!/\/SUCCEEDED_\d+\.json$/.test(f.key) || !runs.some((id) => f.key.includes(`/${id}/`))) continue;
-    for (const child of (await readEvidenceJson<{ Output: string }[]>(deps.work, f.key)) ?? []) out.push(JSON.parse(child.Output) as BackfillChunkResult);
-  }
-  return out;
-}
-
 export interface SummaryOutcome {
   readonly outcome: 'GO' | 'NO_GO';
   readonly classification: string;
@@ -643,7 +642,7 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
   const reason = go ? 'every gate passed, approved, cut over, smoke checks passed' : (c?.reason ?? s.classifyError?.Cause ?? 'run did not complete');
   const summaryKey = `${w.runId}/summary.md`;
   const attempts = await readAttempts(w.runId, deps).catch(() => []);
-  const backfillChunks = await backfillChunkResults(s.results.backfillChunk, w.runId, deps);
+  const backfillChunks = parsed.success && parsed.data.runId === w.runId ? await backfillTally(parsed.data, attempts.at(-1)?.started_utc, deps).catch(() => []) : [];
   const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now(), attempts: attempts.length || undefined, backfillChunks });
   await deps.evidence.put(summaryKey, md, 'text/markdown; charset=utf-8');
   await deps.evidence.put(

@@ -73,17 +73,21 @@ export function fromAwsHistory(
   return out;
 }
 
-/** States inside a Map iteration: progress counts them as chunks, not stages. */
+/** States inside a Map iteration or the backfill phases' loop: progress counts them as chunks, not stages. */
 const INNER: ReadonlySet<string> = new Set([
   STATES.commandSend,
   STATES.commandWait,
   STATES.commandPoll,
   STATES.commandDone,
   STATES.commandFinished,
+  STATES.backfillPhasesLeft,
+  STATES.backfillPhase,
   STATES.backfillMode,
   STATES.backfillChunks,
   STATES.backfillChunk,
   STATES.backfillChunksDistributed,
+  STATES.backfillPhaseDone,
+  STATES.backfillDone,
   STATES.gateChunk,
   STATES.gateChunkDistributed,
 ]);
@@ -149,6 +153,10 @@ export function progressOf(events: readonly ProgressEvent[], mapRuns: readonly M
       continue;
     }
     if (INNER.has(name) || LOOPS.has(name)) continue;
+    // The backfill phases loop at the top level: one stage from BackfillPhases to the next stage entered.
+    const loop = stages.at(-1)?.name === STATES.backfillPhases ? stages.at(-1)! : undefined;
+    if (loop && loop.ms === null && e.kind === 'enter') loop.ms = e.ts - loop.t0;
+    if (name === STATES.backfillPhases && e.kind === 'exit') continue;
     const last = stages.at(-1);
     if (e.kind === 'enter' && LOOPED.has(name) && last?.name === name) last.ms = null;
     else if (e.kind === 'enter') stages.push({ name, ms: null, t0: e.ts });
@@ -176,7 +184,7 @@ export function progressOf(events: readonly ProgressEvent[], mapRuns: readonly M
   const backfillRuns = mapRuns.filter((r) => r.label === STATES.backfillChunksDistributed);
   if (backfillRuns.length) {
     bf.done += backfillRuns.reduce((n, r) => n + r.done, 0);
-    bf.first ??= stages.find((s) => s.name === STATES.backfillTasks)?.t0 ?? null;
+    bf.first ??= stages.find((s) => s.name === STATES.backfillPhases)?.t0 ?? null;
     bf.last = events.at(-1)?.ts ?? 0;
   }
   const open = [...stages].reverse().find((s) => s.ms === null);

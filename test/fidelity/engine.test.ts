@@ -208,6 +208,36 @@ describe("cutline's engine", () => {
     for (const i of [0, 1, 2]) expect(types(h.histories.get(`child-${i}`)!.events)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded', 'TaskStateExited', 'ExecutionSucceeded']);
   });
 
+  it('loops over an array at the top level with States.ArrayLength, States.ArrayGetItem, States.MathAdd and NumericEqualsPath', async () => {
+    const seen: Json[] = [];
+    const h = harness(async (p) => void seen.push(p));
+    const def: Definition = {
+      StartAt: 'Init',
+      States: {
+        Init: { Type: 'Pass', Parameters: { index: 0, 'count.$': 'States.ArrayLength($.phases)' }, ResultPath: '$.loop', Next: 'More' },
+        More: { Type: 'Choice', Choices: [{ Variable: '$.loop.index', NumericEqualsPath: '$.loop.count', Next: 'Done' }], Default: 'Pick' },
+        Pick: { Type: 'Pass', Parameters: { 'index.$': '$.loop.index', 'count.$': '$.loop.count', 'phase.$': 'States.ArrayGetItem($.phases, $.loop.index)' }, ResultPath: '$.loop', Next: 'Run' },
+        Run: { Type: 'Task', Resource: FN, Parameters: { 'phase.$': '$.loop.phase', 'label.$': "States.ArrayGetItem(States.ArrayGetItem($.labels, 0), States.MathAdd($.loop.index, -1))" }, ResultPath: null, Catch: CATCH_ALL, Next: 'Step' },
+        Step: { Type: 'Pass', Parameters: { 'index.$': 'States.MathAdd($.loop.index, 1)', 'count.$': '$.loop.count' }, ResultPath: '$.loop', Next: 'More' },
+        Done: { Type: 'Succeed' },
+        ...caught,
+      },
+    };
+    expect(unsupported(def)).toEqual([]);
+    // The first look at label index -1 fails the intrinsic (catchable, as States.IntrinsicFailure is in AWS).
+    const out = await h.run(def, { phases: ['a', 'b', 'c'], labels: [['x', 'y', 'z']] });
+    expect(out).toMatchObject({ status: 'SUCCEEDED', output: { error: { Error: 'States.IntrinsicFailure' } } });
+    expect(seen).toEqual([]);
+    const loop = { ...def, States: { ...def.States, Run: { ...def.States.Run!, Parameters: { 'phase.$': '$.loop.phase', 'n.$': 'States.MathAdd($.loop.index, 1)' } } } } as Definition;
+    const done = await h.run(loop, { phases: ['a', 'b', 'c'] });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', output: { phases: ['a', 'b', 'c'], loop: { index: 3, count: 3 } } });
+    expect(seen).toEqual([{ phase: 'a', n: 1 }, { phase: 'b', n: 2 }, { phase: 'c', n: 3 }]);
+    // An intrinsic the engine does not execute is refused by name before a run starts.
+    expect(unsupported({ StartAt: 'P', States: { P: { Type: 'Pass', Parameters: { 'u.$': 'States.UUID()' }, End: true } } })).toEqual([
+      'States.P.Parameters.u.$: "States.UUID()" is neither a reference path ($.a.b or $$.A.b) nor an intrinsic the local engine executes (States.ArrayGetItem, States.ArrayLength, States.MathAdd): States.UUID is not executed',
+    ]);
+  });
+
   it('a Distributed Map fails past its tolerated failure percentage with States.ExceedToleratedFailureThreshold', async () => {
     const h = harness(async (p) => {
       if ((p as { n: number }).n % 2) throw Object.assign(new Error('odd'), { name: 'GateFailed' });

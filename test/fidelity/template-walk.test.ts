@@ -91,8 +91,7 @@ const USES: Record<TaskKey | 'approvalApi', readonly Use[]> = {
   smoke: [EVIDENCE, SQL, ['SsmCommandRunner', ['send', 'get', 'cancel']]],
   rollback: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS, SIGN],
   classify: [EVIDENCE],
-  // It reads the backfill phases' Map results in the work bucket.
-  summary: [EVIDENCE, SQL, SIGN, ['S3EvidenceStore', ['get', 'list'], 'Work']],
+  summary: [EVIDENCE, SQL, SIGN],
   approvalApi: [['S3EvidenceStore', ['get', 'put', 'putIfAbsent']], ['S3ApprovalStore'], ['SfnTaskTokens'], READ_PARAMS, ['selfInvoker']],
 };
 

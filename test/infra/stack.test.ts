@@ -147,7 +147,7 @@ describe('work bucket', () => {
     const [sm] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
     const def = JSON.parse(sm.Properties.DefinitionString);
     const subs = sm.Properties.DefinitionSubstitutions;
-    for (const st of [def.States[STATES.gateChunksDistributed], def.States[STATES.backfillTasks].ItemProcessor.States[STATES.backfillChunksDistributed]])
+    for (const st of [def.States[STATES.gateChunksDistributed], def.States[STATES.backfillChunksDistributed]])
       expect(st.ResultWriter.Parameters.Bucket).toBe('${WorkBucketName}');
     const work = bucketOf(subs.WorkBucketName.Ref);
     expect(work.ObjectLockEnabled).toBeUndefined();
@@ -160,14 +160,14 @@ describe('work bucket', () => {
     const writes = statementsWith(template, 's3:PutObject').filter((s) => s.role.includes('StateMachine'));
     expect(JSON.stringify(writes.map((s) => s.Resource))).toContain(subs.WorkBucketName.Ref);
     expect(JSON.stringify(writes.map((s) => s.Resource))).not.toContain(subs.EvidenceBucketName.Ref);
-    // The functions that send commands name the work bucket as SSM's output location; Summary reads results there.
+    // The functions that send commands name the work bucket as SSM's output location.
     const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
     const knowing = fns.filter((f) => f.Properties.Environment?.Variables?.WORK_BUCKET);
     expect(knowing).toHaveLength(Object.keys(TASKS).length);
     for (const f of knowing) expect(f.Properties.Environment.Variables.WORK_BUCKET.Ref).toBe(subs.WorkBucketName.Ref);
     const reads = statementsWith(template, 's3:GetObject').filter((s) => JSON.stringify(s.Resource).includes(subs.WorkBucketName.Ref));
-    // The state machine (ResultWriter), the six functions that run commands (their full output) and Summary (Map results).
-    expect(new Set(reads.map((s) => s.role)).size).toBe(8);
+    // The state machine (ResultWriter) and the six functions that run commands (their full output); Summary reads the checkpoints in evidence.
+    expect(new Set(reads.map((s) => s.role)).size).toBe(7);
     template.hasOutput('WorkBucketName', {});
   });
 });

@@ -39,6 +39,22 @@ describe('statemachines/cutover.asl.json', () => {
     expect(Object.keys(states).sort()).toEqual(Object.values(STATES).sort());
   });
 
+  it('runs every Distributed Map as a state of the top level, never inside another Map: the backfill phases loop there', async () => {
+    const def = (await loadLocalDefinition()) as any;
+    const nested: string[] = [];
+    const walk = (states: Record<string, State>, inside: boolean) => {
+      for (const [n, s] of Object.entries(states)) {
+        if (!s.ItemProcessor) continue;
+        if (inside && s.ItemProcessor.ProcessorConfig?.Mode === 'DISTRIBUTED') nested.push(n);
+        walk(s.ItemProcessor.States, true);
+      }
+    };
+    walk(def.States, false);
+    expect(nested).toEqual([]);
+    const top = Object.entries(def.States as Record<string, State>).filter(([, s]) => s.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED');
+    expect(top.map(([n]) => n).sort()).toEqual([STATES.backfillChunksDistributed, STATES.gateChunksDistributed].sort());
+  });
+
   it('names every task function by a ${Substitution} from TASKS, and nothing else', () => {
     const text = readFileSync(ASL_FILE, 'utf8');
     const used = [...text.matchAll(/\$\{([A-Za-z]+)\}/g)].map((m) => m[1]).sort();
@@ -56,7 +72,7 @@ describe('statemachines/cutover.asl.json', () => {
       if (expected === null) expect([...targets].every((t) => t === STATES.classify || t === STATES.summary), name).toBe(true);
       else expect([...targets], name).toEqual([expected]);
     }
-    expect(states[STATES.backfillTasks]!.Catch[0].Next).toBe(STATES.classify);
+    for (const m of [STATES.backfillChunks, STATES.backfillChunksDistributed]) expect(states[m]!.Catch.map((c: any) => c.Next), m).toEqual([STATES.classify, STATES.classify]);
     // The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning) with invocations of their own.
     for (const [name, s] of Object.entries(states).filter(([, s]) => s.Type === 'Task'))
       expect(s.Retry?.[1], name).toEqual(name === STATES.schema || name === STATES.cutover ? STILL_RUNNING_RETRY : undefined);

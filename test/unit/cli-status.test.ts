@@ -21,7 +21,7 @@ function backfilling(): HistoryEvent[] {
   const ev: HistoryEvent[] = [{ id: ++id, type: 'ExecutionStarted', timestamp: at(0) }];
   ev.push(entered('ValidateSpec', 0), exited('ValidateSpec', 1), entered('Preflight', 1), exited('Preflight', 3), entered('Schema', 3), exited('Schema', 10));
   const phases = [{ phase: 1, count: 1, distributed: false, chunks: [{ task: 'a', index: 0 }] }, { phase: 2, count: 9, distributed: false, chunks: Array.from({ length: 9 }, (_, i) => ({ task: 'b', index: i })) }];
-  ev.push(entered('BackfillPlan', 10), exited('BackfillPlan', 11, { results: { backfillPlan: { count: 10, phases } } }), { id: ++id, type: 'MapStateEntered', timestamp: at(11), stateEnteredEventDetails: { name: 'BackfillTasks' } });
+  ev.push(entered('BackfillPlan', 10), exited('BackfillPlan', 11, { results: { backfillPlan: { count: 10, phases } } }), entered('BackfillPhases', 11), exited('BackfillPhases', 11), entered('BackfillPhasesLeft', 11), exited('BackfillPhasesLeft', 11), entered('BackfillPhase', 11), exited('BackfillPhase', 11), { id: ++id, type: 'MapStateEntered', timestamp: at(11), stateEnteredEventDetails: { name: 'BackfillChunks' } });
   for (let i = 0; i < 4; i++) ev.push(entered('BackfillChunk', 12 + i), exited('BackfillChunk', 13 + i, { t: 'b', i, rows: 1000, skipped: false }));
   return ev;
 }
@@ -57,7 +57,7 @@ describe('cutline status (AWS)', () => {
     const t = cli();
     expect(await main(['status', 'prod-1', '--state-machine-arn', SM, '--json'], t.io)).toBe(EXIT.OK);
     const p = JSON.parse(t.out.join('\n'));
-    expect(p).toMatchObject({ runId: 'prod-1', status: 'RUNNING', stage: 'BackfillTasks', startedUtc: '2026-11-21T02:00:00.000Z' });
+    expect(p).toMatchObject({ runId: 'prod-1', status: 'RUNNING', stage: 'BackfillPhases', startedUtc: '2026-11-21T02:00:00.000Z' });
     // 4 chunks in 4 s (12 -> 16): 1,000 rows/s, 6 chunks left at 1 chunk/s.
     expect(p.backfill).toEqual({ done: 4, total: 10, rows: 4000, rowsPerSecond: 1000, etaSeconds: 6 });
     expect(p.stages.slice(0, 3)).toEqual([
@@ -76,7 +76,7 @@ describe('cutline status (AWS)', () => {
     const t = cli({ CUTLINE_STATE_MACHINE_ARN: SM });
     expect(await main(['status', 'prod-1'], t.io)).toBe(EXIT.OK);
     expect(t.out.join('\n').split('\n')).toEqual([
-      'prod-1: RUNNING · in BackfillTasks · started 2026-11-21T02:00:00.000Z',
+      'prod-1: RUNNING · in BackfillPhases · started 2026-11-21T02:00:00.000Z',
       '  backfill: 4/10 chunks (40%), 4,000 rows, 1,000 rows/s, ETA 6s',
       '  done: ValidateSpec 1.0s, Preflight 2.0s, Schema 7.0s, BackfillPlan 1.0s',
     ]);

@@ -496,3 +496,21 @@ describe('one identity, one vote', () => {
     expect(succeeded[0]!.approvers).toEqual(['alice@example.com', 'bob@example.com']);
   });
 });
+
+describe('backfill phases in the state', () => {
+  it('inline phases share one 64 KiB budget: six phases of 800 chunks (~56 KB each) put one in the state, not 330 KB', async () => {
+    const { inlinePhases, INLINE_ITEMS_BYTES } = await import('../../lambdas/core/pipeline');
+    const lo = 1_000_000_000_000n;
+    const phase = (t: string, n: number) => planRanges(t, lo, lo + BigInt(n) * 1_000_000_000n - 1n, 1_000_000_000);
+    const phases = ['a', 'b', 'c', 'd', 'e', 'f'].map((t) => phase(t, 800));
+    const bytes = phases.map((p) => Buffer.byteLength(JSON.stringify(p)));
+    // Each phase alone would travel inline (the old rule); all six together would not fit a 256 KiB state.
+    expect(bytes.every((b) => b < INLINE_ITEMS_BYTES)).toBe(true);
+    expect(bytes.reduce((a, b) => a + b, 0)).toBeGreaterThan(262_144);
+    const inline = inlinePhases([...phases, phase('g', 10)], 1000);
+    expect(inline).toEqual([true, false, false, false, false, false, true]);
+    expect([...phases, phase('g', 10)].filter((_, i) => inline[i]).reduce((n, p) => n + Buffer.byteLength(JSON.stringify(p)), 0)).toBeLessThanOrEqual(INLINE_ITEMS_BYTES);
+    // Past distributedAbove a phase is distributed however small.
+    expect(inlinePhases([phase('a', 11)], 10)).toEqual([false]);
+  });
+});
