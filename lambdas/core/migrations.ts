@@ -216,6 +216,24 @@ export const NO_TRANSACTION = /^\s*(CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY|DR
 const VALIDATE_CONSTRAINT = /^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?((?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*))?)\s+VALIDATE\s+CONSTRAINT\s+("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s*;?\s*$/i;
 const outlives = (sql: string) => NO_TRANSACTION.test(sql) || VALIDATE_CONSTRAINT.test(sql);
 
+const MYSQL_IDENT = '(?:`(?:[^`]|``)+`|[A-Za-z_$][A-Za-z0-9_$]*)';
+const MYSQL_TABLE = `(${MYSQL_IDENT}(?:\\.${MYSQL_IDENT})?)`;
+/**
+ * MySQL statements that may rebuild a table and so run longer than a Data API call's 45 seconds: sent with
+ * continueAfterTimeout and followed, their metadata-lock wait bounded by a watchdog (MySQL has no per-statement
+ * lock_wait_timeout for DDL). Group 1, 2 or 3: the table.
+ */
+const MYSQL_LONG_DDL = new RegExp(
+  `^\\s*(?:ALTER\\s+(?:ONLINE\\s+)?(?:IGNORE\\s+)?TABLE\\s+(?:IF\\s+EXISTS\\s+)?${MYSQL_TABLE}|(?:CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:UNIQUE\\s+|FULLTEXT\\s+|SPATIAL\\s+)?|DROP\\s+)INDEX\\s+(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?${MYSQL_IDENT}\\s+ON\\s+${MYSQL_TABLE}|OPTIMIZE\\s+(?:NO_WRITE_TO_BINLOG\\s+|LOCAL\\s+)?TABLE\\s+${MYSQL_TABLE})`,
+  'i',
+);
+/** A table rebuild that changes nothing SHOW CREATE TABLE shows: once it ended, there is nothing to tell done from not done. */
+const INVISIBLE_REBUILD = /^\s*OPTIMIZE\b|\bFORCE\b|\bENGINE\s*=/i;
+const mysqlLongDdlTable = (sql: string) => {
+  const m = MYSQL_LONG_DDL.exec(sql);
+  return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
+};
+
 export function needsNoTransaction(m: Migration): boolean {
   return m.statements.some((s) => outlives(s.sql));
 }
@@ -241,15 +259,38 @@ export type RemainingMs = () => number;
 
 const brief = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 80);
 
-/** Is a session (an earlier call, or an earlier invocation's) still running this statement? */
-async function stillRunning(client: SqlClient, sql: string): Promise<boolean> {
-  const { rows } = await client.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = :sql AND state = 'active' AND pid <> pg_backend_pid()", { sql });
-  return Number(rows[0]?.n ?? 0) > 0;
+/** The sessions (an earlier call's, an earlier invocation's) running this statement: id, seconds in their state, state. */
+async function runningSessions(client: SqlClient, sql: string): Promise<{ id: number; secs: number; state: string }[]> {
+  const q =
+    client.dialect === 'postgres'
+      ? "SELECT pid AS id, 0 AS secs, '' AS state FROM pg_stat_activity WHERE query = :sql AND state = 'active' AND pid <> pg_backend_pid()"
+      : 'SELECT ID AS id, TIME AS secs, STATE AS state FROM information_schema.PROCESSLIST WHERE INFO = :sql AND ID <> CONNECTION_ID()';
+  return (await client.query(q, { sql })).rows.map((r) => ({ id: Number(r.id), secs: Number(r.secs ?? 0), state: String(r.state ?? '') }));
+}
+const stillRunning = async (client: SqlClient, sql: string) => (await runningSessions(client, sql)).length > 0;
+
+/**
+ * MySQL: what lock_wait_timeout would do for a statement that cannot carry one (DDL sent past its call): a session
+ * that has waited for a metadata lock for lockTimeoutMs is stopped with KILL QUERY. Whether it stopped one.
+ */
+async function stopLockWaits(client: SqlClient, sessions: readonly { id: number; secs: number; state: string }[], lockTimeoutMs: number): Promise<boolean> {
+  const over = sessions.filter((x) => /metadata lock/i.test(x.state) && x.secs * 1000 >= lockTimeoutMs);
+  for (const x of over) await client.query(`KILL QUERY ${x.id}`).catch(() => undefined);
+  return over.length > 0;
 }
 
-/** Wait while a session runs the statement; when the invocation's time is nearly up, hand over to the next one. */
-async function waitWhileRunning(client: SqlClient, sql: string, deps: Pick<Deps, 'clock' | 'progress'>, remainingMs: RemainingMs | undefined): Promise<void> {
-  for (let looks = 0; await stillRunning(client, sql); looks++) {
+const lockWaitStopped = (sql: string, lockTimeoutMs: number) =>
+  new Error(`Lock wait timeout exceeded: "${brief(sql)}" waited ${Math.ceil(lockTimeoutMs / 1000)} s for a metadata lock and was stopped (KILL QUERY), as lock_wait_timeout would`);
+
+/**
+ * Wait while a session runs the statement; when the invocation's time is nearly up, hand over to the next one. With
+ * `lockTimeoutMs` (MySQL), a session that waits for a metadata lock that long is stopped: the lock timeout is thrown.
+ */
+async function waitWhileRunning(client: SqlClient, sql: string, deps: Pick<Deps, 'clock' | 'progress'>, remainingMs: RemainingMs | undefined, lockTimeoutMs?: number): Promise<void> {
+  for (let looks = 0; ; looks++) {
+    const sessions = await runningSessions(client, sql);
+    if (!sessions.length) return;
+    if (lockTimeoutMs !== undefined && (await stopLockWaits(client, sessions, lockTimeoutMs))) throw lockWaitStopped(sql, lockTimeoutMs);
     if (remainingMs && remainingMs() < INVOCATION_MARGIN_MS + OUTLIVING_POLL_MS)
       throw new MigrationStillRunning(`"${brief(sql)}" is still running; the next invocation follows it`);
     if (looks % 30 === 0) deps.progress?.({ stage: 'Schema', done: 0, total: 1, message: `"${brief(sql)}" still running; waiting for it` });
@@ -258,22 +299,42 @@ async function waitWhileRunning(client: SqlClient, sql: string, deps: Pick<Deps,
 }
 
 /**
- * A PostgreSQL statement that cannot run in a transaction and may take longer than a Data API call's 45 seconds
- * (CREATE INDEX CONCURRENTLY on a big table): sent with continueAfterTimeout, so a timed-out call leaves it running;
- * then it is waited for until no session runs it any more, across invocations (MigrationStillRunning). Its effect is
- * the caller's to check (an index must be valid).
+ * A statement that may take longer than a Data API call's 45 seconds (CREATE INDEX CONCURRENTLY, VALIDATE CONSTRAINT,
+ * a MySQL ALTER that copies a big table): sent with continueAfterTimeout, so a timed-out call leaves it running; then
+ * it is waited for until no session runs it any more, across invocations (MigrationStillRunning). On MySQL a watchdog
+ * bounds its metadata-lock wait meanwhile (`lockTimeoutMs`). Resolves to whether its call timed out (its outcome did
+ * not come back: the caller checks its effect).
  */
-async function runOutliving(client: SqlClient, sql: string, deps: Pick<Deps, 'clock' | 'progress'>, remainingMs: RemainingMs | undefined, mayDefer: boolean): Promise<void> {
+async function runOutliving(
+  client: SqlClient,
+  sql: string,
+  opts: { deps: Pick<Deps, 'clock' | 'progress'>; remainingMs?: RemainingMs; mayDefer: boolean; lockTimeoutMs?: number },
+): Promise<{ timedOut: boolean }> {
+  const { deps, remainingMs, lockTimeoutMs } = opts;
   // Late in an invocation that has done work, the next one (with its whole time) sends it; a fresh one cannot get more time.
-  if (mayDefer && remainingMs && remainingMs() < DATA_API_CALL_MS + INVOCATION_MARGIN_MS)
+  if (opts.mayDefer && remainingMs && remainingMs() < DATA_API_CALL_MS + INVOCATION_MARGIN_MS)
     throw new MigrationStillRunning(`"${brief(sql)}" not started: too little of this invocation is left; the next one starts it`);
+  let settled = false;
+  let stopped = false;
+  // The watchdog looks while the call is out; it ends at its next look once the call has returned.
+  if (lockTimeoutMs !== undefined)
+    void (async () => {
+      while (!settled) {
+        await deps.clock.sleep(OUTLIVING_POLL_MS);
+        if (!settled && (await stopLockWaits(client, await runningSessions(client, sql), lockTimeoutMs))) stopped = true;
+      }
+    })().catch(() => undefined);
   try {
     await client.query(sql, {}, { continueAfterTimeout: true });
-    return;
+    return { timedOut: false };
   } catch (e) {
+    if (stopped) throw lockWaitStopped(sql, lockTimeoutMs!);
     if ((e as Error).name !== 'StatementTimeoutException') throw e;
+  } finally {
+    settled = true;
   }
-  await waitWhileRunning(client, sql, deps, remainingMs);
+  await waitWhileRunning(client, sql, deps, remainingMs, lockTimeoutMs);
+  return { timedOut: true };
 }
 
 /**
@@ -297,13 +358,15 @@ async function applyStepwise(
   // Whether the constraint a VALIDATE names is validated now (its scan's outcome when its call timed out).
   const validated = async () =>
     (await client.query('SELECT convalidated AS ok FROM pg_constraint WHERE conrelid = to_regclass(:table) AND conname = :name', { table: validate![1]!, name: catalogName(validate![2]!) })).rows[0]?.ok === true;
+  const mysqlTable = pg ? undefined : mysqlLongDdlTable(sql);
   // An earlier invocation's statement still running (a build past its Lambda): followed to its end, never started twice.
-  const followed = pg && mayHaveRun && outlives(sql) && (await stillRunning(client, sql));
+  const followed = mayHaveRun && (pg ? outlives(sql) : mysqlTable !== undefined) && (await stillRunning(client, sql));
   if (followed) {
-    await waitWhileRunning(client, sql, opts.deps, opts.remainingMs);
+    await waitWhileRunning(client, sql, opts.deps, opts.remainingMs, pg ? undefined : lockTimeoutMs);
     // Done when its effect is there (a valid index, a validated constraint); any other statement ran to its end.
     // A followed build that failed leaves an invalid index (dropped and built again below); a failed VALIDATE runs again.
-    if (index ? (await indexState(index)) === true : validate ? await validated() : true) return { foundApplied: true };
+    // A MySQL one's outcome is unknown here: it runs again below, where "already exists" says it had run.
+    if (pg && (index ? (await indexState(index)) === true : validate ? await validated() : true)) return { foundApplied: true };
   }
   if (index) {
     const valid = await indexState(index);
@@ -313,7 +376,14 @@ async function applyStepwise(
     } else if (valid === true && mayHaveRun) return { foundApplied: true };
   }
   try {
-    if (!pg) {
+    if (mysqlTable !== undefined) {
+      // Its outcome, should its call time out, is the table's definition: changed means done (MySQL DDL is atomic).
+      const definition = async () => String(Object.values((await client.query(`SHOW CREATE TABLE ${mysqlTable}`)).rows[0] ?? {})[1] ?? '');
+      const before = INVISIBLE_REBUILD.test(sql) ? '' : await definition();
+      const { timedOut } = await runOutliving(client, sql, { ...opts, lockTimeoutMs });
+      if (timedOut && before && (await definition()) === before)
+        throw new Error(`${sql.trim()} ran past its call and ended without changing ${mysqlTable} (SHOW CREATE TABLE as before): it failed, and its error went with the call; run it by hand to see why`);
+    } else if (!pg) {
       // One pinned session per statement: a bounded metadata-lock wait (the server default is a year), then the
       // statement, then the session's default again: the connection goes back to a pool and must not keep it.
       await client.transaction(async (tx) => {
@@ -331,7 +401,7 @@ async function applyStepwise(
         if (failure) throw failure;
       });
     } else if (outlives(sql)) {
-      await runOutliving(client, sql, opts.deps, opts.remainingMs, opts.mayDefer);
+      await runOutliving(client, sql, { deps: opts.deps, remainingMs: opts.remainingMs, mayDefer: opts.mayDefer });
       // The call may have timed out while the scan ran on: its outcome is the constraint's state.
       if (validate && !(await validated()))
         throw new Error(`${sql.trim()} ended without validating ${validate[2]}; expected every row to satisfy it (run the statement by hand to see the row that does not)`);

@@ -74,6 +74,69 @@ describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
     }
   });
 
+  it('an ALTER that outlives its call runs on (continueAfterTimeout) and the migration waits for it; one that fails after its call counts as failed', async () => {
+    // 400,000 wide rows: a table-copying ALTER takes well over the 150 ms this loopback gives a call (AWS: 45 s).
+    const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
+    try {
+      await admin.query("CREATE TABLE wide (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB");
+      await admin.query("INSERT INTO wide SELECT seq, CONCAT('p', seq) FROM seq_1_to_400000");
+      const files = [{ name: 'V1__wide.sql', body: 'ALTER TABLE wide ADD COLUMN n INT NULL, ALGORITHM=COPY;' }];
+      const out = await applyMigrations(sql, loadMigrations(files, 'mysql'), { historyTable: 'wide_hist', executionArn: 'arn:wide', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 5000 });
+      expect(out.applied.map((a) => a.script)).toEqual(['V1__wide.sql']);
+      const [cols] = await admin.query("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'wide' AND COLUMN_NAME = 'n'");
+      expect(cols).toHaveLength(1);
+      // Two equal values at the very end: the unique key's copy fails after its call has returned; nothing changed, and the run says so.
+      await admin.query("UPDATE wide SET pad = 'dup' WHERE id >= 399999");
+      const bad = [...files, { name: 'V2__unique.sql', body: 'ALTER TABLE wide ADD UNIQUE KEY wide_pad (pad), ALGORITHM=COPY;' }];
+      await expect(
+        applyMigrations(sql, loadMigrations(bad, 'mysql'), { historyTable: 'wide_hist', executionArn: 'arn:wide2', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 5000, lockRetries: 0 }),
+      ).rejects.toThrow(/ALTER TABLE wide ADD UNIQUE KEY wide_pad .* ended without changing wide/);
+      const [keys] = await admin.query("SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'wide' AND INDEX_NAME = 'wide_pad'");
+      expect(keys).toHaveLength(0);
+    } finally {
+      await sql.close();
+    }
+  }, 120_000);
+
+  it('an ALTER that outlives its Lambda is followed by the next invocation (MigrationStillRunning) and counted once', async () => {
+    const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
+    try {
+      await admin.query('CREATE TABLE longer (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB');
+      await admin.query("INSERT INTO longer SELECT seq, CONCAT('p', seq) FROM seq_1_to_400000");
+      const files = [{ name: 'V1__longer.sql', body: 'ALTER TABLE longer ADD COLUMN m INT NULL, ALGORITHM=COPY;' }];
+      const opts = (remainingMs: () => number) => ({ historyTable: 'longer_hist', executionArn: 'arn:longer', appliedBy: 'ops', remainingMs, deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 5000 });
+      // The first invocation sends it, its call times out (the copy runs on), and its time is up.
+      await expect(applyMigrations(sql, loadMigrations(files, 'mysql'), opts(() => 10_000))).rejects.toMatchObject({ name: 'MigrationStillRunning' });
+      const out = await applyMigrations(sql, loadMigrations(files, 'mysql'), opts(() => 600_000));
+      expect(out.applied[0]).toMatchObject({ script: 'V1__longer.sql', foundApplied: [1] });
+      const [cols] = await admin.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'longer' AND COLUMN_NAME = 'm'");
+      expect(cols).toHaveLength(1);
+    } finally {
+      await sql.close();
+    }
+  }, 120_000);
+
+  it('a DDL statement sent past its call still waits at most lockTimeoutMs for a metadata lock: stopped (KILL QUERY), retried, applied once the lock is gone', async () => {
+    const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
+    const holder = await mysql.createConnection(url);
+    try {
+      await admin.query('CREATE TABLE held (id INT PRIMARY KEY) ENGINE=InnoDB');
+      await holder.query('START TRANSACTION');
+      await holder.query('SELECT * FROM held'); // a shared metadata lock until COMMIT
+      const files = [{ name: 'V1__held.sql', body: 'ALTER TABLE held ADD COLUMN v INT;' }];
+      const opts = { historyTable: 'held_hist', executionArn: 'arn:held', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 1000 };
+      await expect(applyMigrations(sql, loadMigrations(files, 'mysql'), { ...opts, lockRetries: 0 })).rejects.toThrow(/Lock wait timeout exceeded/);
+      const [left] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'ALTER TABLE held ADD COLUMN v INT'");
+      expect(left).toHaveLength(0);
+      setTimeout(() => void holder.query('COMMIT'), 1500);
+      const out = await applyMigrations(sql, loadMigrations(files, 'mysql'), { ...opts, executionArn: 'arn:held2', lockRetries: 4 });
+      expect(out.applied[0]!.lockRetries).toBeGreaterThanOrEqual(1);
+    } finally {
+      await holder.end();
+      await sql.close();
+    }
+  }, 60_000);
+
   it("a migration's session settings end with its statement (pinned by a transaction id), and the run on MariaDB ends GO through the Data API", async () => {
     const sql = await loopbackDataApi(url, undefined, {});
     try {
