@@ -377,8 +377,10 @@ async function applyStepwise(
   }
   try {
     if (mysqlTable !== undefined) {
-      // Its outcome, should its call time out, is the table's definition: changed means done (MySQL DDL is atomic).
-      const definition = async () => String(Object.values((await client.query(`SHOW CREATE TABLE ${mysqlTable}`)).rows[0] ?? {})[1] ?? '');
+      // Its outcome, should its call time out, is the table's definition: changed (or renamed away) means done (MySQL
+      // DDL is atomic). A table that cannot be shown leaves the statement's own error to speak.
+      const definition = async () =>
+        String(Object.values((await client.query(`SHOW CREATE TABLE ${mysqlTable}`).catch(() => ({ rows: [] as Record<string, unknown>[] }))).rows[0] ?? {})[1] ?? '');
       const before = INVISIBLE_REBUILD.test(sql) ? '' : await definition();
       const { timedOut } = await runOutliving(client, sql, { ...opts, lockTimeoutMs });
       if (timedOut && before && (await definition()) === before)

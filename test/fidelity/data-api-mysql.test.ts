@@ -74,12 +74,16 @@ describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
     }
   });
 
+  /** 400,000 wide rows: a table-copying ALTER takes well over the 150 ms the loopbacks below give a call (AWS: 45 s). */
+  const wideTable = async (table: string) => {
+    await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB`);
+    await admin.query(`INSERT INTO ${table} SELECT seq, CONCAT('p', seq) FROM seq_1_to_400000`);
+  };
+
   it('an ALTER that outlives its call runs on (continueAfterTimeout) and the migration waits for it; one that fails after its call counts as failed', async () => {
-    // 400,000 wide rows: a table-copying ALTER takes well over the 150 ms this loopback gives a call (AWS: 45 s).
     const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
     try {
-      await admin.query("CREATE TABLE wide (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB");
-      await admin.query("INSERT INTO wide SELECT seq, CONCAT('p', seq) FROM seq_1_to_400000");
+      await wideTable('wide');
       const files = [{ name: 'V1__wide.sql', body: 'ALTER TABLE wide ADD COLUMN n INT NULL, ALGORITHM=COPY;' }];
       const out = await applyMigrations(sql, loadMigrations(files, 'mysql'), { historyTable: 'wide_hist', executionArn: 'arn:wide', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 5000 });
       expect(out.applied.map((a) => a.script)).toEqual(['V1__wide.sql']);
@@ -101,8 +105,7 @@ describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
   it('an ALTER that outlives its Lambda is followed by the next invocation (MigrationStillRunning) and counted once', async () => {
     const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
     try {
-      await admin.query('CREATE TABLE longer (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB');
-      await admin.query("INSERT INTO longer SELECT seq, CONCAT('p', seq) FROM seq_1_to_400000");
+      await wideTable('longer');
       const files = [{ name: 'V1__longer.sql', body: 'ALTER TABLE longer ADD COLUMN m INT NULL, ALGORITHM=COPY;' }];
       const opts = (remainingMs: () => number) => ({ historyTable: 'longer_hist', executionArn: 'arn:longer', appliedBy: 'ops', remainingMs, deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 5000 });
       // The first invocation sends it, its call times out (the copy runs on), and its time is up.
