@@ -4,7 +4,8 @@
  * classification, owner, retry_at_utc and unblock_criteria.
  */
 import { CLASSIFICATIONS, type Classification, GateFailed, VerifyFailed } from './errors';
-import type { GateOutcome, VerifyOutcome } from './verify';
+import type { VerifyOutcome } from './verify';
+import { failingGates, type GateOutcome } from './compare/verdict';
 import { STAGE_ORDER, STATES, type TaskKey } from './states';
 
 /** Decide: throw the NO_GO the results call for, or say what GO will do. */
@@ -26,7 +27,7 @@ export function decide(verify: VerifyOutcome, gate: GateOutcome): { verdict: 'PR
     ];
     const overall = gate.overall.verdict !== 'PASS' ? [`overall: diff ${gate.overall.diff} rows (${gate.overall.diffPercent}%)`] : [];
     const reasons = [...bad, ...overall];
-    throw new GateFailed(`fast gate ${gate.verdict}: ${reasons.join('; ')}`, { reasons, verdict: gate.verdict });
+    throw new GateFailed(`${failingGates(gate)} ${gate.verdict}: ${reasons.join('; ')}`, { reasons, verdict: gate.verdict });
   }
   return {
     verdict: 'PROCEED',

@@ -19,7 +19,8 @@ import { type Baseline, runPreflight } from './preflight';
 import { holdRunLease, releaseRunLease } from './lease';
 import { dbRef, parseSpec, platformProblems, RunSpec } from './spec';
 import type { TaskKey } from './states';
-import { fastGate, type GateOutcome, runVerify, type Verdict, type VerifyOutcome } from './verify';
+import { runVerify, type VerifyOutcome } from './verify';
+import { combine, fastGate, type GateOutcome } from './compare/verdict';
 import { aggregateGates, checkGateChunk, type GateItem, gateKey, planGates, renderDiffReport } from './compare/stage';
 import { mdText, renderSummary } from './summary';
 import { escapeHtml } from './html';
@@ -335,9 +336,7 @@ export async function gatesStage(s: StageState, deps: Deps) {
       s.spec.gates.fast,
     );
     const overallFast = fastTotals.tables.length ? fastTotals.overall : undefined;
-    const chunked: Verdict =
-      tables.some((t) => t.verdict === 'FAIL') || overallFast?.verdict === 'FAIL' ? 'FAIL' : tables.some((t) => t.verdict === 'INCONCLUSIVE') ? 'INCONCLUSIVE' : 'PASS';
-    const verdict: Verdict = counts.verdict === 'FAIL' || chunked === 'FAIL' ? 'FAIL' : counts.verdict === 'INCONCLUSIVE' || chunked === 'INCONCLUSIVE' ? 'INCONCLUSIVE' : 'PASS';
+    const verdict = combine([counts.verdict, ...tables.map((t) => t.verdict), overallFast?.verdict]);
     const gate: GateOutcome = {
       ...counts,
       verdict,

@@ -1,6 +1,7 @@
 /** summary.md: what a person reads first. */
 import type { ClassifyOutcome } from './decision';
-import type { GateOutcome, VerifyOutcome } from './verify';
+import type { VerifyOutcome } from './verify';
+import type { GateOutcome } from './compare/verdict';
 import { STAGE_ORDER, STATES } from './states';
 
 /**

@@ -1,8 +1,7 @@
 /**
  * Verify: exact row counts per table (source vs target, or before vs after an
  * in-place migration) and assertion queries that must return zero rows.
- * Gates: the fast method gate applies the count tolerance (absolute rows and
- * percent, per table and overall).
+ * The counts' verdict (the tolerance) is compare/verdict.ts's.
  */
 import type { Deps, SqlClient, SqlParams } from '../ports';
 import { keyParam } from './backfill-load';
@@ -12,14 +11,8 @@ import type { RunSpec } from './spec';
 import { dbRef } from './spec';
 import { countRows, integerPrimaryKey } from './row-count';
 import { runIntegrity } from './integrity';
+import type { TableCount } from './compare/verdict';
 
-export interface TableCount {
-  readonly table: string;
-  /** Exact counts as decimal strings; null when the count could not be read. */
-  readonly expected: string | null;
-  readonly actual: string | null;
-  readonly error?: string;
-}
 
 export interface AssertionResult {
   readonly name: string;
@@ -155,76 +148,3 @@ function parsedOrCut(json: string): Record<string, unknown> {
   }
 }
 
-export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
-
-export interface TableGate {
-  readonly table: string;
-  readonly expected: string | null;
-  readonly actual: string | null;
-  readonly diff: string | null;
-  readonly diffPercent: number | null;
-  readonly verdict: Verdict;
-  readonly reason: string;
-}
-
-export interface GateOutcome {
-  readonly method: 'fast';
-  readonly toleranceRows: number;
-  readonly tolerancePercent: number;
-  readonly tables: TableGate[];
-  readonly overall: { expected: string; actual: string; diff: string; diffPercent: number; verdict: Verdict };
-  readonly verdict: Verdict;
-  /** Chunked method gates per table (fast / exact), when gates.tables is set. */
-  readonly methodTables?: { table: string; verdict: Verdict; reason: string; chunks: number; diffs: number; rowsPerSecond: number | null }[];
-  /** The fast tolerance over all method tables together. */
-  readonly methodOverall?: GateOutcome['overall'];
-}
-
-/** |a-b| <= rows AND |a-b| <= percent of expected. Both default to 0: exact equality. */
-function within(expected: bigint, actual: bigint, rows: number, percent: number): { diff: bigint; pct: number; ok: boolean } {
-  const diff = actual - expected;
-  const abs = diff < 0n ? -diff : diff;
-  const pct = expected === 0n ? (abs === 0n ? 0 : 100) : Number((abs * 1_000_000n) / expected) / 10_000;
-  return { diff, pct, ok: abs <= BigInt(rows) && pct <= percent };
-}
-
-/** Pure: the fast gate over verify's counts. */
-export function fastGate(counts: readonly TableCount[], tolerance: { toleranceRows: number; tolerancePercent: number }): GateOutcome {
-  let te = 0n;
-  let ta = 0n;
-  let inconclusive = false;
-  const tables = counts.map((c): TableGate => {
-    if (c.expected === null || c.actual === null) {
-      inconclusive = true;
-      return { table: c.table, expected: c.expected, actual: c.actual, diff: null, diffPercent: null, verdict: 'INCONCLUSIVE', reason: c.error ?? 'count missing' };
-    }
-    const e = BigInt(c.expected);
-    const a = BigInt(c.actual);
-    te += e;
-    ta += a;
-    const w = within(e, a, tolerance.toleranceRows, tolerance.tolerancePercent);
-    return {
-      table: c.table,
-      expected: c.expected,
-      actual: c.actual,
-      diff: w.diff.toString(),
-      diffPercent: w.pct,
-      verdict: w.ok ? 'PASS' : 'FAIL',
-      reason: w.ok
-        ? w.diff === 0n
-          ? 'counts equal'
-          : `diff ${w.diff} within tolerance (${tolerance.toleranceRows} rows, ${tolerance.tolerancePercent}%)`
-        : `diff ${w.diff} rows (${w.pct}%); expected within ${tolerance.toleranceRows} rows and ${tolerance.tolerancePercent}%`,
-    };
-  });
-  const o = within(te, ta, tolerance.toleranceRows, tolerance.tolerancePercent);
-  const overallVerdict: Verdict = inconclusive ? 'INCONCLUSIVE' : o.ok ? 'PASS' : 'FAIL';
-  const verdict: Verdict = inconclusive ? 'INCONCLUSIVE' : tables.every((t) => t.verdict === 'PASS') && o.ok ? 'PASS' : 'FAIL';
-  return {
-    method: 'fast',
-    ...tolerance,
-    tables,
-    overall: { expected: te.toString(), actual: ta.toString(), diff: o.diff.toString(), diffPercent: o.pct, verdict: overallVerdict },
-    verdict,
-  };
-}

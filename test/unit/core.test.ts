@@ -11,7 +11,8 @@ import { checkParameters, parseServerVersion } from '../../lambdas/core/prefligh
 import type { Deps } from '../../lambdas/ports';
 import { parseSpec, platformProblems, RunSpec } from '../../lambdas/core/spec';
 import { assertSingleStatement, namedParams, splitStatements } from '../../lambdas/core/sql-lexer';
-import { fastGate, type VerifyOutcome } from '../../lambdas/core/verify';
+import type { VerifyOutcome } from '../../lambdas/core/verify';
+import { fastGate } from '../../lambdas/core/compare/verdict';
 
 describe('sql lexer', () => {
   it('splits PostgreSQL scripts on ; outside strings, dollar quotes, identifiers and comments', () => {

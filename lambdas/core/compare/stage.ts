@@ -9,13 +9,13 @@ import { errorMessage } from '../errors';
 import { canonicalJson, readEvidenceJson } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
-import type { Verdict } from '../verify';
 import { DEFAULT_PLAN, planChunks } from './chunks';
 import { DEFAULT_DRILL } from './drilldown';
 import type { KeyDiff } from './drilldown';
 import { type ChunkCheck, checkChunk, DEFAULT_CHECK } from './gate';
 import { buildTablePlan } from './run';
 import type { TablePlan } from './table-plan';
+import { type Verdict, tableVerdict, worstStatus } from './verdict';
 
 export const gateKey = (runId: string, rest: string) => `${runId}/07_gates/${rest}`;
 const errorKey = (runId: string, item: { table: string; index: number }) => gateKey(runId, `errors/${item.table}/${String(item.index).padStart(6, '0')}.json`);
@@ -108,7 +108,7 @@ const sourceRows = (checks: readonly ChunkCheck[]) => Number(checks[0]?.source.n
 export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean; rows: number }> {
   const ck = gateKey(spec.runId, `chunks/${item.table}/${String(item.index).padStart(6, '0')}.json`);
   const done = await readJson<{ checks: ChunkCheck[] }>(deps, ck);
-  if (done) return { t: item.table, i: item.index, s: worst(done.checks.map((c) => c.status)), skipped: true, rows: sourceRows(done.checks) };
+  if (done) return { t: item.table, i: item.index, s: worstStatus(done.checks.map((c) => c.status)), skipped: true, rows: sourceRows(done.checks) };
   let file = planCache.get(spec.runId);
   if (!file) {
     file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
@@ -132,7 +132,7 @@ export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps):
   const named = checks.reduce((n, c) => n + (c.diffs?.length ?? 0), 0);
   if (named) await deps.evidence.put(gateKey(spec.runId, `known-diffs/${item.table}/${String(item.index).padStart(6, '0')}.${named}.json`), '{}\n', 'application/json');
   // A DIFF found by exact also carries the keys; an ERROR is retried by a rerun, so no checkpoint.
-  const status = worst(checks.map((c) => c.status));
+  const status = worstStatus(checks.map((c) => c.status));
   const record = canonicalJson({ ...item, checks, finished_utc: deps.clock.now().toISOString() });
   if (status !== 'ERROR') await deps.evidence.put(ck, record, 'application/json');
   // An error is no checkpoint (a rerun checks the chunk again), but its cause is evidence: Gates names it.
@@ -144,10 +144,6 @@ export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps):
 async function knownDiffs(runId: string, table: string, deps: Deps): Promise<number> {
   const marks = await deps.evidence.list(gateKey(runId, `known-diffs/${table}/`));
   return marks.reduce((n, m) => n + Number(/\.(\d+)\.json$/.exec(m.key)?.[1] ?? 0), 0);
-}
-
-function worst(statuses: string[]): string {
-  return (['ERROR', 'UNSTABLE', 'DIFF'] as const).find((s) => statuses.includes(s)) ?? 'MATCH';
 }
 
 export interface TableReport {
@@ -209,43 +205,32 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
       : undefined;
     const diffs = exactChecks.flatMap((c) => c.diffs ?? []).slice(0, g.maxDiffs);
     const truncated = exactChecks.some((c) => c.diffsTruncated) || exactChecks.flatMap((c) => c.diffs ?? []).length > g.maxDiffs;
-    let verdict: Verdict = 'PASS';
-    const reasons: string[] = [];
+    let missingCause: string | undefined;
     if (missing > 0) {
-      verdict = 'INCONCLUSIVE';
       const errors = await deps.evidence.list(gateKey(spec.runId, `errors/${t.table}/`));
       const first = errors.length ? await readJson<{ index: number; checks: ChunkCheck[] }>(deps, errors[0]!.key) : undefined;
       const cause = first?.checks.find((c) => c.error)?.error;
-      reasons.push(`${missing} of ${t.chunks} chunks have no result${cause ? ` (chunk ${first!.index}: ${cause}; ${errors.length} error record(s) in 07_gates/errors/${t.table}/)` : ''}`);
+      if (cause) missingCause = `chunk ${first!.index}: ${cause}; ${errors.length} error record(s) in 07_gates/errors/${t.table}/`;
     }
-    if (fast) {
-      const d = BigInt(fast.diff) < 0n ? -BigInt(fast.diff) : BigInt(fast.diff);
-      const pct = BigInt(fast.source) === 0n ? (d === 0n ? 0 : 100) : Number((d * 1_000_000n) / BigInt(fast.source)) / 10_000;
-      if (d > BigInt(g.fast.toleranceRows) || pct > g.fast.tolerancePercent) {
-        verdict = 'FAIL';
-        reasons.push(`fast: ${fast.source} rows on the source, ${fast.target} on the target (diff ${fast.diff}, ${pct}%); expected within ${g.fast.toleranceRows} rows and ${g.fast.tolerancePercent}%`);
-      } else if (d > 0n) reasons.push(`fast: diff ${fast.diff} within tolerance`);
-    }
-    if (exact) {
-      if (exact.differing) {
-        verdict = 'FAIL';
-        reasons.push(`exact: ${exact.differing} chunk(s) differ; ${diffs.length}${truncated ? '+' : ''} differing key(s)`);
-      }
-      if (exact.unstable || exact.errors) {
-        if (verdict !== 'FAIL') verdict = 'INCONCLUSIVE';
-        reasons.push(`exact: ${exact.unstable} chunk(s) changed while being read (live writes), ${exact.errors} chunk(s) failed`);
-      }
-    }
-    if (fastChecks.some((c) => c.status === 'UNSTABLE' || c.status === 'ERROR') && verdict === 'PASS') {
-      verdict = 'INCONCLUSIVE';
-      reasons.push('fast: some chunks were unstable or failed');
-    }
+    const { verdict, reason } = tableVerdict(
+      {
+        chunks: t.chunks,
+        missing,
+        ...(missingCause ? { missingCause } : {}),
+        ...(fast ? { fast } : {}),
+        fastUnsettled: fastChecks.some((c) => c.status === 'UNSTABLE' || c.status === 'ERROR'),
+        ...(exact ? { exact } : {}),
+        diffs: diffs.length,
+        diffsTruncated: truncated,
+      },
+      g.fast,
+    );
     const ms = checks.reduce((n, c) => n + c.ms, 0);
     const rows = Number(exact?.source ?? fast?.source ?? '0');
     reports.push({
       table: t.table,
       verdict,
-      reason: reasons.join('; ') || 'every chunk matches',
+      reason,
       chunks: t.chunks,
       ...(t.estimateRows ? { estimateRows: t.estimateRows } : {}),
       ...(fast ? { fast } : {}),
