@@ -146,24 +146,32 @@ async function plannedCheckpoints(spec: RunSpec, deps: Pick<Deps, 'evidence'>): 
   });
 }
 
-/**
- * GO needs every planned chunk checkpointed for the plan it ran under: the
- * chunks of the fixed plan whose checkpoint is missing or names another
- * identity (empty = complete).
- */
-export async function missingCheckpoints(spec: RunSpec, deps: Pick<Deps, 'evidence'>): Promise<{ planned: number; missing: Chunk[] }> {
-  const all = await plannedCheckpoints(spec, deps);
-  return { planned: all.length, missing: all.filter((c) => !c.checkpoint).map((c) => c.chunk) };
+/** Per backfill task: its planned chunks, those done by an earlier attempt (this one skipped them), the rows written. */
+export interface BackfillTally {
+  readonly task: string;
+  readonly chunks: number;
+  readonly skipped: number;
+  readonly rows: number;
 }
 
 /**
- * What the backfill did, from its checkpoints (the Map results stay out of the state): per checkpointed chunk its
- * task, the rows it wrote, and whether an attempt before the one that started at `since` did it (this one skipped it).
+ * GO needs every planned chunk checkpointed for the plan it ran under: the
+ * chunks of the fixed plan whose checkpoint is missing or names another
+ * identity (empty = complete), and, from the same reads, what the checkpoints
+ * say per task (`since`: when this attempt started).
  */
-export async function backfillTally(spec: RunSpec, since: string | undefined, deps: Pick<Deps, 'evidence'>): Promise<{ t: string; rows: number; skipped: boolean }[]> {
-  return (await plannedCheckpoints(spec, deps)).flatMap(({ chunk, checkpoint: cp }) =>
-    cp ? [{ t: chunk.task, rows: cp.rows ?? 0, skipped: since !== undefined && (cp.finished_utc ?? '') < since }] : [],
-  );
+export async function checkpointsOfPlan(spec: RunSpec, since: string | undefined, deps: Pick<Deps, 'evidence'>): Promise<{ planned: number; missing: Chunk[]; tasks: BackfillTally[] }> {
+  const all = await plannedCheckpoints(spec, deps);
+  const tasks = new Map<string, { task: string; chunks: number; skipped: number; rows: number }>();
+  for (const { chunk, checkpoint: cp } of all) {
+    if (!cp) continue;
+    const t = tasks.get(chunk.task) ?? { task: chunk.task, chunks: 0, skipped: 0, rows: 0 };
+    t.chunks++;
+    t.rows += cp.rows ?? 0;
+    if (since !== undefined && (cp.finished_utc ?? '') < since) t.skipped++;
+    tasks.set(chunk.task, t);
+  }
+  return { planned: all.length, missing: all.filter((c) => !c.checkpoint).map((c) => c.chunk), tasks: [...tasks.values()] };
 }
 
 export function chunkKey(runId: string, c: Pick<Chunk, 'task' | 'index'>): string {

@@ -7,7 +7,7 @@ import type { Deps, EvidenceObject } from '../ports';
 import { type ActionWaiting, runCutover, runRollback, runSmoke, describeAction } from './actions';
 import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { signRoot } from './signature';
-import { backfillPlanFile, backfillTally, type Chunk, fixedBackfillPlan, missingCheckpoints, runChunk } from './backfill';
+import { backfillPlanFile, type Chunk, checkpointsOfPlan, fixedBackfillPlan, runChunk } from './backfill';
 import { classify, decide, type ClassifyOutcome } from './decision';
 import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
 import { appendAddendum, buildManifest, readAddenda, canonicalJson, specKey, readEvidenceJson, sha256Hex, type StepRecord, type StepResult, stepKey, stepRecord, isUnlisted } from './evidence';
@@ -266,7 +266,8 @@ export async function verifyStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'verify', 'verify: row counts and assertions', async () => {
     await renewLease(s, deps);
     // The invariant GO rests on: every chunk of the fixed plan has a checkpoint for that plan.
-    const backfill = await missingCheckpoints(s.spec, deps);
+    const attempts = await readAttempts(s.spec.runId, deps).catch(() => []);
+    const backfill = await checkpointsOfPlan(s.spec, attempts.at(-1)?.started_utc, deps);
     if (backfill.missing.length)
       throw new BackfillFailed(
         `${backfill.missing.length} of ${backfill.planned} planned backfill chunk(s) have no checkpoint for the plan they ran under: ${backfill.missing
@@ -276,7 +277,8 @@ export async function verifyStage(s: StageState, deps: Deps) {
         { missing: backfill.missing.slice(0, 100), planned: backfill.planned },
       );
     const baseline = ((s.results.preflight as { baselineCounts?: Record<string, string> } | undefined)?.baselineCounts ?? {}) as Record<string, string>;
-    const out = await runVerify(s.spec, baseline, deps);
+    // Summary's backfill table: the checkpoints were just read, they are not read again.
+    const out = { ...(await runVerify(s.spec, baseline, deps)), ...(backfill.tasks.length ? { backfill: backfill.tasks } : {}) };
     const ok = out.assertions.every((a) => a.ok) && out.tables.every((t) => !t.error);
     return {
       value: out,
@@ -641,8 +643,7 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
   const reason = go ? 'every gate passed, approved, cut over, smoke checks passed' : (c?.reason ?? s.classifyError?.Cause ?? 'run did not complete');
   const summaryKey = `${w.runId}/summary.md`;
   const attempts = await readAttempts(w.runId, deps).catch(() => []);
-  const backfillChunks = parsed.success && parsed.data.runId === w.runId ? await backfillTally(parsed.data, attempts.at(-1)?.started_utc, deps).catch(() => []) : [];
-  const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now(), attempts: attempts.length || undefined, backfillChunks });
+  const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now(), attempts: attempts.length || undefined });
   await deps.evidence.put(summaryKey, md, 'text/markdown; charset=utf-8');
   await deps.evidence.put(
     stepKey(w.runId, 'summary'),

@@ -19,12 +19,6 @@ export function mdText(v: unknown): string {
     .trim();
 }
 
-export interface BackfillChunkResult {
-  readonly t: string;
-  readonly rows: number;
-  readonly skipped: boolean;
-}
-
 export function renderSummary(r: {
   runId: string;
   owner: string;
@@ -36,8 +30,6 @@ export function renderSummary(r: {
   now: Date;
   /** Attempts the run took (1 = never interrupted). */
   attempts?: number;
-  /** Every backfill chunk's result, inline phases and Distributed Map phases alike (chunkResults). */
-  backfillChunks?: readonly BackfillChunkResult[];
 }): string {
   const out: string[] = [];
   out.push(`# cutline run ${r.runId}: ${r.outcome}${r.outcome === 'NO_GO' ? ` / ${r.classification}` : ''}`, '');
@@ -56,18 +48,11 @@ export function renderSummary(r: {
   }
   if (r.results.rollback) out.push(`| Rollback | ${(r.results.rollback as { ok: boolean }).ok ? 'done' : 'FAILED'} |`);
 
-  const chunks = r.backfillChunks;
-  if (chunks?.length) {
-    const byTask = new Map<string, { rows: number; chunks: number; skipped: number }>();
-    for (const c of chunks) {
-      const t = byTask.get(c.t) ?? { rows: 0, chunks: 0, skipped: 0 };
-      t.rows += c.rows;
-      t.chunks++;
-      if (c.skipped) t.skipped++;
-      byTask.set(c.t, t);
-    }
+  const verify = r.results.verify as VerifyOutcome | undefined;
+  const backfill = verify?.backfill;
+  if (backfill?.length) {
     out.push('', '## Backfill', '', '| task | chunks | skipped (already done) | rows |', '|---|---:|---:|---:|');
-    for (const [t, v] of byTask) out.push(`| ${mdText(t)} | ${v.chunks} | ${v.skipped} | ${v.rows} |`);
+    for (const t of backfill) out.push(`| ${mdText(t.task)} | ${t.chunks} | ${t.skipped} | ${t.rows} |`);
   }
   const gates = r.results.gates as GateOutcome | undefined;
   if (gates) {
@@ -80,7 +65,6 @@ export function renderSummary(r: {
     for (const t of gates.methodTables) out.push(`| ${mdText(t.table)} | ${t.verdict} | ${t.chunks} | ${t.diffs} | ${t.rowsPerSecond ?? '-'} | ${mdText(t.reason)} |`);
     out.push('', 'Differing keys: `07_gates/diff.txt` (readable) and `07_gates/report.json`; per chunk: `07_gates/chunks/<table>/`.');
   }
-  const verify = r.results.verify as VerifyOutcome | undefined;
   if (verify?.assertions.length) {
     out.push('', '## Assertions', '', '| assertion | violations | result |', '|---|---:|---|');
     for (const a of verify.assertions) out.push(`| ${mdText(a.name)} | ${a.violations} | ${a.ok ? 'PASS' : a.error ? `ERROR: ${mdText(a.error)}` : 'FAIL'} |`);

@@ -12,6 +12,7 @@ import { dbRef } from './spec';
 import { countRows, integerPrimaryKey } from './row-count';
 import { runIntegrity } from './integrity';
 import type { TableCount } from './compare/verdict';
+import type { BackfillTally } from './backfill';
 
 
 export interface AssertionResult {
@@ -29,6 +30,8 @@ export interface VerifyOutcome {
   readonly mode: RunSpec['verify']['rowCounts'];
   readonly tables: TableCount[];
   readonly assertions: AssertionResult[];
+  /** What the backfill checkpoints say per task (Verify checks them all before it counts). */
+  readonly backfill?: BackfillTally[];
 }
 
 const jsonable = (row: Record<string, unknown>) =>

@@ -74,15 +74,23 @@ describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
     }
   });
 
-  /** 400,000 wide rows: a table-copying ALTER takes well over the 150 ms the loopbacks below give a call (AWS: 45 s). */
+  /** A loopback that gives a call 150 ms (AWS: 45 s). */
+  const shortCalls = async (fn: (sql: Awaited<ReturnType<typeof loopbackDataApi>>) => Promise<void>) => {
+    const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
+    try {
+      await fn(sql);
+    } finally {
+      await sql.close();
+    }
+  };
+  /** 400,000 wide rows: a table-copying ALTER takes well over a 150 ms call. */
   const wideTable = async (table: string) => {
     await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, pad CHAR(200) NOT NULL) ENGINE=InnoDB`);
     await admin.query(`INSERT INTO ${table} SELECT seq, CONCAT('p', seq) FROM seq_1_to_400000`);
   };
 
-  it('an ALTER that outlives its call runs on (continueAfterTimeout) and the migration waits for it; one that fails after its call counts as failed', async () => {
-    const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
-    try {
+  it('an ALTER that outlives its call runs on (continueAfterTimeout) and the migration waits for it; one that fails after its call counts as failed', async () =>
+    shortCalls(async (sql) => {
       await wideTable('wide');
       const files = [{ name: 'V1__wide.sql', body: 'ALTER TABLE wide ADD COLUMN n INT NULL, ALGORITHM=COPY;' }];
       const out = await applyMigrations(sql, loadMigrations(files, 'mysql'), { historyTable: 'wide_hist', executionArn: 'arn:wide', appliedBy: 'ops', deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 5000 });
@@ -97,14 +105,10 @@ describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
       ).rejects.toThrow(/ALTER TABLE wide ADD UNIQUE KEY wide_pad .* ended without changing wide/);
       const [keys] = await admin.query("SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'wide' AND INDEX_NAME = 'wide_pad'");
       expect(keys).toHaveLength(0);
-    } finally {
-      await sql.close();
-    }
-  }, 120_000);
+    }), 120_000);
 
-  it('an ALTER that outlives its Lambda is followed by the next invocation (MigrationStillRunning) and counted once', async () => {
-    const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
-    try {
+  it('an ALTER that outlives its Lambda is followed by the next invocation (MigrationStillRunning) and counted once', async () =>
+    shortCalls(async (sql) => {
       await wideTable('longer');
       const files = [{ name: 'V1__longer.sql', body: 'ALTER TABLE longer ADD COLUMN m INT NULL, ALGORITHM=COPY;' }];
       const opts = (remainingMs: () => number) => ({ historyTable: 'longer_hist', executionArn: 'arn:longer', appliedBy: 'ops', remainingMs, deps: { clock: systemClock, progress: undefined }, lockTimeoutMs: 5000 });
@@ -114,10 +118,7 @@ describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
       expect(out.applied[0]).toMatchObject({ script: 'V1__longer.sql', foundApplied: [1] });
       const [cols] = await admin.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'longer' AND COLUMN_NAME = 'm'");
       expect(cols).toHaveLength(1);
-    } finally {
-      await sql.close();
-    }
-  }, 120_000);
+    }), 120_000);
 
   it('a DDL statement sent past its call still waits at most lockTimeoutMs for a metadata lock: stopped (KILL QUERY), retried, applied once the lock is gone', async () => {
     const sql = await loopbackDataApi(url, undefined, { statementTimeoutMs: 150 });
