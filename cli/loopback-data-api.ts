@@ -6,6 +6,7 @@
  * connection is free with nothing of an earlier call's session left, transactions by id rolled back after 3 minutes
  * idle.
  */
+import { engineOfUrl } from '../lambdas/core/spec';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import type { PGlite } from '@electric-sql/pglite';
 import mysql from 'mysql2/promise';
@@ -30,10 +31,13 @@ class LoopbackDataApiSql extends DataApiSql {
   }
 }
 
+/** The engine of a database server's URL (postgres://, mysql://, ...); undefined for pglite:// (in process) and unknown schemes. */
+export const serverEngineOfUrl = (url: string) => (url.startsWith('pglite:') ? undefined : engineOfUrl(url));
+
 /** A Data API client for a local PostgreSQL or MySQL / MariaDB URL (or the embedded database behind a pglite:// URL). */
 export async function loopbackDataApi(url: string, embedded: PGlite | undefined, opts: DataApiServerOptions = {}): Promise<SqlClient> {
-  const isMysql = /^(mysql|mariadb):/.test(url);
-  if (!embedded && !isMysql && !/^postgres(ql)?:/.test(url)) throw new Error(`--data-api: ${redactUrl(url)} is not PostgreSQL or MySQL; expected postgres://, mysql:// or pglite://`);
+  const isMysql = serverEngineOfUrl(url) === 'mysql';
+  if (!embedded && !serverEngineOfUrl(url)) throw new Error(`--data-api: ${redactUrl(url)} is not PostgreSQL or MySQL; expected postgres://, mysql:// or pglite://`);
   const pgPool = embedded || isMysql ? undefined : new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000, options: '-c TimeZone=UTC' });
   pgPool?.on('error', () => undefined);
   // As Aurora MySQL answers: BIGINT and DECIMAL exact (strings), dates as the server writes them, sessions in UTC.

@@ -19,7 +19,8 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { normalizeIdentity } from '../lambdas/core/approval';
-import { TASKS, type TaskKey } from '../lambdas/core/states';
+import { functionSubstitution, TASK_KEYS, type TaskKey } from '../lambdas/core/states';
+import { STAGES } from '../lambdas/handlers/stages';
 import type { DirectoryApprover } from '../lambdas/ports';
 import { ApprovalsBucket } from './approvals-bucket';
 import { EvidenceBucket } from './evidence-bucket';
@@ -76,33 +77,8 @@ export interface CutoverPipelineProps {
   readonly chunkConcurrency?: number;
 }
 
-/** What each task's function may touch (least privilege per function). */
-const CAPS: Record<TaskKey, readonly ('db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations')[]> = {
-  validateSpec: [],
-  preflight: ['db', 'paramsRead', 'commands'],
-  schema: ['db', 'migrations'],
-  commandSend: ['commands'],
-  commandPoll: ['commands'],
-  backfillPlan: ['db'],
-  backfillChunk: ['db'],
-  verify: ['db'],
-  gatePlan: ['db'],
-  gateChunk: ['db'],
-  // db: every stage after Preflight renews the run lease; Summary releases it.
-  gates: ['db'],
-  decide: ['db'],
-  // The approval HMAC key and the Slack webhook only: never the launch-gate parameters.
-  goNoGo: ['notify'],
-  // Contract migrations (migrations/) after the actions.
-  cutover: ['db', 'paramsRead', 'paramsWrite', 'commands', 'migrations'],
-  // curl on the jumpbox: a command.
-  smoke: ['db', 'commands'],
-  rollback: ['db', 'paramsRead', 'paramsWrite', 'commands'],
-  classify: [],
-  summary: ['db'],
-};
-
-const pascal = (s: string) => s.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
+/** A task's construct ids: `${Pascal}Function`, `${Pascal}Logs`. */
+const pascal = (key: TaskKey) => `${key[0]!.toUpperCase()}${key.slice(1)}`;
 
 export class CutoverPipeline extends Construct {
   readonly evidenceBucket: EvidenceBucket;
@@ -202,27 +178,28 @@ export class CutoverPipeline extends Construct {
     const approvalBase = props.approvalBaseUrl ?? this.approvalUrl.url;
 
     const fns = {} as Record<TaskKey, nodejs.NodejsFunction>;
-    for (const key of Object.keys(TASKS) as TaskKey[]) {
-      const t = TASKS[key];
-      const name = pascal(t.handler);
+    for (const key of TASK_KEYS) {
+      const { timeoutSeconds, caps } = STAGES[key];
+      const name = pascal(key);
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention });
       const fn = new nodejs.NodejsFunction(this, `${name}Function`, {
-        entry: path.join(ROOT, 'lambdas/handlers', `${t.handler}.ts`),
+        entry: path.join(ROOT, 'lambdas/handlers/task.ts'),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,
-        timeout: Duration.seconds(t.timeoutSeconds),
+        timeout: Duration.seconds(timeoutSeconds),
         // A Distributed Map fans out to these: capped, so a big run cannot take the account's whole Lambda concurrency.
-        ...(key === 'gateChunk' || key === 'backfillChunk' ? { reservedConcurrentExecutions: props.chunkConcurrency ?? 100 } : {}),
+        ...(caps.includes('fanOut') ? { reservedConcurrentExecutions: props.chunkConcurrency ?? 100 } : {}),
         logGroup,
         environment: {
+          CUTLINE_STAGE: key,
           EVIDENCE_BUCKET: bucket.bucketName,
           WORK_BUCKET: work.bucketName,
           APPROVAL_SECRET_PARAMETER: hmacParam,
-          ...(key === 'goNoGo' ? { APPROVAL_BASE_URL: approvalBase, APPROVALS_BUCKET: approvals.bucket.bucketName } : {}),
-          ...(key === 'goNoGo' || key === 'validateSpec' ? { CUTLINE_APPROVERS: directory } : {}),
-          ...(key === 'summary' || key === 'rollback' ? { SIGNING_KEY_ARN: this.signingKey.keyArn } : {}),
+          ...(caps.includes('approvals') ? { APPROVAL_BASE_URL: approvalBase, APPROVALS_BUCKET: approvals.bucket.bucketName } : {}),
+          ...(caps.includes('approvers') ? { CUTLINE_APPROVERS: directory } : {}),
+          ...(caps.includes('sign') ? { SIGNING_KEY_ARN: this.signingKey.keyArn } : {}),
           NODE_OPTIONS: '--enable-source-maps',
         },
         bundling: {
@@ -234,9 +211,8 @@ export class CutoverPipeline extends Construct {
         },
       });
       this.grant(fn, key, props, paramArn, hmacParam);
-      // Summary signs the manifest root; Rollback signs the addendum of a rollback by hand.
-      if (key === 'summary' || key === 'rollback') fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [this.signingKey.keyArn] }));
-      if (key === 'goNoGo') {
+      if (caps.includes('sign')) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [this.signingKey.keyArn] }));
+      if (caps.includes('approvals')) {
         approvals.allow(fn.role!);
         acknowledge(fn, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'Writing pending approvals into the KMS-encrypted approvals bucket (and publishing to the encrypted topic) needs GenerateDataKey* on those keys only.');
         acknowledgeWildcards(fn, [approvals.bucket.arnForObjects('private/approvals/*')], 'Pending approvals in the approvals bucket, which denies every other principal.');
@@ -253,7 +229,7 @@ export class CutoverPipeline extends Construct {
       // Inline (not an S3 asset): the template shows the exact definition an auditor reviews.
       definitionBody: sfn.DefinitionBody.fromString(readFileSync(ASL_PATH, 'utf8')),
       definitionSubstitutions: {
-        ...Object.fromEntries((Object.keys(TASKS) as TaskKey[]).map((k) => [TASKS[k].substitution, fns[k].functionArn])),
+        ...Object.fromEntries(TASK_KEYS.map((k) => [functionSubstitution(k), fns[k].functionArn])),
         EvidenceBucketName: bucket.bucketName,
         WorkBucketName: work.bucketName,
       },
@@ -283,7 +259,7 @@ export class CutoverPipeline extends Construct {
   }
 
   private grant(fn: nodejs.NodejsFunction, key: TaskKey, props: CutoverPipelineProps, paramArn: (n: string) => string, hmacParam: string) {
-    const caps = CAPS[key];
+    const { caps } = STAGES[key];
     const bucket = this.evidenceBucket.bucket;
     // Evidence is written and read, never deleted, by the functions.
     const objects = (prefix: string, actions: string[]) => {
@@ -310,7 +286,7 @@ export class CutoverPipeline extends Construct {
     }
     const readable = [
       ...(caps.includes('paramsRead') ? (props.parameterPaths ?? []).map((p) => `${paramArn(p.endsWith('/') ? p : `${p}/`)}*`) : []),
-      ...(key === 'goNoGo' ? [paramArn(hmacParam), ...(props.slackWebhookParameter ? [paramArn(props.slackWebhookParameter)] : [])] : []),
+      ...(caps.includes('approvals') ? [paramArn(hmacParam), ...(props.slackWebhookParameter ? [paramArn(props.slackWebhookParameter)] : [])] : []),
       ...(caps.includes('paramsWrite') ? (props.writableParameters ?? []).map(paramArn) : []),
     ];
     if (readable.length) {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
 import type { SqlClient } from '../../lambdas/ports';
-import { defaultApprover, runLocal } from '../../cli/local-runner';
+import { defaultApprover, runLocal } from '../../cli/runner/run';
 import { readSpecFile } from '../../cli/spec-file';
 import { startAgentsApp } from './app';
 

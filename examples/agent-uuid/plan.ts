@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { splitStatements } from '../../lambdas/core/sql-lexer';
-import { planUuid, readUuidGraph } from '../../lambdas/core/uuid-plan';
+import { planUuid, readUuidGraph } from '../../cli/uuid-plan';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

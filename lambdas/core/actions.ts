@@ -1,12 +1,15 @@
 /**
  * Cutover and rollback actions (flip a runtime selector parameter, run SQL,
- * run a jumpbox command) and HTTP smoke checks.
+ * run a jumpbox command), each journaled so it takes effect once.
  */
 import { randomUUID } from 'node:crypto';
 import type { CommandResult, Deps, FullOutput, SqlClient } from '../ports';
+
+/** What the actions touch: the databases, the jumpbox, the parameters, the journal in the evidence. */
+export type ActionDeps = Pick<Deps, 'sql' | 'evidence' | 'commands' | 'parameters' | 'http' | 'clock' | 'logger' | 'progress'>;
 import { CLAIM_SECONDS, COMMAND_GRACE_SECONDS, pollSecondsAfter } from './command-loop';
 import { retryTransient } from './retry';
-import { CutoverFailed, errorMessage, SmokeFailed } from './errors';
+import { CutoverFailed, errorMessage, } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
 import type { Action, RunSpec } from './spec';
 import { dbRef } from './spec';
@@ -128,7 +131,7 @@ export function claimedScript(token: string, script: string, timeoutSeconds: num
 }
 
 /** One action's effect, run now. `sql` actions commit with a marker row, so a resume can tell they happened. */
-async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j: Journal = {}): Promise<ActionResult | CommandRunning> {
+async function runAction(spec: RunSpec, a: Action, index: number, deps: ActionDeps, j: Journal = {}): Promise<ActionResult | CommandRunning> {
   const marker = j.marker;
   const previousKnown = j.previous;
   const base = { index, type: a.type, description: describeAction(a) };
@@ -181,7 +184,7 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: Deps, j:
 }
 
 /** A parameter's value before a flip, for the record: a SecureString's only as its SHA-256 (never the secret itself). */
-async function readPrevious(deps: Deps, name: string): Promise<string | null> {
+async function readPrevious(deps: ActionDeps, name: string): Promise<string | null> {
   const [values, secure] = await Promise.all([deps.parameters.getMany([name]), deps.parameters.secureNames([name])]);
   const v = values.get(name);
   if (v === undefined) return null;
@@ -246,7 +249,7 @@ const EFFECT_NOTE: Partial<Record<JournaledResult['effect'], string>> = {
  * at most once on the host). A command takes one look per call: while it
  * runs, the call returns where it waits (`waiting` is that, when called back).
  */
-async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action, i: number, deps: Deps, waiting?: ActionWaiting): Promise<JournaledResult | ActionWaiting> {
+async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action, i: number, deps: ActionDeps, waiting?: ActionWaiting): Promise<JournaledResult | ActionWaiting> {
   const dir = actionKey(spec.runId, phase, i);
   const marker = `${spec.runId}/${phase}/${i + 1}`;
   const done = await readEvidenceJson<JournaledResult>(deps.evidence, `${dir}.json`);
@@ -300,7 +303,7 @@ export interface ActionsStep<R> {
  * Cutover: actions in order, each exactly once across attempts; the first failure stops and throws (the ASL then
  * rolls back). A running command pauses it (`waiting`); the state machine's Wait loop calls it again with that.
  */
-export async function runCutover(spec: RunSpec, deps: Deps, waiting?: ActionWaiting): Promise<ActionsStep<JournaledResult>> {
+export async function runCutover(spec: RunSpec, deps: ActionDeps, waiting?: ActionWaiting): Promise<ActionsStep<JournaledResult>> {
   const results: JournaledResult[] = [];
   for (const [i, a] of spec.cutover.actions.entries()) {
     const r = await journaled(spec, 'cutover', a, i, deps, waiting);
@@ -318,7 +321,7 @@ export async function runCutover(spec: RunSpec, deps: Deps, waiting?: ActionWait
  * like the cutover and pauses at a running command the same way (called back, the actions before the one it waited
  * for keep their outcome, failed or not); one by hand (`cutline rollback`) runs every action again, to its end.
  */
-export async function runRollback(spec: RunSpec, deps: Deps, opts: { byHand?: boolean; waiting?: ActionWaiting } = {}): Promise<ActionsStep<ActionResult> & { ok: boolean }> {
+export async function runRollback(spec: RunSpec, deps: ActionDeps, opts: { byHand?: boolean; waiting?: ActionWaiting } = {}): Promise<ActionsStep<ActionResult> & { ok: boolean }> {
   const actions: ActionResult[] = [];
   for (const [i, a] of spec.rollback.actions.entries()) {
     const before = opts.waiting && i < opts.waiting.action ? await readEvidenceJson<JournaledResult>(deps.evidence, `${actionKey(spec.runId, 'rollback', i)}.json`) : undefined;
@@ -327,129 +330,4 @@ export async function runRollback(spec: RunSpec, deps: Deps, opts: { byHand?: bo
     actions.push(r);
   }
   return { ok: actions.every((a) => a.ok), actions };
-}
-
-export interface SmokeResult {
-  readonly name: string;
-  readonly url: string;
-  readonly expectStatus: number;
-  readonly status: number | null;
-  readonly ok: boolean;
-  readonly ms: number;
-  readonly detail: string;
-  /** An idempotency check (read, replay, read again): seed 003's 07_idempotency_duplicate. */
-  readonly replay: boolean;
-}
-
-/** seed 003: the payload without its volatile fields, keys sorted, compact JSON, SHA-256. */
-export function canonicalPayloadHash(body: string, ignore: readonly string[]): string {
-  const drop = new Set(ignore);
-  const canon = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(canon);
-    if (v && typeof v === 'object')
-      return Object.fromEntries(
-        Object.keys(v as object)
-          .filter((k) => !drop.has(k))
-          .sort()
-          .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
-      );
-    return v;
-  };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    throw new Error(`the response is not JSON (${JSON.stringify(body.slice(0, 80))}); expected a JSON payload to hash`);
-  }
-  return sha256Hex(JSON.stringify(canon(parsed)));
-}
-
-type SmokeCheck = RunSpec['smoke']['checks'][number];
-
-/** The most of a response body the jumpbox prints: with its three header lines it stays within SSM's 24,000 characters. */
-export const JUMPBOX_BODY_BYTES = 16_000;
-
-interface Fetched {
-  readonly status: number;
-  /** The body, or (from the jumpbox) its first JUMPBOX_BODY_BYTES. */
-  readonly body: string;
-  readonly length: number;
-  readonly sha256: string;
-  /** false: `body` is cut; length and sha256 still describe the whole body. */
-  readonly whole: boolean;
-}
-
-/**
- * One HTTP request, from here or (via jumpbox) with curl on the jumpbox. On the jumpbox the status, the body's
- * length and its SHA-256 come first, on lines of their own, then at most JUMPBOX_BODY_BYTES of the body: SSM's cut
- * of stdout at 24,000 characters can never take the status with it.
- */
-async function fetchOnce(spec: RunSpec, c: { url: string; method: string; timeoutMs: number; via: SmokeCheck['via']; body?: string }, deps: Deps): Promise<Fetched> {
-  if (c.via === 'lambda') {
-    const r = await deps.http.request(c.url, { method: c.method, timeoutMs: c.timeoutMs, ...(c.body ? { body: c.body, headers: { 'content-type': 'application/json' } } : {}) });
-    return { ...r, length: Buffer.byteLength(r.body), sha256: sha256Hex(r.body), whole: true };
-  }
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const curl = `curl -sS -o "$f" -X ${c.method} --max-time ${Math.ceil(c.timeoutMs / 1000)} ${c.body ? `-H 'content-type: application/json' --data ${q(c.body)} ` : ''}-w '%{http_code}' ${q(c.url)}`;
-  const script = [
-    'f=$(mktemp) || exit 70',
-    `code=$(${curl}); rc=$?`,
-    `printf 'HTTP_STATUS %s\\nBODY_LEN %s\\nBODY_SHA256 %s\\n' "$code" "$(wc -c < "$f" | tr -d ' ')" "$(sha256sum "$f" | cut -d' ' -f1)"`,
-    `head -c ${JUMPBOX_BODY_BYTES} "$f"; rm -f "$f"; exit $rc`,
-  ].join('\n');
-  const r = await runCommand(deps, spec.jumpbox!.instanceId, script, Math.ceil(c.timeoutMs / 1000) + 30);
-  if (r.status !== 'Success') throw new Error(`curl on the jumpbox ended ${r.status} (exit ${r.exitCode}): ${r.stderr.slice(-200)}`);
-  const m = /^HTTP_STATUS (\d{3})\nBODY_LEN (\d+)\nBODY_SHA256 ([0-9a-f]{64})\n/.exec(r.stdout);
-  if (!m) throw new Error(`the jumpbox's curl printed ${JSON.stringify(r.stdout.slice(0, 120))}; expected HTTP_STATUS, BODY_LEN and BODY_SHA256 lines first`);
-  const body = r.stdout.slice(m[0].length);
-  const length = Number(m[2]);
-  return { status: Number(m[1]), body, length, sha256: m[3]!, whole: Buffer.byteLength(body) >= length };
-}
-
-/** What an idempotency check compares: the canonical payload hash of a whole body, or the raw SHA-256 the jumpbox computed of one SSM cannot return whole. */
-function payloadHash(f: Fetched, c: SmokeCheck): { hash: string; what: string } {
-  if (f.whole) return { hash: canonicalPayloadHash(f.body, c.ignoreFields), what: 'canonical hash' };
-  if (c.ignoreFields.length)
-    throw new Error(
-      `the response is ${f.length} bytes, more than the ${JUMPBOX_BODY_BYTES} the jumpbox returns through SSM; expected a smaller response, or no ignoreFields (then the whole body's SHA-256 is compared)`,
-    );
-  return { hash: f.sha256, what: 'body sha256' };
-}
-
-async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: Deps): Promise<Omit<SmokeResult, 'name' | 'url' | 'expectStatus' | 'ms' | 'replay'>> {
-  const first = await fetchOnce(spec, c, deps);
-  if (first.status !== c.expectStatus) return { status: first.status, ok: false, detail: `got HTTP ${first.status}; expected ${c.expectStatus}; body: ${first.body.slice(0, 200)}` };
-  const bodyNote = `body ${first.length} bytes, sha256 ${first.sha256}`;
-  if (!c.replay) return { status: first.status, ok: true, detail: `HTTP ${first.status}${c.via === 'jumpbox' ? ' (from the jumpbox)' : ''}; ${bodyNote}` };
-  const before = payloadHash(first, c);
-  if ('script' in c.replay) {
-    const r = await runCommand(deps, spec.jumpbox!.instanceId, c.replay.script, c.replay.timeoutSeconds);
-    if (r.status !== 'Success' || r.exitCode !== 0) return { status: first.status, ok: false, detail: `replay ended ${r.status} with exit ${r.exitCode}: ${r.stderr.slice(-200)}` };
-  } else {
-    const r = await fetchOnce(spec, { url: c.replay.url, method: c.replay.method, timeoutMs: c.timeoutMs, via: c.via, ...(c.replay.body ? { body: c.replay.body } : {}) }, deps);
-    if (r.status >= 400) return { status: first.status, ok: false, detail: `replay answered HTTP ${r.status}` };
-  }
-  const second = await fetchOnce(spec, c, deps);
-  if (second.status !== c.expectStatus) return { status: second.status, ok: false, detail: `after the replay: HTTP ${second.status}; expected ${c.expectStatus}` };
-  const after = payloadHash(second, c);
-  return before.hash === after.hash
-    ? { status: second.status, ok: true, detail: `idempotent: ${before.what} ${before.hash.slice(0, 16)}… before and after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'}); ${bodyNote}` }
-    : { status: second.status, ok: false, detail: `not idempotent: ${before.what} ${before.hash.slice(0, 16)}… before, ${after.hash.slice(0, 16)}… after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` };
-}
-
-export async function runSmoke(spec: RunSpec, deps: Deps): Promise<SmokeResult[]> {
-  const results: SmokeResult[] = [];
-  for (const c of spec.smoke.checks) {
-    const t0 = deps.clock.now().getTime();
-    try {
-      const r = await smokeOne(spec, c, deps);
-      results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, replay: !!c.replay, ...r, ms: deps.clock.now().getTime() - t0 });
-    } catch (e) {
-      results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, replay: !!c.replay, status: null, ok: false, ms: deps.clock.now().getTime() - t0, detail: errorMessage(e) });
-    }
-  }
-  const failed = results.filter((r) => !r.ok);
-  if (failed.length)
-    throw new SmokeFailed(`smoke check(s) failed: ${failed.map((f) => `${f.name} ${f.url}: ${f.detail}`).join('; ')}`, { checks: results });
-  return results;
 }

@@ -60,7 +60,7 @@ async function planTask(client: SqlClient, task: BackfillTask, table_: string, c
 }
 
 /** Chunks grouped by task, in spec order: the ASL runs one group after another, chunks within a group in parallel. */
-export async function planBackfill(spec: RunSpec, deps: Deps): Promise<{ phases: Chunk[][]; tasks: { name: string; rows: string; chunks: number }[] }> {
+export async function planBackfill(spec: RunSpec, deps: Pick<Deps, 'sql' | 'clock'>): Promise<{ phases: Chunk[][]; tasks: { name: string; rows: string; chunks: number }[] }> {
   const phases: Chunk[][] = [];
   const tasks: { name: string; rows: string; chunks: number }[] = [];
   for (const task of spec.backfill.tasks) {

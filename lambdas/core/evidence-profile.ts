@@ -5,7 +5,7 @@
  * Pure: the Summary stage writes the files before it builds the manifest, so
  * they are covered by the hash chain like every other record.
  */
-import type { SmokeResult } from './actions';
+import type { SmokeResult } from './smoke';
 import type { StepRecord } from './evidence';
 
 export interface ProfileInput {

@@ -4,7 +4,8 @@
  * record, also when it fails, and throws the named error the ASL catches.
  */
 import type { Deps, EvidenceObject } from '../ports';
-import { type ActionWaiting, runCutover, runRollback, runSmoke, describeAction } from './actions';
+import { type ActionDeps, type ActionWaiting, describeAction, runCutover, runRollback } from './actions';
+import { runSmoke } from './smoke';
 import { approvalQuery, approverProblems, newApprovalId } from './approval';
 import { signRoot } from './signature';
 import { backfillPlanFile, type Chunk, checkpointsOfPlan, fixedBackfillPlan, runChunk } from './backfill';
@@ -460,7 +461,7 @@ export async function smokeStage(s: StageState, deps: Deps) {
 }
 
 /** `cutline rollback <runId>`: the spec's rollback actions by hand, recorded next to the run's own records. */
-export async function manualRollback(spec: RunSpec, who: string, deps: Deps) {
+export async function manualRollback(spec: RunSpec, who: string, deps: ActionDeps & Pick<Deps, 'signer'>) {
   const started = deps.clock.now();
   const out = await runRollback(spec, deps, { byHand: true });
   const record = await deps.evidence.put(
@@ -499,7 +500,7 @@ export async function manualRollbacks(runId: string, evidence: Pick<Deps['eviden
  * Each earlier version is kept under superseded/<record>/ (its hash is the one the manifest holds); the new
  * versions are listed by the addendum, which supersedes the manifest's entries.
  */
-async function amendAfterRollback(runId: string, record: EvidenceObject, deps: Deps): Promise<EvidenceObject[]> {
+async function amendAfterRollback(runId: string, record: EvidenceObject, deps: Pick<Deps, 'evidence'>): Promise<EvidenceObject[]> {
   const rec = await readEvidenceJson<StepRecord>(deps.evidence, record.key);
   if (!rec) return [];
   const stem = record.key.slice(runId.length + 1).replace(/\.json$/, '');

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { CLAIM_SECONDS, COMMAND_LOOP_EVENTS, commandLooks, EVENTS_PER_LOOK } from './command-loop';
 import { splitStatements } from './sql-lexer';
-import { STATES, TASKS } from './states';
+import { STAGE_FUNCTION_SECONDS, STATES } from './states';
 
 /** The Data API ends a call after 45 seconds (unless continueAfterTimeout): the longest one statement of a chunk takes. */
 const DATA_API_CALL_SECONDS = 45;
@@ -45,6 +45,11 @@ export const URL_ENGINES: Record<string, Engine> = {
   'mariadb:': 'mysql',
 };
 
+/** The engine a local URL speaks (its scheme), or undefined for a scheme cutline does not know. */
+export function engineOfUrl(url: string): Engine | undefined {
+  return URL_ENGINES[/^[a-z]+:/.exec(url)?.[0] ?? ''];
+}
+
 export const DatabaseRef = z
   .strictObject({
     engine: Engine,
@@ -60,7 +65,7 @@ export const DatabaseRef = z
     }
     if (ref.url) {
       const scheme = /^[a-z]+:/.exec(ref.url)?.[0];
-      const engine = scheme ? URL_ENGINES[scheme] : undefined;
+      const engine = engineOfUrl(ref.url);
       if (!engine) {
         ctx.addIssue({
           code: 'custom',
@@ -405,20 +410,20 @@ export const RunSpec = z
     // A backfill chunk waits for a busy database, pauses and runs its statement inside one invocation of its function.
     if (s.backfill.busyQuery) {
       const need = (s.backfill.busyQuery.maxWaitMs + s.backfill.pauseMs) / 1000 + DATA_API_CALL_SECONDS;
-      if (need > TASKS.backfillChunk.timeoutSeconds - 60)
+      if (need > STAGE_FUNCTION_SECONDS - 60)
         ctx.addIssue({
           code: 'custom',
           path: ['backfill', 'busyQuery', 'maxWaitMs'],
-          message: `got ${s.backfill.busyQuery.maxWaitMs}; with backfill.pauseMs ${s.backfill.pauseMs} and one statement (${DATA_API_CALL_SECONDS} s) a chunk may take ${Math.ceil(need)} s; expected at most ${TASKS.backfillChunk.timeoutSeconds - 60} s, what the ${STATES.backfillChunk} function's ${TASKS.backfillChunk.timeoutSeconds} s leave`,
+          message: `got ${s.backfill.busyQuery.maxWaitMs}; with backfill.pauseMs ${s.backfill.pauseMs} and one statement (${DATA_API_CALL_SECONDS} s) a chunk may take ${Math.ceil(need)} s; expected at most ${STAGE_FUNCTION_SECONDS - 60} s, what the ${STATES.backfillChunk} function's ${STAGE_FUNCTION_SECONDS} s leave`,
         });
     }
     // Smoke runs its requests inside one Lambda invocation: together they must fit the function's timeout.
     const smokeNeed = s.smoke.checks.reduce((n, c) => n + (c.timeoutMs / 1000) * (c.replay ? 3 : 1) + (c.via === 'jumpbox' ? 30 * (c.replay ? 3 : 1) : 0) + (c.replay && 'script' in c.replay ? c.replay.timeoutSeconds + 30 : 0), 0);
-    if (smokeNeed > TASKS.smoke.timeoutSeconds - 60)
+    if (smokeNeed > STAGE_FUNCTION_SECONDS - 60)
       ctx.addIssue({
         code: 'custom',
         path: ['smoke', 'checks'],
-        message: `got smoke checks that may take ${Math.ceil(smokeNeed)} s together; expected at most ${TASKS.smoke.timeoutSeconds - 60} s, what the Smoke function's ${TASKS.smoke.timeoutSeconds} s leave`,
+        message: `got smoke checks that may take ${Math.ceil(smokeNeed)} s together; expected at most ${STAGE_FUNCTION_SECONDS - 60} s, what the Smoke function's ${STAGE_FUNCTION_SECONDS} s leave`,
       });
     // Step Functions: HeartbeatSeconds must be smaller than TimeoutSeconds (else the state fails with States.Runtime).
     if (s.approval.heartbeatSeconds !== undefined && s.approval.heartbeatSeconds >= s.approval.timeoutSeconds)

@@ -52,32 +52,36 @@ export const STATES = {
 export type StateKey = keyof typeof STATES;
 
 /**
- * Task states backed by a Lambda handler: state key -> handler module name
- * (lambdas/handlers/<name>.ts), the ${Substitution} in the ASL file and the
- * function's timeout in seconds (the CDK construct sets it; the local runner
- * enforces it, failing the task with Sandbox.Timedout as Lambda does).
+ * The Task states backed by a Lambda function (each has one entry in the stage registry,
+ * lambdas/handlers/stages.ts, which checks at compile time that it lists every one of them).
  */
-export const TASKS = {
-  validateSpec: { handler: 'validate-spec', substitution: 'ValidateSpecFunctionArn', timeoutSeconds: 900 },
-  preflight: { handler: 'preflight', substitution: 'PreflightFunctionArn', timeoutSeconds: 900 },
-  schema: { handler: 'schema', substitution: 'SchemaFunctionArn', timeoutSeconds: 900 },
-  commandSend: { handler: 'command-send', substitution: 'CommandSendFunctionArn', timeoutSeconds: 90 },
-  commandPoll: { handler: 'command-poll', substitution: 'CommandPollFunctionArn', timeoutSeconds: 90 },
-  backfillPlan: { handler: 'backfill-plan', substitution: 'BackfillPlanFunctionArn', timeoutSeconds: 900 },
-  backfillChunk: { handler: 'backfill-chunk', substitution: 'BackfillChunkFunctionArn', timeoutSeconds: 900 },
-  verify: { handler: 'verify', substitution: 'VerifyFunctionArn', timeoutSeconds: 900 },
-  gatePlan: { handler: 'gate-plan', substitution: 'GatePlanFunctionArn', timeoutSeconds: 900 },
-  gateChunk: { handler: 'gate-chunk', substitution: 'GateChunkFunctionArn', timeoutSeconds: 900 },
-  gates: { handler: 'gates', substitution: 'GatesFunctionArn', timeoutSeconds: 900 },
-  decide: { handler: 'decide', substitution: 'DecideFunctionArn', timeoutSeconds: 900 },
-  goNoGo: { handler: 'go-no-go', substitution: 'GoNoGoFunctionArn', timeoutSeconds: 900 },
-  cutover: { handler: 'cutover', substitution: 'CutoverFunctionArn', timeoutSeconds: 900 },
-  smoke: { handler: 'smoke', substitution: 'SmokeFunctionArn', timeoutSeconds: 900 },
-  rollback: { handler: 'rollback', substitution: 'RollbackFunctionArn', timeoutSeconds: 900 },
-  classify: { handler: 'classify', substitution: 'ClassifyFunctionArn', timeoutSeconds: 120 },
-  summary: { handler: 'summary', substitution: 'SummaryFunctionArn', timeoutSeconds: 900 },
-} as const satisfies Partial<Record<StateKey, { handler: string; substitution: string; timeoutSeconds: number }>>;
-export type TaskKey = keyof typeof TASKS;
+export const TASK_KEYS = [
+  'validateSpec',
+  'preflight',
+  'schema',
+  'commandSend',
+  'commandPoll',
+  'backfillPlan',
+  'backfillChunk',
+  'verify',
+  'gatePlan',
+  'gateChunk',
+  'gates',
+  'decide',
+  'goNoGo',
+  'cutover',
+  'smoke',
+  'rollback',
+  'classify',
+  'summary',
+] as const satisfies readonly StateKey[];
+export type TaskKey = (typeof TASK_KEYS)[number];
+
+/** A stage function's timeout (Lambda's longest); the registry sizes the long stages with it and the spec checks budgets against it. */
+export const STAGE_FUNCTION_SECONDS = 900;
+
+/** The ${Substitution} naming a task's function in the ASL file: `${ValidateSpecFunctionArn}`. */
+export const functionSubstitution = (key: TaskKey) => `${key[0]!.toUpperCase()}${key.slice(1)}FunctionArn`;
 
 /** Evidence file per step: runs/<runId>/NN_<step>.json */
 export const EVIDENCE_STEPS = {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, BROWSER_TESTS, launchChromium } from '../support/browser';
-import { type LocalRunResult, runLocal } from '../../cli/local-runner';
+import { type LocalRunResult, runLocal } from '../../cli/runner/run';
 import { exists, miniSpec, readJson, tempDir } from '../support/local-run';
 
 let browser: Browser;

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { parseCsv, rangeContract } from '../../lambdas/core/backfill-load';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import type { SqlClient } from '../../lambdas/ports';

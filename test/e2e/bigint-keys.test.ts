@@ -4,7 +4,7 @@
  * a database, copy across databases and the exact gate, on real PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { dropDatabase, freshDatabase, pgQuery as sql } from '../support/databases';
 import { PG_URL } from '../support/env';
 import { tempDir } from '../support/local-run';

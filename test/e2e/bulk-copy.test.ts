@@ -6,7 +6,7 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { PG_URL } from '../support/env';
 import { readJson, tempDir } from '../support/local-run';
 import { dropDatabase, freshDatabase, pgUrlFor } from '../support/databases';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 import { DEMO_SPEC, exists, miniSpec, tempDir } from '../support/local-run';
 
 function io(env: NodeJS.ProcessEnv = {}, sfn?: SFNClient) {

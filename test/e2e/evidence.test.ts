@@ -10,8 +10,9 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
-import { runLocal } from '../../cli/local-runner';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
+import { runLocal } from '../../cli/runner/run';
 import { defaultSigningKeyPath, publicKeyPathOf } from '../../lambdas/adapters/local/signer-file';
 import { exists, filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
 

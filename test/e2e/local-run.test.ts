@@ -7,7 +7,7 @@
 import { readFile, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultApprover, runLocal, type LocalRunResult } from '../../cli/local-runner';
+import { defaultApprover, runLocal, type LocalRunResult } from '../../cli/runner/run';
 import { runDemo } from '../../examples/agent-uuid/demo';
 import type { SqlClient } from '../../lambdas/ports';
 import { PG_URL } from '../support/env';

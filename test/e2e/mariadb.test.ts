@@ -2,7 +2,7 @@
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { MYSQL_URL } from '../support/env';
 import { dropDatabase, freshDatabase } from '../support/databases';
 import { readJson, tempDir } from '../support/local-run';

@@ -11,7 +11,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, BROWSER_TESTS, launchChromium } from '../support/browser';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { miniSpec, tempDir } from '../support/local-run';
 

@@ -2,8 +2,9 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
-import { runLocal } from '../../cli/local-runner';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
+import { runLocal } from '../../cli/runner/run';
 import { PG_URL } from '../support/env';
 import { filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
 import { dropDatabase, freshDatabase } from '../support/databases';

@@ -7,8 +7,8 @@
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
-import { canonicalPayloadHash } from '../../lambdas/core/actions';
+import { runLocal } from '../../cli/runner/run';
+import { canonicalPayloadHash } from '../../lambdas/core/smoke';
 import { miniSpec, readJson, tempDir } from '../support/local-run';
 
 let server: http.Server;

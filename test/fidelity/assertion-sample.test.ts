@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 describe('a failing assertion with wide rows', () => {

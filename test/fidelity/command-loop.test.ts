@@ -11,7 +11,7 @@ import path from 'node:path';
 import { CancelCommandCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { SsmCommandRunner } from '../../lambdas/adapters/aws/ssm';
 import { LocalShellRunner } from '../../lambdas/adapters/local/command-shell';
 import { stepCommand } from '../../lambdas/core/actions';

@@ -40,7 +40,7 @@ describe('Data API exceptions reach the Retry of the state', () => {
       s3.on(PutObjectCommand).resolves({});
       s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
       rds.on(ExecuteStatementCommand).rejects(Object.assign(new Error(`${name}: the cluster cannot answer now`), { name, $metadata: { httpStatusCode: name === 'ThrottlingException' ? 400 : 503 } }));
-      const { handler } = await import('../../lambdas/handlers/preflight');
+      const handler = (await import('../../lambdas/handlers/task')).awsHandler('preflight');
       const err = await handler(state).then(
         () => undefined,
         (e: Error) => e,

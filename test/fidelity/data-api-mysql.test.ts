@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { loopbackDataApi } from '../../cli/loopback-data-api';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { loopbackDataApi } from '../../cli/loopback-data-api';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';

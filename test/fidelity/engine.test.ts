@@ -10,7 +10,7 @@ import { type Definition, unsupported } from '../../cli/engine/asl';
 import { Engine, type EngineHooks, type ExecutionRef, STATE_PAYLOAD_LIMIT } from '../../cli/engine/engine';
 import { type HistoryEvent, MemoryHistory } from '../../cli/engine/history';
 import type { Json } from '../../cli/engine/json-path';
-import { substitutedDefinition } from '../../cli/local-runner';
+import { substitutedDefinition } from '../../cli/runner/definition';
 
 const FN = 'arn:aws:lambda:us-east-1:000000000000:function:f';
 const SM = 'arn:aws:states:us-east-1:000000000000:stateMachine:t';

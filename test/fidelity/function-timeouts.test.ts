@@ -1,13 +1,14 @@
 /**
- * Fidelity: every handler runs locally under its Lambda function's timeout, from the same table (TASKS) the CDK
+ * Fidelity: every handler runs locally under its Lambda function's timeout, from the same table (the stage registry) the CDK
  * construct deploys; past it the task fails with Sandbox.Timedout, as a timed-out function does. Locally a handler
  * used to run for as long as it liked.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLocal, withFunctionTimeout } from '../../cli/local-runner';
-import { TASKS } from '../../lambdas/core/states';
+import { withFunctionTimeout } from '../../cli/runner/definition';
+import { runLocal } from '../../cli/runner/run';
+import { STAGES } from '../../lambdas/handlers/stages';
 import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 describe('function timeouts', () => {
@@ -15,7 +16,7 @@ describe('function timeouts', () => {
     const never = new Promise<never>(() => {});
     await expect(withFunctionTimeout('classify', () => never, 0.01)).rejects.toMatchObject({ name: 'Sandbox.Timedout', message: 'Task timed out after 0.01 seconds' });
     await expect(withFunctionTimeout('classify', () => Promise.resolve(7), 10_000)).resolves.toBe(7);
-    expect(TASKS.classify.timeoutSeconds).toBe(120);
+    expect(STAGES.classify.timeoutSeconds).toBe(120);
   });
 
   it('a run whose Preflight outlives its function ends NO_GO naming Sandbox.Timedout, and the deployed stack uses the same table', async () => {
@@ -34,6 +35,6 @@ describe('function timeouts', () => {
     expect(history.slice(failed - 3, failed).map((e) => e.type)).toEqual(['TaskStateEntered', 'TaskScheduled', 'TaskStarted']);
     expect(history[failed - 3].stateEnteredEventDetails.name).toBe('Preflight');
     const construct = readFileSync(new URL('../../lib/cutover-pipeline.ts', import.meta.url), 'utf8');
-    expect(construct).toContain('timeout: Duration.seconds(t.timeoutSeconds)');
+    expect(construct).toContain('timeout: Duration.seconds(timeoutSeconds)');
   }, 120_000);
 });

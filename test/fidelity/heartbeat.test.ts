@@ -8,9 +8,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
-import { runLocal } from '../../cli/local-runner';
-import { LocalTaskTokens } from '../../lambdas/adapters/local/approval-local';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
+import { runLocal } from '../../cli/runner/run';
+import { LocalTaskTokens } from '../../lambdas/adapters/local/approval/tokens';
 import { specAsRun } from '../../lambdas/core/pipeline';
 import { miniSpec, readJson, tempDir } from '../support/local-run';
 

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 describe('the 25,000-event history quota', () => {

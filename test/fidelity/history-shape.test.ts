@@ -6,9 +6,10 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 import { detailsKey } from '../../cli/engine/history';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { miniSpec, readHistory, tempDir } from '../support/local-run';
 
 describe('the local execution history', () => {

@@ -7,8 +7,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
-import { runLocal } from '../../cli/local-runner';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
+import { runLocal } from '../../cli/runner/run';
 import { miniSpec, tempDir } from '../support/local-run';
 
 describe('a failing Map iteration', () => {

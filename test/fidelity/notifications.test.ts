@@ -12,7 +12,7 @@ import { parseDeployConfig } from '../../lib/config';
 import { CutlineStack } from '../../lib/stack';
 import { SlackWebhookChannel, SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
 import { SsmParameterStore } from '../../lambdas/adapters/aws/ssm';
-import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval-local';
+import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval/store';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { readEvidenceJson } from '../../lambdas/core/evidence';
 import { requestApprovalStage, specAsRun } from '../../lambdas/core/pipeline';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalShellRunner } from '../../lambdas/adapters/local/command-shell';
-import { runSmoke } from '../../lambdas/core/actions';
+import { runSmoke } from '../../lambdas/core/smoke';
 import { RunSpec } from '../../lambdas/core/spec';
 import type { Deps } from '../../lambdas/ports';
 

@@ -13,7 +13,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDeployConfig } from '../../lib/config';
 import { CutlineStack } from '../../lib/stack';
 import { parseSpec } from '../../lambdas/core/spec';
-import { STATES, TASKS, type TaskKey } from '../../lambdas/core/states';
+import { functionSubstitution, STATES, TASK_KEYS, type TaskKey } from '../../lambdas/core/states';
+import { STAGES } from '../../lambdas/handlers/stages';
 import { miniSpec } from '../support/local-run';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -108,7 +109,7 @@ beforeAll(() => {
 });
 
 const functionId = (key: TaskKey | 'approvalApi') => {
-  const name = key === 'approvalApi' ? 'ApprovalApi' : TASKS[key].handler.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
+  const name = key === 'approvalApi' ? 'ApprovalApi' : `${key[0]!.toUpperCase()}${key.slice(1)}`;
   const id = Object.keys(t.findResources('AWS::Lambda::Function')).find((k) => k.startsWith(`Pipeline${name}Function`));
   if (!id) throw new Error(`no function Pipeline${name}Function in the template`);
   return id;
@@ -136,7 +137,7 @@ describe('the template walk', () => {
     expect([...helperCalls('selfInvoker')]).toEqual(['lambda:InvokeFunction']);
   });
 
-  for (const key of [...(Object.keys(TASKS) as TaskKey[]), 'approvalApi' as const])
+  for (const key of [...TASK_KEYS, 'approvalApi' as const])
     it(`${key}: every AWS call of the ports it uses is allowed by its role`, () => {
       const statements = statementsOf(functionId(key));
       const missing: string[] = [];
@@ -163,7 +164,7 @@ describe('the template walk', () => {
     const walk = (states: Record<string, any>) => {
       for (const [name, s] of Object.entries(states)) {
         if (s.ItemProcessor) walk(s.ItemProcessor.States);
-        const key = (Object.keys(TASKS) as TaskKey[]).find((k) => s.Resource === `\${${TASKS[k].substitution}}` || s.Parameters?.FunctionName === `\${${TASKS[k].substitution}}`);
+        const key = TASK_KEYS.find((k) => s.Resource === `\${${functionSubstitution(k)}}` || s.Parameters?.FunctionName === `\${${functionSubstitution(k)}}`);
         if (s.Type !== 'Task' || !key || s.TimeoutSecondsPath) continue;
         const fnTimeout = fns[functionId(key)]!.Properties.Timeout as number;
         if (!(s.TimeoutSeconds >= fnTimeout)) short.push(`${name}: TimeoutSeconds ${s.TimeoutSeconds} < function ${fnTimeout} s`);
@@ -180,7 +181,7 @@ describe('the template walk', () => {
     expect(r.ok ? [] : r.problems).toEqual([
       {
         path: '$.backfill.busyQuery.maxWaitMs',
-        message: `got 900000; with backfill.pauseMs 0 and one statement (45 s) a chunk may take 945 s; expected at most ${TASKS.backfillChunk.timeoutSeconds - 60} s, what the ${STATES.backfillChunk} function's ${TASKS.backfillChunk.timeoutSeconds} s leave`,
+        message: `got 900000; with backfill.pauseMs 0 and one statement (45 s) a chunk may take 945 s; expected at most ${STAGES.backfillChunk.timeoutSeconds - 60} s, what the ${STATES.backfillChunk} function's ${STAGES.backfillChunk.timeoutSeconds} s leave`,
       },
     ]);
     spec.backfill.busyQuery.maxWaitMs = 600_000;

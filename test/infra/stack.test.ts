@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DeployConfigError, parseDeployConfig } from '../../lib/config';
 import { CutoverPipeline } from '../../lib/cutover-pipeline';
 import { CutlineStack } from '../../lib/stack';
-import { STATES, TASKS } from '../../lambdas/core/states';
+import { functionSubstitution, STATES, TASK_KEYS } from '../../lambdas/core/states';
 
 const context = JSON.parse(readFileSync(new URL('../../cdk.context.json', import.meta.url), 'utf8'));
 const config = parseDeployConfig(context.cutline);
@@ -46,8 +46,8 @@ describe('state machine', () => {
     expect(def.States[STATES.goNoGo].TimeoutSecondsPath).toBe('$.spec.approval.timeoutSeconds');
     expect(def.States[STATES.preflight].Resource).toBe('${PreflightFunctionArn}');
     const subs = sm.Properties.DefinitionSubstitutions;
-    expect(Object.keys(subs).sort()).toEqual([...Object.values(TASKS).map((t) => t.substitution), 'EvidenceBucketName', 'WorkBucketName'].sort());
-    for (const t of Object.values(TASKS)) expect(subs[t.substitution]['Fn::GetAtt'][1]).toBe('Arn');
+    expect(Object.keys(subs).sort()).toEqual([...TASK_KEYS.map(functionSubstitution), 'EvidenceBucketName', 'WorkBucketName'].sort());
+    for (const k of TASK_KEYS) expect(subs[functionSubstitution(k)]['Fn::GetAtt'][1]).toBe('Arn');
     expect(subs.EvidenceBucketName.Ref).toMatch(/EvidenceBucket/);
     expect(def.States[STATES.gateChunksDistributed].ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
     expect(def.States[STATES.gateChunksDistributed].ItemReader.Parameters.Bucket).toBe('${EvidenceBucketName}');
@@ -65,7 +65,7 @@ describe('functions', () => {
   it('one nodejs22.x arm64 function per task, bundled by local esbuild', () => {
     const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
     const ours = fns.filter((f) => f.Properties.Environment?.Variables?.EVIDENCE_BUCKET);
-    expect(ours).toHaveLength(Object.keys(TASKS).length + 1); // + the approval API
+    expect(ours).toHaveLength(TASK_KEYS.length + 1); // + the approval API
     for (const f of ours) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Architectures).toEqual(['arm64']);
@@ -163,7 +163,7 @@ describe('work bucket', () => {
     // The functions that send commands name the work bucket as SSM's output location.
     const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
     const knowing = fns.filter((f) => f.Properties.Environment?.Variables?.WORK_BUCKET);
-    expect(knowing).toHaveLength(Object.keys(TASKS).length);
+    expect(knowing).toHaveLength(TASK_KEYS.length);
     for (const f of knowing) expect(f.Properties.Environment.Variables.WORK_BUCKET.Ref).toBe(subs.WorkBucketName.Ref);
     const reads = statementsWith(template, 's3:GetObject').filter((s) => JSON.stringify(s.Resource).includes(subs.WorkBucketName.Ref));
     // The state machine (ResultWriter) and the six functions that run commands (their full output); Summary reads the checkpoints in evidence.

@@ -6,8 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
-import { runLocal } from '../../cli/local-runner';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
+import { runLocal } from '../../cli/runner/run';
 import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { postgresClient } from '../../lambdas/adapters/local/sql-postgres';
 import type { SqlClient } from '../../lambdas/ports';

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { childHistories, HISTORY_FILE, readHistoryFile } from '../../cli/local-history';
-import { runLocal } from '../../cli/local-runner';
+import { runLocal } from '../../cli/runner/run';
 import { STATE_PAYLOAD_LIMIT } from '../../cli/engine/engine';
 import { HISTORY_EVENT_LIMIT } from '../../cli/engine/history';
 import { dropDatabase, freshDatabase, pgQuery } from '../support/databases';

@@ -9,10 +9,11 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 import { SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
 import { S3ApprovalStore } from '../../lambdas/adapters/aws/s3';
-import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval-local';
+import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval/store';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { approvalQuery, approverProblems, signApproval } from '../../lambdas/core/approval';
 import { type ApprovalHttpDeps, handleApprovalHttp } from '../../lambdas/core/approval-http';

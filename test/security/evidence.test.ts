@@ -5,7 +5,8 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 import { FileSigner } from '../../lambdas/adapters/local/signer-file';
 import { buildAddendum, buildManifest, canonicalJson, sha256Hex } from '../../lambdas/core/evidence';
 import { signRoot } from '../../lambdas/core/signature';

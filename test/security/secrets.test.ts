@@ -71,7 +71,7 @@ describe.runIf(!!PG_URL)('a password in a database URL', () => {
 
 describe('SecureString parameters are secret whatever the spec says', () => {
   it('a failing launch-gate value marked secret: false, and a flipped SecureString, never appear in evidence or on the console', async () => {
-    const { runLocal } = await import('../../cli/local-runner');
+    const { runLocal } = await import('../../cli/runner/run');
     const { readJson } = await import('../support/local-run');
     const dir = await tempDir('cutline-securestring-');
     const SECRET = 'not-hex-but-SECRET-value-77';

@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { ASL_FILE, substitutedDefinition as loadLocalDefinition } from '../../cli/local-runner';
+import { ASL_FILE, substitutedDefinition as loadLocalDefinition } from '../../cli/runner/definition';
 import * as errors from '../../lambdas/core/errors';
 import { CAUGHT_ERRORS, STILL_RUNNING_RETRY, TRANSIENT_ERRORS } from '../../lambdas/core/errors';
-import { OTHER_SUBSTITUTIONS, STATES, TASKS } from '../../lambdas/core/states';
+import { functionSubstitution, OTHER_SUBSTITUTIONS, STATES, TASK_KEYS } from '../../lambdas/core/states';
 
 type State = Record<string, any>;
 function allStates(def: { States: Record<string, State> }): Record<string, State> {
@@ -55,10 +55,10 @@ describe('statemachines/cutover.asl.json', () => {
     expect(top.map(([n]) => n).sort()).toEqual([STATES.backfillChunksDistributed, STATES.gateChunksDistributed].sort());
   });
 
-  it('names every task function by a ${Substitution} from TASKS, and nothing else', () => {
+  it('names every task function by a ${Substitution} from the task list, and nothing else', () => {
     const text = readFileSync(ASL_FILE, 'utf8');
     const used = [...text.matchAll(/\$\{([A-Za-z]+)\}/g)].map((m) => m[1]).sort();
-    expect([...new Set(used)]).toEqual([...Object.values(TASKS).map((t) => t.substitution), ...OTHER_SUBSTITUTIONS].sort());
+    expect([...new Set(used)]).toEqual([...TASK_KEYS.map(functionSubstitution), ...OTHER_SUBSTITUTIONS].sort());
   });
 
   it('retries transient errors on every Task and routes failures to Classify (cutover and smoke through Rollback)', async () => {

@@ -5,7 +5,8 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../cli/commands';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 import { miniSpec } from '../support/local-run';
 
 const s3m = mockClient(S3Client);

@@ -3,7 +3,8 @@ import { DescribeExecutionCommand, DescribeMapRunCommand, GetExecutionHistoryCom
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
-import { buildCli, EXIT, main } from '../../cli/commands';
+import { buildCli, main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 
 const sfnm = mockClient(SFNClient);
 const SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';

@@ -395,7 +395,7 @@ describe('reads are retried after a dropped connection, writes are not', () => {
 /** An M-of-N approval in memory: decide() votes, succeeded lists what Step Functions got. */
 async function approvalHarness(approvalId: string, runId: string, approvers: string[]) {
   const { decideApproval } = await import('../../lambdas/core/approval');
-  const { MemoryApprovalStore } = await import('../../lambdas/adapters/local/approval-local');
+  const { MemoryApprovalStore } = await import('../../lambdas/adapters/local/approval/store');
   const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
   const { tempDir } = await import('../support/local-run');
   const store = new MemoryApprovalStore();

@@ -59,7 +59,7 @@ describe('Preflight handler', () => {
     rds.on(ExecuteStatementCommand).resolves({ records: [[{ stringValue: 'PostgreSQL 16.4 on aarch64-unknown-linux-gnu' }]], columnMetadata: [{ name: 'v', typeName: 'text' }] });
     ssm.on(GetParametersCommand).resolves({ Parameters: [{ Name: '/app/NODE_ENV', Value: 'staging' }] });
     ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0abc12345678def01', PingStatus: 'Online' }] });
-    const { handler } = await import('../../lambdas/handlers/preflight');
+    const handler = (await import('../../lambdas/handlers/task')).awsHandler('preflight');
     await expect(handler(state)).rejects.toMatchObject({ name: 'EnvironmentBlocked', message: expect.stringContaining('/app/NODE_ENV') });
     const call = rds.commandCalls(ExecuteStatementCommand)[0]!.args[0].input;
     expect(call).toMatchObject({ resourceArn: spec.source.dataApi!.resourceArn, secretArn: spec.source.dataApi!.secretArn, database: 'app', sql: 'SELECT version() AS v' });
@@ -73,7 +73,7 @@ describe('Preflight handler', () => {
   });
 
   it('refuses an invalid payload with one parse error naming the field', async () => {
-    const { handler } = await import('../../lambdas/handlers/preflight');
+    const handler = (await import('../../lambdas/handlers/task')).awsHandler('preflight');
     await expect(handler({ spec: { ...spec, runId: 'no spaces allowed' }, results: {}, execution: state.execution })).rejects.toMatchObject({
       name: 'PayloadParseError',
       message: expect.stringContaining('$.spec.runId: got "no spaces allowed"'),
@@ -83,7 +83,7 @@ describe('Preflight handler', () => {
 
 describe('ValidateSpec handler (AWS)', () => {
   it('refuses local-only choices in an AWS run', async () => {
-    const { handler } = await import('../../lambdas/handlers/validate-spec');
+    const handler = (await import('../../lambdas/handlers/task')).awsHandler('validateSpec');
     const raw = { ...spec, approval: { timeoutSeconds: 60, channels: [{ type: 'local' }] } };
     await expect(handler({ spec: raw, results: {}, execution: state.execution })).rejects.toMatchObject({ name: 'SpecInvalid', message: expect.stringContaining('$.approval.channels') });
     expect(putBodies()['runs/aws-run-1/01_validate.json'].result).toBe('FAIL');
@@ -94,7 +94,7 @@ describe('GoNoGo handler', () => {
   it('keeps the task token in the private prefix and e-mails a signed link without it', async () => {
     ssm.on(GetParametersCommand).resolves({ Parameters: [{ Name: '/cutline/approval/hmac-key', Value: 'k'.repeat(64) }] });
     sns.on(PublishCommand).resolves({});
-    const { handler } = await import('../../lambdas/handlers/go-no-go');
+    const handler = (await import('../../lambdas/handlers/task')).awsHandler('goNoGo');
     const token = `AQCEAAAAKgAAAA${'x'.repeat(200)}`;
     const out = (await handler({ taskToken: token, state })) as { approvalId: string; channels: string[] };
     expect(out.channels).toEqual(['email']);
@@ -111,22 +111,23 @@ describe('GoNoGo handler', () => {
 
 describe('a dropped connection in any stage', () => {
   it('is rethrown as DatabaseConnectionLost, which every Task state retries; a named stage error stays as it is', async () => {
-    const { defineHandler } = await import('../../lambdas/handlers/define');
+    const { runDefined } = await import('../../lambdas/handlers/define');
     const { StageState } = await import('../../lambdas/core/payloads');
     const { TRANSIENT_ERRORS, EnvironmentBlocked } = await import('../../lambdas/core/errors');
     const ctx = { deps: {} as never, platform: 'local' as const };
-    const dropped = defineHandler('Verify', StageState, async () => {
+    const stage = (fail: () => never) => ({ input: StageState, run: async () => fail(), timeoutSeconds: 900, caps: [] });
+    const dropped = stage(() => {
       throw new Error('terminating connection due to administrator command');
     });
-    await expect(dropped.run(ctx, state)).rejects.toMatchObject({ name: 'DatabaseConnectionLost', message: 'terminating connection due to administrator command' });
+    await expect(runDefined('Verify', dropped, ctx, state)).rejects.toMatchObject({ name: 'DatabaseConnectionLost', message: 'terminating connection due to administrator command' });
     expect(TRANSIENT_ERRORS).toContain('DatabaseConnectionLost');
-    const named = defineHandler('Preflight', StageState, async () => {
+    const named = stage(() => {
       throw new EnvironmentBlocked('source database reachable: unreachable: ECONNREFUSED');
     });
-    await expect(named.run(ctx, state)).rejects.toMatchObject({ name: 'EnvironmentBlocked' });
-    const bug = defineHandler('Gates', StageState, async () => {
+    await expect(runDefined('Preflight', named, ctx, state)).rejects.toMatchObject({ name: 'EnvironmentBlocked' });
+    const bug = stage(() => {
       throw new TypeError('x is undefined');
     });
-    await expect(bug.run(ctx, state)).rejects.toMatchObject({ name: 'TypeError' });
+    await expect(runDefined('Gates', bug, ctx, state)).rejects.toMatchObject({ name: 'TypeError' });
   });
 });

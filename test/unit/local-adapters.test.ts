@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalShellRunner } from '../../lambdas/adapters/local/command-shell';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
-import { jsonSchema } from '../../cli/commands';
+import { jsonSchema } from '../../cli/commands/plan';
 import { tempDir } from '../support/local-run';
 
 describe('filesystem evidence', () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { lintMigrations } from '../../lambdas/core/lint';
 import { loadMigrations } from '../../lambdas/core/migrations';
-import { groups, order, planUuid, type UuidGraph, uuidColumn } from '../../lambdas/core/uuid-plan';
+import { groups, order, planUuid, type UuidGraph, uuidColumn } from '../../cli/uuid-plan';
 
 const t = (table: string, pk = `${table}_id`, parent = true) => ({ table, pk, pkType: 'int4', chunkKey: pk, isParent: parent });
 const fk = (table: string, column: string, parent: string) => ({ name: `${table}_${column}_fkey`, table, column, parent, parentColumn: `${parent}_id` });

@@ -2,7 +2,7 @@
  * Shared by the local SQL adapters: they bind parameters and shape results the
  * way the Data API does, so what passes locally also passes on Aurora.
  */
-import { assertSingleStatement, type Dialect, rewriteParams } from '../../core/sql-lexer';
+import { assertSingleStatement, rewriteParams } from '../../core/sql-lexer';
 import type { SqlParam, SqlParams, SqlValue } from '../../ports';
 
 export class MissingParamError extends Error {
@@ -85,10 +85,6 @@ export function normalizeValue(v: unknown): SqlValue {
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
   if (v instanceof Date) return v.toISOString();
   return JSON.stringify(v);
-}
-
-export function dialectOfUrl(url: string): Dialect {
-  return url.startsWith('mysql:') || url.startsWith('mariadb:') ? 'mysql' : 'postgres';
 }
 
 /** A URL without its password, for messages and evidence. */

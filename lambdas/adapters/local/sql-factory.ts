@@ -6,6 +6,7 @@
  *   postgres://user@host/db a real PostgreSQL (node-postgres)
  *   mysql://root@host/db    MySQL / MariaDB (mysql2)
  */
+import { engineOfUrl } from '../../core/spec';
 import { PGlite } from '@electric-sql/pglite';
 import type { DatabaseRef } from '../../core/spec';
 import type { SqlClient } from '../../ports';
@@ -31,8 +32,8 @@ export class LocalSqlFactory {
       await db.exec("SET TIME ZONE 'UTC'");
       this.embedded.set(url, db);
       client = pgliteClient(db, `pglite://${where || 'memory'}`, () => db.close());
-    } else if (/^postgres(ql)?:/.test(url)) client = postgresClient(url);
-    else if (/^(mysql|mariadb):/.test(url)) client = mysqlClient(url);
+    } else if (engineOfUrl(url) === 'postgres') client = postgresClient(url);
+    else if (engineOfUrl(url) === 'mysql') client = mysqlClient(url);
     else throw new Error(`database URL ${JSON.stringify(url)} has an unknown scheme; expected pglite://, postgres:// or mysql://`);
     this.clients.set(url, client);
     return client;

@@ -6,15 +6,15 @@
  * would touch. Gates: tables and catalog estimates. Cutover and rollback: the
  * actions, in order.
  */
-import type { Deps, SqlClient } from '../ports';
-import { describeAction } from './actions';
-import { planBackfill } from './backfill';
-import { errorMessage } from './errors';
-import { expectedLock, type LintFinding, lintMigrations } from './lint';
-import { expandFiles, type HistoryRow, loadMigrations, readHistory, validateAgainstHistory } from './migrations';
-import { quoteIdent } from './sql-builders';
-import type { RunSpec } from './spec';
-import { dbRef } from './spec';
+import type { Deps, SqlClient } from '../lambdas/ports';
+import { describeAction } from '../lambdas/core/actions';
+import { planBackfill } from '../lambdas/core/backfill';
+import { errorMessage } from '../lambdas/core/errors';
+import { expectedLock, type LintFinding, lintMigrations } from '../lambdas/core/lint';
+import { expandFiles, type HistoryRow, loadMigrations, readHistory, validateAgainstHistory } from '../lambdas/core/migrations';
+import { quoteIdent } from '../lambdas/core/sql-builders';
+import type { RunSpec } from '../lambdas/core/spec';
+import { dbRef } from '../lambdas/core/spec';
 
 export interface DryRun {
   readonly schema?: {
@@ -38,7 +38,7 @@ async function historyIfAny(client: SqlClient, table: string): Promise<HistoryRo
   }
 }
 
-export async function dryRun(spec: RunSpec, deps: Deps): Promise<DryRun> {
+export async function dryRun(spec: RunSpec, deps: Pick<Deps, 'sql' | 'scripts' | 'clock' | 'logger' | 'progress'>): Promise<DryRun> {
   let schema: DryRun['schema'];
   const m = spec.migrations;
   if (m) {

@@ -8,11 +8,11 @@
  * a primary-key swap per connected group of tables (contract, after the go)
  * with its rollback. Legacy integer columns and mappings are kept.
  */
-import type { SqlClient } from '../ports';
-import { readTableShape } from './compare/catalog';
-import { foreignKeysOf } from './integrity';
-import { quoteIdent } from './sql-builders';
-import type { Dialect } from './sql-lexer';
+import type { SqlClient } from '../lambdas/ports';
+import { readTableShape } from '../lambdas/core/compare/catalog';
+import { foreignKeysOf } from '../lambdas/core/integrity';
+import { quoteIdent } from '../lambdas/core/sql-builders';
+import type { Dialect } from '../lambdas/core/sql-lexer';
 
 export interface UuidTable {
   readonly table: string;

@@ -4,7 +4,7 @@
  * current stage, stages done with durations, and for the chunked stages chunks
  * done / total, rows/s and an ETA. Pure: callers fetch the events.
  */
-import { STATES } from './states';
+import { STATES } from '../lambdas/core/states';
 
 /** One history event, normalized from either source. */
 export interface ProgressEvent {

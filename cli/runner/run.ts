@@ -3,63 +3,34 @@
  * Lambda task running the same handler code the Lambda runs, wired to local adapters (PGlite / postgres / mysql,
  * evidence folder, local shell, parameters file, approval page).
  */
-import { randomBytes } from 'node:crypto';
-import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
+import { access, copyFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  LocalApprovalChannel,
-  type LocalApprovalMode,
-  LocalApprovalPage,
-  LocalTaskTokens,
-  MemoryApprovalStore,
-  TaskFailure,
-} from '../lambdas/adapters/local/approval-local';
-import { LocalShellRunner } from '../lambdas/adapters/local/command-shell';
-import { FsEvidenceStore } from '../lambdas/adapters/local/evidence-fs';
-import { FileParameterStore } from '../lambdas/adapters/local/parameters-file';
-import { fetchHttp, silentLogger, systemClock } from '../lambdas/adapters/local/runtime';
-import { DirScriptSource } from '../lambdas/adapters/local/scripts-dir';
-import { defaultSigningKeyPath, FileSigner } from '../lambdas/adapters/local/signer-file';
-import type { DataApiServerOptions } from '../lambdas/adapters/local/data-api-server';
-import { LocalSqlFactory } from '../lambdas/adapters/local/sql-factory';
-import { redactUrl } from '../lambdas/adapters/local/sql-common';
-import { splitStatements } from '../lambdas/core/sql-lexer';
-import { OTHER_SUBSTITUTIONS, STATES, TASKS, type TaskKey } from '../lambdas/core/states';
-import { chunkLine, chunkProgress } from '../lambdas/core/progress';
-import type { HandlerContext } from '../lambdas/handlers/define';
-import { HANDLERS } from '../lambdas/handlers/index';
-import type { Deps, ProgressEvent, Signer, SqlClient } from '../lambdas/ports';
-import { readAttempts, resumeExecutionName } from '../lambdas/core/attempts';
-import { withReadRetries } from '../lambdas/core/retry';
-import { readEvidenceJson, specKey, stepKey } from '../lambdas/core/evidence';
-import { specAsRun, specChangeProblem } from '../lambdas/core/pipeline';
-import type { RunSpec } from '../lambdas/core/spec';
-import type { Definition } from './engine/asl';
-import { Engine, type ExecutionOutcome } from './engine/engine';
-import { isTerminal } from './engine/errors';
-import { HISTORY_EVENT_LIMIT, type HistoryEvent, JsonlHistoryFile } from './engine/history';
-import type { Json } from './engine/json-path';
-import { archiveHistory, historyFileOf, MapRunFiles } from './local-history';
-import { loopbackDataApi } from './loopback-data-api';
-import { takeRunnerLock } from './runner-lock';
-import { SpecFileError } from './spec-file';
-
-export const ASL_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../statemachines/cutover.asl.json');
-
-/** The ASL as Step Functions gets it, every ${XxxFunctionArn} replaced by a Lambda ARN. */
-export async function substitutedDefinition(): Promise<Definition> {
-  let text = await readFile(ASL_FILE, 'utf8');
-  for (const t of Object.values(TASKS)) text = text.replaceAll(`\${${t.substitution}}`, functionArn(t.handler));
-  for (const sub of OTHER_SUBSTITUTIONS) text = text.replaceAll(`\${${sub}}`, `local-${sub}`);
-  const left = /\$\{([A-Za-z]+)\}/.exec(text);
-  if (left) throw new Error(`ASL substitution \${${left[1]}} has no local value`);
-  return JSON.parse(text);
-}
-
-/** The function ARN a Task's Resource names once substituted (one per handler). */
-const functionArn = (handler: string) => `arn:aws:lambda:us-east-1:000000000000:function:cutline-${handler}`;
+import type { LocalApprovalMode } from '../../lambdas/adapters/local/approval/channel';
+import type { DataApiServerOptions } from '../../lambdas/adapters/local/data-api-server';
+import { localRunDeps } from '../../lambdas/adapters/local/deps';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { defaultSigningKeyPath, FileSigner } from '../../lambdas/adapters/local/signer-file';
+import { redactUrl } from '../../lambdas/adapters/local/sql-common';
+import { readAttempts, resumeExecutionName } from '../../lambdas/core/attempts';
+import { readEvidenceJson, specKey, stepKey } from '../../lambdas/core/evidence';
+import { specAsRun, specChangeProblem } from '../../lambdas/core/pipeline';
+import { chunkLine, chunkProgress } from '../progress';
+import type { RunSpec } from '../../lambdas/core/spec';
+import { STATES, type TaskKey } from '../../lambdas/core/states';
+import type { HandlerContext } from '../../lambdas/handlers/context';
+import { runStage } from '../../lambdas/handlers/define';
+import type { Signer, SqlClient } from '../../lambdas/ports';
+import { Engine, type ExecutionOutcome } from '../engine/engine';
+import { isTerminal } from '../engine/errors';
+import { HISTORY_EVENT_LIMIT, type HistoryEvent, JsonlHistoryFile } from '../engine/history';
+import type { Json } from '../engine/json-path';
+import { archiveHistory, historyFileOf, MapRunFiles } from '../local-history';
+import { loopbackDataApi, serverEngineOfUrl } from '../loopback-data-api';
+import { takeRunnerLock } from '../runner-lock';
+import { SpecFileError } from '../spec-file';
+import { applyUrlOverrides, openLocalDatabases } from './databases';
+import { FUNCTIONS, substitutedDefinition, withFunctionTimeout } from './definition';
 
 /** How many child executions of a Distributed Map run at once on a laptop (AWS: up to MaxConcurrency). */
 const LOCAL_CHILD_CONCURRENCY = 8;
@@ -105,7 +76,7 @@ export interface LocalRunOptions {
    * connections); tests may lower the limits. Default: on; false: direct clients.
    */
   readonly dataApi?: boolean | DataApiServerOptions;
-  /** Shorter function timeouts in seconds (tests); never longer than the deployed ones in TASKS. */
+  /** Shorter function timeouts in seconds (tests); never longer than the deployed ones (the stage registry). */
   readonly functionTimeouts?: Partial<Record<TaskKey, number>>;
   /** A lower history quota (tests); never above Step Functions' 25,000 events. */
   readonly historyEventLimit?: number;
@@ -114,22 +85,6 @@ export interface LocalRunOptions {
    * (resumeExecutionName), which ValidateSpec accepts only for a run a resume can clear.
    */
   readonly resume?: boolean;
-}
-
-/** A function's timeout: the deployed one (TASKS), or a shorter one asked for; past it, Sandbox.Timedout. */
-export async function withFunctionTimeout<T>(key: TaskKey, invoke: (endsAtMs: number) => Promise<T>, shorterSeconds?: number): Promise<T> {
-  const seconds = Math.min(TASKS[key].timeoutSeconds, shorterSeconds ?? Number.POSITIVE_INFINITY);
-  // The invocation's end, which the handler can ask for (Lambda's getRemainingTimeInMillis).
-  const work = invoke(Date.now() + seconds * 1000);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TaskFailure('Sandbox.Timedout', `Task timed out after ${seconds.toFixed(2)} seconds`)), seconds * 1000);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export interface LocalRunResult {
@@ -144,72 +99,6 @@ export interface LocalRunResult {
   readonly historyEvents: number;
   /** Open clients by URL, only with keepOpen (the caller closes them). */
   readonly clients: Record<string, SqlClient>;
-}
-
-/** The spec with --source-url / --target-url applied (engine follows the URL scheme). */
-// biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
-export function applyUrlOverrides(spec: unknown, sourceUrl?: string, targetUrl?: string): Record<string, any> {
-  // biome-ignore lint/suspicious/noExplicitAny: as above
-  const raw = structuredClone(spec) as Record<string, any>;
-  if (raw && typeof raw === 'object') {
-    if (sourceUrl) raw.source = { ...(raw.source ?? {}), url: sourceUrl, dataApi: undefined };
-    if (targetUrl) raw.target = { ...(raw.target ?? raw.source ?? {}), url: targetUrl, dataApi: undefined };
-    for (const side of ['source', 'target']) {
-      const ref = raw[side];
-      if (ref && typeof ref === 'object') {
-        if (ref.dataApi === undefined) delete ref.dataApi;
-        if (sourceUrl || targetUrl) {
-          const u = String(ref.url ?? '');
-          ref.engine = /^(mysql|mariadb):/.test(u) ? 'mysql' : /^(pglite|postgres|postgresql):/.test(u) ? 'postgres' : ref.engine;
-        }
-      }
-    }
-  }
-  return raw;
-}
-
-/**
- * Open every database URL the spec names (the Deps port is synchronous), and
- * seed a fresh embedded source (or any source with `seed`). An unreachable
- * database is only a warning here: Preflight reports it.
- */
-export async function openLocalDatabases(
-  // biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
-  raw: Record<string, any>,
-  opts: { clients?: Record<string, SqlClient>; seed?: boolean; onOpen?: (url: string, client: SqlClient) => void },
-  out: (line: string) => void,
-): Promise<{ factory: LocalSqlFactory; opened: Record<string, SqlClient> }> {
-  const factory = new LocalSqlFactory();
-  const opened: Record<string, SqlClient> = {};
-  for (const [url, c] of Object.entries(opts.clients ?? {})) factory.register(url, c);
-  const urls = [raw?.source?.url, raw?.target?.url].filter((u): u is string => typeof u === 'string');
-  const seedFiles: string[] = Array.isArray(raw?.local?.seed) ? raw.local.seed : [];
-  for (const url of new Set(urls)) {
-    try {
-      const fresh = !opts.clients?.[url];
-      const client = await factory.open(url);
-      const embedded = factory.pglite(url);
-      if (fresh && url === raw.source?.url && seedFiles.length && (embedded || opts.seed)) {
-        for (const f of seedFiles) {
-          const sql = await readFile(f, 'utf8');
-          if (embedded) await embedded.exec(sql);
-          else {
-            // One connection for the whole seed: session settings and temp tables carry over.
-            const statements = splitStatements(sql, client.dialect);
-            await client.transaction(async (tx) => {
-              for (const s of statements) await tx.query(s.sql);
-            });
-          }
-          out(`seeded ${client.label} from ${path.relative(process.cwd(), f)}`);
-        }
-      }
-      opened[url] = client;
-      opts.onOpen?.(url, client);
-    } catch (e) {
-      out(`warning: cannot open ${redactUrl(url)}: ${(e as Error).message.split(url).join(redactUrl(url))}`);
-    }
-  }
-  return { factory, opened };
 }
 
 /** Everything a run reads, checked before anything is written: a bad input changes nothing and uses up no runId. */
@@ -293,7 +182,7 @@ async function runLocked(
     if (dataApi)
       for (const url of Object.keys(opened)) {
         const embedded = factory.pglite(url);
-        if (!embedded && !/^(postgres(ql)?|mysql|mariadb):/.test(url) && opts.dataApi === undefined) continue;
+        if (!embedded && !serverEngineOfUrl(url) && opts.dataApi === undefined) continue;
         viaDataApi[url] = await loopbackDataApi(url, embedded, dataApi === true ? {} : dataApi);
         out(`${redactUrl(url)}: every statement through the Data API adapter and a loopback Data API (45 s a call, 1 MiB a response, 64 KB a row, pooled connections)`);
       }
@@ -313,48 +202,17 @@ async function runLocked(
   const firstAttempt = !(await evidence.get(specKey(runId)));
   if (typeof raw?.local?.parameters === 'string' && (firstAttempt || !(await access(paramsFile).then(() => true, () => false)))) await copyFile(raw.local.parameters, paramsFile);
 
-  const approvalStore = new MemoryApprovalStore();
-  const tokens = new LocalTaskTokens();
-  const secret = randomBytes(32).toString('hex');
-  const pageDeps = { approvalStore, tokens, evidence, clock: systemClock, secret, logger: silentLogger };
-  const page = new LocalApprovalPage(pageDeps);
+  const { deps, tokens, page, channel } = localRunDeps({ sql: (ref) => factory.get(ref), evidence, work, workDir, signer: opts.signer, approval: opts.approval, out });
   const baseUrl = await page.start(opts.port ?? 0);
   opts.onApprovalPage?.(baseUrl);
-  const channel = new LocalApprovalChannel(opts.approval, pageDeps, out);
 
-  const progress = (p: ProgressEvent) => out(`  ${p.stage}: ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}`);
-
-  const deps: Deps = {
-    // Reads are retried after a dropped connection in every stage (as the Lambda's Data API client is).
-    sql: (ref) => withReadRetries(factory.get(ref), systemClock),
-    evidence,
-    work,
-    // Commands keep their state in the run's work folder: a resume polls a command the killed attempt sent.
-    commands: new LocalShellRunner('/bin/bash', path.join(workDir, 'commands')),
-    parameters: new FileParameterStore(paramsFile),
-    approvals: (channels) =>
-      channels.map((c) => {
-        if (c.type !== 'local') out(`  note: ${c.type} channel is AWS-only; a local run answers on the local page`);
-        return channel;
-      }).slice(0, 1),
-    approvalStore,
-    tokens,
-    approvalSecret: async () => secret,
-    signer: opts.signer,
-    scripts: new DirScriptSource(),
-    http: fetchHttp,
-    clock: systemClock,
-    logger: silentLogger,
-    progress,
-  };
   const ctx: HandlerContext = { deps, platform: 'local', approvalBaseUrl: baseUrl };
 
   // The deployed definition runs as it is, on cutline's engine (cli/engine): every Task's Lambda is the same handler
-  // code, under its function's timeout (TASKS, the table the CDK construct reads); Step Functions' limits and Map
+  // code, under its function's timeout (the stage registry, the table the CDK construct reads); Step Functions' limits and Map
   // semantics are the engine's. A Lambda still running when its iteration or execution is stopped runs to its end, as
   // in AWS: the runner waits for it before it returns, so nothing writes after the run's end.
   const definition = await substitutedDefinition();
-  const functions = new Map(Object.entries(TASKS).map(([key, t]) => [functionArn(t.handler), key as TaskKey]));
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>) => {
     inFlight.add(work);
@@ -396,10 +254,10 @@ async function runLocked(
   const engine = new Engine(
     {
       invoke: ({ functionArn: arn, payload }) => {
-        const key = functions.get(arn);
+        const key = FUNCTIONS.get(arn);
         if (!key) return Promise.reject(Object.assign(new Error(`Function not found: ${arn}`), { name: 'Lambda.ResourceNotFoundException' }));
         return track(
-          withFunctionTimeout(key, (ends) => HANDLERS[key].run({ ...ctx, remainingMs: () => ends - Date.now() }, payload), opts.functionTimeouts?.[key]).then((r) => {
+          withFunctionTimeout(key, (ends) => runStage(key, { ...ctx, remainingMs: () => ends - Date.now() }, payload), opts.functionTimeouts?.[key]).then((r) => {
             after[key]?.(r);
             return r;
           }),

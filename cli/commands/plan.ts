@@ -1,0 +1,127 @@
+/** `plan` (a dry run of a spec, or the integer -> UUID recipe of a database), `lint` and `schema`. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { localPlanDeps } from '../../lambdas/adapters/local/deps';
+import { DirScriptSource } from '../../lambdas/adapters/local/scripts-dir';
+import { formatFinding, lintMigrations } from '../../lambdas/core/lint';
+import { loadMigrations } from '../../lambdas/core/migrations';
+import { engineOfUrl, parseSpec, platformProblems, RunSpec } from '../../lambdas/core/spec';
+import { dryRun, renderDryRun } from '../dry-run';
+import { EXIT, type Io, localUrl, placeholderEnv, port, type SetExit, UsageError } from '../io';
+import { applyUrlOverrides, openLocalDatabases } from '../runner/databases';
+import { readSpecFile, SpecFileError } from '../spec-file';
+import { planUuid, readUuidGraph } from '../uuid-plan';
+
+export function planCommands(program: Command, io: Io, setExit: SetExit): void {
+  program
+    .command('plan')
+    .description('`plan <spec>`: dry run of a whole spec (SQL, locks, lint, rows each backfill chunk would touch; changes nothing). `plan uuid`: write the integer -> UUID key recipe for a database')
+    .argument('<spec|uuid>', 'run spec JSON file, or "uuid"')
+    .option('--source-url <url>', 'source database', localUrl)
+    .option('--target-url <url>', 'target database', localUrl)
+    .option('--seed', 'apply spec.local.seed also to a non-embedded database first')
+    .option('--out <dir>', 'plan uuid: folder for migrations/, contract/, rollback/ and spec.fragment.json')
+    .option('--tables <list>', 'plan uuid: only these parent tables (comma-separated)')
+    .option('--batch-size <n>', 'plan uuid: rows per backfill chunk', (v) => port(v), 5000)
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number }) => {
+      if (file === 'uuid') return setExit(await planUuidCommand(io, o));
+      const raw = applyUrlOverrides(await readSpecFile(file, placeholderEnv(io.env)), o.sourceUrl, o.targetUrl);
+      const r = parseSpec(raw);
+      const problems = r.ok ? platformProblems(r.spec, 'local') : r.problems;
+      if (!r.ok || problems.length) {
+        for (const p of problems) io.err(`  ${p.path}: ${p.message}`);
+        return setExit(EXIT.BAD_INPUT);
+      }
+      const { factory } = await openLocalDatabases(raw, { seed: o.seed }, o.json ? () => {} : io.out);
+      try {
+        const d = await dryRun(r.spec, localPlanDeps((ref) => factory.get(ref)));
+        if (o.json) io.out(JSON.stringify(d, null, 2));
+        else for (const l of renderDryRun(d)) io.out(l);
+        const blocked = (d.schema?.lint.some((f) => f.blocking) ?? false) || (d.schema?.problems.length ?? 0) > 0 || d.backfill.some((c) => c.error);
+        setExit(blocked ? EXIT.NO_GO : EXIT.OK);
+      } finally {
+        await factory.closeAll();
+      }
+    });
+
+  program
+    .command('lint')
+    .description('lint a migrations folder: lock-heavy and destructive statements, each with the safe alternative')
+    .argument('<dir>', 'folder of V<n>__<name>.sql files')
+    .option('--dialect <dialect>', 'postgres | mysql', 'postgres')
+    .option('--contract', 'the folder holds contract files (destructive statements allowed: they run after the go/no-go)')
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, o: { dialect: string; contract?: boolean; json?: boolean }) => {
+      if (o.dialect !== 'postgres' && o.dialect !== 'mysql') throw new UsageError(`--dialect got ${JSON.stringify(o.dialect)}; expected postgres or mysql`);
+      let files: { name: string; body: string }[];
+      try {
+        files = await new DirScriptSource().list(dir);
+      } catch (e) {
+        throw new SpecFileError((e as Error).message);
+      }
+      const migrations = loadMigrations(files, o.dialect);
+      const findings = lintMigrations(migrations, o.dialect, { contract: o.contract });
+      const blocking = findings.filter((f) => f.blocking);
+      if (o.json) io.out(JSON.stringify({ files: migrations.length, findings }, null, 2));
+      else {
+        for (const f of findings) (f.blocking ? io.err : io.out)(formatFinding(f));
+        io.out(`${migrations.length} file(s), ${findings.length} finding(s), ${blocking.length} blocking`);
+      }
+      setExit(blocking.length ? EXIT.BAD_INPUT : EXIT.OK);
+    });
+
+  program
+    .command('schema')
+    .description('write the JSON Schema of run spec v1 (for editors)')
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .option('--json', 'accepted for symmetry: the schema is JSON')
+    .action(async (o: { out?: string }) => {
+      const text = `${JSON.stringify(jsonSchema(), null, 2)}\n`;
+      if (o.out) await writeFile(o.out, text);
+      else io.out(text.trimEnd());
+      setExit(EXIT.OK);
+    });
+}
+
+async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; json?: boolean }): Promise<number> {
+  if (!o.sourceUrl) throw new UsageError('`plan uuid` needs --source-url (the database whose keys are planned)');
+  if (!o.out) throw new UsageError('`plan uuid` needs --out <dir>');
+  const { factory } = await openLocalDatabases({ source: { url: o.sourceUrl } }, {}, () => {});
+  try {
+    const client = factory.get({ engine: engineOfUrl(o.sourceUrl) ?? 'postgres', url: o.sourceUrl });
+    const graph = await readUuidGraph(client, o.tables?.split(',').map((t) => t.trim()));
+    const v7 = client.dialect === 'postgres' && (await client.query("SELECT to_regproc('uuidv7') IS NOT NULL AS ok")).rows[0]?.ok === true;
+    const plan = planUuid(graph, { firstVersion: 1, uuidv7: v7, batchSize: o.batchSize });
+    const write = async (dir: string, files: { name: string; body: string }[]) => {
+      if (!files.length) return;
+      await mkdir(path.join(o.out!, dir), { recursive: true });
+      for (const f of files) await writeFile(path.join(o.out!, dir, f.name), f.body);
+    };
+    await write('migrations', plan.files);
+    await write('contract', plan.contractFiles);
+    await write('rollback', plan.rollbackFiles);
+    const fragment = {
+      migrations: { location: 'migrations', ...(plan.contractFiles.length ? { contractLocation: 'contract' } : {}) },
+      backfill: { tasks: plan.backfill },
+      verify: { rowCounts: 'before-vs-after', tables: plan.verifyTables, assertions: plan.assertions, integrity: plan.integrity },
+    };
+    await writeFile(path.join(o.out, 'spec.fragment.json'), `${JSON.stringify(fragment, null, 2)}\n`);
+    const summary = { parents: graph.tables.filter((t) => t.isParent).length, foreignKeys: graph.fks.length, groups: plan.groups, skipped: plan.skipped, uuidv7: v7, out: o.out };
+    if (o.json) io.out(JSON.stringify(summary, null, 2));
+    else {
+      io.out(`uuid plan for ${client.label}: ${summary.parents} table(s) get uuid keys, ${summary.foreignKeys} foreign key(s) get uuid columns, ${plan.groups.length} swap group(s)`);
+      for (const sk of plan.skipped) io.out(`  skipped ${sk.table}: ${sk.reason}`);
+      io.out(`wrote ${o.out}/migrations, ${plan.contractFiles.length ? 'contract, rollback, ' : ''}spec.fragment.json (merge it into your spec)`);
+    }
+    return EXIT.OK;
+  } finally {
+    await factory.closeAll();
+  }
+}
+
+export function jsonSchema(): unknown {
+  return z.toJSONSchema(RunSpec, { io: 'input', unrepresentable: 'any' });
+}
