@@ -1,4 +1,5 @@
 /** `evidence ls | get | verify | open`: read a run's evidence (a local folder, or S3) and check it against its manifest, signature and history. */
+import { manifestKey } from '../../lambdas/core/evidence-layout';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,7 +49,7 @@ export function evidenceCommands(program: Command, io: Io, setExit: SetExit): vo
       .option('--no-anchor', 'accept roots that are unsigned or cannot be checked (drops the guarantee that the manifest itself was not rebuilt over forged files)'),
   ).action(async (runId: string, o: { bucket?: string; evidenceDir: string; stateMachineArn?: string; publicKey?: string; signingKeyArn?: string; json?: boolean; anchor: boolean }) => {
     const s = store(o);
-    const manifest = await readEvidenceJson<Manifest>(s, `${runId}/manifest.json`);
+    const manifest = await readEvidenceJson<Manifest>(s, manifestKey(runId));
     if (!manifest) throw new UsageError(`no manifest.json for run ${runId} in ${s.location}; expected a run that reached Summary`);
     const now = new Map((await s.list(`${runId}/`)).map((f) => [f.key.slice(runId.length + 1), f.sha256]));
     const addenda = await readAddenda(s, runId);

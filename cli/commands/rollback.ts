@@ -1,4 +1,5 @@
 /** `rollback`: a finished run's rollback actions by hand, locally or through the deployed Rollback function. */
+import { specKey, stepKey } from '../../lambdas/core/evidence-layout';
 import path from 'node:path';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -9,7 +10,9 @@ import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { defaultSigningKeyPath, FileSigner } from '../../lambdas/adapters/local/signer-file';
 import { describeAction } from '../../lambdas/core/actions';
 import { readEvidenceJson } from '../../lambdas/core/evidence';
-import { manualRollback } from '../../lambdas/core/pipeline';
+
+import { manualRollback } from '../../lambdas/core/end-stages';
+
 import { RunSpec } from '../../lambdas/core/spec';
 import type { EvidenceStore } from '../../lambdas/ports';
 import { aws, EXIT, type Io, localUrl, runIdArg, type SetExit, UsageError } from '../io';
@@ -38,10 +41,10 @@ export function rollbackCommand(program: Command, io: Io, setExit: SetExit): voi
       const bucket = o.function ? (o.bucket ?? io.env.CUTLINE_EVIDENCE_BUCKET) : undefined;
       if (o.function && !bucket) throw new UsageError('`cutline rollback --function` needs --bucket or CUTLINE_EVIDENCE_BUCKET (the stack output EvidenceBucketName)');
       const evStore: EvidenceStore = bucket ? new S3EvidenceStore(aws(io, 's3'), bucket) : new FsEvidenceStore(path.resolve(o.evidenceDir));
-      const raw = await readEvidenceJson<unknown>(evStore, `${runId}/spec.json`);
+      const raw = await readEvidenceJson<unknown>(evStore, specKey(runId));
       if (!raw) throw new SpecFileError(`no spec for run ${runId} at ${bucket ? `s3://${bucket}/runs/${runId}/spec.json` : path.resolve(o.evidenceDir, runId, 'spec.json')}; expected the evidence of a run that passed ValidateSpec`);
       const spec = RunSpec.parse(bucket ? raw : applyUrlOverrides(raw, o.sourceUrl, o.targetUrl));
-      const cutover = await readEvidenceJson<{ result: string }>(evStore, `${runId}/10_cutover.json`);
+      const cutover = await readEvidenceJson<{ result: string }>(evStore, stepKey(runId, 'cutover'));
       if (!cutover && !o.force && !o.dryRun) throw new UsageError(`run ${runId} never cut over (no 10_cutover.json): nothing to roll back; expected --force to run its rollback actions anyway`);
       const actions = spec.rollback.actions.map((a, i) => `${i + 1}. ${describeAction(a)}`);
       if (o.dryRun) {

@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { S3EvidenceStore } from '../../lambdas/adapters/aws/s3';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { resumeExecutionName } from '../../lambdas/core/attempts';
-import { manualRollbacks } from '../../lambdas/core/pipeline';
+
+import { manualRollbacks } from '../../lambdas/core/end-stages';
+
 import { aws, EXIT, type Io, seconds, type SetExit, UsageError } from '../io';
 import { HISTORY_FILE, mapRunLabel, readLocalRun } from '../local-history';
 import { fromAwsHistory, type MapRunProgress, type Progress, type ProgressEvent, progressOf, renderProgress } from '../progress';

@@ -158,7 +158,7 @@ export function unsupported(def: Definition, where = 'States'): string[] {
     }
     for (const k of Object.keys(s)) if (!allowed.includes(k)) problems.push(`${at}: field ${k} of a ${s.Type} state is not executed by the local engine`);
     for (const k of PATH_FIELDS) {
-      const v = (s as unknown as Record<string, unknown>)[k];
+      const v: unknown = (Object.entries(s) as [string, unknown][]).find(([f]) => f === k)?.[1];
       if (v !== undefined && v !== null && (typeof v !== 'string' || !REFERENCE_PATH.test(v))) problems.push(`${at}.${k}: ${JSON.stringify(v)} is not a reference path`);
     }
     for (const k of ['Parameters', 'ResultSelector', 'ItemSelector'] as const) if (s[k] !== undefined) paths(s[k], `${at}.${k}`);

@@ -3,6 +3,7 @@
  * Lambda task running the same handler code the Lambda runs, wired to local adapters (PGlite / postgres / mysql,
  * evidence folder, local shell, parameters file, approval page).
  */
+import { specKey, stepKey } from '../../lambdas/core/evidence-layout';
 import { access, copyFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,8 @@ import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { defaultSigningKeyPath, FileSigner } from '../../lambdas/adapters/local/signer-file';
 import { redactUrl } from '../../lambdas/adapters/local/sql-common';
 import { readAttempts, resumeExecutionName } from '../../lambdas/core/attempts';
-import { readEvidenceJson, specKey, stepKey } from '../../lambdas/core/evidence';
+
+import { readEvidenceJson } from '../../lambdas/core/evidence';
 import { specAsRun, specChangeProblem } from '../../lambdas/core/pipeline';
 import { chunkLine, chunkProgress } from '../progress';
 import type { RunSpec } from '../../lambdas/core/spec';

@@ -9,11 +9,13 @@ import type { CommandResult, Deps, FullOutput, SqlClient } from '../ports';
 export type ActionDeps = Pick<Deps, 'sql' | 'evidence' | 'commands' | 'parameters' | 'http' | 'clock' | 'logger' | 'progress'>;
 import { CLAIM_SECONDS, COMMAND_GRACE_SECONDS, pollSecondsAfter } from './command-loop';
 import { retryTransient } from './retry';
-import { CutoverFailed, errorMessage, } from './errors';
+import { CutoverFailed, errorMessage } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
 import type { Action, RunSpec } from './spec';
 import { dbRef } from './spec';
-import { NO_TRANSACTION } from './migrations';
+
+import { NO_TRANSACTION } from './migration-steps';
+
 import { createIfMissing } from './lease';
 
 export interface ActionResult {

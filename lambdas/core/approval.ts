@@ -3,11 +3,12 @@
  * signature over both: never the task token. GET shows, only POST decides; a
  * decision is single-use and bound into the evidence.
  */
+import { stepKey } from './evidence-layout';
 import { errorMessage } from './errors';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApprovalDecision, ApproverDirectory, Clock, EvidenceStore, ApprovalStore, TaskTokens } from '../ports';
 import type { RunSpec } from './spec';
-import { canonicalJson, stepKey, stepRecord } from './evidence';
+import { canonicalJson, stepRecord } from './evidence';
 
 export function newApprovalId(): string {
   return randomBytes(16).toString('hex');

@@ -5,10 +5,11 @@
  * several attempts. Every attempt leaves a record, 00_attempts/NNN.json, so
  * the evidence says how many there were and how each previous one ended.
  */
+import { manifestKey, specKey, stepKey } from './evidence-layout';
 import type { Deps } from '../ports';
 import { RESUMABLE } from './decision';
 import type { Classification } from './errors';
-import { canonicalJson, readEvidenceJson, sha256Hex, specKey, stepKey } from './evidence';
+import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
 
 export interface AttemptRecord {
   readonly attempt: number;
@@ -72,7 +73,7 @@ export function isResumeOf(executionName: string, runId: string): boolean {
 
 /** A run's outcome once Summary sealed it (its manifest exists), else undefined: a run killed inside Summary is not sealed. */
 export async function sealedOutcome(runId: string, deps: Pick<Deps, 'evidence'>): Promise<{ outcome: 'GO' | 'NO_GO'; classification: Classification } | undefined> {
-  if ((await deps.evidence.get(`${runId}/manifest.json`)) === undefined) return undefined;
+  if ((await deps.evidence.get(manifestKey(runId))) === undefined) return undefined;
   return (await readEvidenceJson<{ details: { outcome: 'GO' | 'NO_GO'; classification: Classification } }>(deps.evidence, stepKey(runId, 'summary')))?.details;
 }
 

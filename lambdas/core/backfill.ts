@@ -7,12 +7,14 @@
  * when the checkpoint names the same identity, and Verify refuses to go on
  * while any planned chunk lacks one.
  */
+import { backfillPlanFile, stepKey } from './evidence-layout';
 import type { Clock, Deps, SqlClient } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
-import { canonicalJson, readEvidenceJson, sha256Hex, stepKey } from './evidence';
+
+import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
 import { mapLimit } from './concurrency';
 import { countRows } from './row-count';
-import { EVIDENCE_STEPS } from './states';
+
 import { isTransient, retryTransient } from './retry';
 import { columnTypeSql, splitQualified } from './sql-builders';
 import type { BackfillTask, RunSpec } from './spec';
@@ -99,8 +101,6 @@ export interface BackfillPlanFile {
   readonly tasks: { name: string; rows: string; chunks: number }[];
 }
 
-/** A file of the backfill plan's folder: the plan, a Distributed phase's items, ResultWriter's results (outside 05_backfill/, the checkpoints). */
-export const backfillPlanFile = (runId: string, rest: string) => `${runId}/${EVIDENCE_STEPS.backfillPlan}/${rest}`;
 export const backfillPlanKey = (runId: string) => backfillPlanFile(runId, 'plan.json');
 
 /**

@@ -5,9 +5,11 @@
  * of the full output) are evidence; a failed, timed-out or hung command is
  * BACKFILL_FAILED.
  */
+import { stepKey } from './evidence-layout';
 import type { Deps } from '../ports';
 import { BackfillFailed } from './errors';
-import { canonicalJson, stepKey } from './evidence';
+
+import { canonicalJson } from './evidence';
 import type { RunSpec } from './spec';
 
 export interface BulkCommand {

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { EvidenceObject, EvidenceStore, Signer } from '../ports';
+import { EVIDENCE_STEPS, manifestKey, type RecordedStep } from './evidence-layout';
 import { type RootSignature, signRoot } from './signature';
-import { EVIDENCE_STEPS, type TaskKey } from './states';
 
 /** A JSON evidence file, parsed; undefined when it does not exist, an error naming the key when it is not JSON. */
 export async function readEvidenceJson<T>(store: Pick<EvidenceStore, 'get'>, key: string): Promise<T | undefined> {
@@ -32,15 +32,9 @@ export interface StepRecord {
   readonly details: Record<string, unknown>;
 }
 
-/** The spec as a run uses it, written once by its first attempt. */
-export const specKey = (runId: string) => `${runId}/spec.json`;
-
-export function stepKey(runId: string, step: TaskKey, suffix = ''): string {
-  return `${runId}/${EVIDENCE_STEPS[step]}${suffix}.json`;
-}
 
 export function stepRecord(r: {
-  step: TaskKey;
+  step: RecordedStep;
   command: string;
   owner: string;
   now: Date;
@@ -218,7 +212,7 @@ export async function appendAddendum(
   reason: string,
   deps: { evidence: Pick<EvidenceStore, 'get' | 'putIfAbsent'>; clock: { now(): Date }; signer?: Signer },
 ): Promise<ManifestAddendum | undefined> {
-  const manifest = await readEvidenceJson<Manifest>(deps.evidence, `${runId}/manifest.json`);
+  const manifest = await readEvidenceJson<Manifest>(deps.evidence, manifestKey(runId));
   if (!manifest) return undefined;
   const files = written.map((o) => ({ file: o.key.slice(runId.length + 1), sha256: o.sha256, size: o.size }));
   for (;;) {

@@ -83,28 +83,6 @@ export const STAGE_FUNCTION_SECONDS = 900;
 /** The ${Substitution} naming a task's function in the ASL file: `${ValidateSpecFunctionArn}`. */
 export const functionSubstitution = (key: TaskKey) => `${key[0]!.toUpperCase()}${key.slice(1)}FunctionArn`;
 
-/** Evidence file per step: runs/<runId>/NN_<step>.json */
-export const EVIDENCE_STEPS = {
-  validateSpec: '01_validate',
-  preflight: '02_preflight',
-  schema: '03_schema',
-  commandSend: '05_bulk_copy_send',
-  commandPoll: '05_bulk_copy',
-  backfillPlan: '04_backfill_plan',
-  backfillChunk: '05_backfill',
-  verify: '06_verify',
-  gatePlan: '07_gates_plan',
-  gateChunk: '07_gates_chunk',
-  gates: '07_gates',
-  decide: '08_decide',
-  goNoGo: '09_approval',
-  cutover: '10_cutover',
-  smoke: '11_smoke',
-  rollback: '12_rollback',
-  classify: '90_classify',
-  summary: '99_summary',
-} as const satisfies Record<TaskKey, string>;
-
 /** ASL substitutions that are not functions. */
 export const OTHER_SUBSTITUTIONS = ['EvidenceBucketName', 'WorkBucketName'] as const;
 

@@ -3,9 +3,10 @@
  * links from e-mail and Slack, and Slack interactivity. Thin: the event
  * becomes a request for core/approval-http, its answer the response.
  */
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
-import { awsDeps, slackSigningSecret } from '../adapters/aws/deps';
+
+import { awsDeps, lambdaClient, slackSigningSecret } from '../adapters/aws/deps';
+
 import { selfInvoker } from '../adapters/aws/self-invoke';
 import { type ApprovalHttpDeps, decideSlack, handleApprovalHttp, SlackDecision } from '../core/approval-http';
 import { parsePayload } from '../core/payloads';
@@ -46,8 +47,7 @@ export async function approvalApi(event: unknown, deps: ApprovalHttpDeps) {
   return { statusCode: out.status, headers: out.headers, body: out.body };
 }
 
-const lambda = new LambdaClient({});
-const deferSlack = selfInvoker<SlackDecision>(lambda, (job) => ({ cutlineSlackDecision: job }));
+const deferSlack = selfInvoker<SlackDecision>(lambdaClient, (job) => ({ cutlineSlackDecision: job }));
 
 /** Only what the approval API uses (spreading the task functions' ports would build adapters it has no bucket for). */
 export function approvalApiDeps(d: Deps): ApprovalHttpDeps {

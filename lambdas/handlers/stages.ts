@@ -7,24 +7,13 @@
 import type { z } from 'zod';
 import { pollBulkCommand, sendBulkCommand } from '../core/bulk-copy';
 import { ChunkInput, CommandPollInput, CommandSendInput, EndState, GateChunkInput, GoNoGoInput, RawState, StageState } from '../core/payloads';
-import {
-  backfillChunkStage,
-  backfillPlanStage,
-  classifyStage,
-  cutoverStage,
-  decideStage,
-  gateChunkStage,
-  gatePlanStage,
-  gatesStage,
-  preflightStage,
-  requestApprovalStage,
-  rollbackStage,
-  schemaStage,
-  smokeStage,
-  summaryStage,
-  validateSpecStage,
-  verifyStage,
-} from '../core/pipeline';
+
+import { cutoverStage, requestApprovalStage, smokeStage } from '../core/cutover-stages';
+
+import { classifyStage, rollbackStage, summaryStage } from '../core/end-stages';
+
+import { backfillChunkStage, backfillPlanStage, decideStage, gateChunkStage, gatePlanStage, gatesStage, preflightStage, schemaStage, validateSpecStage, verifyStage } from '../core/pipeline';
+
 import { STAGE_FUNCTION_SECONDS, type TaskKey } from '../core/states';
 import type { HandlerContext } from './context';
 

@@ -15,7 +15,11 @@ import { SsmParameterStore } from '../../lambdas/adapters/aws/ssm';
 import { MemoryApprovalStore } from '../../lambdas/adapters/local/approval/store';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { readEvidenceJson } from '../../lambdas/core/evidence';
-import { requestApprovalStage, specAsRun } from '../../lambdas/core/pipeline';
+
+import { requestApprovalStage } from '../../lambdas/core/cutover-stages';
+
+import { specAsRun } from '../../lambdas/core/pipeline';
+
 import type { ApprovalChannel, ApprovalRequest, Deps } from '../../lambdas/ports';
 import { miniSpec, tempDir } from '../support/local-run';
 import { slackStandIn } from '../support/slack-standin';

@@ -7,6 +7,9 @@ import * as errors from '../../lambdas/core/errors';
 import { CAUGHT_ERRORS, STILL_RUNNING_RETRY, TRANSIENT_ERRORS } from '../../lambdas/core/errors';
 import { functionSubstitution, OTHER_SUBSTITUTIONS, STATES, TASK_KEYS } from '../../lambdas/core/states';
 
+import { withErrorPolicy } from '../../lib/error-policy';
+
+
 type State = Record<string, any>;
 function allStates(def: { States: Record<string, State> }): Record<string, State> {
   const out: Record<string, State> = {};
@@ -76,6 +79,18 @@ describe('statemachines/cutover.asl.json', () => {
     // The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning) with invocations of their own.
     for (const [name, s] of Object.entries(states).filter(([, s]) => s.Type === 'Task'))
       expect(s.Retry?.[1], name).toEqual(name === STATES.schema || name === STATES.cutover ? STILL_RUNNING_RETRY : undefined);
+  });
+
+  it('holds exactly the Retry and Catch blocks generated from the error tables (npm run asl writes them)', () => {
+    const def = JSON.parse(readFileSync(ASL_FILE, 'utf8'));
+    expect(withErrorPolicy(def)).toEqual(def);
+    // The check can fail: a Retry edited by hand, or a Catch on an iteration's Task, differs from the tables.
+    const edited = structuredClone(def);
+    edited.States[STATES.verify].Retry[0].MaxAttempts = 2;
+    expect(withErrorPolicy(edited)).not.toEqual(edited);
+    const inner = structuredClone(def);
+    inner.States[STATES.backfillChunks].ItemProcessor.States[STATES.backfillChunk].Catch = [{ ErrorEquals: ['States.ALL'], Next: 'X' }];
+    expect(withErrorPolicy(inner)).not.toEqual(inner);
   });
 
   it('waits at GoNoGo for a task token with a timeout from the spec', async () => {

@@ -426,7 +426,8 @@ describe('votes', () => {
 
 describe('a run owns its runId', () => {
   it('an execution whose name is not the spec runId is refused and writes nothing into that run\'s evidence', async () => {
-    const { validateSpecStage, classifyStage, summaryStage } = await import('../../lambdas/core/pipeline');
+    const { validateSpecStage } = await import('../../lambdas/core/pipeline');
+    const { classifyStage, summaryStage } = await import('../../lambdas/core/end-stages');
     const { FsEvidenceStore } = await import('../../lambdas/adapters/local/evidence-fs');
     const { tempDir, miniSpec } = await import('../support/local-run');
     const dir = await tempDir();

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { type Manifest, readEvidenceJson, type StepRecord, verifyManifest } from '../../lambdas/core/evidence';
 import { seed003Files } from '../../lambdas/core/evidence-profile';
-import { summaryStage } from '../../lambdas/core/pipeline';
+
+import { summaryStage } from '../../lambdas/core/end-stages';
+
 import { tempDir } from '../support/local-run';
 
 const rec = (step: string, result: StepRecord['result'], details: Record<string, unknown> = {}): StepRecord => ({

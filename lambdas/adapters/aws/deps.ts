@@ -1,10 +1,13 @@
 /**
- * Lambda wiring: AWS SDK clients built once per container (module scope),
- * ports bound to them. Configuration comes from the environment the CDK
+ * The AWS composition root: AWS SDK clients built once per container, each on first use (a function builds only
+ * the clients its ports call), and the ports bound to them. Configuration comes from the environment the CDK
  * construct sets.
  */
 import { withReadRetries } from '../../core/retry';
 import { KMSClient } from '@aws-sdk/client-kms';
+
+import { LambdaClient } from '@aws-sdk/client-lambda';
+
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -22,12 +25,23 @@ import { SfnTaskTokens } from './sfn';
 import { KmsSigner } from './signer-kms';
 import { SsmCommandRunner, SsmParameterStore } from './ssm';
 
-const rdsData = new RDSDataClient({ maxAttempts: 3 });
-const s3 = new S3Client({});
-const ssm = new SSMClient({});
-const sns = new SNSClient({});
-const sfn = new SFNClient({});
-const kms = new KMSClient({});
+
+/** One client of each service per container, built on first use. */
+function once<T>(make: () => T): () => T {
+  let c: T | undefined;
+  return () => {
+    c ??= make();
+    return c;
+  };
+}
+const rdsData = once(() => new RDSDataClient({ maxAttempts: 3 }));
+const s3 = once(() => new S3Client({}));
+const ssm = once(() => new SSMClient({}));
+const sns = once(() => new SNSClient({}));
+const sfn = once(() => new SFNClient({}));
+const kms = once(() => new KMSClient({}));
+/** The approval API hands Slack votes to itself. */
+export const lambdaClient = once(() => new LambdaClient({}));
 
 function env(name: string): string {
   const v = process.env[name];
@@ -53,42 +67,42 @@ let secret: string | undefined;
 export function awsDeps(): Deps {
   if (cached) return cached;
   const bucket = env('EVIDENCE_BUCKET');
-  const parameters = new SsmParameterStore(ssm);
+  const parameters = new SsmParameterStore(ssm());
   let approvals: S3ApprovalStore | undefined;
   let work: S3EvidenceStore | undefined;
   let commands: SsmCommandRunner | undefined;
   cached = {
     sql: (ref: DatabaseRef) => {
       if (!ref.dataApi) throw new Error(`database ${ref.url ?? '?'} has no dataApi reference; expected resourceArn, secretArn and database`);
-      return withReadRetries(new DataApiSql(rdsData, ref.dataApi, ref.engine), systemClock);
+      return withReadRetries(new DataApiSql(rdsData(), ref.dataApi, ref.engine), systemClock);
     },
-    evidence: new S3EvidenceStore(s3, bucket),
+    evidence: new S3EvidenceStore(s3(), bucket),
     // The task functions know the work bucket (the approval API does not need it).
     get work() {
-      work ??= new S3EvidenceStore(s3, env('WORK_BUCKET'));
+      work ??= new S3EvidenceStore(s3(), env('WORK_BUCKET'));
       return work;
     },
     // The full output goes to the work bucket (written by the jumpbox's instance role), never into WORM evidence.
     get commands() {
-      commands ??= new SsmCommandRunner(ssm, { bucket: env('WORK_BUCKET'), prefix: 'command-output/' }, s3);
+      commands ??= new SsmCommandRunner(ssm(), { bucket: env('WORK_BUCKET'), prefix: 'command-output/' }, s3());
       return commands;
     },
     parameters,
     approvals: (channels) =>
       channels.map((c): ApprovalChannel => {
-        if (c.type === 'email') return new SnsEmailChannel(sns, c.topicArn);
+        if (c.type === 'email') return new SnsEmailChannel(sns(), c.topicArn);
         if (c.type === 'slack') return new SlackWebhookChannel(parameters, c.webhookParameter, fetchHttp);
         throw new Error('a "local" approval channel cannot be used in AWS; expected "email" or "slack"');
       }),
     // Only GoNoGo and the approval API are given the approvals bucket (and may read it).
     get approvalStore() {
-      approvals ??= new S3ApprovalStore(s3, env('APPROVALS_BUCKET'));
+      approvals ??= new S3ApprovalStore(s3(), env('APPROVALS_BUCKET'));
       return approvals;
     },
     directory: approverDirectory(),
     // Summary and Rollback sign manifest roots with the stack's KMS key.
-    ...(process.env.SIGNING_KEY_ARN ? { signer: new KmsSigner(kms, process.env.SIGNING_KEY_ARN) } : {}),
-    tokens: new SfnTaskTokens(sfn),
+    ...(process.env.SIGNING_KEY_ARN ? { signer: new KmsSigner(kms(), process.env.SIGNING_KEY_ARN) } : {}),
+    tokens: new SfnTaskTokens(sfn()),
     approvalSecret: async () => {
       if (secret) return secret;
       const name = env('APPROVAL_SECRET_PARAMETER');
@@ -97,7 +111,7 @@ export function awsDeps(): Deps {
       secret = v;
       return v;
     },
-    scripts: new S3ScriptSource(s3),
+    scripts: new S3ScriptSource(s3()),
     http: fetchHttp,
     clock: systemClock,
     logger: jsonLogger,

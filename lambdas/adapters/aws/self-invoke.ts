@@ -5,11 +5,13 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 
-export function selfInvoker<T>(lambda: LambdaClient, wrap: (job: T) => Record<string, unknown>): (job: T) => Promise<void> {
+
+/** `lambda`: the client, built when the first job is handed over. */
+export function selfInvoker<T>(lambda: () => LambdaClient, wrap: (job: T) => Record<string, unknown>): (job: T) => Promise<void> {
   return async (job) => {
     const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
     if (!functionName) throw new Error('environment variable AWS_LAMBDA_FUNCTION_NAME is not set; expected to run inside Lambda');
-    const r = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(wrap(job))) }));
+    const r = await lambda().send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(wrap(job))) }));
     if (r.StatusCode !== 202) throw new Error(`asynchronous invocation of ${functionName} answered ${r.StatusCode}; expected 202 (queued)`);
   };
 }

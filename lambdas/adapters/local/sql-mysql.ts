@@ -11,7 +11,9 @@ async function run(c: Conn, sql: string, params?: SqlParams): Promise<SqlResult>
   // CALL returns several result sets (rows..., then a status header): the first one is the answer.
   if (Array.isArray(res) && Array.isArray(res[0])) {
     res = res[0] as typeof res;
-    fields = (fields as unknown as mysql.FieldPacket[][])[0] ?? [];
+    // ... and so are its fields: one list per result set.
+    const first: unknown = fields?.[0];
+    fields = Array.isArray(first) ? first : [];
   }
   if (Array.isArray(res)) {
     const cols = (fields ?? []).map((f) => ({ name: f.name, type: String(f.columnType ?? f.type) }));

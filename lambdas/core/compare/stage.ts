@@ -4,6 +4,7 @@
  * (checkpointed, skipped when done), and the Gates stage reads every
  * checkpoint and decides per table: PASS, FAIL or INCONCLUSIVE.
  */
+import { gateKey } from '../evidence-layout';
 import type { Deps, SqlClient } from '../../ports';
 import { errorMessage } from '../errors';
 import { canonicalJson, readEvidenceJson } from '../evidence';
@@ -17,7 +18,7 @@ import { buildTablePlan } from './run';
 import type { TablePlan } from './table-plan';
 import { type Verdict, tableVerdict, worstStatus } from './verdict';
 
-export const gateKey = (runId: string, rest: string) => `${runId}/07_gates/${rest}`;
+
 const errorKey = (runId: string, item: { table: string; index: number }) => gateKey(runId, `errors/${item.table}/${String(item.index).padStart(6, '0')}.json`);
 
 export interface GateItem {

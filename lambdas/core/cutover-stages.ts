@@ -1,0 +1,117 @@
+/**
+ * After the gates: the go/no-go request, the cutover actions (paused while a jumpbox command runs) and the smoke checks.
+ */
+import { stepKey } from './evidence-layout';
+import type { Deps } from '../ports';
+import { type ActionWaiting, describeAction, runCutover } from './actions';
+import { runSmoke } from './smoke';
+import { approvalQuery, newApprovalId } from './approval';
+import { CutlineError, CutoverFailed, errorMessage, MigrationStillRunning } from './errors';
+import { canonicalJson } from './evidence';
+import type { StageState } from './payloads';
+import type { RunSpec } from './spec';
+import type { VerifyOutcome } from './verify';
+import type { GateOutcome } from './compare/verdict';
+import { type Invocation, who, recorded, renewLease } from './stage-record';
+import { applyPhase } from './pipeline';
+
+/** What an approver is shown: gate results and exactly what GO will do. */
+export function approvalSummary(s: StageState): { summary: string; goActions: string[] } {
+  const gates = s.results.gates as GateOutcome | undefined;
+  const verify = s.results.verify as VerifyOutcome | undefined;
+  const lines = [
+    ...(gates?.tables ?? []).map((t) => `${t.table}: expected ${t.expected}, got ${t.actual} (${t.verdict})`),
+    ...(verify?.assertions ?? []).map((a) => `assertion ${a.name}: ${a.ok ? 'no violations' : `${a.violations} violation(s)`}`),
+  ];
+  return { summary: lines.join('\n'), goActions: goActions(s.spec) };
+}
+
+/** Exactly what GO will do: the cutover actions, then the contract migrations. */
+export function goActions(spec: RunSpec): string[] {
+  return [
+    ...spec.cutover.actions.map(describeAction),
+    ...(spec.migrations?.contractLocation ? [`apply the contract migrations in ${spec.migrations.contractLocation} (after the actions above)`] : []),
+  ];
+}
+
+/**
+ * GoNoGo: store the task token privately, deliver a signed link. Returns
+ * what was sent (never the token); the state waits for the decision.
+ */
+export async function requestApprovalStage(input: { taskToken: string; state: StageState }, deps: Deps, baseUrl?: string) {
+  const s = input.state;
+  const approvalId = newApprovalId();
+  const expiresAt = new Date(deps.clock.now().getTime() + s.spec.approval.timeoutSeconds * 1000).toISOString();
+  const { summary, goActions } = approvalSummary(s);
+  const target = (s.spec.target ?? s.spec.source).engine;
+  await deps.approvalStore.save({
+    approvalId,
+    runId: s.spec.runId,
+    taskToken: input.taskToken,
+    expiresAt,
+    approvers: s.spec.approval.approvers,
+    required: s.spec.approval.required,
+    request: { owner: s.spec.owner, target, summary, goActions, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`) },
+  });
+  const secret = baseUrl ? await deps.approvalSecret() : '';
+  const link = (who?: string) => `${baseUrl!.replace(/\/+$/, '')}/approve?${approvalQuery(approvalId, expiresAt, secret, who)}`;
+  // With an approver list every approver gets a personal link (its signature names them); otherwise one link and a name field.
+  const approvers = s.spec.approval.approvers ?? [];
+  const approveUrl = baseUrl && approvers.length === 0 ? link() : undefined;
+  const personalUrls = baseUrl && approvers.length ? approvers.map((approver) => ({ approver, url: link(approver) })) : undefined;
+  const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, personalUrls, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`), expiresAt };
+  // Each channel on its own: the go/no-go waits when at least one delivered the link; only all failing fails it.
+  const delivered: string[] = [];
+  const failedChannels: { kind: string; error: string }[] = [];
+  for (const ch of deps.approvals(s.spec.approval.channels)) {
+    try {
+      await ch.deliver(request);
+      delivered.push(ch.kind);
+    } catch (e) {
+      failedChannels.push({ kind: ch.kind, error: errorMessage(e) });
+      deps.logger.warn('approval channel failed', { kind: ch.kind, error: errorMessage(e) });
+    }
+  }
+  if (!delivered.length && failedChannels.length)
+    throw new Error(`no approval channel delivered the go/no-go: ${failedChannels.map((f) => `${f.kind}: ${f.error}`).join('; ')}`);
+  await deps.evidence.put(
+    stepKey(s.spec.runId, 'goNoGo', '_request'),
+    canonicalJson({ approvalId, expiresAt, channels: delivered, ...(failedChannels.length ? { failedChannels } : {}), summary, goActions, requested_utc: deps.clock.now().toISOString() }),
+    'application/json',
+  );
+  return { approvalId, expiresAt, channels: delivered };
+}
+
+/** The command a stage paused at, as its previous call left it in the state (the Wait loop calls the stage again). */
+export function waitingIn(s: StageState, stage: 'cutover' | 'rollback'): ActionWaiting | undefined {
+  const r = s.results[stage] as { waiting?: ActionWaiting } | undefined;
+  return r?.waiting;
+}
+
+export async function cutoverStage(s: StageState, deps: Deps, inv: Invocation = {}) {
+  return recorded<{ waiting: ActionWaiting } | { actions: number; contract: number }>(deps, who(s), 'cutover', 'cutover actions, then contract migrations', async () => {
+    await renewLease(s, deps);
+    const step = await runCutover(s.spec, deps, waitingIn(s, 'cutover'));
+    if (step.waiting) return { value: { waiting: step.waiting }, pending: true as const };
+    const actions = step.actions;
+    let contract: Awaited<ReturnType<typeof applyPhase>>['details'] | undefined;
+    if (s.spec.migrations?.contractLocation) {
+      try {
+        contract = (await applyPhase(s, deps, 'contract', inv)).details;
+      } catch (e) {
+        // A build still running when the invocation's time is up: the state retries, the next invocation follows it.
+        if (e instanceof MigrationStillRunning) throw e;
+        throw new CutoverFailed(`contract migrations failed: ${errorMessage(e)}`, { actions, ...(e instanceof CutlineError ? e.details : {}) });
+      }
+    }
+    return { value: { actions: actions.length, contract: contract?.applied.length ?? 0 }, details: { actions, ...(contract ? { contract } : {}) } };
+  });
+}
+
+export async function smokeStage(s: StageState, deps: Deps) {
+  return recorded(deps, who(s), 'smoke', 'smoke checks', async () => {
+    await renewLease(s, deps);
+    const checks = await runSmoke(s.spec, deps);
+    return { value: { checks: checks.length }, details: { checks } };
+  });
+}

@@ -1,0 +1,176 @@
+/** The parts of run spec v1 (spec.ts): database references, parameter rules, actions, backfill tasks, assertions. */
+import { z } from 'zod';
+
+export const CLUSTER_ARN = /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z0-9-]+$/;
+export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+export const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/;
+export const PARAM_NAME = /^[A-Za-z0-9_.\-/]{1,2048}$/;
+export const SQL_IDENT = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+
+export const Engine = z.enum(['postgres', 'mysql']);
+export type Engine = z.infer<typeof Engine>;
+
+export const DataApiRef = z.strictObject({
+  resourceArn: z.string().regex(CLUSTER_ARN, 'expected an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)'),
+  secretArn: z.string().regex(SECRET_ARN, 'expected a Secrets Manager secret ARN'),
+  database: z.string().min(1),
+});
+
+/** Local URL schemes and the engine each one speaks. */
+export const URL_ENGINES: Record<string, Engine> = {
+  'pglite:': 'postgres',
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
+  'mysql:': 'mysql',
+  'mariadb:': 'mysql',
+};
+
+/** The engine a local URL speaks (its scheme), or undefined for a scheme cutline does not know. */
+export function engineOfUrl(url: string): Engine | undefined {
+  return URL_ENGINES[/^[a-z]+:/.exec(url)?.[0] ?? ''];
+}
+
+export const DatabaseRef = z
+  .strictObject({
+    engine: Engine,
+    /** Aurora through the RDS Data API (AWS runs). */
+    dataApi: DataApiRef.optional(),
+    /** A local URL: pglite://memory, pglite://./dir, postgres://..., mysql://... (local runs). */
+    url: z.string().min(1).optional(),
+  })
+  .superRefine((ref, ctx) => {
+    if (!!ref.dataApi === !!ref.url) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of "dataApi" (AWS) or "url" (local)' });
+      return;
+    }
+    if (ref.url) {
+      const scheme = /^[a-z]+:/.exec(ref.url)?.[0];
+      const engine = engineOfUrl(ref.url);
+      if (!engine) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['url'],
+          message: `expected a URL starting with ${Object.keys(URL_ENGINES).map((s) => `${s}//`).join(', ')}`,
+        });
+      } else if (engine !== ref.engine) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: `a ${scheme}// URL speaks ${engine}, but engine is "${ref.engine}"` });
+      }
+    }
+  });
+export type DatabaseRef = z.infer<typeof DatabaseRef>;
+
+export const DbSide = z.enum(['source', 'target']);
+export type DbSide = z.infer<typeof DbSide>;
+
+export const ParameterRule = z
+  .strictObject({
+    /** One parameter name, or ... */
+    name: z.string().regex(PARAM_NAME).optional(),
+    /** ... at least one of several names must be present and pass (seed 004: one of SEPOLIA_RPC_URL | CHAIN_RPC_URL | RPC_URL). */
+    anyOf: z.array(z.string().regex(PARAM_NAME)).min(2).optional(),
+    equals: z.string().optional(),
+    oneOf: z.array(z.string()).min(1).optional(),
+    regex: z.string().optional(),
+    minLength: z.number().int().min(0).optional(),
+    maxLength: z.number().int().min(1).optional(),
+    /** Values are never written to evidence unless secret is false. */
+    secret: z.boolean().default(true),
+    description: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (!!r.name === !!r.anyOf) ctx.addIssue({ code: 'custom', message: 'expected exactly one of "name" or "anyOf"' });
+    if (r.regex !== undefined) {
+      try {
+        new RegExp(r.regex);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['regex'], message: `expected a valid regular expression (${(e as Error).message})` });
+      }
+    }
+    if (r.minLength !== undefined && r.maxLength !== undefined && r.minLength > r.maxLength)
+      ctx.addIssue({ code: 'custom', path: ['maxLength'], message: `expected maxLength >= minLength (${r.minLength})` });
+  });
+export type ParameterRule = z.infer<typeof ParameterRule>;
+
+export const SqlText = z.string().trim().min(1);
+
+export const Action = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('parameter'),
+    name: z.string().regex(PARAM_NAME),
+    value: z.string(),
+    description: z.string().optional(),
+  }),
+  z.strictObject({ type: z.literal('sql'), database: DbSide.default('target'), sql: SqlText, description: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('command'),
+    script: z.string().min(1),
+    timeoutSeconds: z.number().int().min(1).max(172800).default(600),
+    description: z.string().optional(),
+  }),
+]);
+export type Action = z.infer<typeof Action>;
+
+export const BackfillTask = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
+    /** Where rows are written. */
+    database: DbSide.default('target'),
+    /** Table written (for sql: the table whose integer key is split into ranges). */
+    table: z.string().regex(SQL_IDENT, 'expected a table name'),
+    key: z.string().regex(SQL_IDENT, 'expected a column name'),
+    batchSize: z.number().int().min(1).max(10_000_000).default(10_000),
+    /** (a) One statement using :lo and :hi (inclusive key range), run in place. */
+    sql: SqlText.optional(),
+    /** (b) Copy rows from another table (same database: INSERT ... SELECT; another: pages under 1 MiB); existing keys are kept. */
+    copyFrom: z.strictObject({ database: DbSide.default('source'), table: z.string().regex(SQL_IDENT, 'expected a table name') }).optional(),
+    /** (c) Load JSONL / CSV files, one chunk per file, keeping only rows inside the seed 003 range contract. */
+    load: z
+      .strictObject({
+        files: z.array(z.string().min(1)).min(1),
+        format: z.enum(['jsonl', 'csv']),
+        /** Column holding the event time the range contract applies to. */
+        timeColumn: z.string().regex(SQL_IDENT),
+        /** backfill: [tCutover-24h, tCutover-1s]; sync: tCutover and later. */
+        range: z.enum(['backfill', 'sync']).default('backfill'),
+      })
+      .optional(),
+  })
+  .superRefine((t, ctx) => {
+    const kinds = [t.sql, t.copyFrom, t.load].filter((x) => x !== undefined).length;
+    if (kinds !== 1) {
+      ctx.addIssue({ code: 'custom', message: `expected exactly one of "sql", "copyFrom" or "load" in backfill task "${t.name}"` });
+      return;
+    }
+    if (t.sql) requireKeyRange(t.sql, 'backfill SQL', ctx);
+  });
+export type BackfillTask = z.infer<typeof BackfillTask>;
+
+/** The key-range placeholders a statement run per range must use (inclusive bounds). */
+export function requireKeyRange(sql: string, what: string, ctx: z.RefinementCtx): void {
+  for (const p of [':lo', ':hi'])
+    if (!new RegExp(`${p}(?![A-Za-z0-9_])`).test(sql)) ctx.addIssue({ code: 'custom', path: ['sql'], message: `expected the key-range placeholder ${p} in the ${what}` });
+}
+
+/**
+ * A query that must return zero rows (a row is a violation, shown in evidence). One statement must end within one
+ * Data API call (45 s); over a big table, `ranges` runs it once per range of `table`'s integer key, binding :lo and :hi.
+ */
+export const Assertion = z
+  .strictObject({
+    name: z.string().min(1),
+    database: DbSide.default('target'),
+    sql: SqlText,
+    ranges: z
+      .strictObject({
+        table: z.string().regex(SQL_IDENT, 'expected a table name'),
+        /** An integer column; default: the table's integer primary key. */
+        key: z.string().regex(SQL_IDENT, 'expected a column name').optional(),
+        /** Key values per statement. */
+        span: z.number().int().min(1).max(1_000_000_000).default(1_000_000),
+      })
+      .optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.ranges) requireKeyRange(a.sql, `assertion SQL (it runs per range of ${a.ranges.table})`, ctx);
+  });
+
