@@ -86,20 +86,9 @@ export const functionSubstitution = (key: TaskKey) => `${key[0]!.toUpperCase()}$
 /** ASL substitutions that are not functions. */
 export const OTHER_SUBSTITUTIONS = ['EvidenceBucketName', 'WorkBucketName'] as const;
 
-/** Order in which stages run; Classify uses it to name where a run stopped. */
-export const STAGE_ORDER: readonly TaskKey[] = [
-  'validateSpec',
-  'preflight',
-  'schema',
-  'commandPoll',
-  'backfillPlan',
-  'backfillChunk',
-  'verify',
-  'gatePlan',
-  'gateChunk',
-  'gates',
-  'decide',
-  'goNoGo',
-  'cutover',
-  'smoke',
-];
+/**
+ * Order in which the stages of a run's path run (TASK_KEYS is listed in that order); Classify uses it to name where a
+ * run stopped. Not on it: the command sender (its poller stands for the bulk copy) and the stages every run ends with.
+ */
+const OFF_THE_PATH: readonly TaskKey[] = ['commandSend', 'rollback', 'classify', 'summary'];
+export const STAGE_ORDER: readonly TaskKey[] = TASK_KEYS.filter((k) => !OFF_THE_PATH.includes(k));
