@@ -19,7 +19,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { normalizeIdentity } from '../lambdas/core/approval';
-import { functionSubstitution, TASK_KEYS, type TaskKey } from '../lambdas/core/states';
+import { functionSubstitution, TASK_KEYS, type TaskKey, taskName } from '../lambdas/core/states';
 import { STAGES } from '../lambdas/handlers/stages';
 import type { DirectoryApprover } from '../lambdas/ports';
 import { ApprovalsBucket } from './approvals-bucket';
@@ -77,8 +77,6 @@ export interface CutoverPipelineProps {
   readonly chunkConcurrency?: number;
 }
 
-/** A task's construct ids: `${Pascal}Function`, `${Pascal}Logs`. */
-const pascal = (key: TaskKey) => `${key[0]!.toUpperCase()}${key.slice(1)}`;
 
 export class CutoverPipeline extends Construct {
   readonly evidenceBucket: EvidenceBucket;
@@ -180,7 +178,7 @@ export class CutoverPipeline extends Construct {
     const fns = {} as Record<TaskKey, nodejs.NodejsFunction>;
     for (const key of TASK_KEYS) {
       const { timeoutSeconds, caps } = STAGES[key];
-      const name = pascal(key);
+      const name = taskName(key);
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention });
       const fn = new nodejs.NodejsFunction(this, `${name}Function`, {
         entry: path.join(ROOT, 'lambdas/handlers/task.ts'),

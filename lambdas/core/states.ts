@@ -80,8 +80,11 @@ export type TaskKey = (typeof TASK_KEYS)[number];
 /** A stage function's timeout (Lambda's longest); the registry sizes the long stages with it and the spec checks budgets against it. */
 export const STAGE_FUNCTION_SECONDS = 900;
 
+/** A task's name in the stack: its construct ids (`${name}Function`, `${name}Logs`) and its substitution. */
+export const taskName = (key: TaskKey) => `${key[0]!.toUpperCase()}${key.slice(1)}`;
+
 /** The ${Substitution} naming a task's function in the ASL file: `${ValidateSpecFunctionArn}`. */
-export const functionSubstitution = (key: TaskKey) => `${key[0]!.toUpperCase()}${key.slice(1)}FunctionArn`;
+export const functionSubstitution = (key: TaskKey) => `${taskName(key)}FunctionArn`;
 
 /** ASL substitutions that are not functions. */
 export const OTHER_SUBSTITUTIONS = ['EvidenceBucketName', 'WorkBucketName'] as const;

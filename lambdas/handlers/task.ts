@@ -19,4 +19,9 @@ function stageOfEnvironment(raw = process.env.CUTLINE_STAGE): TaskKey {
   return key;
 }
 
-export const handler = (event: unknown, context?: LambdaContext) => awsHandler(stageOfEnvironment())(event, context);
+/** The container's stage, read from its environment on the first invocation. */
+let stage: ((event: unknown, context?: LambdaContext) => Promise<unknown>) | undefined;
+export const handler = (event: unknown, context?: LambdaContext) => {
+  stage ??= awsHandler(stageOfEnvironment());
+  return stage(event, context);
+};

@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDeployConfig } from '../../lib/config';
 import { CutlineStack } from '../../lib/stack';
 import { parseSpec } from '../../lambdas/core/spec';
-import { functionSubstitution, STATES, TASK_KEYS, type TaskKey } from '../../lambdas/core/states';
+import { functionSubstitution, STATES, TASK_KEYS, type TaskKey, taskName } from '../../lambdas/core/states';
 import { STAGES } from '../../lambdas/handlers/stages';
 import { miniSpec } from '../support/local-run';
 
@@ -109,7 +109,7 @@ beforeAll(() => {
 });
 
 const functionId = (key: TaskKey | 'approvalApi') => {
-  const name = key === 'approvalApi' ? 'ApprovalApi' : `${key[0]!.toUpperCase()}${key.slice(1)}`;
+  const name = key === 'approvalApi' ? 'ApprovalApi' : taskName(key);
   const id = Object.keys(t.findResources('AWS::Lambda::Function')).find((k) => k.startsWith(`Pipeline${name}Function`));
   if (!id) throw new Error(`no function Pipeline${name}Function in the template`);
   return id;
