@@ -6,7 +6,7 @@
  */
 import type { Deps, SqlClient } from '../ports';
 import { errorMessage, MigrationFailed, MigrationStillRunning } from './errors';
-import { isTransient } from './retry';
+import { isConnectionLost, isTransient } from './retry';
 import { acquireLease, createIfMissing, releaseLease } from './lease';
 import { sha256Hex } from './evidence';
 import { quoteIdent } from './sql-builders';
@@ -324,10 +324,14 @@ export async function applyMigrations(
               started.add(m.version);
               partial.set(m.version, done);
             }
-            opts.deps.progress?.({ stage: 'Schema', done: i, total: pending.length, message: `${m.script}: lock timeout, retry ${attempt}` });
+            const what = isLockTimeout(e) ? 'lock timeout' : 'connection lost';
+            opts.deps.progress?.({ stage: 'Schema', done: i, total: pending.length, message: `${m.script}: ${what}, retry ${attempt}` });
             await opts.deps.clock.sleep(Math.min(30_000, 500 * 2 ** attempt));
             continue;
           }
+          // Backends terminated more often than this loop retries: nothing failed in the file itself. The stage fails as a
+          // lost connection, which the state machine retries; the file resumes from its history row like a killed attempt.
+          if (!isLockTimeout(e) && isConnectionLost(e)) throw e;
           // Every statement ran and the COMMIT failed (done = all): the last statement is named, and the commit.
           const failed = m.statements[Math.min(done, m.statements.length - 1)]!;
           const appliedNow = stepwise ? done : 0;

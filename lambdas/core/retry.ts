@@ -7,8 +7,14 @@
 import type { Clock, SqlClient } from '../ports';
 import { errorMessage } from './errors';
 
-export const TRANSIENT =
-  /terminating connection|Connection terminated|server closed the connection|connection is closed|Connection lost|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|PROTOCOL_CONNECTION_LOST|closed state|admin_shutdown|57P01|Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded|StatementTimeoutException|DatabaseResumingException|Communications link failure|is not queryable/i;
+/** A dropped connection or a terminated backend: the session is gone, whatever it was running. */
+const CONNECTION_LOST =
+  /terminating connection|Connection terminated|server closed the connection|connection is closed|Connection lost|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|PROTOCOL_CONNECTION_LOST|closed state|admin_shutdown|57P01|Communications link failure|is not queryable/i;
+const TRANSIENT = new RegExp(
+  `${CONNECTION_LOST.source}|Deadlock found|deadlock detected|could not serialize access|Lock wait timeout exceeded|StatementTimeoutException|DatabaseResumingException`,
+  'i',
+);
+export const isConnectionLost = (e: unknown): boolean => CONNECTION_LOST.test(errorMessage(e)) || CONNECTION_LOST.test((e as { code?: string })?.code ?? '');
 
 /**
  * The Data API's own answers for a cluster that is there but cannot answer now (resuming from auto-pause, busy,

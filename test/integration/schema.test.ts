@@ -8,6 +8,7 @@ import { pgliteClient, postgresClient } from '../../lambdas/adapters/local/sql-p
 import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';
 import { acquireLease as take, releaseLease as release } from '../../lambdas/core/lease';
 import { MigrationFailed } from '../../lambdas/core/errors';
+import { isTransient } from '../../lambdas/core/retry';
 
 const acquireLease = (c: SqlClient, table: string, owner: string, secs: number) => take(c, table, 'schema', owner, secs, (m, d) => new MigrationFailed(m, d));
 const releaseLease = (c: SqlClient, table: string, owner: string) => release(c, table, 'schema', owner);
@@ -51,6 +52,32 @@ describe('a connection lost at COMMIT of a transactional file', () => {
     const out = await applyMigrations(client, loadMigrations(files, 'postgres'), { historyTable: 'h', executionArn: 'arn:a', appliedBy: 'ops', deps });
     expect(out.applied.map((a) => a.script)).toEqual(['V1__t.sql']);
     expect((await client.query('SELECT success, statements_applied FROM h')).rows).toEqual([{ success: true, statements_applied: 2 }]);
+    await db.close();
+  });
+
+  it('a backend terminated more often than the Schema stage retries: the stage fails as a lost connection (the state machine runs it again), not as a failed migration, and logs no failure', async () => {
+    const db = await PGlite.create();
+    const inner = pgliteClient(db);
+    let terminations = 0;
+    const client: SqlClient = {
+      ...inner,
+      query: (sql, p, o) => inner.query(sql, p, o),
+      transaction: async () => {
+        terminations++;
+        throw new Error('terminating connection due to administrator command');
+      },
+    };
+    const messages: string[] = [];
+    const sleeps: number[] = [];
+    const fake = { clock: { now: () => new Date('2026-12-01T00:00:00Z'), sleep: async (ms: number) => void sleeps.push(ms) }, progress: (p: { message?: string }) => void messages.push(p.message ?? '') };
+    const err = await applyMigrations(client, loadMigrations(files, 'postgres'), { historyTable: 'h', executionArn: 'arn:t', appliedBy: 'ops', deps: fake, lockRetries: 3 }).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(MigrationFailed);
+    expect(isTransient(err)).toBe(true);
+    expect(terminations).toBe(4);
+    expect(sleeps).toEqual([1000, 2000, 4000]);
+    // The operator reads what happened: a lost connection, not a lock timeout.
+    expect(messages.filter((m) => /retry/.test(m))).toEqual(['V1__t.sql: connection lost, retry 1', 'V1__t.sql: connection lost, retry 2', 'V1__t.sql: connection lost, retry 3']);
+    expect((await inner.query('SELECT count(*)::int AS n FROM h WHERE success = false AND error IS NOT NULL')).rows).toEqual([{ n: 0 }]);
     await db.close();
   });
 
