@@ -14,6 +14,7 @@ import type { VerifyOutcome } from './verify';
 import type { GateOutcome } from './compare/verdict';
 import { type Invocation, who, recorded, renewLease } from './stage-record';
 import { applyPhase } from './pipeline';
+import { isConnectionLost } from './retry';
 
 /** What an approver is shown: gate results and exactly what GO will do. */
 export function approvalSummary(s: StageState): { summary: string; goActions: string[] } {
@@ -101,6 +102,8 @@ export async function cutoverStage(s: StageState, deps: Deps, inv: Invocation = 
       } catch (e) {
         // A build still running when the invocation's time is up: the state retries, the next invocation follows it.
         if (e instanceof MigrationStillRunning) throw e;
+        // Backends terminated past Schema's own retries: the state runs Cutover again (its actions are done-before).
+        if (!(e instanceof CutlineError) && isConnectionLost(e)) throw e;
         throw new CutoverFailed(`contract migrations failed: ${errorMessage(e)}`, { actions, ...(e instanceof CutlineError ? e.details : {}) });
       }
     }
