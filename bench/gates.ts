@@ -15,7 +15,7 @@ import { postgresClient } from '../lambdas/adapters/local/sql-postgres';
 import { md5Of, rowText, sliceSums } from '../lambdas/core/compare/canonical';
 import { DEFAULT_PLAN, planChunks } from '../lambdas/core/compare/chunks';
 import { checkChunk, DEFAULT_CHECK, type Method } from '../lambdas/core/compare/gate';
-import { buildTablePlan } from '../lambdas/core/compare/run';
+import { buildTablePlan } from '../lambdas/core/compare/table-plan';
 import { mapLimit } from '../lambdas/core/concurrency';
 import { quoteIdent } from '../lambdas/core/sql-builders';
 import type { SqlClient } from '../lambdas/ports';

@@ -28,7 +28,8 @@ import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 import { runVerify, type VerifyOutcome } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
-import { aggregateGates, checkGateChunk, type GateItem, planGates, renderDiffReport } from './compare/stage';
+import { aggregateGates, checkGateChunk, planGates, renderDiffReport } from './compare/stage';
+import type { TableChunk } from './compare/keys';
 import { endWho, type Invocation, who, recorded, renewLease, leaseHolder } from './stage-record';
 
 import { goActions } from './cutover-stages';
@@ -277,7 +278,7 @@ export async function gatePlanStage(s: StageState, deps: Deps) {
   };
 }
 
-export async function gateChunkStage(input: { spec: RunSpec; chunk: GateItem }, deps: Deps) {
+export async function gateChunkStage(input: { spec: RunSpec; chunk: TableChunk }, deps: Deps) {
   return checkGateChunk(input.spec, input.chunk, deps);
 }
 

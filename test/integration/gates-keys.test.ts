@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
-import { compareTable } from '../../lambdas/core/compare/run';
+import { compareTable } from '../support/compare-table';
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL } from '../support/env';
 import { dropDatabase, freshDatabase } from '../support/databases';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { postgresClient } from '../../lambdas/adapters/local/sql-postgres';
-import { compareTable } from '../../lambdas/core/compare/run';
+import { compareTable } from '../support/compare-table';
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL, PG_URL } from '../support/env';
 import { dropDatabase, pgUrlFor } from '../support/databases';

@@ -34,7 +34,7 @@ function fake(dialect: 'postgres' | 'mysql', answers: { n: string; s1: string; s
   return c;
 }
 const clock: Clock = { now: () => new Date(), sleep: async () => {} };
-const chunk = { index: 0, lo: null, hi: ['100'] };
+const chunk = { table: 'orders', index: 0, lo: null, hi: ['100'] };
 
 describe('checkChunk', () => {
   it('a count mismatch that holds still after every re-read is a DIFF; equal counts match at once', async () => {

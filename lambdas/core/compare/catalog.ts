@@ -84,3 +84,16 @@ export async function readTableShape(client: SqlClient, qualified: string): Prom
     primaryKey: pk.rows.map((r) => String(r.name)),
   };
 }
+
+/** The catalog's row estimate of a table (pg_class.reltuples, information_schema TABLE_ROWS): a labelled preview, never a gate; undefined when unreadable. */
+export async function estimateRows(client: SqlClient, table: string): Promise<string | undefined> {
+  try {
+    const { rows } =
+      client.dialect === 'postgres'
+        ? await client.query(`SELECT greatest(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = to_regclass(:t)`, { t: table })
+        : await client.query(`SELECT CAST(TABLE_ROWS AS CHAR) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t`, { t: table });
+    return rows[0] ? String(rows[0].n) : undefined;
+  } catch {
+    return undefined;
+  }
+}

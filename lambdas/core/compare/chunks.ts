@@ -6,14 +6,12 @@
  */
 import type { Clock, SqlClient } from '../../ports';
 import { quoteIdent } from '../sql-builders';
-import type { KeyRange } from './keys';
+import type { TableChunk } from './keys';
 import { keySelect, orderBy, rangePredicate } from './keys';
 import { checksumSql, countSqlFor } from './checksum';
 import type { TablePlan } from './table-plan';
 
-export interface PlannedChunk extends KeyRange {
-  readonly table: string;
-  readonly index: number;
+export interface PlannedChunk extends TableChunk {
   /** Rows the planner expects (the step it walked); the last chunk may hold fewer. */
   readonly estRows: number;
 }

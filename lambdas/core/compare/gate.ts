@@ -8,16 +8,13 @@ import type { Clock, SqlClient } from '../../ports';
 import { errorMessage } from '../errors';
 import { type ChunkSums, chunkCount, chunkSums, sameSums } from './checksum';
 import { DEFAULT_DRILL, type DrillOptions, drillDown, type KeyDiff } from './drilldown';
-import type { KeyRange } from './keys';
+import type { TableChunk } from './keys';
 import type { TablePlan } from './table-plan';
 
 export type Method = 'fast' | 'exact';
 
-export interface ChunkCheck {
-  readonly table: string;
-  readonly index: number;
-  readonly lo: readonly string[] | null;
-  readonly hi: readonly string[] | null;
+/** One method's check of one chunk. */
+export interface ChunkCheck extends TableChunk {
   readonly method: Method;
   readonly source: ChunkSums | { n: string };
   readonly target: ChunkSums | { n: string };
@@ -42,7 +39,7 @@ const same = (a: Sums, b: Sums) => ('s1' in a && 's1' in b ? sameSums(a, b) : a.
 export async function checkChunk(
   clients: { source: SqlClient; target: SqlClient },
   plan: TablePlan,
-  chunk: KeyRange & { index: number },
+  chunk: TableChunk,
   method: Method,
   clock: Clock,
   opts: CheckOptions = DEFAULT_CHECK,
@@ -51,7 +48,7 @@ export async function checkChunk(
   // Reads: a dropped connection is retried by the client (withReadRetries); what still fails is the chunk's ERROR, with its text.
   const read = (side: 'source' | 'target'): Promise<Sums> =>
     method === 'exact' ? chunkSums(clients[side], plan, side, chunk) : chunkCount(clients[side], plan, side, chunk).then((n) => ({ n }));
-  const base = { table: plan.table, index: chunk.index, lo: chunk.lo, hi: chunk.hi, method };
+  const base = { table: chunk.table, index: chunk.index, lo: chunk.lo, hi: chunk.hi, method };
   try {
     let [s, t] = await Promise.all([read('source'), read('target')]);
     let rechecks = 0;

@@ -14,6 +14,13 @@ export interface KeyRange {
   readonly hi: readonly string[] | null;
 }
 
+/** One chunk of a table's key: what GatePlan lists (07_gates/items.json), GateChunk checks and each check records. */
+export interface TableChunk extends KeyRange {
+  readonly table: string;
+  /** Its place in the table's plan, from 0. */
+  readonly index: number;
+}
+
 export function keyColumn(plan: TablePlan, side: 'source' | 'target', k: KeyPart): string {
   const col = side === 'source' ? k.name : (plan.columns.find((c) => c.source.column === k.name)?.target.column ?? k.name);
   return col;

@@ -14,19 +14,13 @@ import { DEFAULT_PLAN, planChunks } from './chunks';
 import { DEFAULT_DRILL } from './drilldown';
 import type { KeyDiff } from './drilldown';
 import { type ChunkCheck, checkChunk, DEFAULT_CHECK } from './gate';
-import { buildTablePlan } from './run';
-import type { TablePlan } from './table-plan';
+import { estimateRows } from './catalog';
+import type { TableChunk } from './keys';
+import { buildTablePlan, type TablePlan } from './table-plan';
 import { type Verdict, tableVerdict, worstStatus } from './verdict';
 
 
 const errorKey = (runId: string, item: { table: string; index: number }) => gateKey(runId, `errors/${item.table}/${String(item.index).padStart(6, '0')}.json`);
-
-export interface GateItem {
-  readonly table: string;
-  readonly index: number;
-  readonly lo: readonly string[] | null;
-  readonly hi: readonly string[] | null;
-}
 
 export interface PlannedTable {
   readonly table: string;
@@ -49,29 +43,17 @@ function clients(spec: RunSpec, deps: Deps): { source: SqlClient; target: SqlCli
   return { source: deps.sql(dbRef(spec, 'source')), target: deps.sql(dbRef(spec, 'target')) };
 }
 
-async function estimate(client: SqlClient, table: string): Promise<string | undefined> {
-  try {
-    const { rows } =
-      client.dialect === 'postgres'
-        ? await client.query(`SELECT greatest(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = to_regclass(:t)`, { t: table })
-        : await client.query(`SELECT CAST(TABLE_ROWS AS CHAR) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t`, { t: table });
-    return rows[0] ? String(rows[0].n) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const readJson = <T>(deps: Deps, key: string) => readEvidenceJson<T>(deps.evidence, key);
 
 /** Plan once: a rerun or resume finds the plan in evidence and reuses it. */
-export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: GatePlanFile; items: GateItem[]; reused: boolean }> {
+export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: GatePlanFile; items: TableChunk[]; reused: boolean }> {
   const planKey = gateKey(spec.runId, 'plan.json');
   const itemsKey = gateKey(spec.runId, 'items.json');
   const existing = await readJson<GatePlanFile>(deps, planKey);
-  const existingItems = await readJson<GateItem[]>(deps, itemsKey);
+  const existingItems = await readJson<TableChunk[]>(deps, itemsKey);
   if (existing && existingItems) return { file: existing, items: existingItems, reused: true };
   const tables: PlannedTable[] = [];
-  const items: GateItem[] = [];
+  const items: TableChunk[] = [];
   const g = spec.gates;
   if (spec.target) {
     const c = clients(spec, deps);
@@ -87,7 +69,7 @@ export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: Gate
           sampleWith: g.methods.includes('exact') ? 'exact' : 'fast',
         });
         for (const ch of planned.chunks) items.push({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi });
-        tables.push({ table: opts.table, plan, chunks: planned.chunks.length, estimateRows: await estimate(c.source, opts.table), samples: planned.samples });
+        tables.push({ table: opts.table, plan, chunks: planned.chunks.length, estimateRows: await estimateRows(c.source, opts.table), samples: planned.samples });
         deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${planned.chunks.length} chunks` });
       } catch (e) {
         tables.push({ table: opts.table, chunks: 0, error: errorMessage(e) });
@@ -100,22 +82,16 @@ export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: Gate
   return { file, items, reused: false };
 }
 
-const planCache = new Map<string, GatePlanFile>();
-
 /** Check one chunk with every method; the checkpoint is its evidence. */
 /** Rows of the chunk on the source (what `cutline status` turns into rows/s). */
 const sourceRows = (checks: readonly ChunkCheck[]) => Number(checks[0]?.source.n ?? 0) || 0;
 
-export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean; rows: number }> {
+export async function checkGateChunk(spec: RunSpec, item: TableChunk, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean; rows: number }> {
   const ck = gateKey(spec.runId, `chunks/${item.table}/${String(item.index).padStart(6, '0')}.json`);
   const done = await readJson<{ checks: ChunkCheck[] }>(deps, ck);
   if (done) return { t: item.table, i: item.index, s: worstStatus(done.checks.map((c) => c.status)), skipped: true, rows: sourceRows(done.checks) };
-  let file = planCache.get(spec.runId);
-  if (!file) {
-    file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
-    if (!file) throw new Error(`gate plan ${gateKey(spec.runId, 'plan.json')} is missing; expected GatePlan to have run`);
-    planCache.set(spec.runId, file);
-  }
+  const file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
+  if (!file) throw new Error(`gate plan ${gateKey(spec.runId, 'plan.json')} is missing; expected GatePlan to have run`);
   const plan = file.tables.find((t) => t.table === item.table)?.plan;
   if (!plan) throw new Error(`gate plan has no table ${item.table}`);
   const g = spec.gates;
@@ -124,7 +100,7 @@ export async function checkGateChunk(spec: RunSpec, item: GateItem, deps: Deps):
   const budget = g.methods.includes('exact') ? Math.max(0, g.maxDiffs - (await knownDiffs(spec.runId, item.table, deps))) : g.maxDiffs;
   for (const method of g.methods)
     checks.push(
-      await checkChunk(clients(spec, deps), plan, { ...item, index: item.index }, method, deps.clock, {
+      await checkChunk(clients(spec, deps), plan, item, method, deps.clock, {
         ...DEFAULT_CHECK,
         recheck: g.recheck,
         drill: { ...DEFAULT_DRILL, buckets: g.buckets, maxDiffs: budget },
@@ -162,7 +138,7 @@ export interface TableReport {
   readonly perChunk: { index: number; method: string; status: string; source: string; target: string; ms: number; rowsPerSecond: number | null }[];
 }
 
-const itemId = (i: Pick<GateItem, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
+const itemId = (i: Pick<TableChunk, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
 
 function add(a: string, b: string): string {
   return (BigInt(a) + BigInt(b)).toString();
@@ -175,7 +151,7 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
   const g = spec.gates;
   const reports: TableReport[] = [];
   // A checkpoint counts only for the chunk the plan names (same index, same key range).
-  const items = (await readJson<GateItem[]>(deps, gateKey(spec.runId, 'items.json'))) ?? [];
+  const items = (await readJson<TableChunk[]>(deps, gateKey(spec.runId, 'items.json'))) ?? [];
   const planned = new Set(items.map((i) => itemId(i)));
   for (const t of file.tables) {
     if (t.error || !t.plan) {
@@ -185,7 +161,7 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
     const objs = await deps.evidence.list(gateKey(spec.runId, `chunks/${t.table}/`));
     const checkpoints: { checks: ChunkCheck[] }[] = [];
     for (const o of objs) {
-      const cp = await readJson<GateItem & { checks: ChunkCheck[] }>(deps, o.key);
+      const cp = await readJson<TableChunk & { checks: ChunkCheck[] }>(deps, o.key);
       if (cp && planned.has(itemId(cp))) checkpoints.push(cp);
     }
     const checks = checkpoints.flatMap((c) => c.checks);

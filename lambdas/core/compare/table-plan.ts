@@ -4,8 +4,9 @@
  * Problems (no key, unsupported key type, a column on one side only, a type
  * pair with no canonical form) are errors naming table and column.
  */
+import type { SqlClient } from '../../ports';
 import type { Dialect } from '../sql-lexer';
-import type { TableShape } from './catalog';
+import { readTableShape, type TableShape } from './catalog';
 import { CanonicalError, type ColumnPlan, type Kind, kindOf, planColumn } from './canonical';
 
 export interface KeyPart {
@@ -78,4 +79,10 @@ export function planTable(
   }
   // Key columns under their target names too.
   return { table: t, targetTable: opts.targetTable ?? t, key, columns, dialects: { source: source.dialect, target: target.dialect } };
+}
+
+/** The plan of one table, from both catalogs. */
+export async function buildTablePlan(clients: { source: SqlClient; target: SqlClient }, opts: TableOptions): Promise<TablePlan> {
+  const [s, t] = await Promise.all([readTableShape(clients.source, opts.table), readTableShape(clients.target, opts.targetTable ?? opts.table)]);
+  return planTable(opts, { shape: s, dialect: clients.source.dialect }, { shape: t, dialect: clients.target.dialect });
 }
