@@ -10,16 +10,13 @@ import { CutlineError, CutoverFailed, errorMessage, MigrationStillRunning } from
 import { canonicalJson } from './evidence';
 import type { StageState } from './payloads';
 import type { RunSpec } from './spec';
-import type { VerifyOutcome } from './verify';
-import type { GateOutcome } from './compare/verdict';
 import { type Invocation, who, recorded, renewLease } from './stage-record';
 import { applyPhase } from './pipeline';
 import { isConnectionLost } from './retry';
 
 /** What an approver is shown: gate results and exactly what GO will do. */
 export function approvalSummary(s: StageState): { summary: string; goActions: string[] } {
-  const gates = s.results.gates as GateOutcome | undefined;
-  const verify = s.results.verify as VerifyOutcome | undefined;
+  const { gates, verify } = s.results;
   const lines = [
     ...(gates?.tables ?? []).map((t) => `${t.table}: expected ${t.expected}, got ${t.actual} (${t.verdict})`),
     ...(verify?.assertions ?? []).map((a) => `assertion ${a.name}: ${a.ok ? 'no violations' : `${a.violations} violation(s)`}`),
@@ -85,8 +82,7 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
 
 /** The command a stage paused at, as its previous call left it in the state (the Wait loop calls the stage again). */
 export function waitingIn(s: StageState, stage: 'cutover' | 'rollback'): ActionWaiting | undefined {
-  const r = s.results[stage] as { waiting?: ActionWaiting } | undefined;
-  return r?.waiting;
+  return s.results[stage]?.waiting;
 }
 
 export async function cutoverStage(s: StageState, deps: Deps, inv: Invocation = {}) {

@@ -12,8 +12,6 @@ import { type AttemptRecord, readAttempts } from './attempts';
 import type { EndState, StageState } from './payloads';
 import { releaseRunLease } from './lease';
 import { RunSpec } from './spec';
-import type { VerifyOutcome } from './verify';
-import type { GateOutcome } from './compare/verdict';
 import { mdText, renderSummary } from './summary';
 import { escapeHtml } from './html';
 import { renderReport } from './report';
@@ -98,7 +96,7 @@ export async function rollbackStage(s: StageState, deps: Deps) {
 
 export async function classifyStage(s: EndState, deps: Deps, platform: 'aws' | 'local' = 'aws'): Promise<ClassifyOutcome> {
   const w = endWho(s);
-  const rollback = s.results.rollback as { ok: boolean } | undefined;
+  const rollback = s.results.rollback?.ok === undefined ? undefined : { ok: s.results.rollback.ok };
   const out = classify({
     error: s.error ?? { Error: 'Unknown', Cause: 'Classify was reached without an error' },
     results: s.results,
@@ -143,8 +141,7 @@ async function buildReport(
   deps: Deps,
 ): Promise<string> {
   const { steps, chunks } = rec;
-  const gates = s.results.gates as GateOutcome | undefined;
-  const verify = s.results.verify as VerifyOutcome | undefined;
+  const { gates, verify } = s.results;
   const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
   const approval = (await json<StepRecord>(deps, stepKey(w.runId, 'goNoGo')))?.details;
   return renderReport({
@@ -188,7 +185,7 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
   // released, and only by an execution that works on it (one refused for naming another run releases nothing).
   const parsed = RunSpec.safeParse(s.spec);
   if (parsed.success && parsed.data.runId === w.runId) await releaseRunLease(parsed.data, leaseHolder({ spec: parsed.data }), deps.sql).catch((e) => deps.logger.warn('run lease not released', { error: errorMessage(e) }));
-  const c = s.results.classify as ClassifyOutcome | undefined;
+  const c = s.results.classify;
   const go = !c && !s.error && s.results.smoke !== undefined && s.results.goNoGo !== undefined;
   const classification = go ? 'GO' : (c?.classification ?? 'INTERNAL_ERROR');
   const reason = go ? 'every gate passed, approved, cut over, smoke checks passed' : (c?.reason ?? s.classifyError?.Cause ?? 'run did not complete');

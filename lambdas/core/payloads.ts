@@ -6,9 +6,9 @@
 import { z } from 'zod';
 import { PayloadParseError } from './errors';
 import { describeIssues, RunSpec } from './spec';
+import { Results } from './stage-results';
 
 const Execution = z.object({ name: z.string(), id: z.string() });
-const Results = z.record(z.string(), z.unknown());
 const Caught = z.object({ Error: z.string(), Cause: z.string().optional() });
 
 /** Input of ValidateSpec: the spec still raw. */

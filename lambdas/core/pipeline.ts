@@ -25,12 +25,13 @@ import { holdRunLease } from './lease';
 
 import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 
-import { runVerify, type VerifyOutcome } from './verify';
+import { runVerify, } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
 import { aggregateGates, checkGateChunk, planGates, renderDiffReport } from './compare/stage';
 import type { TableChunk } from './compare/keys';
 import { endWho, type Invocation, who, recorded, renewLease, leaseHolder } from './stage-record';
+import { required } from './stage-results';
 
 import { goActions } from './cutover-stages';
 
@@ -235,7 +236,7 @@ export async function verifyStage(s: StageState, deps: Deps) {
           .join(', ')}${backfill.missing.length > 10 ? ', …' : ''}; expected every planned chunk done before verification`,
         { missing: backfill.missing.slice(0, 100), planned: backfill.planned },
       );
-    const baseline = ((s.results.preflight as { baselineCounts?: Record<string, string> } | undefined)?.baselineCounts ?? {}) as Record<string, string>;
+    const baseline = s.results.preflight?.baselineCounts ?? {};
     // Summary's backfill table: the checkpoints were just read, they are not read again.
     const out = { ...(await runVerify(s.spec, baseline, deps)), ...(backfill.tasks.length ? { backfill: backfill.tasks } : {}) };
     const ok = out.assertions.every((a) => a.ok) && out.tables.every((t) => !t.error);
@@ -286,7 +287,7 @@ export async function gatesStage(s: StageState, deps: Deps) {
   const methods = s.spec.gates.methods.join(' + ');
   return recorded(deps, who(s), 'gates', `method gates (${methods}) and count tolerance`, async () => {
     await renewLease(s, deps);
-    const verify = s.results.verify as VerifyOutcome;
+    const verify = required(s.results, 'verify', 'Gates');
     const counts = fastGate(verify.tables, s.spec.gates.fast);
     const tables = await aggregateGates(s.spec, deps);
     await deps.evidence.put(gateKey(s.spec.runId, 'report.json'), canonicalJson(tables), 'application/json');
@@ -311,7 +312,7 @@ export async function gatesStage(s: StageState, deps: Deps) {
 export async function decideStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'decide', 'decision matrix', async () => {
     await renewLease(s, deps);
-    const d = decide(s.results.verify as VerifyOutcome, s.results.gates as GateOutcome);
+    const d = decide(required(s.results, 'verify', 'Decide'), required(s.results, 'gates', 'Decide'));
     const go = goActions(s.spec);
     return { value: { ...d, goActions: go }, details: { ...d, goActions: go } };
   });

@@ -1,8 +1,7 @@
 /** summary.md: what a person reads first. */
 import type { ClassifyOutcome } from './decision';
-import type { VerifyOutcome } from './verify';
-import type { GateOutcome } from './compare/verdict';
 import { STAGE_ORDER, STATES } from './states';
+import type { Results } from './stage-results';
 
 /**
  * Text from people and servers (comments, names, error messages) as inert
@@ -26,7 +25,7 @@ export function renderSummary(r: {
   classification: string;
   reason: string;
   classify: ClassifyOutcome | undefined;
-  results: Record<string, unknown>;
+  results: Results;
   now: Date;
   /** Attempts the run took (1 = never interrupted). */
   attempts?: number;
@@ -46,15 +45,15 @@ export function renderSummary(r: {
     const stopped = r.classify?.stage === STATES[k];
     out.push(`| ${STATES[k]} | ${done ? 'done' : stopped ? `**stopped: ${r.classification}**` : 'not run'} |`);
   }
-  if (r.results.rollback) out.push(`| Rollback | ${(r.results.rollback as { ok: boolean }).ok ? 'done' : 'FAILED'} |`);
+  if (r.results.rollback) out.push(`| Rollback | ${r.results.rollback.ok ? 'done' : 'FAILED'} |`);
 
-  const verify = r.results.verify as VerifyOutcome | undefined;
+  const { verify } = r.results;
   const backfill = verify?.backfill;
   if (backfill?.length) {
     out.push('', '## Backfill', '', '| task | chunks | skipped (already done) | rows |', '|---|---:|---:|---:|');
     for (const t of backfill) out.push(`| ${mdText(t.task)} | ${t.chunks} | ${t.skipped} | ${t.rows} |`);
   }
-  const gates = r.results.gates as GateOutcome | undefined;
+  const { gates } = r.results;
   if (gates) {
     out.push('', `## Gate fast (tolerance ${gates.toleranceRows} rows, ${gates.tolerancePercent}%): ${gates.verdict}`, '');
     out.push('| table | expected | actual | diff | verdict |', '|---|---:|---:|---:|---|');
@@ -69,7 +68,7 @@ export function renderSummary(r: {
     out.push('', '## Assertions', '', '| assertion | violations | result |', '|---|---:|---|');
     for (const a of verify.assertions) out.push(`| ${mdText(a.name)} | ${a.violations} | ${a.ok ? 'PASS' : a.error ? `ERROR: ${mdText(a.error)}` : 'FAIL'} |`);
   }
-  const approval = r.results.goNoGo as { approver?: string; comment?: string; decidedAt?: string; via?: string } | undefined;
+  const approval = r.results.goNoGo;
   if (approval) out.push('', '## Approval', '', `Approved by ${mdText(approval.approver)} via ${mdText(approval.via)} at ${approval.decidedAt}: "${mdText(approval.comment)}"`);
   out.push('', 'Every step has a record `NN_<step>.json`; `manifest.json` lists each file with its SHA-256 and a hash chain.', '');
   return out.join('\n');
