@@ -14,124 +14,32 @@
  * - Limits: a state input or output, a task's parameters or result, an item over 262,144 bytes fails the execution with
  *   States.DataLimitExceeded; the history reaching 25,000 events fails it with States.Runtime.
  */
-import { randomUUID } from 'node:crypto';
 import { type Definition, LAMBDA_ARN, type StateDef, unsupported } from './asl';
 import { errorMatches, lambdaError, StatesError } from './errors';
+import {
+  Aborted,
+  type EngineHooks,
+  type EngineOptions,
+  type ExecutionOutcome,
+  type ExecutionRef,
+  STATE_PAYLOAD_LIMIT,
+  type Scope,
+  type Step,
+  sleep,
+  str,
+  type Thread,
+  untilAborted,
+  nonNegativeInt,
+  positiveInt,
+} from './execution';
 import { detailsKey, HISTORY_EVENT_LIMIT, type HistoryEvent, type HistorySink } from './history';
+import { type MapHost, runMap } from './map';
 import { applyResultPath, type ContextObject, hasPath, type Json, payload, readPath } from './json-path';
 
-/** Step Functions' limit on a state's input or output, a task's parameters or result, in UTF-8 bytes. */
-export const STATE_PAYLOAD_LIMIT = 262_144;
-/** How many iterations of an inline Map Step Functions runs at once at most. */
-export const INLINE_MAP_CONCURRENCY = 40;
-/** A Distributed Map's child executions at once when MaxConcurrency is 0 (AWS: 10,000). */
-export const DISTRIBUTED_MAP_CONCURRENCY = 10_000;
+export { DISTRIBUTED_MAP_CONCURRENCY, type EngineHooks, type EngineOptions, type ExecutionOutcome, type ExecutionRef, INLINE_MAP_CONCURRENCY, STATE_PAYLOAD_LIMIT } from './execution';
 /** The timeout of a Task with neither TimeoutSeconds nor TimeoutSecondsPath (AWS: 99999999 s). */
 const DEFAULT_TASK_TIMEOUT = 99_999_999;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export interface ExecutionRef {
-  readonly arn: string;
-  readonly name: string;
-  readonly stateMachineArn: string;
-  /** For a child execution of a Distributed Map: its Map Run and item index. */
-  readonly mapRun?: { readonly arn: string; readonly label: string; readonly index: number };
-}
-
-export interface EngineHooks {
-  /** Run a Lambda function with the payload Step Functions sends it; resolves to what it returns. */
-  invoke(call: { functionArn: string; payload: Json; state: string; execution: ExecutionRef }): Promise<unknown>;
-  /** A task token for a callback task, the answer it gets, and a way to expire it (state timed out or aborted). */
-  mintToken(opts: { heartbeatSeconds?: number }): { token: string; wait: Promise<unknown>; expire(): void };
-  /** S3 for ItemReader and ResultWriter. */
-  getObject(bucket: string, key: string): Promise<string>;
-  putObject(bucket: string, key: string, body: string): Promise<void>;
-  /** Where an execution's history goes (the parent's and each child's). */
-  history(execution: ExecutionRef): HistorySink;
-  /** Every event of every execution, as written (progress lines). */
-  onEvent?(execution: ExecutionRef, event: HistoryEvent): void;
-  /** Delays, so tests and the local runner can shorten retry intervals and Wait states. */
-  retryDelayMs?(state: string, ms: number): number;
-  waitMs?(state: string, seconds: number): number;
-  now?(): number;
-}
-
-export interface EngineOptions {
-  readonly historyEventLimit?: number;
-  readonly region?: string;
-  readonly account?: string;
-  /** How many child executions run at once locally, whatever MaxConcurrency allows (AWS runs up to 10,000). */
-  readonly childConcurrency?: number;
-}
-
-export interface ExecutionOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
-  readonly output?: Json;
-  readonly error?: string;
-  readonly cause?: string;
-  readonly events: number;
-}
-
-class Aborted extends Error {
-  override readonly name = 'Aborted';
-}
-
-interface Thread {
-  prev: number;
-}
-interface Scope {
-  readonly thread: Thread;
-  readonly signal: AbortSignal;
-  readonly item?: { Index: number; Value: Json };
-}
-type Step = { next?: string; output: Json };
-
-const str = (v: unknown) => JSON.stringify(v ?? null);
-
-/** Resolves after ms, or rejects with Aborted when the signal fires first. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Aborted());
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new Aborted());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** The promise, or Aborted as soon as the signal fires. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Aborted());
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new Aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
-}
-
-/** Run `run(i)` for i in [0, n) with at most `limit` at once; no new one starts once `stop()` is true. */
-async function pool(n: number, limit: number, run: (i: number) => Promise<void>, stop: () => boolean): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n && !stop()) await run(next++);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, n)) }, worker));
-}
-
-function positiveInt(v: Json, field: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1) throw new StatesError('States.Runtime', `${field} resolved to ${JSON.stringify(v)}; expected a positive integer`);
-  return v as number;
-}
-function nonNegativeInt(v: Json, field: string): number {
-  if (!Number.isInteger(v) || (v as number) < 0) throw new StatesError('States.Runtime', `${field} resolved to ${JSON.stringify(v)}; expected a non-negative integer`);
-  return v as number;
-}
 
 export class Engine {
   constructor(
@@ -163,7 +71,7 @@ export class Engine {
 }
 
 /** One execution: its history, its abort signal and the states it runs. */
-class Run {
+class Run implements MapHost {
   private readonly controller = new AbortController();
   private events = 0;
   private fatal: StatesError | undefined;
@@ -172,8 +80,8 @@ class Run {
   private input: Json = null;
 
   constructor(
-    private readonly engine: Engine,
-    private readonly hooks: EngineHooks,
+    readonly engine: Engine,
+    readonly hooks: EngineHooks,
     private readonly definition: Definition,
     readonly ref: ExecutionRef,
   ) {
@@ -181,7 +89,7 @@ class Run {
     this.startTime = new Date(this.now()).toISOString();
   }
 
-  private now(): number {
+  now(): number {
     return this.hooks.now?.() ?? Date.now();
   }
 
@@ -190,7 +98,7 @@ class Run {
   }
 
   /** Append an event to the history; the event that reaches the quota fails the execution (States.Runtime). */
-  private emit(thread: Thread, type: string, details?: Record<string, unknown>, final = false): number {
+  emit(thread: Thread, type: string, details?: Record<string, unknown>, final = false): number {
     // Past the quota only the execution's last event is written (ExecutionFailed), as in AWS.
     if (this.fatal && !final) return thread.prev;
     const id = ++this.events;
@@ -206,13 +114,13 @@ class Run {
   }
 
   /** The value as JSON text, once it is known to be within Step Functions' payload limit. */
-  private sized(value: unknown, what: string, text = str(value)): string {
+  sized(value: unknown, what: string, text = str(value)): string {
     const n = Buffer.byteLength(text);
     if (n > STATE_PAYLOAD_LIMIT) throw new StatesError('States.DataLimitExceeded', `${what} has a size of ${n} bytes, exceeding the maximum of ${STATE_PAYLOAD_LIMIT} bytes`);
     return text;
   }
 
-  private context(name: string, scope: Scope, token?: string): ContextObject {
+  context(name: string, scope: Scope, token?: string): ContextObject {
     const smArn = this.ref.stateMachineArn;
     return {
       Execution: { Id: this.ref.arn, Name: this.ref.name, Input: this.input, StartTime: this.startTime },
@@ -250,7 +158,7 @@ class Run {
     return { ...outcome, events: this.events };
   }
 
-  private async states(def: Definition, input: Json, scope: Scope): Promise<Json> {
+  async states(def: Definition, input: Json, scope: Scope): Promise<Json> {
     let name = def.StartAt;
     let data = input;
     for (;;) {
@@ -310,7 +218,7 @@ class Run {
     const attempts = (s.Retry ?? []).map(() => 0);
     for (;;) {
       try {
-        const result = s.Type === 'Task' ? await this.task(name, s, input, scope) : await this.map(name, s, input, scope);
+        const result = s.Type === 'Task' ? await this.task(name, s, input, scope) : await runMap(this, name, s, input, scope);
         return exit(result);
       } catch (e) {
         if (e instanceof Aborted || scope.signal.aborted) throw e instanceof Aborted ? e : new Aborted();
@@ -334,7 +242,7 @@ class Run {
     }
   }
 
-  private inputPath(s: StateDef, input: Json, name: string): Json {
+  inputPath(s: StateDef, input: Json, name: string): Json {
     if (s.InputPath === undefined || s.InputPath === '$') return input;
     if (s.InputPath === null) return {};
     return readPath(s.InputPath, input, undefined, `InputPath of ${name}`);
@@ -424,179 +332,6 @@ class Run {
     }
   }
 
-  private async map(name: string, s: StateDef, input: Json, scope: Scope): Promise<Json> {
-    const { thread } = scope;
-    const eff = this.inputPath(s, input, name);
-    const ctx = this.context(name, scope);
-    const distributed = s.ItemProcessor!.ProcessorConfig?.Mode === 'DISTRIBUTED';
-    let items: Json;
-    if (s.ItemReader) {
-      const p = payload(s.ItemReader.Parameters, eff, ctx, 'ItemReader.Parameters') as { Bucket?: string; Key?: string };
-      const text = await this.hooks.getObject(String(p.Bucket), String(p.Key)).catch((e: Error) => {
-        throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key}: ${e.message}`);
-      });
-      try {
-        items = JSON.parse(text) as Json;
-      } catch {
-        throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} is not JSON`);
-      }
-      if (!Array.isArray(items)) throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} does not hold a JSON array`);
-    } else items = readPath(s.ItemsPath ?? '$', eff, ctx, 'ItemsPath');
-    if (!Array.isArray(items)) throw new StatesError('States.Runtime', `the ItemsPath of Map '${name}' does not point to an array`);
-    const max = s.MaxConcurrency ?? (s.MaxConcurrencyPath ? nonNegativeInt(readPath(s.MaxConcurrencyPath, eff, ctx, 'MaxConcurrencyPath'), `MaxConcurrencyPath (${s.MaxConcurrencyPath})`) : 0);
-    this.emit(thread, 'MapStateStarted', { length: items.length });
-    const select = (item: Json, index: number): Json => {
-      const v = s.ItemSelector !== undefined ? payload(s.ItemSelector, eff, { ...ctx, Map: { Item: { Index: index, Value: item } } }, 'ItemSelector') : item;
-      this.sized(v, `item ${index} of Map '${name}'`);
-      return v;
-    };
-    let result: Json;
-    if (!distributed) result = await this.inline(name, s, items, select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
-    else result = await this.distributed(name, s, eff, this.batches(s, eff, items), select, max, scope);
-    if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, ctx, 'ResultSelector');
-    this.emit(thread, 'MapStateSucceeded');
-    return result;
-  }
-
-  private batches(s: StateDef, eff: Json, items: Json[]): Json[] {
-    if (!s.ItemBatcher) return items;
-    const b = s.ItemBatcher;
-    const size = b.MaxItemsPerBatch ?? (b.MaxItemsPerBatchPath ? positiveInt(readPath(b.MaxItemsPerBatchPath, eff, undefined, 'MaxItemsPerBatchPath'), 'MaxItemsPerBatchPath') : items.length || 1);
-    const batchInput = b.BatchInput !== undefined ? payload(b.BatchInput, eff, undefined, 'ItemBatcher.BatchInput') : undefined;
-    const out: Json[] = [];
-    for (let i = 0; i < items.length; i += size) out.push({ ...(batchInput !== undefined ? { BatchInput: batchInput } : {}), Items: items.slice(i, i + size) });
-    return out;
-  }
-
-  /** An inline Map: iterations in this execution's history. */
-  private async inline(name: string, s: StateDef, items: Json[], select: (item: Json, i: number) => Json, limit: number, scope: Scope): Promise<Json> {
-    const controller = new AbortController();
-    const signal = AbortSignal.any([scope.signal, controller.signal]);
-    const results: Json[] = new Array(items.length).fill(null);
-    let failure: unknown;
-    await pool(
-      items.length,
-      limit,
-      async (index) => {
-        const thread: Thread = { prev: scope.thread.prev };
-        this.emit(thread, 'MapIterationStarted', { name, index });
-        try {
-          results[index] = await this.states(s.ItemProcessor!, select(items[index]!, index), { thread, signal, item: { Index: index, Value: items[index]! } });
-          this.emit(thread, 'MapIterationSucceeded', { name, index });
-        } catch (e) {
-          if (e instanceof Aborted || signal.aborted) {
-            this.emit(thread, 'MapIterationAborted', { name, index });
-            return;
-          }
-          this.emit(thread, 'MapIterationFailed', { name, index });
-          failure ??= e;
-          controller.abort();
-        }
-      },
-      () => signal.aborted,
-    );
-    if (scope.signal.aborted) throw new Aborted();
-    if (failure !== undefined) {
-      this.emit(scope.thread, 'MapStateFailed');
-      throw failure;
-    }
-    return results;
-  }
-
-  /** A Distributed Map: a Map Run of child executions, each with its own history. */
-  private async distributed(name: string, s: StateDef, eff: Json, items: Json[], select: (item: Json, i: number) => Json, max: number, scope: Scope): Promise<Json> {
-    const label = s.Label ?? name;
-    const runId = randomUUID();
-    const smArn = this.ref.stateMachineArn;
-    const mapRunArn = `${smArn.replace(':stateMachine:', ':mapRun:')}/${label}:${runId}`;
-    this.emit(scope.thread, 'MapRunStarted', { mapRunArn });
-    const ctx = this.context(name, scope);
-    const pct = s.ToleratedFailurePercentage ?? (s.ToleratedFailurePercentagePath ? (readPath(s.ToleratedFailurePercentagePath, eff, ctx, 'ToleratedFailurePercentagePath') as number) : 0);
-    const count = s.ToleratedFailureCount ?? (s.ToleratedFailureCountPath ? nonNegativeInt(readPath(s.ToleratedFailureCountPath, eff, ctx, 'ToleratedFailureCountPath'), 'ToleratedFailureCountPath') : undefined);
-    if (typeof pct !== 'number' || pct < 0 || pct > 100) throw new StatesError('States.Runtime', `ToleratedFailurePercentage of Map '${name}' is ${JSON.stringify(pct)}; expected a number from 0 to 100`);
-    const children: Record<string, unknown>[] = new Array(items.length);
-    const running = new Set<() => void>();
-    let failed = 0;
-    let exceeded = false;
-    const engine = this.engine;
-    // The parent stopped (aborted, or failed at its history quota): its running children stop with it.
-    const stopChildren = () => {
-      for (const abort of running) abort();
-    };
-    scope.signal.addEventListener('abort', stopChildren, { once: true });
-    await pool(
-      items.length,
-      Math.min(max || DISTRIBUTED_MAP_CONCURRENCY, engine.opts.childConcurrency ?? DISTRIBUTED_MAP_CONCURRENCY),
-      async (index) => {
-        const childName = randomUUID();
-        const ref: ExecutionRef = { arn: `${smArn.replace(':stateMachine:', ':execution:')}/${label}:${childName}`, name: childName, stateMachineArn: `${smArn}/${label}`, mapRun: { arn: mapRunArn, label, index } };
-        let input: Json;
-        try {
-          input = select(items[index]!, index);
-        } catch (e) {
-          failed++;
-          children[index] = { Name: childName, Status: 'FAILED', Error: (e as Error).name, Cause: (e as StatesError).causeText ?? (e as Error).message };
-          exceeded ||= failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct;
-          return;
-        }
-        const started = new Date(this.now()).toISOString();
-        const child = engine.start(s.ItemProcessor!, input, ref);
-        running.add(child.abort);
-        const out = await child.result;
-        running.delete(child.abort);
-        children[index] = {
-          ExecutionArn: ref.arn,
-          Name: childName,
-          Input: str(input),
-          InputDetails: { Included: true },
-          StartDate: started,
-          StopDate: new Date(this.now()).toISOString(),
-          StateMachineArn: ref.stateMachineArn,
-          Status: out.status,
-          ...(out.status === 'SUCCEEDED' ? { Output: str(out.output), OutputDetails: { Included: true } } : { Error: out.error, Cause: out.cause }),
-        };
-        if (out.status === 'FAILED') {
-          failed++;
-          if (failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct) {
-            exceeded = true;
-            stopChildren();
-          }
-        }
-      },
-      () => exceeded || scope.signal.aborted,
-    );
-    scope.signal.removeEventListener('abort', stopChildren);
-    if (scope.signal.aborted) throw new Aborted();
-    let result: Json = children.map((c) => (c?.Status === 'SUCCEEDED' ? (JSON.parse(c.Output as string) as Json) : null));
-    if (s.ResultWriter) {
-      const p = payload(s.ResultWriter.Parameters, eff, ctx, 'ResultWriter.Parameters') as { Bucket?: string; Prefix?: string };
-      const prefix = `${String(p.Prefix ?? '').replace(/\/$/, '')}/${runId}`;
-      const put = (key: string, body: string) =>
-        this.hooks.putObject(String(p.Bucket), key, body).catch((e: Error) => {
-          throw new StatesError('States.ResultWriterFailed', `s3://${p.Bucket}/${key}: ${e.message}`);
-        });
-      const by = (status: string) => children.filter((c) => c?.Status === status);
-      const files: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
-      for (const [status, list] of [['SUCCEEDED', by('SUCCEEDED')], ['FAILED', [...by('FAILED'), ...by('ABORTED')]], ['PENDING', items.map((_, i) => i).filter((i) => !children[i]).map((i) => ({ Index: i }))]] as const) {
-        if (!list.length) continue;
-        const key = `${prefix}/${status}_0.json`;
-        const body = JSON.stringify(list);
-        await put(key, body);
-        files[status]!.push({ Key: key, Size: Buffer.byteLength(body) });
-      }
-      const manifestKey = `${prefix}/manifest.json`;
-      await put(manifestKey, JSON.stringify({ DestinationBucket: p.Bucket, MapRunArn: mapRunArn, ResultFiles: files }));
-      result = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: String(p.Bucket), Key: manifestKey } };
-    }
-    if (exceeded) {
-      const cause = `The specified tolerated failure threshold was exceeded: ${failed} of ${items.length} child executions failed (tolerated: ${pct}%${count !== undefined ? ` or ${count}` : ''})`;
-      this.emit(scope.thread, 'MapRunFailed', { error: 'States.ExceedToleratedFailureThreshold', cause });
-      this.emit(scope.thread, 'MapStateFailed');
-      throw new StatesError('States.ExceedToleratedFailureThreshold', cause);
-    }
-    this.emit(scope.thread, 'MapRunSucceeded');
-    return result;
-  }
 }
 
 /** An answer by SendTaskFailure: its error and cause as given. */

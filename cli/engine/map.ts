@@ -1,0 +1,212 @@
+/**
+ * Map states of the local engine: inline (iterations in the execution's own history, at most 40 at once; the first
+ * failure stops the Map) and distributed (a Map Run of child executions over ItemReader or ItemsPath items, optionally
+ * batched, with tolerated failures and ResultWriter files), with Step Functions' limits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Definition, StateDef } from './asl';
+import { StatesError } from './errors';
+import {
+  Aborted,
+  DISTRIBUTED_MAP_CONCURRENCY,
+  type EngineHooks,
+  type EngineOptions,
+  type ExecutionOutcome,
+  type ExecutionRef,
+  INLINE_MAP_CONCURRENCY,
+  nonNegativeInt,
+  pool,
+  positiveInt,
+  type Scope,
+  str,
+  type Thread,
+} from './execution';
+import { type ContextObject, type Json, payload, readPath } from './json-path';
+
+/** What a Map state needs of the execution it runs in. */
+export interface MapHost {
+  readonly ref: ExecutionRef;
+  readonly hooks: Pick<EngineHooks, 'getObject' | 'putObject'>;
+  /** Child executions of a Distributed Map start here. */
+  readonly engine: { start(definition: Definition, input: Json, ref: ExecutionRef): { result: Promise<ExecutionOutcome>; abort: () => void }; readonly opts: EngineOptions };
+  now(): number;
+  emit(thread: Thread, type: string, details?: Record<string, unknown>): number;
+  sized(value: unknown, what: string): string;
+  context(name: string, scope: Scope): ContextObject;
+  inputPath(s: StateDef, input: Json, name: string): Json;
+  states(def: Definition, input: Json, scope: Scope): Promise<Json>;
+}
+
+export async function runMap(host: MapHost, name: string, s: StateDef, input: Json, scope: Scope): Promise<Json> {
+  const { thread } = scope;
+  const eff = host.inputPath(s, input, name);
+  const ctx = host.context(name, scope);
+  const distributed = s.ItemProcessor!.ProcessorConfig?.Mode === 'DISTRIBUTED';
+  let items: Json;
+  if (s.ItemReader) {
+    const p = payload(s.ItemReader.Parameters, eff, ctx, 'ItemReader.Parameters') as { Bucket?: string; Key?: string };
+    const text = await host.hooks.getObject(String(p.Bucket), String(p.Key)).catch((e: Error) => {
+      throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key}: ${e.message}`);
+    });
+    try {
+      items = JSON.parse(text) as Json;
+    } catch {
+      throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} is not JSON`);
+    }
+    if (!Array.isArray(items)) throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} does not hold a JSON array`);
+  } else items = readPath(s.ItemsPath ?? '$', eff, ctx, 'ItemsPath');
+  if (!Array.isArray(items)) throw new StatesError('States.Runtime', `the ItemsPath of Map '${name}' does not point to an array`);
+  const max = s.MaxConcurrency ?? (s.MaxConcurrencyPath ? nonNegativeInt(readPath(s.MaxConcurrencyPath, eff, ctx, 'MaxConcurrencyPath'), `MaxConcurrencyPath (${s.MaxConcurrencyPath})`) : 0);
+  host.emit(thread, 'MapStateStarted', { length: items.length });
+  const select = (item: Json, index: number): Json => {
+    const v = s.ItemSelector !== undefined ? payload(s.ItemSelector, eff, { ...ctx, Map: { Item: { Index: index, Value: item } } }, 'ItemSelector') : item;
+    host.sized(v, `item ${index} of Map '${name}'`);
+    return v;
+  };
+  let result: Json;
+  if (!distributed) result = await inlineMap(host, name, s, items, select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
+  else result = await distributedMap(host, name, s, eff, batches(s, eff, items), select, max, scope);
+  if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, ctx, 'ResultSelector');
+  host.emit(thread, 'MapStateSucceeded');
+  return result;
+}
+
+function batches(s: StateDef, eff: Json, items: Json[]): Json[] {
+  if (!s.ItemBatcher) return items;
+  const b = s.ItemBatcher;
+  const size = b.MaxItemsPerBatch ?? (b.MaxItemsPerBatchPath ? positiveInt(readPath(b.MaxItemsPerBatchPath, eff, undefined, 'MaxItemsPerBatchPath'), 'MaxItemsPerBatchPath') : items.length || 1);
+  const batchInput = b.BatchInput !== undefined ? payload(b.BatchInput, eff, undefined, 'ItemBatcher.BatchInput') : undefined;
+  const out: Json[] = [];
+  for (let i = 0; i < items.length; i += size) out.push({ ...(batchInput !== undefined ? { BatchInput: batchInput } : {}), Items: items.slice(i, i + size) });
+  return out;
+}
+
+/** An inline Map: iterations in this execution's history. */
+async function inlineMap(host: MapHost, name: string, s: StateDef, items: Json[], select: (item: Json, i: number) => Json, limit: number, scope: Scope): Promise<Json> {
+  const controller = new AbortController();
+  const signal = AbortSignal.any([scope.signal, controller.signal]);
+  const results: Json[] = new Array(items.length).fill(null);
+  let failure: unknown;
+  await pool(
+    items.length,
+    limit,
+    async (index) => {
+      const thread: Thread = { prev: scope.thread.prev };
+      host.emit(thread, 'MapIterationStarted', { name, index });
+      try {
+        results[index] = await host.states(s.ItemProcessor!, select(items[index]!, index), { thread, signal, item: { Index: index, Value: items[index]! } });
+        host.emit(thread, 'MapIterationSucceeded', { name, index });
+      } catch (e) {
+        if (e instanceof Aborted || signal.aborted) {
+          host.emit(thread, 'MapIterationAborted', { name, index });
+          return;
+        }
+        host.emit(thread, 'MapIterationFailed', { name, index });
+        failure ??= e;
+        controller.abort();
+      }
+    },
+    () => signal.aborted,
+  );
+  if (scope.signal.aborted) throw new Aborted();
+  if (failure !== undefined) {
+    host.emit(scope.thread, 'MapStateFailed');
+    throw failure;
+  }
+  return results;
+}
+
+/** A Distributed Map: a Map Run of child executions, each with its own history. */
+async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Json, items: Json[], select: (item: Json, i: number) => Json, max: number, scope: Scope): Promise<Json> {
+  const label = s.Label ?? name;
+  const runId = randomUUID();
+  const smArn = host.ref.stateMachineArn;
+  const mapRunArn = `${smArn.replace(':stateMachine:', ':mapRun:')}/${label}:${runId}`;
+  host.emit(scope.thread, 'MapRunStarted', { mapRunArn });
+  const ctx = host.context(name, scope);
+  const pct = s.ToleratedFailurePercentage ?? (s.ToleratedFailurePercentagePath ? (readPath(s.ToleratedFailurePercentagePath, eff, ctx, 'ToleratedFailurePercentagePath') as number) : 0);
+  const count = s.ToleratedFailureCount ?? (s.ToleratedFailureCountPath ? nonNegativeInt(readPath(s.ToleratedFailureCountPath, eff, ctx, 'ToleratedFailureCountPath'), 'ToleratedFailureCountPath') : undefined);
+  if (typeof pct !== 'number' || pct < 0 || pct > 100) throw new StatesError('States.Runtime', `ToleratedFailurePercentage of Map '${name}' is ${JSON.stringify(pct)}; expected a number from 0 to 100`);
+  const children: Record<string, unknown>[] = new Array(items.length);
+  const running = new Set<() => void>();
+  let failed = 0;
+  let exceeded = false;
+  const engine = host.engine;
+  // The parent stopped (aborted, or failed at its history quota): its running children stop with it.
+  const stopChildren = () => {
+    for (const abort of running) abort();
+  };
+  scope.signal.addEventListener('abort', stopChildren, { once: true });
+  await pool(
+    items.length,
+    Math.min(max || DISTRIBUTED_MAP_CONCURRENCY, engine.opts.childConcurrency ?? DISTRIBUTED_MAP_CONCURRENCY),
+    async (index) => {
+      const childName = randomUUID();
+      const ref: ExecutionRef = { arn: `${smArn.replace(':stateMachine:', ':execution:')}/${label}:${childName}`, name: childName, stateMachineArn: `${smArn}/${label}`, mapRun: { arn: mapRunArn, label, index } };
+      let input: Json;
+      try {
+        input = select(items[index]!, index);
+      } catch (e) {
+        failed++;
+        children[index] = { Name: childName, Status: 'FAILED', Error: (e as Error).name, Cause: (e as StatesError).causeText ?? (e as Error).message };
+        exceeded ||= failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct;
+        return;
+      }
+      const started = new Date(host.now()).toISOString();
+      const child = engine.start(s.ItemProcessor!, input, ref);
+      running.add(child.abort);
+      const out = await child.result;
+      running.delete(child.abort);
+      children[index] = {
+        ExecutionArn: ref.arn,
+        Name: childName,
+        Input: str(input),
+        InputDetails: { Included: true },
+        StartDate: started,
+        StopDate: new Date(host.now()).toISOString(),
+        StateMachineArn: ref.stateMachineArn,
+        Status: out.status,
+        ...(out.status === 'SUCCEEDED' ? { Output: str(out.output), OutputDetails: { Included: true } } : { Error: out.error, Cause: out.cause }),
+      };
+      if (out.status === 'FAILED') {
+        failed++;
+        if (failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct) {
+          exceeded = true;
+          stopChildren();
+        }
+      }
+    },
+    () => exceeded || scope.signal.aborted,
+  );
+  scope.signal.removeEventListener('abort', stopChildren);
+  if (scope.signal.aborted) throw new Aborted();
+  let result: Json = children.map((c) => (c?.Status === 'SUCCEEDED' ? (JSON.parse(c.Output as string) as Json) : null));
+  if (s.ResultWriter) {
+    const p = payload(s.ResultWriter.Parameters, eff, ctx, 'ResultWriter.Parameters') as { Bucket?: string; Prefix?: string };
+    const prefix = `${String(p.Prefix ?? '').replace(/\/$/, '')}/${runId}`;
+    const put = (key: string, body: string) =>
+      host.hooks.putObject(String(p.Bucket), key, body).catch((e: Error) => {
+        throw new StatesError('States.ResultWriterFailed', `s3://${p.Bucket}/${key}: ${e.message}`);
+      });
+    const by = (status: string) => children.filter((c) => c?.Status === status);
+    const files: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
+    for (const [status, list] of [['SUCCEEDED', by('SUCCEEDED')], ['FAILED', [...by('FAILED'), ...by('ABORTED')]], ['PENDING', items.map((_, i) => i).filter((i) => !children[i]).map((i) => ({ Index: i }))]] as const) {
+      if (!list.length) continue;
+      const key = `${prefix}/${status}_0.json`;
+      const body = JSON.stringify(list);
+      await put(key, body);
+      files[status]!.push({ Key: key, Size: Buffer.byteLength(body) });
+    }
+    const manifestKey = `${prefix}/manifest.json`;
+    await put(manifestKey, JSON.stringify({ DestinationBucket: p.Bucket, MapRunArn: mapRunArn, ResultFiles: files }));
+    result = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: String(p.Bucket), Key: manifestKey } };
+  }
+  if (exceeded) {
+    const cause = `The specified tolerated failure threshold was exceeded: ${failed} of ${items.length} child executions failed (tolerated: ${pct}%${count !== undefined ? ` or ${count}` : ''})`;
+    host.emit(scope.thread, 'MapRunFailed', { error: 'States.ExceedToleratedFailureThreshold', cause });
+    host.emit(scope.thread, 'MapStateFailed');
+    throw new StatesError('States.ExceedToleratedFailureThreshold', cause);
+  }
+  host.emit(scope.thread, 'MapRunSucceeded');
+  return result;
+}
