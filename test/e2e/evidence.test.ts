@@ -6,7 +6,7 @@
  */
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,8 @@ import { EXIT } from '../../cli/io';
 import { runLocal } from '../../cli/runner/run';
 import { defaultSigningKeyPath, publicKeyPathOf } from '../../lambdas/adapters/local/signer-file';
 import { exists, filesUnder, miniSpec, readJson, tempDir } from '../support/local-run';
+import { type FakeBucket, fakeS3 } from '../support/fake-s3';
+import { waitFor } from '../support/wait';
 
 const RUN = 'evidence-seed003';
 let evidenceDir: string;
@@ -166,21 +168,12 @@ describe('cutline evidence (folder)', () => {
 
 describe('cutline evidence --bucket (S3, mocked)', () => {
   const s3m = mockClient(S3Client);
-  let objects: Map<string, Buffer>;
+  let objects: FakeBucket;
 
   beforeAll(async () => {
-    objects = new Map();
-    for (const f of await filesUnder(path.join(evidenceDir, RUN))) objects.set(`runs/${RUN}/${f}`, await readFile(path.join(evidenceDir, RUN, f)));
     s3m.reset();
-    s3m.on(ListObjectsV2Command).callsFake((i: { Bucket: string; Prefix: string }) => {
-      expect(i.Bucket).toBe('ev');
-      return { Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).map((Key) => ({ Key })) };
-    });
-    s3m.on(GetObjectCommand).callsFake((i: { Key: string }) => {
-      const v = objects.get(i.Key);
-      if (!v) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-      return { Body: { transformToByteArray: async () => new Uint8Array(v) } } as never;
-    });
+    objects = fakeS3(s3m, { bucket: 'ev' });
+    for (const f of await filesUnder(path.join(evidenceDir, RUN))) objects.set(`runs/${RUN}/${f}`, await readFile(path.join(evidenceDir, RUN, f)));
   });
 
   const aws = () => ({ aws: { s3: new S3Client({ region: 'eu-west-1' }) } as never });
@@ -259,7 +252,7 @@ describe('cutline status / watch (local folder)', () => {
       },
     });
     const url = await link;
-    while (!(await exists(path.join(dir, 'watch-me', 'execution-history.jsonl')))) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => exists(path.join(dir, 'watch-me', 'execution-history.jsonl')), 'the execution history of watch-me');
     const lines: { status: string; stage: string }[] = [];
     let approved = false;
     const io = {

@@ -31,7 +31,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
-afterAll(() => new Promise((r) => server.close(r)));
+afterAll(() => new Promise((r) => (server ? server.close(r) : r(undefined))));
 
 async function runWith(runId: string, checks: unknown[]) {
   const spec = await miniSpec({ runId });

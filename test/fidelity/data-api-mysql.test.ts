@@ -16,6 +16,7 @@ import { applyMigrations, loadMigrations } from '../../lambdas/core/migrations';
 import { dropDatabase, freshDatabase } from '../support/databases';
 import { MYSQL_URL } from '../support/env';
 import { readJson, tempDir } from '../support/local-run';
+import { releasingOnWait } from '../support/clocks';
 
 describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
   const name = `cutline_dapi_my_${process.pid}`;
@@ -132,9 +133,8 @@ describe.runIf(!!MYSQL_URL)('the loopback Data API on MySQL / MariaDB', () => {
       await expect(applyMigrations(sql, loadMigrations(files, 'mysql'), { ...opts, lockRetries: 0 })).rejects.toThrow(/Lock wait timeout exceeded/);
       const [left] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'ALTER TABLE held ADD COLUMN v INT'");
       expect(left).toHaveLength(0);
-      setTimeout(() => void holder.query('COMMIT'), 1500);
-      const out = await applyMigrations(sql, loadMigrations(files, 'mysql'), { ...opts, executionArn: 'arn:held2', lockRetries: 4 });
-      expect(out.applied[0]!.lockRetries).toBeGreaterThanOrEqual(1);
+      const out = await applyMigrations(sql, loadMigrations(files, 'mysql'), { ...opts, executionArn: 'arn:held2', deps: releasingOnWait(() => holder.query('COMMIT')), lockRetries: 4 });
+      expect(out.applied[0]!.lockRetries).toBe(1);
     } finally {
       await holder.end();
       await sql.close();

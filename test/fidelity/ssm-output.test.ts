@@ -32,7 +32,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 
 function deps(): Deps {
   return { commands: new LocalShellRunner(), http: { request: async () => ({ status: 599, body: '' }) }, clock: { now: () => new Date(), sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)) } } as unknown as Deps;

@@ -123,7 +123,7 @@ describe('bad input: a clear error naming table and column', () => {
       CREATE TABLE sep_a (id int PRIMARY KEY, a text, b text); CREATE TABLE sep_b (id int PRIMARY KEY, a text, b text);
       INSERT INTO sep_a VALUES (1, 'x|', 'y'), (2, NULL, ''), (3, '1:', 'z'); INSERT INTO sep_b VALUES (1, 'x', '|y'), (2, '', NULL), (3, '1', ':z');`);
   });
-  afterAll(() => db.close());
+  afterAll(() => db?.close());
   const plan = (table: string, extra: Record<string, unknown> = {}) => buildTablePlan({ source: pgc, target: pgc }, { table, ...extra });
 
   it('values that move a separator between columns, or swap NULL and empty, still differ', async () => {

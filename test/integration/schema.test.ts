@@ -15,6 +15,7 @@ const releaseLease = (c: SqlClient, table: string, owner: string) => release(c, 
 import type { SqlClient } from '../../lambdas/ports';
 import { MYSQL_URL, PG_URL } from '../support/env';
 import { dropDatabase, freshDatabase } from '../support/databases';
+import { releasingOnWait } from '../support/clocks';
 
 const deps = { clock: systemClock, progress: undefined };
 void silentLogger;
@@ -97,7 +98,7 @@ describe('migration lease', () => {
     db = await PGlite.create();
     c = pgliteClient(db);
   });
-  afterAll(() => db.close());
+  afterAll(() => db?.close());
 
   it('a second run cannot take the lease; it is told who holds it and until when', async () => {
     await acquireLease(c, 'h_lease', 'arn:run-a', 60);
@@ -149,10 +150,9 @@ describe.runIf(!!PG_URL)('PostgreSQL: lock_timeout with retry, CONCURRENTLY outs
     await expect(
       applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h1', executionArn: 'arn:1', appliedBy: 'ops', deps, lockTimeoutMs: 200, lockRetries: 0 }),
     ).rejects.toThrow(/canceling statement due to lock timeout/);
-    setTimeout(() => void locker.query('COMMIT'), 700);
-    const out = await applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h1', executionArn: 'arn:2', appliedBy: 'ops', deps, lockTimeoutMs: 200, lockRetries: 4 });
-    expect(out.applied[0]).toMatchObject({ script: 'V1__add_col.sql' });
-    expect(out.applied[0]!.lockRetries).toBeGreaterThanOrEqual(1);
+    // The lock goes away during the wait before the first retry (no wall-clock race: the wait is the release).
+    const out = await applyMigrations(c, loadMigrations(files, 'postgres'), { historyTable: 'h1', executionArn: 'arn:2', appliedBy: 'ops', deps: releasingOnWait(() => locker.query('COMMIT')), lockTimeoutMs: 200, lockRetries: 4 });
+    expect(out.applied[0]).toMatchObject({ script: 'V1__add_col.sql', lockRetries: 1 });
   });
 
   it('CREATE INDEX CONCURRENTLY runs outside a transaction, statement by statement', async () => {
@@ -256,9 +256,8 @@ describe.runIf(!!MYSQL_URL)('MariaDB: a metadata lock held elsewhere', () => {
     await expect(
       applyMigrations(c, loadMigrations(files, 'mysql'), { historyTable: 'h', executionArn: 'arn:1', appliedBy: 'ops', deps, lockTimeoutMs: 1000, lockRetries: 0 }),
     ).rejects.toThrow(/Lock wait timeout exceeded/);
-    setTimeout(() => void holder.query('COMMIT'), 1500);
-    const out = await applyMigrations(c, loadMigrations(files, 'mysql'), { historyTable: 'h', executionArn: 'arn:2', appliedBy: 'ops', deps, lockTimeoutMs: 1000, lockRetries: 4 });
-    expect(out.applied[0]!.lockRetries).toBeGreaterThanOrEqual(1);
+    const out = await applyMigrations(c, loadMigrations(files, 'mysql'), { historyTable: 'h', executionArn: 'arn:2', appliedBy: 'ops', deps: releasingOnWait(() => holder.query('COMMIT')), lockTimeoutMs: 1000, lockRetries: 4 });
+    expect(out.applied[0]!.lockRetries).toBe(1);
     await holder.end();
   }, 60_000);
 

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { slackSignature } from '../../lambdas/core/slack';
 import { specAsRun } from '../../lambdas/core/pipeline';
 import type { ApprovalRequest, ApproverDirectory } from '../../lambdas/ports';
 import { miniSpec, tempDir } from '../support/local-run';
+import { fakeS3 } from '../support/fake-s3';
 
 const snsm = mockClient(SNSClient);
 const KEY = 'k'.repeat(64);
@@ -155,19 +156,7 @@ describe('one person, one vote', () => {
 
   it('attack: a later request overwrites the pointer the CLI follows to a run\'s approval. Now each request writes its own pointer once (conditional write), and the CLI follows the newest', async () => {
     const s3m = mockClient(S3Client);
-    const objects = new Map<string, string>();
-    s3m.on(PutObjectCommand).callsFake((i: { Key: string; Body: string; IfNoneMatch?: string }) => {
-      if (i.IfNoneMatch !== '*') throw new Error(`unconditional write of ${i.Key}`);
-      if (objects.has(i.Key)) throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
-      objects.set(i.Key, String(i.Body));
-      return {};
-    });
-    s3m.on(GetObjectCommand).callsFake((i: { Key: string }) => {
-      const v = objects.get(i.Key);
-      if (v === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-      return { Body: { transformToByteArray: async () => new Uint8Array(Buffer.from(v)) } } as never;
-    });
-    s3m.on(ListObjectsV2Command).callsFake((i: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).sort().map((Key) => ({ Key })) }));
+    fakeS3(s3m, { bucket: 'approvals', conditionalOnly: true });
     const store = new S3ApprovalStore(new S3Client({ region: 'eu-west-1' }), 'approvals');
     const first = { approvalId: 'c'.repeat(32), runId: 'prod-7', taskToken: 'T1', expiresAt: '2026-11-30T18:00:00.000Z' };
     const resumed = { approvalId: 'd'.repeat(32), runId: 'prod-7', taskToken: 'T2', expiresAt: '2026-12-01T18:00:00.000Z' };

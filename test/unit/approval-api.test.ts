@@ -4,7 +4,7 @@
  * replayed requests change nothing; Slack requests signed with real HMACs,
  * stale ones refused; M-of-N.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -12,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { approvalQuery, signApproval } from '../../lambdas/core/approval';
 import { slackSignature } from '../../lambdas/core/slack';
+import { type FakeBucket, fakeS3 } from '../support/fake-s3';
 
 const s3 = mockClient(S3Client);
 const ssm = mockClient(SSMClient);
@@ -21,10 +22,10 @@ const KEY = 'k'.repeat(64);
 const SLACK = 'slack-signing-secret-0123456789';
 const ID = 'b'.repeat(32);
 const EXP = new Date(Date.now() + 3600_000).toISOString();
-let objects: Map<string, string>;
+let objects: FakeBucket;
 
 /** The one method of an S3 body stream the adapter reads. */
-function body(s: string) {
+function _body(s: string) {
   return { transformToByteArray: async () => new Uint8Array(Buffer.from(s)) };
 }
 function event(method: string, path: string, opts: { query?: string; body?: string; headers?: Record<string, string> } = {}) {
@@ -45,20 +46,9 @@ beforeEach(() => {
   sfn.reset();
   lambda.reset();
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
-  objects = new Map();
+  objects = fakeS3(s3);
   const pending = { approvalId: ID, runId: 'run-42', taskToken: 'TASK-TOKEN-SECRET', expiresAt: EXP, required: 1, request: { owner: 'ops', target: 'postgres', summary: 'orders: PASS', goActions: ['flip the selector'] } };
   objects.set(`private/approvals/${ID}/pending.json`, JSON.stringify(pending));
-  s3.on(GetObjectCommand).callsFake((i: { Key: string }) => {
-    const v = objects.get(i.Key);
-    if (v === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-    return { Body: body(v) } as never;
-  });
-  s3.on(PutObjectCommand).callsFake((i: { Key: string; Body: string | Uint8Array; IfNoneMatch?: string }) => {
-    if (i.IfNoneMatch === '*' && objects.has(i.Key)) throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
-    objects.set(i.Key, Buffer.from(i.Body as Uint8Array).toString('utf8'));
-    return {};
-  });
-  s3.on(ListObjectsV2Command).callsFake((i: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).map((Key) => ({ Key })) }));
   ssm.on(GetParametersCommand).callsFake((i: { Names: string[] }) => ({
     Parameters: i.Names.map((n) => ({ Name: n, Value: n.includes('slack') ? SLACK : KEY })),
   }));
@@ -80,7 +70,7 @@ describe('approval API (Function URL)', () => {
     expect(r.body).not.toContain('TASK-TOKEN-SECRET');
     expect(decisions()).toHaveLength(0);
     expect(sfn.commandCalls(SendTaskHeartbeatCommand)[0]!.args[0].input).toEqual({ taskToken: 'TASK-TOKEN-SECRET' });
-    expect([...objects.keys()].some((k) => k.includes('/votes/'))).toBe(false);
+    expect(objects.keys().some((k) => k.includes('/votes/'))).toBe(false);
   });
 
   it('POST approves once: SendTaskSuccess with the approver, source IP and agent in evidence; a replay is 409', async () => {

@@ -1,5 +1,5 @@
 /** `cutline approve|reject <runId>` in AWS: the caller's AWS identity decides, once; S3, STS and Step Functions mocked. */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -8,34 +8,23 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../cli/commands';
 import { EXIT } from '../../cli/io';
 import { miniSpec } from '../support/local-run';
+import { type FakeBucket, fakeS3 } from '../support/fake-s3';
 
 const s3m = mockClient(S3Client);
 const stsm = mockClient(STSClient);
 const sfnm = mockClient(SFNClient);
 const lambdam = mockClient(LambdaClient);
 const ID = 'c'.repeat(32);
-let objects: Map<string, string>;
+let objects: FakeBucket;
 
 beforeEach(() => {
   s3m.reset();
   stsm.reset();
   sfnm.reset();
   lambdam.reset();
-  objects = new Map([
-    [`private/approvals/by-run/prod-1/2026-12-01T00:00:00.000Z_${ID}.json`, JSON.stringify({ approvalId: ID })],
-    [`private/approvals/${ID}/pending.json`, JSON.stringify({ approvalId: ID, runId: 'prod-1', taskToken: 'TOKEN', expiresAt: new Date(Date.now() + 3600_000).toISOString() })],
-  ]);
-  s3m.on(GetObjectCommand).callsFake((i: { Key: string }) => {
-    const v = objects.get(i.Key);
-    if (v === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-    return { Body: { transformToByteArray: async () => new Uint8Array(Buffer.from(v)) } } as never;
-  });
-  s3m.on(PutObjectCommand).callsFake((i: { Key: string; Body: Uint8Array | string; IfNoneMatch?: string }) => {
-    if (i.IfNoneMatch === '*' && objects.has(i.Key)) throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
-    objects.set(i.Key, Buffer.from(i.Body as Uint8Array).toString('utf8'));
-    return {};
-  });
-  s3m.on(ListObjectsV2Command).callsFake((i: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(i.Prefix)).map((Key) => ({ Key })) }));
+  objects = fakeS3(s3m);
+  objects.set(`private/approvals/by-run/prod-1/2026-12-01T00:00:00.000Z_${ID}.json`, JSON.stringify({ approvalId: ID }));
+  objects.set(`private/approvals/${ID}/pending.json`, JSON.stringify({ approvalId: ID, runId: 'prod-1', taskToken: 'TOKEN', expiresAt: new Date(Date.now() + 3600_000).toISOString() }));
   stsm.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::123456789012:assumed-role/dba/alice' });
   sfnm.on(SendTaskSuccessCommand).resolves({});
   sfnm.on(SendTaskFailureCommand).resolves({});

@@ -7,6 +7,7 @@ import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
 import { jsonSchema } from '../../cli/commands/plan';
 import { tempDir } from '../support/local-run';
+import { waitFor } from '../support/wait';
 
 describe('filesystem evidence', () => {
   it('content-addressed puts, single-use putIfAbsent, recursive list, no escaping the folder', async () => {
@@ -27,13 +28,11 @@ describe('filesystem evidence', () => {
 describe('local shell (the jumpbox of a local run)', () => {
   it('reports exit code and output, and kills a command that passes its timeout', async () => {
     const sh = new LocalShellRunner();
-    const done = async (id: string) => {
-      for (;;) {
+    const done = (id: string) =>
+      waitFor(async () => {
         const r = await sh.get('local', id);
-        if (r.status !== 'InProgress') return r;
-        await new Promise((res) => setTimeout(res, 20));
-      }
-    };
+        return r.status === 'InProgress' ? undefined : r;
+      }, `local command ${id} to end`, { everyMs: 20, looks: 1500 });
     expect(await done(await sh.send('local', 'echo out; echo err >&2; exit 3', { timeoutSeconds: 5 }))).toMatchObject({ status: 'Failed', exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
     const hung = await done(await sh.send('local', 'sleep 30', { timeoutSeconds: 1 }));
     expect(hung).toMatchObject({ status: 'TimedOut', exitCode: null });

@@ -82,14 +82,18 @@ export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: Gate
   return { file, items, reused: false };
 }
 
-/** Check one chunk with every method; the checkpoint is its evidence. */
+/** A chunk's identity: its table, index and key range (a checkpoint counts only for the chunk the plan names). */
+const itemId = (i: Pick<TableChunk, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
+
 /** Rows of the chunk on the source (what `cutline status` turns into rows/s). */
 const sourceRows = (checks: readonly ChunkCheck[]) => Number(checks[0]?.source.n ?? 0) || 0;
 
+/** Check one chunk with every method; the checkpoint is its evidence. */
 export async function checkGateChunk(spec: RunSpec, item: TableChunk, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean; rows: number }> {
   const ck = gateKey(spec.runId, `chunks/${item.table}/${String(item.index).padStart(6, '0')}.json`);
-  const done = await readJson<{ checks: ChunkCheck[] }>(deps, ck);
-  if (done) return { t: item.table, i: item.index, s: worstStatus(done.checks.map((c) => c.status)), skipped: true, rows: sourceRows(done.checks) };
+  const done = await readJson<TableChunk & { checks: ChunkCheck[] }>(deps, ck);
+  // Done only for this chunk of this plan: a checkpoint for another key range under its index is checked again (and replaced).
+  if (done && itemId(done) === itemId(item)) return { t: item.table, i: item.index, s: worstStatus(done.checks.map((c) => c.status)), skipped: true, rows: sourceRows(done.checks) };
   const file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
   if (!file) throw new Error(`gate plan ${gateKey(spec.runId, 'plan.json')} is missing; expected GatePlan to have run`);
   const plan = file.tables.find((t) => t.table === item.table)?.plan;
@@ -137,8 +141,6 @@ export interface TableReport {
   readonly ms: number;
   readonly perChunk: { index: number; method: string; status: string; source: string; target: string; ms: number; rowsPerSecond: number | null }[];
 }
-
-const itemId = (i: Pick<TableChunk, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
 
 function add(a: string, b: string): string {
   return (BigInt(a) + BigInt(b)).toString();

@@ -1,0 +1,124 @@
+/**
+ * The chunked gate's parts on the embedded database, with a fake clock: planChunks (contiguous chunks covering every
+ * row, sized from timed samples), drillDown (each differing key named once, as missing, extra or changed with its
+ * columns), and aggregateGates (a checkpoint counts only for the chunk the plan names).
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
+import { planChunks } from '../../lambdas/core/compare/chunks';
+import { drillDown } from '../../lambdas/core/compare/drilldown';
+import { aggregateGates, checkGateChunk, planGates } from '../../lambdas/core/compare/stage';
+import { buildTablePlan, type TablePlan } from '../../lambdas/core/compare/table-plan';
+import { RunSpec } from '../../lambdas/core/spec';
+import type { Clock, Deps, SqlClient } from '../../lambdas/ports';
+import { tempDir } from '../support/local-run';
+import { base } from '../support/spec-base';
+
+/** Every now() is 100 ms after the previous one: each timed sample takes 100 ms. */
+function steppingClock(): Clock {
+  let t = Date.parse('2026-12-01T00:00:00Z');
+  return {
+    now: () => {
+      t += 100;
+      return new Date(t);
+    },
+    sleep: async () => {},
+  };
+}
+
+let db: PGlite;
+let c: SqlClient;
+let plan: TablePlan;
+beforeAll(async () => {
+  db = await PGlite.create();
+  c = pgliteClient(db);
+  for (const t of ['src', 'dst']) {
+    await c.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v text NOT NULL, n int)`);
+    await c.query(`INSERT INTO ${t} SELECT g, 'v' || g, g % 7 FROM generate_series(1, 5000) g`);
+  }
+  // One row missing on the target, one extra, one changed in v only.
+  await c.query('DELETE FROM dst WHERE id = 10');
+  await c.query("INSERT INTO dst VALUES (6000, 'new', 1)");
+  await c.query("UPDATE dst SET v = 'changed' WHERE id = 4000");
+  plan = await buildTablePlan({ source: c, target: c }, { table: 'src', targetTable: 'dst' });
+});
+afterAll(() => db?.close());
+
+describe('planChunks', () => {
+  it('walks the key in contiguous chunks that hold every row once, the step resized from the timed sample', async () => {
+    const out = await planChunks(c, plan, steppingClock(), { targetSeconds: 0.5, initialRows: 500, minRows: 100, maxRows: 2000, sampleEvery: 2, alpha: 1 });
+    expect(out.chunks[0]!.lo).toBeNull();
+    expect(out.chunks.at(-1)!.hi).toBeNull();
+    for (let i = 1; i < out.chunks.length; i++) expect(out.chunks[i]!.lo).toEqual(out.chunks[i - 1]!.hi);
+    expect(out.chunks.map((ch) => ch.index)).toEqual(out.chunks.map((_, i) => i));
+    // 500 rows in 100 ms = 5,000 rows/s; 0.5 s a chunk is 2,500 rows, capped at maxRows.
+    expect(out.samples[0]).toEqual({ rows: 500, ms: 100, rowsPerSecond: 5000 });
+    expect(out.chunks[1]!.estRows).toBe(2000);
+    let rows = 0;
+    for (const ch of out.chunks) {
+      const lo = ch.lo ? `id > ${ch.lo[0]}` : 'true';
+      const hi = ch.hi ? `id <= ${ch.hi[0]}` : 'true';
+      rows += Number((await c.query(`SELECT count(*)::int AS n FROM src WHERE ${lo} AND ${hi}`)).rows[0]!.n);
+    }
+    expect(rows).toBe(5000);
+  });
+});
+
+describe('drillDown', () => {
+  it('names each differing key once: missing, extra, changed with its columns, through several bucket levels', async () => {
+    const r = await drillDown({ source: c, target: c }, plan, { lo: null, hi: null }, { buckets: 4, leafRows: 100, maxDiffs: 10, maxLevels: 4 });
+    expect(r.diffs).toEqual([
+      { key: '10', kind: 'missing' },
+      { key: '4000', kind: 'changed', columns: ['v'] },
+      { key: '6000', kind: 'extra' },
+    ]);
+    expect(r.truncated).toBe(false);
+    // 4 buckets a level over ~5,000 rows: it went below the first level before reading keys.
+    expect(r.queries).toBeGreaterThan(4);
+  });
+
+  it('stops at maxDiffs and says the list is cut', async () => {
+    const r = await drillDown({ source: c, target: c }, plan, { lo: null, hi: null }, { buckets: 4, leafRows: 100, maxDiffs: 2, maxLevels: 4 });
+    expect([r.diffs.length, r.truncated]).toEqual([2, true]);
+  });
+});
+
+describe('aggregateGates', () => {
+  async function gated(methods: ('fast' | 'exact')[], targetTable = 'dst') {
+    const evidence = new FsEvidenceStore(await tempDir());
+    const spec = RunSpec.parse({
+      ...base,
+      target: { engine: 'postgres', url: 'pglite://memory' },
+      gates: { methods, tables: [{ table: 'src', targetTable }], initialChunkRows: 1000, maxChunkRows: 1000 },
+    });
+    const deps = { sql: () => c, evidence, clock: steppingClock(), progress: () => {}, logger: { info() {}, warn() {}, error() {} } } as never as Deps;
+    const { items } = await planGates(spec, deps);
+    return { spec, deps, evidence, items };
+  }
+
+  it('every planned chunk checked: the exact gate FAILs naming the keys; the fast gate alone sees the counts (equal here: one missing, one extra)', async () => {
+    const g = await gated(['fast', 'exact']);
+    for (const item of g.items) await checkGateChunk(g.spec, item, g.deps);
+    const [t] = await aggregateGates(g.spec, g.deps);
+    expect(t).toMatchObject({ table: 'src', verdict: 'FAIL', chunks: g.items.length, fast: { source: '5000', target: '5000', diff: '0' } });
+    expect(t!.diffs.map((d) => d.key)).toEqual(['10', '4000', '6000']);
+  });
+
+  it('a chunk without a checkpoint, or with one for another key range under its index, leaves the table INCONCLUSIVE, never PASS', async () => {
+    // The table against itself: every checked chunk matches.
+    const g = await gated(['fast', 'exact'], 'src');
+    const [first, ...rest] = g.items;
+    for (const item of rest) await checkGateChunk(g.spec, item, g.deps);
+    const missing = await aggregateGates(g.spec, g.deps);
+    expect(missing[0]).toMatchObject({ verdict: 'INCONCLUSIVE' });
+    expect(missing[0]!.reason).toMatch(/^1 of \d+ chunks have no result/);
+    // A checkpoint written under another plan (same index, other range) does not count for this one.
+    await g.evidence.put(`${g.spec.runId}/07_gates/chunks/src/000000.json`, JSON.stringify({ ...first!, hi: ['1'], checks: [] }), 'application/json');
+    expect((await aggregateGates(g.spec, g.deps))[0]).toMatchObject({ verdict: 'INCONCLUSIVE' });
+    // Its own checkpoint completes it.
+    await checkGateChunk(g.spec, first!, g.deps);
+    expect((await aggregateGates(g.spec, g.deps))[0]).toMatchObject({ verdict: 'PASS', chunks: g.items.length });
+  });
+});
