@@ -1,22 +1,27 @@
-/** Clocks for tests: no wall-clock races, no real sleeps. */
+/** Clocks for tests: no wall-clock races. */
+import { systemClock } from '../../lambdas/adapters/local/runtime';
 import type { Clock } from '../../lambdas/ports';
 
 /**
- * Migration deps whose first wait between retries runs `release` (a lock holder commits) instead of sleeping; later
- * waits return at once. A retry test then proves "gave up, waited, went through" without racing a timer.
+ * Migration deps whose wait before the first retry (announced by the "…, retry 1" progress line) runs `release` (a
+ * lock holder commits) instead of sleeping. Other waits (a statement's watchdog, polls) are real, so the lock is held
+ * for the whole first attempt: a retry test proves "gave up, waited, went through" without racing a timer.
  */
-export function releasingOnWait(release: () => Promise<unknown>): { clock: Clock; progress: undefined } {
+export function releasingOnWait(release: () => Promise<unknown>): { clock: Clock; progress: (p: { message?: string }) => void } {
+  let armed = false;
   let released = false;
   return {
     clock: {
       now: () => new Date(),
-      sleep: async () => {
-        if (!released) {
+      sleep: async (ms) => {
+        if (armed && !released) {
           released = true;
           await release();
-        }
+        } else await systemClock.sleep(ms);
       },
     },
-    progress: undefined,
+    progress: (p) => {
+      if (/, retry 1$/.test(p.message ?? '')) armed = true;
+    },
   };
 }
