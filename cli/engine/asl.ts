@@ -35,14 +35,15 @@ export interface StateDef {
   readonly Type: 'Task' | 'Map' | 'Pass' | 'Wait' | 'Choice' | 'Succeed' | 'Fail';
   readonly Next?: string;
   readonly End?: boolean;
+  /** Task and Map: what is retried, then what is caught. */
+  readonly Retry?: readonly Retrier[];
+  readonly Catch?: readonly Catcher[];
   readonly InputPath?: string | null;
   readonly OutputPath?: string | null;
   readonly Parameters?: Json;
   readonly ResultSelector?: Json;
   readonly ResultPath?: string | null;
   readonly Result?: Json;
-  readonly Retry?: readonly Retrier[];
-  readonly Catch?: readonly Catcher[];
   // Task
   readonly Resource?: string;
   readonly TimeoutSeconds?: number;
