@@ -96,7 +96,8 @@ export async function rollbackStage(s: StageState, deps: Deps) {
 
 export async function classifyStage(s: EndState, deps: Deps, platform: 'aws' | 'local' = 'aws'): Promise<ClassifyOutcome> {
   const w = endWho(s);
-  const rollback = s.results.rollback?.ok === undefined ? undefined : { ok: s.results.rollback.ok };
+  // A rollback that did not report ok (still waiting when an error caught it) did not succeed.
+  const rollback = s.results.rollback ? { ok: s.results.rollback.ok === true } : undefined;
   const out = classify({
     error: s.error ?? { Error: 'Unknown', Cause: 'Classify was reached without an error' },
     results: s.results,

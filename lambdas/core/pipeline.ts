@@ -25,7 +25,7 @@ import { holdRunLease } from './lease';
 
 import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 
-import { runVerify, } from './verify';
+import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
 import { aggregateGates, checkGateChunk, planGates, renderDiffReport } from './compare/stage';
