@@ -80,16 +80,17 @@ export class MapRunFiles {
     this.schedule(0);
   }
 
-  child(mapRunArn: string, e: HistoryEvent): void {
+  /** A child execution's event; `items`: how many items it holds (a batch's Items), counted as DescribeMapRun's itemCounts do. */
+  child(mapRunArn: string, e: HistoryEvent, items = 1): void {
     const r = this.runs.get(mapRunArn);
     if (!r) return;
     const c = r.counts;
-    if (e.type === 'ExecutionStarted') c.running++;
+    if (e.type === 'ExecutionStarted') c.running += items;
     else if (e.type === 'ExecutionSucceeded' || e.type === 'ExecutionFailed' || e.type === 'ExecutionAborted') {
-      c.running--;
-      if (e.type === 'ExecutionSucceeded') c.succeeded++;
-      else if (e.type === 'ExecutionFailed') c.failed++;
-      else c.aborted++;
+      c.running -= items;
+      if (e.type === 'ExecutionSucceeded') c.succeeded += items;
+      else if (e.type === 'ExecutionFailed') c.failed += items;
+      else c.aborted += items;
     } else return;
     this.schedule(500);
   }

@@ -60,7 +60,10 @@ export interface EvidenceStore {
   /** Write only if the key does not exist yet; false when it did (single-use records). */
   putIfAbsent(key: string, body: string | Uint8Array, contentType?: string): Promise<boolean>;
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Every object under the prefix with its SHA-256 as it is now (each object read). */
   list(prefix: string): Promise<EvidenceObject[]>;
+  /** Every key under the prefix, sorted, nothing read (one LIST request per 1,000 keys on S3). */
+  keys(prefix: string): Promise<string[]>;
   /** The backend's own name for a key (S3 object key / file path), for Step Functions ItemReader / ResultWriter. */
   objectKey(key: string): string;
   /** Where a person browses a run's evidence (S3 console, a local folder). */

@@ -3,7 +3,7 @@
  * (lambdas/core/errors.ts) and one routing table here: `npm run asl` writes them into the file, and
  * test/unit/asl.test.ts fails when file and tables disagree. Everything else in the file is written by hand.
  */
-import { CAUGHT_ERRORS, STILL_RUNNING_RETRY, TRANSIENT_ERRORS } from '../lambdas/core/errors';
+import { CAUGHT_ERRORS, STILL_RUNNING_RETRY, TRANSIENT_ERRORS, WORK_STILL_RUNNING_RETRY } from '../lambdas/core/errors';
 import { STATES } from '../lambdas/core/states';
 
 /** Every Task state retries transient errors (Lambda's service errors, the Data API's, a dropped connection). */
@@ -11,6 +11,8 @@ const TRANSIENT_RETRY = { ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2
 
 /** The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning). */
 const FOLLOWS_BUILDS: readonly string[] = [STATES.schema, STATES.cutover];
+/** The states whose work goes on across invocations from what the last one kept (WorkStillRunning). */
+const GOES_ON: readonly string[] = [STATES.gatePlan, STATES.gateChunk, STATES.gateChunkDistributed];
 
 interface Route {
   readonly next: string;
@@ -57,7 +59,7 @@ export function withErrorPolicy<D extends { States: Record<string, AslState> }>(
   const out = structuredClone(def);
   const walk = (states: Record<string, AslState>) => {
     for (const [name, s] of Object.entries(states)) {
-      if (s.Type === 'Task') s.Retry = [TRANSIENT_RETRY, ...(FOLLOWS_BUILDS.includes(name) ? [STILL_RUNNING_RETRY] : [])];
+      if (s.Type === 'Task') s.Retry = [TRANSIENT_RETRY, ...(FOLLOWS_BUILDS.includes(name) ? [STILL_RUNNING_RETRY] : []), ...(GOES_ON.includes(name) ? [WORK_STILL_RUNNING_RETRY] : [])];
       const route = ROUTES[name];
       if (route) s.Catch = catches(route);
       else delete s.Catch;

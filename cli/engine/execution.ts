@@ -18,7 +18,7 @@ export interface ExecutionRef {
   readonly name: string;
   readonly stateMachineArn: string;
   /** For a child execution of a Distributed Map: its Map Run and item index. */
-  readonly mapRun?: { readonly arn: string; readonly label: string; readonly index: number };
+  readonly mapRun?: { readonly arn: string; readonly label: string; readonly index: number; /** Items the child holds (a batch: its Items). */ readonly items: number };
 }
 
 export interface EngineHooks {

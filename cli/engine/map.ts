@@ -81,6 +81,50 @@ function batches(s: StateDef, eff: Json, items: Json[]): Json[] {
   return out;
 }
 
+/** Bytes of child records a local result file holds before the next one starts (AWS splits at 5 GB: stricter here). */
+export const RESULT_FILE_BYTES = 4 * 1024 * 1024;
+
+/** ResultWriter's files: SUCCEEDED_n / FAILED_n / PENDING_n.json of child records as they end, then manifest.json. */
+function resultFiles(host: MapHost, p: { Bucket?: string; Prefix?: string }, runId: string, mapRunArn: string) {
+  const prefix = `${String(p.Prefix ?? '').replace(/\/$/, '')}/${runId}`;
+  const files: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
+  const buffers: Record<string, { parts: string[]; bytes: number }> = { FAILED: { parts: [], bytes: 0 }, PENDING: { parts: [], bytes: 0 }, SUCCEEDED: { parts: [], bytes: 0 } };
+  let writing: Promise<void> = Promise.resolve();
+  const put = (key: string, body: string) =>
+    host.hooks.putObject(String(p.Bucket), key, body).catch((e: Error) => {
+      throw new StatesError('States.ResultWriterFailed', `s3://${p.Bucket}/${key}: ${e.message}`);
+    });
+  const flush = (status: string) => {
+    const b = buffers[status]!;
+    if (!b.parts.length) return writing;
+    const body = `[${b.parts.join(',')}]`;
+    const key = `${prefix}/${status}_${files[status]!.length}.json`;
+    files[status]!.push({ Key: key, Size: Buffer.byteLength(body) });
+    buffers[status] = { parts: [], bytes: 0 };
+    // One write at a time, in order: a failed write fails the Map at its next record or at close.
+    writing = writing.then(() => put(key, body));
+    return writing;
+  };
+  return {
+    async add(status: 'SUCCEEDED' | 'FAILED' | 'PENDING', ...records: unknown[]): Promise<void> {
+      const b = buffers[status]!;
+      for (const r of records) {
+        const text = JSON.stringify(r);
+        b.parts.push(text);
+        b.bytes += text.length + 1;
+      }
+      if (b.bytes >= RESULT_FILE_BYTES) await flush(status);
+    },
+    async close(): Promise<Json> {
+      for (const status of Object.keys(buffers)) await flush(status);
+      await writing;
+      const manifestKey = `${prefix}/manifest.json`;
+      await put(manifestKey, JSON.stringify({ DestinationBucket: p.Bucket, MapRunArn: mapRunArn, ResultFiles: files }));
+      return { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: String(p.Bucket), Key: manifestKey } };
+    },
+  };
+}
+
 /** An inline Map: iterations in this execution's history. */
 async function inlineMap(host: MapHost, name: string, s: StateDef, items: Json[], select: (item: Json, i: number) => Json, limit: number, scope: Scope): Promise<Json> {
   const controller = new AbortController();
@@ -127,7 +171,11 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
   const pct = s.ToleratedFailurePercentage ?? (s.ToleratedFailurePercentagePath ? (readPath(s.ToleratedFailurePercentagePath, eff, ctx, 'ToleratedFailurePercentagePath') as number) : 0);
   const count = s.ToleratedFailureCount ?? (s.ToleratedFailureCountPath ? nonNegativeInt(readPath(s.ToleratedFailureCountPath, eff, ctx, 'ToleratedFailureCountPath'), 'ToleratedFailureCountPath') : undefined);
   if (typeof pct !== 'number' || pct < 0 || pct > 100) throw new StatesError('States.Runtime', `ToleratedFailurePercentage of Map '${name}' is ${JSON.stringify(pct)}; expected a number from 0 to 100`);
-  const children: Record<string, unknown>[] = new Array(items.length);
+  // With a ResultWriter, each child's record goes to a result file as it ends (a few MiB a file): memory stays flat
+  // however many children run. Without one, the outputs are the Map's result (the state's 256 KiB bounds them).
+  const writer = s.ResultWriter ? resultFiles(host, payload(s.ResultWriter.Parameters, eff, ctx, 'ResultWriter.Parameters') as { Bucket?: string; Prefix?: string }, runId, mapRunArn) : undefined;
+  const outputs: Json[] | undefined = writer ? undefined : new Array(items.length).fill(null);
+  const ended = new Uint8Array(items.length);
   const running = new Set<() => void>();
   let failed = 0;
   let exceeded = false;
@@ -142,13 +190,21 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
     Math.min(max || DISTRIBUTED_MAP_CONCURRENCY, engine.opts.childConcurrency ?? DISTRIBUTED_MAP_CONCURRENCY),
     async (index) => {
       const childName = randomUUID();
-      const ref: ExecutionRef = { arn: `${smArn.replace(':stateMachine:', ':execution:')}/${label}:${childName}`, name: childName, stateMachineArn: `${smArn}/${label}`, mapRun: { arn: mapRunArn, label, index } };
+      // A batch (ItemBatcher) counts its items, as DescribeMapRun's itemCounts do.
+      const batch = s.ItemBatcher ? (items[index] as { Items?: unknown[] }).Items?.length : undefined;
+      const ref: ExecutionRef = {
+        arn: `${smArn.replace(':stateMachine:', ':execution:')}/${label}:${childName}`,
+        name: childName,
+        stateMachineArn: `${smArn}/${label}`,
+        mapRun: { arn: mapRunArn, label, index, items: batch ?? 1 },
+      };
       let input: Json;
       try {
         input = select(items[index]!, index);
       } catch (e) {
         failed++;
-        children[index] = { Name: childName, Status: 'FAILED', Error: (e as Error).name, Cause: (e as StatesError).causeText ?? (e as Error).message };
+        ended[index] = 1;
+        await writer?.add('FAILED', { Name: childName, Status: 'FAILED', Error: (e as Error).name, Cause: (e as StatesError).causeText ?? (e as Error).message });
         exceeded ||= failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct;
         return;
       }
@@ -157,7 +213,9 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
       running.add(child.abort);
       const out = await child.result;
       running.delete(child.abort);
-      children[index] = {
+      ended[index] = 1;
+      if (outputs && out.status === 'SUCCEEDED') outputs[index] = out.output ?? null;
+      await writer?.add(out.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED', {
         ExecutionArn: ref.arn,
         Name: childName,
         Input: str(input),
@@ -167,7 +225,7 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
         StateMachineArn: ref.stateMachineArn,
         Status: out.status,
         ...(out.status === 'SUCCEEDED' ? { Output: str(out.output), OutputDetails: { Included: true } } : { Error: out.error, Cause: out.cause }),
-      };
+      });
       if (out.status === 'FAILED') {
         failed++;
         if (failed > (count ?? Number.POSITIVE_INFINITY) || (failed / items.length) * 100 > pct) {
@@ -180,26 +238,12 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
   );
   scope.signal.removeEventListener('abort', stopChildren);
   if (scope.signal.aborted) throw new Aborted();
-  let result: Json = children.map((c) => (c?.Status === 'SUCCEEDED' ? (JSON.parse(c.Output as string) as Json) : null));
-  if (s.ResultWriter) {
-    const p = payload(s.ResultWriter.Parameters, eff, ctx, 'ResultWriter.Parameters') as { Bucket?: string; Prefix?: string };
-    const prefix = `${String(p.Prefix ?? '').replace(/\/$/, '')}/${runId}`;
-    const put = (key: string, body: string) =>
-      host.hooks.putObject(String(p.Bucket), key, body).catch((e: Error) => {
-        throw new StatesError('States.ResultWriterFailed', `s3://${p.Bucket}/${key}: ${e.message}`);
-      });
-    const by = (status: string) => children.filter((c) => c?.Status === status);
-    const files: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
-    for (const [status, list] of [['SUCCEEDED', by('SUCCEEDED')], ['FAILED', [...by('FAILED'), ...by('ABORTED')]], ['PENDING', items.map((_, i) => i).filter((i) => !children[i]).map((i) => ({ Index: i }))]] as const) {
-      if (!list.length) continue;
-      const key = `${prefix}/${status}_0.json`;
-      const body = JSON.stringify(list);
-      await put(key, body);
-      files[status]!.push({ Key: key, Size: Buffer.byteLength(body) });
-    }
-    const manifestKey = `${prefix}/manifest.json`;
-    await put(manifestKey, JSON.stringify({ DestinationBucket: p.Bucket, MapRunArn: mapRunArn, ResultFiles: files }));
-    result = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: String(p.Bucket), Key: manifestKey } };
+  let result: Json = outputs ?? null;
+  if (writer) {
+    const pending: Json[] = [];
+    for (let i = 0; i < items.length; i++) if (!ended[i]) pending.push({ Index: i });
+    if (pending.length) await writer.add('PENDING', ...pending);
+    result = await writer.close();
   }
   if (exceeded) {
     const cause = `The specified tolerated failure threshold was exceeded: ${failed} of ${items.length} child executions failed (tolerated: ${pct}%${count !== undefined ? ` or ${count}` : ''})`;

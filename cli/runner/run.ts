@@ -226,7 +226,11 @@ async function runLocked(
   let chunkDone = 0;
   let chunkRows = 0;
   let chunkStart = 0;
+  let gateTotal = 0;
   let gateDone = 0;
+  let gateRows = 0;
+  let gateStart = 0;
+  let gateShown = 0;
   const after: Partial<Record<TaskKey, (r: unknown) => void>> = {
     backfillPlan: (r) => {
       chunkTotal = (r as { count?: number }).count ?? 0;
@@ -241,13 +245,20 @@ async function runLocked(
       out(`  ${chunkLine('backfill', chunkProgress(chunkDone, chunkTotal, chunkRows, chunkStart, Date.now()))}${c.skipped ? ' (chunk already done: skipped)' : ''}`);
     },
     gatePlan: (r) => {
-      const c = (r as { count?: number }).count;
-      if (c) out(`  gates: ${c} chunks planned`);
+      const c = r as { count?: number; batchSize?: number };
+      if (c.count) out(`  gates: ${c.count} chunks planned${c.batchSize ? `, ${c.batchSize} per child execution` : ''}`);
+      gateTotal = c.count ?? 0;
+      gateStart = Date.now();
     },
     gateChunk: (r) => {
-      const c = r as { t: string; i: number; s: string; skipped: boolean };
-      gateDone++;
-      out(`  gate chunk ${gateDone}: ${c.t}#${c.i} ${c.s}${c.skipped ? ' (checkpoint: skipped)' : ''}`);
+      const c = r as { t: string; i: number; n: number; s: string; skipped: number; rows: number };
+      gateDone += c.n;
+      gateRows += c.rows;
+      // A line per batch, or per chunk every second at most (thousands of one-chunk iterations would flood the terminal).
+      if (c.n === 1 && Date.now() - gateShown < 1000 && gateDone < gateTotal && c.s === 'MATCH') return;
+      gateShown = Date.now();
+      const what = c.n === 1 ? `${c.t}#${c.i}` : `${c.n} chunks from ${c.t}#${c.i}`;
+      out(`  ${chunkLine('gates', chunkProgress(gateDone, gateTotal, gateRows, gateStart, Date.now()))}; ${what} ${c.s}${c.skipped ? ` (${c.skipped} checkpointed: skipped)` : ''}`);
     },
   };
   const historyRoot = path.join(evidenceRoot, runId);
@@ -281,7 +292,7 @@ async function runLocked(
       },
       history: (ref) => new JsonlHistoryFile(historyFileOf(historyRoot, ref.mapRun)),
       onEvent: (ref, e) => {
-        if (ref.mapRun) return mapRuns.child(ref.mapRun.arn, e);
+        if (ref.mapRun) return mapRuns.child(ref.mapRun.arn, e, ref.mapRun.items);
         if (e.type === 'MapStateStarted') mapRuns.mapStarted((e.mapStateStartedEventDetails as { length: number }).length);
         if (e.type === 'MapRunStarted') mapRuns.started((e.mapRunStartedEventDetails as { mapRunArn: string }).mapRunArn);
         consoleLine(e);

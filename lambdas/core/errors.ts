@@ -78,6 +78,16 @@ export class MigrationStillRunning extends Error {
 /** The Retry of the states that apply migrations: up to 40 more invocations, each following the build for up to ~14 minutes. */
 export const STILL_RUNNING_RETRY = { ErrorEquals: ['MigrationStillRunning'], IntervalSeconds: 5, MaxAttempts: 40, BackoffRate: 1 } as const;
 
+/**
+ * Work that outlives an invocation and is kept as it goes (GatePlan's plan so far, a batch of gate chunks' checkpoints):
+ * its state retries it and the next invocation goes on from what was kept.
+ */
+export class WorkStillRunning extends Error {
+  override readonly name = 'WorkStillRunning';
+}
+/** The Retry of GatePlan and the gate chunk tasks: each invocation keeps what it did, so 40 of them go 40 times as far. */
+export const WORK_STILL_RUNNING_RETRY = { ErrorEquals: ['WorkStillRunning'], IntervalSeconds: 1, MaxAttempts: 40, BackoffRate: 1 } as const;
+
 /** Errors that the ASL retries (Retry.ErrorEquals) before any Catch. */
 export const TRANSIENT_ERRORS = [
   'Lambda.ServiceException',

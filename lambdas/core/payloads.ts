@@ -29,10 +29,13 @@ export const ChunkInput = z.object({
 });
 
 const KeyValues = z.array(z.string()).nullable();
-export const GateChunkInput = z.object({
-  spec: RunSpec,
-  chunk: z.object({ table: z.string(), index: z.number().int().min(0), lo: KeyValues, hi: KeyValues }),
-});
+const GateChunk = z.object({ table: z.string(), index: z.number().int().min(0), lo: KeyValues, hi: KeyValues });
+/** One chunk (the inline Map's iteration) or a batch of them (the Distributed Map's ItemBatcher: the spec once, in BatchInput). */
+export const GateChunkInput = z.union([
+  z.object({ spec: RunSpec, chunk: GateChunk }),
+  z.object({ BatchInput: z.object({ spec: RunSpec }), Items: z.array(GateChunk).min(1) }),
+]);
+export type GateChunkInput = z.infer<typeof GateChunkInput>;
 
 const BulkCommand = z.object({ name: z.string(), script: z.string(), timeoutSeconds: z.number().int(), pollSeconds: z.number().int() });
 export const CommandSendInput = z.object({ spec: RunSpec, command: BulkCommand });

@@ -18,7 +18,7 @@ import { isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attemp
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
 import { lintMigrations } from './lint';
 
-import type { StageState } from './payloads';
+import type { GateChunkInput, StageState } from './payloads';
 import { type Baseline, runPreflight } from './preflight';
 
 import { holdRunLease } from './lease';
@@ -28,7 +28,7 @@ import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
-import { aggregateGates, checkGateChunk, planGates, renderDiffReport } from './compare/stage';
+import { aggregateGates, checkGateBatch, planGates, renderDiffReport } from './compare/stage';
 import type { TableChunk } from './compare/keys';
 import { endWho, type Invocation, who, recorded, renewLease, leaseHolder } from './stage-record';
 import { required } from './stage-results';
@@ -264,23 +264,37 @@ export function inlinePhases(phases: readonly (readonly unknown[])[], above: num
   });
 }
 
-/** GatePlan: chunks planned once on the source; small plans travel inline, big ones are read by a Distributed Map. */
-export async function gatePlanStage(s: StageState, deps: Deps) {
-  const { file, items, reused } = await planGates(s.spec, deps);
+/** A Distributed Map child checks about this many seconds of chunks in one invocation (a fraction of Lambda's 900 s). */
+export const GATE_BATCH_SECONDS = 120;
+/** A child's input (spec and chunks) stays under this many bytes: Step Functions' 256 KiB less room for the envelope. */
+const GATE_BATCH_BYTES = 200 * 1024;
+
+/** Chunks per child execution: GATE_BATCH_SECONDS of chunks at the planned seconds per chunk and method, within GATE_BATCH_BYTES. */
+export function gateBatchSize(spec: RunSpec, items: readonly TableChunk[]): number {
+  const g = spec.gates;
+  const bySeconds = Math.floor(GATE_BATCH_SECONDS / (g.chunkSeconds * g.methods.length));
+  const itemBytes = items.reduce((m, i) => Math.max(m, Buffer.byteLength(JSON.stringify(i)) + 1), 1);
+  const byBytes = Math.floor((GATE_BATCH_BYTES - Buffer.byteLength(JSON.stringify(spec))) / itemBytes);
+  return Math.max(1, Math.min(bySeconds, byBytes));
+}
+
+/** GatePlan: chunks planned once on the source; small plans travel inline, big ones are read by a Distributed Map in batches. */
+export async function gatePlanStage(s: StageState, deps: Deps, remainingMs?: () => number) {
+  const { file, items, reused } = await planGates(s.spec, deps, remainingMs);
   const distributed = !inlinePhases([items], s.spec.gates.distributedAbove)[0];
   return {
     tables: file.tables.map((t) => ({ table: t.table, chunks: t.chunks, ...(t.error ? { error: t.error } : {}) })),
     count: items.length,
     reused,
     distributed,
-    ...(distributed ? {} : { chunks: items }),
+    ...(distributed ? { batchSize: gateBatchSize(s.spec, items) } : { chunks: items }),
     itemsObjectKey: deps.evidence.objectKey(gateKey(s.spec.runId, 'items.json')),
     resultsPrefix: deps.work.objectKey(gateKey(s.spec.runId, 'map-results')),
   };
 }
 
-export async function gateChunkStage(input: { spec: RunSpec; chunk: TableChunk }, deps: Deps) {
-  return checkGateChunk(input.spec, input.chunk, deps);
+export async function gateChunkStage(input: GateChunkInput, deps: Deps, remainingMs?: () => number) {
+  return 'Items' in input ? checkGateBatch(input.BatchInput.spec, input.Items, deps, remainingMs) : checkGateBatch(input.spec, [input.chunk], deps, remainingMs);
 }
 
 export async function gatesStage(s: StageState, deps: Deps) {

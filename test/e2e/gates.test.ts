@@ -14,7 +14,7 @@ import { runLocal } from '../../cli/runner/run';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { silentLogger, systemClock } from '../../lambdas/adapters/local/runtime';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
-import { aggregateGates, checkGateChunk, planGates } from '../../lambdas/core/compare/stage';
+import { aggregateGates, checkGateBatch, planGates } from '../../lambdas/core/compare/stage';
 import { RunSpec } from '../../lambdas/core/spec';
 import type { Deps, SqlClient } from '../../lambdas/ports';
 import { filesUnder, readHistory, readJson, tempDir } from '../support/local-run';
@@ -76,12 +76,13 @@ describe('method gates in the state machine', () => {
     expect(JSON.parse(out.join('\n')).gates).toMatchObject({ done: chunks, total: chunks, rows: 9000 });
   });
 
-  it('differences on the target: NO_GO / GATE_FAILED with each key in the diff report (a Distributed Map: a child execution per chunk)', async () => {
+  it('differences on the target: NO_GO / GATE_FAILED with each key in the diff report (a Distributed Map: a child execution per batch of chunks)', async () => {
     await clients['pglite://memory/dst']!.query('DELETE FROM orders WHERE id = 4242');
     await clients['pglite://memory/dst']!.query("UPDATE orders SET note = '' WHERE id = 10");
     await clients['pglite://memory/dst']!.query("UPDATE lines SET sku = 'SKU-7' WHERE order_id = 3 AND line = 1");
     const dir = await tempDir();
-    const r = await run(spec('gates-diff', { distributedAbove: 5 }), dir);
+    // 30 s a chunk: GatePlan puts 2 chunks (120 s) in each child execution.
+    const r = await run(spec('gates-diff', { distributedAbove: 5, chunkSeconds: 30 }), dir);
     expect([r.outcome, r.classification]).toEqual(['NO_GO', 'GATE_FAILED']);
     const report = await readJson(path.join(r.evidenceDir, '07_gates/report.json'));
     expect(report.map((t: any) => [t.table, t.verdict, t.diffs])).toEqual([
@@ -95,9 +96,9 @@ describe('method gates in the state machine', () => {
     const plan = await readJson(path.join(r.evidenceDir, '07_gates/plan.json'));
     expect(plan.items).toBeGreaterThan(5);
     expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.reason).toContain('orders: FAIL');
-    // As in AWS: one child execution per chunk, each with its own history; results in ResultWriter's files, not the state.
+    // As in AWS: one child execution per batch of chunks (ItemBatcher), each with its own history; results in ResultWriter's files, not the state.
     const children = await childHistories(r.evidenceDir);
-    expect(children).toHaveLength(plan.items);
+    expect(children).toHaveLength(Math.ceil(plan.items / 2));
     for (const c of children.slice(0, 3)) expect((await readHistory(c)).map((e) => e.type)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded', 'TaskStateExited', 'ExecutionSucceeded']);
     const parent = await readHistory(path.join(r.evidenceDir, 'execution-history.jsonl'));
     const exited = parent.find((e) => e.type === 'MapStateExited' && e.stateExitedEventDetails.name === 'GateChunksDistributed');
@@ -143,9 +144,9 @@ describe('resumable', () => {
     const again = await planGates(s, deps);
     expect(again.reused).toBe(true);
     expect(again.items).toEqual(first.items);
-    const a = await checkGateChunk(s, first.items[0]!, deps);
-    const b = await checkGateChunk(s, first.items[0]!, deps);
-    expect([a.skipped, b.skipped, b.s]).toEqual([false, true, 'MATCH']);
+    const a = await checkGateBatch(s, [first.items[0]!], deps);
+    const b = await checkGateBatch(s, [first.items[0]!], deps);
+    expect([a.skipped, b.skipped, b.s]).toEqual([0, 1, 'MATCH']);
   });
 
   it("a chunk that fails keeps no checkpoint, but its error is evidence and Gates names it", async () => {
@@ -154,8 +155,8 @@ describe('resumable', () => {
     const s = RunSpec.parse(spec('gates-error', { tables: [{ table: 'orders' }] }));
     const plan = await planGates(s, deps);
     await clients['pglite://memory/dst']!.query('ALTER TABLE orders RENAME TO orders_gone');
-    const r = await checkGateChunk(s, plan.items[0]!, deps);
-    expect([r.s, r.skipped]).toEqual(['ERROR', false]);
+    const r = await checkGateBatch(s, [plan.items[0]!], deps);
+    expect([r.s, r.skipped]).toEqual(['ERROR', 0]);
     const err = await readJson(path.join(dir, 'gates-error/07_gates/errors/orders/000000.json'));
     expect(err.checks[0].error).toMatch(/relation "orders" does not exist/);
     const tables = await aggregateGates(s, deps);
@@ -230,7 +231,7 @@ describe('a NO_GO is fast', () => {
     const chunks = await filesUnder(path.join(r.evidenceDir, '07_gates/chunks/orders'));
     const drilled = [];
     for (const f of chunks) {
-      const cp = await readJson(path.join(r.evidenceDir, '07_gates/chunks/orders', f));
+      const cp = JSON.parse(await readFile(path.join(r.evidenceDir, '07_gates/chunks/orders', f), 'utf8'));
       const exact = cp.checks.find((c: { method: string }) => c.method === 'exact');
       if (exact.diffs?.length) drilled.push(f);
     }

@@ -43,6 +43,8 @@ function adapterCalls(): Map<string, Map<string, Set<string>>> {
     let owner = '';
     let method = '';
     const helpers = new Map<string, Set<string>>();
+    // class -> method -> the methods of its own class it calls (this.m(...)): their calls are its calls too.
+    const own = new Map<string, Map<string, Set<string>>>();
     for (const line of src.split('\n')) {
       const cls = /^export class (\w+)/.exec(line);
       const fn = /^(?:export )?(?:async )?function (\w+)/.exec(line);
@@ -58,6 +60,21 @@ function adapterCalls(): Map<string, Map<string, Set<string>>> {
       for (const c of calls) set.add(c);
       // A method calling a top-level helper of its file makes the helper's calls.
       if (into) for (const [h, hc] of helpers) if (new RegExp(`\\b${h}\\(`).test(line)) for (const c of hc) set.add(c);
+      if (owner)
+        for (const m of line.matchAll(/\bthis\.(\w+)\(/g)) {
+          const byMethod = own.get(owner) ?? own.set(owner, new Map()).get(owner)!;
+          (byMethod.get(method) ?? byMethod.set(method, new Set()).get(method)!).add(m[1]!);
+        }
+    }
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [cls, byMethod] of own)
+        for (const [method, callees] of byMethod)
+          for (const callee of callees)
+            for (const c of out.get(cls)?.get(callee) ?? []) {
+              const set = out.get(cls)!.get(method) ?? out.get(cls)!.set(method, new Set()).get(method)!;
+              if (!set.has(c)) changed = !!set.add(c);
+            }
     }
   }
   return out;
@@ -132,7 +149,9 @@ describe('the template walk', () => {
 
   it('reads the adapters: each port method names the AWS calls it makes', () => {
     expect([...calls.get('SsmCommandRunner')!.get('cancel')!]).toEqual(['ssm:CancelCommand']);
-    expect([...calls.get('S3EvidenceStore')!.get('list')!]).toEqual(['s3:ListBucket']);
+    expect([...calls.get('S3EvidenceStore')!.get('keys')!]).toEqual(['s3:ListBucket']);
+    // list() lists with keys() and reads each object with get(): both calls are its calls.
+    expect([...calls.get('S3EvidenceStore')!.get('list')!].sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
     expect([...calls.get('DataApiSql')!.get('transaction')!].sort()).toEqual(['rds-data:BeginTransaction', 'rds-data:CommitTransaction', 'rds-data:RollbackTransaction']);
     expect([...helperCalls('selfInvoker')]).toEqual(['lambda:InvokeFunction']);
   });

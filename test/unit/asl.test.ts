@@ -4,7 +4,7 @@ import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { ASL_FILE, substitutedDefinition as loadLocalDefinition } from '../../cli/runner/definition';
 import * as errors from '../../lambdas/core/errors';
-import { CAUGHT_ERRORS, STILL_RUNNING_RETRY, TRANSIENT_ERRORS } from '../../lambdas/core/errors';
+import { CAUGHT_ERRORS, STILL_RUNNING_RETRY, TRANSIENT_ERRORS, WORK_STILL_RUNNING_RETRY } from '../../lambdas/core/errors';
 import { functionSubstitution, OTHER_SUBSTITUTIONS, STATES, TASK_KEYS } from '../../lambdas/core/states';
 
 import { withErrorPolicy } from '../../lib/error-policy';
@@ -76,9 +76,11 @@ describe('statemachines/cutover.asl.json', () => {
       else expect([...targets], name).toEqual([expected]);
     }
     for (const m of [STATES.backfillChunks, STATES.backfillChunksDistributed]) expect(states[m]!.Catch.map((c: any) => c.Next), m).toEqual([STATES.classify, STATES.classify]);
-    // The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning) with invocations of their own.
+    // The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning) with invocations of their own;
+    // GatePlan and the gate chunk tasks go on from what the last invocation kept (WorkStillRunning).
+    const goesOn: string[] = [STATES.gatePlan, STATES.gateChunk, STATES.gateChunkDistributed];
     for (const [name, s] of Object.entries(states).filter(([, s]) => s.Type === 'Task'))
-      expect(s.Retry?.[1], name).toEqual(name === STATES.schema || name === STATES.cutover ? STILL_RUNNING_RETRY : undefined);
+      expect(s.Retry?.[1], name).toEqual(name === STATES.schema || name === STATES.cutover ? STILL_RUNNING_RETRY : goesOn.includes(name) ? WORK_STILL_RUNNING_RETRY : undefined);
   });
 
   it('holds exactly the Retry and Catch blocks generated from the error tables (npm run asl writes them)', () => {

@@ -9,7 +9,7 @@ import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { planChunks } from '../../lambdas/core/compare/chunks';
 import { drillDown } from '../../lambdas/core/compare/drilldown';
-import { aggregateGates, checkGateChunk, planGates } from '../../lambdas/core/compare/stage';
+import { aggregateGates, checkGateBatch, planGates } from '../../lambdas/core/compare/stage';
 import { buildTablePlan, type TablePlan } from '../../lambdas/core/compare/table-plan';
 import { RunSpec } from '../../lambdas/core/spec';
 import type { Clock, Deps, SqlClient } from '../../lambdas/ports';
@@ -64,6 +64,17 @@ describe('planChunks', () => {
     }
     expect(rows).toBe(5000);
   });
+
+  it('stopped and gone on from where it stopped, it plans the same chunks as in one go', async () => {
+    const opts = { targetSeconds: 0.5, initialRows: 300, minRows: 100, maxRows: 700, sampleEvery: 2, alpha: 1 };
+    const whole = await planChunks(c, plan, steppingClock(), opts);
+    let calls = 0;
+    const part = await planChunks(c, plan, steppingClock(), opts, { stop: () => ++calls > 4 });
+    expect([part.complete, part.chunks.length]).toEqual([false, 4]);
+    const rest = await planChunks(c, plan, steppingClock(), opts, { from: part });
+    expect(rest.complete).toBe(true);
+    expect(rest.chunks).toEqual(whole.chunks);
+  });
 });
 
 describe('drillDown', () => {
@@ -85,6 +96,55 @@ describe('drillDown', () => {
   });
 });
 
+describe('work across invocations (WorkStillRunning)', () => {
+  async function setup(runId: string) {
+    const evidence = new FsEvidenceStore(await tempDir());
+    const spec = RunSpec.parse({
+      ...base,
+      runId,
+      target: { engine: 'postgres', url: 'pglite://memory' },
+      gates: { methods: ['fast', 'exact'], tables: [{ table: 'src', targetTable: 'src' }], initialChunkRows: 250, maxChunkRows: 250 },
+    });
+    const deps = { sql: () => c, evidence, clock: steppingClock(), progress: () => {}, logger: { info() {}, warn() {}, error() {} } } as never as Deps;
+    return { spec, deps, evidence };
+  }
+  /** An invocation whose time runs out after `calls` looks at the clock (each look: ample time, then 10 s). */
+  const runningOut = (calls: number) => {
+    let n = 0;
+    return () => (++n > calls ? 10_000 : 900_000);
+  };
+
+  it('GatePlan keeps its walk when its time is up; the next invocation goes on from there and plans what one invocation would', async () => {
+    const once = await setup('plan-once');
+    const whole = await planGates(once.spec, once.deps);
+    const g = await setup('plan-twice');
+    await expect(planGates(g.spec, g.deps, runningOut(8))).rejects.toMatchObject({ name: 'WorkStillRunning', message: expect.stringMatching(/^src: \d+ chunks planned so far \(kept\)/) });
+    const walk = JSON.parse(Buffer.from((await g.evidence.get(`${g.spec.runId}/07_gates/plan/src.walk.json`))!).toString());
+    expect(walk.chunks.length).toBeGreaterThan(0);
+    expect(await g.evidence.get(`${g.spec.runId}/07_gates/plan.json`)).toBeUndefined();
+    const next = await planGates(g.spec, g.deps, () => 900_000);
+    expect(next.items).toEqual(whole.items);
+    expect(next.items).toHaveLength(21); // 20 of 250 rows, and the open end after the last key
+  });
+
+  it('a batch whose invocation runs out keeps the chunks it checked; the retry checks only the rest, and Gates counts each chunk once', async () => {
+    const g = await setup('batch-twice');
+    const { items } = await planGates(g.spec, g.deps);
+    const queries: string[] = [];
+    const counting = { ...c, query: (sql: string, p?: never) => (queries.push(sql), c.query(sql, p)) } as SqlClient;
+    const deps = { ...g.deps, sql: () => counting } as Deps;
+    await expect(checkGateBatch(g.spec, items, deps, runningOut(5))).rejects.toMatchObject({ name: 'WorkStillRunning', message: expect.stringMatching(/^5 of 21 chunks of the batch from src#0 checked \(kept\)/) });
+    const firstPart = queries.length;
+    const r = await checkGateBatch(g.spec, items, deps, () => 900_000);
+    expect(r).toMatchObject({ t: 'src', i: 0, n: 21, s: 'MATCH', skipped: 5, rows: 5000 });
+    // 16 chunks checked the second time (the last one empty), as 5 were the first time.
+    expect((queries.length - firstPart) / 16).toBeCloseTo(firstPart / 5, 5);
+    expect(await g.evidence.keys(`${g.spec.runId}/07_gates/chunks/`)).toEqual([`${g.spec.runId}/07_gates/chunks/src/000000.jsonl`]);
+    const [t] = await aggregateGates(g.spec, g.deps);
+    expect(t).toMatchObject({ verdict: 'PASS', chunks: 21, exact: { matching: 21, source: '5000' } });
+  });
+});
+
 describe('aggregateGates', () => {
   async function gated(methods: ('fast' | 'exact')[], targetTable = 'dst') {
     const evidence = new FsEvidenceStore(await tempDir());
@@ -100,7 +160,7 @@ describe('aggregateGates', () => {
 
   it('every planned chunk checked: the exact gate FAILs naming the keys; the fast gate alone sees the counts (equal here: one missing, one extra)', async () => {
     const g = await gated(['fast', 'exact']);
-    for (const item of g.items) await checkGateChunk(g.spec, item, g.deps);
+    for (const item of g.items) await checkGateBatch(g.spec, [item], g.deps);
     const [t] = await aggregateGates(g.spec, g.deps);
     expect(t).toMatchObject({ table: 'src', verdict: 'FAIL', chunks: g.items.length, fast: { source: '5000', target: '5000', diff: '0' } });
     expect(t!.diffs.map((d) => d.key)).toEqual(['10', '4000', '6000']);
@@ -110,15 +170,15 @@ describe('aggregateGates', () => {
     // The table against itself: every checked chunk matches.
     const g = await gated(['fast', 'exact'], 'src');
     const [first, ...rest] = g.items;
-    for (const item of rest) await checkGateChunk(g.spec, item, g.deps);
+    for (const item of rest) await checkGateBatch(g.spec, [item], g.deps);
     const missing = await aggregateGates(g.spec, g.deps);
     expect(missing[0]).toMatchObject({ verdict: 'INCONCLUSIVE' });
     expect(missing[0]!.reason).toMatch(/^1 of \d+ chunks have no result/);
     // A checkpoint written under another plan (same index, other range) does not count for this one.
-    await g.evidence.put(`${g.spec.runId}/07_gates/chunks/src/000000.json`, JSON.stringify({ ...first!, hi: ['1'], checks: [] }), 'application/json');
+    await g.evidence.put(`${g.spec.runId}/07_gates/chunks/src/000000.jsonl`, `${JSON.stringify({ ...first!, hi: ['1'], checks: [] })}\n`, 'application/x-ndjson');
     expect((await aggregateGates(g.spec, g.deps))[0]).toMatchObject({ verdict: 'INCONCLUSIVE' });
     // Its own checkpoint completes it.
-    await checkGateChunk(g.spec, first!, g.deps);
+    await checkGateBatch(g.spec, [first!], g.deps);
     expect((await aggregateGates(g.spec, g.deps))[0]).toMatchObject({ verdict: 'PASS', chunks: g.items.length });
   });
 });

@@ -92,7 +92,7 @@ export class S3EvidenceStore implements EvidenceStore {
    * Every object under the prefix with the SHA-256 of its bytes as they are now (read back, never taken from metadata a
    * writer chose), LIST_READERS objects at a time: a run's gates can leave thousands of chunk records.
    */
-  async list(prefix: string): Promise<EvidenceObject[]> {
+  async keys(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
     do {
@@ -100,6 +100,11 @@ export class S3EvidenceStore implements EvidenceStore {
       for (const o of page.Contents ?? []) keys.push(o.Key!.slice(this.prefix.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+    return keys.sort();
+  }
+
+  async list(prefix: string): Promise<EvidenceObject[]> {
+    const keys = await this.keys(prefix);
     const out = await mapLimit(keys, LIST_READERS, async (key): Promise<EvidenceObject | undefined> => {
       const body = await this.get(key);
       return body ? { key, sha256: sha(body).digest('hex'), size: body.length } : undefined;

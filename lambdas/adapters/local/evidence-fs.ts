@@ -1,6 +1,6 @@
 /** Evidence in a folder: ./evidence/<runId>/... Writes are atomic (temp file + rename). */
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../../core/evidence';
@@ -76,10 +76,10 @@ export class FsEvidenceStore implements EvidenceStore {
     }
   }
 
-  async list(prefix: string): Promise<EvidenceObject[]> {
+  async keys(prefix: string): Promise<string[]> {
     const dir = this.file(prefix.endsWith('/') ? `${prefix}x` : prefix);
     const base = prefix.endsWith('/') ? path.dirname(dir) : dir;
-    const out: EvidenceObject[] = [];
+    const out: string[] = [];
     const walk = async (d: string) => {
       let entries: import('node:fs').Dirent[];
       try {
@@ -91,17 +91,22 @@ export class FsEvidenceStore implements EvidenceStore {
       for (const ent of entries) {
         const full = path.join(d, ent.name);
         if (ent.isDirectory()) await walk(full);
-        else if (ent.isFile() && !ent.name.endsWith('.tmp')) {
-          const body = await readFile(full);
-          out.push({
-            key: path.relative(path.resolve(this.root), full).split(path.sep).join('/'),
-            sha256: sha256Hex(body),
-            size: (await stat(full)).size,
-          });
-        }
+        else if (ent.isFile() && !ent.name.endsWith('.tmp')) out.push(path.relative(path.resolve(this.root), full).split(path.sep).join('/'));
       }
     };
     await walk(base);
-    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+    return out.sort();
+  }
+
+  async list(prefix: string): Promise<EvidenceObject[]> {
+    const out: EvidenceObject[] = [];
+    for (const key of await this.keys(prefix)) {
+      const body = await readFile(this.file(key)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw e;
+      });
+      if (body) out.push({ key, sha256: sha256Hex(body), size: body.length });
+    }
+    return out;
   }
 }

@@ -6,11 +6,11 @@
  */
 import { gateKey } from '../evidence-layout';
 import type { Deps, SqlClient } from '../../ports';
-import { errorMessage } from '../errors';
+import { errorMessage, WorkStillRunning } from '../errors';
 import { canonicalJson, readEvidenceJson } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
-import { DEFAULT_PLAN, planChunks } from './chunks';
+import { DEFAULT_PLAN, type PlanProgress, type PlanSample, type PlanResult, planChunks } from './chunks';
 import { DEFAULT_DRILL } from './drilldown';
 import type { KeyDiff } from './drilldown';
 import { type ChunkCheck, checkChunk, DEFAULT_CHECK } from './gate';
@@ -28,7 +28,7 @@ export interface PlannedTable {
   readonly chunks: number;
   /** Catalog row estimate: a labelled preview, never a gate. */
   readonly estimateRows?: string;
-  readonly samples?: { rows: number; ms: number; rowsPerSecond: number }[];
+  readonly samples?: PlanSample[];
   readonly error?: string;
 }
 
@@ -45,8 +45,24 @@ function clients(spec: RunSpec, deps: Deps): { source: SqlClient; target: SqlCli
 
 const readJson = <T>(deps: Deps, key: string) => readEvidenceJson<T>(deps.evidence, key);
 
-/** Plan once: a rerun or resume finds the plan in evidence and reuses it. */
-export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: GatePlanFile; items: TableChunk[]; reused: boolean }> {
+/** What an invocation keeps for itself after its last chunk (a check of both sides, each under the Data API's 45 s, and the saves). */
+export const GO_ON_MARGIN_MS = 120_000;
+/** The plan of a table is saved after this many chunks, then each time it doubles (O(chunks) bytes saved in all). */
+const PLAN_PAGE = 2_000;
+
+/** One table planned: its own file, written once, so a GatePlan that outlives an invocation does no table twice. */
+interface TablePlanFile extends PlannedTable {
+  readonly items: TableChunk[];
+}
+
+const tablePlanKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.json`);
+const walkKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.walk.json`);
+
+/**
+ * Plan once: a rerun or resume finds the plan in evidence and reuses it. Each table's plan is kept as it grows (every
+ * PLAN_PAGE chunks and when the invocation's time is nearly up, WorkStillRunning): the next invocation goes on from there.
+ */
+export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => number): Promise<{ file: GatePlanFile; items: TableChunk[]; reused: boolean }> {
   const planKey = gateKey(spec.runId, 'plan.json');
   const itemsKey = gateKey(spec.runId, 'items.json');
   const existing = await readJson<GatePlanFile>(deps, planKey);
@@ -55,23 +71,53 @@ export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: Gate
   const tables: PlannedTable[] = [];
   const items: TableChunk[] = [];
   const g = spec.gates;
+  const timeUp = () => remainingMs !== undefined && remainingMs() < GO_ON_MARGIN_MS;
   if (spec.target) {
     const c = clients(spec, deps);
     for (const opts of g.tables) {
+      const done = await readJson<TablePlanFile>(deps, tablePlanKey(spec.runId, opts.table));
+      if (done) {
+        const { items: its, ...t } = done;
+        items.push(...its);
+        tables.push(t);
+        continue;
+      }
       try {
         const plan = await buildTablePlan(c, opts);
-        const planned = await planChunks(c.source, plan, deps.clock, {
-          ...DEFAULT_PLAN,
-          targetSeconds: g.chunkSeconds,
-          initialRows: g.initialChunkRows,
-          maxRows: g.maxChunkRows,
-          minRows: Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows),
-          sampleWith: g.methods.includes('exact') ? 'exact' : 'fast',
-        });
-        for (const ch of planned.chunks) items.push({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi });
-        tables.push({ table: opts.table, plan, chunks: planned.chunks.length, estimateRows: await estimateRows(c.source, opts.table), samples: planned.samples });
-        deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${planned.chunks.length} chunks` });
+        let from = await readJson<PlanProgress>(deps, walkKey(spec.runId, opts.table));
+        let planned: PlanResult;
+        do {
+          let page = 0;
+          planned = await planChunks(
+            c.source,
+            plan,
+            deps.clock,
+            {
+              ...DEFAULT_PLAN,
+              targetSeconds: g.chunkSeconds,
+              initialRows: g.initialChunkRows,
+              maxRows: g.maxChunkRows,
+              minRows: Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows),
+              sampleWith: g.methods.includes('exact') ? 'exact' : 'fast',
+              concurrency: Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY),
+            },
+            { ...(from ? { from } : {}), stop: () => ++page > Math.max(PLAN_PAGE, from?.chunks.length ?? 0) || timeUp() },
+          );
+          if (!planned.complete) {
+            from = { chunks: planned.chunks, samples: planned.samples, step: planned.step, rate: planned.rate };
+            await deps.evidence.put(walkKey(spec.runId, opts.table), `${JSON.stringify(from)}\n`, 'application/json');
+            deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${planned.chunks.length} chunks so far` });
+            if (timeUp()) throw new WorkStillRunning(`${opts.table}: ${planned.chunks.length} chunks planned so far (kept); the next invocation goes on from there`);
+          }
+        } while (!planned.complete);
+        const its: TableChunk[] = planned.chunks.map((ch) => ({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi }));
+        const t: PlannedTable = { table: opts.table, plan, chunks: its.length, estimateRows: await estimateRows(c.source, opts.table), samples: planned.samples };
+        await deps.evidence.put(tablePlanKey(spec.runId, opts.table), `${JSON.stringify({ ...t, items: its })}\n`, 'application/json');
+        items.push(...its);
+        tables.push(t);
+        deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${its.length} chunks` });
       } catch (e) {
+        if (e instanceof WorkStillRunning) throw e;
         tables.push({ table: opts.table, chunks: 0, error: errorMessage(e) });
       }
     }
@@ -82,26 +128,99 @@ export async function planGates(spec: RunSpec, deps: Deps): Promise<{ file: Gate
   return { file, items, reused: false };
 }
 
+/** The planner's timed sample runs at most this many copies at once. */
+const MAX_SAMPLE_CONCURRENCY = 16;
+
 /** A chunk's identity: its table, index and key range (a checkpoint counts only for the chunk the plan names). */
 const itemId = (i: Pick<TableChunk, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
 
 /** Rows of the chunk on the source (what `cutline status` turns into rows/s). */
 const sourceRows = (checks: readonly ChunkCheck[]) => Number(checks[0]?.source.n ?? 0) || 0;
 
-/** Check one chunk with every method; the checkpoint is its evidence. */
-export async function checkGateChunk(spec: RunSpec, item: TableChunk, deps: Deps): Promise<{ t: string; i: number; s: string; skipped: boolean; rows: number }> {
-  const ck = gateKey(spec.runId, `chunks/${item.table}/${String(item.index).padStart(6, '0')}.json`);
-  const done = await readJson<TableChunk & { checks: ChunkCheck[] }>(deps, ck);
+/** A chunk's checkpoint: one line of its batch's file. */
+type Checkpoint = TableChunk & { checks: ChunkCheck[]; finished_utc: string };
+
+/** The checkpoints of a batch of chunks: one JSON line per chunk done, in one file named after the batch's first chunk. */
+const batchKey = (runId: string, first: TableChunk) => gateKey(runId, `chunks/${first.table}/${String(first.index).padStart(6, '0')}.jsonl`);
+
+const parseLines = <T>(body: Uint8Array | undefined): T[] =>
+  body
+    ? Buffer.from(body)
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as T)
+    : [];
+
+/** What a gate task returns: its first chunk, how many it holds, the worst status, how many were done before, source rows. */
+export interface GateBatchResult {
+  readonly t: string;
+  readonly i: number;
+  readonly n: number;
+  readonly s: string;
+  readonly skipped: number;
+  readonly rows: number;
+}
+
+/**
+ * Check a batch of chunks (one, from the inline Map; many, from the Distributed Map's ItemBatcher) with every method.
+ * The batch's checkpoint file is its evidence, written once at the end, or when the invocation's time is nearly up
+ * (then WorkStillRunning: the retry checks only the chunks the file does not hold yet).
+ */
+export async function checkGateBatch(spec: RunSpec, items: readonly TableChunk[], deps: Deps, remainingMs?: () => number): Promise<GateBatchResult> {
+  const first = items[0];
+  if (!first) throw new Error('a gate batch holds no chunks; expected at least one');
+  const key = batchKey(spec.runId, first);
   // Done only for this chunk of this plan: a checkpoint for another key range under its index is checked again (and replaced).
-  if (done && itemId(done) === itemId(item)) return { t: item.table, i: item.index, s: worstStatus(done.checks.map((c) => c.status)), skipped: true, rows: sourceRows(done.checks) };
-  const file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
-  if (!file) throw new Error(`gate plan ${gateKey(spec.runId, 'plan.json')} is missing; expected GatePlan to have run`);
+  const prior = new Map(parseLines<Checkpoint>(await deps.evidence.get(key)).map((c) => [itemId(c), c]));
+  const kept: Checkpoint[] = [];
+  const statuses: string[] = [];
+  let rows = 0;
+  let skipped = 0;
+  let plan: GatePlanFile | undefined;
+  // Differing keys still to name per table (gates.maxDiffs less those already named): listed once per batch, then counted down.
+  const budgets = new Map<string, number>();
+  const save = async () => {
+    if (kept.length > skipped) await deps.evidence.put(key, `${kept.map((c) => JSON.stringify(c)).join('\n')}\n`, 'application/x-ndjson');
+  };
+  for (const item of items) {
+    const done = prior.get(itemId(item));
+    if (done) {
+      kept.push(done);
+      statuses.push(worstStatus(done.checks.map((c) => c.status)));
+      rows += sourceRows(done.checks);
+      skipped++;
+      continue;
+    }
+    if (remainingMs && remainingMs() < GO_ON_MARGIN_MS && kept.length > skipped) {
+      await save();
+      throw new WorkStillRunning(`${kept.length} of ${items.length} chunks of the batch from ${first.table}#${first.index} checked (kept); the next invocation checks the rest`);
+    }
+    plan ??= await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
+    if (!plan) throw new Error(`gate plan ${gateKey(spec.runId, 'plan.json')} is missing; expected GatePlan to have run`);
+    if (!budgets.has(item.table)) budgets.set(item.table, Math.max(0, spec.gates.maxDiffs - (await knownDiffs(spec.runId, item.table, deps))));
+    const checks = await checkOne(spec, plan, item, budgets.get(item.table)!, deps);
+    budgets.set(item.table, Math.max(0, budgets.get(item.table)! - checks.reduce((n, c) => n + (c.diffs?.length ?? 0), 0)));
+    const status = worstStatus(checks.map((c) => c.status));
+    const record: Checkpoint = { ...item, checks, finished_utc: deps.clock.now().toISOString() };
+    statuses.push(status);
+    rows += sourceRows(checks);
+    if (status !== 'ERROR') kept.push(record);
+    // An error is no checkpoint (a rerun checks the chunk again), but its cause is evidence: Gates names it.
+    else await deps.evidence.put(errorKey(spec.runId, item), canonicalJson(record), 'application/json');
+  }
+  await save();
+  return { t: first.table, i: first.index, n: items.length, s: worstStatus(statuses), skipped, rows };
+}
+
+/** Check one chunk with every method; a DIFF found by exact also carries the keys. */
+async function checkOne(spec: RunSpec, file: GatePlanFile, item: TableChunk, diffBudget: number, deps: Deps): Promise<ChunkCheck[]> {
   const plan = file.tables.find((t) => t.table === item.table)?.plan;
   if (!plan) throw new Error(`gate plan has no table ${item.table}`);
   const g = spec.gates;
   const checks: ChunkCheck[] = [];
   // A NO_GO is fast: once the run knows maxDiffs differing keys of this table, a differing chunk is counted, not drilled into.
-  const budget = g.methods.includes('exact') ? Math.max(0, g.maxDiffs - (await knownDiffs(spec.runId, item.table, deps))) : g.maxDiffs;
+  const budget = g.methods.includes('exact') ? diffBudget : g.maxDiffs;
   for (const method of g.methods)
     checks.push(
       await checkChunk(clients(spec, deps), plan, item, method, deps.clock, {
@@ -112,19 +231,13 @@ export async function checkGateChunk(spec: RunSpec, item: TableChunk, deps: Deps
     );
   const named = checks.reduce((n, c) => n + (c.diffs?.length ?? 0), 0);
   if (named) await deps.evidence.put(gateKey(spec.runId, `known-diffs/${item.table}/${String(item.index).padStart(6, '0')}.${named}.json`), '{}\n', 'application/json');
-  // A DIFF found by exact also carries the keys; an ERROR is retried by a rerun, so no checkpoint.
-  const status = worstStatus(checks.map((c) => c.status));
-  const record = canonicalJson({ ...item, checks, finished_utc: deps.clock.now().toISOString() });
-  if (status !== 'ERROR') await deps.evidence.put(ck, record, 'application/json');
-  // An error is no checkpoint (a rerun checks the chunk again), but its cause is evidence: Gates names it.
-  else await deps.evidence.put(errorKey(spec.runId, item), record, 'application/json');
-  return { t: item.table, i: item.index, s: status, skipped: false, rows: sourceRows(checks) };
+  return checks;
 }
 
 /** Differing keys already named for a table, from the names of the known-diffs markers (one per drilled chunk: a handful, as drilling stops at maxDiffs). */
 async function knownDiffs(runId: string, table: string, deps: Deps): Promise<number> {
-  const marks = await deps.evidence.list(gateKey(runId, `known-diffs/${table}/`));
-  return marks.reduce((n, m) => n + Number(/\.(\d+)\.json$/.exec(m.key)?.[1] ?? 0), 0);
+  const marks = await deps.evidence.keys(gateKey(runId, `known-diffs/${table}/`));
+  return marks.reduce((n, m) => n + Number(/\.(\d+)\.json$/.exec(m)?.[1] ?? 0), 0);
 }
 
 export interface TableReport {
@@ -152,20 +265,27 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
   if (!file) return [];
   const g = spec.gates;
   const reports: TableReport[] = [];
-  // A checkpoint counts only for the chunk the plan names (same index, same key range).
+  // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once.
   const items = (await readJson<TableChunk[]>(deps, gateKey(spec.runId, 'items.json'))) ?? [];
   const planned = new Set(items.map((i) => itemId(i)));
+  const byTable = new Map<string, Checkpoint[]>();
+  const seen = new Set<string>();
+  for (const key of await deps.evidence.keys(gateKey(spec.runId, 'chunks/'))) {
+    for (const cp of parseLines<Checkpoint>(await deps.evidence.get(key))) {
+      const id = itemId(cp);
+      if (!planned.has(id) || seen.has(id)) continue;
+      seen.add(id);
+      const list = byTable.get(cp.table) ?? [];
+      list.push(cp);
+      byTable.set(cp.table, list);
+    }
+  }
   for (const t of file.tables) {
     if (t.error || !t.plan) {
       reports.push({ table: t.table, verdict: 'INCONCLUSIVE', reason: t.error ?? 'not planned', chunks: 0, diffs: [], diffsTruncated: false, rowsPerSecond: null, ms: 0, perChunk: [] });
       continue;
     }
-    const objs = await deps.evidence.list(gateKey(spec.runId, `chunks/${t.table}/`));
-    const checkpoints: { checks: ChunkCheck[] }[] = [];
-    for (const o of objs) {
-      const cp = await readJson<TableChunk & { checks: ChunkCheck[] }>(deps, o.key);
-      if (cp && planned.has(itemId(cp))) checkpoints.push(cp);
-    }
+    const checkpoints = byTable.get(t.table) ?? [];
     const checks = checkpoints.flatMap((c) => c.checks);
     const missing = t.chunks - checkpoints.length;
     const fastChecks = checks.filter((c) => c.method === 'fast');
@@ -186,8 +306,8 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
     const truncated = exactChecks.some((c) => c.diffsTruncated) || exactChecks.flatMap((c) => c.diffs ?? []).length > g.maxDiffs;
     let missingCause: string | undefined;
     if (missing > 0) {
-      const errors = await deps.evidence.list(gateKey(spec.runId, `errors/${t.table}/`));
-      const first = errors.length ? await readJson<{ index: number; checks: ChunkCheck[] }>(deps, errors[0]!.key) : undefined;
+      const errors = await deps.evidence.keys(gateKey(spec.runId, `errors/${t.table}/`));
+      const first = errors.length ? await readJson<{ index: number; checks: ChunkCheck[] }>(deps, errors[0]!) : undefined;
       const cause = first?.checks.find((c) => c.error)?.error;
       if (cause) missingCause = `chunk ${first!.index}: ${cause}; ${errors.length} error record(s) in 07_gates/errors/${t.table}/`;
     }
