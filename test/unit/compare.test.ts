@@ -131,7 +131,13 @@ describe('work across invocations (WorkStillRunning)', () => {
     const g = await setup('batch-twice');
     const { items } = await planGates(g.spec, g.deps);
     const queries: string[] = [];
-    const counting = { ...c, query: (sql: string, p?: never) => (queries.push(sql), c.query(sql, p)) } as SqlClient;
+    const counting = {
+      ...c,
+      query: (sql: string, p?: never) => {
+        queries.push(sql);
+        return c.query(sql, p);
+      },
+    } as SqlClient;
     const deps = { ...g.deps, sql: () => counting } as Deps;
     await expect(checkGateBatch(g.spec, items, deps, runningOut(5))).rejects.toMatchObject({ name: 'WorkStillRunning', message: expect.stringMatching(/^5 of 21 chunks of the batch from src#0 checked \(kept\)/) });
     const firstPart = queries.length;
