@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchBackfill } from './backfill';
 import { benchGates } from './gates';
+import { benchScale } from './scale';
 
 export interface Figure {
   readonly name: string;
@@ -17,7 +18,7 @@ export interface Figure {
   readonly note?: string;
 }
 
-const BENCHES: Record<string, (args: string[]) => Promise<{ figures: Figure[]; ratios: Figure[] }>> = { gates: benchGates, backfill: benchBackfill };
+const BENCHES: Record<string, (args: string[]) => Promise<{ figures: Figure[]; ratios: Figure[] }>> = { gates: benchGates, backfill: benchBackfill, scale: benchScale };
 
 const name = process.argv[2] ?? '';
 const bench = BENCHES[name];

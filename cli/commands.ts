@@ -10,6 +10,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { approveCommands } from './commands/approve';
 import { evidenceCommands } from './commands/evidence';
+import { estimateCommands } from './commands/estimate';
 import { planCommands } from './commands/plan';
 import { rollbackCommand } from './commands/rollback';
 import { runCommands } from './commands/run';
@@ -48,6 +49,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
 
   runCommands(program, io, setExit);
   planCommands(program, io, setExit);
+  estimateCommands(program, io, setExit);
   rollbackCommand(program, io, setExit);
   statusCommands(program, io, setExit);
   evidenceCommands(program, io, setExit);

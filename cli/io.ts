@@ -1,6 +1,7 @@
 /** What every command shares: exit codes, the output, usage errors, option parsers, and one cache of AWS clients. */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -17,6 +18,7 @@ export interface AwsClients {
   readonly sfn: SFNClient;
   readonly lambda: LambdaClient;
   readonly kms: KMSClient;
+  readonly rdsData: RDSDataClient;
 }
 
 export interface Io {
@@ -38,6 +40,7 @@ const make: { [K in keyof AwsClients]: () => AwsClients[K] } = {
   sfn: () => new SFNClient({}),
   lambda: () => new LambdaClient({}),
   kms: () => new KMSClient({}),
+  rdsData: () => new RDSDataClient({}),
 };
 export function aws<K extends keyof AwsClients>(io: Io, name: K): AwsClients[K] {
   const given = name === 'sfn' ? (io.aws?.sfn ?? io.sfn) : io.aws?.[name];

@@ -5,10 +5,12 @@ import type { Command } from 'commander';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { resumeProblem, sealedOutcome } from '../../lambdas/core/attempts';
 import { RESUMABLE } from '../../lambdas/core/decision';
+import { renderEstimate } from '../../lambdas/core/estimate';
 import { parseSpec, platformProblems } from '../../lambdas/core/spec';
 import { aws, EXIT, type Io, localUrl, placeholderEnv, port, type SetExit, UsageError } from '../io';
 import { defaultApprover, runLocal } from '../runner/run';
 import { readSpecFile, SpecFileError } from '../spec-file';
+import { estimateRun } from './estimate';
 import { executionArnOf } from './status';
 
 export function runCommands(program: Command, io: Io, setExit: SetExit): void {
@@ -105,6 +107,12 @@ export function runCommands(program: Command, io: Io, setExit: SetExit): void {
         return setExit(EXIT.BAD_INPUT);
       }
       let executionArn = executionArnOf(io, r.spec.runId, o.stateMachineArn, 'start');
+      // What the method gates will cost and take, before starting; an estimate that cannot be made never stops a start.
+      if (!o.json && r.spec.target && r.spec.gates.tables.length) {
+        const e = await estimateRun(r.spec, raw as Record<string, unknown>, io).catch((err: Error) => err);
+        if (e instanceof Error) io.out(`estimate: not available (${e.message.split('\n')[0]}); \`cutline estimate ${file}\` says more`);
+        else if (e) for (const l of renderEstimate(e)) io.out(l);
+      }
       const stateMachineArn = (o.stateMachineArn ?? io.env.CUTLINE_STATE_MACHINE_ARN)!;
       const sfn = aws(io, 'sfn');
       const input = JSON.stringify(raw);

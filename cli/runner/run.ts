@@ -16,6 +16,8 @@ import { redactUrl } from '../../lambdas/adapters/local/sql-common';
 import { readAttempts, resumeExecutionName } from '../../lambdas/core/attempts';
 
 import { readEvidenceJson } from '../../lambdas/core/evidence';
+import { readGateEstimate } from '../../lambdas/core/compare/stage';
+import { renderEstimate } from '../../lambdas/core/estimate';
 import { specAsRun, specChangeProblem } from '../../lambdas/core/pipeline';
 import { chunkLine, chunkProgress } from '../progress';
 import type { RunSpec } from '../../lambdas/core/spec';
@@ -247,6 +249,10 @@ async function runLocked(
     gatePlan: (r) => {
       const c = r as { count?: number; batchSize?: number };
       if (c.count) out(`  gates: ${c.count} chunks planned${c.batchSize ? `, ${c.batchSize} per child execution` : ''}`);
+      // The estimate GatePlan kept (cutline estimate's model), for the operator to hold the run against.
+      void readGateEstimate(runId, evidence).then((e) => {
+        if (e) for (const l of renderEstimate(e)) out(`  ${l}`);
+      });
       gateTotal = c.count ?? 0;
       gateStart = Date.now();
     },

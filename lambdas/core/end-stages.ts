@@ -14,7 +14,7 @@ import { releaseRunLease } from './lease';
 import { RunSpec } from './spec';
 import { mdText, renderSummary } from './summary';
 import { escapeHtml } from './html';
-import { renderReport } from './report';
+import { type ReportInput, renderReport } from './report';
 import { mapLimit } from './concurrency';
 import { seed003AfterManualRollback, seed003Files } from './evidence-profile';
 import { endWho, type Who, who, recorded, renewLease, leaseHolder } from './stage-record';
@@ -145,6 +145,7 @@ async function buildReport(
   const { gates, verify } = s.results;
   const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
   const approval = (await json<StepRecord>(deps, stepKey(w.runId, 'goNoGo')))?.details;
+  const scale = steps.find((r) => r.step === 'gates')?.details?.scale as ReportInput['scale'];
   return renderReport({
     runId: w.runId,
     owner: w.owner,
@@ -161,6 +162,7 @@ async function buildReport(
     chunks,
     ...(approval ? { approval } : {}),
     files,
+    ...(scale ? { scale } : {}),
     attempts: o.attempts,
   });
 }

@@ -28,8 +28,8 @@ import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
-import { aggregateGates, checkGateBatch, planGates, renderDiffReport } from './compare/stage';
-import type { TableChunk } from './compare/keys';
+import { aggregateGates, checkGateBatch, type GateSink, planGates, readGateEstimate, renderDiffReport, type TableReport } from './compare/stage';
+import { type GateEstimate, gateBatchSize } from './estimate';
 import { endWho, type Invocation, who, recorded, renewLease, leaseHolder } from './stage-record';
 import { required } from './stage-results';
 
@@ -264,30 +264,16 @@ export function inlinePhases(phases: readonly (readonly unknown[])[], above: num
   });
 }
 
-/** A Distributed Map child checks about this many seconds of chunks in one invocation (a fraction of Lambda's 900 s). */
-export const GATE_BATCH_SECONDS = 120;
-/** A child's input (spec and chunks) stays under this many bytes: Step Functions' 256 KiB less room for the envelope. */
-const GATE_BATCH_BYTES = 200 * 1024;
-
-/** Chunks per child execution: GATE_BATCH_SECONDS of chunks at the planned seconds per chunk and method, within GATE_BATCH_BYTES. */
-export function gateBatchSize(spec: RunSpec, items: readonly TableChunk[]): number {
-  const g = spec.gates;
-  const bySeconds = Math.floor(GATE_BATCH_SECONDS / (g.chunkSeconds * g.methods.length));
-  const itemBytes = items.reduce((m, i) => Math.max(m, Buffer.byteLength(JSON.stringify(i)) + 1), 1);
-  const byBytes = Math.floor((GATE_BATCH_BYTES - Buffer.byteLength(JSON.stringify(spec))) / itemBytes);
-  return Math.max(1, Math.min(bySeconds, byBytes));
-}
-
 /** GatePlan: chunks planned once on the source; small plans travel inline, big ones are read by a Distributed Map in batches. */
-export async function gatePlanStage(s: StageState, deps: Deps, remainingMs?: () => number) {
-  const { file, items, reused } = await planGates(s.spec, deps, remainingMs);
+export async function gatePlanStage(s: StageState, deps: Deps, remainingMs?: () => number, platform: 'aws' | 'local' = 'local') {
+  const { file, items, reused } = await planGates(s.spec, deps, remainingMs, platform);
   const distributed = !inlinePhases([items], s.spec.gates.distributedAbove)[0];
   return {
     tables: file.tables.map((t) => ({ table: t.table, chunks: t.chunks, ...(t.error ? { error: t.error } : {}) })),
     count: items.length,
     reused,
     distributed,
-    ...(distributed ? { batchSize: gateBatchSize(s.spec, items) } : { chunks: items }),
+    ...(distributed ? { batchSize: gateBatchSize(s.spec, items.reduce((m, i) => Math.max(m, Buffer.byteLength(JSON.stringify(i)) + 1), 1)) } : { chunks: items }),
     itemsObjectKey: deps.evidence.objectKey(gateKey(s.spec.runId, 'items.json')),
     resultsPrefix: deps.work.objectKey(gateKey(s.spec.runId, 'map-results')),
   };
@@ -297,14 +283,31 @@ export async function gateChunkStage(input: GateChunkInput, deps: Deps, remainin
   return 'Items' in input ? checkGateBatch(input.BatchInput.spec, input.Items, deps, remainingMs) : checkGateBatch(input.spec, [input.chunk], deps, remainingMs);
 }
 
+/** The estimate GatePlan kept beside what the run measured: chunks, rows, plan and check seconds, rows/s. */
+export function scaleOf(estimate: (GateEstimate & { started_utc: string }) | undefined, sink: GateSink, tables: readonly TableReport[]) {
+  const plan = sink.planned;
+  if (!estimate || !plan?.planned_utc) return undefined;
+  const secs = (a: string | undefined, b: string | undefined) => (a && b ? Math.max(0, (Date.parse(b) - Date.parse(a)) / 1000) : null);
+  const rows = tables.reduce((n, t) => n + Number(t.exact?.source ?? t.fast?.source ?? 0), 0);
+  const check = secs(plan.planned_utc, sink.lastFinishedUtc);
+  return {
+    estimate: { chunks: estimate.chunks, rows: estimate.rows, planSeconds: estimate.seconds.plan, checkSeconds: estimate.seconds.check, rowsPerSecond: estimate.rowsPerSecond, usd: estimate.usd.orchestration },
+    actual: { chunks: plan.items, rows, planSeconds: secs(plan.started_utc, plan.planned_utc), checkSeconds: check, rowsPerSecond: check ? Math.round(rows / check) : null },
+  };
+}
+
 export async function gatesStage(s: StageState, deps: Deps) {
   const methods = s.spec.gates.methods.join(' + ');
   return recorded(deps, who(s), 'gates', `method gates (${methods}) and count tolerance`, async () => {
     await renewLease(s, deps);
     const verify = required(s.results, 'verify', 'Gates');
     const counts = fastGate(verify.tables, s.spec.gates.fast);
-    const tables = await aggregateGates(s.spec, deps);
+    const sink: GateSink = { chunkLines: [] };
+    const tables = await aggregateGates(s.spec, deps, sink);
     await deps.evidence.put(gateKey(s.spec.runId, 'report.json'), canonicalJson(tables), 'application/json');
+    // Every check of every chunk, one JSON line each: the full per-chunk data, in one file beside the per-table report.
+    if (sink.chunkLines!.length) await deps.evidence.put(gateKey(s.spec.runId, 'chunks.jsonl'), `${sink.chunkLines!.join('\n')}\n`, 'application/x-ndjson');
+    const scale = scaleOf(await readGateEstimate(s.spec.runId, deps.evidence), sink, tables);
     await deps.evidence.put(gateKey(s.spec.runId, 'diff.txt'), renderDiffReport(tables), 'text/plain; charset=utf-8');
     // The fast tolerance also holds over all method tables together.
     const fastTotals = fastGate(
@@ -319,7 +322,7 @@ export async function gatesStage(s: StageState, deps: Deps) {
       methodTables: tables.map((t) => ({ table: t.table, verdict: t.verdict, reason: t.reason, chunks: t.chunks, diffs: t.diffs.length, rowsPerSecond: t.rowsPerSecond })),
       ...(overallFast ? { methodOverall: overallFast } : {}),
     };
-    return { value: gate, result: verdict === 'PASS' ? 'PASS' : 'FAIL', details: { ...gate, tables: counts.tables, methodReports: tables } };
+    return { value: gate, result: verdict === 'PASS' ? 'PASS' : 'FAIL', details: { ...gate, tables: counts.tables, methodReports: tables, ...(scale ? { scale } : {}) } };
   });
 }
 

@@ -26,6 +26,8 @@ export interface ReportInput {
   readonly chunks: { task: string; index: number; rows: number; ms: number }[];
   readonly approval?: Record<string, unknown>;
   readonly files: { file: string; sha256: string }[];
+  /** The method gates' estimate (made before planning) beside what the run measured. */
+  readonly scale?: { estimate: Record<string, number | null>; actual: Record<string, number | null> };
   /** Attempts the run took, each with how the one before it ended. */
   readonly attempts?: { attempt: number; started_utc: string; previous: { ended: string } | null }[];
 }
@@ -50,6 +52,45 @@ const badge = (v: string) => `<span class="b ${/^(PASS|GO|MATCH|done)$/i.test(v)
 function table(head: string[], rows: string[][]): string {
   if (!rows.length) return '<p class="muted">none</p>';
   return `<div class="t"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, i) => `<td data-label="${esc(head[i])}">${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
+}
+
+/** A folder of more than this many files (one per chunk batch) is one row of the file list: the manifest lists each. */
+const GROUP_ABOVE = 20;
+
+/** The file list: each file, except that a folder with many files is one row (how many, and where each hash is). */
+export function groupFiles(files: readonly { file: string; sha256: string }[]): string[][] {
+  const byDir = new Map<string, number>();
+  for (const f of files) {
+    const dir = f.file.includes('/') ? f.file.slice(0, f.file.lastIndexOf('/') + 1) : '';
+    byDir.set(dir, (byDir.get(dir) ?? 0) + 1);
+  }
+  const rows: string[][] = [];
+  const shown = new Set<string>();
+  for (const f of files) {
+    const dir = f.file.includes('/') ? f.file.slice(0, f.file.lastIndexOf('/') + 1) : '';
+    if (dir && byDir.get(dir)! > GROUP_ABOVE) {
+      if (!shown.has(dir)) rows.push([esc(`${dir} (${byDir.get(dir)!.toLocaleString('en-US')} files)`), '<span class="muted">each in manifest.json</span>']);
+      shown.add(dir);
+    } else rows.push([esc(f.file), `<code>${esc(f.sha256)}</code>`]);
+  }
+  return rows;
+}
+
+const SCALE_ROWS: [key: string, label: string][] = [
+  ['chunks', 'chunks'],
+  ['rows', 'rows'],
+  ['planSeconds', 'plan (s)'],
+  ['checkSeconds', 'check (s)'],
+  ['rowsPerSecond', 'rows/s'],
+];
+
+function scaleTable(scale: NonNullable<ReportInput['scale']>): string {
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : Number.isInteger(v) ? v.toLocaleString('en-US') : v.toFixed(1));
+  const ratio = (e: number | null | undefined, a: number | null | undefined) => (e && a ? `${(a / e).toFixed(2)}×` : '-');
+  return `<h3 id="estimate">Estimate vs actual (cutline estimate's model, docs/scale.md)</h3>${table(
+    ['', 'estimate', 'actual', 'actual / estimate'],
+    SCALE_ROWS.map(([k, label]) => [esc(label), esc(fmt(scale.estimate[k])), esc(fmt(scale.actual[k])), esc(ratio(scale.estimate[k], scale.actual[k]))]),
+  )}<p class="muted">Estimated orchestration cost: $${esc((scale.estimate.usd ?? 0).toFixed(4))} (Step Functions, Lambda, S3).</p>`;
 }
 
 export function renderReport(r: ReportInput): string {
@@ -109,10 +150,11 @@ ${table(['table', 'expected', 'actual', 'verdict'], r.counts.map((c) => [esc(c.t
 ${r.methodTables.length ? `<h3>Method gates (fast, exact)</h3>${table(['table', 'verdict', 'chunks', 'differing keys', 'rows/s', 'reason'], r.methodTables.map((t) => [esc(t.table), badge(t.verdict), esc(t.chunks), esc(t.diffs), esc(t.rowsPerSecond ?? '-'), esc(t.reason)]))}` : ''}
 ${r.diffs.length ? `<h3>Differing keys</h3>${table(['table', 'key', 'kind', 'columns'], r.diffs.map((d) => [esc(d.table), `<code>${esc(d.key)}</code>`, badge(d.kind), esc((d.columns ?? []).join(', '))]))}` : ''}
 ${r.assertions.length ? `<h3>Assertions</h3>${table(['assertion', 'violations', 'result'], r.assertions.map((a) => [esc(a.name), esc(a.violations), badge(a.ok ? 'PASS' : 'FAIL')]))}` : ''}
+${r.scale ? scaleTable(r.scale) : ''}
 ${perTable}${perChunk}</section>
 <section id="approval"><h2>Approval</h2>${appr}</section>
 <section id="files"><h2>Files</h2><p class="muted">Every file's SHA-256 is in manifest.json with a hash chain; <code>cutline evidence verify ${esc(r.runId)}</code> recomputes it.</p>
-${table(['file', 'sha256'], r.files.map((f) => [esc(f.file), `<code>${esc(f.sha256)}</code>`]))}</section>
+${table(['file', 'sha256'], groupFiles(r.files))}</section>
 </body></html>
 `;
 }

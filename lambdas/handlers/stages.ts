@@ -48,7 +48,7 @@ export const STAGES = {
   backfillPlan: stage({ input: StageState, run: (i, c) => backfillPlanStage(i, c.deps), timeoutSeconds: LONG, caps: ['db'] }),
   backfillChunk: stage({ input: ChunkInput, run: (i, c) => backfillChunkStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'fanOut'] }),
   verify: stage({ input: StageState, run: (i, c) => verifyStage(i, c.deps), timeoutSeconds: LONG, caps: ['db'] }),
-  gatePlan: stage({ input: StageState, run: (i, c) => gatePlanStage(i, c.deps, c.remainingMs), timeoutSeconds: LONG, caps: ['db'] }),
+  gatePlan: stage({ input: StageState, run: (i, c) => gatePlanStage(i, c.deps, c.remainingMs, c.platform), timeoutSeconds: LONG, caps: ['db'] }),
   gateChunk: stage({ input: GateChunkInput, run: (i, c) => gateChunkStage(i, c.deps, c.remainingMs), timeoutSeconds: LONG, caps: ['db', 'fanOut'] }),
   // db: every stage after Preflight renews the run lease; Summary releases it.
   gates: stage({ input: StageState, run: (i, c) => gatesStage(i, c.deps), timeoutSeconds: LONG, caps: ['db'] }),

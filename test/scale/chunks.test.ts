@@ -20,7 +20,7 @@ const ROWS = Number(process.env.CUTLINE_SCALE_ROWS ?? 3000);
 const CHUNK_ROWS = 10;
 
 describe.skipIf(!PG)(`a run of ${ROWS / CHUNK_ROWS} backfill and ${ROWS / CHUNK_ROWS} gate chunks (real PostgreSQL)`, () => {
-  it('ends GO within every Step Functions limit, each chunk a child execution with its own history', async () => {
+  it('ends GO within every Step Functions limit, each backfill chunk and each batch of gate chunks a child execution with its own history', async () => {
     const [src, dst] = [await freshDatabase(PG!, 'cutline_scale_src'), await freshDatabase(PG!, 'cutline_scale_dst')];
     try {
       await pgQuery(src, `CREATE TABLE items (id bigint PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, ${ROWS}) g`);
@@ -54,10 +54,12 @@ describe.skipIf(!PG)(`a run of ${ROWS / CHUNK_ROWS} backfill and ${ROWS / CHUNK_
       expect(parent.length).toBe(r.historyEvents);
       expect(parent.length).toBeLessThan(HISTORY_EVENT_LIMIT);
       const children = await childHistories(r.evidenceDir);
-      const planned = (r.output as { results: { backfillPlan: { count: number }; gatePlan: { count: number } } }).results;
+      const planned = (r.output as { results: { backfillPlan: { count: number }; gatePlan: { count: number; batchSize: number } } }).results;
       expect(planned.backfillPlan.count).toBeGreaterThanOrEqual(chunks);
       expect(planned.gatePlan.count).toBeGreaterThanOrEqual(chunks);
-      expect(children).toHaveLength(planned.backfillPlan.count + planned.gatePlan.count);
+      // A child execution per backfill chunk, and per batch of gate chunks (ItemBatcher).
+      expect(planned.gatePlan.batchSize).toBeGreaterThan(1);
+      expect(children).toHaveLength(planned.backfillPlan.count + Math.ceil(planned.gatePlan.count / planned.gatePlan.batchSize));
       let largestChild = 0;
       let largestState = 0;
       for (const file of [path.join(r.evidenceDir, HISTORY_FILE), ...children]) {

@@ -5,8 +5,9 @@
  * checkpoint and decides per table: PASS, FAIL or INCONCLUSIVE.
  */
 import { gateKey } from '../evidence-layout';
-import type { Deps, SqlClient } from '../../ports';
+import type { Deps, EvidenceStore, SqlClient } from '../../ports';
 import { errorMessage, WorkStillRunning } from '../errors';
+import { estimateGates, type GateEstimate, GO_ON_MARGIN_MS, MAX_SAMPLE_CONCURRENCY, measureGates } from '../estimate';
 import { canonicalJson, readEvidenceJson } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
@@ -37,7 +38,31 @@ export interface GatePlanFile {
   readonly methods: RunSpec['gates']['methods'];
   readonly tables: PlannedTable[];
   readonly items: number;
+  /** When GatePlan first started (its estimate's time) and when the plan was complete: the actual plan time. */
+  readonly started_utc?: string;
+  readonly planned_utc?: string;
 }
+
+const estimateKey = (runId: string) => gateKey(runId, 'estimate.json');
+
+/** The estimate made before planning (docs/scale.md's model on a timed sample), once per run; none when it cannot be made. */
+async function keepEstimate(spec: RunSpec, deps: Deps, platform: 'aws' | 'local'): Promise<{ started_utc: string } | undefined> {
+  const kept = await readJson<{ started_utc: string }>(deps, estimateKey(spec.runId));
+  if (kept) return kept;
+  const started_utc = deps.clock.now().toISOString();
+  try {
+    const { tables, sample } = await measureGates(spec, clients(spec, deps), deps.clock);
+    const record = { started_utc, ...estimateGates(spec, tables, sample, platform) };
+    await deps.evidence.put(estimateKey(spec.runId), canonicalJson(record), 'application/json');
+    return record;
+  } catch (e) {
+    deps.logger?.warn?.('no estimate', { error: errorMessage(e) });
+    return { started_utc };
+  }
+}
+
+/** The estimate GatePlan kept, if any (Gates sets the actual numbers beside it). */
+export const readGateEstimate = (runId: string, evidence: EvidenceStore) => readEvidenceJson<GateEstimate & { started_utc: string }>(evidence, estimateKey(runId));
 
 function clients(spec: RunSpec, deps: Deps): { source: SqlClient; target: SqlClient } {
   return { source: deps.sql(dbRef(spec, 'source')), target: deps.sql(dbRef(spec, 'target')) };
@@ -45,8 +70,6 @@ function clients(spec: RunSpec, deps: Deps): { source: SqlClient; target: SqlCli
 
 const readJson = <T>(deps: Deps, key: string) => readEvidenceJson<T>(deps.evidence, key);
 
-/** What an invocation keeps for itself after its last chunk (a check of both sides, each under the Data API's 45 s, and the saves). */
-export const GO_ON_MARGIN_MS = 120_000;
 /** The plan of a table is saved after this many chunks, then each time it doubles (O(chunks) bytes saved in all). */
 const PLAN_PAGE = 2_000;
 
@@ -62,7 +85,12 @@ const walkKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.
  * Plan once: a rerun or resume finds the plan in evidence and reuses it. Each table's plan is kept as it grows (every
  * PLAN_PAGE chunks and when the invocation's time is nearly up, WorkStillRunning): the next invocation goes on from there.
  */
-export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => number): Promise<{ file: GatePlanFile; items: TableChunk[]; reused: boolean }> {
+export async function planGates(
+  spec: RunSpec,
+  deps: Deps,
+  remainingMs?: () => number,
+  platform: 'aws' | 'local' = 'local',
+): Promise<{ file: GatePlanFile; items: TableChunk[]; reused: boolean }> {
   const planKey = gateKey(spec.runId, 'plan.json');
   const itemsKey = gateKey(spec.runId, 'items.json');
   const existing = await readJson<GatePlanFile>(deps, planKey);
@@ -72,6 +100,7 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
   const items: TableChunk[] = [];
   const g = spec.gates;
   const timeUp = () => remainingMs !== undefined && remainingMs() < GO_ON_MARGIN_MS;
+  const estimate = spec.target && g.tables.length ? await keepEstimate(spec, deps, platform) : undefined;
   if (spec.target) {
     const c = clients(spec, deps);
     for (const opts of g.tables) {
@@ -122,14 +151,18 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
       }
     }
   }
-  const file: GatePlanFile = { runId: spec.runId, methods: g.methods, tables, items: items.length };
+  const file: GatePlanFile = {
+    runId: spec.runId,
+    methods: g.methods,
+    tables,
+    items: items.length,
+    ...(estimate ? { started_utc: estimate.started_utc } : {}),
+    planned_utc: deps.clock.now().toISOString(),
+  };
   await deps.evidence.put(itemsKey, `${JSON.stringify(items)}\n`, 'application/json');
   await deps.evidence.put(planKey, canonicalJson(file), 'application/json');
   return { file, items, reused: false };
 }
-
-/** The planner's timed sample runs at most this many copies at once. */
-const MAX_SAMPLE_CONCURRENCY = 16;
 
 /** A chunk's identity: its table, index and key range (a checkpoint counts only for the chunk the plan names). */
 const itemId = (i: Pick<TableChunk, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
@@ -252,7 +285,13 @@ export interface TableReport {
   readonly diffsTruncated: boolean;
   readonly rowsPerSecond: number | null;
   readonly ms: number;
-  readonly perChunk: { index: number; method: string; status: string; source: string; target: string; ms: number; rowsPerSecond: number | null }[];
+}
+
+/** What reading the checkpoints leaves beside the verdicts: the plan, the last chunk's end, one JSON line per check. */
+export interface GateSink {
+  planned?: GatePlanFile;
+  lastFinishedUtc?: string;
+  readonly chunkLines?: string[];
 }
 
 function add(a: string, b: string): string {
@@ -260,21 +299,23 @@ function add(a: string, b: string): string {
 }
 
 /** Read every checkpoint and decide per table. */
-export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableReport[]> {
+export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink = {}): Promise<TableReport[]> {
   const file = await readJson<GatePlanFile>(deps, gateKey(spec.runId, 'plan.json'));
   if (!file) return [];
+  seen.planned = file;
   const g = spec.gates;
   const reports: TableReport[] = [];
   // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once.
   const items = (await readJson<TableChunk[]>(deps, gateKey(spec.runId, 'items.json'))) ?? [];
   const planned = new Set(items.map((i) => itemId(i)));
   const byTable = new Map<string, Checkpoint[]>();
-  const seen = new Set<string>();
+  const counted = new Set<string>();
   for (const key of await deps.evidence.keys(gateKey(spec.runId, 'chunks/'))) {
     for (const cp of parseLines<Checkpoint>(await deps.evidence.get(key))) {
       const id = itemId(cp);
-      if (!planned.has(id) || seen.has(id)) continue;
-      seen.add(id);
+      if (!planned.has(id) || counted.has(id)) continue;
+      counted.add(id);
+      if (!seen.lastFinishedUtc || cp.finished_utc > seen.lastFinishedUtc) seen.lastFinishedUtc = cp.finished_utc;
       const list = byTable.get(cp.table) ?? [];
       list.push(cp);
       byTable.set(cp.table, list);
@@ -282,11 +323,13 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
   }
   for (const t of file.tables) {
     if (t.error || !t.plan) {
-      reports.push({ table: t.table, verdict: 'INCONCLUSIVE', reason: t.error ?? 'not planned', chunks: 0, diffs: [], diffsTruncated: false, rowsPerSecond: null, ms: 0, perChunk: [] });
+      reports.push({ table: t.table, verdict: 'INCONCLUSIVE', reason: t.error ?? 'not planned', chunks: 0, diffs: [], diffsTruncated: false, rowsPerSecond: null, ms: 0 });
       continue;
     }
     const checkpoints = byTable.get(t.table) ?? [];
     const checks = checkpoints.flatMap((c) => c.checks);
+    for (const c of checks)
+      seen.chunkLines?.push(JSON.stringify({ table: t.table, index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms }));
     const missing = t.chunks - checkpoints.length;
     const fastChecks = checks.filter((c) => c.method === 'fast');
     const exactChecks = checks.filter((c) => c.method === 'exact');
@@ -338,7 +381,6 @@ export async function aggregateGates(spec: RunSpec, deps: Deps): Promise<TableRe
       diffsTruncated: truncated,
       rowsPerSecond: ms > 0 ? Math.round((rows * 1000) / ms) : null,
       ms,
-      perChunk: checks.map((c) => ({ index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms, rowsPerSecond: c.ms > 0 ? Math.round((Number(c.source.n) * 1000) / c.ms) : null })),
     });
   }
   return reports;

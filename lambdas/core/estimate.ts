@@ -1,0 +1,215 @@
+/**
+ * `cutline estimate`: what the method gates of a run will cost and how long they will take, before anything runs.
+ * measureGates reads catalog row estimates and times a short sample on the source (the first chunk's key walk, its
+ * check, and a one-row check for the per-call overhead, each as many at once as the gate runs); estimateGates turns
+ * that into chunks, requests, dollars and seconds with the model docs/scale.md writes out. GatePlan stores the same
+ * estimate in evidence (07_gates/estimate.json) and Gates sets the actual numbers beside it.
+ */
+import type { Clock, SqlClient } from '../ports';
+import { estimateRows } from './compare/catalog';
+import { checksumSql, countSqlFor } from './compare/checksum';
+import { keySelect, orderBy } from './compare/keys';
+import { buildTablePlan } from './compare/table-plan';
+import { PRICES, PRICES_READ, PRICES_REGION } from './prices';
+import type { RunSpec } from './spec';
+import { quoteIdent } from './sql-builders';
+
+/** Seconds of chunks one Distributed Map child checks in one invocation (GatePlan sizes batches from it). */
+export const GATE_BATCH_SECONDS = 120;
+/** A child's input (spec and chunks) stays under this many bytes: Step Functions' 256 KiB less room for the envelope. */
+export const GATE_BATCH_BYTES = 200 * 1024;
+/** What an invocation keeps for itself after its last chunk (a check of both sides, each under the Data API's 45 s, and the saves). */
+export const GO_ON_MARGIN_MS = 120_000;
+/** Lambda's longest invocation; GatePlan goes on in the next one after 900 s less GO_ON_MARGIN_MS. */
+const LAMBDA_SECONDS = 900;
+/** The planner times one chunk in this many (compare/chunks.ts DEFAULT_PLAN.sampleEvery). */
+const SAMPLE_EVERY = 16;
+/** The planner's timed sample runs at most this many copies at once. */
+export const MAX_SAMPLE_CONCURRENCY = 16;
+/** Child executions the local runner runs at once (cli/runner LOCAL_CHILD_CONCURRENCY); an inline Map runs at most 40. */
+const LOCAL_CHILDREN = 8;
+const INLINE_MAP = 40;
+/** The deployed gate functions' memory (lib/cutover-pipeline.ts memorySize default), in GB. */
+const FUNCTION_GB = 0.5;
+/** Per invocation: start, the plan and checkpoint reads and the checkpoint write (S3 round trips), in seconds. Assumed. */
+const INVOCATION_OVERHEAD_S = 0.15;
+/** A child execution's start by the Map Run, in seconds (Step Functions schedules children in waves). Assumed. */
+const CHILD_START_S = 0.1;
+/** An ExecuteStatement round trip inside a region, ms: assumed (not measured here), added to a local sample when modelling AWS. */
+export const AWS_DATA_API_CALL_MS = 10;
+/** State transitions of the run outside the gate chunks (every other state once, a few retries). */
+const FIXED_TRANSITIONS = 40;
+/** Evidence files of a run besides the gate checkpoints (records, reports, plan files). */
+const FIXED_FILES = 40;
+
+/** What was measured on the source, per call, under the gate's concurrency. */
+export interface GateSample {
+  /** Rows per second of one check query (its rows over its time less the per-call overhead). */
+  readonly rowsPerSecond: number;
+  /** A one-row check: the per-call overhead (round trip, parse, plan), ms. */
+  readonly callMs: number;
+  /** One step of the planner's key walk, ms. */
+  readonly walkMs: number;
+  /** Rows of the timed chunk and how many ran at once. */
+  readonly rows: number;
+  readonly concurrency: number;
+}
+
+export interface TableRows {
+  readonly table: string;
+  readonly rows: number;
+  /** catalog: the statistics' estimate; counted: the table had none (never analyzed), so it was counted. */
+  readonly from: 'catalog' | 'counted';
+}
+
+export interface GateEstimate {
+  readonly platform: 'aws' | 'local';
+  readonly tables: readonly TableRows[];
+  readonly rows: number;
+  readonly sample: GateSample;
+  readonly chunkRows: number;
+  readonly chunks: number;
+  readonly distributed: boolean;
+  readonly batchSize: number;
+  readonly childExecutions: number;
+  /** Chunks or batches checked at once. */
+  readonly lanes: number;
+  readonly stateTransitions: number;
+  readonly lambdaInvocations: number;
+  readonly lambdaGbSeconds: number;
+  readonly dataApiCalls: number;
+  readonly s3: { readonly puts: number; readonly gets: number };
+  readonly usd: { readonly stepFunctions: number; readonly lambda: number; readonly s3: number; readonly orchestration: number; readonly dataApi: number };
+  readonly seconds: { readonly plan: number; readonly check: number; readonly total: number };
+  readonly rowsPerSecond: number;
+  readonly prices: { readonly read: string; readonly region: string; readonly items: typeof PRICES };
+}
+
+/** Chunks per child execution: GATE_BATCH_SECONDS of chunks at the planned seconds per chunk and method, within GATE_BATCH_BYTES. */
+export function gateBatchSize(spec: RunSpec, maxItemBytes: number): number {
+  const g = spec.gates;
+  const bySeconds = Math.floor(GATE_BATCH_SECONDS / (g.chunkSeconds * g.methods.length));
+  const byBytes = Math.floor((GATE_BATCH_BYTES - Buffer.byteLength(JSON.stringify(spec))) / Math.max(1, maxItemBytes));
+  return Math.max(1, Math.min(bySeconds, byBytes));
+}
+
+/** The model (docs/scale.md): pure, so the bench and the tests run it on any numbers. */
+export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sample: GateSample, platform: 'aws' | 'local'): GateEstimate {
+  const g = spec.gates;
+  const m = g.methods.length;
+  const minRows = Math.min(500, g.initialChunkRows);
+  // The planner's fixed point: a chunk of s rows takes callMs + s / rate; it aims at chunkSeconds.
+  const chunkRows = Math.round(Math.min(g.maxChunkRows, Math.max(minRows, sample.rowsPerSecond * (g.chunkSeconds - sample.callMs / 1000))));
+  const rows = tables.reduce((n, t) => n + t.rows, 0);
+  // Each table ends with the open range after its last key.
+  const chunks = tables.reduce((n, t) => n + Math.ceil(t.rows / chunkRows) + 1, 0);
+  const queryS = (sample.callMs + (chunkRows * 1000) / sample.rowsPerSecond) / 1000;
+  // Source and target are read at once; the methods one after another.
+  const chunkS = m * queryS;
+  const distributed = chunks > g.distributedAbove;
+  const itemBytes = 60 + 2 * 24;
+  const batchSize = distributed ? gateBatchSize(spec, itemBytes) : 1;
+  const children = distributed ? Math.ceil(chunks / batchSize) : 0;
+  const lanes = distributed ? (platform === 'local' ? Math.min(g.maxConcurrency, LOCAL_CHILDREN) : g.maxConcurrency) : Math.min(g.maxConcurrency, INLINE_MAP);
+  const planS = (chunks * sample.walkMs) / 1000 + Math.ceil(chunks / SAMPLE_EVERY) * queryS;
+  const planInvocations = Math.max(1, Math.ceil(planS / (LAMBDA_SECONDS - GO_ON_MARGIN_MS / 1000)));
+  const invocations = (distributed ? children : chunks) + planInvocations + 1;
+  const checkS = (chunks * chunkS + (distributed ? children * CHILD_START_S : 0)) / lanes;
+  const gbSeconds = FUNCTION_GB * (planS + chunks * chunkS + invocations * INVOCATION_OVERHEAD_S);
+  const transitions = FIXED_TRANSITIONS + (distributed ? 2 * children : chunks) + planInvocations;
+  const dataApi = chunks * 2 * m + chunks + Math.ceil(chunks / SAMPLE_EVERY) * Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY) + 10 * tables.length;
+  const batches = distributed ? children : chunks;
+  const exact = g.methods.includes('exact') ? 1 : 0;
+  const files = batches + FIXED_FILES;
+  // Per batch: GET its checkpoint file and the plan, LIST the known differences (exact), PUT the checkpoint file.
+  // Gates and Summary each LIST the run and GET every file once; GatePlan saves its walk as it doubles.
+  const gets = batches * 2 + 2 * files + 1;
+  const puts = batches * (1 + exact) + 2 * Math.ceil(files / 1000) + Math.ceil(Math.log2(Math.max(2, chunks / 2000))) + FIXED_FILES;
+  const stepFunctions = transitions * PRICES.stateTransition.usd;
+  const lambda = invocations * PRICES.lambdaRequest.usd + gbSeconds * PRICES.lambdaGbSecond.usd;
+  const s3 = puts * PRICES.s3Put.usd + gets * PRICES.s3Get.usd;
+  return {
+    platform,
+    tables,
+    rows,
+    sample,
+    chunkRows,
+    chunks,
+    distributed,
+    batchSize,
+    childExecutions: children,
+    lanes,
+    stateTransitions: transitions,
+    lambdaInvocations: invocations,
+    lambdaGbSeconds: Math.round(gbSeconds),
+    dataApiCalls: dataApi,
+    s3: { puts, gets },
+    usd: { stepFunctions, lambda, s3, orchestration: stepFunctions + lambda + s3, dataApi: dataApi * PRICES.dataApiRequest.usd },
+    seconds: { plan: planS, check: checkS, total: planS + checkS },
+    rowsPerSecond: checkS > 0 ? Math.round(rows / checkS) : 0,
+    prices: { read: PRICES_READ, region: PRICES_REGION, items: PRICES },
+  };
+}
+
+const time = async (clock: Clock, n: number, q: () => Promise<unknown>) => {
+  // The faster of two rounds (the first warms the cache), each n at once.
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 2; round++) {
+    const t0 = clock.now().getTime();
+    await Promise.all(Array.from({ length: n }, q));
+    best = Math.min(best, clock.now().getTime() - t0);
+  }
+  return Math.max(0.01, best);
+};
+
+/** Row estimates of every gate table, and a timed sample on the first table that has rows (a handful of queries). */
+export async function measureGates(spec: RunSpec, c: { source: SqlClient; target: SqlClient }, clock: Clock): Promise<{ tables: TableRows[]; sample: GateSample }> {
+  const g = spec.gates;
+  const tables: TableRows[] = [];
+  for (const t of g.tables) {
+    const est = Number((await estimateRows(c.source, t.table)) ?? 0);
+    if (est > 0) tables.push({ table: t.table, rows: est, from: 'catalog' });
+    else {
+      const { rows } = await c.source.query(`SELECT count(*) AS n FROM ${quoteIdent(t.table, c.source.dialect)}`);
+      tables.push({ table: t.table, rows: Number(rows[0]?.n ?? 0), from: 'counted' });
+    }
+  }
+  const first = g.tables.find((_, i) => tables[i]!.rows > 0) ?? g.tables[0];
+  const concurrency = Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY);
+  const step = Math.max(1, Math.min(g.initialChunkRows, g.maxChunkRows));
+  if (!first) return { tables, sample: { rowsPerSecond: 1, callMs: 0, walkMs: 0, rows: 0, concurrency } };
+  const plan = await buildTablePlan(c, first);
+  const t = quoteIdent(plan.table, c.source.dialect);
+  const key = (offset: number) => `SELECT ${keySelect(plan, 'source')} FROM ${t} ORDER BY ${orderBy(plan, 'source')} LIMIT 1 OFFSET ${offset}`;
+  const walkMs = await time(clock, 1, () => c.source.query(key(step - 1)));
+  const at = async (offset: number) => (await c.source.query(key(offset))).rows[0];
+  const hiRow = (await at(step - 1)) ?? (await at(0));
+  const oneRow = await at(0);
+  const hi = (r: Record<string, unknown> | undefined) => (r ? plan.key.map((_, k) => String(r[`k${k}`])) : null);
+  const sql = (h: string[] | null) => {
+    const chunk = { table: plan.table, index: 0, lo: null, hi: h };
+    return g.methods.includes('exact') ? checksumSql(plan, 'source', chunk) : countSqlFor(plan, 'source', chunk);
+  };
+  const big = sql(hi(hiRow));
+  const small = sql(hi(oneRow));
+  const bigMs = await time(clock, concurrency, () => c.source.query(big.sql, big.params));
+  const callMs = await time(clock, concurrency, () => c.source.query(small.sql, small.params));
+  const rowsPerSecond = Math.round((step * 1000) / Math.max(0.01, bigMs - callMs));
+  return { tables, sample: { rowsPerSecond, callMs, walkMs, rows: step, concurrency } };
+}
+
+const usd = (v: number) => (v >= 0.01 ? `$${v.toFixed(2)}` : `$${v.toFixed(4)}`);
+const secs = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(1)} s`);
+
+/** The estimate as an operator reads it before starting. */
+export function renderEstimate(e: GateEstimate): string[] {
+  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  return [
+    `estimate (${e.platform}): ${n(e.rows)} rows in ${e.tables.length} table(s) (${e.tables.map((t) => `${t.table} ${n(t.rows)} ${t.from}`).join(', ')})`,
+    `  sample: ${n(e.sample.rowsPerSecond)} rows/s a query and ${e.sample.callMs.toFixed(1)} ms a call, ${e.sample.concurrency} at once; key walk ${e.sample.walkMs.toFixed(1)} ms a step`,
+    `  chunks: ${n(e.chunks)} of ~${n(e.chunkRows)} rows${e.distributed ? `, Distributed Map: ${n(e.childExecutions)} child executions of ${e.batchSize} chunks` : ', inline Map'}`,
+    `  requests: ${n(e.stateTransitions)} state transitions, ${n(e.lambdaInvocations)} Lambda invocations (${n(e.lambdaGbSeconds)} GB-s), ${n(e.dataApiCalls)} Data API calls, ${n(e.s3.puts)} S3 PUT/LIST + ${n(e.s3.gets)} GET`,
+    `  cost: ${usd(e.usd.orchestration)} orchestration (Step Functions ${usd(e.usd.stepFunctions)}, Lambda ${usd(e.usd.lambda)}, S3 ${usd(e.usd.s3)}) + ${usd(e.usd.dataApi)} Data API; database capacity not included; prices ${e.prices.region} read ${e.prices.read} (lambdas/core/prices.ts)`,
+    `  time: ${secs(e.seconds.total)} (plan ${secs(e.seconds.plan)}, check ${secs(e.seconds.check)}, ${e.lanes} ${e.distributed ? 'child executions' : 'chunks'} at once), ~${n(e.rowsPerSecond)} rows/s`,
+  ];
+}
