@@ -1,7 +1,7 @@
 /**
  * The end of a run: rollback (by the state machine, or by hand after it), Classify and Summary (report, manifest, signature).
  */
-import { gateKey, manifestKey, stepKey, summaryMdKey } from './evidence-layout';
+import { EVIDENCE_STEPS, gateKey, manifestKey, stepKey, summaryMdKey } from './evidence-layout';
 import type { Deps, EvidenceObject } from '../ports';
 import { type ActionDeps, type ActionWaiting, runRollback } from './actions';
 import { signRoot } from './signature';
@@ -145,7 +145,7 @@ async function buildReport(
   const { gates, verify } = s.results;
   const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
   const approval = (await json<StepRecord>(deps, stepKey(w.runId, 'goNoGo')))?.details;
-  const scale = steps.find((r) => r.step === 'gates')?.details?.scale as ReportInput['scale'];
+  const scale = steps.find((r) => r.step === EVIDENCE_STEPS.gates)?.details?.scale as ReportInput['scale'];
   return renderReport({
     runId: w.runId,
     owner: w.owner,
