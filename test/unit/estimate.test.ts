@@ -1,0 +1,75 @@
+/**
+ * The estimate's model (docs/scale.md) on fixed numbers: chunk size from the sample, inline vs Distributed, batches,
+ * requests and the dollars they cost at the prices file's prices; and `cutline estimate` on the embedded database.
+ */
+import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/commands';
+import { estimateGates, type GateSample, gateBatchSize, renderEstimate } from '../../lambdas/core/estimate';
+import { PRICES } from '../../lambdas/core/prices';
+import { RunSpec } from '../../lambdas/core/spec';
+import { base } from '../support/spec-base';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { tempDir } from '../support/local-run';
+
+const spec = (gates: Record<string, unknown> = {}) =>
+  RunSpec.parse({ ...base, target: { engine: 'postgres', url: 'pglite://memory' }, gates: { methods: ['fast', 'exact'], tables: [{ table: 't' }], ...gates } });
+const sample: GateSample = { rowsPerSecond: 200_000, callMs: 10, walkMs: 20, rows: 5000, concurrency: 4 };
+
+describe('estimateGates', () => {
+  it('sizes chunks at the planner’s fixed point and counts each table’s open end', () => {
+    const e = estimateGates(spec(), [{ table: 't', rows: 1_000_000, from: 'catalog' }], sample, 'aws');
+    // 200,000 rows/s x (0.5 s - 10 ms) = 98,000 rows a chunk: 11 chunks and the open end.
+    expect(e.chunkRows).toBe(98_000);
+    expect(e.chunks).toBe(12);
+    expect(e.distributed).toBe(false);
+    // A query: 10 ms + 98,000 / 200,000 s = 0.5 s; two methods a chunk; 4 at once.
+    expect(e.seconds.check).toBeCloseTo((12 * 2 * 0.5) / 4, 6);
+  });
+
+  it('above distributedAbove: child executions of batches, each transition, request and GB-s priced from the prices file', () => {
+    const e = estimateGates(spec({ maxConcurrency: 16 }), [{ table: 't', rows: 1e9, from: 'catalog' }], sample, 'aws');
+    expect(e.distributed).toBe(true);
+    expect(e.batchSize).toBe(gateBatchSize(spec({ maxConcurrency: 16 }), 108));
+    expect(e.batchSize).toBe(120); // 120 s / (0.5 s x 2 methods)
+    expect(e.childExecutions).toBe(Math.ceil(e.chunks / 120));
+    expect(e.lanes).toBe(16);
+    const usd = e.stateTransitions * PRICES.stateTransition.usd + e.lambdaInvocations * PRICES.lambdaRequest.usd + e.s3.puts * PRICES.s3Put.usd + e.s3.gets * PRICES.s3Get.usd;
+    expect(e.usd.orchestration).toBeGreaterThan(usd);
+    expect(e.usd.orchestration - usd).toBeCloseTo(e.usd.lambda - e.lambdaInvocations * PRICES.lambdaRequest.usd, 2);
+    // 10^9 rows for well under a dollar of orchestration.
+    expect(e.usd.orchestration).toBeLessThan(1);
+    expect(e.dataApiCalls).toBeGreaterThan(4 * e.chunks);
+  });
+
+  it('locally a Distributed Map runs at most 8 children at once (the runner’s child concurrency)', () => {
+    const e = estimateGates(spec({ maxConcurrency: 64, distributedAbove: 5 }), [{ table: 't', rows: 10_000_000, from: 'counted' }], sample, 'local');
+    expect([e.distributed, e.lanes]).toEqual([true, 8]);
+  });
+
+  it('prints a dollar figure, a wall time and where the prices come from', () => {
+    const lines = renderEstimate(estimateGates(spec(), [{ table: 't', rows: 1_000_000, from: 'catalog' }], sample, 'aws'));
+    expect(lines.join('\n')).toMatch(/cost: \$\d+\.\d+ orchestration .* prices us-east-1 read \d{4}-\d\d-\d\d/);
+    expect(lines.join('\n')).toMatch(/time: \d+(\.\d)? (s|min|h) \(plan/);
+  });
+});
+
+describe('cutline estimate', () => {
+  it('measures the embedded database and prints chunks, requests, dollars and time; a spec without gate tables is a usage error', async () => {
+    const dir = await tempDir();
+    const seed = path.join(dir, 'seed.sql');
+    await writeFile(seed, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3000) g;");
+    const f = path.join(dir, 'spec.json');
+    await writeFile(f, JSON.stringify({ ...base, source: { engine: 'postgres', url: 'pglite://memory' }, target: { engine: 'postgres', url: 'pglite://memory' }, local: { seed: [seed] }, gates: { methods: ['exact'], tables: [{ table: 't' }], initialChunkRows: 500, maxChunkRows: 500 } }));
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(await main(['estimate', f], { out: (l) => out.push(l), err: (l) => err.push(l), env: {} })).toBe(0);
+    const text = out.join('\n');
+    expect(text).toMatch(/3,000 rows in 1 table\(s\) \(t 3,000 counted\)/);
+    expect(text).toMatch(/chunks: 7 of ~500 rows, inline Map/);
+    expect(text).toMatch(/cost: \$/);
+    await writeFile(f, JSON.stringify({ ...base, source: { engine: 'postgres', url: 'pglite://memory' }, target: { engine: 'postgres', url: 'pglite://memory' } }));
+    expect(await main(['estimate', f], { out: () => {}, err: (l) => err.push(l), env: {} })).toBe(2);
+    expect(err.join('\n')).toMatch(/gates\.tables is empty/);
+  }, 60_000);
+});
