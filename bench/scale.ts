@@ -22,6 +22,8 @@ const CHUNK_ROWS = 10;
 const CONCURRENCY = 8;
 /** The modelled AWS run: 16 chunks at once, one per vCPU of a 16-vCPU Aurora writer on each side (docs/scale.md). */
 const MODEL_CONCURRENCY = 16;
+/** node --expose-gc (the bench script sets it): collect before reading the live heap. */
+const gc = (globalThis as { gc?: () => void }).gc;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
 /**
@@ -60,6 +62,7 @@ async function run(chunks: number, model: LatencyModel) {
   const s = spec(`scale-${chunks}`, url);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cutline-scale-'));
   let peak = 0;
+  let live = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 200);
@@ -74,13 +77,18 @@ async function run(chunks: number, model: LatencyModel) {
       approval: { kind: 'auto', decision: 'approve', approver: 'bench', comment: '' },
       out: (l) => {
         if (/GO|NO_GO|gates: \d+ chunks planned/.test(l)) log(`  ${l.trim()}`);
+        // At each state the run enters: what it still holds after a full collection (its live heap).
+        if (gc && /^> /.test(l)) {
+          gc();
+          live = Math.max(live, process.memoryUsage().heapUsed);
+        }
       },
     });
     const wall = (Date.now() - t0) / 1000;
     if (r.outcome !== 'GO') throw new Error(`scale run of ${chunks} chunks ended ${r.outcome}: ${r.reason}`);
     const gates = JSON.parse(await readFile(path.join(r.evidenceDir, '07_gates.json'), 'utf8')) as { details: { scale?: { actual: { planSeconds: number; checkSeconds: number; chunks: number } } } };
     const actual = gates.details.scale!.actual;
-    return { chunks: actual.chunks, wall, plan: actual.planSeconds, check: actual.checkSeconds, peak, db };
+    return { chunks: actual.chunks, wall, plan: actual.planSeconds, check: actual.checkSeconds, peak, live, db };
   } finally {
     clearInterval(sampler);
     await rm(dir, { recursive: true, force: true });
@@ -105,7 +113,8 @@ export async function benchScale(args: string[]): Promise<{ figures: Figure[]; r
       { name: `${n} chunks: wall`, value: Math.round(r.wall), unit: 's' },
       { name: `${n} chunks: plan`, value: Math.round(r.plan), unit: 's' },
       { name: `${n} chunks: check`, value: Math.round(r.check), unit: 's', note: `${Math.round(r.chunks / r.check)} chunks/s` },
-      { name: `${n} chunks: peak RSS`, value: Math.round(r.peak / 2 ** 20), unit: 'MiB' },
+      { name: `${n} chunks: peak RSS`, value: Math.round(r.peak / 2 ** 20), unit: 'MiB', note: 'what V8 took, garbage included' },
+      { name: `${n} chunks: peak live heap`, value: Math.round(r.live / 2 ** 20), unit: 'MiB', note: 'after a full collection at each state' },
     );
   }
   const big = runs.at(-1)!;
@@ -124,6 +133,7 @@ export async function benchScale(args: string[]): Promise<{ figures: Figure[]; r
   );
   const ratios: Figure[] = [
     { name: 'orchestration per chunk / database per chunk', value: Number(((wallPerChunk - dbPerChunk) / dbPerChunk).toFixed(2)), unit: 'x', note: `${(wallPerChunk - dbPerChunk).toFixed(2)} ms vs ${dbPerChunk.toFixed(2)} ms a chunk per lane at ${big.chunks} chunks` },
+    { name: `peak live heap ${big.chunks} / ${small.chunks} chunks`, value: Number((big.live / small.live).toFixed(2)), unit: 'x', note: `${Math.round(big.live / 2 ** 20)} vs ${Math.round(small.live / 2 ** 20)} MiB` },
     { name: `peak RSS ${big.chunks} / ${small.chunks} chunks`, value: Number((big.peak / small.peak).toFixed(2)), unit: 'x', note: `${Math.round(big.peak / 2 ** 20)} vs ${Math.round(small.peak / 2 ** 20)} MiB` },
     { name: 'modelled $ per 10^9 rows (orchestration)', value: Number(perBillion.usd.orchestration.toFixed(3)), unit: '$', note: `+ $${perBillion.usd.dataApi.toFixed(2)} Data API; ${perBillion.chunks} chunks, ${MODEL_CONCURRENCY} at once` },
     { name: 'modelled hours per 10^9 rows', value: Number((perBillion.seconds.total / 3600).toFixed(2)), unit: 'h', note: `plan ${(perBillion.seconds.plan / 60).toFixed(0)} min, check ${(perBillion.seconds.check / 60).toFixed(0)} min` },

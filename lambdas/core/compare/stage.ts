@@ -294,9 +294,30 @@ export interface GateSink {
   readonly chunkLines?: string[];
 }
 
-function add(a: string, b: string): string {
-  return (BigInt(a) + BigInt(b)).toString();
+/** One method's totals over a table's chunks. */
+interface MethodTotals {
+  n: number;
+  source: bigint;
+  target: bigint;
+  status: Record<string, number>;
 }
+/** A table's totals as its checkpoints are read. */
+interface Totals {
+  chunks: number;
+  ms: number;
+  fast: MethodTotals;
+  exact: MethodTotals;
+  diffs: KeyDiff[];
+  truncated: boolean;
+}
+const newTotals = (): Totals => ({
+  chunks: 0,
+  ms: 0,
+  fast: { n: 0, source: 0n, target: 0n, status: {} },
+  exact: { n: 0, source: 0n, target: 0n, status: {} },
+  diffs: [],
+  truncated: false,
+});
 
 /** Read every checkpoint and decide per table. */
 export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink = {}): Promise<TableReport[]> {
@@ -308,7 +329,8 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
   // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once.
   const items = (await readJson<TableChunk[]>(deps, gateKey(spec.runId, 'items.json'))) ?? [];
   const planned = new Set(items.map((i) => itemId(i)));
-  const byTable = new Map<string, Checkpoint[]>();
+  // Each check is folded into its table's totals as it is read: memory holds totals and named keys, not the checks.
+  const totals = new Map<string, Totals>();
   const counted = new Set<string>();
   for (const key of await deps.evidence.keys(gateKey(spec.runId, 'chunks/'))) {
     for (const cp of parseLines<Checkpoint>(await deps.evidence.get(key))) {
@@ -316,9 +338,25 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
       if (!planned.has(id) || counted.has(id)) continue;
       counted.add(id);
       if (!seen.lastFinishedUtc || cp.finished_utc > seen.lastFinishedUtc) seen.lastFinishedUtc = cp.finished_utc;
-      const list = byTable.get(cp.table) ?? [];
-      list.push(cp);
-      byTable.set(cp.table, list);
+      const tt = totals.get(cp.table) ?? newTotals();
+      totals.set(cp.table, tt);
+      tt.chunks++;
+      for (const c of cp.checks) {
+        seen.chunkLines?.push(JSON.stringify({ table: cp.table, index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms }));
+        tt.ms += c.ms;
+        const m = c.method === 'fast' ? tt.fast : tt.exact;
+        m.n++;
+        m.source += BigInt(c.source.n);
+        m.target += BigInt(c.target.n);
+        m.status[c.status] = (m.status[c.status] ?? 0) + 1;
+        if (c.method === 'exact') {
+          for (const d of c.diffs ?? []) {
+            if (tt.diffs.length < g.maxDiffs) tt.diffs.push(d);
+            else tt.truncated = true;
+          }
+          tt.truncated ||= !!c.diffsTruncated;
+        }
+      }
     }
   }
   for (const t of file.tables) {
@@ -326,27 +364,21 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
       reports.push({ table: t.table, verdict: 'INCONCLUSIVE', reason: t.error ?? 'not planned', chunks: 0, diffs: [], diffsTruncated: false, rowsPerSecond: null, ms: 0 });
       continue;
     }
-    const checkpoints = byTable.get(t.table) ?? [];
-    const checks = checkpoints.flatMap((c) => c.checks);
-    for (const c of checks)
-      seen.chunkLines?.push(JSON.stringify({ table: t.table, index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms }));
-    const missing = t.chunks - checkpoints.length;
-    const fastChecks = checks.filter((c) => c.method === 'fast');
-    const exactChecks = checks.filter((c) => c.method === 'exact');
-    const fast = fastChecks.length ? { source: fastChecks.reduce((n, c) => add(n, c.source.n), '0'), target: fastChecks.reduce((n, c) => add(n, c.target.n), '0'), diff: '0' } : undefined;
-    if (fast) fast.diff = (BigInt(fast.target) - BigInt(fast.source)).toString();
-    const exact = exactChecks.length
+    const tt = totals.get(t.table) ?? newTotals();
+    const missing = t.chunks - tt.chunks;
+    const fast = tt.fast.n ? { source: String(tt.fast.source), target: String(tt.fast.target), diff: String(tt.fast.target - tt.fast.source) } : undefined;
+    const exact = tt.exact.n
       ? {
-          source: exactChecks.reduce((n, c) => add(n, c.source.n), '0'),
-          target: exactChecks.reduce((n, c) => add(n, c.target.n), '0'),
-          matching: exactChecks.filter((c) => c.status === 'MATCH').length,
-          differing: exactChecks.filter((c) => c.status === 'DIFF').length,
-          unstable: exactChecks.filter((c) => c.status === 'UNSTABLE').length,
-          errors: exactChecks.filter((c) => c.status === 'ERROR').length,
+          source: String(tt.exact.source),
+          target: String(tt.exact.target),
+          matching: tt.exact.status.MATCH ?? 0,
+          differing: tt.exact.status.DIFF ?? 0,
+          unstable: tt.exact.status.UNSTABLE ?? 0,
+          errors: tt.exact.status.ERROR ?? 0,
         }
       : undefined;
-    const diffs = exactChecks.flatMap((c) => c.diffs ?? []).slice(0, g.maxDiffs);
-    const truncated = exactChecks.some((c) => c.diffsTruncated) || exactChecks.flatMap((c) => c.diffs ?? []).length > g.maxDiffs;
+    const diffs = tt.diffs;
+    const truncated = tt.truncated;
     let missingCause: string | undefined;
     if (missing > 0) {
       const errors = await deps.evidence.keys(gateKey(spec.runId, `errors/${t.table}/`));
@@ -360,14 +392,14 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
         missing,
         ...(missingCause ? { missingCause } : {}),
         ...(fast ? { fast } : {}),
-        fastUnsettled: fastChecks.some((c) => c.status === 'UNSTABLE' || c.status === 'ERROR'),
+        fastUnsettled: (tt.fast.status.UNSTABLE ?? 0) + (tt.fast.status.ERROR ?? 0) > 0,
         ...(exact ? { exact } : {}),
         diffs: diffs.length,
         diffsTruncated: truncated,
       },
       g.fast,
     );
-    const ms = checks.reduce((n, c) => n + c.ms, 0);
+    const ms = tt.ms;
     const rows = Number(exact?.source ?? fast?.source ?? '0');
     reports.push({
       table: t.table,
