@@ -34,6 +34,9 @@ export interface PlanOptions {
   readonly concurrency?: number;
 }
 
+/** Timed samples kept with a plan: the latest this many (a plan of 10^5 chunks would otherwise carry thousands to every reader). */
+export const KEPT_SAMPLES = 64;
+
 export const DEFAULT_PLAN: PlanOptions = { targetSeconds: 0.5, initialRows: 5_000, minRows: 500, maxRows: 500_000, sampleEvery: 16, alpha: 0.5 };
 
 export interface PlanSample {
@@ -88,6 +91,7 @@ export async function planChunks(
       const ms = Math.max(1, clock.now().getTime() - started);
       const sampleRate = (step * 1000) / ms;
       samples.push({ rows: step, ms, rowsPerSecond: Math.round(sampleRate) });
+      if (samples.length > KEPT_SAMPLES) samples.shift();
       rate = rate === null ? sampleRate : opts.alpha * sampleRate + (1 - opts.alpha) * rate;
       step = Math.round(Math.min(opts.maxRows, Math.max(opts.minRows, rate * opts.targetSeconds)));
     }

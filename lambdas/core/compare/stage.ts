@@ -56,7 +56,7 @@ async function keepEstimate(spec: RunSpec, deps: Deps, platform: 'aws' | 'local'
     await deps.evidence.put(estimateKey(spec.runId), canonicalJson(record), 'application/json');
     return record;
   } catch (e) {
-    deps.logger?.warn?.('no estimate', { error: errorMessage(e) });
+    deps.logger.warn('no estimate', { error: errorMessage(e) });
     return { started_utc };
   }
 }
