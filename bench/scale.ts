@@ -114,7 +114,7 @@ export async function benchScale(args: string[]): Promise<{ figures: Figure[]; r
       { name: `${n} chunks: plan`, value: Math.round(r.plan), unit: 's' },
       { name: `${n} chunks: check`, value: Math.round(r.check), unit: 's', note: `${Math.round(r.chunks / r.check)} chunks/s` },
       { name: `${n} chunks: peak RSS`, value: Math.round(r.peak / 2 ** 20), unit: 'MiB', note: 'what V8 took, garbage included' },
-      { name: `${n} chunks: peak live heap`, value: Math.round(r.live / 2 ** 20), unit: 'MiB', note: 'after a full collection at each state' },
+      { name: `${n} chunks: peak live heap`, value: Math.round(r.live / 2 ** 20), unit: 'MiB', note: 'after a full collection as each state starts' },
     );
   }
   const big = runs.at(-1)!;
