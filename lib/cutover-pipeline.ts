@@ -19,7 +19,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { normalizeIdentity } from '../lambdas/core/approval';
-import { functionSubstitution, TASK_KEYS, type TaskKey, taskName } from '../lambdas/core/states';
+import { functionSubstitution, STAGE_FUNCTION_MEMORY_MB, TASK_KEYS, type TaskKey, taskName } from '../lambdas/core/states';
 import { STAGES } from '../lambdas/handlers/stages';
 import type { DirectoryApprover } from '../lambdas/ports';
 import { ApprovalsBucket } from './approvals-bucket';
@@ -185,7 +185,7 @@ export class CutoverPipeline extends Construct {
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: props.memorySize ?? 512,
+        memorySize: props.memorySize ?? STAGE_FUNCTION_MEMORY_MB,
         timeout: Duration.seconds(timeoutSeconds),
         // A Distributed Map fans out to these: capped, so a big run cannot take the account's whole Lambda concurrency.
         ...(caps.includes('fanOut') ? { reservedConcurrentExecutions: props.chunkConcurrency ?? 100 } : {}),

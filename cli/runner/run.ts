@@ -17,7 +17,7 @@ import { readAttempts, resumeExecutionName } from '../../lambdas/core/attempts';
 
 import { readEvidenceJson } from '../../lambdas/core/evidence';
 import { readGateEstimate } from '../../lambdas/core/compare/stage';
-import { renderEstimate } from '../../lambdas/core/estimate';
+import { LOCAL_CHILD_CONCURRENCY, renderEstimate } from '../../lambdas/core/estimate';
 import { specAsRun, specChangeProblem } from '../../lambdas/core/pipeline';
 import { chunkLine, chunkProgress } from '../progress';
 import type { RunSpec } from '../../lambdas/core/spec';
@@ -36,8 +36,6 @@ import { SpecFileError } from '../spec-file';
 import { applyUrlOverrides, openLocalDatabases } from './databases';
 import { FUNCTIONS, substitutedDefinition, withFunctionTimeout } from './definition';
 
-/** How many child executions of a Distributed Map run at once on a laptop (AWS: up to MaxConcurrency). */
-const LOCAL_CHILD_CONCURRENCY = 8;
 
 /** A local bucket: the folder that stands for it and the store that writes there. */
 interface LocalBucket {
@@ -223,28 +221,19 @@ async function runLocked(
     void work.finally(() => inFlight.delete(work)).catch(() => undefined);
     return work;
   };
-  // Per-state console lines and progress.
-  let chunkTotal = 0;
-  let chunkDone = 0;
-  let chunkRows = 0;
-  let chunkStart = 0;
-  let gateTotal = 0;
-  let gateDone = 0;
-  let gateRows = 0;
-  let gateStart = 0;
-  let gateShown = 0;
+  // Chunks done of total, rows and since when: the backfill's and the gates' progress lines.
+  const counter = () => ({ total: 0, done: 0, rows: 0, start: 0, shown: 0 });
+  const bf = counter();
+  const gt = counter();
   const after: Partial<Record<TaskKey, (r: unknown) => void>> = {
     backfillPlan: (r) => {
-      chunkTotal = (r as { count?: number }).count ?? 0;
-      chunkDone = 0;
-      chunkRows = 0;
-      chunkStart = Date.now();
+      Object.assign(bf, counter(), { total: (r as { count?: number }).count ?? 0, start: Date.now() });
     },
     backfillChunk: (r) => {
       const c = r as { rows: number; skipped: boolean };
-      chunkDone++;
-      chunkRows += c.rows;
-      out(`  ${chunkLine('backfill', chunkProgress(chunkDone, chunkTotal, chunkRows, chunkStart, Date.now()))}${c.skipped ? ' (chunk already done: skipped)' : ''}`);
+      bf.done++;
+      bf.rows += c.rows;
+      out(`  ${chunkLine('backfill', chunkProgress(bf.done, bf.total, bf.rows, bf.start, Date.now()))}${c.skipped ? ' (chunk already done: skipped)' : ''}`);
     },
     gatePlan: (r) => {
       const c = r as { count?: number; batchSize?: number };
@@ -253,18 +242,17 @@ async function runLocked(
       void readGateEstimate(runId, evidence).then((e) => {
         if (e) for (const l of renderEstimate(e)) out(`  ${l}`);
       });
-      gateTotal = c.count ?? 0;
-      gateStart = Date.now();
+      Object.assign(gt, counter(), { total: c.count ?? 0, start: Date.now() });
     },
     gateChunk: (r) => {
       const c = r as { t: string; i: number; n: number; s: string; skipped: number; rows: number };
-      gateDone += c.n;
-      gateRows += c.rows;
+      gt.done += c.n;
+      gt.rows += c.rows;
       // A line per batch, or per chunk every second at most (thousands of one-chunk iterations would flood the terminal).
-      if (c.n === 1 && Date.now() - gateShown < 1000 && gateDone < gateTotal && c.s === 'MATCH') return;
-      gateShown = Date.now();
+      if (c.n === 1 && Date.now() - gt.shown < 1000 && gt.done < gt.total && c.s === 'MATCH') return;
+      gt.shown = Date.now();
       const what = c.n === 1 ? `${c.t}#${c.i}` : `${c.n} chunks from ${c.t}#${c.i}`;
-      out(`  ${chunkLine('gates', chunkProgress(gateDone, gateTotal, gateRows, gateStart, Date.now()))}; ${what} ${c.s}${c.skipped ? ` (${c.skipped} checkpointed: skipped)` : ''}`);
+      out(`  ${chunkLine('gates', chunkProgress(gt.done, gt.total, gt.rows, gt.start, Date.now()))}; ${what} ${c.s}${c.skipped ? ` (${c.skipped} checkpointed: skipped)` : ''}`);
     },
   };
   const historyRoot = path.join(evidenceRoot, runId);

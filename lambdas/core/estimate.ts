@@ -7,30 +7,28 @@
  */
 import type { Clock, SqlClient } from '../ports';
 import { estimateRows } from './compare/catalog';
+import { DEFAULT_PLAN } from './compare/chunks';
 import { checksumSql, countSqlFor } from './compare/checksum';
 import { keySelect, orderBy } from './compare/keys';
 import { buildTablePlan } from './compare/table-plan';
 import { PRICES, PRICES_READ, PRICES_REGION } from './prices';
 import type { RunSpec } from './spec';
 import { quoteIdent } from './sql-builders';
+import { DATA_API_CALL_MS, INVOCATION_MARGIN_MS, STAGE_FUNCTION_MEMORY_MB, STAGE_FUNCTION_SECONDS } from './states';
 
 /** Seconds of chunks one Distributed Map child checks in one invocation (GatePlan sizes batches from it). */
 export const GATE_BATCH_SECONDS = 120;
 /** A child's input (spec and chunks) stays under this many bytes: Step Functions' 256 KiB less room for the envelope. */
 export const GATE_BATCH_BYTES = 200 * 1024;
-/** What an invocation keeps for itself after its last chunk (a check of both sides, each under the Data API's 45 s, and the saves). */
-export const GO_ON_MARGIN_MS = 120_000;
-/** Lambda's longest invocation; GatePlan goes on in the next one after 900 s less GO_ON_MARGIN_MS. */
-const LAMBDA_SECONDS = 900;
-/** The planner times one chunk in this many (compare/chunks.ts DEFAULT_PLAN.sampleEvery). */
-const SAMPLE_EVERY = 16;
+/** What an invocation keeps for itself before its next chunk: a check of both sides (each a Data API call) and the saves. */
+export const GO_ON_MARGIN_MS = 2 * DATA_API_CALL_MS + INVOCATION_MARGIN_MS;
 /** The planner's timed sample runs at most this many copies at once. */
 export const MAX_SAMPLE_CONCURRENCY = 16;
-/** Child executions the local runner runs at once (cli/runner LOCAL_CHILD_CONCURRENCY); an inline Map runs at most 40. */
-const LOCAL_CHILDREN = 8;
+/** Child executions of a Distributed Map the local runner runs at once (AWS: up to MaxConcurrency). */
+export const LOCAL_CHILD_CONCURRENCY = 8;
+/** An inline Map runs at most 40 iterations at once (Step Functions; cli/engine INLINE_MAP_CONCURRENCY). */
 const INLINE_MAP = 40;
-/** The deployed gate functions' memory (lib/cutover-pipeline.ts memorySize default), in GB. */
-const FUNCTION_GB = 0.5;
+const FUNCTION_GB = STAGE_FUNCTION_MEMORY_MB / 1024;
 /** Per invocation: start, the plan and checkpoint reads and the checkpoint write (S3 round trips), in seconds. Assumed. */
 const INVOCATION_OVERHEAD_S = 0.15;
 /** A child execution's start by the Map Run, in seconds (Step Functions schedules children in waves). Assumed. */
@@ -58,8 +56,8 @@ export interface GateSample {
 export interface TableRows {
   readonly table: string;
   readonly rows: number;
-  /** catalog: the statistics' estimate; counted: the table had none (never analyzed), so it was counted. */
-  readonly from: 'catalog' | 'counted';
+  /** catalog: the statistics' estimate; counted: the table had none (never analyzed), so it was counted; at least: counted up to the cap (ANALYZE it for an estimate). */
+  readonly from: 'catalog' | 'counted' | 'at least';
 }
 
 export interface GateEstimate {
@@ -97,7 +95,7 @@ export function gateBatchSize(spec: RunSpec, maxItemBytes: number): number {
 export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sample: GateSample, platform: 'aws' | 'local'): GateEstimate {
   const g = spec.gates;
   const m = g.methods.length;
-  const minRows = Math.min(500, g.initialChunkRows);
+  const minRows = Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows);
   // The planner's fixed point: a chunk of s rows takes callMs + s / rate; it aims at chunkSeconds.
   const chunkRows = Math.round(Math.min(g.maxChunkRows, Math.max(minRows, sample.rowsPerSecond * (g.chunkSeconds - sample.callMs / 1000))));
   const rows = tables.reduce((n, t) => n + t.rows, 0);
@@ -110,14 +108,14 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const itemBytes = 60 + 2 * 24;
   const batchSize = distributed ? gateBatchSize(spec, itemBytes) : 1;
   const children = distributed ? Math.ceil(chunks / batchSize) : 0;
-  const lanes = distributed ? (platform === 'local' ? Math.min(g.maxConcurrency, LOCAL_CHILDREN) : g.maxConcurrency) : Math.min(g.maxConcurrency, INLINE_MAP);
-  const planS = (chunks * sample.walkMs) / 1000 + Math.ceil(chunks / SAMPLE_EVERY) * queryS;
-  const planInvocations = Math.max(1, Math.ceil(planS / (LAMBDA_SECONDS - GO_ON_MARGIN_MS / 1000)));
+  const lanes = distributed ? (platform === 'local' ? Math.min(g.maxConcurrency, LOCAL_CHILD_CONCURRENCY) : g.maxConcurrency) : Math.min(g.maxConcurrency, INLINE_MAP);
+  const planS = (chunks * sample.walkMs) / 1000 + Math.ceil(chunks / DEFAULT_PLAN.sampleEvery) * queryS;
+  const planInvocations = Math.max(1, Math.ceil(planS / (STAGE_FUNCTION_SECONDS - GO_ON_MARGIN_MS / 1000)));
   const invocations = (distributed ? children : chunks) + planInvocations + 1;
   const checkS = (chunks * chunkS + (distributed ? children * CHILD_START_S : 0)) / lanes;
   const gbSeconds = FUNCTION_GB * (planS + chunks * chunkS + invocations * INVOCATION_OVERHEAD_S);
   const transitions = FIXED_TRANSITIONS + (distributed ? 2 * children : chunks) + planInvocations;
-  const dataApi = chunks * 2 * m + chunks + Math.ceil(chunks / SAMPLE_EVERY) * Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY) + 10 * tables.length;
+  const dataApi = chunks * 2 * m + chunks + Math.ceil(chunks / DEFAULT_PLAN.sampleEvery) * Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY) + 10 * tables.length;
   const batches = distributed ? children : chunks;
   const exact = g.methods.includes('exact') ? 1 : 0;
   const files = batches + FIXED_FILES;
@@ -163,15 +161,25 @@ const time = async (clock: Clock, n: number, q: () => Promise<unknown>) => {
 };
 
 /** Row estimates of every gate table, and a timed sample on the first table that has rows (a handful of queries). */
-export async function measureGates(spec: RunSpec, c: { source: SqlClient; target: SqlClient }, clock: Clock): Promise<{ tables: TableRows[]; sample: GateSample }> {
+/** Rows counted at most for a table without statistics (a few seconds of counting on Aurora). */
+export const COUNT_CAP = 10_000_000;
+
+export async function measureGates(
+  spec: RunSpec,
+  c: { source: SqlClient; target: SqlClient },
+  clock: Clock,
+  countCap = COUNT_CAP,
+): Promise<{ tables: TableRows[]; sample: GateSample }> {
   const g = spec.gates;
   const tables: TableRows[] = [];
   for (const t of g.tables) {
     const est = Number((await estimateRows(c.source, t.table)) ?? 0);
     if (est > 0) tables.push({ table: t.table, rows: est, from: 'catalog' });
     else {
-      const { rows } = await c.source.query(`SELECT count(*) AS n FROM ${quoteIdent(t.table, c.source.dialect)}`);
-      tables.push({ table: t.table, rows: Number(rows[0]?.n ?? 0), from: 'counted' });
+      // No statistics (a table never analyzed): counted, up to countCap rows so the count stays far inside the Data API's 45 s.
+      const { rows } = await c.source.query(`SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteIdent(t.table, c.source.dialect)} LIMIT ${countCap}) s`);
+      const n = Number(rows[0]?.n ?? 0);
+      tables.push({ table: t.table, rows: n, from: n >= countCap ? 'at least' : 'counted' });
     }
   }
   const first = g.tables.find((_, i) => tables[i]!.rows > 0) ?? g.tables[0];
@@ -205,7 +213,7 @@ const secs = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 
 export function renderEstimate(e: GateEstimate): string[] {
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   return [
-    `estimate (${e.platform}): ${n(e.rows)} rows in ${e.tables.length} table(s) (${e.tables.map((t) => `${t.table} ${n(t.rows)} ${t.from}`).join(', ')})`,
+    `estimate (${e.platform}): ${n(e.rows)} rows in ${e.tables.length} table(s) (${e.tables.map((t) => (t.from === 'at least' ? `${t.table} at least ${n(t.rows)} (counted up to there: no statistics; ANALYZE it)` : `${t.table} ${n(t.rows)} ${t.from}`)).join(', ')})`,
     `  sample: ${n(e.sample.rowsPerSecond)} rows/s a query and ${e.sample.callMs.toFixed(1)} ms a call, ${e.sample.concurrency} at once; key walk ${e.sample.walkMs.toFixed(1)} ms a step`,
     `  chunks: ${n(e.chunks)} of ~${n(e.chunkRows)} rows${e.distributed ? `, Distributed Map: ${n(e.childExecutions)} child executions of ${e.batchSize} chunks` : ', inline Map'}`,
     `  requests: ${n(e.stateTransitions)} state transitions, ${n(e.lambdaInvocations)} Lambda invocations (${n(e.lambdaGbSeconds)} GB-s), ${n(e.dataApiCalls)} Data API calls, ${n(e.s3.puts)} S3 PUT/LIST + ${n(e.s3.gets)} GET`,

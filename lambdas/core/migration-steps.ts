@@ -5,6 +5,7 @@
  */
 import type { Deps, SqlClient } from '../ports';
 import { errorMessage, MigrationStillRunning } from './errors';
+import { DATA_API_CALL_MS, INVOCATION_MARGIN_MS } from './states';
 import type { Migration } from './migrations';
 
 /** PostgreSQL statements that cannot run inside a transaction block: such a file runs statement by statement. */
@@ -51,10 +52,6 @@ const ALREADY = /already exists|Duplicate column name|Duplicate key name|Duplica
 
 /** How often a statement that outlived its Data API call is looked for among the running ones. */
 const OUTLIVING_POLL_MS = 1000;
-/** A Data API call returns within 45 s; a statement is sent only with that much of the invocation left, and this margin. */
-const DATA_API_CALL_MS = 45_000;
-/** What an invocation keeps for itself after waiting (history row, lease, step record). */
-const INVOCATION_MARGIN_MS = 30_000;
 
 /** The invocation's time left (Lambda's getRemainingTimeInMillis; locally the runner's function timeout). None: unbounded. */
 export type RemainingMs = () => number;

@@ -79,6 +79,12 @@ export type TaskKey = (typeof TASK_KEYS)[number];
 
 /** A stage function's timeout (Lambda's longest); the registry sizes the long stages with it and the spec checks budgets against it. */
 export const STAGE_FUNCTION_SECONDS = 900;
+/** The stage functions' memory (the CDK construct's default). */
+export const STAGE_FUNCTION_MEMORY_MB = 512;
+/** A Data API call returns within 45 s (ExecuteStatement's limit): work is started only with that much of an invocation left. */
+export const DATA_API_CALL_MS = 45_000;
+/** What an invocation keeps for itself after its work (history row, lease, step record, a checkpoint). */
+export const INVOCATION_MARGIN_MS = 30_000;
 
 /** A task's name in the stack: its construct ids (`${name}Function`, `${name}Logs`) and its substitution. */
 export const taskName = (key: TaskKey) => `${key[0]!.toUpperCase()}${key.slice(1)}`;

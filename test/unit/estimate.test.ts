@@ -4,7 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/commands';
-import { estimateGates, type GateSample, gateBatchSize, renderEstimate } from '../../lambdas/core/estimate';
+import { PGlite } from '@electric-sql/pglite';
+import { systemClock } from '../../lambdas/adapters/local/runtime';
+import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
+import { estimateGates, type GateSample, gateBatchSize, measureGates, renderEstimate } from '../../lambdas/core/estimate';
 import { PRICES } from '../../lambdas/core/prices';
 import { RunSpec } from '../../lambdas/core/spec';
 import { base } from '../support/spec-base';
@@ -51,6 +54,22 @@ describe('estimateGates', () => {
     const lines = renderEstimate(estimateGates(spec(), [{ table: 't', rows: 1_000_000, from: 'catalog' }], sample, 'aws'));
     expect(lines.join('\n')).toMatch(/cost: \$\d+\.\d+ orchestration .* prices us-east-1 read \d{4}-\d\d-\d\d/);
     expect(lines.join('\n')).toMatch(/time: \d+(\.\d)? (s|min|h) \(plan/);
+  });
+});
+
+describe('measureGates', () => {
+  it('counts a table without statistics only up to the cap (a count of 10^9 rows would outlast the Data API’s 45 s) and says so', async () => {
+    const db = await PGlite.create();
+    try {
+      const c = pgliteClient(db);
+      await c.query("CREATE TABLE t (id int PRIMARY KEY, v text)");
+      await c.query("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3000) g");
+      const { tables } = await measureGates(spec({ initialChunkRows: 100, maxConcurrency: 1 }), { source: c, target: c }, systemClock, 1000);
+      expect(tables).toEqual([{ table: 't', rows: 1000, from: 'at least' }]);
+      expect(renderEstimate(estimateGates(spec(), tables, sample, 'aws'))[0]).toContain('t at least 1,000 (counted up to there: no statistics; ANALYZE it)');
+    } finally {
+      await db.close();
+    }
   });
 });
 
