@@ -126,7 +126,7 @@ export async function benchScale(args: string[]): Promise<{ figures: Figure[]; r
   const wallPerChunk = (big.check * 1000 * lanes) / big.chunks;
   const perBillion = estimateGates(
     RunSpec.parse({ ...spec('model', 'postgres://sim'), gates: { methods: ['fast', 'exact'], tables: [{ table: 'items' }], maxConcurrency: MODEL_CONCURRENCY } }),
-    [{ table: 'items', rows: 1e9, from: 'catalog' }],
+    [{ table: 'items', rows: 1e9, from: 'catalog', ranged: true }],
     // The walk step is the chunk the model plans (about rowsPerSecond x chunkSeconds rows).
     { rowsPerSecond: model.rowsPerSecond, callMs: model.callMs + AWS_DATA_API_CALL_MS, walkMs: model.callMs + AWS_DATA_API_CALL_MS + (model.walkMsPer1000 * model.rowsPerSecond * 0.5) / 1000, rows: 5000, concurrency: MODEL_CONCURRENCY },
     'aws',

@@ -7,7 +7,7 @@
  */
 import type { Clock, SqlClient } from '../ports';
 import { estimateRows } from './compare/catalog';
-import { DEFAULT_PLAN } from './compare/chunks';
+import { DEFAULT_PLAN, denseIntegerKey, RANGE_SAMPLES } from './compare/chunks';
 import { checksumSql, countSqlFor } from './compare/checksum';
 import { keySelect, orderBy } from './compare/keys';
 import { buildTablePlan } from './compare/table-plan';
@@ -58,6 +58,8 @@ export interface TableRows {
   readonly rows: number;
   /** catalog: the statistics' estimate; counted: the table had none (never analyzed), so it was counted; at least: counted up to the cap (ANALYZE it for an estimate). */
   readonly from: 'catalog' | 'counted' | 'at least';
+  /** Planned by key ranges (one dense integer key, RANGE_SAMPLES timed samples) rather than walked chunk by chunk. */
+  readonly ranged?: boolean;
 }
 
 export interface GateEstimate {
@@ -109,13 +111,16 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const batchSize = distributed ? gateBatchSize(spec, itemBytes) : 1;
   const children = distributed ? Math.ceil(chunks / batchSize) : 0;
   const lanes = distributed ? (platform === 'local' ? Math.min(g.maxConcurrency, LOCAL_CHILD_CONCURRENCY) : g.maxConcurrency) : Math.min(g.maxConcurrency, INLINE_MAP);
-  const planS = (chunks * sample.walkMs) / 1000 + Math.ceil(chunks / DEFAULT_PLAN.sampleEvery) * queryS;
+  // A walked table: one key step per chunk and a timed sample every sampleEvery; a ranged one: RANGE_SAMPLES samples.
+  const walkedChunks = tables.reduce((n, t) => n + (t.ranged ? 0 : Math.ceil(t.rows / chunkRows) + 1), 0);
+  const planSamples = Math.ceil(walkedChunks / DEFAULT_PLAN.sampleEvery) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length;
+  const planS = (walkedChunks * sample.walkMs) / 1000 + planSamples * queryS;
   const planInvocations = Math.max(1, Math.ceil(planS / (STAGE_FUNCTION_SECONDS - GO_ON_MARGIN_MS / 1000)));
   const invocations = (distributed ? children : chunks) + planInvocations + 1;
   const checkS = (chunks * chunkS + (distributed ? children * CHILD_START_S : 0)) / lanes;
   const gbSeconds = FUNCTION_GB * (planS + chunks * chunkS + invocations * INVOCATION_OVERHEAD_S);
   const transitions = FIXED_TRANSITIONS + (distributed ? 2 * children : chunks) + planInvocations;
-  const dataApi = chunks * 2 * m + chunks + Math.ceil(chunks / DEFAULT_PLAN.sampleEvery) * Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY) + 10 * tables.length;
+  const dataApi = chunks * 2 * m + walkedChunks + planSamples * Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY) + 10 * tables.length;
   const batches = distributed ? children : chunks;
   const exact = g.methods.includes('exact') ? 1 : 0;
   const files = batches + FIXED_FILES;
@@ -174,7 +179,10 @@ export async function measureGates(
   const tables: TableRows[] = [];
   for (const t of g.tables) {
     const est = Number((await estimateRows(c.source, t.table)) ?? 0);
-    if (est > 0) tables.push({ table: t.table, rows: est, from: 'catalog' });
+    if (est > 0) {
+      const ranged = (await denseIntegerKey(c.source, await buildTablePlan(c, t)).catch(() => undefined)) !== undefined;
+      tables.push({ table: t.table, rows: est, from: 'catalog', ...(ranged ? { ranged } : {}) });
+    }
     else {
       // No statistics (a table never analyzed): counted, up to countCap rows so the count stays far inside the Data API's 45 s.
       const { rows } = await c.source.query(`SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteIdent(t.table, c.source.dialect)} LIMIT ${countCap}) s`);
@@ -213,7 +221,7 @@ const secs = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 
 export function renderEstimate(e: GateEstimate): string[] {
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   return [
-    `estimate (${e.platform}): ${n(e.rows)} rows in ${e.tables.length} table(s) (${e.tables.map((t) => (t.from === 'at least' ? `${t.table} at least ${n(t.rows)} (counted up to there: no statistics; ANALYZE it)` : `${t.table} ${n(t.rows)} ${t.from}`)).join(', ')})`,
+    `estimate (${e.platform}): ${n(e.rows)} rows in ${e.tables.length} table(s) (${e.tables.map((t) => (t.from === 'at least' ? `${t.table} at least ${n(t.rows)} (counted up to there: no statistics; ANALYZE it)` : `${t.table} ${n(t.rows)} ${t.from}${t.ranged ? ', planned by key ranges' : ''}`)).join(', ')})`,
     `  sample: ${n(e.sample.rowsPerSecond)} rows/s a query and ${e.sample.callMs.toFixed(1)} ms a call, ${e.sample.concurrency} at once; key walk ${e.sample.walkMs.toFixed(1)} ms a step`,
     `  chunks: ${n(e.chunks)} of ~${n(e.chunkRows)} rows${e.distributed ? `, Distributed Map: ${n(e.childExecutions)} child executions of ${e.batchSize} chunks` : ', inline Map'}`,
     `  requests: ${n(e.stateTransitions)} state transitions, ${n(e.lambdaInvocations)} Lambda invocations (${n(e.lambdaGbSeconds)} GB-s), ${n(e.dataApiCalls)} Data API calls, ${n(e.s3.puts)} S3 PUT/LIST + ${n(e.s3.gets)} GET`,

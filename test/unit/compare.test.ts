@@ -7,7 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
-import { planChunks } from '../../lambdas/core/compare/chunks';
+import { MIN_RANGE_DENSITY, planChunks, RANGE_SAMPLES } from '../../lambdas/core/compare/chunks';
 import { drillDown } from '../../lambdas/core/compare/drilldown';
 import { aggregateGates, checkGateBatch, planGates } from '../../lambdas/core/compare/stage';
 import { buildTablePlan, type TablePlan } from '../../lambdas/core/compare/table-plan';
@@ -74,6 +74,58 @@ describe('planChunks', () => {
     const rest = await planChunks(c, plan, steppingClock(), opts, { from: part });
     expect(rest.complete).toBe(true);
     expect(rest.chunks).toEqual(whole.chunks);
+  });
+});
+
+describe('planChunks by key ranges (a big table, one dense integer key)', () => {
+  /** The client, counting its statements. */
+  const counting = () => {
+    const seen: string[] = [];
+    const client: SqlClient = { ...c, query: (sql, params) => (seen.push(sql), c.query(sql, params)) };
+    return { client, seen };
+  };
+  const rowsIn = async (table: string, ch: { lo: readonly string[] | null; hi: readonly string[] | null }) =>
+    Number((await c.query(`SELECT count(*)::int AS n FROM ${table} WHERE ${ch.lo ? `id > ${ch.lo[0]}` : 'true'} AND ${ch.hi ? `id <= ${ch.hi[0]}` : 'true'}`)).rows[0]!.n);
+  const opts = { targetSeconds: 0.5, initialRows: 500, minRows: 100, maxRows: 1000, sampleEvery: 2, alpha: 1, rangeAboveRows: 1000 };
+
+  it('plans in a fixed number of statements whatever the rows, every row in one chunk, none over twice its target', async () => {
+    // 40,000 keys from 101, a quarter deleted in a block (density 0.75, uneven): what the walk would read row by row.
+    await c.query('CREATE TABLE big (id bigint PRIMARY KEY, v text)');
+    await c.query("INSERT INTO big SELECT g, 'v' || g FROM generate_series(101, 40100) g");
+    await c.query('DELETE FROM big WHERE id BETWEEN 20001 AND 30000');
+    await c.query('ANALYZE big');
+    const bigPlan = await buildTablePlan({ source: c, target: c }, { table: 'big' });
+    const { client, seen } = counting();
+    const out = await planChunks(client, bigPlan, steppingClock(), opts);
+    // The estimate, min and max, and RANGE_SAMPLES timed samples: no statement per chunk.
+    expect(seen.length).toBe(2 + RANGE_SAMPLES);
+    expect(out.complete).toBe(true);
+    expect(out.chunks.length).toBeGreaterThan(30);
+    expect(out.chunks[0]!.lo).toBeNull();
+    expect(out.chunks.at(-1)!.hi).toBeNull();
+    for (let i = 1; i < out.chunks.length; i++) expect(out.chunks[i]!.lo).toEqual(out.chunks[i - 1]!.hi);
+    let total = 0;
+    for (const ch of out.chunks) {
+      const n = await rowsIn('big', ch);
+      expect(n).toBeLessThanOrEqual(ch.estRows / MIN_RANGE_DENSITY);
+      total += n;
+    }
+    expect(total).toBe(30_000);
+  });
+
+  it('walks a sparse key (ranges could hold many times their target) and a table the catalog calls small', async () => {
+    await c.query('CREATE TABLE sparse (id bigint PRIMARY KEY, v text)');
+    await c.query("INSERT INTO sparse SELECT g * 10, 'v' || g FROM generate_series(1, 5000) g");
+    await c.query('ANALYZE sparse');
+    const sparsePlan = await buildTablePlan({ source: c, target: c }, { table: 'sparse' });
+    for (const rangeAboveRows of [1000, 10_000]) {
+      const { client, seen } = counting();
+      const out = await planChunks(client, sparsePlan, steppingClock(), { ...opts, rangeAboveRows });
+      expect(seen.filter((q) => q.includes('LIMIT 1 OFFSET')).length).toBe(out.chunks.length);
+      let total = 0;
+      for (const ch of out.chunks) total += await rowsIn('sparse', ch);
+      expect(total).toBe(5000);
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { main } from '../../cli/commands';
 import { PGlite } from '@electric-sql/pglite';
 import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
+import { RANGE_SAMPLES } from '../../lambdas/core/compare/chunks';
 import { estimateGates, type GateSample, gateBatchSize, measureGates, renderEstimate } from '../../lambdas/core/estimate';
 import { PRICES } from '../../lambdas/core/prices';
 import { RunSpec } from '../../lambdas/core/spec';
@@ -43,6 +44,16 @@ describe('estimateGates', () => {
     // 10^9 rows for well under a dollar of orchestration.
     expect(e.usd.orchestration).toBeLessThan(1);
     expect(e.dataApiCalls).toBeGreaterThan(4 * e.chunks);
+  });
+
+  it('a table planned by key ranges takes RANGE_SAMPLES timed samples to plan, where a walked one takes a key step per chunk', () => {
+    const walked = estimateGates(spec({ maxConcurrency: 16 }), [{ table: 't', rows: 1e9, from: 'catalog' }], sample, 'aws');
+    const ranged = estimateGates(spec({ maxConcurrency: 16 }), [{ table: 't', rows: 1e9, from: 'catalog', ranged: true }], sample, 'aws');
+    expect(ranged.chunks).toBe(walked.chunks);
+    // 10,205 chunks x 20 ms a step + a 0.5 s sample every 16 chunks: over 8 minutes; by ranges: 4 samples, 2 s.
+    expect(walked.seconds.plan).toBeGreaterThan(8 * 60);
+    expect(ranged.seconds.plan).toBeCloseTo(RANGE_SAMPLES * 0.5, 6);
+    expect(walked.dataApiCalls - ranged.dataApiCalls).toBeGreaterThan(walked.chunks);
   });
 
   it('locally a Distributed Map runs at most 8 children at once (the runner’s child concurrency)', () => {

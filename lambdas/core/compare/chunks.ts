@@ -6,6 +6,11 @@
  * as the gate will run chunks at once (the rate a chunk sees under that load).
  * The walk goes on from a saved point (`from`) and stops when told to (`stop`):
  * a plan too long for one invocation is kept as it grows and finished by the next.
+ *
+ * A big table keyed by one dense integer column is not walked: its chunks are key ranges of equal width, computed from
+ * min, max and the catalog's row estimate (planByRange), after a few timed samples. A unique integer key puts at most
+ * `width` rows in a range `width` wide, whatever the estimate says, so with density >= MIN_RANGE_DENSITY no chunk holds
+ * more than 1/MIN_RANGE_DENSITY times its target: O(1) queries plan 10^9 rows, where the walk reads every index entry.
  */
 import type { Clock, SqlClient } from '../../ports';
 import { quoteIdent } from '../sql-builders';
@@ -13,6 +18,7 @@ import type { TableChunk } from './keys';
 import { keySelect, orderBy, rangePredicate } from './keys';
 import { checksumSql, countSqlFor } from './checksum';
 import type { TablePlan } from './table-plan';
+import { estimateRows } from './catalog';
 
 export interface PlannedChunk extends TableChunk {
   /** Rows the planner expects (the step it walked); the last chunk may hold fewer. */
@@ -32,7 +38,16 @@ export interface PlanOptions {
   readonly sampleWith?: 'exact' | 'fast';
   /** The timed query runs this many times at once (the gate's concurrency); default 1. */
   readonly concurrency?: number;
+  /** Plan by key ranges (no walk) when the catalog estimates more rows than this and the key is one dense integer; default RANGE_ABOVE_ROWS. */
+  readonly rangeAboveRows?: number;
 }
+
+/** Walking 10^6 rows costs about a second (docs/scale.md); above it a dense integer key is planned by ranges. */
+export const RANGE_ABOVE_ROWS = 1_000_000;
+/** Rows per key value below which a key is too sparse to plan by ranges (a range could hold 1/density times its target). */
+export const MIN_RANGE_DENSITY = 0.5;
+/** Timed samples of a range plan, spread over the key (the walk times one chunk in `sampleEvery` as it goes). */
+export const RANGE_SAMPLES = 4;
 
 /** Timed samples kept with a plan: the latest this many (a plan of 10^5 chunks would otherwise carry thousands to every reader). */
 export const KEPT_SAMPLES = 64;
@@ -66,13 +81,16 @@ export async function planChunks(
   opts: PlanOptions = DEFAULT_PLAN,
   walk: { from?: PlanProgress; stop?: () => boolean } = {},
 ): Promise<PlanResult> {
+  if (!walk.from) {
+    const ranged = await planByRange(client, plan, clock, opts);
+    if (ranged) return ranged;
+  }
   const t = quoteIdent(plan.table, client.dialect);
   const chunks: PlannedChunk[] = [...(walk.from?.chunks ?? [])];
   const samples: PlanSample[] = [...(walk.from?.samples ?? [])];
   let step = walk.from?.step ?? opts.initialRows;
   let rate: number | null = walk.from?.rate ?? null;
   let lo: readonly string[] | null = chunks.at(-1)?.hi ?? null;
-  const concurrency = Math.max(1, opts.concurrency ?? 1);
   for (let i = chunks.length; ; i++) {
     if (walk.stop?.()) return { chunks, samples, step, rate, complete: false };
     const where = lo ? rangePredicate(plan, 'source', { lo, hi: null }) : { sql: '1 = 1', params: {} };
@@ -85,17 +103,79 @@ export async function planChunks(
     chunks.push(chunk);
     if (!hi) break;
     if (i % opts.sampleEvery === 0) {
-      const started = clock.now().getTime();
-      const sql = opts.sampleWith === 'fast' ? countSqlFor(plan, 'source', chunk) : checksumSql(plan, 'source', chunk);
-      await Promise.all(Array.from({ length: concurrency }, () => client.query(sql.sql, sql.params)));
-      const ms = Math.max(1, clock.now().getTime() - started);
-      const sampleRate = (step * 1000) / ms;
-      samples.push({ rows: step, ms, rowsPerSecond: Math.round(sampleRate) });
+      const sample = await timeChunk(client, plan, clock, opts, chunk, step);
+      samples.push(sample);
       if (samples.length > KEPT_SAMPLES) samples.shift();
-      rate = rate === null ? sampleRate : opts.alpha * sampleRate + (1 - opts.alpha) * rate;
-      step = Math.round(Math.min(opts.maxRows, Math.max(opts.minRows, rate * opts.targetSeconds)));
+      rate = rate === null ? sample.rowsPerSecond : opts.alpha * sample.rowsPerSecond + (1 - opts.alpha) * rate;
+      step = stepFor(rate, opts);
     }
     lo = hi;
   }
+  return { chunks, samples, step, rate, complete: true };
+}
+
+const stepFor = (rate: number, opts: PlanOptions) => Math.round(Math.min(opts.maxRows, Math.max(opts.minRows, rate * opts.targetSeconds)));
+
+/** Time the gate's query on one chunk, run as many times at once as the gate runs chunks; `rows` when the query does not count them. */
+async function timeChunk(client: SqlClient, plan: TablePlan, clock: Clock, opts: PlanOptions, chunk: TableChunk, rows: number): Promise<PlanSample> {
+  const started = clock.now().getTime();
+  const sql = opts.sampleWith === 'fast' ? countSqlFor(plan, 'source', chunk) : checksumSql(plan, 'source', chunk);
+  const results = await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, () => client.query(sql.sql, sql.params)));
+  const ms = Math.max(1, clock.now().getTime() - started);
+  const counted = Number(results[0]?.rows[0]?.n);
+  const n = Number.isFinite(counted) ? counted : rows;
+  return { rows: n, ms, rowsPerSecond: Math.round((n * 1000) / ms) };
+}
+
+/** A key planned by ranges: one integer column, more rows than `rangeAboveRows` by the catalog, at least MIN_RANGE_DENSITY rows per key value. */
+export async function denseIntegerKey(
+  client: SqlClient,
+  plan: TablePlan,
+  rangeAboveRows = RANGE_ABOVE_ROWS,
+): Promise<{ min: bigint; span: bigint; density: number } | undefined> {
+  if (plan.key.length !== 1 || plan.key[0]!.kind !== 'int') return undefined;
+  const estimate = Number((await estimateRows(client, plan.table)) ?? 0);
+  if (!(estimate > rangeAboveRows)) return undefined;
+  const col = quoteIdent(plan.key[0]!.name, client.dialect);
+  const asText = (e: string) => (client.dialect === 'postgres' ? `(${e})::text` : `CAST(${e} AS CHAR)`);
+  const { rows } = await client.query(`SELECT ${asText(`min(${col})`)} AS lo, ${asText(`max(${col})`)} AS hi FROM ${quoteIdent(plan.table, client.dialect)}`);
+  if (rows[0]?.lo === null || rows[0]?.lo === undefined) return undefined;
+  const min = BigInt(String(rows[0].lo));
+  const span = BigInt(String(rows[0].hi)) - min + 1n;
+  const density = Math.min(1, estimate / Number(span));
+  return density < MIN_RANGE_DENSITY ? undefined : { min, span, density };
+}
+
+/**
+ * Chunks of equal key width for one dense integer key: min and max by the index, the row estimate from the catalog,
+ * RANGE_SAMPLES timed chunks spread over the key, then every boundary computed. Undefined (walk instead) for a small,
+ * sparse, composite or non-integer key, or a table the catalog has no estimate for.
+ */
+export async function planByRange(client: SqlClient, plan: TablePlan, clock: Clock, opts: PlanOptions): Promise<PlanResult | undefined> {
+  const dense = await denseIntegerKey(client, plan, opts.rangeAboveRows);
+  if (!dense) return undefined;
+  const { min, span, density } = dense;
+  const widthFor = (rowsWanted: number) => BigInt(Math.max(1, Math.round(rowsWanted / density)));
+  const samples: PlanSample[] = [];
+  let step = opts.initialRows;
+  let rate: number | null = null;
+  for (let s = 0; s < RANGE_SAMPLES; s++) {
+    const at = min - 1n + (span * BigInt(s)) / BigInt(RANGE_SAMPLES);
+    const chunk: TableChunk = { table: plan.table, index: -1, lo: [String(at)], hi: [String(at + widthFor(step))] };
+    const sample = await timeChunk(client, plan, clock, opts, chunk, step);
+    if (sample.rows === 0) continue; // a gap in the key says nothing of the rate
+    samples.push(sample);
+    rate = rate === null ? sample.rowsPerSecond : opts.alpha * sample.rowsPerSecond + (1 - opts.alpha) * rate;
+    step = stepFor(rate, opts);
+  }
+  const width = widthFor(step);
+  const count = Number((span + width - 1n) / width);
+  const chunks: PlannedChunk[] = Array.from({ length: count }, (_, i) => ({
+    table: plan.table,
+    index: i,
+    lo: i === 0 ? null : [String(min - 1n + BigInt(i) * width)],
+    hi: i === count - 1 ? null : [String(min - 1n + BigInt(i + 1) * width)],
+    estRows: step,
+  }));
   return { chunks, samples, step, rate, complete: true };
 }
