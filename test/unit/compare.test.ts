@@ -81,7 +81,11 @@ describe('planChunks by key ranges (a big table, one dense integer key)', () => 
   /** The client, counting its statements. */
   const counting = () => {
     const seen: string[] = [];
-    const client: SqlClient = { ...c, query: (sql, params) => (seen.push(sql), c.query(sql, params)) };
+    const client: SqlClient = { ...c, query: (sql, params) => {
+        seen.push(sql);
+        return c.query(sql, params);
+      },
+    };
     return { client, seen };
   };
   const rowsIn = async (table: string, ch: { lo: readonly string[] | null; hi: readonly string[] | null }) =>
