@@ -63,8 +63,13 @@ async function run(chunks: number, model: LatencyModel) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cutline-scale-'));
   let peak = 0;
   let live = 0;
+  // The state the run is in, and the most heap in use seen in each (where a peak comes from).
+  let state = '';
+  const heapByState = new Map<string, number>();
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    heapByState.set(state, Math.max(heapByState.get(state) ?? 0, m.heapUsed + m.arrayBuffers));
   }, 200);
   const t0 = Date.now();
   try {
@@ -78,6 +83,7 @@ async function run(chunks: number, model: LatencyModel) {
       out: (l) => {
         if (/GO|NO_GO|gates: \d+ chunks planned/.test(l)) log(`  ${l.trim()}`);
         // At each state the run enters: what it still holds after a full collection (its live heap).
+        if (/^> /.test(l)) state = l.slice(2).trim().split(/\s/)[0] ?? '';
         if (gc && /^> /.test(l)) {
           gc();
           live = Math.max(live, process.memoryUsage().heapUsed);
@@ -88,6 +94,8 @@ async function run(chunks: number, model: LatencyModel) {
     if (r.outcome !== 'GO') throw new Error(`scale run of ${chunks} chunks ended ${r.outcome}: ${r.reason}`);
     const gates = JSON.parse(await readFile(path.join(r.evidenceDir, '07_gates.json'), 'utf8')) as { details: { scale?: { actual: { planSeconds: number; checkSeconds: number; chunks: number } } } };
     const actual = gates.details.scale!.actual;
+    const top = [...heapByState].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    log(`  most heap in use by state: ${top.map(([k, v]) => `${k} ${Math.round(v / 2 ** 20)} MiB`).join(', ')}`);
     return { chunks: actual.chunks, wall, plan: actual.planSeconds, check: actual.checkSeconds, peak, live, db };
   } finally {
     clearInterval(sampler);

@@ -7,7 +7,7 @@ import { type ActionDeps, type ActionWaiting, runRollback } from './actions';
 import { signRoot } from './signature';
 import { classify, type ClassifyOutcome } from './decision';
 import { errorMessage } from './errors';
-import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, type StepRecord, stepRecord, isUnlisted } from './evidence';
+import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, type StepRecord, stepRecord, isUnlisted, listEvidence } from './evidence';
 import { type AttemptRecord, readAttempts } from './attempts';
 import type { EndState, StageState } from './payloads';
 import { releaseRunLease } from './lease';
@@ -201,8 +201,8 @@ export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutc
     canonicalJson(stepRecord({ step: 'summary', command: 'summary', owner: w.owner, now: deps.clock.now(), result: go ? 'PASS' : 'FAIL', details: { outcome: go ? 'GO' : 'NO_GO', classification, reason, attempts: attempts.length } })),
     'application/json',
   );
-  // Listed (and hashed) once; what Summary writes after that is added from the digests its own puts return.
-  const files = new Map((await deps.evidence.list(`${w.runId}/`)).map((f) => [f.key, f]));
+  // Listed once, each file read at most once (none a digest ledger names); what Summary writes after that is added from the digests its own puts return.
+  const files = new Map((await listEvidence(deps.evidence, `${w.runId}/`)).map((f) => [f.key, f]));
   const put = async (name: string, body: string, type: string) => {
     const o = await deps.evidence.put(`${w.runId}/${name}`, body, type);
     files.set(o.key, o);

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EvidenceObject, EvidenceStore, Signer } from '../ports';
+import { mapLimit } from './concurrency';
 import { EVIDENCE_STEPS, manifestKey, type RecordedStep } from './evidence-layout';
 import { type RootSignature, signRoot } from './signature';
 
@@ -117,6 +118,52 @@ export interface ManifestProblem {
  * Files a run keeps beside its manifest but outside it: the manifest itself, and the local runner's execution
  * histories (written after Summary, and kept by Step Functions, not the bucket, in AWS).
  */
+/**
+ * A digest ledger (`<name>.digests.jsonl`, one `{key, sha256, size}` line per file): the digests a stage took of files as
+ * it read or wrote them. listEvidence seals those files from it instead of reading each again.
+ */
+export const DIGESTS_SUFFIX = '.digests.jsonl';
+
+export const renderDigests = (objects: readonly EvidenceObject[]) => objects.map((o) => `${JSON.stringify({ key: o.key, sha256: o.sha256, size: o.size })}\n`).join('');
+
+/** Readers at once when a file has to be read to be hashed. */
+const HASH_READERS = 16;
+
+/**
+ * Every file under the prefix with its SHA-256, each read once at most: one listing (keys), the ledgers read, and only the
+ * files no ledger names read and hashed. A file a ledger names but that changed after is sealed with the ledger's digest,
+ * so verify reports it changed: the manifest holds what the stage that decided on it saw.
+ */
+export async function listEvidence(store: Pick<EvidenceStore, 'keys' | 'get'>, prefix: string): Promise<EvidenceObject[]> {
+  const keys = await store.keys(prefix);
+  const known = new Map<string, EvidenceObject>();
+  const read = async (key: string): Promise<EvidenceObject | undefined> => {
+    const body = await store.get(key);
+    if (!body) return undefined;
+    const o = { key, sha256: sha256Hex(body), size: body.length };
+    if (key.endsWith(DIGESTS_SUFFIX))
+      for (const line of Buffer.from(body).toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        const d = JSON.parse(line) as EvidenceObject;
+        if (typeof d.key === 'string' && typeof d.sha256 === 'string' && typeof d.size === 'number' && !known.has(d.key)) known.set(d.key, d);
+      }
+    return o;
+  };
+  const ledgers = await mapLimit(
+    keys.filter((k) => k.endsWith(DIGESTS_SUFFIX)),
+    HASH_READERS,
+    read,
+  );
+  const own = new Map(ledgers.filter((o): o is EvidenceObject => o !== undefined).map((o) => [o.key, o]));
+  const rest = await mapLimit(
+    keys.filter((k) => !own.has(k) && !known.has(k)),
+    HASH_READERS,
+    read,
+  );
+  const hashed = new Map(rest.filter((o): o is EvidenceObject => o !== undefined).map((o) => [o.key, o]));
+  return keys.map((k) => own.get(k) ?? hashed.get(k) ?? known.get(k)).filter((o): o is EvidenceObject => o !== undefined);
+}
+
 export function isUnlisted(file: string): boolean {
   return file === 'manifest.json' || file === 'execution-history.jsonl' || file.startsWith('execution-history/');
 }

@@ -12,7 +12,7 @@ import { decide } from './decision';
 
 import { BackfillFailed, EnvironmentBlocked, MigrationFailed, SpecInvalid } from './errors';
 
-import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
+import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from './evidence';
 import { isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
 
 import { applyMigrations, expandFiles, loadMigrations, type Migration } from './migrations';
@@ -302,8 +302,9 @@ export async function gatesStage(s: StageState, deps: Deps) {
     await renewLease(s, deps);
     const verify = required(s.results, 'verify', 'Gates');
     const counts = fastGate(verify.tables, s.spec.gates.fast);
-    const sink: GateSink = { chunkLines: [] };
+    const sink: GateSink = { chunkLines: [], digests: [] };
     const tables = await aggregateGates(s.spec, deps, sink);
+    if (sink.digests!.length) await deps.evidence.put(gateKey(s.spec.runId, `chunks${DIGESTS_SUFFIX}`), renderDigests(sink.digests!), 'application/x-ndjson');
     await deps.evidence.put(gateKey(s.spec.runId, 'report.json'), canonicalJson(tables), 'application/json');
     // Every check of every chunk, one JSON line each: the full per-chunk data, in one file beside the per-table report.
     if (sink.chunkLines!.length) await deps.evidence.put(gateKey(s.spec.runId, 'chunks.jsonl'), `${sink.chunkLines!.join('\n')}\n`, 'application/x-ndjson');

@@ -1,6 +1,8 @@
 /** Evidence: the manifest and its addenda, and a summary.md inert to what people type. */
 import { describe, expect, it } from 'vitest';
-import { buildManifest } from '../../lambdas/core/evidence';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { buildManifest, DIGESTS_SUFFIX, listEvidence, renderDigests, sha256Hex, verifyManifest } from '../../lambdas/core/evidence';
+import { tempDir } from '../support/local-run';
 
 describe('manifest', () => {
   it('chains every file: changing one changes every later link and the root', () => {
@@ -14,6 +16,34 @@ describe('manifest', () => {
     ]);
     expect(a.files[1]!.chain).not.toBe(b.files[1]!.chain);
     expect(a.root).not.toBe(b.root);
+  });
+});
+
+describe('listEvidence: every file hashed, none read twice', () => {
+  it('files a digest ledger names are sealed from it unread; the rest are read once; a named file changed after is caught by verify', async () => {
+    const store = new FsEvidenceStore(await tempDir());
+    const a = await store.put('r/07_gates/chunks/t/000000.jsonl', 'a\n');
+    const b = await store.put('r/07_gates/chunks/t/000120.jsonl', 'b\n');
+    await store.put(`r/07_gates/chunks${DIGESTS_SUFFIX}`, renderDigests([a, b]));
+    const other = await store.put('r/01_preflight.json', '{}\n');
+    const got: string[] = [];
+    const counting = {
+      keys: (p: string) => store.keys(p),
+      get: (k: string) => {
+        got.push(k);
+        return store.get(k);
+      },
+    };
+    const listed = await listEvidence(counting, 'r/');
+    expect(got.sort()).toEqual([`r/07_gates/chunks${DIGESTS_SUFFIX}`, 'r/01_preflight.json'].sort());
+    expect(listed.map((o) => o.key)).toEqual(await store.keys('r/'));
+    expect(listed.find((o) => o.key === a.key)).toEqual({ key: a.key, sha256: sha256Hex('a\n'), size: 2 });
+    expect(listed.find((o) => o.key === other.key)?.sha256).toBe(sha256Hex('{}\n'));
+    // Sealed from the ledger, then changed: the manifest holds what the gate read, and verify says the file changed.
+    const manifest = buildManifest('r', listed.map((o) => ({ file: o.key.slice(2), sha256: o.sha256, size: o.size })));
+    await store.put(a.key, 'edited\n');
+    const now = new Map((await store.list('r/')).map((o) => [o.key.slice(2), o.sha256]));
+    expect(verifyManifest(manifest, now).map((p) => [p.file, p.problem])).toEqual([['07_gates/chunks/t/000000.jsonl', 'changed']]);
   });
 });
 

@@ -5,10 +5,10 @@
  * checkpoint and decides per table: PASS, FAIL or INCONCLUSIVE.
  */
 import { gateKey } from '../evidence-layout';
-import type { Deps, EvidenceStore, SqlClient } from '../../ports';
+import type { Deps, EvidenceObject, EvidenceStore, SqlClient } from '../../ports';
 import { errorMessage, WorkStillRunning } from '../errors';
 import { estimateGates, type GateEstimate, GO_ON_MARGIN_MS, MAX_SAMPLE_CONCURRENCY, measureGates } from '../estimate';
-import { canonicalJson, readEvidenceJson } from '../evidence';
+import { canonicalJson, readEvidenceJson, sha256Hex } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
 import { DEFAULT_PLAN, type PlanProgress, type PlanSample, type PlanResult, planChunks } from './chunks';
@@ -292,6 +292,8 @@ export interface GateSink {
   planned?: GatePlanFile;
   lastFinishedUtc?: string;
   readonly chunkLines?: string[];
+  /** Each checkpoint file as it was read (its digest for the manifest: Summary does not read it again). */
+  readonly digests?: EvidenceObject[];
 }
 
 /** One method's totals over a table's chunks. */
@@ -333,7 +335,9 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
   const totals = new Map<string, Totals>();
   const counted = new Set<string>();
   for (const key of await deps.evidence.keys(gateKey(spec.runId, 'chunks/'))) {
-    for (const cp of parseLines<Checkpoint>(await deps.evidence.get(key))) {
+    const body = await deps.evidence.get(key);
+    if (body) seen.digests?.push({ key, sha256: sha256Hex(body), size: body.length });
+    for (const cp of parseLines<Checkpoint>(body)) {
       const id = itemId(cp);
       if (!planned.has(id) || counted.has(id)) continue;
       counted.add(id);
