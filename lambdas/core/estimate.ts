@@ -93,6 +93,15 @@ export function gateBatchSize(spec: RunSpec, maxItemBytes: number): number {
   return Math.max(1, Math.min(bySeconds, byBytes));
 }
 
+/** Chunk queries at once on each side: the inline Map's maxConcurrency, or the Distributed Map's children. */
+export const gateLanes = (spec: RunSpec, distributed: boolean) => (distributed ? spec.gates.distributedConcurrency : spec.gates.maxConcurrency);
+
+/** The planner's timed sample runs as many copies at once as the gate will run chunks (at most MAX_SAMPLE_CONCURRENCY). */
+export const sampleConcurrency = (spec: RunSpec, distributed: boolean) => Math.min(gateLanes(spec, distributed), MAX_SAMPLE_CONCURRENCY);
+
+/** Before the sample: the rows at the initial chunk size would take the Distributed Map (the sample then runs at its concurrency). */
+export const likelyDistributed = (spec: RunSpec, rows: number) => Math.ceil(rows / spec.gates.initialChunkRows) > spec.gates.distributedAbove;
+
 /** The model (docs/scale.md): pure, so the bench and the tests run it on any numbers. */
 export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sample: GateSample, platform: 'aws' | 'local'): GateEstimate {
   const g = spec.gates;
@@ -110,7 +119,7 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const itemBytes = 60 + 2 * 24;
   const batchSize = distributed ? gateBatchSize(spec, itemBytes) : 1;
   const children = distributed ? Math.ceil(chunks / batchSize) : 0;
-  const lanes = distributed ? (platform === 'local' ? Math.min(g.maxConcurrency, LOCAL_CHILD_CONCURRENCY) : g.maxConcurrency) : Math.min(g.maxConcurrency, INLINE_MAP);
+  const lanes = distributed ? (platform === 'local' ? Math.min(g.distributedConcurrency, LOCAL_CHILD_CONCURRENCY) : g.distributedConcurrency) : Math.min(g.maxConcurrency, INLINE_MAP);
   // A walked table: one key step per chunk and a timed sample every sampleEvery; a ranged one: RANGE_SAMPLES samples.
   const walkedChunks = tables.reduce((n, t) => n + (t.ranged ? 0 : Math.ceil(t.rows / chunkRows) + 1), 0);
   const planSamples = Math.ceil(walkedChunks / DEFAULT_PLAN.sampleEvery) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length;
@@ -120,7 +129,7 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const checkS = (chunks * chunkS + (distributed ? children * CHILD_START_S : 0)) / lanes;
   const gbSeconds = FUNCTION_GB * (planS + chunks * chunkS + invocations * INVOCATION_OVERHEAD_S);
   const transitions = FIXED_TRANSITIONS + (distributed ? 2 * children : chunks) + planInvocations;
-  const dataApi = chunks * 2 * m + walkedChunks + planSamples * Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY) + 10 * tables.length;
+  const dataApi = chunks * 2 * m + walkedChunks + planSamples * sampleConcurrency(spec, distributed) + 10 * tables.length;
   const batches = distributed ? children : chunks;
   const exact = g.methods.includes('exact') ? 1 : 0;
   const files = batches + FIXED_FILES;
@@ -191,7 +200,7 @@ export async function measureGates(
     }
   }
   const first = g.tables.find((_, i) => tables[i]!.rows > 0) ?? g.tables[0];
-  const concurrency = Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY);
+  const concurrency = sampleConcurrency(spec, likelyDistributed(spec, tables.reduce((n, t) => n + t.rows, 0)));
   const step = Math.max(1, Math.min(g.initialChunkRows, g.maxChunkRows));
   if (!first) return { tables, sample: { rowsPerSecond: 1, callMs: 0, walkMs: 0, rows: 0, concurrency } };
   const plan = await buildTablePlan(c, first);

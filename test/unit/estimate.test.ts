@@ -46,6 +46,17 @@ describe('estimateGates', () => {
     expect(e.dataApiCalls).toBeGreaterThan(4 * e.chunks);
   });
 
+  it('the Distributed Map runs distributedConcurrency children (16 by default), the inline Map maxConcurrency (4)', () => {
+    const big = [{ table: 't', rows: 1e9, from: 'catalog' as const }];
+    const small = [{ table: 't', rows: 1e6, from: 'catalog' as const }];
+    expect(estimateGates(spec(), big, sample, 'aws').lanes).toBe(16);
+    expect(estimateGates(spec(), small, sample, 'aws').lanes).toBe(4);
+    expect(estimateGates(spec({ distributedConcurrency: 64 }), big, sample, 'aws').lanes).toBe(64);
+    // 16 lanes check 10^9 rows four times as fast as the inline default would.
+    const four = estimateGates(spec({ distributedConcurrency: 4 }), big, sample, 'aws');
+    expect(four.seconds.check / estimateGates(spec(), big, sample, 'aws').seconds.check).toBeCloseTo(4, 1);
+  });
+
   it('a table planned by key ranges takes RANGE_SAMPLES timed samples to plan, where a walked one takes a key step per chunk', () => {
     const walked = estimateGates(spec({ maxConcurrency: 16 }), [{ table: 't', rows: 1e9, from: 'catalog' }], sample, 'aws');
     const ranged = estimateGates(spec({ maxConcurrency: 16 }), [{ table: 't', rows: 1e9, from: 'catalog', ranged: true }], sample, 'aws');

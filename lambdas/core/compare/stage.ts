@@ -7,7 +7,7 @@
 import { gateKey } from '../evidence-layout';
 import type { Deps, EvidenceObject, EvidenceStore, SqlClient } from '../../ports';
 import { errorMessage, WorkStillRunning } from '../errors';
-import { estimateGates, type GateEstimate, GO_ON_MARGIN_MS, MAX_SAMPLE_CONCURRENCY, measureGates } from '../estimate';
+import { estimateGates, type GateEstimate, GO_ON_MARGIN_MS, measureGates, sampleConcurrency } from '../estimate';
 import { canonicalJson, readEvidenceJson, sha256Hex } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
@@ -46,8 +46,8 @@ export interface GatePlanFile {
 const estimateKey = (runId: string) => gateKey(runId, 'estimate.json');
 
 /** The estimate made before planning (docs/scale.md's model on a timed sample), once per run; none when it cannot be made. */
-async function keepEstimate(spec: RunSpec, deps: Deps, platform: 'aws' | 'local'): Promise<{ started_utc: string } | undefined> {
-  const kept = await readJson<{ started_utc: string }>(deps, estimateKey(spec.runId));
+async function keepEstimate(spec: RunSpec, deps: Deps, platform: 'aws' | 'local'): Promise<{ started_utc: string; distributed?: boolean } | undefined> {
+  const kept = await readJson<{ started_utc: string; distributed?: boolean }>(deps, estimateKey(spec.runId));
   if (kept) return kept;
   const started_utc = deps.clock.now().toISOString();
   try {
@@ -101,6 +101,8 @@ export async function planGates(
   const g = spec.gates;
   const timeUp = () => remainingMs !== undefined && remainingMs() < GO_ON_MARGIN_MS;
   const estimate = spec.target && g.tables.length ? await keepEstimate(spec, deps, platform) : undefined;
+  // Chunks are sized under the concurrency the gate will run them at: the estimate's fan-out, or a guess from the catalog.
+  const distributedLikely = estimate?.distributed === true;
   if (spec.target) {
     const c = clients(spec, deps);
     for (const opts of g.tables) {
@@ -128,7 +130,7 @@ export async function planGates(
               maxRows: g.maxChunkRows,
               minRows: Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows),
               sampleWith: g.methods.includes('exact') ? 'exact' : 'fast',
-              concurrency: Math.min(g.maxConcurrency, MAX_SAMPLE_CONCURRENCY),
+              concurrency: sampleConcurrency(spec, distributedLikely),
             },
             { ...(from ? { from } : {}), stop: () => ++page > Math.max(PLAN_PAGE, from?.chunks.length ?? 0) || timeUp() },
           );
