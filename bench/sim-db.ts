@@ -88,7 +88,7 @@ export class SimDatabase {
       const key = lo + offset + 1;
       return { rows: key <= this.rows ? [{ k0: String(key) }] : [], ms: (offset / 1000) * this.model.walkMsPer1000 };
     }
-    if (/^SELECT min\(/.test(q)) return { rows: [{ lo: '1', hi: String(this.rows) }], ms: (2 * 1000) / this.model.rowsPerSecond };
+    if (/^SELECT \(?min\(/.test(q)) return { rows: [{ lo: '1', hi: String(this.rows) }], ms: (2 * 1000) / this.model.rowsPerSecond };
     if (/count\(\*\)/.test(q)) {
       const { lo, hi } = this.range(q, p);
       const n = Math.max(0, hi - lo);

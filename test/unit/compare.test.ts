@@ -14,6 +14,7 @@ import { buildTablePlan, type TablePlan } from '../../lambdas/core/compare/table
 import { RunSpec } from '../../lambdas/core/spec';
 import type { Clock, Deps, SqlClient } from '../../lambdas/ports';
 import { tempDir } from '../support/local-run';
+import { SimDatabase } from '../../bench/sim-db';
 import { base } from '../support/spec-base';
 
 /** Every now() is 100 ms after the previous one: each timed sample takes 100 ms. */
@@ -130,6 +131,28 @@ describe('planChunks by key ranges (a big table, one dense integer key)', () => 
       for (const ch of out.chunks) total += await rowsIn('sparse', ch);
       expect(total).toBe(5000);
     }
+  });
+});
+
+describe('planGates past 125,000 chunks', () => {
+  it('plans a 3,000,000-row table in 10-row chunks by key ranges: 300,000 chunks (the last open-ended), every one in items.json once', async () => {
+    // The simulated database of the scale bench, with no latency: what is measured is the plan, not the database.
+    const db = new SimDatabase(3_000_000, { callMs: 0, rowsPerSecond: 1e12, walkMsPer1000: 0 });
+    const evidence = new FsEvidenceStore(await tempDir());
+    const spec = RunSpec.parse({
+      ...base,
+      runId: 'plan-big',
+      source: { engine: 'postgres', url: 'postgres://sim/src' },
+      target: { engine: 'postgres', url: 'postgres://sim/dst' },
+      gates: { methods: ['fast', 'exact'], tables: [{ table: 'items' }], initialChunkRows: 10, maxChunkRows: 10 },
+    });
+    const deps = { sql: () => db.client('sim'), evidence, clock: steppingClock(), progress: () => {}, logger: { info() {}, warn() {}, error() {} } } as never as Deps;
+    const { items, file } = await planGates(spec, deps);
+    expect(file.tables.map((t) => t.error)).toEqual([undefined]);
+    expect(items).toHaveLength(300_000);
+    expect([items[0]!.lo, items.at(-1)!.hi]).toEqual([null, null]);
+    const kept = JSON.parse(Buffer.from((await evidence.get('plan-big/07_gates/items.json'))!).toString()) as { index: number }[];
+    expect(kept.map((i) => i.index)).toEqual(items.map((_, i) => i));
   });
 });
 

@@ -109,7 +109,7 @@ export async function planGates(
       const done = await readJson<TablePlanFile>(deps, tablePlanKey(spec.runId, opts.table));
       if (done) {
         const { items: its, ...t } = done;
-        items.push(...its);
+        for (const it of its) items.push(it); // not push(...its): past ~125,000 arguments the call overflows the stack
         tables.push(t);
         continue;
       }
@@ -144,7 +144,7 @@ export async function planGates(
         const its: TableChunk[] = planned.chunks.map((ch) => ({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi }));
         const t: PlannedTable = { table: opts.table, plan, chunks: its.length, estimateRows: await estimateRows(c.source, opts.table), samples: planned.samples };
         await deps.evidence.put(tablePlanKey(spec.runId, opts.table), `${JSON.stringify({ ...t, items: its })}\n`, 'application/json');
-        items.push(...its);
+        for (const it of its) items.push(it); // not push(...its): past ~125,000 arguments the call overflows the stack
         tables.push(t);
         deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${its.length} chunks` });
       } catch (e) {
@@ -331,18 +331,24 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
   const g = spec.gates;
   const reports: TableReport[] = [];
   // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once.
-  const items = (await readJson<TableChunk[]>(deps, gateKey(spec.runId, 'items.json'))) ?? [];
-  const planned = new Set(items.map((i) => itemId(i)));
+  // The plan's chunks by table and index, and a byte per chunk once counted (no set of keys as text: flat per chunk).
+  const planned = new Map<string, TableChunk[]>();
+  for (const i of (await readJson<TableChunk[]>(deps, gateKey(spec.runId, 'items.json'))) ?? []) {
+    const t = planned.get(i.table) ?? [];
+    planned.set(i.table, t);
+    t[i.index] = i;
+  }
+  const counted = new Map([...planned].map(([t, chunks]) => [t, new Uint8Array(chunks.length)]));
   // Each check is folded into its table's totals as it is read: memory holds totals and named keys, not the checks.
   const totals = new Map<string, Totals>();
-  const counted = new Set<string>();
   for (const key of await deps.evidence.keys(gateKey(spec.runId, 'chunks/'))) {
     const body = await deps.evidence.get(key);
     if (body) seen.digests?.push({ key, sha256: sha256Hex(body), size: body.length });
     for (const cp of parseLines<Checkpoint>(body)) {
-      const id = itemId(cp);
-      if (!planned.has(id) || counted.has(id)) continue;
-      counted.add(id);
+      const item = Number.isInteger(cp.index) ? planned.get(cp.table)?.[cp.index] : undefined;
+      const done = counted.get(cp.table);
+      if (!item || !done || done[cp.index] || itemId(item) !== itemId(cp)) continue;
+      done[cp.index] = 1;
       if (!seen.lastFinishedUtc || cp.finished_utc > seen.lastFinishedUtc) seen.lastFinishedUtc = cp.finished_utc;
       const tt = totals.get(cp.table) ?? newTotals();
       totals.set(cp.table, tt);
