@@ -134,8 +134,9 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const exact = g.methods.includes('exact') ? 1 : 0;
   const files = batches + FIXED_FILES;
   // Per batch: GET its checkpoint file and the plan, LIST the known differences (exact), PUT the checkpoint file.
-  // Gates and Summary each LIST the run and GET every file once; GatePlan saves its walk as it doubles.
-  const gets = batches * 2 + 2 * files + 1;
+  // Gates LISTs the checkpoints and GETs each once; Summary LISTs the run and GETs only the files no digest ledger names
+  // (the fixed ones and the ledger); GatePlan saves its walk as it doubles.
+  const gets = batches * 2 + batches + FIXED_FILES + 1 + 1;
   const puts = batches * (1 + exact) + 2 * Math.ceil(files / 1000) + Math.ceil(Math.log2(Math.max(2, chunks / 2000))) + FIXED_FILES;
   const stepFunctions = transitions * PRICES.stateTransition.usd;
   const lambda = invocations * PRICES.lambdaRequest.usd + gbSeconds * PRICES.lambdaGbSecond.usd;
