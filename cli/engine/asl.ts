@@ -176,8 +176,8 @@ export function unsupported(def: Definition, where = 'States'): string[] {
         if (mode === 'INLINE' && (s.ItemReader || s.ResultWriter || s.ItemBatcher)) problems.push(`${at}: ItemReader, ItemBatcher and ResultWriter need a DISTRIBUTED Map`);
         problems.push(...unsupported(s.ItemProcessor, `${at}.ItemProcessor`));
       }
-      if (s.ItemReader && (s.ItemReader.Resource !== 'arn:aws:states:::s3:getObject' || (s.ItemReader.ReaderConfig?.InputType ?? 'JSON') !== 'JSON'))
-        problems.push(`${at}.ItemReader: only arn:aws:states:::s3:getObject with InputType JSON is executed by the local engine`);
+      if (s.ItemReader && (s.ItemReader.Resource !== 'arn:aws:states:::s3:getObject' || !['JSON', 'JSONL'].includes(s.ItemReader.ReaderConfig?.InputType ?? 'JSON')))
+        problems.push(`${at}.ItemReader: only arn:aws:states:::s3:getObject with InputType JSON or JSONL is executed by the local engine`);
       if (s.ResultWriter && s.ResultWriter.Resource !== 'arn:aws:states:::s3:putObject') problems.push(`${at}.ResultWriter: only arn:aws:states:::s3:putObject is executed by the local engine`);
       if (s.ItemBatcher) for (const k of Object.keys(s.ItemBatcher)) if (!['MaxItemsPerBatch', 'MaxItemsPerBatchPath', 'BatchInput'].includes(k)) problems.push(`${at}.ItemBatcher.${k} is not executed by the local engine`);
     }

@@ -8,7 +8,7 @@
  *   terminal error (States.Runtime, States.DataLimitExceeded).
  * - Map INLINE: at most 40 iterations at a time (MaxConcurrency 0 = 40, as AWS runs them); the first iteration that
  *   fails for good fails the Map, starts no waiting iteration and stops the running ones.
- * - Map DISTRIBUTED: a Map Run whose items come from ItemReader (S3 getObject, JSON) or ItemsPath, optionally batched,
+ * - Map DISTRIBUTED: a Map Run whose items come from ItemReader (S3 getObject, JSON or JSON Lines) or ItemsPath, optionally batched,
  *   each run as its own child execution with its own history; ToleratedFailurePercentage/Count; ResultWriter writes
  *   manifest.json and SUCCEEDED_0/FAILED_0/PENDING_0 files and the state gets only their location.
  * - Limits: a state input or output, a task's parameters or result, an item over 262,144 bytes fails the execution with

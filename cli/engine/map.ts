@@ -42,20 +42,18 @@ export async function runMap(host: MapHost, name: string, s: StateDef, input: Js
   const eff = host.inputPath(s, input, name);
   const ctx = host.context(name, scope);
   const distributed = s.ItemProcessor!.ProcessorConfig?.Mode === 'DISTRIBUTED';
-  let items: Json;
+  let items: ItemList;
   if (s.ItemReader) {
     const p = payload(s.ItemReader.Parameters, eff, ctx, 'ItemReader.Parameters') as { Bucket?: string; Key?: string };
     const text = await host.hooks.getObject(String(p.Bucket), String(p.Key)).catch((e: Error) => {
       throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key}: ${e.message}`);
     });
-    try {
-      items = JSON.parse(text) as Json;
-    } catch {
-      throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} is not JSON`);
-    }
-    if (!Array.isArray(items)) throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key} does not hold a JSON array`);
-  } else items = readPath(s.ItemsPath ?? '$', eff, ctx, 'ItemsPath');
-  if (!Array.isArray(items)) throw new StatesError('States.Runtime', `the ItemsPath of Map '${name}' does not point to an array`);
+    items = (s.ItemReader.ReaderConfig?.InputType ?? 'JSON') === 'JSONL' ? jsonLines(text, `s3://${p.Bucket}/${p.Key}`) : jsonArray(text, `s3://${p.Bucket}/${p.Key}`);
+  } else {
+    const array = readPath(s.ItemsPath ?? '$', eff, ctx, 'ItemsPath');
+    if (!Array.isArray(array)) throw new StatesError('States.Runtime', `the ItemsPath of Map '${name}' does not point to an array`);
+    items = listOf(array);
+  }
   const max = s.MaxConcurrency ?? (s.MaxConcurrencyPath ? nonNegativeInt(readPath(s.MaxConcurrencyPath, eff, ctx, 'MaxConcurrencyPath'), `MaxConcurrencyPath (${s.MaxConcurrencyPath})`) : 0);
   host.emit(thread, 'MapStateStarted', { length: items.length });
   const select = (item: Json, index: number): Json => {
@@ -64,21 +62,69 @@ export async function runMap(host: MapHost, name: string, s: StateDef, input: Js
     return v;
   };
   let result: Json;
-  if (!distributed) result = await inlineMap(host, name, s, items, select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
+  if (!distributed) result = await inlineMap(host, name, s, items.all(), select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
   else result = await distributedMap(host, name, s, eff, batches(s, eff, items), select, max, scope);
   if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, ctx, 'ResultSelector');
   host.emit(thread, 'MapStateSucceeded');
   return result;
 }
 
-function batches(s: StateDef, eff: Json, items: Json[]): Json[] {
+/** A Map's items, read one at a time: a JSON array, or JSON Lines kept as text and parsed as each child starts. */
+interface ItemList {
+  readonly length: number;
+  at(index: number): Json;
+  all(): Json[];
+}
+
+const listOf = (array: Json[]): ItemList => ({ length: array.length, at: (i) => array[i]!, all: () => array });
+
+function jsonArray(text: string, where: string): ItemList {
+  let items: Json;
+  try {
+    items = JSON.parse(text) as Json;
+  } catch {
+    throw new StatesError('States.ItemReaderFailed', `${where} is not JSON`);
+  }
+  if (!Array.isArray(items)) throw new StatesError('States.ItemReaderFailed', `${where} does not hold a JSON array`);
+  return listOf(items);
+}
+
+/** InputType JSONL: one JSON value a line, blank lines skipped. Each line is parsed up front to fail as AWS does, then dropped: memory holds the text and an offset a line. */
+function jsonLines(text: string, where: string): ItemList {
+  const starts: number[] = [];
+  for (let at = 0; at < text.length; ) {
+    const end = text.indexOf('\n', at);
+    const stop = end < 0 ? text.length : end;
+    if (text.slice(at, stop).trim()) {
+      try {
+        JSON.parse(text.slice(at, stop));
+      } catch {
+        throw new StatesError('States.ItemReaderFailed', `${where}: line ${starts.length + 1} is not JSON`);
+      }
+      starts.push(at);
+    }
+    at = stop + 1;
+  }
+  const offsets = Uint32Array.from(starts);
+  const at = (i: number): Json => {
+    const end = text.indexOf('\n', offsets[i]!);
+    return JSON.parse(text.slice(offsets[i]!, end < 0 ? text.length : end)) as Json;
+  };
+  return { length: offsets.length, at, all: () => Array.from({ length: offsets.length }, (_, i) => at(i)) };
+}
+
+/** ItemBatcher: batch i holds items [i × size, (i + 1) × size), built when its child starts. */
+function batches(s: StateDef, eff: Json, items: ItemList): ItemList {
   if (!s.ItemBatcher) return items;
   const b = s.ItemBatcher;
   const size = b.MaxItemsPerBatch ?? (b.MaxItemsPerBatchPath ? positiveInt(readPath(b.MaxItemsPerBatchPath, eff, undefined, 'MaxItemsPerBatchPath'), 'MaxItemsPerBatchPath') : items.length || 1);
   const batchInput = b.BatchInput !== undefined ? payload(b.BatchInput, eff, undefined, 'ItemBatcher.BatchInput') : undefined;
-  const out: Json[] = [];
-  for (let i = 0; i < items.length; i += size) out.push({ ...(batchInput !== undefined ? { BatchInput: batchInput } : {}), Items: items.slice(i, i + size) });
-  return out;
+  const length = Math.ceil(items.length / size);
+  const at = (i: number): Json => ({
+    ...(batchInput !== undefined ? { BatchInput: batchInput } : {}),
+    Items: Array.from({ length: Math.min(size, items.length - i * size) }, (_, k) => items.at(i * size + k)),
+  });
+  return { length, at, all: () => Array.from({ length }, (_, i) => at(i)) };
 }
 
 /** Bytes of child records a local result file holds before the next one starts (AWS splits at 5 GB: stricter here). */
@@ -161,7 +207,7 @@ async function inlineMap(host: MapHost, name: string, s: StateDef, items: Json[]
 }
 
 /** A Distributed Map: a Map Run of child executions, each with its own history. */
-async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Json, items: Json[], select: (item: Json, i: number) => Json, max: number, scope: Scope): Promise<Json> {
+async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Json, items: ItemList, select: (item: Json, i: number) => Json, max: number, scope: Scope): Promise<Json> {
   const label = s.Label ?? name;
   const runId = randomUUID();
   const smArn = host.ref.stateMachineArn;
@@ -191,7 +237,8 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
     async (index) => {
       const childName = randomUUID();
       // A batch (ItemBatcher) counts its items, as DescribeMapRun's itemCounts do.
-      const batch = s.ItemBatcher ? (items[index] as { Items?: unknown[] }).Items?.length : undefined;
+      const item = items.at(index);
+      const batch = s.ItemBatcher ? (item as { Items?: unknown[] }).Items?.length : undefined;
       const ref: ExecutionRef = {
         arn: `${smArn.replace(':stateMachine:', ':execution:')}/${label}:${childName}`,
         name: childName,
@@ -200,7 +247,7 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
       };
       let input: Json;
       try {
-        input = select(items[index]!, index);
+        input = select(item, index);
       } catch (e) {
         failed++;
         ended[index] = 1;

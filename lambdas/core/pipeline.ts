@@ -28,7 +28,7 @@ import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
-import { aggregateGates, checkGateBatch, type GateSink, planGates, readGateEstimate, renderDiffReport, type TableReport } from './compare/stage';
+import { aggregateGates, checkGateBatch, gateItemsKey, type GateSink, planGates, readGateEstimate, renderDiffReport, type TableReport } from './compare/stage';
 import { type GateEstimate, gateBatchSize } from './estimate';
 import { endWho, type Invocation, who, recorded, renewLease, leaseHolder } from './stage-record';
 import { required } from './stage-results';
@@ -274,7 +274,7 @@ export async function gatePlanStage(s: StageState, deps: Deps, remainingMs?: () 
     reused,
     distributed,
     ...(distributed ? { batchSize: gateBatchSize(s.spec, items.reduce((m, i) => Math.max(m, Buffer.byteLength(JSON.stringify(i)) + 1), 1)) } : { chunks: items }),
-    itemsObjectKey: deps.evidence.objectKey(gateKey(s.spec.runId, 'items.json')),
+    itemsObjectKey: deps.evidence.objectKey(gateItemsKey(s.spec.runId)),
     resultsPrefix: deps.work.objectKey(gateKey(s.spec.runId, 'map-results')),
   };
 }

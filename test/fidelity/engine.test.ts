@@ -208,6 +208,35 @@ describe("cutline's engine", () => {
     for (const i of [0, 1, 2]) expect(types(h.histories.get(`child-${i}`)!.events)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded', 'TaskStateExited', 'ExecutionSucceeded']);
   });
 
+  it('ItemReader with InputType JSONL: a line an item (blank lines skipped), batched by ItemBatcher; a line that is not JSON fails the Map naming it', async () => {
+    const seen: Json[] = [];
+    const h = harness(async (p) => {
+      seen.push(p);
+      return { n: (p as { Items: unknown[] }).Items.length };
+    });
+    h.objects.set('bucket/run/items.jsonl', '{"i":0}\n{"i":1}\n\n{"i":2}\n{"i":3}\n{"i":4}\n');
+    h.objects.set('bucket/run/bad.jsonl', '{"i":0}\n{"i":\n');
+    const def: Definition = {
+      StartAt: 'M',
+      States: {
+        M: {
+          Type: 'Map',
+          ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { Bucket: 'bucket', 'Key.$': '$.itemsKey' } },
+          ItemBatcher: { MaxItemsPerBatch: 2, BatchInput: { 'run.$': '$.run' } },
+          ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'T', States: { T: { Type: 'Task', Resource: FN, End: true } } },
+          ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: 'bucket', Prefix: 'run/map-results' } },
+          ResultPath: '$.results',
+          End: true,
+        },
+      },
+    };
+    expect((await h.run(def, { run: 'r1', itemsKey: 'run/items.jsonl' })).status).toBe('SUCCEEDED');
+    expect(seen.map((p) => (p as { Items: { i: number }[] }).Items.map((x) => x.i)).sort()).toEqual([[0, 1], [2, 3], [4]]);
+    expect(seen.every((p) => (p as { BatchInput: { run: string } }).BatchInput.run === 'r1')).toBe(true);
+    const bad = await h.run(def, { run: 'r1', itemsKey: 'run/bad.jsonl' });
+    expect([bad.status, bad.error, bad.cause]).toEqual(['FAILED', 'States.ItemReaderFailed', 's3://bucket/run/bad.jsonl: line 2 is not JSON']);
+  });
+
   it('loops over an array at the top level with States.ArrayLength, States.ArrayGetItem, States.MathAdd and NumericEqualsPath', async () => {
     const seen: Json[] = [];
     const h = harness(async (p) => void seen.push(p));

@@ -135,7 +135,7 @@ describe('planChunks by key ranges (a big table, one dense integer key)', () => 
 });
 
 describe('planGates past 125,000 chunks', () => {
-  it('plans a 3,000,000-row table in 10-row chunks by key ranges: 300,000 chunks (the last open-ended), every one in items.json once', async () => {
+  it('plans a 3,000,000-row table in 10-row chunks by key ranges: 300,000 chunks (the last open-ended), every one in items.jsonl once', async () => {
     // The simulated database of the scale bench, with no latency: what is measured is the plan, not the database.
     const db = new SimDatabase(3_000_000, { callMs: 0, rowsPerSecond: 1e12, walkMsPer1000: 0 });
     const evidence = new FsEvidenceStore(await tempDir());
@@ -151,7 +151,11 @@ describe('planGates past 125,000 chunks', () => {
     expect(file.tables.map((t) => t.error)).toEqual([undefined]);
     expect(items).toHaveLength(300_000);
     expect([items[0]!.lo, items.at(-1)!.hi]).toEqual([null, null]);
-    const kept = JSON.parse(Buffer.from((await evidence.get('plan-big/07_gates/items.json'))!).toString()) as { index: number }[];
+    const kept = Buffer.from((await evidence.get('plan-big/07_gates/items.jsonl'))!)
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { index: number });
     expect(kept.map((i) => i.index)).toEqual(items.map((_, i) => i));
   });
 });

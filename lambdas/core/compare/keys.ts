@@ -14,7 +14,7 @@ export interface KeyRange {
   readonly hi: readonly string[] | null;
 }
 
-/** One chunk of a table's key: what GatePlan lists (07_gates/items.json), GateChunk checks and each check records. */
+/** One chunk of a table's key: what GatePlan lists (07_gates/items.jsonl), GateChunk checks and each check records. */
 export interface TableChunk extends KeyRange {
   readonly table: string;
   /** Its place in the table's plan, from 0. */

@@ -92,10 +92,10 @@ export async function planGates(
   platform: 'aws' | 'local' = 'local',
 ): Promise<{ file: GatePlanFile; items: TableChunk[]; reused: boolean }> {
   const planKey = gateKey(spec.runId, 'plan.json');
-  const itemsKey = gateKey(spec.runId, 'items.json');
+  const itemsKey = gateItemsKey(spec.runId);
   const existing = await readJson<GatePlanFile>(deps, planKey);
-  const existingItems = await readJson<TableChunk[]>(deps, itemsKey);
-  if (existing && existingItems) return { file: existing, items: existingItems, reused: true };
+  const existingItems = existing ? await deps.evidence.get(itemsKey) : undefined;
+  if (existing && existingItems) return { file: existing, items: parseLines<TableChunk>(existingItems), reused: true };
   const tables: PlannedTable[] = [];
   const items: TableChunk[] = [];
   const g = spec.gates;
@@ -161,10 +161,13 @@ export async function planGates(
     ...(estimate ? { started_utc: estimate.started_utc } : {}),
     planned_utc: deps.clock.now().toISOString(),
   };
-  await deps.evidence.put(itemsKey, `${JSON.stringify(items)}\n`, 'application/json');
+  await deps.evidence.put(itemsKey, items.map((i) => `${JSON.stringify(i)}\n`).join(''), 'application/x-ndjson');
   await deps.evidence.put(planKey, canonicalJson(file), 'application/json');
   return { file, items, reused: false };
 }
+
+/** Every planned chunk, one JSON line each, in plan order: what the Distributed Map reads (ItemReader, InputType JSONL). */
+export const gateItemsKey = (runId: string) => gateKey(runId, 'items.jsonl');
 
 /** A chunk's identity: its table, index and key range (a checkpoint counts only for the chunk the plan names). */
 const itemId = (i: Pick<TableChunk, 'table' | 'index' | 'lo' | 'hi'>) => JSON.stringify([i.table, i.index, i.lo, i.hi]);
@@ -333,7 +336,7 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
   // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once.
   // The plan's chunks by table and index, and a byte per chunk once counted (no set of keys as text: flat per chunk).
   const planned = new Map<string, TableChunk[]>();
-  for (const i of (await readJson<TableChunk[]>(deps, gateKey(spec.runId, 'items.json'))) ?? []) {
+  for (const i of parseLines<TableChunk>(await deps.evidence.get(gateItemsKey(spec.runId)))) {
     const t = planned.get(i.table) ?? [];
     planned.set(i.table, t);
     t[i.index] = i;
