@@ -334,12 +334,12 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
   const g = spec.gates;
   const reports: TableReport[] = [];
   // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once.
-  // The plan's chunks by table and index, and a byte per chunk once counted (no set of keys as text: flat per chunk).
-  const planned = new Map<string, TableChunk[]>();
+  // Each planned chunk's identity by table and index, and a byte per chunk once counted.
+  const planned = new Map<string, string[]>();
   for (const i of parseLines<TableChunk>(await deps.evidence.get(gateItemsKey(spec.runId)))) {
     const t = planned.get(i.table) ?? [];
     planned.set(i.table, t);
-    t[i.index] = i;
+    t[i.index] = itemId(i);
   }
   const counted = new Map([...planned].map(([t, chunks]) => [t, new Uint8Array(chunks.length)]));
   // Each check is folded into its table's totals as it is read: memory holds totals and named keys, not the checks.
@@ -348,9 +348,9 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
     const body = await deps.evidence.get(key);
     if (body) seen.digests?.push({ key, sha256: sha256Hex(body), size: body.length });
     for (const cp of parseLines<Checkpoint>(body)) {
-      const item = Number.isInteger(cp.index) ? planned.get(cp.table)?.[cp.index] : undefined;
+      const id = Number.isInteger(cp.index) ? planned.get(cp.table)?.[cp.index] : undefined;
       const done = counted.get(cp.table);
-      if (!item || !done || done[cp.index] || itemId(item) !== itemId(cp)) continue;
+      if (id === undefined || !done || done[cp.index] || id !== itemId(cp)) continue;
       done[cp.index] = 1;
       if (!seen.lastFinishedUtc || cp.finished_utc > seen.lastFinishedUtc) seen.lastFinishedUtc = cp.finished_utc;
       const tt = totals.get(cp.table) ?? newTotals();
