@@ -7,7 +7,7 @@ import { type ActionDeps, type ActionWaiting, runRollback } from './actions';
 import { signRoot } from './signature';
 import { classify, type ClassifyOutcome } from './decision';
 import { errorMessage } from './errors';
-import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, type StepRecord, stepRecord, isUnlisted, listEvidence } from './evidence';
+import { appendAddendum, buildManifest, readAddenda, canonicalJson, readEvidenceJson, type StepRecord, stepRecord, isUnlisted, listEvidence, readOnce } from './evidence';
 import { type AttemptRecord, readAttempts } from './attempts';
 import type { EndState, StageState } from './payloads';
 import { releaseRunLease } from './lease';
@@ -182,7 +182,11 @@ export interface SummaryOutcome {
   readonly attempts: number;
 }
 
-export async function summaryStage(s: EndState, deps: Deps): Promise<SummaryOutcome> {
+/** What Summary keeps of the files it reads, so none is read twice (records, reports: a few MiB; past it a file is read again). */
+const SUMMARY_READ_BYTES = 64 * 1024 * 1024;
+
+export async function summaryStage(s: EndState, given: Deps): Promise<SummaryOutcome> {
+  const deps: Deps = { ...given, evidence: readOnce(given.evidence, SUMMARY_READ_BYTES) };
   const w = endWho(s);
   // The run is over (GO, NO_GO, rolled back): its databases are free for the next run. Only this run's lease is
   // released, and only by an execution that works on it (one refused for naming another run releases nothing).

@@ -93,8 +93,14 @@ export function gateBatchSize(spec: RunSpec, maxItemBytes: number): number {
   return Math.max(1, Math.min(bySeconds, byBytes));
 }
 
-/** Chunk queries at once on each side: the inline Map's maxConcurrency, or the Distributed Map's children. */
-export const gateLanes = (spec: RunSpec, distributed: boolean) => (distributed ? spec.gates.distributedConcurrency : spec.gates.maxConcurrency);
+/** Chunks checked at once by the inline Map (gates.maxConcurrency unset). */
+export const INLINE_LANES = 4;
+/** Child executions at once on the Distributed Map (neither gates.distributedConcurrency nor maxConcurrency set): a 16-vCPU writer's worth. */
+export const DISTRIBUTED_LANES = 16;
+
+/** Chunk queries at once on each side: the inline Map's, or the Distributed Map's children (an explicit maxConcurrency caps both unless distributedConcurrency is set). */
+export const gateLanes = (spec: RunSpec, distributed: boolean) =>
+  distributed ? (spec.gates.distributedConcurrency ?? spec.gates.maxConcurrency ?? DISTRIBUTED_LANES) : (spec.gates.maxConcurrency ?? INLINE_LANES);
 
 /** The planner's timed sample runs as many copies at once as the gate will run chunks (at most MAX_SAMPLE_CONCURRENCY). */
 export const sampleConcurrency = (spec: RunSpec, distributed: boolean) => Math.min(gateLanes(spec, distributed), MAX_SAMPLE_CONCURRENCY);
@@ -119,7 +125,7 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const itemBytes = 60 + 2 * 24;
   const batchSize = distributed ? gateBatchSize(spec, itemBytes) : 1;
   const children = distributed ? Math.ceil(chunks / batchSize) : 0;
-  const lanes = distributed ? (platform === 'local' ? Math.min(g.distributedConcurrency, LOCAL_CHILD_CONCURRENCY) : g.distributedConcurrency) : Math.min(g.maxConcurrency, INLINE_MAP);
+  const lanes = Math.min(gateLanes(spec, distributed), distributed ? (platform === 'local' ? LOCAL_CHILD_CONCURRENCY : Number.POSITIVE_INFINITY) : INLINE_MAP);
   // A walked table: one key step per chunk and a timed sample every sampleEvery; a ranged one: RANGE_SAMPLES samples.
   const walkedChunks = tables.reduce((n, t) => n + (t.ranged ? 0 : Math.ceil(t.rows / chunkRows) + 1), 0);
   const planSamples = Math.ceil(walkedChunks / DEFAULT_PLAN.sampleEvery) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length;

@@ -164,6 +164,34 @@ export async function listEvidence(store: Pick<EvidenceStore, 'keys' | 'get'>, p
   return keys.map((k) => own.get(k) ?? hashed.get(k) ?? known.get(k)).filter((o): o is EvidenceObject => o !== undefined);
 }
 
+/**
+ * The store, each file read from it at most once: what is read or written is kept (up to `budgetBytes` in all, files of
+ * at most 1 MiB) and a later read is served from memory. Summary reads records, hashes them and writes the report on it.
+ */
+export function readOnce<S extends Pick<EvidenceStore, 'get' | 'put'>>(store: S, budgetBytes: number): S {
+  const kept = new Map<string, Uint8Array>();
+  let left = budgetBytes;
+  const keep = (key: string, body: Uint8Array) => {
+    if (body.length > 1024 * 1024 || body.length > left) return;
+    left -= body.length - (kept.get(key)?.length ?? 0);
+    kept.set(key, body);
+  };
+  return Object.assign(Object.create(store) as S, {
+    async get(key: string) {
+      const hit = kept.get(key);
+      if (hit) return hit;
+      const body = await store.get(key);
+      if (body) keep(key, body);
+      return body;
+    },
+    async put(key: string, body: string | Uint8Array, contentType?: string) {
+      const o = await store.put(key, body, contentType);
+      keep(key, typeof body === 'string' ? Buffer.from(body) : body);
+      return o;
+    },
+  });
+}
+
 export function isUnlisted(file: string): boolean {
   return file === 'manifest.json' || file === 'execution-history.jsonl' || file.startsWith('execution-history/');
 }

@@ -29,7 +29,7 @@ import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
 import { aggregateGates, checkGateBatch, gateItemsKey, type GateSink, planGates, readGateEstimate, renderDiffReport, type TableReport } from './compare/stage';
-import { type GateEstimate, gateBatchSize } from './estimate';
+import { type GateEstimate, gateBatchSize, gateLanes } from './estimate';
 import { endWho, type Invocation, who, recorded, renewLease, leaseHolder } from './stage-record';
 import { required } from './stage-results';
 
@@ -273,6 +273,8 @@ export async function gatePlanStage(s: StageState, deps: Deps, remainingMs?: () 
     count: items.length,
     reused,
     distributed,
+    // The Map's MaxConcurrencyPath: chunks (inline) or child executions (Distributed) at once.
+    lanes: gateLanes(s.spec, distributed),
     ...(distributed ? { batchSize: gateBatchSize(s.spec, items.reduce((m, i) => Math.max(m, Buffer.byteLength(JSON.stringify(i)) + 1), 1)) } : { chunks: items }),
     itemsObjectKey: deps.evidence.objectKey(gateItemsKey(s.spec.runId)),
     resultsPrefix: deps.work.objectKey(gateKey(s.spec.runId, 'map-results')),

@@ -149,15 +149,15 @@ export const RunSpec = z
         /** Differing keys listed per table at most. */
         maxDiffs: z.number().int().min(1).max(10_000).default(100),
         buckets: z.number().int().min(64).max(256).default(128),
-        /** Chunks checked at once in the inline Map (up to distributedAbove chunks). */
-        maxConcurrency: z.number().int().min(1).max(1000).default(4),
+        /** Chunks checked at once on each side (gateLanes): inline, default 4; also the Distributed Map's, when set and distributedConcurrency is not. */
+        maxConcurrency: z.number().int().min(1).max(1000).optional(),
         /** Above this many chunks a Distributed Map checks batches of chunks. */
         distributedAbove: z.number().int().min(1).default(1000),
         /**
-         * Child executions (each one chunk at a time) at once on the Distributed Map: 16 chunk queries on each side, one
-         * per vCPU of a 16-vCPU Aurora writer (db.r6g.4xlarge; docs/scale.md). Lower it for a smaller or busy writer.
+         * Child executions (each one chunk at a time) at once on the Distributed Map; default maxConcurrency when set,
+         * else 16: one chunk query per vCPU of a 16-vCPU Aurora writer on each side (db.r6g.4xlarge; docs/scale.md).
          */
-        distributedConcurrency: z.number().int().min(1).max(10_000).default(16),
+        distributedConcurrency: z.number().int().min(1).max(10_000).optional(),
         toleratedFailurePercentage: z.number().min(0).max(100).default(0),
       })
       .prefault({}),

@@ -46,12 +46,14 @@ describe('estimateGates', () => {
     expect(e.dataApiCalls).toBeGreaterThan(4 * e.chunks);
   });
 
-  it('the Distributed Map runs distributedConcurrency children (16 by default), the inline Map maxConcurrency (4)', () => {
+  it('the Distributed Map runs distributedConcurrency children (16 by default), the inline Map maxConcurrency (4); a maxConcurrency set alone caps both', () => {
     const big = [{ table: 't', rows: 1e9, from: 'catalog' as const }];
     const small = [{ table: 't', rows: 1e6, from: 'catalog' as const }];
     expect(estimateGates(spec(), big, sample, 'aws').lanes).toBe(16);
     expect(estimateGates(spec(), small, sample, 'aws').lanes).toBe(4);
     expect(estimateGates(spec({ distributedConcurrency: 64 }), big, sample, 'aws').lanes).toBe(64);
+    expect(estimateGates(spec({ maxConcurrency: 2 }), big, sample, 'aws').lanes).toBe(2);
+    expect(estimateGates(spec({ maxConcurrency: 2, distributedConcurrency: 32 }), big, sample, 'aws').lanes).toBe(32);
     // 16 lanes check 10^9 rows four times as fast as the inline default would.
     const four = estimateGates(spec({ distributedConcurrency: 4 }), big, sample, 'aws');
     expect(four.seconds.check / estimateGates(spec(), big, sample, 'aws').seconds.check).toBeCloseTo(4, 1);

@@ -81,13 +81,24 @@ describe('seed003Files', () => {
 });
 
 describe('Summary', () => {
-  it('lists and hashes the run once, yet its manifest covers every file it wrote (seed 003 files, report.html)', async () => {
+  it('lists the run once and reads each file at most once, yet its manifest covers every file it wrote (seed 003 files, report.html)', async () => {
     const store = new FsEvidenceStore(await tempDir('cutline-summary-'));
     let lists = 0;
     const list = store.list.bind(store);
+    const keys = store.keys.bind(store);
+    store.keys = (prefix: string) => {
+      if (prefix === 'r1/') lists++;
+      return keys(prefix);
+    };
     store.list = (prefix: string) => {
       lists++;
       return list(prefix);
+    };
+    const reads = new Map<string, number>();
+    const get = store.get.bind(store);
+    store.get = (key: string) => {
+      reads.set(key, (reads.get(key) ?? 0) + 1);
+      return get(key);
     };
     await store.put('r1/02_preflight.json', JSON.stringify(rec('02_preflight', 'PASS')));
     await store.put('r1/manifest.json', '{"stale":true}');
@@ -95,6 +106,7 @@ describe('Summary', () => {
     const deps = { evidence: store, clock: { now: () => new Date('2026-11-21T02:10:00Z') } } as never;
     const out = await summaryStage({ spec, results: {}, execution: { id: 'arn:x', name: 'r1' } } as never, deps);
     expect(lists).toBe(1);
+    expect([...reads].filter(([, n]) => n > 1)).toEqual([]);
     const manifest = (await readEvidenceJson<Manifest>(store, 'r1/manifest.json'))!;
     expect(manifest.root).toBe(out.manifestRoot);
     expect(manifest.files.map((f) => f.file)).toEqual(expect.arrayContaining(['01_precheck.log', '99_summary.md', '99_summary.json', 'report.html', 'summary.md', '02_preflight.json']));
