@@ -52,11 +52,22 @@ export interface EvidenceObject {
   readonly size: number;
 }
 
+/** A large text object written as it is produced (Gates' chunks.jsonl), never held whole in memory. */
+export interface EvidenceWriter {
+  write(text: string): Promise<void>;
+  /** The object is complete under its key only now; its digest was computed as it was written. */
+  close(): Promise<EvidenceObject>;
+  /** Nothing is left under the key (a half-written object is never evidence). */
+  abort(): Promise<void>;
+}
+
 /** Run artifacts, content-addressed: every put returns the body's SHA-256. */
 export interface EvidenceStore {
   /** Where it writes, for messages (e.g. s3://bucket/runs/ or ./evidence/). */
   readonly location: string;
   put(key: string, body: string | Uint8Array, contentType?: string): Promise<EvidenceObject>;
+  /** Write a large object piece by piece (a temp file renamed into place; an S3 multipart upload). */
+  writer(key: string, contentType?: string): EvidenceWriter;
   /** Write only if the key does not exist yet; false when it did (single-use records). */
   putIfAbsent(key: string, body: string | Uint8Array, contentType?: string): Promise<boolean>;
   get(key: string): Promise<Uint8Array | undefined>;

@@ -266,7 +266,8 @@ export class CutoverPipeline extends Construct {
     };
     const listing = (prefixes: string[]) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }));
-    objects('runs/', ['s3:GetObject', 's3:PutObject']);
+    // PutObject also covers a multipart upload's create, parts and completion (Gates' chunks.jsonl); abort drops a half-written one.
+    objects('runs/', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload']);
     const prefixes = ['runs/'];
     if (caps.includes('migrations')) {
       objects('migrations/', ['s3:GetObject']);

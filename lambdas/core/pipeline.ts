@@ -304,12 +304,25 @@ export async function gatesStage(s: StageState, deps: Deps) {
     await renewLease(s, deps);
     const verify = required(s.results, 'verify', 'Gates');
     const counts = fastGate(verify.tables, s.spec.gates.fast);
-    const sink: GateSink = { chunkLines: [], digests: [] };
-    const tables = await aggregateGates(s.spec, deps, sink);
+    // Every check of every chunk, one JSON line each: the full per-chunk data, in one file beside the per-table report,
+    // written as the checkpoints are read (a run of 10^6 chunks never holds it whole).
+    const chunkFile = deps.evidence.writer(gateKey(s.spec.runId, 'chunks.jsonl'), 'application/x-ndjson');
+    let written = 0;
+    const sink: GateSink = {
+      lines: (text) => {
+        written++;
+        return chunkFile.write(text);
+      },
+      digests: [],
+    };
+    const tables = await aggregateGates(s.spec, deps, sink).catch(async (e) => {
+      await chunkFile.abort();
+      throw e;
+    });
+    if (written) await chunkFile.close();
+    else await chunkFile.abort();
     if (sink.digests!.length) await deps.evidence.put(gateKey(s.spec.runId, `chunks${DIGESTS_SUFFIX}`), renderDigests(sink.digests!), 'application/x-ndjson');
     await deps.evidence.put(gateKey(s.spec.runId, 'report.json'), canonicalJson(tables), 'application/json');
-    // Every check of every chunk, one JSON line each: the full per-chunk data, in one file beside the per-table report.
-    if (sink.chunkLines!.length) await deps.evidence.put(gateKey(s.spec.runId, 'chunks.jsonl'), `${sink.chunkLines!.join('\n')}\n`, 'application/x-ndjson');
     const scale = scaleOf(await readGateEstimate(s.spec.runId, deps.evidence), sink, tables);
     await deps.evidence.put(gateKey(s.spec.runId, 'diff.txt'), renderDiffReport(tables), 'text/plain; charset=utf-8');
     // The fast tolerance also holds over all method tables together.

@@ -6,7 +6,7 @@
  * estimate within 2x of the actual chunks and rows/s (a timing comparison: only at full size, never in the CI sample).
  */
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { estimateRun } from '../../cli/commands/estimate';
 import { runLocal } from '../../cli/runner/run';
@@ -57,6 +57,12 @@ describe.skipIf(!PG)(`a gates-only run of ${ROWS / CHUNK_ROWS} chunks (real Post
         expect(rate).toBeLessThan(2);
       }
       expect(await readFile(path.join(r.evidenceDir, 'report.html'), 'utf8')).toContain('Estimate vs actual');
+      // Every check of every chunk, one line each, written as Gates read the batch files; and each batch file's digest.
+      const checks = (await readFile(path.join(r.evidenceDir, '07_gates/chunks.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      expect(checks).toHaveLength(2 * actual.chunks);
+      expect(new Set(checks.map((c) => `${c.index}/${c.method}`)).size).toBe(2 * actual.chunks);
+      const digests = (await readFile(path.join(r.evidenceDir, '07_gates/chunks.digests.jsonl'), 'utf8')).trim().split('\n');
+      expect(digests.map((l) => JSON.parse(l).key.split('/').at(-1)).sort()).toEqual((await readdir(path.join(r.evidenceDir, '07_gates/chunks/items'))).sort());
       console.log(
         `scale gates: ${actual.chunks} chunks (estimate ${estimate.chunks}) of ${ROWS} rows, GO; plan ${actual.planSeconds.toFixed(1)} s (estimate ${estimate.seconds.plan.toFixed(1)}), check ${actual.checkSeconds.toFixed(1)} s (estimate ${estimate.seconds.check.toFixed(1)}); ${actual.rowsPerSecond} rows/s (estimate ${estimate.rowsPerSecond}, ratio ${rate.toFixed(2)}); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
       );

@@ -2,14 +2,14 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParametersCommand, PutParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SlackWebhookChannel, SnsEmailChannel } from '../../lambdas/adapters/aws/notify';
-import { S3ApprovalStore, S3EvidenceStore } from '../../lambdas/adapters/aws/s3';
+import { S3ApprovalStore, S3EvidenceStore, WRITER_PART_BYTES } from '../../lambdas/adapters/aws/s3';
 import { SfnTaskTokens } from '../../lambdas/adapters/aws/sfn';
 import { KmsSigner, kmsPublicKeyPem } from '../../lambdas/adapters/aws/signer-kms';
 import { checkRootSignature, signedMessage, signRoot } from '../../lambdas/core/signature';
@@ -59,6 +59,45 @@ describe('S3 evidence', () => {
     expect(files[0]!.sha256).toBe(createHash('sha256').update(keys[0]!).digest('hex'));
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(16);
+  });
+
+  it('a large object is written piece by piece: one PutObject when small, else a multipart upload of checksummed parts; abort leaves nothing', async () => {
+    s3m.on(PutObjectCommand).resolves({});
+    s3m.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
+    s3m.on(UploadPartCommand).callsFake(async (i: { PartNumber: number }) => ({ ETag: `"e${i.PartNumber}"` }));
+    s3m.on(CompleteMultipartUploadCommand).resolves({});
+    s3m.on(AbortMultipartUploadCommand).resolves({});
+    const store = new S3EvidenceStore(new S3Client({ region: 'eu-west-1' }), 'ev-bucket');
+    const small = store.writer('run1/07_gates/chunks.jsonl', 'application/x-ndjson');
+    await small.write('{"a":1}\n');
+    await small.write('{"a":2}\n');
+    expect(await small.close()).toEqual({ key: 'run1/07_gates/chunks.jsonl', sha256: createHash('sha256').update('{"a":1}\n{"a":2}\n').digest('hex'), size: 16 });
+    expect(s3m.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Key: 'runs/run1/07_gates/chunks.jsonl', ChecksumSHA256: createHash('sha256').update('{"a":1}\n{"a":2}\n').digest('base64') });
+    expect(s3m.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
+
+    // 2.5 parts' worth, written a line at a time: two full parts and the rest at close.
+    const line = `${'x'.repeat(1023)}\n`;
+    const lines = Math.round((2.5 * WRITER_PART_BYTES) / line.length);
+    const big = store.writer('run1/07_gates/big.jsonl');
+    const whole = createHash('sha256');
+    for (let i = 0; i < lines; i++) {
+      await big.write(line);
+      whole.update(line);
+    }
+    expect(s3m.commandCalls(UploadPartCommand)).toHaveLength(2);
+    const done = await big.close();
+    expect(done).toEqual({ key: 'run1/07_gates/big.jsonl', sha256: whole.digest('hex'), size: lines * line.length });
+    const parts = s3m.commandCalls(UploadPartCommand).map((c) => c.args[0].input);
+    expect(parts.map((p) => p.PartNumber)).toEqual([1, 2, 3]);
+    for (const p of parts) expect(p.ChecksumSHA256).toBe(createHash('sha256').update(p.Body as Buffer).digest('base64'));
+    expect((parts[0]!.Body as Buffer).length).toBeGreaterThanOrEqual(WRITER_PART_BYTES);
+    expect(s3m.commandCalls(CompleteMultipartUploadCommand)[0]!.args[0].input).toMatchObject({ UploadId: 'u1', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"e1"' }, { PartNumber: 2, ETag: '"e2"' }, { PartNumber: 3, ETag: '"e3"' }] } });
+
+    const dropped = store.writer('run1/07_gates/dropped.jsonl');
+    for (let i = 0; i < lines / 2; i++) await dropped.write(line);
+    await dropped.abort();
+    expect(s3m.commandCalls(AbortMultipartUploadCommand)[0]!.args[0].input).toMatchObject({ Key: 'runs/run1/07_gates/dropped.jsonl', UploadId: 'u1' });
+    expect(s3m.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
   });
 
   it('a decision is single-use: If-None-Match, and a 412 answers false', async () => {

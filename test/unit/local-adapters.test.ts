@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalShellRunner } from '../../lambdas/adapters/local/command-shell';
+import { sha256Hex } from '../../lambdas/core/evidence';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
 import { jsonSchema } from '../../cli/commands/plan';
@@ -22,6 +23,23 @@ describe('filesystem evidence', () => {
     expect((await store.list('run/')).map((o) => o.key)).toEqual(['run/01_x.json', 'run/05_backfill/t/000001.json', 'run/09_decision.json']);
     expect(await store.get('run/missing.json')).toBeUndefined();
     await expect(store.put('../outside.json', 'x')).rejects.toThrow(/escapes the evidence folder/);
+  });
+});
+
+describe('filesystem evidence writer', () => {
+  it('writes piece by piece into a temp file; the key exists, complete, only after close; abort leaves nothing', async () => {
+    const dir = await tempDir();
+    const store = new FsEvidenceStore(dir);
+    const w = store.writer('run/07_gates/chunks.jsonl');
+    await w.write('{"i":0}\n');
+    await w.write('{"i":1}\n');
+    expect(await store.get('run/07_gates/chunks.jsonl')).toBeUndefined();
+    expect(await w.close()).toEqual({ key: 'run/07_gates/chunks.jsonl', sha256: sha256Hex('{"i":0}\n{"i":1}\n'), size: 16 });
+    expect(await readFile(path.join(dir, 'run/07_gates/chunks.jsonl'), 'utf8')).toBe('{"i":0}\n{"i":1}\n');
+    const dropped = store.writer('run/07_gates/dropped.jsonl');
+    await dropped.write('half');
+    await dropped.abort();
+    expect(await store.keys('run/')).toEqual(['run/07_gates/chunks.jsonl']);
   });
 });
 

@@ -5,16 +5,22 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { mapLimit } from '../../core/concurrency';
 import { decodeUtf8Strict } from '../../core/text';
-import type { ApprovalDecision, ApprovalStore, EvidenceObject, EvidenceStore, PendingApproval, ScriptSource } from '../../ports';
+import type { ApprovalDecision, ApprovalStore, EvidenceObject, EvidenceStore, EvidenceWriter, PendingApproval, ScriptSource } from '../../ports';
 
+/** Parts of a large evidence object (S3's minimum is 5 MiB, except the last). */
+export const WRITER_PART_BYTES = 8 * 1024 * 1024;
 /** Objects read at once when a run's evidence is listed and hashed. */
 const LIST_READERS = 16;
 const sha = (b: Uint8Array) => createHash('sha256').update(b);
@@ -61,6 +67,55 @@ export class S3EvidenceStore implements EvidenceStore {
       }),
     );
     return { key, sha256: sha(b).digest('hex'), size: b.length };
+  }
+
+  /**
+   * Up to WRITER_PART_BYTES one PutObject (with its SHA-256 checksum); past it a multipart upload of parts that size, each
+   * with its own SHA-256 checksum, completed on close and aborted on abort. The digest is the whole object's, as written.
+   */
+  writer(key: string, contentType = 'application/octet-stream'): EvidenceWriter {
+    const Bucket = this.bucket;
+    const Key = this.prefix + key;
+    const s3 = this.s3;
+    const hash = createHash('sha256');
+    let size = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let uploadId: string | undefined;
+    const parts: { PartNumber: number; ETag?: string; ChecksumSHA256?: string }[] = [];
+    const sendPart = async () => {
+      const body = Buffer.concat(pending);
+      pending = [];
+      pendingBytes = 0;
+      uploadId ??= (await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: contentType, ChecksumAlgorithm: 'SHA256' }))).UploadId!;
+      const PartNumber = parts.length + 1;
+      const ChecksumSHA256 = sha(body).digest('base64');
+      const r = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber, Body: body, ChecksumSHA256 }));
+      parts.push({ PartNumber, ETag: r.ETag, ChecksumSHA256 });
+    };
+    return {
+      async write(text: string) {
+        const b = Buffer.from(text);
+        hash.update(b);
+        size += b.length;
+        pending.push(b);
+        pendingBytes += b.length;
+        if (pendingBytes >= WRITER_PART_BYTES) await sendPart();
+      },
+      async close() {
+        if (uploadId === undefined) {
+          const body = Buffer.concat(pending);
+          await s3.send(new PutObjectCommand({ Bucket, Key, Body: body, ContentType: contentType, ChecksumSHA256: sha(body).digest('base64') }));
+        } else {
+          if (pendingBytes) await sendPart();
+          await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+        }
+        return { key, sha256: hash.digest('hex'), size };
+      },
+      async abort() {
+        if (uploadId !== undefined) await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }));
+      },
+    };
   }
 
   async putIfAbsent(key: string, body: string | Uint8Array, contentType = 'application/octet-stream'): Promise<boolean> {

@@ -1,10 +1,10 @@
 /** Evidence in a folder: ./evidence/<runId>/... Writes are atomic (temp file + rename). */
-import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { type FileHandle, link, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../../core/evidence';
-import type { EvidenceObject, EvidenceStore } from '../../ports';
+import type { EvidenceObject, EvidenceStore, EvidenceWriter } from '../../ports';
 
 /** Write and fsync, so a record that exists is complete. */
 async function writeSynced(file: string, body: string | Uint8Array, flag: 'w' | 'wx'): Promise<void> {
@@ -37,6 +37,38 @@ export class FsEvidenceStore implements EvidenceStore {
     await rename(tmp, p);
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     return { key, sha256: sha256Hex(buf), size: buf.length };
+  }
+
+  writer(key: string, _contentType?: string): EvidenceWriter {
+    const p = this.file(key);
+    const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
+    const hash = createHash('sha256');
+    let size = 0;
+    let opened: Promise<FileHandle> | undefined;
+    const fh = () => {
+      opened ??= mkdir(path.dirname(p), { recursive: true }).then(() => open(tmp, 'w'));
+      return opened;
+    };
+    return {
+      async write(text: string) {
+        const b = Buffer.from(text);
+        hash.update(b);
+        size += b.length;
+        await (await fh()).write(b);
+      },
+      async close() {
+        const h = await fh();
+        await h.sync();
+        await h.close();
+        await rename(tmp, p);
+        return { key, sha256: hash.digest('hex'), size };
+      },
+      async abort() {
+        if (!opened) return;
+        await (await opened).close().catch(() => undefined);
+        await unlink(tmp).catch(() => undefined);
+      },
+    };
   }
 
   async putIfAbsent(key: string, body: string | Uint8Array, _contentType?: string): Promise<boolean> {

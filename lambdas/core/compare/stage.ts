@@ -296,7 +296,8 @@ export interface TableReport {
 export interface GateSink {
   planned?: GatePlanFile;
   lastFinishedUtc?: string;
-  readonly chunkLines?: string[];
+  /** Takes the JSON lines of each checkpoint file's checks as it is read (written on to chunks.jsonl, not kept). */
+  readonly lines?: (text: string) => Promise<void>;
   /** Each checkpoint file as it was read (its digest for the manifest: Summary does not read it again). */
   readonly digests?: EvidenceObject[];
 }
@@ -347,6 +348,7 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
   for (const key of await deps.evidence.keys(gateKey(spec.runId, 'chunks/'))) {
     const body = await deps.evidence.get(key);
     if (body) seen.digests?.push({ key, sha256: sha256Hex(body), size: body.length });
+    const lines: string[] = [];
     for (const cp of parseLines<Checkpoint>(body)) {
       const id = Number.isInteger(cp.index) ? planned.get(cp.table)?.[cp.index] : undefined;
       const done = counted.get(cp.table);
@@ -357,7 +359,7 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
       totals.set(cp.table, tt);
       tt.chunks++;
       for (const c of cp.checks) {
-        seen.chunkLines?.push(JSON.stringify({ table: cp.table, index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms }));
+        if (seen.lines) lines.push(`${JSON.stringify({ table: cp.table, index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms })}\n`);
         tt.ms += c.ms;
         const m = c.method === 'fast' ? tt.fast : tt.exact;
         m.n++;
@@ -373,6 +375,7 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
         }
       }
     }
+    if (lines.length) await seen.lines?.(lines.join(''));
   }
   for (const t of file.tables) {
     if (t.error || !t.plan) {
