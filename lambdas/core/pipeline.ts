@@ -266,16 +266,17 @@ export function inlinePhases(phases: readonly (readonly unknown[])[], above: num
 
 /** GatePlan: chunks planned once on the source; small plans travel inline, big ones are read by a Distributed Map in batches. */
 export async function gatePlanStage(s: StageState, deps: Deps, remainingMs?: () => number, platform: 'aws' | 'local' = 'local') {
-  const { file, items, reused } = await planGates(s.spec, deps, remainingMs, platform);
-  const distributed = !inlinePhases([items], s.spec.gates.distributedAbove)[0];
+  const { file, items, count, maxItemBytes, reused } = await planGates(s.spec, deps, remainingMs, platform);
+  // planGates hands back the chunks only when there are at most distributedAbove of them.
+  const distributed = !items || !inlinePhases([items], s.spec.gates.distributedAbove)[0];
   return {
     tables: file.tables.map((t) => ({ table: t.table, chunks: t.chunks, ...(t.error ? { error: t.error } : {}) })),
-    count: items.length,
+    count,
     reused,
     distributed,
     // The Map's MaxConcurrencyPath: chunks (inline) or child executions (Distributed) at once.
     lanes: gateLanes(s.spec, distributed),
-    ...(distributed ? { batchSize: gateBatchSize(s.spec, items.reduce((m, i) => Math.max(m, Buffer.byteLength(JSON.stringify(i)) + 1), 1)) } : { chunks: items }),
+    ...(distributed ? { batchSize: gateBatchSize(s.spec, maxItemBytes) } : { chunks: items }),
     itemsObjectKey: deps.evidence.objectKey(gateItemsKey(s.spec.runId)),
     resultsPrefix: deps.work.objectKey(gateKey(s.spec.runId, 'map-results')),
   };

@@ -144,8 +144,8 @@ describe('resumable', () => {
     const again = await planGates(s, deps);
     expect(again.reused).toBe(true);
     expect(again.items).toEqual(first.items);
-    const a = await checkGateBatch(s, [first.items[0]!], deps);
-    const b = await checkGateBatch(s, [first.items[0]!], deps);
+    const a = await checkGateBatch(s, [first.items![0]!], deps);
+    const b = await checkGateBatch(s, [first.items![0]!], deps);
     expect([a.skipped, b.skipped, b.s]).toEqual([0, 1, 'MATCH']);
   });
 
@@ -155,7 +155,7 @@ describe('resumable', () => {
     const s = RunSpec.parse(spec('gates-error', { tables: [{ table: 'orders' }] }));
     const plan = await planGates(s, deps);
     await clients['pglite://memory/dst']!.query('ALTER TABLE orders RENAME TO orders_gone');
-    const r = await checkGateBatch(s, [plan.items[0]!], deps);
+    const r = await checkGateBatch(s, [plan.items![0]!], deps);
     expect([r.s, r.skipped]).toEqual(['ERROR', 0]);
     const err = await readJson(path.join(dir, 'gates-error/07_gates/errors/orders/000000.json'));
     expect(err.checks[0].error).toMatch(/relation "orders" does not exist/);

@@ -60,16 +60,22 @@ export interface PlanSample {
   readonly rowsPerSecond: number;
 }
 
-/** A walk so far: what the next invocation goes on from. */
+/** A plan so far: what the next call (or invocation) goes on from. Small: the chunks themselves are the caller's to keep. */
 export interface PlanProgress {
-  readonly chunks: PlannedChunk[];
+  /** The index of the next chunk, and the key it starts after (null: from the start). */
+  readonly next: number;
+  readonly lo: readonly string[] | null;
   readonly samples: PlanSample[];
   /** The step and the rows/s average when it stopped. */
   readonly step: number;
   readonly rate: number | null;
+  /** A plan by key ranges: every boundary follows from these (no query per chunk). */
+  readonly range?: { readonly min: string; readonly width: string; readonly count: number };
 }
 
 export interface PlanResult extends PlanProgress {
+  /** The chunks this call planned, from the `next` it was given. */
+  readonly chunks: PlannedChunk[];
   /** False when `stop` said so before the last chunk: go on with `planChunks(..., { from: result })`. */
   readonly complete: boolean;
 }
@@ -81,18 +87,16 @@ export async function planChunks(
   opts: PlanOptions = DEFAULT_PLAN,
   walk: { from?: PlanProgress; stop?: () => boolean } = {},
 ): Promise<PlanResult> {
-  if (!walk.from) {
-    const ranged = await planByRange(client, plan, clock, opts);
-    if (ranged) return ranged;
-  }
+  const from: PlanProgress = walk.from ?? (await planByRange(client, plan, clock, opts)) ?? { next: 0, lo: null, samples: [], step: opts.initialRows, rate: null };
+  if (from.range) return rangePage(plan, from, walk.stop);
   const t = quoteIdent(plan.table, client.dialect);
-  const chunks: PlannedChunk[] = [...(walk.from?.chunks ?? [])];
-  const samples: PlanSample[] = [...(walk.from?.samples ?? [])];
-  let step = walk.from?.step ?? opts.initialRows;
-  let rate: number | null = walk.from?.rate ?? null;
-  let lo: readonly string[] | null = chunks.at(-1)?.hi ?? null;
-  for (let i = chunks.length; ; i++) {
-    if (walk.stop?.()) return { chunks, samples, step, rate, complete: false };
+  const chunks: PlannedChunk[] = [];
+  const samples: PlanSample[] = [...from.samples];
+  let step = from.step;
+  let rate = from.rate;
+  let lo = from.lo;
+  for (let i = from.next; ; i++) {
+    if (walk.stop?.()) return { chunks, samples, step, rate, next: i, lo, complete: false };
     const where = lo ? rangePredicate(plan, 'source', { lo, hi: null }) : { sql: '1 = 1', params: {} };
     const { rows } = await client.query(
       `SELECT ${keySelect(plan, 'source')} FROM ${t} WHERE ${where.sql} ORDER BY ${orderBy(plan, 'source')} LIMIT 1 OFFSET ${step - 1}`,
@@ -101,7 +105,7 @@ export async function planChunks(
     const hi = rows[0] ? plan.key.map((_, k) => String(rows[0]![`k${k}`])) : null;
     const chunk: PlannedChunk = { table: plan.table, index: i, lo, hi, estRows: step };
     chunks.push(chunk);
-    if (!hi) break;
+    if (!hi) return { chunks, samples, step, rate, next: i + 1, lo: null, complete: true };
     if (i % opts.sampleEvery === 0) {
       const sample = await timeChunk(client, plan, clock, opts, chunk, step);
       samples.push(sample);
@@ -111,7 +115,25 @@ export async function planChunks(
     }
     lo = hi;
   }
-  return { chunks, samples, step, rate, complete: true };
+}
+
+/** The next chunks of a plan by key ranges, computed: (min − 1 + i × width, min − 1 + (i + 1) × width], open at both ends. */
+function rangePage(plan: TablePlan, from: PlanProgress, stop?: () => boolean): PlanResult {
+  const { count } = from.range!;
+  const min = BigInt(from.range!.min);
+  const width = BigInt(from.range!.width);
+  const chunks: PlannedChunk[] = [];
+  for (let i = from.next; i < count; i++) {
+    if (stop?.()) return { ...from, chunks, next: i, lo: chunks.at(-1)?.hi ?? from.lo, complete: false };
+    chunks.push({
+      table: plan.table,
+      index: i,
+      lo: i === 0 ? null : [String(min - 1n + BigInt(i) * width)],
+      hi: i === count - 1 ? null : [String(min - 1n + BigInt(i + 1) * width)],
+      estRows: from.step,
+    });
+  }
+  return { ...from, chunks, next: count, lo: null, complete: true };
 }
 
 const stepFor = (rate: number, opts: PlanOptions) => Math.round(Math.min(opts.maxRows, Math.max(opts.minRows, rate * opts.targetSeconds)));
@@ -151,7 +173,7 @@ export async function denseIntegerKey(
  * RANGE_SAMPLES timed chunks spread over the key, then every boundary computed. Undefined (walk instead) for a small,
  * sparse, composite or non-integer key, or a table the catalog has no estimate for.
  */
-export async function planByRange(client: SqlClient, plan: TablePlan, clock: Clock, opts: PlanOptions): Promise<PlanResult | undefined> {
+export async function planByRange(client: SqlClient, plan: TablePlan, clock: Clock, opts: PlanOptions): Promise<PlanProgress | undefined> {
   const dense = await denseIntegerKey(client, plan, opts.rangeAboveRows);
   if (!dense) return undefined;
   const { min, span, density } = dense;
@@ -170,12 +192,5 @@ export async function planByRange(client: SqlClient, plan: TablePlan, clock: Clo
   }
   const width = widthFor(step);
   const count = Number((span + width - 1n) / width);
-  const chunks: PlannedChunk[] = Array.from({ length: count }, (_, i) => ({
-    table: plan.table,
-    index: i,
-    lo: i === 0 ? null : [String(min - 1n + BigInt(i) * width)],
-    hi: i === count - 1 ? null : [String(min - 1n + BigInt(i + 1) * width)],
-    estRows: step,
-  }));
-  return { chunks, samples, step, rate, complete: true };
+  return { next: 0, lo: null, samples, step, rate, range: { min: String(min), width: String(width), count } };
 }

@@ -30,6 +30,8 @@ export interface PlannedTable {
   /** Catalog row estimate: a labelled preview, never a gate. */
   readonly estimateRows?: string;
   readonly samples?: PlanSample[];
+  /** Its chunks, in files of up to PLAN_PAGE JSON lines (`plan/<table>.chunks/<page>.jsonl`). */
+  readonly pages?: number;
   readonly error?: string;
 }
 
@@ -38,6 +40,8 @@ export interface GatePlanFile {
   readonly methods: RunSpec['gates']['methods'];
   readonly tables: PlannedTable[];
   readonly items: number;
+  /** The longest item's JSON bytes (the Distributed Map's batch size follows from it). */
+  readonly maxItemBytes?: number;
   /** When GatePlan first started (its estimate's time) and when the plan was complete: the actual plan time. */
   readonly started_utc?: string;
   readonly planned_utc?: string;
@@ -70,34 +74,36 @@ function clients(spec: RunSpec, deps: Deps): { source: SqlClient; target: SqlCli
 
 const readJson = <T>(deps: Deps, key: string) => readEvidenceJson<T>(deps.evidence, key);
 
-/** The plan of a table is saved after this many chunks, then each time it doubles (O(chunks) bytes saved in all). */
+/** A table's chunks are kept in files of this many, each written once as the plan reaches it (O(1) bytes a save). */
 const PLAN_PAGE = 2_000;
-
-/** One table planned: its own file, written once, so a GatePlan that outlives an invocation does no table twice. */
-interface TablePlanFile extends PlannedTable {
-  readonly items: TableChunk[];
-}
 
 const tablePlanKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.json`);
 const walkKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.walk.json`);
+const pageKey = (runId: string, table: string, page: number) => gateKey(runId, `plan/${table}.chunks/${String(page).padStart(6, '0')}.jsonl`);
+
+/** The plan: its file, its chunks when few enough to travel in the state (up to `inlineUpTo`), their count and longest line. */
+export interface PlannedGates {
+  readonly file: GatePlanFile;
+  readonly items?: TableChunk[];
+  readonly count: number;
+  readonly maxItemBytes: number;
+  readonly reused: boolean;
+}
 
 /**
- * Plan once: a rerun or resume finds the plan in evidence and reuses it. Each table's plan is kept as it grows (every
- * PLAN_PAGE chunks and when the invocation's time is nearly up, WorkStillRunning): the next invocation goes on from there.
+ * Plan once: a rerun or resume finds the plan in evidence and reuses it. Each table's chunks are kept page by page as
+ * they are planned, with the walk's small progress file beside them; an invocation whose time is nearly up fails with
+ * WorkStillRunning and the next goes on from there. items.jsonl is then streamed from the pages: memory holds a page.
  */
-export async function planGates(
-  spec: RunSpec,
-  deps: Deps,
-  remainingMs?: () => number,
-  platform: 'aws' | 'local' = 'local',
-): Promise<{ file: GatePlanFile; items: TableChunk[]; reused: boolean }> {
+export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => number, platform: 'aws' | 'local' = 'local', inlineUpTo = spec.gates.distributedAbove): Promise<PlannedGates> {
   const planKey = gateKey(spec.runId, 'plan.json');
   const itemsKey = gateItemsKey(spec.runId);
   const existing = await readJson<GatePlanFile>(deps, planKey);
-  const existingItems = existing ? await deps.evidence.get(itemsKey) : undefined;
-  if (existing && existingItems) return { file: existing, items: parseLines<TableChunk>(existingItems), reused: true };
+  if (existing && existing.maxItemBytes !== undefined) {
+    const items = existing.items <= inlineUpTo ? parseLines<TableChunk>(await deps.evidence.get(itemsKey)) : undefined;
+    return { file: existing, ...(items ? { items } : {}), count: existing.items, maxItemBytes: existing.maxItemBytes, reused: true };
+  }
   const tables: PlannedTable[] = [];
-  const items: TableChunk[] = [];
   const g = spec.gates;
   const timeUp = () => remainingMs !== undefined && remainingMs() < GO_ON_MARGIN_MS;
   const estimate = spec.target && g.tables.length ? await keepEstimate(spec, deps, platform) : undefined;
@@ -106,19 +112,19 @@ export async function planGates(
   if (spec.target) {
     const c = clients(spec, deps);
     for (const opts of g.tables) {
-      const done = await readJson<TablePlanFile>(deps, tablePlanKey(spec.runId, opts.table));
-      if (done) {
-        const { items: its, ...t } = done;
-        for (const it of its) items.push(it); // not push(...its): past ~125,000 arguments the call overflows the stack
-        tables.push(t);
+      const done = await readJson<PlannedTable>(deps, tablePlanKey(spec.runId, opts.table));
+      // (A table file without pages is an earlier version's, its chunks inline: planned again.)
+      if (done?.pages !== undefined) {
+        tables.push(done);
         continue;
       }
       try {
         const plan = await buildTablePlan(c, opts);
-        let from = await readJson<PlanProgress>(deps, walkKey(spec.runId, opts.table));
+        let from = await readJson<PlanProgress & { pages: number }>(deps, walkKey(spec.runId, opts.table));
         let planned: PlanResult;
+        let pages = from?.pages ?? 0;
         do {
-          let page = 0;
+          let n = 0;
           planned = await planChunks(
             c.source,
             plan,
@@ -132,38 +138,67 @@ export async function planGates(
               sampleWith: g.methods.includes('exact') ? 'exact' : 'fast',
               concurrency: sampleConcurrency(spec, distributedLikely),
             },
-            { ...(from ? { from } : {}), stop: () => ++page > Math.max(PLAN_PAGE, from?.chunks.length ?? 0) || timeUp() },
+            { ...(from ? { from } : {}), stop: () => ++n > PLAN_PAGE || timeUp() },
           );
-          if (!planned.complete) {
-            from = { chunks: planned.chunks, samples: planned.samples, step: planned.step, rate: planned.rate };
+          // The page first, then the progress that counts it: killed between the two, the page is planned and written again.
+          if (planned.chunks.length) {
+            const lines = planned.chunks.map((ch) => `${JSON.stringify({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi })}\n`).join('');
+            await deps.evidence.put(pageKey(spec.runId, opts.table, pages++), lines, 'application/x-ndjson');
+          }
+          const { chunks: _, complete, ...progress } = planned;
+          from = { ...progress, pages };
+          if (!complete) {
             await deps.evidence.put(walkKey(spec.runId, opts.table), `${JSON.stringify(from)}\n`, 'application/json');
-            deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${planned.chunks.length} chunks so far` });
-            if (timeUp()) throw new WorkStillRunning(`${opts.table}: ${planned.chunks.length} chunks planned so far (kept); the next invocation goes on from there`);
+            deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${planned.next} chunks so far` });
+            if (timeUp()) throw new WorkStillRunning(`${opts.table}: ${planned.next} chunks planned so far (kept); the next invocation goes on from there`);
           }
         } while (!planned.complete);
-        const its: TableChunk[] = planned.chunks.map((ch) => ({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi }));
-        const t: PlannedTable = { table: opts.table, plan, chunks: its.length, estimateRows: await estimateRows(c.source, opts.table), samples: planned.samples };
-        await deps.evidence.put(tablePlanKey(spec.runId, opts.table), `${JSON.stringify({ ...t, items: its })}\n`, 'application/json');
-        for (const it of its) items.push(it); // not push(...its): past ~125,000 arguments the call overflows the stack
+        const t: PlannedTable = { table: opts.table, plan, chunks: planned.next, estimateRows: await estimateRows(c.source, opts.table), samples: planned.samples, pages };
+        await deps.evidence.put(tablePlanKey(spec.runId, opts.table), `${JSON.stringify(t)}\n`, 'application/json');
         tables.push(t);
-        deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${its.length} chunks` });
+        deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${t.chunks} chunks` });
       } catch (e) {
         if (e instanceof WorkStillRunning) throw e;
         tables.push({ table: opts.table, chunks: 0, error: errorMessage(e) });
       }
     }
   }
+  // items.jsonl: every table's pages in order, streamed (a page in memory at a time).
+  const out = deps.evidence.writer(itemsKey, 'application/x-ndjson');
+  let count = 0;
+  let maxItemBytes = 1;
+  const items: TableChunk[] = [];
+  try {
+    for (const t of tables) {
+      for (let p = 0; p < (t.pages ?? 0); p++) {
+        const body = await deps.evidence.get(pageKey(spec.runId, t.table, p));
+        if (!body) throw new Error(`${pageKey(spec.runId, t.table, p)} is missing: plan the gates again (delete ${tablePlanKey(spec.runId, t.table)})`);
+        const text = Buffer.from(body).toString('utf8');
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          count++;
+          maxItemBytes = Math.max(maxItemBytes, Buffer.byteLength(line) + 1);
+          if (count <= inlineUpTo) items.push(JSON.parse(line) as TableChunk);
+        }
+        await out.write(text);
+      }
+    }
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  await out.close();
   const file: GatePlanFile = {
     runId: spec.runId,
     methods: g.methods,
     tables,
-    items: items.length,
+    items: count,
+    maxItemBytes,
     ...(estimate ? { started_utc: estimate.started_utc } : {}),
     planned_utc: deps.clock.now().toISOString(),
   };
-  await deps.evidence.put(itemsKey, items.map((i) => `${JSON.stringify(i)}\n`).join(''), 'application/x-ndjson');
   await deps.evidence.put(planKey, canonicalJson(file), 'application/json');
-  return { file, items, reused: false };
+  return { file, ...(count <= inlineUpTo ? { items } : {}), count, maxItemBytes, reused: false };
 }
 
 /** Every planned chunk, one JSON line each, in plan order: what the Distributed Map reads (ItemReader, InputType JSONL). */
