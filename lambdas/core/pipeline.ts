@@ -320,7 +320,7 @@ export async function gatesStage(s: StageState, deps: Deps) {
       await chunkFile.abort();
       throw e;
     });
-    if (written) await chunkFile.close();
+    if (written) sink.digests!.push(await chunkFile.close());
     else await chunkFile.abort();
     if (sink.digests!.length) await deps.evidence.put(gateKey(s.spec.runId, `chunks${DIGESTS_SUFFIX}`), renderDigests(sink.digests!), 'application/x-ndjson');
     await deps.evidence.put(gateKey(s.spec.runId, 'report.json'), canonicalJson(tables), 'application/json');

@@ -8,7 +8,7 @@ import { gateKey } from '../evidence-layout';
 import type { Deps, EvidenceObject, EvidenceStore, SqlClient } from '../../ports';
 import { errorMessage, WorkStillRunning } from '../errors';
 import { estimateGates, type GateEstimate, GO_ON_MARGIN_MS, measureGates, sampleConcurrency } from '../estimate';
-import { canonicalJson, readEvidenceJson, sha256Hex } from '../evidence';
+import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
 import { DEFAULT_PLAN, type PlanProgress, type PlanSample, type PlanResult, planChunks } from './chunks';
@@ -168,11 +168,15 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
   let count = 0;
   let maxItemBytes = 1;
   const items: TableChunk[] = [];
+  // The digest of every page as it is read here, and of items.jsonl: Summary seals them from this ledger unread.
+  const digests: EvidenceObject[] = [];
   try {
     for (const t of tables) {
       for (let p = 0; p < (t.pages ?? 0); p++) {
-        const body = await deps.evidence.get(pageKey(spec.runId, t.table, p));
-        if (!body) throw new Error(`${pageKey(spec.runId, t.table, p)} is missing: plan the gates again (delete ${tablePlanKey(spec.runId, t.table)})`);
+        const key = pageKey(spec.runId, t.table, p);
+        const body = await deps.evidence.get(key);
+        if (!body) throw new Error(`${key} is missing: plan the gates again (delete ${tablePlanKey(spec.runId, t.table)})`);
+        digests.push({ key, sha256: sha256Hex(body), size: body.length });
         const text = Buffer.from(body).toString('utf8');
         for (const line of text.split('\n')) {
           if (!line) continue;
@@ -187,7 +191,8 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
     await out.abort();
     throw e;
   }
-  await out.close();
+  digests.push(await out.close());
+  await deps.evidence.put(gateKey(spec.runId, `plan${DIGESTS_SUFFIX}`), renderDigests(digests), 'application/x-ndjson');
   const file: GatePlanFile = {
     runId: spec.runId,
     methods: g.methods,
