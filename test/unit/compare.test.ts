@@ -3,6 +3,8 @@
  * row, sized from timed samples), drillDown (each differing key named once, as missing, extra or changed with its
  * columns), and aggregateGates (a checkpoint counts only for the chunk the plan names).
  */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
@@ -184,7 +186,8 @@ describe('drillDown', () => {
 
 describe('work across invocations (WorkStillRunning)', () => {
   async function setup(runId: string) {
-    const evidence = new FsEvidenceStore(await tempDir());
+    const dir = await tempDir();
+    const evidence = new FsEvidenceStore(dir);
     const spec = RunSpec.parse({
       ...base,
       runId,
@@ -192,7 +195,7 @@ describe('work across invocations (WorkStillRunning)', () => {
       gates: { methods: ['fast', 'exact'], tables: [{ table: 'src', targetTable: 'src' }], initialChunkRows: 250, maxChunkRows: 250 },
     });
     const deps = { sql: () => c, evidence, clock: steppingClock(), progress: () => {}, logger: { info() {}, warn() {}, error() {} } } as never as Deps;
-    return { spec, deps, evidence };
+    return { spec, deps, evidence, dir };
   }
   /** An invocation whose time runs out after `calls` looks at the clock (each look: ample time, then 10 s). */
   const runningOut = (calls: number) => {
@@ -214,6 +217,25 @@ describe('work across invocations (WorkStillRunning)', () => {
     const next = await planGates(g.spec, g.deps, () => 900_000);
     expect(next.items).toEqual(whole.items);
     expect(next.items).toHaveLength(21); // 20 of 250 rows, and the open end after the last key
+  });
+
+  it('a plan whose pages do not tile the key (a chunk lost, or one out of place) is refused, never handed to the gates', async () => {
+    const g = await setup('plan-broken');
+    const whole = await planGates(g.spec, g.deps);
+    expect(whole.count).toBe(21);
+    const page = `${g.spec.runId}/07_gates/plan/src.chunks/000000.jsonl`;
+    const lines = Buffer.from((await g.evidence.get(page))!).toString().trim().split('\n');
+    const replan = async (body: string) => {
+      await g.evidence.put(page, body);
+      await rm(path.join(g.dir, `${g.spec.runId}/07_gates/plan.json`), { force: true });
+      return planGates(g.spec, g.deps);
+    };
+    const renumbered = (ls: string[]) => ls.map((l, i) => JSON.stringify({ ...JSON.parse(l), index: i })).join('\n');
+    // Chunk 7 dropped (its rows would be read by no gate), the rest renumbered so only the gap gives it away.
+    await expect(replan(renumbered(lines.filter((_, i) => i !== 7)))).rejects.toThrow(/the gate plan of src is broken at chunk 7: it starts after \["2000"\], the chunk before ended at \["1750"\]/);
+    await expect(replan(lines.slice(0, -1).join('\n'))).rejects.toThrow(/broken at chunk 20: the last chunk does not run to the end of the key/);
+    await expect(replan([lines[1], lines[0], ...lines.slice(2)].join('\n'))).rejects.toThrow(/broken at chunk 0: found src#1/);
+    expect((await replan(lines.join('\n'))).count).toBe(21);
   });
 
   it('a batch whose invocation runs out keeps the chunks it checked; the retry checks only the rest, and Gates counts each chunk once', async () => {

@@ -172,6 +172,11 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
   const digests: EvidenceObject[] = [];
   try {
     for (const t of tables) {
+      // Checked as they stream by: the chunks of a table are numbered 0, 1, 2… and tile its key, each starting where the
+      // one before ended, from the open start to the open end. A plan with a gap would leave rows no gate ever read.
+      let prevHi = 'null';
+      let index = 0;
+      const broken = (why: string) => new Error(`the gate plan of ${t.table} is broken at chunk ${index}: ${why}; delete 07_gates/plan/ and plan again`);
       for (let p = 0; p < (t.pages ?? 0); p++) {
         const key = pageKey(spec.runId, t.table, p);
         const body = await deps.evidence.get(key);
@@ -180,12 +185,20 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
         const text = Buffer.from(body).toString('utf8');
         for (const line of text.split('\n')) {
           if (!line) continue;
+          const chunk = JSON.parse(line) as TableChunk;
+          if (chunk.table !== t.table || chunk.index !== index) throw broken(`found ${chunk.table}#${chunk.index}`);
+          if (prevHi === 'end') throw broken('a chunk after the open end');
+          if (JSON.stringify(chunk.lo) !== prevHi) throw broken(`it starts after ${JSON.stringify(chunk.lo)}, the chunk before ended at ${prevHi}`);
+          prevHi = chunk.hi === null ? 'end' : JSON.stringify(chunk.hi);
+          index++;
           count++;
           maxItemBytes = Math.max(maxItemBytes, Buffer.byteLength(line) + 1);
-          if (count <= inlineUpTo) items.push(JSON.parse(line) as TableChunk);
+          if (count <= inlineUpTo) items.push(chunk);
         }
         await out.write(text);
       }
+      if (t.pages !== undefined && prevHi !== 'end') throw broken('the last chunk does not run to the end of the key');
+      if (t.pages !== undefined && index !== t.chunks) throw broken(`${index} chunks in its pages, ${t.chunks} in its plan`);
     }
   } catch (e) {
     await out.abort();
