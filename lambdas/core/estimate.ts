@@ -7,7 +7,7 @@
  */
 import type { Clock, SqlClient } from '../ports';
 import { estimateRows } from './compare/catalog';
-import { DEFAULT_PLAN, denseIntegerKey, RANGE_SAMPLES } from './compare/chunks';
+import { DEFAULT_PLAN, denseIntegerKey, PLAN_SEGMENTS, RANGE_ABOVE_ROWS, RANGE_SAMPLES } from './compare/chunks';
 import { checksumSql, countSqlFor } from './compare/checksum';
 import { keySelect, orderBy } from './compare/keys';
 import { buildTablePlan } from './compare/table-plan';
@@ -60,6 +60,8 @@ export interface TableRows {
   readonly from: 'catalog' | 'counted' | 'at least';
   /** Planned by key ranges (one dense integer key, RANGE_SAMPLES timed samples) rather than walked chunk by chunk. */
   readonly ranged?: boolean;
+  /** Walked in this many segments at once (a big table on PostgreSQL, PLAN_SEGMENTS). */
+  readonly segments?: number;
 }
 
 export interface GateEstimate {
@@ -127,9 +129,11 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const children = distributed ? Math.ceil(chunks / batchSize) : 0;
   const lanes = Math.min(gateLanes(spec, distributed), distributed ? (platform === 'local' ? LOCAL_CHILD_CONCURRENCY : Number.POSITIVE_INFINITY) : INLINE_MAP);
   // A walked table: one key step per chunk and a timed sample every sampleEvery; a ranged one: RANGE_SAMPLES samples.
-  const walkedChunks = tables.reduce((n, t) => n + (t.ranged ? 0 : Math.ceil(t.rows / chunkRows) + 1), 0);
+  const walked = (t: TableRows) => (t.ranged ? 0 : Math.ceil(t.rows / chunkRows) + 1);
+  const walkedChunks = tables.reduce((n, t) => n + walked(t), 0);
   const planSamples = Math.ceil(walkedChunks / DEFAULT_PLAN.sampleEvery) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length;
-  const planS = (walkedChunks * sample.walkMs) / 1000 + planSamples * queryS;
+  // Segments walk at once: a table's walk takes its steps and samples divided among them.
+  const planS = tables.reduce((sec, t) => sec + ((walked(t) * sample.walkMs) / 1000 + Math.ceil(walked(t) / DEFAULT_PLAN.sampleEvery) * queryS) / (t.segments ?? 1), 0) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length * queryS;
   const planInvocations = Math.max(1, Math.ceil(planS / (STAGE_FUNCTION_SECONDS - GO_ON_MARGIN_MS / 1000)));
   const invocations = (distributed ? children : chunks) + planInvocations + 1;
   const checkS = (chunks * chunkS + (distributed ? children * CHILD_START_S : 0)) / lanes;
@@ -197,7 +201,8 @@ export async function measureGates(
     const est = Number((await estimateRows(c.source, t.table)) ?? 0);
     if (est > 0) {
       const ranged = (await denseIntegerKey(c.source, await buildTablePlan(c, t)).catch(() => undefined)) !== undefined;
-      tables.push({ table: t.table, rows: est, from: 'catalog', ...(ranged ? { ranged } : {}) });
+      const segmented = !ranged && est > RANGE_ABOVE_ROWS && c.source.dialect === 'postgres';
+      tables.push({ table: t.table, rows: est, from: 'catalog', ...(ranged ? { ranged } : {}), ...(segmented ? { segments: PLAN_SEGMENTS } : {}) });
     }
     else {
       // No statistics (a table never analyzed): counted, up to countCap rows so the count stays far inside the Data API's 45 s.
@@ -237,7 +242,7 @@ const secs = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 
 export function renderEstimate(e: GateEstimate): string[] {
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   return [
-    `estimate (${e.platform}): ${n(e.rows)} rows in ${e.tables.length} table(s) (${e.tables.map((t) => (t.from === 'at least' ? `${t.table} at least ${n(t.rows)} (counted up to there: no statistics; ANALYZE it)` : `${t.table} ${n(t.rows)} ${t.from}${t.ranged ? ', planned by key ranges' : ''}`)).join(', ')})`,
+    `estimate (${e.platform}): ${n(e.rows)} rows in ${e.tables.length} table(s) (${e.tables.map((t) => (t.from === 'at least' ? `${t.table} at least ${n(t.rows)} (counted up to there: no statistics; ANALYZE it)` : `${t.table} ${n(t.rows)} ${t.from}${t.ranged ? ', planned by key ranges' : t.segments ? `, walked in ${t.segments} segments at once` : ''}`)).join(', ')})`,
     `  sample: ${n(e.sample.rowsPerSecond)} rows/s a query and ${e.sample.callMs.toFixed(1)} ms a call, ${e.sample.concurrency} at once; key walk ${e.sample.walkMs.toFixed(1)} ms a step`,
     `  chunks: ${n(e.chunks)} of ~${n(e.chunkRows)} rows${e.distributed ? `, Distributed Map: ${n(e.childExecutions)} child executions of ${e.batchSize} chunks` : ', inline Map'}`,
     `  requests: ${n(e.stateTransitions)} state transitions, ${n(e.lambdaInvocations)} Lambda invocations (${n(e.lambdaGbSeconds)} GB-s), ${n(e.dataApiCalls)} Data API calls, ${n(e.s3.puts)} S3 PUT/LIST + ${n(e.s3.gets)} GET`,

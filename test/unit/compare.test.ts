@@ -208,11 +208,11 @@ describe('work across invocations (WorkStillRunning)', () => {
     const whole = await planGates(once.spec, once.deps);
     const g = await setup('plan-twice');
     await expect(planGates(g.spec, g.deps, runningOut(8))).rejects.toMatchObject({ name: 'WorkStillRunning', message: expect.stringMatching(/^src: \d+ chunks planned so far \(kept\)/) });
-    const walk = JSON.parse(Buffer.from((await g.evidence.get(`${g.spec.runId}/07_gates/plan/src.walk.json`))!).toString());
+    const walk = JSON.parse(Buffer.from((await g.evidence.get(`${g.spec.runId}/07_gates/plan/src.walk-00.json`))!).toString());
     // The walk's progress is small (where it stopped); the chunks are in pages beside it.
     expect(walk.next).toBeGreaterThan(0);
     expect(walk.pages).toBe(1);
-    expect(await g.evidence.keys(`${g.spec.runId}/07_gates/plan/src.chunks/`)).toEqual([`${g.spec.runId}/07_gates/plan/src.chunks/000000.jsonl`]);
+    expect(await g.evidence.keys(`${g.spec.runId}/07_gates/plan/src.chunks/`)).toEqual([`${g.spec.runId}/07_gates/plan/src.chunks/00-000000.jsonl`]);
     expect(await g.evidence.get(`${g.spec.runId}/07_gates/plan.json`)).toBeUndefined();
     const next = await planGates(g.spec, g.deps, () => 900_000);
     expect(next.items).toEqual(whole.items);
@@ -223,7 +223,7 @@ describe('work across invocations (WorkStillRunning)', () => {
     const g = await setup('plan-broken');
     const whole = await planGates(g.spec, g.deps);
     expect(whole.count).toBe(21);
-    const page = `${g.spec.runId}/07_gates/plan/src.chunks/000000.jsonl`;
+    const page = `${g.spec.runId}/07_gates/plan/src.chunks/00-000000.jsonl`;
     const lines = Buffer.from((await g.evidence.get(page))!).toString().trim().split('\n');
     const replan = async (body: string) => {
       await g.evidence.put(page, body);

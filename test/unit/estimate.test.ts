@@ -67,6 +67,9 @@ describe('estimateGates', () => {
     expect(walked.seconds.plan).toBeGreaterThan(8 * 60);
     expect(ranged.seconds.plan).toBeCloseTo(RANGE_SAMPLES * 0.5, 6);
     expect(walked.dataApiCalls - ranged.dataApiCalls).toBeGreaterThan(walked.chunks);
+    // Walked in 16 segments at once (a big table on PostgreSQL): a sixteenth of the time.
+    const segmented = estimateGates(spec({ maxConcurrency: 16 }), [{ table: 't', rows: 1e9, from: 'catalog', segments: 16 }], sample, 'aws');
+    expect(segmented.seconds.plan).toBeCloseTo(walked.seconds.plan / 16, 6);
   });
 
   it('locally a Distributed Map runs at most 8 children at once (the runner’s child concurrency)', () => {

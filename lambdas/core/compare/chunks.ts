@@ -69,6 +69,8 @@ export interface PlanProgress {
   /** The step and the rows/s average when it stopped. */
   readonly step: number;
   readonly rate: number | null;
+  /** A walk of one segment of the key stops at this key (its last chunk ends there); absent or null: the end. */
+  readonly upper?: readonly string[] | null;
   /** A plan by key ranges: every boundary follows from these (no query per chunk). */
   readonly range?: { readonly min: string; readonly width: string; readonly count: number };
 }
@@ -95,17 +97,21 @@ export async function planChunks(
   let step = from.step;
   let rate = from.rate;
   let lo = from.lo;
+  const upper = from.upper ?? null;
+  const bounded = upper ? { upper } : {};
   for (let i = from.next; ; i++) {
-    if (walk.stop?.()) return { chunks, samples, step, rate, next: i, lo, complete: false };
-    const where = lo ? rangePredicate(plan, 'source', { lo, hi: null }) : { sql: '1 = 1', params: {} };
+    if (walk.stop?.()) return { chunks, samples, step, rate, next: i, lo, ...bounded, complete: false };
+    const where = rangePredicate(plan, 'source', { lo, hi: upper });
     const { rows } = await client.query(
       `SELECT ${keySelect(plan, 'source')} FROM ${t} WHERE ${where.sql} ORDER BY ${orderBy(plan, 'source')} LIMIT 1 OFFSET ${step - 1}`,
       where.params,
     );
-    const hi = rows[0] ? plan.key.map((_, k) => String(rows[0]![`k${k}`])) : null;
+    const found = rows[0] ? plan.key.map((_, k) => String(rows[0]![`k${k}`])) : null;
+    // No key `step` rows on: the chunk runs to the segment's end (or the table's).
+    const hi = found ?? upper;
     const chunk: PlannedChunk = { table: plan.table, index: i, lo, hi, estRows: step };
     chunks.push(chunk);
-    if (!hi) return { chunks, samples, step, rate, next: i + 1, lo: null, complete: true };
+    if (!found || (upper && JSON.stringify(found) === JSON.stringify(upper))) return { chunks, samples, step, rate, next: i + 1, lo: null, ...bounded, complete: true };
     if (i % opts.sampleEvery === 0) {
       const sample = await timeChunk(client, plan, clock, opts, chunk, step);
       samples.push(sample);
@@ -134,6 +140,27 @@ function rangePage(plan: TablePlan, from: PlanProgress, stop?: () => boolean): P
     });
   }
   return { ...from, chunks, next: count, lo: null, complete: true };
+}
+
+/** Segments a big walked table is cut into on PostgreSQL, walked at once (each a Data API call at a time, with its own samples). */
+export const PLAN_SEGMENTS = 16;
+
+/** Keys sampled per segment to place its boundaries. */
+const SEGMENT_SAMPLE_ROWS = 1_000;
+
+/**
+ * Boundaries that cut a big table's key into `segments` parts of about equal rows, for walks that run at once
+ * (PostgreSQL: a repeatable TABLESAMPLE SYSTEM of about SEGMENT_SAMPLE_ROWS keys a segment, every (n/segments)-th kept).
+ * The walks tile the key whatever the boundaries are; a skewed sample only makes the parts uneven. None elsewhere.
+ */
+export async function segmentBounds(client: SqlClient, plan: TablePlan, segments: number, rows: number): Promise<string[][]> {
+  if (client.dialect !== 'postgres' || segments < 2 || !(rows > 0)) return [];
+  const pct = Math.min(100, (100 * SEGMENT_SAMPLE_ROWS * segments) / rows);
+  const keys = plan.key.map((_, i) => `k${i}`).join(', ');
+  const { rows: found } = await client.query(
+    `SELECT ${keys} FROM (SELECT ${keySelect(plan, 'source')}, row_number() OVER (ORDER BY ${orderBy(plan, 'source')}) AS rn, count(*) OVER () AS n FROM ${quoteIdent(plan.table, client.dialect)} TABLESAMPLE SYSTEM (${pct.toFixed(6)}) REPEATABLE (7)) s WHERE rn % greatest(1, n / ${segments}) = 0 ORDER BY rn LIMIT ${segments - 1}`,
+  );
+  return found.map((r) => plan.key.map((_, k) => String(r[`k${k}`])));
 }
 
 const stepFor = (rate: number, opts: PlanOptions) => Math.round(Math.min(opts.maxRows, Math.max(opts.minRows, rate * opts.targetSeconds)));

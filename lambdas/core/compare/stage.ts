@@ -11,7 +11,7 @@ import { estimateGates, type GateEstimate, GO_ON_MARGIN_MS, measureGates, sample
 import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from '../evidence';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
-import { DEFAULT_PLAN, type PlanProgress, type PlanSample, type PlanResult, planChunks } from './chunks';
+import { DEFAULT_PLAN, denseIntegerKey, KEPT_SAMPLES, PLAN_SEGMENTS, type PlanProgress, type PlanSample, type PlanResult, planChunks, RANGE_ABOVE_ROWS, segmentBounds } from './chunks';
 import { DEFAULT_DRILL } from './drilldown';
 import type { KeyDiff } from './drilldown';
 import { type ChunkCheck, checkChunk, DEFAULT_CHECK } from './gate';
@@ -30,8 +30,9 @@ export interface PlannedTable {
   /** Catalog row estimate: a labelled preview, never a gate. */
   readonly estimateRows?: string;
   readonly samples?: PlanSample[];
-  /** Its chunks, in files of up to PLAN_PAGE JSON lines (`plan/<table>.chunks/<page>.jsonl`). */
+  /** Its chunks, in files of up to PLAN_PAGE JSON lines (`plan/<table>.chunks/<segment>-<page>.jsonl`): in all, and per segment. */
   readonly pages?: number;
+  readonly segmentPages?: number[];
   readonly error?: string;
 }
 
@@ -78,8 +79,10 @@ const readJson = <T>(deps: Deps, key: string) => readEvidenceJson<T>(deps.eviden
 const PLAN_PAGE = 2_000;
 
 const tablePlanKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.json`);
-const walkKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.walk.json`);
-const pageKey = (runId: string, table: string, page: number) => gateKey(runId, `plan/${table}.chunks/${String(page).padStart(6, '0')}.jsonl`);
+const segmentsKey = (runId: string, table: string) => gateKey(runId, `plan/${table}.segments.json`);
+const walkKey = (runId: string, table: string, seg: number) => gateKey(runId, `plan/${table}.walk-${String(seg).padStart(2, '0')}.json`);
+const pageKey = (runId: string, table: string, seg: number, page: number) => gateKey(runId, `plan/${table}.chunks/${String(seg).padStart(2, '0')}-${String(page).padStart(6, '0')}.jsonl`);
+
 
 /** The plan: its file, its chunks when few enough to travel in the state (up to `inlineUpTo`), their count and longest line. */
 export interface PlannedGates {
@@ -113,47 +116,70 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
     const c = clients(spec, deps);
     for (const opts of g.tables) {
       const done = await readJson<PlannedTable>(deps, tablePlanKey(spec.runId, opts.table));
-      // (A table file without pages is an earlier version's, its chunks inline: planned again.)
-      if (done?.pages !== undefined) {
+      // (A table file without segment pages is an earlier version's: planned again.)
+      if (done?.segmentPages !== undefined) {
         tables.push(done);
         continue;
       }
       try {
         const plan = await buildTablePlan(c, opts);
-        let from = await readJson<PlanProgress & { pages: number }>(deps, walkKey(spec.runId, opts.table));
-        let planned: PlanResult;
-        let pages = from?.pages ?? 0;
-        do {
-          let n = 0;
-          planned = await planChunks(
-            c.source,
-            plan,
-            deps.clock,
-            {
-              ...DEFAULT_PLAN,
-              targetSeconds: g.chunkSeconds,
-              initialRows: g.initialChunkRows,
-              maxRows: g.maxChunkRows,
-              minRows: Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows),
-              sampleWith: g.methods.includes('exact') ? 'exact' : 'fast',
-              concurrency: sampleConcurrency(spec, distributedLikely),
-            },
-            { ...(from ? { from } : {}), stop: () => ++n > PLAN_PAGE || timeUp() },
-          );
-          // The page first, then the progress that counts it: killed between the two, the page is planned and written again.
-          if (planned.chunks.length) {
-            const lines = planned.chunks.map((ch) => `${JSON.stringify({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi })}\n`).join('');
-            await deps.evidence.put(pageKey(spec.runId, opts.table, pages++), lines, 'application/x-ndjson');
-          }
-          const { chunks: _, complete, ...progress } = planned;
-          from = { ...progress, pages };
-          if (!complete) {
-            await deps.evidence.put(walkKey(spec.runId, opts.table), `${JSON.stringify(from)}\n`, 'application/json');
-            deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${planned.next} chunks so far` });
-            if (timeUp()) throw new WorkStillRunning(`${opts.table}: ${planned.next} chunks planned so far (kept); the next invocation goes on from there`);
-          }
-        } while (!planned.complete);
-        const t: PlannedTable = { table: opts.table, plan, chunks: planned.next, estimateRows: await estimateRows(c.source, opts.table), samples: planned.samples, pages };
+        const planOpts = {
+          ...DEFAULT_PLAN,
+          targetSeconds: g.chunkSeconds,
+          initialRows: g.initialChunkRows,
+          maxRows: g.maxChunkRows,
+          minRows: Math.min(DEFAULT_PLAN.minRows, g.initialChunkRows),
+          sampleWith: g.methods.includes('exact') ? ('exact' as const) : ('fast' as const),
+          concurrency: sampleConcurrency(spec, distributedLikely),
+        };
+        // A big table that has to be walked is cut into segments walked at once (their boundaries kept for a resume).
+        let bounds = (await readJson<{ bounds: string[][] }>(deps, segmentsKey(spec.runId, opts.table)))?.bounds;
+        if (!bounds) {
+          const rows = Number((await estimateRows(c.source, opts.table)) ?? 0);
+          const walked = rows > RANGE_ABOVE_ROWS && !(await denseIntegerKey(c.source, plan));
+          bounds = walked ? await segmentBounds(c.source, plan, PLAN_SEGMENTS, rows) : [];
+          await deps.evidence.put(segmentsKey(spec.runId, opts.table), `${JSON.stringify({ bounds })}\n`, 'application/json');
+        }
+        const segments = bounds.length + 1;
+        const each = { ...planOpts, concurrency: Math.max(1, Math.floor(planOpts.concurrency / segments)) };
+        const planSegment = async (seg: number) => {
+          const first: PlanProgress | undefined = segments > 1 ? { next: 0, lo: bounds![seg - 1] ?? null, upper: bounds![seg] ?? null, samples: [], step: g.initialChunkRows, rate: null } : undefined;
+          const kept = await readJson<PlanProgress & { pages: number }>(deps, walkKey(spec.runId, opts.table, seg));
+          let from: PlanProgress | undefined = kept ?? first;
+          let planned: PlanResult;
+          let pages = kept?.pages ?? 0;
+          do {
+            let n = 0;
+            planned = await planChunks(c.source, plan, deps.clock, segments > 1 ? each : planOpts, { ...(from ? { from } : {}), stop: () => ++n > PLAN_PAGE || timeUp() });
+            // The page first, then the progress that counts it: killed between the two, the page is planned and written again.
+            if (planned.chunks.length) {
+              const lines = planned.chunks.map((ch) => `${JSON.stringify({ table: opts.table, index: ch.index, lo: ch.lo, hi: ch.hi })}\n`).join('');
+              await deps.evidence.put(pageKey(spec.runId, opts.table, seg, pages++), lines, 'application/x-ndjson');
+            }
+            const { chunks: _, complete, ...progress } = planned;
+            from = progress;
+            if (!complete) {
+              await deps.evidence.put(walkKey(spec.runId, opts.table, seg), `${JSON.stringify({ ...progress, pages })}\n`, 'application/json');
+              deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}${segments > 1 ? ` segment ${seg + 1}/${segments}` : ''}: ${planned.next} chunks so far` });
+              if (timeUp()) throw new WorkStillRunning(`${opts.table}: ${planned.next} chunks planned so far (kept); the next invocation goes on from there`);
+            }
+          } while (!planned.complete);
+          return { pages, chunks: planned.next, samples: planned.samples };
+        };
+        // Every segment saves what it did before a WorkStillRunning (or another failure) leaves the invocation.
+        const settled = await Promise.allSettled(Array.from({ length: segments }, (_, seg) => planSegment(seg)));
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        const done = settled.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof planSegment>>>).value);
+        const t: PlannedTable = {
+          table: opts.table,
+          plan,
+          chunks: done.reduce((n, d) => n + d.chunks, 0),
+          estimateRows: await estimateRows(c.source, opts.table),
+          samples: done.flatMap((d) => d.samples).slice(-KEPT_SAMPLES),
+          pages: done.reduce((n, d) => n + d.pages, 0),
+          segmentPages: done.map((d) => d.pages),
+        };
         await deps.evidence.put(tablePlanKey(spec.runId, opts.table), `${JSON.stringify(t)}\n`, 'application/json');
         tables.push(t);
         deps.progress?.({ stage: 'GatePlan', done: tables.length, total: g.tables.length, message: `${opts.table}: ${t.chunks} chunks` });
@@ -177,28 +203,36 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
       let prevHi = 'null';
       let index = 0;
       const broken = (why: string) => new Error(`the gate plan of ${t.table} is broken at chunk ${index}: ${why}; delete 07_gates/plan/ and plan again`);
-      for (let p = 0; p < (t.pages ?? 0); p++) {
-        const key = pageKey(spec.runId, t.table, p);
-        const body = await deps.evidence.get(key);
-        if (!body) throw new Error(`${key} is missing: plan the gates again (delete ${tablePlanKey(spec.runId, t.table)})`);
-        digests.push({ key, sha256: sha256Hex(body), size: body.length });
-        const text = Buffer.from(body).toString('utf8');
-        for (const line of text.split('\n')) {
-          if (!line) continue;
-          const chunk = JSON.parse(line) as TableChunk;
-          if (chunk.table !== t.table || chunk.index !== index) throw broken(`found ${chunk.table}#${chunk.index}`);
-          if (prevHi === 'end') throw broken('a chunk after the open end');
-          if (JSON.stringify(chunk.lo) !== prevHi) throw broken(`it starts after ${JSON.stringify(chunk.lo)}, the chunk before ended at ${prevHi}`);
-          prevHi = chunk.hi === null ? 'end' : JSON.stringify(chunk.hi);
-          index++;
-          count++;
-          maxItemBytes = Math.max(maxItemBytes, Buffer.byteLength(line) + 1);
-          if (count <= inlineUpTo) items.push(chunk);
+      // Each segment's chunks are numbered from 0 in its pages; in items.jsonl they are numbered on across the table.
+      for (const [seg, segPages] of (t.segmentPages ?? []).entries()) {
+        let local = 0;
+        for (let p = 0; p < segPages; p++) {
+          const key = pageKey(spec.runId, t.table, seg, p);
+          const body = await deps.evidence.get(key);
+          if (!body) throw new Error(`${key} is missing: plan the gates again (delete ${tablePlanKey(spec.runId, t.table)})`);
+          digests.push({ key, sha256: sha256Hex(body), size: body.length });
+          let text = '';
+          for (const line of Buffer.from(body).toString('utf8').split('\n')) {
+            if (!line) continue;
+            const read = JSON.parse(line) as TableChunk;
+            if (read.table !== t.table || read.index !== local) throw broken(`found ${read.table}#${read.index} in segment ${seg + 1}`);
+            if (prevHi === 'end') throw broken('a chunk after the open end');
+            if (JSON.stringify(read.lo) !== prevHi) throw broken(`it starts after ${JSON.stringify(read.lo)}, the chunk before ended at ${prevHi}`);
+            prevHi = read.hi === null ? 'end' : JSON.stringify(read.hi);
+            const chunk: TableChunk = { table: t.table, index, lo: read.lo, hi: read.hi };
+            const row = `${JSON.stringify(chunk)}\n`;
+            text += row;
+            local++;
+            index++;
+            count++;
+            maxItemBytes = Math.max(maxItemBytes, Buffer.byteLength(row));
+            if (count <= inlineUpTo) items.push(chunk);
+          }
+          await out.write(text);
         }
-        await out.write(text);
       }
-      if (t.pages !== undefined && prevHi !== 'end') throw broken('the last chunk does not run to the end of the key');
-      if (t.pages !== undefined && index !== t.chunks) throw broken(`${index} chunks in its pages, ${t.chunks} in its plan`);
+      if (t.segmentPages !== undefined && prevHi !== 'end') throw broken('the last chunk does not run to the end of the key');
+      if (t.segmentPages !== undefined && index !== t.chunks) throw broken(`${index} chunks in its pages, ${t.chunks} in its plan`);
     }
   } catch (e) {
     await out.abort();
