@@ -77,4 +77,29 @@ describe.skipIf(!PG_URL)('GatePlan in segments (real PostgreSQL)', () => {
     }
     expect(rows).toBe(ROWS);
   }, 300_000);
+
+  it('a GatePlan whose time runs out keeps every segment where it stopped; the next invocation plans exactly what one would', async () => {
+    // chunkSeconds 60: every step is maxChunkRows, so two plans of the same rows are the same chunks.
+    const spec = (runId: string) =>
+      RunSpec.parse({
+        ...base,
+        runId,
+        source: { engine: 'postgres', url },
+        target: { engine: 'postgres', url },
+        gates: { methods: ['fast'], tables: [{ table: 'tk' }], initialChunkRows: 20_000, maxChunkRows: 20_000, chunkSeconds: 60 },
+      });
+    const deps = async () => ({ sql: () => client, evidence: new FsEvidenceStore(await tempDir()), clock: systemClock, progress: () => {}, logger: { info() {}, warn() {}, error() {} } }) as never as Deps;
+    const items = async (d: Deps, runId: string) => Buffer.from((await d.evidence.get(`${runId}/07_gates/items.jsonl`))!).toString();
+    const once = await deps();
+    await planGates(spec('once'), once);
+    const twice = await deps();
+    let looks = 0;
+    // Ample time for 40 looks at the clock, then 10 s left: every segment saves and the invocation ends.
+    await expect(planGates(spec('once'), twice, () => (++looks > 40 ? 10_000 : 900_000))).rejects.toMatchObject({ name: 'WorkStillRunning' });
+    expect(await twice.evidence.get('once/07_gates/items.jsonl')).toBeUndefined();
+    expect((await twice.evidence.keys('once/07_gates/plan/')).filter((k) => /tk\.walk-\d\d\.json$/.test(k)).length).toBeGreaterThan(1);
+    const next = await planGates(spec('once'), twice, () => 900_000);
+    expect(next.file.tables[0]!.error).toBeUndefined();
+    expect(await items(twice, 'once')).toBe(await items(once, 'once'));
+  }, 300_000);
 });
