@@ -41,6 +41,8 @@ export class EvidenceBucket extends Construct {
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'evidence/',
       removalPolicy,
+      // A function stopped in the middle of a large write (Gates' chunks.jsonl) leaves an upload no one completes.
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       ...(props.objectLock
         ? {
             objectLockEnabled: true,

@@ -22,7 +22,14 @@ const ADAPTERS = path.join(ROOT, 'lambdas/adapters/aws');
 
 /** SDK command -> IAM action (the service prefix from the client module; a few actions are named otherwise). */
 const SERVICE: Record<string, string> = { 's3': 's3', 'rds-data': 'rds-data', 'ssm': 'ssm', 'sns': 'sns', 'sfn': 'states', 'kms': 'kms', 'lambda': 'lambda' };
-const RENAMED: Record<string, string> = { 's3:ListObjectsV2': 's3:ListBucket', 'lambda:Invoke': 'lambda:InvokeFunction' };
+// A multipart upload's create, parts and completion are authorized by s3:PutObject (S3's action list); its abort by its own.
+const RENAMED: Record<string, string> = {
+  's3:ListObjectsV2': 's3:ListBucket',
+  'lambda:Invoke': 'lambda:InvokeFunction',
+  's3:CreateMultipartUpload': 's3:PutObject',
+  's3:UploadPart': 's3:PutObject',
+  's3:CompleteMultipartUpload': 's3:PutObject',
+};
 
 /** An adapter file's SDK command name -> IAM action (its client module gives the service). */
 function actionOf(src: string): (cmd: string) => string {

@@ -155,7 +155,10 @@ describe('work bucket', () => {
     expect(work.PublicAccessBlockConfiguration.RestrictPublicBuckets).toBe(true);
     // Evidence keeps its Object Lock; the ItemReader still reads the plan (evidence) from it.
     expect(bucketOf(subs.EvidenceBucketName.Ref).ObjectLockEnabled).toBe(true);
+    // A large evidence write (Gates' chunks.jsonl, multipart) cut short by a stopped function is dropped after a day.
+    expect(bucketOf(subs.EvidenceBucketName.Ref).LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' })]);
     expect(def.States[STATES.gateChunksDistributed].ItemReader.Parameters.Bucket).toBe('${EvidenceBucketName}');
+    expect(def.States[STATES.gateChunksDistributed].ItemReader.ReaderConfig.InputType).toBe('JSONL');
     // The state machine writes results (multipart) to the work bucket only.
     const writes = statementsWith(template, 's3:PutObject').filter((s) => s.role.includes('StateMachine'));
     expect(JSON.stringify(writes.map((s) => s.Resource))).toContain(subs.WorkBucketName.Ref);
