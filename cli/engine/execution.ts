@@ -28,6 +28,8 @@ export interface EngineHooks {
   mintToken(opts: { heartbeatSeconds?: number }): { token: string; wait: Promise<unknown>; expire(): void };
   /** S3 for ItemReader and ResultWriter. */
   getObject(bucket: string, key: string): Promise<string>;
+  /** An object's lines, read as they are asked for (ItemReader JSONL: memory holds a batch, not the file); getObject when absent. */
+  getObjectLines?(bucket: string, key: string): AsyncIterable<string>;
   putObject(bucket: string, key: string, body: string): Promise<void>;
   /** Where an execution's history goes (the parent's and each child's). */
   history(execution: ExecutionRef): HistorySink;

@@ -26,7 +26,7 @@ import { type ContextObject, type Json, payload, readPath } from './json-path';
 /** What a Map state needs of the execution it runs in. */
 export interface MapHost {
   readonly ref: ExecutionRef;
-  readonly hooks: Pick<EngineHooks, 'getObject' | 'putObject'>;
+  readonly hooks: Pick<EngineHooks, 'getObject' | 'getObjectLines' | 'putObject'>;
   /** Child executions of a Distributed Map start here. */
   readonly engine: { start(definition: Definition, input: Json, ref: ExecutionRef): { result: Promise<ExecutionOutcome>; abort: () => void }; readonly opts: EngineOptions };
   now(): number;
@@ -45,10 +45,17 @@ export async function runMap(host: MapHost, name: string, s: StateDef, input: Js
   let items: ItemList;
   if (s.ItemReader) {
     const p = payload(s.ItemReader.Parameters, eff, ctx, 'ItemReader.Parameters') as { Bucket?: string; Key?: string };
-    const text = await host.hooks.getObject(String(p.Bucket), String(p.Key)).catch((e: Error) => {
-      throw new StatesError('States.ItemReaderFailed', `s3://${p.Bucket}/${p.Key}: ${e.message}`);
-    });
-    items = (s.ItemReader.ReaderConfig?.InputType ?? 'JSON') === 'JSONL' ? jsonLines(text, `s3://${p.Bucket}/${p.Key}`) : jsonArray(text, `s3://${p.Bucket}/${p.Key}`);
+    const where = `s3://${p.Bucket}/${p.Key}`;
+    const failed = (e: Error) => {
+      throw e instanceof StatesError ? e : new StatesError('States.ItemReaderFailed', `${where}: ${e.message}`);
+    };
+    const jsonl = (s.ItemReader.ReaderConfig?.InputType ?? 'JSON') === 'JSONL';
+    const { getObjectLines } = host.hooks;
+    if (jsonl && getObjectLines) items = await streamedLines(() => getObjectLines(String(p.Bucket), String(p.Key)), where).catch(failed);
+    else {
+      const text = await host.hooks.getObject(String(p.Bucket), String(p.Key)).catch(failed);
+      items = jsonl ? jsonLines(text, where) : jsonArray(text, where);
+    }
   } else {
     const array = readPath(s.ItemsPath ?? '$', eff, ctx, 'ItemsPath');
     if (!Array.isArray(array)) throw new StatesError('States.Runtime', `the ItemsPath of Map '${name}' does not point to an array`);
@@ -62,21 +69,21 @@ export async function runMap(host: MapHost, name: string, s: StateDef, input: Js
     return v;
   };
   let result: Json;
-  if (!distributed) result = await inlineMap(host, name, s, items.all(), select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
+  if (!distributed) result = await inlineMap(host, name, s, await items.all(), select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
   else result = await distributedMap(host, name, s, eff, batches(s, eff, items), select, max, scope);
   if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, ctx, 'ResultSelector');
   host.emit(thread, 'MapStateSucceeded');
   return result;
 }
 
-/** A Map's items, read one at a time: a JSON array, or JSON Lines kept as text and parsed as each child starts. */
+/** A Map's items, read one at a time (in index order): a JSON array, JSON Lines kept as text, or JSON Lines streamed. */
 interface ItemList {
   readonly length: number;
-  at(index: number): Json;
-  all(): Json[];
+  at(index: number): Promise<Json>;
+  all(): Promise<Json[]>;
 }
 
-const listOf = (array: Json[]): ItemList => ({ length: array.length, at: (i) => array[i]!, all: () => array });
+const listOf = (array: Json[]): ItemList => ({ length: array.length, at: async (i) => array[i]!, all: async () => array });
 
 function jsonArray(text: string, where: string): ItemList {
   let items: Json;
@@ -89,28 +96,61 @@ function jsonArray(text: string, where: string): ItemList {
   return listOf(items);
 }
 
-/** InputType JSONL: one JSON value a line, blank lines skipped. Each line is parsed up front to fail as AWS does, then dropped: memory holds the text and an offset a line. */
+/** One JSON value a line, blank lines skipped; a line that is not JSON fails the Map, naming it. */
+const parseLine = (line: string, n: number, where: string): Json => {
+  try {
+    return JSON.parse(line) as Json;
+  } catch {
+    throw new StatesError('States.ItemReaderFailed', `${where}: line ${n} is not JSON`);
+  }
+};
+
+/** InputType JSONL from text: each line parsed up front to fail as AWS does, then dropped; memory holds the text and an offset a line. */
 function jsonLines(text: string, where: string): ItemList {
   const starts: number[] = [];
   for (let at = 0; at < text.length; ) {
     const end = text.indexOf('\n', at);
     const stop = end < 0 ? text.length : end;
     if (text.slice(at, stop).trim()) {
-      try {
-        JSON.parse(text.slice(at, stop));
-      } catch {
-        throw new StatesError('States.ItemReaderFailed', `${where}: line ${starts.length + 1} is not JSON`);
-      }
+      parseLine(text.slice(at, stop), starts.length + 1, where);
       starts.push(at);
     }
     at = stop + 1;
   }
   const offsets = Uint32Array.from(starts);
-  const at = (i: number): Json => {
+  const at = async (i: number): Promise<Json> => {
     const end = text.indexOf('\n', offsets[i]!);
     return JSON.parse(text.slice(offsets[i]!, end < 0 ? text.length : end)) as Json;
   };
-  return { length: offsets.length, at, all: () => Array.from({ length: offsets.length }, (_, i) => at(i)) };
+  return { length: offsets.length, at, all: () => Promise.all(Array.from({ length: offsets.length }, (_, i) => at(i))) };
+}
+
+/**
+ * InputType JSONL streamed: a first pass counts and checks the lines, a second hands them out as the Map asks, in index
+ * order (each ask is queued behind the one before): memory holds the items being started, not the file.
+ */
+async function streamedLines(open: () => AsyncIterable<string>, where: string): Promise<ItemList> {
+  let length = 0;
+  for await (const line of open()) if (line.trim()) parseLine(line, ++length, where);
+  let reader: AsyncIterator<string> | undefined;
+  let next = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+  const at = (i: number): Promise<Json> => {
+    const read = queue.then(async () => {
+      if (i !== next) throw new StatesError('States.ItemReaderFailed', `${where}: item ${i} asked for out of order (next is ${next})`);
+      reader ??= open()[Symbol.asyncIterator]();
+      for (;;) {
+        const r = await reader.next();
+        if (r.done) throw new StatesError('States.ItemReaderFailed', `${where}: ${length} items counted, the file now ends at ${next}`);
+        if (!r.value.trim()) continue;
+        next++;
+        return parseLine(r.value, next, where);
+      }
+    });
+    queue = read.catch(() => undefined);
+    return read;
+  };
+  return { length, at, all: () => Promise.all(Array.from({ length }, (_, i) => at(i))) };
 }
 
 /** ItemBatcher: batch i holds items [i × size, (i + 1) × size), built when its child starts. */
@@ -120,11 +160,12 @@ function batches(s: StateDef, eff: Json, items: ItemList): ItemList {
   const size = b.MaxItemsPerBatch ?? (b.MaxItemsPerBatchPath ? positiveInt(readPath(b.MaxItemsPerBatchPath, eff, undefined, 'MaxItemsPerBatchPath'), 'MaxItemsPerBatchPath') : items.length || 1);
   const batchInput = b.BatchInput !== undefined ? payload(b.BatchInput, eff, undefined, 'ItemBatcher.BatchInput') : undefined;
   const length = Math.ceil(items.length / size);
-  const at = (i: number): Json => ({
+  // Every item of the batch asked for at once, in order: a streamed list hands them out in the order asked.
+  const at = async (i: number): Promise<Json> => ({
     ...(batchInput !== undefined ? { BatchInput: batchInput } : {}),
-    Items: Array.from({ length: Math.min(size, items.length - i * size) }, (_, k) => items.at(i * size + k)),
+    Items: await Promise.all(Array.from({ length: Math.min(size, items.length - i * size) }, (_, k) => items.at(i * size + k))),
   });
-  return { length, at, all: () => Array.from({ length }, (_, i) => at(i)) };
+  return { length, at, all: () => Promise.all(Array.from({ length }, (_, i) => at(i))) };
 }
 
 /** Bytes of child records a local result file holds before the next one starts (AWS splits at 5 GB: stricter here). */
@@ -237,7 +278,7 @@ async function distributedMap(host: MapHost, name: string, s: StateDef, eff: Jso
     async (index) => {
       const childName = randomUUID();
       // A batch (ItemBatcher) counts its items, as DescribeMapRun's itemCounts do.
-      const item = items.at(index);
+      const item = await items.at(index);
       const batch = s.ItemBatcher ? (item as { Items?: unknown[] }).Items?.length : undefined;
       const ref: ExecutionRef = {
         arn: `${smArn.replace(':stateMachine:', ':execution:')}/${label}:${childName}`,

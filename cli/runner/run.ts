@@ -280,6 +280,11 @@ async function runLocked(
         if (!body) throw new Error('NoSuchKey');
         return Buffer.from(body).toString('utf8');
       },
+      // The Distributed Map's JSONL items, line by line from the file: a 10^6-chunk plan is never held whole.
+      getObjectLines: (bucket, key) => {
+        const o = bucketObject(buckets, bucket, key);
+        return o.store.lines(o.key);
+      },
       putObject: async (bucket, key, body) => {
         const o = bucketObject(buckets, bucket, key);
         await o.store.put(o.key, body, 'application/json');

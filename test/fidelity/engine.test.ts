@@ -237,6 +237,57 @@ describe("cutline's engine", () => {
     expect([bad.status, bad.error, bad.cause]).toEqual(['FAILED', 'States.ItemReaderFailed', 's3://bucket/run/bad.jsonl: line 2 is not JSON']);
   });
 
+  it('ItemReader JSONL streamed (getObjectLines): each line read as its batch starts, never the whole file at once; same items, same failures', async () => {
+    const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ i }));
+    let opens = 0;
+    let readOnSecondPass = 0;
+    let mostAhead = 0;
+    const started: number[] = [];
+    const h = harness(
+      async (p) => {
+        const items = (p as { Items: { i: number }[] }).Items;
+        started.push(items[0]!.i);
+        // Lines the second pass has read beyond this batch: at most the other batch in flight (MaxConcurrency 2).
+        mostAhead = Math.max(mostAhead, readOnSecondPass - (items[0]!.i + items.length));
+        return { n: items.length };
+      },
+      {
+        getObjectLines: (b, k) => {
+          const pass = ++opens;
+          return (async function* () {
+            const text = k.endsWith('bad.jsonl') ? '{"i":0}\n{"i":\n' : `${lines.join('\n')}\n`;
+            for (const l of text.split('\n')) {
+              if (pass === 2) readOnSecondPass++;
+              yield l;
+            }
+          })();
+        },
+      },
+    );
+    const def: Definition = {
+      StartAt: 'M',
+      States: {
+        M: {
+          Type: 'Map',
+          ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { Bucket: 'bucket', 'Key.$': '$.itemsKey' } },
+          ItemBatcher: { MaxItemsPerBatch: 5 },
+          MaxConcurrency: 2,
+          ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'T', States: { T: { Type: 'Task', Resource: FN, End: true } } },
+          ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: 'bucket', Prefix: 'run/map-results' } },
+          ResultPath: '$.results',
+          End: true,
+        },
+      },
+    };
+    expect((await h.run(def, { itemsKey: 'run/items.jsonl' })).status).toBe('SUCCEEDED');
+    expect(started.sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, b) => b * 5));
+    // One pass to count, then line by line as batches start: never more than one batch read ahead.
+    expect(opens).toBe(2);
+    expect(mostAhead).toBeLessThanOrEqual(5);
+    const bad = await h.run(def, { itemsKey: 'run/bad.jsonl' });
+    expect([bad.status, bad.error, bad.cause]).toEqual(['FAILED', 'States.ItemReaderFailed', 's3://bucket/run/bad.jsonl: line 2 is not JSON']);
+  });
+
   it('loops over an array at the top level with States.ArrayLength, States.ArrayGetItem, States.MathAdd and NumericEqualsPath', async () => {
     const seen: Json[] = [];
     const h = harness(async (p) => void seen.push(p));

@@ -1,7 +1,9 @@
 /** Evidence in a folder: ./evidence/<runId>/... Writes are atomic (temp file + rename). */
 import { createHash, randomBytes } from 'node:crypto';
 import { type FileHandle, link, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../../core/evidence';
 import type { EvidenceObject, EvidenceStore, EvidenceWriter } from '../../ports';
@@ -106,6 +108,13 @@ export class FsEvidenceStore implements EvidenceStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  /** A file's lines as they are read (the local Distributed Map's JSONL items); a regular file only, as get. */
+  async *lines(key: string): AsyncIterable<string> {
+    const p = this.file(key);
+    if (!(await lstat(p)).isFile()) throw new Error(`evidence ${key} is not a regular file (a link or device); expected a file the run wrote`);
+    yield* createInterface({ input: createReadStream(p, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
   }
 
   async keys(prefix: string): Promise<string[]> {
