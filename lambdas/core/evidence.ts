@@ -143,9 +143,13 @@ export async function listEvidence(store: Pick<EvidenceStore, 'keys' | 'get'>, p
     const o = { key, sha256: sha256Hex(body), size: body.length };
     if (key.endsWith(DIGESTS_SUFFIX))
       for (const line of Buffer.from(body).toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        const d = JSON.parse(line) as EvidenceObject;
-        if (typeof d.key === 'string' && typeof d.sha256 === 'string' && typeof d.size === 'number' && !known.has(d.key)) known.set(d.key, d);
+        let d: EvidenceObject;
+        try {
+          d = JSON.parse(line) as EvidenceObject;
+        } catch {
+          continue; // a line that is not a digest names nothing: the files it would have named are read and hashed
+        }
+        if (d && typeof d.key === 'string' && typeof d.sha256 === 'string' && typeof d.size === 'number' && !known.has(d.key)) known.set(d.key, d);
       }
     return o;
   };
