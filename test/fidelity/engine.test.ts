@@ -252,7 +252,7 @@ describe("cutline's engine", () => {
         return { n: items.length };
       },
       {
-        getObjectLines: (b, k) => {
+        getObjectLines: (_b, k) => {
           const pass = ++opens;
           return (async function* () {
             const text = k.endsWith('bad.jsonl') ? '{"i":0}\n{"i":\n' : `${lines.join('\n')}\n`;
