@@ -54,7 +54,8 @@ export async function runMap(host: MapHost, name: string, s: StateDef, input: Js
     if (jsonl && getObjectLines) items = await streamedLines(() => getObjectLines(String(p.Bucket), String(p.Key)), where).catch(failed);
     else {
       const text = await host.hooks.getObject(String(p.Bucket), String(p.Key)).catch(failed);
-      items = jsonl ? jsonLines(text, where) : jsonArray(text, where);
+      // Without a line reader the text's lines are handed out the same way.
+      items = jsonl ? await streamedLines(() => linesOf(text), where) : jsonArray(text, where);
     }
   } else {
     const array = readPath(s.ItemsPath ?? '$', eff, ctx, 'ItemsPath');
@@ -76,7 +77,7 @@ export async function runMap(host: MapHost, name: string, s: StateDef, input: Js
   return result;
 }
 
-/** A Map's items, read one at a time (in index order): a JSON array, JSON Lines kept as text, or JSON Lines streamed. */
+/** A Map's items, read one at a time (in index order): a JSON array, or JSON Lines streamed. */
 interface ItemList {
   readonly length: number;
   at(index: number): Promise<Json>;
@@ -105,24 +106,8 @@ const parseLine = (line: string, n: number, where: string): Json => {
   }
 };
 
-/** InputType JSONL from text: each line parsed up front to fail as AWS does, then dropped; memory holds the text and an offset a line. */
-function jsonLines(text: string, where: string): ItemList {
-  const starts: number[] = [];
-  for (let at = 0; at < text.length; ) {
-    const end = text.indexOf('\n', at);
-    const stop = end < 0 ? text.length : end;
-    if (text.slice(at, stop).trim()) {
-      parseLine(text.slice(at, stop), starts.length + 1, where);
-      starts.push(at);
-    }
-    at = stop + 1;
-  }
-  const offsets = Uint32Array.from(starts);
-  const at = async (i: number): Promise<Json> => {
-    const end = text.indexOf('\n', offsets[i]!);
-    return JSON.parse(text.slice(offsets[i]!, end < 0 ? text.length : end)) as Json;
-  };
-  return { length: offsets.length, at, all: () => Promise.all(Array.from({ length: offsets.length }, (_, i) => at(i))) };
+async function* linesOf(text: string): AsyncIterable<string> {
+  yield* text.split('\n');
 }
 
 /**

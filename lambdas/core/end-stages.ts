@@ -36,7 +36,7 @@ export async function manualRollback(spec: RunSpec, who: string, deps: ActionDep
   // A rollback by hand killed before its addendum left its record and superseded copies unsealed: this one seals them.
   const sealed = new Set([...manifest.files.map((f) => f.file), ...(await readAddenda(deps.evidence, spec.runId)).flatMap((a) => a.files.map((f) => f.file))]);
   const mine = new Set([record, ...amended].map((o) => o.key));
-  const leftovers = (await deps.evidence.list(`${spec.runId}/`)).filter((o) => {
+  const leftovers = (await listEvidence(deps.evidence, `${spec.runId}/`)).filter((o) => {
     const f = o.key.slice(spec.runId.length + 1);
     return !mine.has(o.key) && !sealed.has(f) && (/^12_rollback_manual_[^/]+\.json$/.test(f) || f.startsWith('superseded/'));
   });
