@@ -298,4 +298,38 @@ describe('aggregateGates', () => {
     await checkGateBatch(g.spec, [first!], g.deps);
     expect((await aggregateGates(g.spec, g.deps))[0]).toMatchObject({ verdict: 'PASS', chunks: g.items.length });
   });
+
+  it('reads the plan a page at a time beside the checkpoints, in plan order: overlapping batches, one across two tables, each chunk counted once', async () => {
+    const evidence = new FsEvidenceStore(await tempDir());
+    const spec = RunSpec.parse({
+      ...base,
+      runId: 'merge',
+      target: { engine: 'postgres', url: 'pglite://memory' },
+      gates: { methods: ['fast', 'exact'], tables: [{ table: 'src', targetTable: 'src' }, { table: 'dst', targetTable: 'dst' }], initialChunkRows: 500, maxChunkRows: 500 },
+    });
+    const deps = { sql: () => c, evidence, clock: steppingClock(), progress: () => {}, logger: { info() {}, warn() {}, error() {} } } as never as Deps;
+    const { items } = await planGates(spec, deps);
+    const all = items!;
+    const split = all.findIndex((i) => i.table === 'dst');
+    expect(split).toBeGreaterThan(8);
+    // A batch from the start, one that overlaps it and runs into the second table, then one chunk at a time (the first
+    // two again: a chunk with two checkpoints counts once).
+    await checkGateBatch(spec, all.slice(0, 8), deps);
+    await checkGateBatch(spec, all.slice(5, split + 3), deps);
+    for (const item of [all[0]!, all[1]!, ...all.slice(split + 3)]) await checkGateBatch(spec, [item], deps);
+    const read: { key: string; size: number }[] = [];
+    const watched = { ...deps, evidence: Object.assign(Object.create(evidence), { get: async (k: string) => { const b = await evidence.get(k); read.push({ key: k, size: b?.length ?? 0 }); return b; } }) } as Deps;
+    const lines: string[] = [];
+    const reports = await aggregateGates(spec, watched, { lines: async (t) => void lines.push(t) });
+    expect(reports.map((r) => [r.table, r.verdict, r.chunks, r.exact?.matching])).toEqual([
+      ['src', 'PASS', split, split],
+      ['dst', 'PASS', all.length - split, all.length - split],
+    ]);
+    // chunks.jsonl: every check of every chunk once, in plan order.
+    const checks = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as { table: string; index: number; method: string });
+    expect(checks.map((x) => `${x.table}#${x.index}:${x.method}`)).toEqual(all.flatMap((i) => [`${i.table}#${i.index}:fast`, `${i.table}#${i.index}:exact`]));
+    // Memory that does not grow with the plan: items.jsonl (every chunk) is never read whole; the plan comes a page at a time.
+    expect(read.map((r) => r.key)).not.toContain('merge/07_gates/items.jsonl');
+    expect(read.filter((r) => r.key.includes('/plan/') && r.key.endsWith('.jsonl')).length).toBe(2);
+  });
 });

@@ -197,42 +197,16 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
   // The digest of every page as it is read here, and of items.jsonl: Summary seals them from this ledger unread.
   const digests: EvidenceObject[] = [];
   try {
-    for (const t of tables) {
-      // Checked as they stream by: the chunks of a table are numbered 0, 1, 2… and tile its key, each starting where the
-      // one before ended, from the open start to the open end. A plan with a gap would leave rows no gate ever read.
-      let prevHi = 'null';
-      let index = 0;
-      const broken = (why: string) => new Error(`the gate plan of ${t.table} is broken at chunk ${index}: ${why}; delete 07_gates/plan/ and plan again`);
-      // Each segment's chunks are numbered from 0 in its pages; in items.jsonl they are numbered on across the table.
-      for (const [seg, segPages] of (t.segmentPages ?? []).entries()) {
-        let local = 0;
-        for (let p = 0; p < segPages; p++) {
-          const key = pageKey(spec.runId, t.table, seg, p);
-          const body = await deps.evidence.get(key);
-          if (!body) throw new Error(`${key} is missing: plan the gates again (delete ${tablePlanKey(spec.runId, t.table)})`);
-          digests.push({ key, sha256: sha256Hex(body), size: body.length });
-          let text = '';
-          for (const line of Buffer.from(body).toString('utf8').split('\n')) {
-            if (!line) continue;
-            const read = JSON.parse(line) as TableChunk;
-            if (read.table !== t.table || read.index !== local) throw broken(`found ${read.table}#${read.index} in segment ${seg + 1}`);
-            if (prevHi === 'end') throw broken('a chunk after the open end');
-            if (JSON.stringify(read.lo) !== prevHi) throw broken(`it starts after ${JSON.stringify(read.lo)}, the chunk before ended at ${prevHi}`);
-            prevHi = read.hi === null ? 'end' : JSON.stringify(read.hi);
-            const chunk: TableChunk = { table: t.table, index, lo: read.lo, hi: read.hi };
-            const row = `${JSON.stringify(chunk)}\n`;
-            text += row;
-            local++;
-            index++;
-            count++;
-            maxItemBytes = Math.max(maxItemBytes, Buffer.byteLength(row));
-            if (count <= inlineUpTo) items.push(chunk);
-          }
-          await out.write(text);
-        }
+    for await (const page of plannedPages(spec.runId, tables, deps.evidence, (d) => digests.push(d))) {
+      let text = '';
+      for (const chunk of page) {
+        const row = `${JSON.stringify(chunk)}\n`;
+        text += row;
+        count++;
+        maxItemBytes = Math.max(maxItemBytes, Buffer.byteLength(row));
+        if (count <= inlineUpTo) items.push(chunk);
       }
-      if (t.segmentPages !== undefined && prevHi !== 'end') throw broken('the last chunk does not run to the end of the key');
-      if (t.segmentPages !== undefined && index !== t.chunks) throw broken(`${index} chunks in its pages, ${t.chunks} in its plan`);
+      await out.write(text);
     }
   } catch (e) {
     await out.abort();
@@ -251,6 +225,44 @@ export async function planGates(spec: RunSpec, deps: Deps, remainingMs?: () => n
   };
   await deps.evidence.put(planKey, canonicalJson(file), 'application/json');
   return { file, ...(count <= inlineUpTo ? { items } : {}), count, maxItemBytes, reused: false };
+}
+
+/**
+ * Every planned chunk in plan order (table by table, numbered on across a table's segments), a page at a time, each
+ * page's digest to `read` as it is read. Checked as they stream by: the chunks of a table are numbered 0, 1, 2… and
+ * tile its key, each starting where the one before ended, from the open start to the open end. A plan with a gap would
+ * leave rows no gate ever read.
+ */
+async function* plannedPages(runId: string, tables: readonly PlannedTable[], evidence: EvidenceStore, read?: (page: EvidenceObject) => void): AsyncGenerator<TableChunk[]> {
+  for (const t of tables) {
+    let prevHi = 'null';
+    let index = 0;
+    const broken = (why: string) => new Error(`the gate plan of ${t.table} is broken at chunk ${index}: ${why}; delete 07_gates/plan/ and plan again`);
+    for (const [seg, segPages] of (t.segmentPages ?? []).entries()) {
+      let local = 0;
+      for (let p = 0; p < segPages; p++) {
+        const key = pageKey(runId, t.table, seg, p);
+        const body = await evidence.get(key);
+        if (!body) throw new Error(`${key} is missing: plan the gates again (delete ${tablePlanKey(runId, t.table)})`);
+        read?.({ key, sha256: sha256Hex(body), size: body.length });
+        const page: TableChunk[] = [];
+        for (const line of Buffer.from(body).toString('utf8').split('\n')) {
+          if (!line) continue;
+          const chunk = JSON.parse(line) as TableChunk;
+          if (chunk.table !== t.table || chunk.index !== local) throw broken(`found ${chunk.table}#${chunk.index} in segment ${seg + 1}`);
+          if (prevHi === 'end') throw broken('a chunk after the open end');
+          if (JSON.stringify(chunk.lo) !== prevHi) throw broken(`it starts after ${JSON.stringify(chunk.lo)}, the chunk before ended at ${prevHi}`);
+          prevHi = chunk.hi === null ? 'end' : JSON.stringify(chunk.hi);
+          page.push({ table: t.table, index, lo: chunk.lo, hi: chunk.hi });
+          local++;
+          index++;
+        }
+        yield page;
+      }
+    }
+    if (t.segmentPages !== undefined && prevHi !== 'end') throw broken('the last chunk does not run to the end of the key');
+    if (t.segmentPages !== undefined && index !== t.chunks) throw broken(`${index} chunks in its pages, ${t.chunks} in its plan`);
+  }
 }
 
 /** Every planned chunk, one JSON line each, in plan order: what the Distributed Map reads (ItemReader, InputType JSONL). */
@@ -421,32 +433,58 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
   seen.planned = file;
   const g = spec.gates;
   const reports: TableReport[] = [];
-  // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once.
-  // Each planned chunk's identity by table and index, and a byte per chunk once counted.
-  const planned = new Map<string, string[]>();
-  for (const i of parseLines<TableChunk>(await deps.evidence.get(gateItemsKey(spec.runId)))) {
-    const t = planned.get(i.table) ?? [];
-    planned.set(i.table, t);
-    t[i.index] = itemId(i);
+  // A checkpoint counts only for the chunk the plan names (same index, same key range); each file is read once. The plan
+  // is read a page at a time and the checkpoint files in plan order beside it (a batch's file is named after its first
+  // chunk, and holds the chunks after it): memory holds a page, the batches around the chunk at hand and the totals.
+  const offsets = new Map<string, { at: number; chunks: number }>();
+  let planned = 0;
+  for (const t of file.tables) {
+    offsets.set(t.table, { at: planned, chunks: t.chunks });
+    planned += t.chunks;
   }
-  const counted = new Map([...planned].map(([t, chunks]) => [t, new Uint8Array(chunks.length)]));
-  // Each check is folded into its table's totals as it is read: memory holds totals and named keys, not the checks.
-  const totals = new Map<string, Totals>();
-  for (const key of await deps.evidence.keys(gateKey(spec.runId, 'chunks/'))) {
+  // A chunk's place in the plan, for a table and index the plan holds.
+  const place = (table: string, index: number) => {
+    const o = offsets.get(table);
+    return o && Number.isInteger(index) && index >= 0 && index < o.chunks ? o.at + index : undefined;
+  };
+  const files = (await deps.evidence.keys(gateKey(spec.runId, 'chunks/')))
+    .map((key) => {
+      const named = /\/chunks\/(.+)\/(\d+)\.jsonl$/.exec(key);
+      return { key, at: (named && place(named[1]!, Number(named[2]))) ?? Number.POSITIVE_INFINITY };
+    })
+    .sort((a, b) => (a.at !== b.at ? (a.at < b.at ? -1 : 1) : a.key < b.key ? -1 : 1));
+  // Checkpoints read ahead of the chunk at hand, by place in the plan; one behind it (a file out of order) counts for nothing.
+  const ahead = new Map<number, Checkpoint[]>();
+  let at = 0;
+  let nextFile = 0;
+  const readFile = async (key: string) => {
     const body = await deps.evidence.get(key);
     if (body) seen.digests?.push({ key, sha256: sha256Hex(body), size: body.length });
-    const lines: string[] = [];
     for (const cp of parseLines<Checkpoint>(body)) {
-      const id = Number.isInteger(cp.index) ? planned.get(cp.table)?.[cp.index] : undefined;
-      const done = counted.get(cp.table);
-      if (id === undefined || !done || done[cp.index] || id !== itemId(cp)) continue;
-      done[cp.index] = 1;
+      const p = place(cp.table, cp.index);
+      if (p === undefined || p < at) continue;
+      const list = ahead.get(p);
+      if (list) list.push(cp);
+      else ahead.set(p, [cp]);
+    }
+  };
+  // Each check is folded into its table's totals as it is read: memory holds totals and named keys, not the checks.
+  const totals = new Map<string, Totals>();
+  for await (const page of plannedPages(spec.runId, file.tables, deps.evidence)) {
+    let lines = '';
+    for (const item of page) {
+      while (nextFile < files.length && files[nextFile]!.at <= at) await readFile(files[nextFile++]!.key);
+      const id = itemId(item);
+      const cp = ahead.get(at)?.find((c) => itemId(c) === id);
+      ahead.delete(at);
+      at++;
+      if (!cp) continue;
       if (!seen.lastFinishedUtc || cp.finished_utc > seen.lastFinishedUtc) seen.lastFinishedUtc = cp.finished_utc;
       const tt = totals.get(cp.table) ?? newTotals();
       totals.set(cp.table, tt);
       tt.chunks++;
       for (const c of cp.checks) {
-        if (seen.lines) lines.push(`${JSON.stringify({ table: cp.table, index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms })}\n`);
+        if (seen.lines) lines += `${JSON.stringify({ table: cp.table, index: c.index, method: c.method, status: c.status, source: c.source.n, target: c.target.n, ms: c.ms })}\n`;
         tt.ms += c.ms;
         const m = c.method === 'fast' ? tt.fast : tt.exact;
         m.n++;
@@ -462,8 +500,10 @@ export async function aggregateGates(spec: RunSpec, deps: Deps, seen: GateSink =
         }
       }
     }
-    if (lines.length) await seen.lines?.(lines.join(''));
+    if (lines) await seen.lines?.(lines);
   }
+  // The files past the plan (another plan's, or a table no longer in it) are evidence too: read for their digests.
+  while (nextFile < files.length) await readFile(files[nextFile++]!.key);
   for (const t of file.tables) {
     if (t.error || !t.plan) {
       reports.push({ table: t.table, verdict: 'INCONCLUSIVE', reason: t.error ?? 'not planned', chunks: 0, diffs: [], diffsTruncated: false, rowsPerSecond: null, ms: 0 });
