@@ -119,10 +119,11 @@ export const RunSpec = z
       .prefault({}),
     gates: z
       .strictObject({
+        /** The count tolerance as written: rows, percent of the expected count, or both (each bound written holds); neither is exact equality. */
         fast: z
           .strictObject({
-            toleranceRows: z.number().int().min(0).default(0),
-            tolerancePercent: z.number().min(0).max(100).default(0),
+            toleranceRows: z.number().int().min(0).optional(),
+            tolerancePercent: z.number().min(0).max(100).optional(),
           })
           .prefault({}),
         /** Method gates run per chunk on both sides: fast = exact counts, exact = canonical row hashes. */

@@ -36,8 +36,8 @@ const TableGate = z.looseObject({ table: z.string(), expected: CountText, actual
 const MethodTable = z.looseObject({ table: z.string(), verdict: Verdict, reason: z.string(), chunks: z.number(), diffs: z.number(), rowsPerSecond: z.number().nullable() });
 export const GatesResult = z.looseObject({
   method: z.literal('fast'),
-  toleranceRows: z.number(),
-  tolerancePercent: z.number(),
+  toleranceRows: z.number().optional(),
+  tolerancePercent: z.number().optional(),
   tables: z.array(TableGate),
   overall: Overall,
   verdict: Verdict,

@@ -1,4 +1,5 @@
 /** summary.md: what a person reads first. */
+import { toleranceText } from './compare/verdict';
 import type { ClassifyOutcome } from './decision';
 import { STAGE_ORDER, STATES } from './states';
 import type { Results } from './stage-results';
@@ -55,7 +56,7 @@ export function renderSummary(r: {
   }
   const { gates } = r.results;
   if (gates) {
-    out.push('', `## Gate fast (tolerance ${gates.toleranceRows} rows, ${gates.tolerancePercent}%): ${gates.verdict}`, '');
+    out.push('', `## Gate fast (tolerance ${toleranceText(gates)}): ${gates.verdict}`, '');
     out.push('| table | expected | actual | diff | verdict |', '|---|---:|---:|---:|---|');
     for (const t of gates.tables) out.push(`| ${mdText(t.table)} | ${t.expected ?? '-'} | ${t.actual ?? '-'} | ${t.diff ?? '-'} | ${t.verdict} |`);
   }

@@ -14,6 +14,19 @@ describe('the gate verdict', () => {
     expect(within(0n, 1n, { toleranceRows: 10, tolerancePercent: 99 })).toEqual({ diff: 1n, pct: 100, ok: false });
   });
 
+  it('tolerance as the user writes it: rows alone allow that many rows whatever the percent, percent alone that share, neither is exact equality', () => {
+    expect(within(10n, 9n, { toleranceRows: 1 })).toEqual({ diff: -1n, pct: 10, ok: true });
+    expect(within(10n, 8n, { toleranceRows: 1 }).ok).toBe(false);
+    expect(within(1000n, 990n, { tolerancePercent: 1 })).toEqual({ diff: -10n, pct: 1, ok: true });
+    expect(within(1000n, 989n, { tolerancePercent: 1 }).ok).toBe(false);
+    expect(within(5n, 5n, {}).ok).toBe(true);
+    expect(within(5n, 6n, {}).ok).toBe(false);
+    const g = fastGate([{ table: 'state', expected: '3', actual: '2' }], { toleranceRows: 1 });
+    expect(g.verdict).toBe('PASS');
+    expect(g.tables[0]?.reason).toBe('diff -1 within tolerance (1 row)');
+    expect(fastGate([{ table: 'state', expected: '3', actual: '1' }], { toleranceRows: 1 }).tables[0]?.reason).toBe('diff -2 rows (66.6666%); expected within 1 row');
+  });
+
   it('verdicts combine worst first, and a chunk is as bad as its worst check', () => {
     expect(combine([])).toBe('PASS');
     expect(combine(['PASS', undefined, 'INCONCLUSIVE'])).toBe('INCONCLUSIVE');

@@ -5,18 +5,30 @@
 
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
 
-/** A count difference allowed: absolute rows and percent of the expected count; both 0 is exact equality. */
+/**
+ * A count difference allowed, as the user writes it: absolute rows, percent of the expected count, or both. A bound
+ * left out does not constrain; neither written is exact equality.
+ */
 export interface Tolerance {
-  readonly toleranceRows: number;
-  readonly tolerancePercent: number;
+  readonly toleranceRows?: number;
+  readonly tolerancePercent?: number;
 }
 
-/** |actual - expected| within the rows AND within the percent of expected (an expected 0 allows no difference). */
+/** |actual - expected| within each bound written (an expected 0 is a 100% difference for any row). */
 export function within(expected: bigint, actual: bigint, t: Tolerance): { diff: bigint; pct: number; ok: boolean } {
   const diff = actual - expected;
   const abs = diff < 0n ? -diff : diff;
   const pct = expected === 0n ? (abs === 0n ? 0 : 100) : Number((abs * 1_000_000n) / expected) / 10_000;
-  return { diff, pct, ok: abs <= BigInt(t.toleranceRows) && pct <= t.tolerancePercent };
+  const rowsOk = t.toleranceRows === undefined ? t.tolerancePercent !== undefined || abs === 0n : abs <= BigInt(t.toleranceRows);
+  const pctOk = t.tolerancePercent === undefined || pct <= t.tolerancePercent;
+  return { diff, pct, ok: rowsOk && pctOk };
+}
+
+/** The tolerance in words: "1 row", "0.5%", "10 rows and 0.5%", or "0 rows" for exact equality. */
+export function toleranceText(t: Tolerance): string {
+  const rows = t.toleranceRows === undefined ? undefined : `${t.toleranceRows} ${t.toleranceRows === 1 ? 'row' : 'rows'}`;
+  const pct = t.tolerancePercent === undefined ? undefined : `${t.tolerancePercent}%`;
+  return rows && pct ? `${rows} and ${pct}` : (rows ?? pct ?? '0 rows');
 }
 
 /** The worst of several verdicts; none (or only undefined) is PASS. */
@@ -83,8 +95,8 @@ export function fastGate(counts: readonly TableCount[], tolerance: Tolerance): G
       reason: w.ok
         ? w.diff === 0n
           ? 'counts equal'
-          : `diff ${w.diff} within tolerance (${tolerance.toleranceRows} rows, ${tolerance.tolerancePercent}%)`
-        : `diff ${w.diff} rows (${w.pct}%); expected within ${tolerance.toleranceRows} rows and ${tolerance.tolerancePercent}%`,
+          : `diff ${w.diff} within tolerance (${toleranceText(tolerance)})`
+        : `diff ${w.diff} rows (${w.pct}%); expected within ${toleranceText(tolerance)}`,
     };
   });
   const o = within(te, ta, tolerance);
@@ -122,7 +134,7 @@ export function tableVerdict(t: TableTally, tolerance: Tolerance): { verdict: Ve
     if (!w.ok)
       found.push({
         verdict: 'FAIL',
-        reason: `fast: ${t.fast.source} rows on the source, ${t.fast.target} on the target (diff ${t.fast.diff}, ${w.pct}%); expected within ${tolerance.toleranceRows} rows and ${tolerance.tolerancePercent}%`,
+        reason: `fast: ${t.fast.source} rows on the source, ${t.fast.target} on the target (diff ${t.fast.diff}, ${w.pct}%); expected within ${toleranceText(tolerance)}`,
       });
     else if (w.diff !== 0n) found.push({ verdict: 'PASS', reason: `fast: diff ${t.fast.diff} within tolerance` });
   }
