@@ -96,7 +96,7 @@ export async function benchBackfill(): Promise<{ figures: Figure[]; ratios: Figu
   });
   const deps = { sql: (ref: { url?: string }) => (ref.url === url('bench_bf_src') ? src : dst), clock: systemClock } as unknown as Deps;
   const copyChunks = planRanges('copy', 1n, BigInt(ROWS), 100_000);
-  const ours = await timed(() => mapLimit(copyChunks, 2, (c) => copyChunk(spec, spec.backfill.tasks[0]!, c.lo, c.hi, deps)));
+  const ours = await timed(() => mapLimit(copyChunks, 2, (c) => copyChunk(spec, spec.backfill.tasks[0]!, c, deps)));
   const copied = String((await dst.query('SELECT count(*) AS n FROM bench_backfill')).rows[0]!.n);
   if (copied !== String(ROWS)) throw new Error(`copy task copied ${copied} rows; expected ${ROWS}`);
   figures.push({ name: 'pg.copy.cutline_rows_per_s', value: Math.round(ROWS / ours), unit: 'rows/s', note: 'copy task, another database, pages under 1 MiB' });

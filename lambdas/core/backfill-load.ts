@@ -6,6 +6,8 @@
  * chunk can run twice.
  */
 import type { Deps, SqlClient, SqlParam, SqlRow } from '../ports';
+import type { Dialect } from './sql-lexer';
+import type { Chunk, KeyKind } from './backfill';
 import { BackfillFailed, errorMessage } from './errors';
 import { readTableShape } from './compare/catalog';
 import { kindOf } from './compare/canonical';
@@ -93,7 +95,10 @@ async function binder(client: SqlClient, table: string): Promise<(column: string
     const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
     switch (k) {
       case 'int':
-        return BigInt(s);
+        // A boolean into an integer column (PostgreSQL boolean → MySQL tinyint(1)): 1 / 0.
+        if (typeof v === 'boolean') return v ? 1 : 0;
+        if (!/^-?\d+$/.test(s)) throw new BackfillFailed(`column ${table}.${column} on ${client.label} is an integer; got ${JSON.stringify(v)}, expected an integer or a boolean`);
+        return keyParam(s);
       case 'decimal':
         return { type: 'decimal', value: s };
       case 'float':
@@ -156,12 +161,17 @@ export function keyParam(v: string): SqlParam {
   return Number.isSafeInteger(n) && String(n) === v ? n : BigInt(v);
 }
 
+/** Bind a chunk bound by its key's kind: an exact integer, text as is, a uuid typed on PostgreSQL (the Data API sends text as varchar). */
+export function keyBound(v: string, kind: KeyKind | undefined, dialect: Dialect): SqlParam {
+  return kind === undefined || kind === 'int' ? keyParam(v) : kind === 'uuid' && dialect === 'postgres' ? { type: 'uuid', value: v } : v;
+}
+
 /** (b) Copy [lo, hi] of the key from copyFrom into the task's table. */
-export async function copyChunk(spec: RunSpec, task: BackfillTask, lo: string, hi: string, deps: Deps): Promise<{ rows: number; read: number }> {
+export async function copyChunk(spec: RunSpec, task: BackfillTask, chunk: Pick<Chunk, 'lo' | 'hi' | 'key'>, deps: Deps): Promise<{ rows: number; read: number }> {
   const from = deps.sql(dbRef(spec, task.copyFrom!.database));
   const to = deps.sql(dbRef(spec, task.database));
   const sameDb = JSON.stringify(dbRef(spec, task.copyFrom!.database)) === JSON.stringify(dbRef(spec, task.database));
-  const range = { lo: keyParam(lo), hi: keyParam(hi) };
+  const range = { lo: keyBound(chunk.lo, chunk.key, from.dialect), hi: keyBound(chunk.hi, chunk.key, from.dialect) };
   if (sameDb) {
     const q = (x: string) => quoteIdent(x, to.dialect);
     const cols = (await readTableShape(to, task.table)).columns.map((c) => q(c.name)).join(', ');
@@ -183,7 +193,7 @@ export async function copyChunk(spec: RunSpec, task: BackfillTask, lo: string, h
   for (;;) {
     const cond: string = after === null ? `${q(task.key)} >= :lo` : `${q(task.key)} > :lo`;
     const sql = `SELECT * FROM ${q(task.copyFrom!.table)} WHERE ${cond} AND ${q(task.key)} <= :hi ORDER BY ${q(task.key)} LIMIT ${pageRows}`;
-    const page: SqlRow[] = (await from.query(sql, { lo: after === null ? range.lo : keyParam(after), hi: range.hi })).rows;
+    const page: SqlRow[] = (await from.query(sql, { lo: after === null ? range.lo : keyBound(after, chunk.key, from.dialect), hi: range.hi })).rows;
     if (!page.length) break;
     read += page.length;
     rows += await insertRows(to, task.table, task.key, page, (c, v) => (v instanceof Uint8Array ? v : bind(c, v)));

@@ -8,7 +8,7 @@
  * while any planned chunk lacks one.
  */
 import { backfillPlanFile, stepKey } from './evidence-layout';
-import type { Clock, Deps, SqlClient } from '../ports';
+import type { Clock, Deps, SqlClient, SqlParams } from '../ports';
 import { BackfillFailed, errorMessage } from './errors';
 
 import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
@@ -16,23 +16,33 @@ import { mapLimit } from './concurrency';
 import { countRows } from './row-count';
 
 import { isTransient, retryTransient } from './retry';
-import { columnTypeSql, splitQualified } from './sql-builders';
+import { columnTypeSql, quoteIdent, splitQualified } from './sql-builders';
 import type { BackfillTask, RunSpec } from './spec';
 import { dbRef } from './spec';
-import { copyChunk, keyParam, loadFileChunk, waitWhileBusy } from './backfill-load';
+import { copyChunk, keyBound, loadFileChunk, waitWhileBusy } from './backfill-load';
 
 export interface Chunk {
   readonly task: string;
   readonly index: number;
-  /** Inclusive key bounds as decimal strings (exact beyond 2^53). */
+  /** Inclusive key bounds: decimal strings for an integer key (exact beyond 2^53), else the key's text. */
   readonly lo: string;
   readonly hi: string;
+  /** The key's kind when it is not an integer (absent: integer ranges). */
+  readonly key?: Exclude<KeyKind, 'int'>;
   /** For load tasks: the file this chunk loads. */
   readonly file?: string;
 }
 
 
-export const INTEGER_TYPES = /^(smallint|integer|bigint|int|tinyint|mediumint)( unsigned)?$/i;
+const INTEGER_TYPES = /^(smallint|integer|bigint|int|tinyint|mediumint)( unsigned)?$/i;
+const TEXT_TYPES = /^(character varying|varchar|character|char|bpchar|text|citext|tinytext|mediumtext)$/i;
+
+/** How a backfill key is split: integer ranges, or ranges of an ordered text / uuid key found by a keyset walk. */
+export type KeyKind = 'int' | 'text' | 'uuid';
+export function keyKindOf(dataType: string): KeyKind | undefined {
+  return INTEGER_TYPES.test(dataType) ? 'int' : TEXT_TYPES.test(dataType) ? 'text' : /^uuid$/i.test(dataType) ? 'uuid' : undefined;
+}
+export const KEY_TYPES_EXPECTED = 'an integer, text or uuid key (smallint, integer, bigint, varchar, char, text, uuid)';
 
 /** Pure: split [lo, hi] into ranges of batchSize keys. */
 export function planRanges(task: string, lo: bigint, hi: bigint, batchSize: number): Chunk[] {
@@ -51,14 +61,49 @@ async function planTask(client: SqlClient, task: BackfillTask, table_: string, c
   const dataType = type.rows[0]?.type;
   if (dataType === undefined)
     throw new BackfillFailed(`backfill task "${task.name}": column ${table_}.${task.key} not found on ${client.label}; expected an integer key column`);
-  if (!INTEGER_TYPES.test(String(dataType)))
-    throw new BackfillFailed(
-      `backfill task "${task.name}": key ${table_}.${task.key} is ${dataType}; expected an integer key (smallint, integer, bigint)`,
-    );
+  const kind = keyKindOf(String(dataType));
+  if (!kind) throw new BackfillFailed(`backfill task "${task.name}": key ${table_}.${task.key} is ${dataType}; expected ${KEY_TYPES_EXPECTED}`);
+  if (kind !== 'int') return planKeyset(client, task, table_, kind);
   // Bounds and row count in statements of bounded size (a whole-table count would outlive a Data API call on a big table).
   const counted = await countRows(client, table_, { key: task.key, clock });
   if (!counted.bounds) return { chunks: [], rows: '0' };
   return { chunks: planRanges(task.name, BigInt(counted.bounds.lo), BigInt(counted.bounds.hi), task.batchSize), rows: counted.n };
+}
+
+/**
+ * A text or uuid key in ranges of batchSize keys: each chunk runs from the first key after the previous chunk to the
+ * batchSize-th key from there (the last to the largest key), in the database's own order, so `BETWEEN :lo AND :hi`
+ * selects exactly the keys walked. Two index lookups per chunk, none reading more than batchSize keys.
+ */
+async function planKeyset(client: SqlClient, task: BackfillTask, table_: string, kind: 'text' | 'uuid'): Promise<{ chunks: Chunk[]; rows: string }> {
+  const q = (x: string) => quoteIdent(x, client.dialect);
+  const t = q(table_);
+  const k = q(task.key);
+  const text = client.dialect === 'postgres' ? `${k}::text` : `CAST(${k} AS CHAR)`;
+  const chunks: Chunk[] = [];
+  let rows = 0;
+  let prev: string | undefined;
+  for (;;) {
+    const after = prev === undefined ? '' : `WHERE ${k} > :prev`;
+    const params: SqlParams = prev === undefined ? {} : { prev: keyBound(prev, kind, client.dialect) };
+    const first = (await client.query(`SELECT ${text} AS k FROM ${t} ${after} ORDER BY ${k} LIMIT 1`, params)).rows[0];
+    if (!first) break;
+    const lo = String(first.k);
+    const from = { lo: keyBound(lo, kind, client.dialect) };
+    const nth = (await client.query(`SELECT ${text} AS k FROM ${t} WHERE ${k} >= :lo ORDER BY ${k} LIMIT 1 OFFSET ${task.batchSize - 1}`, from)).rows[0];
+    let hi: string;
+    if (nth) {
+      hi = String(nth.k);
+      rows += task.batchSize;
+    } else {
+      // The rest: fewer than batchSize keys (uuid has no max() on PostgreSQL, so the largest comes by order).
+      hi = String((await client.query(`SELECT ${text} AS k FROM ${t} WHERE ${k} >= :lo ORDER BY ${k} DESC LIMIT 1`, from)).rows[0]!.k);
+      rows += Number((await client.query(`SELECT count(*) AS n FROM ${t} WHERE ${k} >= :lo`, from)).rows[0]!.n);
+    }
+    chunks.push({ task: task.name, index: chunks.length, lo, hi, key: kind });
+    prev = hi;
+  }
+  return { chunks, rows: String(rows) };
 }
 
 /** Chunks grouped by task, in spec order: the ASL runs one group after another, chunks within a group in parallel. */
@@ -204,9 +249,9 @@ export async function runChunk(spec: RunSpec, chunk: Chunk, deps: Deps): Promise
     // Every kind is idempotent (the SQL by contract, copy and load keep existing keys): a dropped connection, a terminated backend or a deadlock runs the chunk again.
     ({ rows, extra } = await retryTransient(deps.clock, async (attempt) => {
       attempts = attempt;
-      if (task.sql) return { rows: (await client.query(task.sql, { lo: keyParam(chunk.lo), hi: keyParam(chunk.hi) })).rowsAffected, extra: {} };
+      if (task.sql) return { rows: (await client.query(task.sql, { lo: keyBound(chunk.lo, chunk.key, client.dialect), hi: keyBound(chunk.hi, chunk.key, client.dialect) })).rowsAffected, extra: {} };
       if (task.copyFrom) {
-        const r = await copyChunk(spec, task, chunk.lo, chunk.hi, deps);
+        const r = await copyChunk(spec, task, chunk, deps);
         return { rows: r.rows, extra: { read: r.read, keptExisting: r.read - r.rows } };
       }
       const r = await loadFileChunk(spec, task, chunk.file!, deps);

@@ -25,7 +25,9 @@ export type StageState = z.infer<typeof StageState>;
 
 export const ChunkInput = z.object({
   spec: RunSpec,
-  chunk: z.object({ task: z.string(), index: z.number().int().min(0), lo: z.string().regex(/^-?\d+$/), hi: z.string().regex(/^-?\d+$/), file: z.string().optional() }),
+  chunk: z
+    .object({ task: z.string(), index: z.number().int().min(0), lo: z.string(), hi: z.string(), key: z.enum(['text', 'uuid']).optional(), file: z.string().optional() })
+    .refine((c) => c.key !== undefined || (/^-?\d+$/.test(c.lo) && /^-?\d+$/.test(c.hi)), { message: 'expected integer bounds (decimal strings) for a chunk without a text or uuid key' }),
 });
 
 const KeyValues = z.array(z.string()).nullable();

@@ -6,7 +6,7 @@
 import type { Deps } from '../ports';
 import { errorMessage } from './errors';
 import { isDataApiTransient, isTransient } from './retry';
-import { INTEGER_TYPES } from './backfill';
+import { KEY_TYPES_EXPECTED, keyKindOf } from './backfill';
 import { parseCsv, parseJsonl } from './backfill-load';
 import { countedBy, countRows } from './row-count';
 import { columnTypeSql, splitQualified } from './sql-builders';
@@ -126,9 +126,9 @@ async function checkBackfillKeys(spec: RunSpec, deps: Deps): Promise<Check[]> {
         out.push(
           spec.migrations
             ? { name, ok: true, detail: `not there yet on ${client.label}; checked again when the backfill is planned (after the migrations)` }
-            : { name, ok: false, detail: `column not found on ${client.label}; expected an integer key column of ${table}` },
+            : { name, ok: false, detail: `column not found on ${client.label}; expected a key column of ${table}` },
         );
-      else if (!INTEGER_TYPES.test(String(type))) out.push({ name, ok: false, detail: `got type ${type}; expected an integer key (smallint, integer, bigint)` });
+      else if (!keyKindOf(String(type))) out.push({ name, ok: false, detail: `got type ${type}; expected ${KEY_TYPES_EXPECTED}` });
       else out.push({ name, ok: true, detail: `${type}` });
     } catch (e) {
       // The database answered the reachability check: a connection lost here is the state's to retry, not a finding.

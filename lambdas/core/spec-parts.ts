@@ -115,7 +115,7 @@ export const BackfillTask = z
     name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
     /** Where rows are written. */
     database: DbSide.default('target'),
-    /** Table written (for sql: the table whose integer key is split into ranges). */
+    /** Table written (for sql: the table whose key is split into ranges: integer ranges, or keyset ranges of a text / uuid key). */
     table: z.string().regex(SQL_IDENT, 'expected a table name'),
     key: z.string().regex(SQL_IDENT, 'expected a column name'),
     batchSize: z.number().int().min(1).max(10_000_000).default(10_000),

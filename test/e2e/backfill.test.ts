@@ -22,8 +22,13 @@ beforeEach(async () => {
   for (const d of dbs)
     await d.exec(`CREATE TABLE payments (id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, paid_at timestamp(6) NOT NULL, ref uuid, note text);
       CREATE TABLE payments_copy (LIKE payments INCLUDING ALL);
+      CREATE TABLE state_store (k varchar(80) PRIMARY KEY, v text, active boolean NOT NULL);
+      CREATE TABLE state_copy (LIKE state_store INCLUDING ALL);
+      CREATE TABLE refs (ref uuid PRIMARY KEY, n int NOT NULL);
       CREATE TABLE ledger (tx_id text PRIMARY KEY, wallet_id text NOT NULL, entry_type text NOT NULL, amount numeric(12,2) NOT NULL, event_time timestamptz NOT NULL);`);
   await a.exec(`INSERT INTO payments SELECT g, g * 0.37, timestamp '2026-01-01' + g * interval '1.5 seconds', md5(g::text)::uuid, CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 5000) g`);
+  await a.exec(`INSERT INTO state_store SELECT 'agent/' || md5(g::text) || '/state', 'v' || g, g % 2 = 0 FROM generate_series(1, 2500) g;
+    INSERT INTO refs SELECT md5(g::text)::uuid, g FROM generate_series(1, 1500) g`);
   clients = { 'pglite://memory/a': pgliteClient(a), 'pglite://memory/b': pgliteClient(b) };
 });
 afterEach(async () => {
@@ -63,6 +68,42 @@ describe('copy', () => {
     const r = await run(spec('copy-cross', [task]));
     expect(r.outcome).toBe('GO');
     expect(await digest(clients['pglite://memory/b']!, 'payments')).toEqual(await digest(clients['pglite://memory/a']!, 'payments'));
+  });
+});
+
+describe('copy by a text or uuid key (seed 004 state store)', () => {
+  const digestBy = async (c: SqlClient, table: string, key: string) => (await c.query(`SELECT count(*)::text AS n, md5(string_agg(t::text, ',' ORDER BY ${key})) AS h FROM ${table} t`)).rows[0];
+
+  it('another database: key ranges from a keyset walk of the text key, every row copied once; a rerun keeps what exists', async () => {
+    const task = { name: 'state', table: 'state_store', key: 'k', batchSize: 700, copyFrom: { database: 'source', table: 'state_store' } };
+    const r = await run(spec('copy-text', [task]));
+    expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+    expect(await digestBy(clients['pglite://memory/b']!, 'state_store', 'k')).toEqual(await digestBy(clients['pglite://memory/a']!, 'state_store', 'k'));
+    const plan = await readJson(path.join(r.evidenceDir, '04_backfill_plan.json'));
+    expect(plan.details.tasks).toEqual([{ name: 'state', rows: '2500', chunks: 4 }]);
+    const cks = await Promise.all([0, 1, 2, 3].map((i) => readJson(path.join(r.evidenceDir, `05_backfill/state/00000${i}.json`))));
+    expect(cks.map((c) => c.read)).toEqual([700, 700, 700, 400]);
+    expect(cks[1].lo > cks[0].hi && cks[2].lo > cks[1].hi).toBe(true);
+    const again = await run(spec('copy-text-again', [task]));
+    expect(again.outcome).toBe('GO');
+    expect((await readJson(path.join(again.evidenceDir, '05_backfill/state/000000.json'))).keptExisting).toBe(700);
+  });
+
+  it('the same database by a text key, and another database by a uuid key', async () => {
+    const r = await run(
+      spec('copy-text-uuid', [
+        { name: 'state-local', database: 'source', table: 'state_copy', key: 'k', batchSize: 1000, copyFrom: { database: 'source', table: 'state_store' } },
+        { name: 'refs', table: 'refs', key: 'ref', batchSize: 400, copyFrom: { database: 'source', table: 'refs' } },
+      ]),
+    );
+    expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+    const a = clients['pglite://memory/a']!;
+    expect(await digestBy(a, 'state_copy', 'k')).toEqual(await digestBy(a, 'state_store', 'k'));
+    expect(await digestBy(clients['pglite://memory/b']!, 'refs', 'ref')).toEqual(await digestBy(a, 'refs', 'ref'));
+    expect((await readJson(path.join(r.evidenceDir, '04_backfill_plan.json'))).details.tasks).toEqual([
+      { name: 'state-local', rows: '2500', chunks: 3 },
+      { name: 'refs', rows: '1500', chunks: 4 },
+    ]);
   });
 });
 

@@ -3,8 +3,8 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/runner/run';
-import { MYSQL_URL } from '../support/env';
-import { dropDatabase, freshDatabase } from '../support/databases';
+import { MYSQL_URL, PG_URL } from '../support/env';
+import { dropDatabase, freshDatabase, pgQuery } from '../support/databases';
 import { readJson, tempDir } from '../support/local-run';
 
 const FIX = path.resolve(import.meta.dirname, 'fixtures/mysql');
@@ -90,5 +90,52 @@ describe.runIf(!!MYSQL_URL)('on a real MariaDB', () => {
     expect(rec2.details.applied).toEqual([{ script: 'V1__halfway.sql', statements: 4, resumedAt: 3 }]);
     const [cols] = await admin.query(`SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${dbName}' AND TABLE_NAME = 'halfway' ORDER BY ORDINAL_POSITION`);
     expect((cols as { c: string }[]).map((x) => x.c)).toEqual(['id', 'a', 'b', 'd']);
+  });
+
+  it.runIf(!!PG_URL)('copies PostgreSQL → MariaDB: a boolean into tinyint(1), a text-keyed state store in keyset ranges; the rerun keeps what exists', async () => {
+    const pgDb = `cutline_e2e_pgsrc_${process.pid}`;
+    const pgUrl = await freshDatabase(PG_URL!, pgDb);
+    try {
+      await pgQuery(
+        pgUrl,
+        `CREATE TABLE flags (id int PRIMARY KEY, active boolean NOT NULL, note text);
+         INSERT INTO flags SELECT g, g % 3 = 0, CASE WHEN g % 5 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 250) g;
+         CREATE TABLE state_store (state_key varchar(120) PRIMARY KEY, state_value text NOT NULL);
+         INSERT INTO state_store SELECT 'agent/' || md5(g::text), 'v' || g FROM generate_series(1, 130) g;`,
+      );
+      await admin.query(`CREATE TABLE ${dbName}.flags (id INT PRIMARY KEY, active TINYINT(1) NOT NULL, note TEXT)`);
+      await admin.query(`CREATE TABLE ${dbName}.state_store (state_key VARCHAR(120) PRIMARY KEY, state_value TEXT NOT NULL)`);
+      const s = {
+        version: 1,
+        owner: 'dba@example.com',
+        tCutover: '2026-11-21T02:00:00Z',
+        source: { engine: 'postgres', url: pgUrl },
+        target: { engine: 'mysql', url },
+        backfill: {
+          tasks: [
+            { name: 'flags', table: 'flags', key: 'id', batchSize: 100, copyFrom: { database: 'source', table: 'flags' } },
+            { name: 'state', table: 'state_store', key: 'state_key', batchSize: 50, copyFrom: { database: 'source', table: 'state_store' } },
+          ],
+        },
+      };
+      const go = async (runId: string) =>
+        runLocal({ spec: { ...s, runId }, evidenceDir: await tempDir(), workDir: await tempDir('cutline-work-'), approval: { kind: 'auto', decision: 'approve', approver: 'dba', comment: '' }, out: () => {} });
+      const r = await go('e2e-pg-to-mariadb');
+      expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+      const [flags] = await admin.query(`SELECT count(*) AS n, sum(active) AS on_, sum(note IS NULL) AS nulls FROM ${dbName}.flags`);
+      expect((flags as Record<string, unknown>[])[0]).toEqual({ n: 250, on_: '83', nulls: '50' });
+      const [state] = await admin.query(`SELECT count(*) AS n, md5(group_concat(concat(state_key, '=', state_value) ORDER BY state_key SEPARATOR ',')) AS h FROM ${dbName}.state_store`);
+      const want = (await pgQuery(pgUrl, `SELECT count(*)::int AS n, md5(string_agg(state_key || '=' || state_value, ',' ORDER BY state_key COLLATE "C")) AS h FROM state_store`)).rows[0];
+      expect((state as Record<string, unknown>[])[0]).toEqual(want);
+      expect((await readJson(path.join(r.evidenceDir, '04_backfill_plan.json'))).details.tasks).toEqual([
+        { name: 'flags', rows: '250', chunks: 3 },
+        { name: 'state', rows: '130', chunks: 3 },
+      ]);
+      const again = await go('e2e-pg-to-mariadb-again');
+      expect(again.outcome).toBe('GO');
+      expect(await readJson(path.join(again.evidenceDir, '05_backfill/state/000002.json'))).toMatchObject({ rows: 0, read: 30, keptExisting: 30 });
+    } finally {
+      await dropDatabase(PG_URL!, pgDb);
+    }
   });
 });
