@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
+import { autoDecisionProblem } from '../../lambdas/core/approval';
 import { resumeProblem, sealedOutcome } from '../../lambdas/core/attempts';
 import { RESUMABLE } from '../../lambdas/core/decision';
 import { renderEstimate } from '../../lambdas/core/estimate';
@@ -68,6 +69,10 @@ export function runCommands(program: Command, io: Io, setExit: SetExit): void {
         const problem = o.resume ? await resumeProblem(runId, { evidence: store }) : undefined;
         if (problem) throw new SpecFileError(problem);
       }
+      const flag = o.autoApprove ? '--auto-approve' : o.autoReject ? '--auto-reject' : undefined;
+      const parsed = parseSpec(spec);
+      const refused = flag && parsed.ok ? autoDecisionProblem(parsed.spec.approval, o.approver, flag) : undefined;
+      if (refused) throw new UsageError(refused);
       const approval =
         o.autoApprove || o.autoReject
           ? { kind: 'auto' as const, decision: o.autoApprove ? ('approve' as const) : ('reject' as const), approver: o.approver, comment: `--auto-${o.autoApprove ? 'approve' : 'reject'}` }

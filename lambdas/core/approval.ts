@@ -54,6 +54,20 @@ export function normalizeIdentity(who: string): string {
   return /^[^\s@]+@[^\s@]+$/.test(t) ? t.toLowerCase() : t;
 }
 
+/**
+ * Why an unattended decision (`--auto-approve` / `--auto-reject`) could never count, found before the run starts:
+ * an approver not on the spec's list (the vote would be refused), or one vote where the spec needs several (the
+ * go/no-go could only time out). Undefined when it can count.
+ */
+export function autoDecisionProblem(approval: Pick<RunSpec['approval'], 'approvers' | 'required'>, approver: string, flag: '--auto-approve' | '--auto-reject'): string | undefined {
+  const list = approval.approvers ?? [];
+  if (list.length && !list.map(normalizeIdentity).includes(normalizeIdentity(approver)))
+    return `--approver: got ${JSON.stringify(approver)}; expected one of approval.approvers (${list.join(', ')}), as a vote from anyone else is refused`;
+  if (flag === '--auto-approve' && approval.required > 1)
+    return `--auto-approve: casts one vote, as ${approver}; approval.required is ${approval.required}, so the run could only time out; expected approval.required: 1, or the approvers answering from their own links`;
+  return undefined;
+}
+
 export type DecideResult =
   | { ok: true; decision: ApprovalDecision; final: boolean; approvals: number; required: number }
   | { ok: false; status: 400 | 403 | 404 | 409 | 410 | 503; reason: string };

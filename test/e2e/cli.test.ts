@@ -91,6 +91,28 @@ describe('cutline run', () => {
     expect(await exists(evidence)).toBe(false);
   });
 
+  it('--auto-approve by someone not on approval.approvers, or one vote where the spec needs two: exit 2 before anything runs, naming the approver and the list', async () => {
+    const evidence = path.join(dir, 'evidence-approver');
+    const f = path.join(dir, 'approvers.json');
+    const spec = await miniSpec({ runId: 'cli-approver' });
+    spec.approval = { ...spec.approval, approvers: ['alice@example.com', 'bob@example.com'] };
+    await writeFile(f, JSON.stringify(spec));
+    const t = io();
+    expect(await main(['run', f, '--local', '--auto-approve', '--approver', 'mallory@example.com', '--evidence-dir', evidence], t.io)).toBe(EXIT.BAD_INPUT);
+    expect(t.err.join('\n')).toContain('--approver: got "mallory@example.com"; expected one of approval.approvers (alice@example.com, bob@example.com)');
+    spec.approval = { ...spec.approval, required: 2 };
+    await writeFile(f, JSON.stringify(spec));
+    const two = io();
+    expect(await main(['run', f, '--local', '--auto-approve', '--approver', 'alice@example.com', '--evidence-dir', evidence], two.io)).toBe(EXIT.BAD_INPUT);
+    expect(two.err.join('\n')).toContain('--auto-approve: casts one vote, as alice@example.com; approval.required is 2, so the run could only time out; expected approval.required: 1, or the approvers answering from their own links');
+    expect(await exists(evidence)).toBe(false);
+    spec.approval = { ...spec.approval, required: 1 };
+    await writeFile(f, JSON.stringify(spec));
+    const ok = io();
+    expect(await main(['run', f, '--local', '--auto-approve', '--approver', 'Alice@Example.com', '--json', '--evidence-dir', evidence], ok.io)).toBe(EXIT.OK);
+    expect(JSON.parse(ok.out.join('\n'))).toMatchObject({ runId: 'cli-approver', outcome: 'GO' });
+  }, 60_000);
+
   it('--auto-reject ends NO_GO (exit 1) with the classification in --json', async () => {
     const f = path.join(dir, 'mini.json');
     await writeFile(f, JSON.stringify(await miniSpec({ runId: 'cli-reject' })));
