@@ -9,6 +9,7 @@
 import type { Deps, SqlClient } from '../lambdas/ports';
 import { describeAction } from '../lambdas/core/actions';
 import { planBackfill } from '../lambdas/core/backfill';
+import { keyBound, readLoadFile } from '../lambdas/core/backfill-load';
 import { errorMessage } from '../lambdas/core/errors';
 import { expectedLock, type LintFinding, lintMigrations } from '../lambdas/core/lint';
 import { expandFiles, type HistoryRow, loadMigrations, readHistory, validateAgainstHistory } from '../lambdas/core/migrations';
@@ -23,7 +24,7 @@ export interface DryRun {
     readonly problems: string[];
     readonly lint: LintFinding[];
   };
-  readonly backfill: { task: string; index: number; lo: string; hi: string; rows: number | null; upperBound?: boolean; note?: string; error?: string }[];
+  readonly backfill: { task: string; index: number; lo: string; hi: string; file?: string; rows: number | null; upperBound?: boolean; note?: string; error?: string }[];
   readonly cutover: string[];
   readonly rollback: string[];
 }
@@ -68,35 +69,50 @@ export async function dryRun(spec: RunSpec, deps: Pick<Deps, 'sql' | 'scripts' |
     }
     for (const chunk of phases.flat()) {
       const task = spec.backfill.tasks.find((t) => t.name === chunk.task)!;
-      if (!task.sql) {
-        backfill.push({ task: chunk.task, index: chunk.index, lo: chunk.lo, hi: chunk.hi, rows: null, note: task.load ? `loads ${chunk.file}` : `copies from ${task.copyFrom!.table}` });
-        continue;
-      }
-      const client = deps.sql(dbRef(spec, task.database));
-      let rows: number | null = null;
-      let note: string | undefined;
-      let error: string | undefined;
-      try {
-        // The chunk's own statement, rolled back: the exact number of rows it would touch.
-        await client.transaction(async (tx) => {
-          rows = (await tx.query(task.sql!, { lo: Number(chunk.lo), hi: Number(chunk.hi) })).rowsAffected;
-          throw new Rollback();
-        });
-      } catch (e) {
-        if (!(e instanceof Rollback)) {
-          // Usually the statement needs pending migrations (a dry run never changes the schema): count the key range instead.
-          note = `upper bound (the statement cannot run yet: ${errorMessage(e)})`;
-          try {
-            const t = quoteIdent(task.table, client.dialect);
-            const k = quoteIdent(task.key, client.dialect);
-            const r = await client.query(`SELECT count(*) AS n FROM ${t} WHERE ${k} BETWEEN :lo AND :hi`, { lo: Number(chunk.lo), hi: Number(chunk.hi) });
-            rows = Number(r.rows[0]!.n);
-          } catch (e2) {
-            error = errorMessage(e2);
+      const at = { task: chunk.task, index: chunk.index, lo: chunk.lo, hi: chunk.hi, ...(chunk.file ? { file: chunk.file } : {}) };
+      // The rows a key range holds on the database it is read from: what a copy reads, or an in-place statement's bound.
+      const countRange = async (client: SqlClient, table: string) => {
+        const range = { lo: keyBound(chunk.lo, chunk.key, client.dialect), hi: keyBound(chunk.hi, chunk.key, client.dialect) };
+        const r = await client.query(`SELECT count(*) AS n FROM ${quoteIdent(table, client.dialect)} WHERE ${quoteIdent(task.key, client.dialect)} BETWEEN :lo AND :hi`, range);
+        return Number(r.rows[0]!.n);
+      };
+      if (task.load) {
+        try {
+          const f = await readLoadFile(spec, task, chunk.file!, deps);
+          backfill.push({ ...at, rows: f.inside.length, upperBound: true, note: `loads ${chunk.file}: ${f.read} row(s), ${f.read - f.inside.length} outside [${f.range.from}, ${f.range.to}] (existing keys are kept)` });
+        } catch (e) {
+          backfill.push({ ...at, rows: null, note: `loads ${chunk.file}`, error: errorMessage(e) });
+        }
+      } else if (task.copyFrom) {
+        const note = `copies from ${task.copyFrom.table} (existing keys are kept)`;
+        try {
+          backfill.push({ ...at, rows: await countRange(deps.sql(dbRef(spec, task.copyFrom.database)), task.copyFrom.table), upperBound: true, note });
+        } catch (e) {
+          backfill.push({ ...at, rows: null, note, error: errorMessage(e) });
+        }
+      } else {
+        const client = deps.sql(dbRef(spec, task.database));
+        let rows: number | null = null;
+        let note: string | undefined;
+        let error: string | undefined;
+        try {
+          // The chunk's own statement, rolled back: the exact number of rows it would touch.
+          await client.transaction(async (tx) => {
+            rows = (await tx.query(task.sql!, { lo: keyBound(chunk.lo, chunk.key, client.dialect), hi: keyBound(chunk.hi, chunk.key, client.dialect) })).rowsAffected;
+            throw new Rollback();
+          });
+        } catch (e) {
+          if (!(e instanceof Rollback)) {
+            // Usually the statement needs pending migrations (a dry run never changes the schema): count the key range instead.
+            note = `upper bound (the statement cannot run yet: ${errorMessage(e)})`;
+            rows = await countRange(client, task.table).catch((e2) => {
+              error = errorMessage(e2);
+              return null;
+            });
           }
         }
+        backfill.push({ ...at, rows, ...(note ? { upperBound: true, note } : {}), ...(error ? { error } : {}) });
       }
-      backfill.push({ task: chunk.task, index: chunk.index, lo: chunk.lo, hi: chunk.hi, rows, ...(note ? { upperBound: true, note } : {}), ...(error ? { error } : {}) });
       deps.progress?.({ stage: 'dry run: backfill', done: backfill.length, total: phases.flat().length });
     }
   }
@@ -116,8 +132,11 @@ export function renderDryRun(d: DryRun): string[] {
   }
   if (d.backfill.length) {
     const total = d.backfill.reduce((n, c) => n + (c.rows ?? 0), 0);
-    lines.push(`Backfill: ${d.backfill.length} chunk(s) would touch ${total} row(s)`);
-    for (const c of d.backfill) lines.push(`  ${c.task} #${c.index} [${c.lo}, ${c.hi}]: ${c.upperBound ? '<= ' : ''}${c.rows ?? '?'} row(s)${c.note ? `  (${c.note})` : ''}${c.error ? `  ERROR ${c.error}` : ''}`);
+    const unknown = d.backfill.filter((c) => c.rows === null).length;
+    const bound = d.backfill.some((c) => c.upperBound) ? 'at most ' : '';
+    lines.push(`Backfill: ${d.backfill.length} chunk(s) would touch ${bound}${total} row(s)${unknown ? ` (and ${unknown} chunk(s) that could not be counted)` : ''}`);
+    for (const c of d.backfill)
+      lines.push(`  ${c.task} #${c.index}${c.file ? '' : ` [${c.lo}, ${c.hi}]`}: ${c.rows === null ? 'not counted' : `${c.upperBound ? '<= ' : ''}${c.rows} row(s)`}${c.note ? `  (${c.note})` : ''}${c.error ? `  ERROR ${c.error}` : ''}`);
   }
   lines.push(`Cutover (after go): ${d.cutover.length ? '' : 'nothing'}`);
   lines.push(...d.cutover.map((a, i) => `  ${i + 1}. ${a}`));

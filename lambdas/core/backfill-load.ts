@@ -206,8 +206,13 @@ export async function copyChunk(spec: RunSpec, task: BackfillTask, chunk: Pick<C
   return { rows, read };
 }
 
-/** (c) Load one file, keeping only rows whose time column lies inside the range contract. */
-export async function loadFileChunk(spec: RunSpec, task: BackfillTask, file: string, deps: Deps): Promise<{ rows: number; read: number; outsideRange: number; range: { from: string; to: string } }> {
+/** A load file read and cut to the range contract: the rows inside it, how many were read, the range as ISO times. */
+export async function readLoadFile(
+  spec: RunSpec,
+  task: BackfillTask,
+  file: string,
+  deps: Pick<Deps, 'scripts'>,
+): Promise<{ inside: Record<string, unknown>[]; read: number; range: { from: string; to: string } }> {
   const l = task.load!;
   let records: Record<string, unknown>[];
   try {
@@ -222,9 +227,15 @@ export async function loadFileChunk(spec: RunSpec, task: BackfillTask, file: str
     if (Number.isNaN(t)) throw new BackfillFailed(`backfill task "${task.name}": ${file}: a row has ${l.timeColumn} = ${JSON.stringify(r[l.timeColumn] ?? null)}; expected an ISO-8601 time`);
     return t >= from && t <= to;
   });
+  return { inside, read: records.length, range: { from: new Date(from).toISOString(), to: Number.isFinite(to) ? new Date(to).toISOString() : 'open' } };
+}
+
+/** (c) Load one file, keeping only rows whose time column lies inside the range contract. */
+export async function loadFileChunk(spec: RunSpec, task: BackfillTask, file: string, deps: Deps): Promise<{ rows: number; read: number; outsideRange: number; range: { from: string; to: string } }> {
+  const { inside, read, range } = await readLoadFile(spec, task, file, deps);
   const client = deps.sql(dbRef(spec, task.database));
   const rows = await insertRows(client, task.table, task.key, inside, await binder(client, task.table));
-  return { rows, read: records.length, outsideRange: records.length - inside.length, range: { from: new Date(from).toISOString(), to: Number.isFinite(to) ? new Date(to).toISOString() : 'open' } };
+  return { rows, read, outsideRange: read - inside.length, range };
 }
 
 /** Wait while the busy query says the database is busy (first column true or > 0). */

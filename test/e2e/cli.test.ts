@@ -139,11 +139,27 @@ describe('cutline plan (dry run)', () => {
     spec.local.seed = [spec.local.seed[1]]; // full demo scale: agents 50, 100, ... 2000 are disabled
     spec.backfill.tasks = spec.backfill.tasks.slice(0, 2);
     spec.backfill.tasks[0].batchSize = 500;
+    spec.tCutover = '2026-11-21T02:00:00Z';
+    spec.backfill.tasks.push(
+      { name: 'copy-agents', database: 'source', table: 'agents_copy', key: 'agent_id', batchSize: 1500, copyFrom: { database: 'source', table: 's3_cloudbackup_agents' } },
+      { name: 'ledger', table: 'ledger', key: 'tx_id', load: { files: [path.join(import.meta.dirname, 'fixtures/ledger/ledger-1.jsonl')], format: 'jsonl', timeColumn: 'event_time', range: 'backfill' } },
+    );
     const f = path.join(dir, 'plan.json');
     await writeFile(f, JSON.stringify(spec));
     const t = io();
     expect(await main(['plan', f, '--json'], t.io)).toBe(EXIT.OK);
     const d = JSON.parse(t.out.join('\n'));
+    // A copy reads its source range (existing keys are kept, so at most that many rows); a load counts the file's rows inside the range contract.
+    expect(d.backfill.filter((c: { task: string }) => c.task === 'copy-agents')).toEqual([
+      { task: 'copy-agents', index: 0, lo: '1', hi: '1500', rows: 1500, upperBound: true, note: 'copies from s3_cloudbackup_agents (existing keys are kept)' },
+      { task: 'copy-agents', index: 1, lo: '1501', hi: '2000', rows: 500, upperBound: true, note: 'copies from s3_cloudbackup_agents (existing keys are kept)' },
+    ]);
+    expect(d.backfill.find((c: { task: string }) => c.task === 'ledger')).toMatchObject({ rows: 3, upperBound: true, note: expect.stringMatching(/^loads .*ledger-1\.jsonl: 5 row\(s\), 2 outside \[2026-11-20T02:00:00\.000Z, 2026-11-21T01:59:59\.000Z\]/) });
+    const text = io();
+    expect(await main(['plan', f], text.io)).toBe(EXIT.OK);
+    const total = d.backfill.reduce((n: number, c: { rows: number }) => n + c.rows, 0);
+    expect(text.out.join('\n')).toContain(`Backfill: ${d.backfill.length} chunk(s) would touch at most ${total} row(s)`);
+    expect(text.out.join('\n')).not.toContain('? row(s)');
     expect(d.schema.pending.map((p: { script: string }) => p.script)).toEqual(['V1__uuid_expand.sql', 'V2__uuid_indexes.sql', 'V3__uuid_foreign_keys.sql', 'V4__uuid_swap_group_1.sql', 'V5__uuid_validate_group_1.sql']);
     expect(d.schema.pending[1].statements[0].lock).toBe('SHARE UPDATE EXCLUSIVE (writes continue)');
     const re = d.backfill.filter((c: { task: string }) => c.task === 'reactivate');
