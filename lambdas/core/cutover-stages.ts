@@ -4,7 +4,8 @@
 import { stepKey } from './evidence-layout';
 import type { Deps } from '../ports';
 import { type ActionWaiting, describeAction, runCutover } from './actions';
-import { runSmoke } from './smoke';
+import { runChecks, throwIfFailed } from './checks';
+import { runSmoke, type SmokeResult } from './smoke';
 import { approvalQuery, newApprovalId } from './approval';
 import { CutlineError, CutoverFailed, errorMessage, MigrationStillRunning } from './errors';
 import { canonicalJson } from './evidence';
@@ -110,7 +111,22 @@ export async function cutoverStage(s: StageState, deps: Deps, inv: Invocation = 
 export async function smokeStage(s: StageState, deps: Deps) {
   return recorded(deps, who(s), 'smoke', 'smoke checks', async () => {
     await renewLease(s, deps);
-    const checks = await runSmoke(s.spec, deps);
-    return { value: { checks: checks.length }, details: { checks } };
+    // Smoke checks that ran as the promotion gate (08_decide) are not run again after the flip.
+    const atPromotion = s.spec.smoke.at === 'promotion';
+    let checks: SmokeResult[] = [];
+    let failed: unknown;
+    if (!atPromotion)
+      try {
+        checks = await runSmoke(s.spec, deps);
+      } catch (e) {
+        if (!(e instanceof CutlineError)) throw e;
+        failed = e;
+      }
+    // The runbook's after-cutover checks run also when a smoke check failed: the record shows all of them, then the run rolls back.
+    const stepChecks = s.spec.checks.some((c) => c.at === 'smoke') ? await runChecks(s.spec, 'smoke', deps) : undefined;
+    if (failed instanceof CutlineError) throw Object.assign(failed, { details: { ...failed.details, ...(stepChecks ? { stepChecks } : {}) } });
+    throwIfFailed(stepChecks ?? [], { checks });
+    const details = { checks, ...(atPromotion ? { smokeRanAt: 'promotion (08_decide)' } : {}), ...(stepChecks ? { stepChecks } : {}) };
+    return { value: { checks: checks.length + (stepChecks?.length ?? 0) }, details };
   });
 }

@@ -56,6 +56,8 @@ const BY_ERROR: Record<string, Classification> = {
   ApprovalRejected: 'APPROVAL_REJECTED',
   CutoverFailed: 'CUTOVER_FAILED',
   SmokeFailed: 'SMOKE_FAILED',
+  SyncFailed: 'SYNC_FAILED',
+  IdempotencyFailed: 'IDEMPOTENCY_FAILED',
 };
 
 /** An error with no name of ours is classified by the stage it stopped in. */
@@ -88,7 +90,9 @@ const UNBLOCK: Record<Classification, string> = {
   APPROVAL_REJECTED: "Address the approver's comment in 09_approval.json and start a new run with a new tCutover.",
   APPROVAL_TIMEOUT: 'No decision arrived before the approval timeout; agree a new window and start a new run.',
   CUTOVER_FAILED: 'Cutover actions failed and the rollback ran; see 10_cutover.json and 12_rollback.json.',
-  SMOKE_FAILED: 'Smoke checks failed; see 11_smoke.json.',
+  SMOKE_FAILED: 'Smoke checks failed; see 11_smoke.json (after cutover) or 08_decide.json (promotion checks: nothing was promoted).',
+  SYNC_FAILED: 'The consumer sync check failed (its output is in the stage record named in 90_classify.json); nothing was promoted. Fix the consumer, then start a new run with a new tCutover.',
+  IDEMPOTENCY_FAILED: 'A replay changed the canonical payload (before/after hashes in the stage record named in 90_classify.json). Fix duplicate handling, then start a new run with a new tCutover.',
   ROLLED_BACK: 'The rollback restored the previous state; fix the cause in 10_cutover.json / 11_smoke.json and rehearse again.',
   ROLLBACK_FAILED: 'MANUAL ACTION: the rollback did not complete; follow 12_rollback.json step by step now.',
   INTERNAL_ERROR: 'An unexpected error; see 90_classify.json for the cause and report it.',
@@ -120,6 +124,8 @@ const RETRY_HOURS: Record<Classification, number> = {
   APPROVAL_TIMEOUT: 24,
   CUTOVER_FAILED: 24,
   SMOKE_FAILED: 24,
+  SYNC_FAILED: 24,
+  IDEMPOTENCY_FAILED: 24,
   ROLLED_BACK: 24,
   ROLLBACK_FAILED: 0,
   INTERNAL_ERROR: 4,

@@ -12,10 +12,14 @@ export const CLASSIFICATIONS = [
   'BACKFILL_FAILED',
   'VERIFY_FAILED',
   'GATE_FAILED',
+  /** seed 003: the consumer sync gate (a check with this classification) failed. */
+  'SYNC_FAILED',
   'APPROVAL_REJECTED',
   'APPROVAL_TIMEOUT',
   'CUTOVER_FAILED',
   'SMOKE_FAILED',
+  /** seed 003: a replay changed the canonical payload (an idempotency check or a smoke replay). */
+  'IDEMPOTENCY_FAILED',
   'ROLLED_BACK',
   'ROLLBACK_FAILED',
   'INTERNAL_ERROR',
@@ -50,6 +54,8 @@ export class GateFailed extends stageError('GateFailed', 'GATE_FAILED') {}
 export class ApprovalRejected extends stageError('ApprovalRejected', 'APPROVAL_REJECTED') {}
 export class CutoverFailed extends stageError('CutoverFailed', 'CUTOVER_FAILED') {}
 export class SmokeFailed extends stageError('SmokeFailed', 'SMOKE_FAILED') {}
+export class SyncFailed extends stageError('SyncFailed', 'SYNC_FAILED') {}
+export class IdempotencyFailed extends stageError('IdempotencyFailed', 'IDEMPOTENCY_FAILED') {}
 export class PayloadParseError extends stageError('PayloadParseError', 'INTERNAL_ERROR') {}
 
 // PayloadParseError above is the one parse-error type for payloads at a handler
@@ -113,6 +119,8 @@ export const CAUGHT_ERRORS = [
   'ApprovalRejected',
   'CutoverFailed',
   'SmokeFailed',
+  'SyncFailed',
+  'IdempotencyFailed',
 ] as const;
 
 export function errorMessage(e: unknown): string {

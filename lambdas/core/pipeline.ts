@@ -8,6 +8,7 @@ import type { Deps } from '../ports';
 import { approverProblems } from './approval';
 
 import { type Chunk, checkpointsOfPlan, fixedBackfillPlan, runChunk } from './backfill';
+import { guard } from './checks';
 import { decide } from './decision';
 
 import { BackfillFailed, EnvironmentBlocked, MigrationFailed, SpecInvalid } from './errors';
@@ -25,6 +26,7 @@ import { holdRunLease } from './lease';
 
 import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 
+import { runSmoke } from './smoke';
 import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
@@ -122,6 +124,8 @@ export async function preflightStage(s: StageState, deps: Deps) {
         `${failing.length} preflight check(s) failed: ${failing.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
         { checks: out.checks },
       );
+    // The runbook's own prechecks, once the built-in ones pass (a database that is not there fails those first).
+    const guarded = await guard(s.spec, 'preflight', deps, { checks: out.checks });
     // One run per database for the whole run: taken here, renewed by every stage, released by Summary.
     await holdRunLease(s.spec, leaseHolder(s), deps.sql);
     let baseline: Baseline = stored ?? { taken_utc: deps.clock.now().toISOString(), counts: out.baselineCounts };
@@ -129,7 +133,7 @@ export async function preflightStage(s: StageState, deps: Deps) {
       baseline = (await readEvidenceJson<Baseline>(deps.evidence, key))!;
     return {
       value: { ok: true, checks: out.checks.length, baselineCounts: baseline.counts },
-      details: { checks: out.checks, baselineCounts: baseline.counts, baselineTakenUtc: baseline.taken_utc, baselineReused: !!stored },
+      details: { checks: out.checks, ...guarded, baselineCounts: baseline.counts, baselineTakenUtc: baseline.taken_utc, baselineReused: !!stored },
     };
   });
 }
@@ -185,9 +189,15 @@ export async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'c
 export async function schemaStage(s: StageState, deps: Deps, inv: Invocation = {}) {
   return recorded(deps, who(s), 'schema', 'schema: lint, validate and apply versioned migrations (expand)', async () => {
     await renewLease(s, deps);
-    if (!s.spec.migrations) return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: 'SKIPPED' as const, details: { reason: 'no migrations in the spec' } };
+    if (!s.spec.migrations) {
+      const details = { reason: 'no migrations in the spec' };
+      const guarded = await guard(s.spec, 'schema', deps, details);
+      return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: guarded.stepChecks ? ('PASS' as const) : ('SKIPPED' as const), details: { ...details, ...guarded } };
+    }
     const { out, details } = await applyPhase(s, deps, 'expand', inv);
-    return { value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash }, details };
+    // Checks of the migrated schema (seed 004's migration-history check): a failure is MIGRATION_FAILED unless named otherwise.
+    const guarded = await guard(s.spec, 'schema', deps, details);
+    return { value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash }, details: { ...details, ...guarded } };
   });
 }
 
@@ -240,10 +250,11 @@ export async function verifyStage(s: StageState, deps: Deps) {
     // Summary's backfill table: the checkpoints were just read, they are not read again.
     const out = { ...(await runVerify(s.spec, baseline, deps)), ...(backfill.tasks.length ? { backfill: backfill.tasks } : {}) };
     const ok = out.assertions.every((a) => a.ok) && out.tables.every((t) => !t.error);
+    const guarded = await guard(s.spec, 'verify', deps, { ...out });
     return {
       value: out,
       result: ok ? 'PASS' : 'FAIL',
-      details: { ...out },
+      details: { ...out, ...guarded },
     };
   });
 }
@@ -348,6 +359,9 @@ export async function decideStage(s: StageState, deps: Deps) {
     await renewLease(s, deps);
     const d = decide(required(s.results, 'verify', 'Decide'), required(s.results, 'gates', 'Decide'));
     const go = goActions(s.spec);
-    return { value: { ...d, goActions: go }, details: { ...d, goActions: go } };
+    // The promotion gate: checks against the new path before the go/no-go, so a failure never promotes (seed 003).
+    const smoke = s.spec.smoke.at === 'promotion' && s.spec.smoke.checks.length ? { smoke: await runSmoke(s.spec, deps) } : {};
+    const guarded = await guard(s.spec, 'promotion', deps, { ...d, goActions: go, ...smoke });
+    return { value: { ...d, goActions: go }, details: { ...d, goActions: go, ...smoke, ...guarded } };
   });
 }

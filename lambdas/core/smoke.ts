@@ -1,7 +1,7 @@
 /** HTTP smoke checks after cutover (from the smoke function, or curl on the jumpbox), with seed 003's idempotency replay. */
 import type { Deps } from '../ports';
 import { runCommand } from './actions';
-import { errorMessage, SmokeFailed } from './errors';
+import { errorMessage, IdempotencyFailed, SmokeFailed } from './errors';
 import { sha256Hex } from './evidence';
 import type { RunSpec } from './spec';
 
@@ -47,7 +47,7 @@ type SmokeCheck = RunSpec['smoke']['checks'][number];
 /** The most of a response body the jumpbox prints: with its three header lines it stays within SSM's 24,000 characters. */
 export const JUMPBOX_BODY_BYTES = 16_000;
 
-interface Fetched {
+export interface Fetched {
   readonly status: number;
   /** The body, or (from the jumpbox) its first JUMPBOX_BODY_BYTES. */
   readonly body: string;
@@ -62,7 +62,7 @@ interface Fetched {
  * length and its SHA-256 come first, on lines of their own, then at most JUMPBOX_BODY_BYTES of the body: SSM's cut
  * of stdout at 24,000 characters can never take the status with it.
  */
-async function fetchOnce(spec: RunSpec, c: { url: string; method: string; timeoutMs: number; via: SmokeCheck['via']; body?: string }, deps: SmokeDeps): Promise<Fetched> {
+export async function fetchOnce(spec: RunSpec, c: { url: string; method: string; timeoutMs: number; via: 'lambda' | 'jumpbox'; body?: string }, deps: SmokeDeps): Promise<Fetched> {
   if (c.via === 'lambda') {
     const r = await deps.http.request(c.url, { method: c.method, timeoutMs: c.timeoutMs, ...(c.body ? { body: c.body, headers: { 'content-type': 'application/json' } } : {}) });
     return { ...r, length: Buffer.byteLength(r.body), sha256: sha256Hex(r.body), whole: true };
@@ -111,8 +111,8 @@ async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: SmokeDeps): Promise<
   if (second.status !== c.expectStatus) return { status: second.status, ok: false, detail: `after the replay: HTTP ${second.status}; expected ${c.expectStatus}` };
   const after = payloadHash(second, c);
   return before.hash === after.hash
-    ? { status: second.status, ok: true, detail: `idempotent: ${before.what} ${before.hash.slice(0, 16)}… before and after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'}); ${bodyNote}` }
-    : { status: second.status, ok: false, detail: `not idempotent: ${before.what} ${before.hash.slice(0, 16)}… before, ${after.hash.slice(0, 16)}… after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` };
+    ? { status: second.status, ok: true, detail: `idempotent: ${before.what} ${before.hash} before and after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'}); ${bodyNote}` }
+    : { status: second.status, ok: false, detail: `not idempotent: ${before.what} ${before.hash} before, ${after.hash} after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` };
 }
 
 export async function runSmoke(spec: RunSpec, deps: SmokeDeps): Promise<SmokeResult[]> {
@@ -127,7 +127,8 @@ export async function runSmoke(spec: RunSpec, deps: SmokeDeps): Promise<SmokeRes
     }
   }
   const failed = results.filter((r) => !r.ok);
-  if (failed.length)
-    throw new SmokeFailed(`smoke check(s) failed: ${failed.map((f) => `${f.name} ${f.url}: ${f.detail}`).join('; ')}`, { checks: results });
+  // Only replays failing: the endpoint answers, duplicates are not handled (seed 003's IDEMPOTENCY_FAILED).
+  const Err = failed.every((f) => f.replay) ? IdempotencyFailed : SmokeFailed;
+  if (failed.length) throw new Err(`smoke check(s) failed: ${failed.map((f) => `${f.name} ${f.url}: ${f.detail}`).join('; ')}`, { checks: results });
   return results;
 }

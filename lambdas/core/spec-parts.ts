@@ -174,3 +174,61 @@ export const Assertion = z
     if (a.ranges) requireKeyRange(a.sql, `assertion SQL (it runs per range of ${a.ranges.table})`, ctx);
   });
 
+
+/** Where a runbook check runs: the stage it guards, and so the class its failure gets unless it names another. */
+export const CHECK_POINTS = ['preflight', 'schema', 'verify', 'promotion', 'smoke'] as const;
+export type CheckPoint = (typeof CHECK_POINTS)[number];
+/** The classes a check may name (seed 003's decision matrix). */
+export const CHECK_CLASSES = ['ENVIRONMENT_BLOCKED', 'MIGRATION_FAILED', 'BACKFILL_FAILED', 'VERIFY_FAILED', 'GATE_FAILED', 'SYNC_FAILED', 'SMOKE_FAILED', 'IDEMPOTENCY_FAILED'] as const;
+
+/**
+ * A runbook check (seed 000's contract tests, seed 003's prechecks and sync gate, seed 004's migration-history
+ * check): one of `sql` (no rows, or the first value within bounds), `http` (status, body SHA-256 and length, the
+ * canonical JSON hash) or `command` (jumpbox / local shell: exit code, output kept). `at` is the stage it runs in:
+ * preflight, schema (after the expand migrations), verify, promotion (after the gates, before the go/no-go: a failure
+ * never promotes), smoke (after cutover: a failure rolls back).
+ */
+export const Check = z
+  .strictObject({
+    name: z.string().min(1).max(120),
+    at: z.enum(CHECK_POINTS),
+    /** The NO_GO class of a failure; default: the class of the stage it guards (promotion and smoke: SMOKE_FAILED). */
+    classification: z.enum(CHECK_CLASSES).optional(),
+    description: z.string().optional(),
+    sql: z
+      .strictObject({
+        sql: SqlText,
+        database: DbSide.default('target'),
+        /** Absent: the statement must return no rows. Present: its first value must be a number within [min, max]. */
+        expect: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
+      })
+      .optional(),
+    http: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }),
+        method: z.enum(['GET', 'HEAD', 'POST', 'PUT']).default('GET'),
+        body: z.string().optional(),
+        expectStatus: z.number().int().min(100).max(599).default(200),
+        timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+        via: z.enum(['lambda', 'jumpbox']).default('lambda'),
+        /** Fields dropped at any depth before the canonical JSON hash (volatile fields like event_time). */
+        ignoreFields: z.array(z.string().min(1)).default([]),
+        /** The canonical hash the payload must have (a contract test's golden response). */
+        expectCanonicalSha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits').optional(),
+      })
+      .optional(),
+    command: z
+      .strictObject({
+        script: z.string().min(1),
+        timeoutSeconds: z.number().int().min(1).max(600).default(60),
+        expectExit: z.number().int().min(0).max(255).default(0),
+      })
+      .optional(),
+  })
+  .superRefine((c, ctx) => {
+    const kinds = [c.sql, c.http, c.command].filter((x) => x !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql", "http" and "command" in check "${c.name}"; expected exactly one` });
+    const e = c.sql?.expect;
+    if (e && e.min !== undefined && e.max !== undefined && e.min > e.max) ctx.addIssue({ code: 'custom', path: ['sql', 'expect'], message: `got min ${e.min} > max ${e.max}; expected min <= max` });
+  });
+export type Check = z.infer<typeof Check>;

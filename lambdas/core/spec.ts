@@ -21,10 +21,10 @@ export function isUtcInstant(v: string): boolean {
   const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
 }
-import { Action, Assertion, BackfillTask, DatabaseRef, DbSide, PARAM_NAME, ParameterRule, SNS_ARN, SQL_IDENT, SqlText } from './spec-parts';
+import { Action, Assertion, BackfillTask, Check, CHECK_POINTS, DatabaseRef, DbSide, PARAM_NAME, ParameterRule, SNS_ARN, SQL_IDENT, SqlText } from './spec-parts';
 
 
-export { Action, Assertion, BackfillTask, DataApiRef, DatabaseRef, DbSide, Engine, engineOfUrl, ParameterRule, URL_ENGINES } from './spec-parts';
+export { Action, Assertion, BackfillTask, Check, CHECK_POINTS, DataApiRef, DatabaseRef, DbSide, Engine, engineOfUrl, ParameterRule, URL_ENGINES } from './spec-parts';
 
 export const RunSpec = z
   .strictObject({
@@ -195,6 +195,8 @@ export const RunSpec = z
     cutover: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
     smoke: z
       .strictObject({
+        /** smoke: after cutover (a failure rolls back); promotion: before the go/no-go, so a failure never promotes (seed 003). */
+        at: z.enum(['smoke', 'promotion']).default('smoke'),
         checks: z
           .array(
             z.strictObject({
@@ -222,6 +224,8 @@ export const RunSpec = z
       })
       .prefault({}),
     rollback: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
+    /** Runbook checks, each run in the stage its `at` names (see Check). */
+    checks: z.array(Check).default([]),
     /**
      * Evidence file names. cutline: one JSON record per stage (01_validate.json ... 99_summary.json).
      * seed003: also the seed 003 contract's names (01_precheck.log ... 09_rollback_or_no_rollback.log, 99_summary.md).
@@ -280,9 +284,29 @@ export const RunSpec = z
     const usesCommands =
       [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') ||
       s.bulkCopy.commands.length > 0 ||
+      s.checks.some((c) => c.command || c.http?.via === 'jumpbox') ||
       s.smoke.checks.some((c) => c.via === 'jumpbox' || (c.replay && 'script' in c.replay));
     if (usesCommands && !s.jumpbox)
-      ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands and cutover or rollback actions of type "command" need one' });
+      ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands, cutover or rollback actions of type "command", command checks and requests via the jumpbox need one' });
+    // A stage runs its checks inside one invocation of its function, after its own work: together they must fit what is left.
+    for (const at of CHECK_POINTS) {
+      const need = s.checks.filter((c) => c.at === at).reduce((n, c) => n + checkSeconds(c), 0);
+      if (need > (STAGE_FUNCTION_SECONDS - 60) / 2)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks'],
+          message: `got checks at "${at}" that may take ${Math.ceil(need)} s together; expected at most ${(STAGE_FUNCTION_SECONDS - 60) / 2} s, half of what the stage function's ${STAGE_FUNCTION_SECONDS} s leave (the other half is the stage's own work)`,
+        });
+    }
+    const checkNames = new Set<string>();
+    s.checks.forEach((c, i) => {
+      if (checkNames.has(c.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `got "${c.name}" twice; expected each check name once (evidence names checks by name)` });
+      checkNames.add(c.name);
+      if (c.sql) {
+        const n = splitStatements(c.sql.sql, dbRef(s, c.sql.database).engine).length;
+        if (n !== 1) ctx.addIssue({ code: 'custom', path: ['checks', i, 'sql', 'sql'], message: `got ${n} statements; expected exactly one` });
+      }
+    });
     if (s.verify.rowCounts === 'source-vs-target' && s.verify.tables.length > 0 && !s.target)
       ctx.addIssue({
         code: 'custom',
@@ -303,6 +327,13 @@ export const RunSpec = z
   });
 export type RunSpec = z.infer<typeof RunSpec>;
 export type RunSpecInput = z.input<typeof RunSpec>;
+
+/** The longest a check can take: its own timeout, the jumpbox's round trip, or one Data API call. */
+export function checkSeconds(c: Check): number {
+  if (c.command) return c.command.timeoutSeconds + 30;
+  if (c.http) return c.http.timeoutMs / 1000 + (c.http.via === 'jumpbox' ? 30 : 0);
+  return DATA_API_CALL_SECONDS;
+}
 
 /** The database a side refers to (target defaults to the source: in-place). */
 export function dbRef(spec: RunSpec, side: DbSide): DatabaseRef {

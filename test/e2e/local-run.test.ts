@@ -269,7 +269,7 @@ describe('bad input ends classified, with a summary and nothing half-applied', (
 });
 
 describe('more bad input', () => {
-  it('a file edited after it was applied, a syntax error, a backfill key that is not an integer: each NO_GO with the file / table named', async () => {
+  it('a file edited after it was applied, a syntax error, a backfill key of a type that cannot be split: each NO_GO with the file / table named', async () => {
     const fs = await import('node:fs/promises');
     const dir = path.join(workDir, 'edit-me');
     await mkdir(dir, { recursive: true });
@@ -293,15 +293,17 @@ describe('more bad input', () => {
     expect([typo.outcome, typo.classification]).toEqual(['NO_GO', 'MIGRATION_FAILED']);
     expect((await ev(typo, '03_schema.json')).details).toMatchObject({ script: 'V2__typo.sql', statement: 2, line: 2, rolledBack: true });
     expect((await c.query("SELECT 1 AS x FROM information_schema.columns WHERE table_name = 's3_cloudbackup_agents' AND column_name = 'other'")).rows).toEqual([]);
-    // a backfill keyed by a text column
+    // a backfill keyed by a timestamp (integer, text and uuid keys are split; a time is not)
     await fs.rm(path.join(dir, 'V2__typo.sql'));
     const textKey = await run(
-      { ...spec, runId: 'e2e-text-key', backfill: { tasks: [{ name: 'by-host', table: 's3_cloudbackup_agents', key: 'hostname', sql: 'UPDATE s3_cloudbackup_agents SET note = hostname WHERE hostname BETWEEN :lo AND :hi' }] } },
+      { ...spec, runId: 'e2e-time-key', backfill: { tasks: [{ name: 'by-time', table: 's3_cloudbackup_agents', key: 'enrolled_at', sql: 'UPDATE s3_cloudbackup_agents SET note = hostname WHERE enrolled_at BETWEEN :lo AND :hi' }] } },
       { clients: { 'pglite://memory': c } },
     );
     // found by Preflight, before the migrations could change anything
     expect([textKey.outcome, textKey.classification]).toEqual(['NO_GO', 'ENVIRONMENT_BLOCKED']);
-    expect((await ev(textKey, '90_classify.json')).details.reason).toContain('backfill task by-host: key s3_cloudbackup_agents.hostname: got type text; expected an integer key');
+    expect((await ev(textKey, '90_classify.json')).details.reason).toContain(
+      'backfill task by-time: key s3_cloudbackup_agents.enrolled_at: got type timestamp with time zone; expected an integer, text or uuid key',
+    );
     expect(await exists(path.join(textKey.evidenceDir, '03_schema.json'))).toBe(false);
     await c.close();
   });

@@ -52,15 +52,15 @@ describe('smoke checks', () => {
     const checks = (await readJson(path.join(r.evidenceDir, '11_smoke.json'))).details.checks;
     expect(checks.map((c: { ok: boolean }) => c.ok)).toEqual([true, true, true, true]);
     expect(checks[1].detail).toContain('from the jumpbox');
-    expect(checks[2].detail).toMatch(/^idempotent: canonical hash [0-9a-f]{16}… before and after the replay \(ignoring event_time, data_lag_sec\); body \d+ bytes, sha256 [0-9a-f]{64}$/);
+    expect(checks[2].detail).toMatch(/^idempotent: canonical hash [0-9a-f]{64} before and after the replay \(ignoring event_time, data_lag_sec\); body \d+ bytes, sha256 [0-9a-f]{64}$/);
   });
 
-  it('a replay applied twice changes the canonical hash: SMOKE_FAILED, rolled back', async () => {
+  it('a replay applied twice changes the canonical hash: IDEMPOTENCY_FAILED, rolled back', async () => {
     idempotent = false;
     const r = await runWith('smoke-dup', [{ name: 'duplicate replay', url: `${base}/admin/tx/tx-1`, expectStatus: 200, replay: { url: `${base}/replay` }, ignoreFields: ['event_time', 'data_lag_sec'] }]);
     expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
     expect((await readJson(path.join(r.evidenceDir, '11_smoke.json'))).details.checks[0].detail).toContain('not idempotent');
-    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('SMOKE_FAILED');
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('IDEMPOTENCY_FAILED');
   });
 
   it('without ignoring the volatile fields the same payload would never match (why ignoreFields exists)', () => {

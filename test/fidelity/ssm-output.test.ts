@@ -69,6 +69,6 @@ describe('a jumpbox smoke check whose response is longer than SSM returns', () =
     await expect(runSmoke(spec(checks), deps())).rejects.toThrow(/replay.*the response is \d+ bytes, more than the 16000 the jumpbox returns through SSM; expected a smaller response, or no ignoreFields \(then the whole body's SHA-256 is compared\)/);
     const whole = [{ ...checks[0], ignoreFields: [] }];
     // Without ignoreFields the whole body's SHA-256 (computed on the jumpbox) is compared: the bump changes it.
-    await expect(runSmoke(spec(whole), deps())).rejects.toThrow(/not idempotent: body sha256 [0-9a-f]{16}… before, [0-9a-f]{16}… after the replay/);
+    await expect(runSmoke(spec(whole), deps())).rejects.toThrow(/not idempotent: body sha256 [0-9a-f]{64} before, [0-9a-f]{64} after the replay/);
   });
 });

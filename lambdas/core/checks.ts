@@ -1,0 +1,160 @@
+/**
+ * Runbook checks (spec.checks): each runs in the stage its `at` names, after that stage's own work, and its result
+ * (status, full hashes, bounded output) goes into the stage's record as `stepChecks`. A failing check fails the stage
+ * with the check's class (its own, or the guarded stage's), so the decision matrix says who unblocks what. Checks at
+ * `promotion` run in Decide, before the go/no-go: a failure there never promotes.
+ */
+import type { Deps } from '../ports';
+import { runCommand } from './actions';
+import type { Classification } from './errors';
+import {
+  BackfillFailed,
+  type CutlineError,
+  EnvironmentBlocked,
+  errorMessage,
+  GateFailed,
+  IdempotencyFailed,
+  MigrationFailed,
+  SmokeFailed,
+  SyncFailed,
+  VerifyFailed,
+} from './errors';
+import { sha256Hex } from './evidence';
+import { canonicalPayloadHash, fetchOnce } from './smoke';
+import type { Check, CheckPoint } from './spec-parts';
+import type { RunSpec } from './spec';
+import { dbRef } from './spec';
+
+/** The class a failure of a check at each point gets unless the check names another. */
+const DEFAULT_CLASS: Record<CheckPoint, Classification> = {
+  preflight: 'ENVIRONMENT_BLOCKED',
+  schema: 'MIGRATION_FAILED',
+  verify: 'VERIFY_FAILED',
+  promotion: 'SMOKE_FAILED',
+  smoke: 'SMOKE_FAILED',
+};
+
+const ERRORS: Partial<Record<Classification, new (message: string, details?: Record<string, unknown>) => CutlineError>> = {
+  ENVIRONMENT_BLOCKED: EnvironmentBlocked,
+  MIGRATION_FAILED: MigrationFailed,
+  BACKFILL_FAILED: BackfillFailed,
+  VERIFY_FAILED: VerifyFailed,
+  GATE_FAILED: GateFailed,
+  SYNC_FAILED: SyncFailed,
+  SMOKE_FAILED: SmokeFailed,
+  IDEMPOTENCY_FAILED: IdempotencyFailed,
+};
+
+/** Output kept in evidence from a command check: its last characters (the end says why it failed). */
+export const CHECK_OUTPUT_CHARS = 4_000;
+
+export interface CheckResult {
+  readonly name: string;
+  readonly at: CheckPoint;
+  readonly kind: 'sql' | 'http' | 'command';
+  readonly classification: Classification;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly ms: number;
+  readonly sql?: { database: string; rows: number; value?: number | null; sample: Record<string, unknown>[] };
+  readonly http?: { url: string; method: string; via: string; status: number; expectStatus: number; BODY_SHA256: string; BODY_LEN: number; canonicalSha256?: string };
+  readonly command?: { status: string; exitCode: number | null; expectExit: number; stdout: string; stderr: string; STDOUT_SHA256: string; STDOUT_LEN: number; outputUrl?: string };
+}
+
+export function checkClass(c: Check): Classification {
+  return c.classification ?? DEFAULT_CLASS[c.at];
+}
+
+const tail = (s: string, n: number) => (s.length > n ? `…${s.slice(-n)}` : s);
+
+async function sqlCheck(spec: RunSpec, c: NonNullable<Check['sql']>, deps: Pick<Deps, 'sql'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'sql'>> {
+  const client = deps.sql(dbRef(spec, c.database));
+  const { rows } = await client.query(c.sql);
+  const sample = rows.slice(0, 5).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]: [string, unknown]) => [k, typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v])));
+  if (!c.expect) {
+    const ok = rows.length === 0;
+    return { ok, detail: ok ? 'no rows, as expected' : `got ${rows.length} row(s), first ${JSON.stringify(sample[0])}; expected no rows`, sql: { database: client.label, rows: rows.length, sample } };
+  }
+  const first = rows[0] ? Object.values(rows[0])[0] : undefined;
+  const value = first === null || first === undefined ? null : Number(first);
+  const { min, max } = c.expect;
+  const bounds = `${min ?? '-∞'} <= value <= ${max ?? '∞'}`;
+  const ok = value !== null && Number.isFinite(value) && (min === undefined || value >= min) && (max === undefined || value <= max);
+  return { ok, detail: ok ? `value ${value} within ${bounds}` : `got ${first === undefined ? 'no row' : JSON.stringify(first)}; expected a number with ${bounds}`, sql: { database: client.label, rows: rows.length, value, sample } };
+}
+
+async function httpCheck(spec: RunSpec, c: NonNullable<Check['http']>, deps: Pick<Deps, 'http' | 'commands' | 'clock'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'http'>> {
+  const f = await fetchOnce(spec, { url: c.url, method: c.method, timeoutMs: c.timeoutMs, via: c.via, ...(c.body ? { body: c.body } : {}) }, deps);
+  let canonical: string | undefined;
+  let canonicalError: string | undefined;
+  if (f.whole && f.body.length) {
+    try {
+      canonical = canonicalPayloadHash(f.body, c.ignoreFields);
+    } catch (e) {
+      canonicalError = errorMessage(e);
+    }
+  }
+  const http = { url: c.url, method: c.method, via: c.via, status: f.status, expectStatus: c.expectStatus, BODY_SHA256: f.sha256, BODY_LEN: f.length, ...(canonical ? { canonicalSha256: canonical } : {}) };
+  if (f.status !== c.expectStatus) return { ok: false, detail: `got HTTP ${f.status}; expected ${c.expectStatus}; body: ${f.body.slice(0, 200)}`, http };
+  if (c.expectCanonicalSha256 && canonical !== c.expectCanonicalSha256)
+    return {
+      ok: false,
+      detail: `got canonical sha256 ${canonical ?? `none (${canonicalError ?? 'the body was not returned whole'})`}; expected ${c.expectCanonicalSha256} (ignoring ${c.ignoreFields.join(', ') || 'nothing'})`,
+      http,
+    };
+  return { ok: true, detail: `HTTP ${f.status}; body ${f.length} bytes, sha256 ${f.sha256}${canonical ? `, canonical sha256 ${canonical}` : ''}`, http };
+}
+
+async function commandCheck(spec: RunSpec, c: NonNullable<Check['command']>, deps: Pick<Deps, 'commands' | 'clock'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'command'>> {
+  const r = await runCommand(deps, spec.jumpbox!.instanceId, c.script, c.timeoutSeconds);
+  const command = {
+    status: r.status,
+    exitCode: r.exitCode,
+    expectExit: c.expectExit,
+    stdout: tail(r.stdout, CHECK_OUTPUT_CHARS),
+    stderr: tail(r.stderr, CHECK_OUTPUT_CHARS / 2),
+    // The whole stdout's hash and size when SSM cut it (the work bucket holds it), else those of what came back.
+    STDOUT_SHA256: r.fullStdout?.sha256 ?? sha256Hex(r.stdout),
+    STDOUT_LEN: r.fullStdout?.bytes ?? Buffer.byteLength(r.stdout),
+    ...(r.outputUrl ? { outputUrl: r.outputUrl } : {}),
+  };
+  const done = r.status === 'Success' || r.status === 'Failed';
+  const ok = done && r.exitCode === c.expectExit;
+  return {
+    ok,
+    detail: ok ? `exit ${r.exitCode}` : `ended ${r.status} with exit ${r.exitCode}; expected exit ${c.expectExit}${r.stderr ? `; stderr: ${tail(r.stderr, 200)}` : ''}`,
+    command,
+  };
+}
+
+/** Run the spec's checks at one point, in spec order, each to its end (a failure does not stop the others). */
+export async function runChecks(spec: RunSpec, at: CheckPoint, deps: Pick<Deps, 'sql' | 'http' | 'commands' | 'clock'>): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  for (const c of spec.checks.filter((x) => x.at === at)) {
+    const t0 = deps.clock.now().getTime();
+    const base = { name: c.name, at, kind: c.sql ? ('sql' as const) : c.http ? ('http' as const) : ('command' as const), classification: checkClass(c) };
+    try {
+      const r = c.sql ? await sqlCheck(spec, c.sql, deps) : c.http ? await httpCheck(spec, c.http, deps) : await commandCheck(spec, c.command!, deps);
+      out.push({ ...base, ...r, ms: deps.clock.now().getTime() - t0 });
+    } catch (e) {
+      out.push({ ...base, ok: false, detail: errorMessage(e), ms: deps.clock.now().getTime() - t0 });
+    }
+  }
+  return out;
+}
+
+/** Fail the stage when a check failed: with the first failing check's class, naming every failing check. */
+export function throwIfFailed(results: readonly CheckResult[], details: Record<string, unknown> = {}): void {
+  const failed = results.filter((r) => !r.ok);
+  if (!failed.length) return;
+  const Err = ERRORS[failed[0]!.classification] ?? SmokeFailed;
+  throw new Err(`${failed.length} check(s) at ${failed[0]!.at} failed: ${failed.map((f) => `${f.name} (${f.classification}): ${f.detail}`).join('; ')}`, { ...details, stepChecks: results });
+}
+
+/** Run the checks at a point and fail the stage on any failure; their results for the stage's record (none: nothing). */
+export async function guard(spec: RunSpec, at: CheckPoint, deps: Pick<Deps, 'sql' | 'http' | 'commands' | 'clock'>, details: Record<string, unknown> = {}): Promise<{ stepChecks?: CheckResult[] }> {
+  if (!spec.checks.some((c) => c.at === at)) return {};
+  const results = await runChecks(spec, at, deps);
+  throwIfFailed(results, details);
+  return { stepChecks: results };
+}
