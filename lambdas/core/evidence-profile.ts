@@ -5,7 +5,11 @@
  * Pure: the Summary stage writes the files before it builds the manifest, so
  * they are covered by the hash chain like every other record.
  */
+import type { CheckResult } from './checks';
 import type { SmokeResult } from './smoke';
+
+const is2xx = (n: number) => n >= 200 && n < 300;
+const is4xx = (n: number) => n >= 400 && n < 500;
 import type { StepRecord } from './evidence';
 
 export interface ProfileInput {
@@ -44,34 +48,55 @@ export function seed003Files(p: ProfileInput): { name: string; body: string }[] 
     const found = stems.flatMap((s) => (p.steps.has(s) ? [fromRecord(p.steps.get(s)!)] : []));
     return found.length ? found : [notRun(what)];
   };
-  const smoke = p.steps.get('11_smoke');
-  const checks = ((smoke?.details.checks as SmokeResult[] | undefined) ?? []).map((c) => ({ ...c }));
-  const smokeSlice = (pick: (c: SmokeResult) => boolean, what: string): Entry[] => {
-    if (!smoke) return [notRun(what)];
-    const mine = checks.filter(pick);
-    if (!mine.length) return [{ command: what, exit_code: 'not run', timestamp_utc: smoke.timestamp_utc, owner: smoke.owner, result: 'SKIPPED', details: { reason: 'the spec has no such smoke check' } }];
-    return mine.map((c) => ({
-      command: `${c.replay ? 'replay and compare' : 'request'} ${c.url} (expect ${c.expectStatus}): ${c.name}`,
-      exit_code: c.ok ? 0 : 1,
-      timestamp_utc: smoke.timestamp_utc,
-      owner: smoke.owner,
-      result: c.ok ? 'PASS' : 'FAIL',
-      details: c,
-    }));
+  // Smoke ran after cutover (11_smoke) or as the promotion gate (08_decide, smoke.at = promotion).
+  const decideRec = p.steps.get('08_decide');
+  const promoted = decideRec?.details.smoke as SmokeResult[] | undefined;
+  const smoke = promoted ? decideRec : p.steps.get('11_smoke');
+  const checks = (promoted ?? (smoke?.details.checks as SmokeResult[] | undefined) ?? []).map((c) => ({ ...c }));
+  // The runbook checks of every stage, each with the record it is in (its time and owner).
+  const stepChecks = [...p.steps.values()].flatMap((r) => ((r.details.stepChecks as CheckResult[] | undefined) ?? []).map((c) => ({ c, r })));
+  const checkEntry = ({ c, r }: { c: CheckResult; r: StepRecord }): Entry => ({
+    command: `${c.kind} check at ${c.at}: ${c.name}${c.http ? ` (${c.http.method} ${c.http.url}, expect ${c.http.expectStatus})` : ''}`,
+    exit_code: c.command?.exitCode ?? (c.ok ? 0 : 1),
+    timestamp_utc: r.timestamp_utc,
+    owner: r.owner,
+    result: c.ok ? 'PASS' : 'FAIL',
+    details: c,
+  });
+  const slice = (pickSmoke: (c: SmokeResult) => boolean, pickCheck: (c: CheckResult) => boolean, what: string, stage: string): Entry[] => {
+    const mineChecks = stepChecks.filter((x) => pickCheck(x.c)).map(checkEntry);
+    const mine = checks.filter(pickSmoke).map(
+      (c): Entry => ({
+        command: `${c.replay ? 'replay and compare' : 'request'} ${c.url} (expect ${c.expectStatus}): ${c.name}`,
+        exit_code: c.ok ? 0 : 1,
+        timestamp_utc: smoke!.timestamp_utc,
+        owner: smoke!.owner,
+        result: c.ok ? 'PASS' : 'FAIL',
+        details: c,
+      }),
+    );
+    if (mine.length || mineChecks.length) return [...mine, ...mineChecks];
+    const reached = smoke ?? decideRec;
+    if (!reached) return [notRun(what)];
+    return [{ command: what, exit_code: 'not run', timestamp_utc: reached.timestamp_utc, owner: reached.owner, result: 'SKIPPED', details: { reason: `the spec has no ${stage}` } }];
   };
+  const smokeSlice = (pick: (c: SmokeResult) => boolean, status: (n: number) => boolean, what: string) =>
+    slice(pick, (c) => c.classification === 'SMOKE_FAILED' && !!c.http && status(c.http.expectStatus), what, 'such smoke check');
   const tasks = new Map<string, { chunks: number; rows: number; ms: number }>();
   for (const c of p.chunks) {
     const t = tasks.get(c.task) ?? { chunks: 0, rows: 0, ms: 0 };
     tasks.set(c.task, { chunks: t.chunks + 1, rows: t.rows + c.rows, ms: t.ms + c.ms });
   }
   const backfill = records(['04_backfill_plan', '05_bulk_copy'], 'backfill');
-  if (tasks.size)
+  // The chunks that have checkpoints passed; the backfill as a whole did not when the run stopped in it.
+  const backfillFailed = p.classification === 'BACKFILL_FAILED';
+  if (tasks.size || backfillFailed)
     backfill.push({
       command: 'backfill chunks',
-      exit_code: 0,
+      exit_code: backfillFailed ? 1 : 0,
       timestamp_utc: p.nowUtc,
       owner: p.owner,
-      result: 'PASS',
+      result: backfillFailed ? 'FAIL' : 'PASS',
       details: [...tasks].map(([task, t]) => ({ task, chunks: t.chunks, rows: t.rows, rowsPerSecond: t.ms > 0 ? Math.round((t.rows * 1000) / t.ms) : null })),
     });
   const decision: Entry = { command: 'go/no-go decision (seed 003 matrix)', exit_code: p.outcome === 'GO' ? 0 : 1, timestamp_utc: p.nowUtc, owner: p.owner, result: p.outcome, details: { classification: p.classification } };
@@ -88,10 +113,10 @@ export function seed003Files(p: ProfileInput): { name: string; body: string }[] 
     ['01_precheck.log', records(['01_validate', '02_preflight'], 'precheck')],
     ['02_alembic_upgrade.log', records(['03_schema'], 'schema migrations')],
     ['03_backfill.log', backfill],
-    ['04_sync_happy.log', records(['06_verify', '07_gates'], 'verify and gates')],
-    ['05_smoke_200.log', smokeSlice((c) => !c.replay && c.expectStatus >= 200 && c.expectStatus < 300, 'smoke 200')],
-    ['06_smoke_404.log', smokeSlice((c) => !c.replay && c.expectStatus >= 400 && c.expectStatus < 500, 'smoke 404')],
-    ['07_idempotency_duplicate.log', smokeSlice((c) => c.replay, 'idempotency replay')],
+    ['04_sync_happy.log', slice(() => false, (c) => c.classification === 'SYNC_FAILED', 'consumer sync', 'sync check (a check classified SYNC_FAILED)')],
+    ['05_smoke_200.log', smokeSlice((c) => !c.replay && is2xx(c.expectStatus), is2xx, 'smoke 200')],
+    ['06_smoke_404.log', smokeSlice((c) => !c.replay && is4xx(c.expectStatus), is4xx, 'smoke 404')],
+    ['07_idempotency_duplicate.log', slice((c) => c.replay, (c) => c.classification === 'IDEMPOTENCY_FAILED', 'idempotency replay', 'idempotency check (a smoke replay or a check classified IDEMPOTENCY_FAILED)')],
     ['08_cutover_decision.log', [...records(['08_decide', '09_approval'], 'decision'), decision, ...(p.steps.has('10_cutover') ? [fromRecord(p.steps.get('10_cutover')!)] : [])]],
     ['09_rollback_or_no_rollback.log', [rollback ? fromRecord(rollback) : noRollback]],
   ];

@@ -65,6 +65,37 @@ describe('seed003Files', () => {
       expect(file(files, name), name).toMatch(/exit_code: not run\nUTC timestamp: 2026-11-21T02:10:00.000Z\nowner: ops@example.com\nresult: NOT_RUN/);
   });
 
+  it('runbook checks land in their files: the sync check in 04, promotion smoke and http checks in 05/06, idempotency in 07; verify and gates never pose as the sync', () => {
+    const check = (name: string, at: string, classification: string, ok: boolean, extra: Record<string, unknown>) => ({ name, at, classification, ok, ms: 5, detail: ok ? 'ok' : 'failed', ...extra });
+    const decide = rec('08_decide', 'FAIL', {
+      smoke: [{ name: 'known tx', url: 'http://api/admin/tx/1', expectStatus: 200, status: 200, ok: true, ms: 3, detail: 'HTTP 200', replay: false }],
+      stepChecks: [
+        check('consumer sync', 'promotion', 'SYNC_FAILED', false, { kind: 'command', command: { exitCode: 2, stdout: 'consumed 0 messages\n' } }),
+        check('missing tx', 'promotion', 'SMOKE_FAILED', true, { kind: 'http', http: { method: 'GET', url: 'http://api/admin/tx/none', expectStatus: 404, status: 404 } }),
+        check('duplicate', 'promotion', 'IDEMPOTENCY_FAILED', true, { kind: 'http', http: { method: 'GET', url: 'http://api/admin/tx/1', expectStatus: 200, status: 200 } }),
+      ],
+    });
+    const steps = new Map([
+      ['06_verify', rec('06_verify', 'PASS')],
+      ['07_gates', rec('07_gates', 'PASS')],
+      ['08_decide', decide],
+    ]);
+    const files = seed003Files({ ...base, outcome: 'NO_GO', classification: 'SYNC_FAILED', steps });
+    const sync = file(files, '04_sync_happy.log');
+    expect(sync).toMatch(/command: command check at promotion: consumer sync\nexit_code: 2\nUTC timestamp: 2026-11-21T02:00:00.000Z\nowner: ops@example.com\nresult: FAIL/);
+    expect(sync).not.toContain('06_verify');
+    expect(file(files, '05_smoke_200.log')).toContain('command: request http://api/admin/tx/1 (expect 200): known tx\nexit_code: 0');
+    expect(file(files, '05_smoke_200.log')).not.toContain('duplicate');
+    expect(file(files, '06_smoke_404.log')).toContain('command: http check at promotion: missing tx (GET http://api/admin/tx/none, expect 404)\nexit_code: 0');
+    expect(file(files, '07_idempotency_duplicate.log')).toContain('command: http check at promotion: duplicate');
+    expect(file(files, '09_rollback_or_no_rollback.log')).toContain('before cutover promotion');
+  });
+
+  it('a run that stopped in the backfill says FAIL in 03_backfill.log, even with some chunks done', () => {
+    const files = seed003Files({ ...base, chunks: [{ task: 'a', rows: 10, ms: 5 }], outcome: 'NO_GO', classification: 'BACKFILL_FAILED', steps: new Map([['04_backfill_plan', rec('04_backfill_plan', 'PASS')]]) });
+    expect(file(files, '03_backfill.log')).toMatch(/command: backfill chunks\nexit_code: 1\n.*\n.*\nresult: FAIL/);
+  });
+
   it('backfill totals per task with rows/s', () => {
     const chunks = [
       { task: 'a', rows: 1000, ms: 500 },
