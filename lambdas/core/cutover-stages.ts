@@ -124,7 +124,10 @@ export async function smokeStage(s: StageState, deps: Deps) {
       }
     // The runbook's after-cutover checks run also when a smoke check failed: the record shows all of them, then the run rolls back.
     const stepChecks = s.spec.checks.some((c) => c.at === 'smoke') ? await runChecks(s.spec, 'smoke', deps) : undefined;
-    if (failed instanceof CutlineError) throw Object.assign(failed, { details: { ...failed.details, ...(stepChecks ? { stepChecks } : {}) } });
+    if (failed instanceof CutlineError) {
+      if (stepChecks) Object.assign(failed.details, { stepChecks });
+      throw failed;
+    }
     throwIfFailed(stepChecks ?? [], { checks });
     const details = { checks, ...(atPromotion ? { smokeRanAt: 'promotion (08_decide)' } : {}), ...(stepChecks ? { stepChecks } : {}) };
     return { value: { checks: checks.length + (stepChecks?.length ?? 0) }, details };

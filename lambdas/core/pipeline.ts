@@ -11,7 +11,7 @@ import { type Chunk, checkpointsOfPlan, fixedBackfillPlan, runChunk } from './ba
 import { guard } from './checks';
 import { decide } from './decision';
 
-import { BackfillFailed, EnvironmentBlocked, MigrationFailed, SpecInvalid } from './errors';
+import { BackfillFailed, CutlineError, EnvironmentBlocked, MigrationFailed, SpecInvalid } from './errors';
 
 import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from './evidence';
 import { isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
@@ -26,7 +26,7 @@ import { holdRunLease } from './lease';
 
 import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 
-import { runSmoke } from './smoke';
+import { runSmoke, type SmokeResult } from './smoke';
 import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
@@ -359,9 +359,18 @@ export async function decideStage(s: StageState, deps: Deps) {
     await renewLease(s, deps);
     const d = decide(required(s.results, 'verify', 'Decide'), required(s.results, 'gates', 'Decide'));
     const go = goActions(s.spec);
-    // The promotion gate: checks against the new path before the go/no-go, so a failure never promotes (seed 003).
-    const smoke = s.spec.smoke.at === 'promotion' && s.spec.smoke.checks.length ? { smoke: await runSmoke(s.spec, deps) } : {};
-    const guarded = await guard(s.spec, 'promotion', deps, { ...d, goActions: go, ...smoke });
-    return { value: { ...d, goActions: go }, details: { ...d, goActions: go, ...smoke, ...guarded } };
+    // The promotion gate, before the go/no-go so a failure never promotes (seed 003): the runbook's checks (the consumer
+    // sync), then the smoke checks against the new path (200 / 404, the idempotency replay) when smoke.at says so.
+    const guarded = await guard(s.spec, 'promotion', deps, { ...d, goActions: go });
+    let smoke: { smoke?: SmokeResult[] } = {};
+    if (s.spec.smoke.at === 'promotion' && s.spec.smoke.checks.length)
+      try {
+        smoke = { smoke: await runSmoke(s.spec, deps) };
+      } catch (e) {
+        // The record keeps the promotion checks beside the failed smoke checks (under `smoke`, as on success).
+        if (e instanceof CutlineError) Object.assign(e.details, { smoke: e.details.checks, ...guarded });
+        throw e;
+      }
+    return { value: { ...d, goActions: go }, details: { ...d, goActions: go, ...guarded, ...smoke } };
   });
 }

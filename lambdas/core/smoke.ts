@@ -17,6 +17,9 @@ export interface SmokeResult {
   readonly detail: string;
   /** An idempotency check (read, replay, read again): seed 003's 07_idempotency_duplicate. */
   readonly replay: boolean;
+  /** The first response's body: its SHA-256 and length in bytes (seed 003's BODY_SHA256 / BODY_LEN). */
+  readonly BODY_SHA256?: string;
+  readonly BODY_LEN?: number;
 }
 
 /** seed 003: the payload without its volatile fields, keys sorted, compact JSON, SHA-256. */
@@ -96,6 +99,10 @@ function payloadHash(f: Fetched, c: SmokeCheck): { hash: string; what: string } 
 
 async function smokeOne(spec: RunSpec, c: SmokeCheck, deps: SmokeDeps): Promise<Omit<SmokeResult, 'name' | 'url' | 'expectStatus' | 'ms' | 'replay'>> {
   const first = await fetchOnce(spec, c, deps);
+  return { BODY_SHA256: first.sha256, BODY_LEN: first.length, ...(await compared(spec, c, first, deps)) };
+}
+
+async function compared(spec: RunSpec, c: SmokeCheck, first: Fetched, deps: SmokeDeps): Promise<Omit<SmokeResult, 'name' | 'url' | 'expectStatus' | 'ms' | 'replay'>> {
   if (first.status !== c.expectStatus) return { status: first.status, ok: false, detail: `got HTTP ${first.status}; expected ${c.expectStatus}; body: ${first.body.slice(0, 200)}` };
   const bodyNote = `body ${first.length} bytes, sha256 ${first.sha256}`;
   if (!c.replay) return { status: first.status, ok: true, detail: `HTTP ${first.status}${c.via === 'jumpbox' ? ' (from the jumpbox)' : ''}; ${bodyNote}` };

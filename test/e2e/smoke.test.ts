@@ -52,6 +52,9 @@ describe('smoke checks', () => {
     const checks = (await readJson(path.join(r.evidenceDir, '11_smoke.json'))).details.checks;
     expect(checks.map((c: { ok: boolean }) => c.ok)).toEqual([true, true, true, true]);
     expect(checks[1].detail).toContain('from the jumpbox');
+    // seed 003's BODY_SHA256 / BODY_LEN, from here and from the jumpbox alike
+    expect(checks.map((c: { BODY_SHA256: string }) => c.BODY_SHA256)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/), expect.stringMatching(/^[0-9a-f]{64}$/), expect.stringMatching(/^[0-9a-f]{64}$/), expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    expect(checks[1].BODY_LEN).toBe(Buffer.byteLength(JSON.stringify({ error: 'not found' })));
     expect(checks[2].detail).toMatch(/^idempotent: canonical hash [0-9a-f]{64} before and after the replay \(ignoring event_time, data_lag_sec\); body \d+ bytes, sha256 [0-9a-f]{64}$/);
   });
 

@@ -1,0 +1,46 @@
+/**
+ * `npm run example -- <name> [--fault <kind>]`: one seed runbook as a runnable example on the embedded default
+ * (the services it needs start on 127.0.0.1 and stop after). Prints the run as `cutline run` does; exit 0 on GO.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runDemo } from './agent-uuid/demo';
+import { runSeed003 } from './seed-003-reload-cutover/run';
+
+export interface ExampleOptions {
+  readonly runId?: string;
+  readonly evidenceDir?: string;
+  readonly workDir?: string;
+  readonly out?: (line: string) => void;
+}
+
+type Runner = (opts: ExampleOptions & { fault?: string }) => Promise<{ outcome: string; classification: string; evidenceDir: string }>;
+
+/** Each example with the faults its README names as failure paths. */
+export const EXAMPLES: Record<string, { run: Runner; faults: readonly string[] }> = {
+  'seed-000-agent-uuid': { run: (o) => runDemo({ ...o, ...(o.fault === 'reject' ? { decision: 'reject' as const } : {}) }), faults: ['reject'] },
+  'seed-003-reload-cutover': { run: (o) => runSeed003({ ...o, fault: o.fault as 'sync' | 'duplicate' | undefined }), faults: ['sync', 'duplicate'] },
+};
+
+export function parseExampleArgs(argv: readonly string[]): { name: string; fault?: string } {
+  const [name, ...rest] = argv;
+  const names = Object.keys(EXAMPLES).join(', ');
+  if (!name || !EXAMPLES[name]) throw new Error(`example: got ${JSON.stringify(name ?? null)}; expected one of ${names}`);
+  if (rest.length === 0) return { name };
+  if (rest[0] !== '--fault' || rest.length !== 2) throw new Error(`example ${name}: got arguments ${JSON.stringify(rest)}; expected nothing, or --fault <${EXAMPLES[name].faults.join('|')}>`);
+  const fault = rest[1]!;
+  if (!EXAMPLES[name].faults.includes(fault)) throw new Error(`example ${name}: --fault got ${JSON.stringify(fault)}; expected one of ${EXAMPLES[name].faults.join(', ')}`);
+  return { name, fault };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let args: { name: string; fault?: string };
+  try {
+    args = parseExampleArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  const r = await EXAMPLES[args.name]!.run({ ...(args.fault ? { fault: args.fault } : {}), out: (l) => console.log(l) });
+  process.exitCode = r.outcome === 'GO' ? 0 : 1;
+}

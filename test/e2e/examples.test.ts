@@ -1,0 +1,60 @@
+/**
+ * The seed runbooks as runnable examples (`npm run example -- <name>`): each ends GO on the embedded default, and the
+ * failure path its README names ends with the runbook's classification and no promotion.
+ */
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLES, parseExampleArgs } from '../../examples/run';
+import { runSeed003 } from '../../examples/seed-003-reload-cutover/run';
+import { readJson, tempDir } from '../support/local-run';
+
+const readText = (file: string) => readFile(file, 'utf8');
+
+async function seed003(runId: string, fault?: 'sync' | 'duplicate') {
+  const workDir = await tempDir('cutline-work-');
+  const r = await runSeed003({ runId, evidenceDir: await tempDir(), workDir, out: () => {}, ...(fault ? { fault } : {}) });
+  const selector = (await readJson(path.join(workDir, runId, 'parameters.json')))['/txlookup/dev/read-path'];
+  return { ...r, selector };
+}
+
+describe('seed 003: reload and cutover rehearsal', () => {
+  it('GO: alembic head, the JSONL backfill inside [T_cutover-24h, T_cutover-1s], the sync, 200/404 and the idempotency replay, then promotion; the seed-003 files say so', async () => {
+    const r = await seed003('ex-seed-003-go');
+    expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+    expect(r.selector).toBe('v2');
+    const load = await readJson(path.join(r.evidenceDir, '05_backfill/ledger/000000.json'));
+    expect(load).toMatchObject({ read: 4, rows: 2, outsideRange: 2 });
+    const files = ['01_precheck.log', '02_alembic_upgrade.log', '03_backfill.log', '04_sync_happy.log', '05_smoke_200.log', '06_smoke_404.log', '07_idempotency_duplicate.log', '08_cutover_decision.log', '09_rollback_or_no_rollback.log'];
+    for (const f of files) expect(await readText(path.join(r.evidenceDir, f)), f).toMatch(/result: (PASS|GO|NO_ROLLBACK)\n/);
+    for (const f of files) expect(await readText(path.join(r.evidenceDir, f)), f).not.toMatch(/result: (FAIL|NOT_RUN|SKIPPED)/);
+    expect(await readText(path.join(r.evidenceDir, '04_sync_happy.log'))).toContain('"stdout": "{\\"published\\":2,\\"queued\\":2}\\n{\\"consumed\\":2,\\"left\\":0}\\n"');
+    expect(await readText(path.join(r.evidenceDir, '05_smoke_200.log'))).toMatch(/"BODY_SHA256": "[0-9a-f]{64}"/);
+    const manifest = await readJson(path.join(r.evidenceDir, 'manifest.json'));
+    expect(manifest.files.map((f: { file: string }) => f.file)).toEqual(expect.arrayContaining([...files, '99_summary.md']));
+  }, 120_000);
+
+  it('the consumer is down (--fault sync): NO_GO / SYNC_FAILED at the promotion gate, never promoted', async () => {
+    const r = await seed003('ex-seed-003-sync', 'sync');
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'SYNC_FAILED']);
+    expect(r.selector).toBe('v1');
+    expect(await readText(path.join(r.evidenceDir, '04_sync_happy.log'))).toMatch(/exit_code: 22\n.*\n.*\nresult: FAIL/);
+    expect(await readText(path.join(r.evidenceDir, '09_rollback_or_no_rollback.log'))).toContain('result: NO_PROMOTION');
+  }, 120_000);
+
+  it('a replay applied twice (--fault duplicate): NO_GO / IDEMPOTENCY_FAILED, never promoted', async () => {
+    const r = await seed003('ex-seed-003-dup', 'duplicate');
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'IDEMPOTENCY_FAILED']);
+    expect(r.selector).toBe('v1');
+    expect(await readText(path.join(r.evidenceDir, '07_idempotency_duplicate.log'))).toMatch(/exit_code: 1\n.*\n.*\nresult: FAIL/);
+  }, 120_000);
+});
+
+describe('npm run example', () => {
+  it('names the examples and the faults each accepts; anything else is refused with what was expected', () => {
+    expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-003-reload-cutover']);
+    expect(parseExampleArgs(['seed-003-reload-cutover', '--fault', 'sync'])).toEqual({ name: 'seed-003-reload-cutover', fault: 'sync' });
+    expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-003-reload-cutover');
+    expect(() => parseExampleArgs(['seed-003-reload-cutover', '--fault', 'fire'])).toThrow('--fault got "fire"; expected one of sync, duplicate');
+  });
+});
