@@ -248,7 +248,13 @@ export function planUuid(g: UuidGraph, opts: { firstVersion: number; uuidv7: boo
         swap.push(`-- cutline:allow CL003 verify proved every ${uuidColumn(p.pk)} set and unique before the go`);
         swap.push(`ALTER TABLE ${q(p.table)} ALTER COLUMN ${q(uuidColumn(p.pk))} SET NOT NULL;`);
         swap.push(`ALTER TABLE ${q(p.table)} DROP CONSTRAINT ${q(pkName)};`);
+        // The swap turns these indexes (built CONCURRENTLY by the expand files) into constraints; after a rollback
+        // dropped them, the swap builds them again so it can run again (else a no-op).
+        swap.push(`-- cutline:allow CL001 a no-op unless a rollback dropped the index the expand files built CONCURRENTLY`);
+        swap.push(`CREATE UNIQUE INDEX IF NOT EXISTS ${q(`${p.table}_${uuidColumn(p.pk)}_pkey_idx`)} ON ${q(p.table)} (${q(uuidColumn(p.pk))});`);
         swap.push(`ALTER TABLE ${q(p.table)} ADD CONSTRAINT ${q(pkName)} PRIMARY KEY USING INDEX ${q(`${p.table}_${uuidColumn(p.pk)}_pkey_idx`)};`);
+        swap.push(`-- cutline:allow CL001 a no-op unless a rollback dropped the index the expand files built CONCURRENTLY`);
+        swap.push(`CREATE UNIQUE INDEX IF NOT EXISTS ${q(`${p.table}_${p.pk}_legacy_idx`)} ON ${q(p.table)} (${q(p.pk)});`);
         swap.push(`ALTER TABLE ${q(p.table)} ADD CONSTRAINT ${q(`${p.table}_${p.pk}_legacy_key`)} UNIQUE USING INDEX ${q(`${p.table}_${p.pk}_legacy_idx`)};`);
       }
       for (const f of moved)
@@ -258,12 +264,13 @@ export function planUuid(g: UuidGraph, opts: { firstVersion: number; uuidv7: boo
       const validate = [`-- cutline plan uuid: validate the legacy foreign keys re-attached by the swap of group ${gi + 1}.`];
       for (const f of moved) validate.push(`ALTER TABLE ${q(f.table)} VALIDATE CONSTRAINT ${q(f.name)};`);
       if (moved.length) contractFiles.push({ name: `V${v++}__uuid_validate_group_${gi + 1}.sql`, body: `${validate.join('\n')}\n` });
-      const back = [`-- Rollback of the swap of group ${gi + 1}: the integer key is the primary key again (uuid columns stay).`];
-      for (const f of moved) back.push(`ALTER TABLE ${q(f.table)} DROP CONSTRAINT ${q(f.name)};`);
+      // Idempotent: every constraint it adds is dropped first if there, so it runs again after a partial or a full run.
+      const back = [`-- Rollback of the swap of group ${gi + 1}: the integer key is the primary key again (uuid columns stay). Safe to run twice.`];
+      for (const f of moved) back.push(`ALTER TABLE ${q(f.table)} DROP CONSTRAINT IF EXISTS ${q(f.name)};`);
       for (const p of gp) {
         const pkName = p.pkName ?? `${p.table}_pkey`;
-        back.push(`ALTER TABLE ${q(p.table)} DROP CONSTRAINT ${q(pkName)};`);
-        back.push(`ALTER TABLE ${q(p.table)} DROP CONSTRAINT ${q(`${p.table}_${p.pk}_legacy_key`)};`);
+        back.push(`ALTER TABLE ${q(p.table)} DROP CONSTRAINT IF EXISTS ${q(pkName)};`);
+        back.push(`ALTER TABLE ${q(p.table)} DROP CONSTRAINT IF EXISTS ${q(`${p.table}_${p.pk}_legacy_key`)};`);
         back.push(`ALTER TABLE ${q(p.table)} ADD CONSTRAINT ${q(pkName)} PRIMARY KEY (${q(p.pk)});`);
         back.push(`ALTER TABLE ${q(p.table)} ALTER COLUMN ${q(uuidColumn(p.pk))} DROP NOT NULL;`);
       }

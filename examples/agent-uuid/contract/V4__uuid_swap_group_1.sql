@@ -13,7 +13,11 @@ ALTER TABLE "s3_cloudbackup_runs" DROP CONSTRAINT "s3_cloudbackup_runs_agent_id_
 -- cutline:allow CL003 verify proved every agent_uuid set and unique before the go
 ALTER TABLE "s3_cloudbackup_agents" ALTER COLUMN "agent_uuid" SET NOT NULL;
 ALTER TABLE "s3_cloudbackup_agents" DROP CONSTRAINT "s3_cloudbackup_agents_pkey";
+-- cutline:allow CL001 a no-op unless a rollback dropped the index the expand files built CONCURRENTLY
+CREATE UNIQUE INDEX IF NOT EXISTS "s3_cloudbackup_agents_agent_uuid_pkey_idx" ON "s3_cloudbackup_agents" ("agent_uuid");
 ALTER TABLE "s3_cloudbackup_agents" ADD CONSTRAINT "s3_cloudbackup_agents_pkey" PRIMARY KEY USING INDEX "s3_cloudbackup_agents_agent_uuid_pkey_idx";
+-- cutline:allow CL001 a no-op unless a rollback dropped the index the expand files built CONCURRENTLY
+CREATE UNIQUE INDEX IF NOT EXISTS "s3_cloudbackup_agents_agent_id_legacy_idx" ON "s3_cloudbackup_agents" ("agent_id");
 ALTER TABLE "s3_cloudbackup_agents" ADD CONSTRAINT "s3_cloudbackup_agents_agent_id_legacy_key" UNIQUE USING INDEX "s3_cloudbackup_agents_agent_id_legacy_idx";
 ALTER TABLE "s3_cloudbackup_agent_destinations" ADD CONSTRAINT "s3_cloudbackup_agent_destinations_agent_id_fkey" FOREIGN KEY ("agent_id") REFERENCES "s3_cloudbackup_agents" ("agent_id") NOT VALID;
 ALTER TABLE "s3_cloudbackup_jobs" ADD CONSTRAINT "s3_cloudbackup_jobs_agent_id_fkey" FOREIGN KEY ("agent_id") REFERENCES "s3_cloudbackup_agents" ("agent_id") NOT VALID;
