@@ -20,7 +20,7 @@ import {
   VerifyFailed,
 } from './errors';
 import { sha256Hex } from './evidence';
-import { canonicalPayloadHash, fetchOnce } from './smoke';
+import { canonicalPayload, canonicalPayloadHash, fetchOnce, jsonDifferences } from './smoke';
 import type { Check, CheckPoint } from './spec-parts';
 import type { RunSpec } from './spec';
 import { dbRef } from './spec';
@@ -51,13 +51,14 @@ export const CHECK_OUTPUT_CHARS = 4_000;
 export interface CheckResult {
   readonly name: string;
   readonly at: CheckPoint;
-  readonly kind: 'sql' | 'http' | 'command';
+  readonly kind: 'sql' | 'http' | 'command' | 'parity';
   readonly classification: Classification;
   readonly ok: boolean;
   readonly detail: string;
   readonly ms: number;
   readonly sql?: { database: string; rows: number; value?: number | null; sample: Record<string, unknown>[] };
   readonly http?: { url: string; method: string; via: string; status: number; expectStatus: number; BODY_SHA256: string; BODY_LEN: number; canonicalSha256?: string };
+  readonly parity?: { baseline: string; candidate: string; requests: number; differing: ParityDifference[] };
   readonly command?: { status: string; exitCode: number | null; expectExit: number; stdout: string; stderr: string; STDOUT_SHA256: string; STDOUT_LEN: number; outputUrl?: string };
 }
 
@@ -127,14 +128,56 @@ async function commandCheck(spec: RunSpec, c: NonNullable<Check['command']>, dep
   };
 }
 
+export interface ParityDifference {
+  readonly request: string;
+  readonly status: [number, number];
+  /** JSON paths that differ (at most 20); empty when only the status differs. */
+  readonly fields: string[];
+  readonly baselineSha256: string;
+  readonly candidateSha256: string;
+}
+
+/** The same requests to both endpoints, one after the other; statuses and canonical payloads compared. */
+async function parityCheck(spec: RunSpec, c: NonNullable<Check['parity']>, deps: Pick<Deps, 'http' | 'commands' | 'clock'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'parity'>> {
+  const differing: ParityDifference[] = [];
+  const join = (base: string, p: string) => `${base.replace(/\/+$/, '')}${p}`;
+  for (const r of c.requests) {
+    const get = (base: string) => fetchOnce(spec, { url: join(base, r.path), method: r.method, timeoutMs: c.timeoutMs, via: c.via, ...(r.body ? { body: r.body } : {}) }, deps);
+    const [a, b] = [await get(c.baseline), await get(c.candidate)];
+    const parse = (body: string) => {
+      try {
+        return { v: canonicalPayload(body, c.ignoreFields) };
+      } catch {
+        return { v: body };
+      }
+    };
+    const fields = a.whole && b.whole ? jsonDifferences(parse(a.body).v, parse(b.body).v) : a.sha256 === b.sha256 ? [] : ['$ (bodies too large to compare field by field)'];
+    if (a.status !== b.status || fields.length)
+      differing.push({ request: `${r.method} ${r.path}`, status: [a.status, b.status], fields, baselineSha256: a.sha256, candidateSha256: b.sha256 });
+  }
+  const parity = { baseline: c.baseline, candidate: c.candidate, requests: c.requests.length, differing };
+  if (!differing.length) return { ok: true, detail: `${c.requests.length} request(s) answered alike (ignoring ${c.ignoreFields.join(', ') || 'nothing'})`, parity };
+  const first = differing
+    .slice(0, 5)
+    .map((d) => `${d.request}: ${d.status[0] !== d.status[1] ? `HTTP ${d.status[0]} vs ${d.status[1]}` : ''}${d.fields.length ? `${d.status[0] !== d.status[1] ? ', ' : ''}fields ${d.fields.join(', ')}` : ''}`);
+  return { ok: false, detail: `${differing.length} of ${c.requests.length} request(s) differ between ${c.baseline} and ${c.candidate}: ${first.join('; ')}${differing.length > 5 ? '; …' : ''}`, parity };
+}
+
 /** Run the spec's checks at one point, in spec order, each to its end (a failure does not stop the others). */
 export async function runChecks(spec: RunSpec, at: CheckPoint, deps: Pick<Deps, 'sql' | 'http' | 'commands' | 'clock'>): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   for (const c of spec.checks.filter((x) => x.at === at)) {
     const t0 = deps.clock.now().getTime();
-    const base = { name: c.name, at, kind: c.sql ? ('sql' as const) : c.http ? ('http' as const) : ('command' as const), classification: checkClass(c) };
+    const kind = c.sql ? ('sql' as const) : c.http ? ('http' as const) : c.parity ? ('parity' as const) : ('command' as const);
+    const base = { name: c.name, at, kind, classification: checkClass(c) };
     try {
-      const r = c.sql ? await sqlCheck(spec, c.sql, deps) : c.http ? await httpCheck(spec, c.http, deps) : await commandCheck(spec, c.command!, deps);
+      const r = c.sql
+        ? await sqlCheck(spec, c.sql, deps)
+        : c.http
+          ? await httpCheck(spec, c.http, deps)
+          : c.parity
+            ? await parityCheck(spec, c.parity, deps)
+            : await commandCheck(spec, c.command!, deps);
       out.push({ ...base, ...r, ms: deps.clock.now().getTime() - t0 });
     } catch (e) {
       out.push({ ...base, ok: false, detail: errorMessage(e), ms: deps.clock.now().getTime() - t0 });

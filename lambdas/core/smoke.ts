@@ -22,8 +22,8 @@ export interface SmokeResult {
   readonly BODY_LEN?: number;
 }
 
-/** seed 003: the payload without its volatile fields, keys sorted, compact JSON, SHA-256. */
-export function canonicalPayloadHash(body: string, ignore: readonly string[]): string {
+/** The payload parsed, without its volatile fields at any depth, keys sorted (seed 003's canonical payload). */
+export function canonicalPayload(body: string, ignore: readonly string[]): unknown {
   const drop = new Set(ignore);
   const canon = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(canon);
@@ -42,7 +42,39 @@ export function canonicalPayloadHash(body: string, ignore: readonly string[]): s
   } catch {
     throw new Error(`the response is not JSON (${JSON.stringify(body.slice(0, 80))}); expected a JSON payload to hash`);
   }
-  return sha256Hex(JSON.stringify(canon(parsed)));
+  return canon(parsed);
+}
+
+/** seed 003: the canonical payload as compact JSON, SHA-256. */
+export function canonicalPayloadHash(body: string, ignore: readonly string[]): string {
+  return sha256Hex(JSON.stringify(canonicalPayload(body, ignore)));
+}
+
+/** Where two canonical payloads differ, as JSON paths ($.a.b[2]), at most `limit` of them. */
+export function jsonDifferences(a: unknown, b: unknown, limit = 20): string[] {
+  const out: string[] = [];
+  const walk = (x: unknown, y: unknown, at: string): void => {
+    if (out.length >= limit) return;
+    const kind = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
+    if (kind(x) !== kind(y)) {
+      out.push(at);
+    } else if (Array.isArray(x)) {
+      const ya = y as unknown[];
+      if (x.length !== ya.length) out.push(`${at} (length ${x.length} vs ${ya.length})`);
+      else
+        for (const [i, v] of x.entries()) walk(v, ya[i], `${at}[${i}]`);
+    } else if (x && typeof x === 'object') {
+      const xo = x as Record<string, unknown>;
+      const yo = y as Record<string, unknown>;
+      for (const k of [...new Set([...Object.keys(xo), ...Object.keys(yo)])].sort()) {
+        if (!(k in xo) || !(k in yo)) out.push(`${at}.${k}`);
+        else walk(xo[k], yo[k], `${at}.${k}`);
+        if (out.length >= limit) return;
+      }
+    } else if (x !== y) out.push(at);
+  };
+  walk(a, b, '$');
+  return out;
 }
 
 type SmokeCheck = RunSpec['smoke']['checks'][number];

@@ -224,10 +224,27 @@ export const Check = z
         expectExit: z.number().int().min(0).max(255).default(0),
       })
       .optional(),
+    /**
+     * Parity (seed 002's shadow phase): the same requests to the old and the new endpoint; the statuses and the
+     * canonical JSON (ignoreFields dropped) must be equal. Each differing request is reported with its fields.
+     */
+    parity: z
+      .strictObject({
+        baseline: z.url({ protocol: /^https?$/ }),
+        candidate: z.url({ protocol: /^https?$/ }),
+        requests: z
+          .array(z.strictObject({ path: z.string().regex(/^\//, 'expected a path starting with /'), method: z.enum(['GET', 'POST']).default('GET'), body: z.string().optional() }))
+          .min(1)
+          .max(50),
+        ignoreFields: z.array(z.string().min(1)).default([]),
+        timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+        via: z.enum(['lambda', 'jumpbox']).default('lambda'),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
-    const kinds = [c.sql, c.http, c.command].filter((x) => x !== undefined).length;
-    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql", "http" and "command" in check "${c.name}"; expected exactly one` });
+    const kinds = [c.sql, c.http, c.command, c.parity].filter((x) => x !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql", "http", "command" and "parity" in check "${c.name}"; expected exactly one` });
     const e = c.sql?.expect;
     if (e && e.min !== undefined && e.max !== undefined && e.min > e.max) ctx.addIssue({ code: 'custom', path: ['sql', 'expect'], message: `got min ${e.min} > max ${e.max}; expected min <= max` });
   });

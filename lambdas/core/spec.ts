@@ -284,7 +284,7 @@ export const RunSpec = z
     const usesCommands =
       [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') ||
       s.bulkCopy.commands.length > 0 ||
-      s.checks.some((c) => c.command || c.http?.via === 'jumpbox') ||
+      s.checks.some((c) => c.command || c.http?.via === 'jumpbox' || c.parity?.via === 'jumpbox') ||
       s.smoke.checks.some((c) => c.via === 'jumpbox' || (c.replay && 'script' in c.replay));
     if (usesCommands && !s.jumpbox)
       ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands, cutover or rollback actions of type "command", command checks and requests via the jumpbox need one' });
@@ -332,6 +332,7 @@ export type RunSpecInput = z.input<typeof RunSpec>;
 export function checkSeconds(c: Check): number {
   if (c.command) return c.command.timeoutSeconds + 30;
   if (c.http) return c.http.timeoutMs / 1000 + (c.http.via === 'jumpbox' ? 30 : 0);
+  if (c.parity) return 2 * c.parity.requests.length * (c.parity.timeoutMs / 1000 + (c.parity.via === 'jumpbox' ? 30 : 0));
   return DATA_API_CALL_SECONDS;
 }
 

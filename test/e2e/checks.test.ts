@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/runner/run';
+import { jsonDifferences } from '../../lambdas/core/smoke';
 import { parseSpec } from '../../lambdas/core/spec';
 import { miniSpec, readJson, tempDir } from '../support/local-run';
 
@@ -14,11 +15,19 @@ let server: http.Server;
 let base = '';
 let synced = true;
 let replays = 0;
+let drift = false;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/health') return json(200, { ok: true, at: new Date().toISOString() });
+    // seed 002's shadow phase: v4 and v5 answer the same queries; v5 may drift
+    const shadow = /^\/(v4|v5)\/(list_panes|list_sessions)$/.exec(req.url ?? '');
+    if (shadow) {
+      const v5 = shadow[1] === 'v5';
+      if (shadow[2] === 'list_panes') return json(200, { generated_at: Date.now(), panes: [{ id: '%1', session: 'main', active: true }, { id: '%2', session: 'work', active: false }] });
+      return json(200, { generated_at: Date.now(), sessions: [{ name: 'main', windows: 2 }, { name: 'work', windows: v5 && drift ? 3 : 1 }] });
+    }
     if (req.method === 'POST' && req.url === '/replay') {
       replays++;
       return json(202, { accepted: true });
@@ -124,6 +133,37 @@ describe('runbook checks', () => {
     expect((await readJson(path.join(after.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('SMOKE_FAILED');
   }, 240_000);
 
+  it('parity (seed 002 shadow): the same requests to v4 and v5, volatile fields ignored; a drifted field is named with its request', async () => {
+    const parity = (runId: string) =>
+      runWith(runId, (s) => {
+        s.checks = [
+          {
+            name: 'v4 and v5 projections agree',
+            at: 'promotion',
+            parity: { baseline: `${base}/v4`, candidate: `${base}/v5`, requests: [{ path: '/list_panes' }, { path: '/list_sessions' }], ignoreFields: ['generated_at'] },
+          },
+        ];
+      });
+    drift = false;
+    const same = await parity('checks-parity-ok');
+    expect([same.outcome, same.classification]).toEqual(['GO', 'GO']);
+    expect((await readJson(path.join(same.evidenceDir, '08_decide.json'))).details.stepChecks[0]).toMatchObject({ ok: true, kind: 'parity', parity: { requests: 2, differing: [] } });
+    drift = true;
+    const drifted = await parity('checks-parity-drift');
+    expect([drifted.outcome, drifted.classification]).toEqual(['NO_GO', 'SMOKE_FAILED']);
+    expect(drifted.selector).toBe('agent_id');
+    const c = (await readJson(path.join(drifted.evidenceDir, '08_decide.json'))).details.stepChecks[0];
+    expect(c.parity.differing).toEqual([{ request: 'GET /list_sessions', status: [200, 200], fields: ['$.sessions[1].windows'], baselineSha256: expect.stringMatching(/^[0-9a-f]{64}$/), candidateSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect(c.detail).toBe(`1 of 2 request(s) differ between ${base}/v4 and ${base}/v5: GET /list_sessions: fields $.sessions[1].windows`);
+  }, 120_000);
+
+  it('JSON differences: changed, added and removed fields by path, arrays by index and length, types', () => {
+    expect(jsonDifferences({ a: 1, b: { c: [1, 2] }, d: 'x' }, { a: 1, b: { c: [1, 3] }, e: 'x' })).toEqual(['$.b.c[1]', '$.d', '$.e']);
+    expect(jsonDifferences([1, 2], [1])).toEqual(['$ (length 2 vs 1)']);
+    expect(jsonDifferences({ a: null }, { a: 0 })).toEqual(['$.a']);
+    expect(jsonDifferences({ a: { b: 1 } }, { a: { b: 1 } })).toEqual([]);
+  });
+
   it('the spec: exactly one kind per check, unique names, a jumpbox for commands, bounds in order', () => {
     const base = { version: 1, runId: 'c', owner: 'o', tCutover: '2026-11-21T02:00:00Z', source: { engine: 'postgres', url: 'pglite://memory' } };
     const r = parseSpec({
@@ -139,7 +179,7 @@ describe('runbook checks', () => {
     if (!r.ok)
       expect(r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual(
         expect.arrayContaining([
-          expect.stringMatching(/^\$\.checks\[0\]: .*got 2 of "sql", "http" and "command" in check "a"; expected exactly one/),
+          expect.stringMatching(/^\$\.checks\[0\]: .*got 2 of "sql", "http", "command" and "parity" in check "a"; expected exactly one/),
           expect.stringMatching(/^\$\.checks\[2\]\.at: .*"later"/),
           expect.stringMatching(/^\$\.checks\[3\]\.sql\.expect: .*got min 2 > max 1/),
         ]),
