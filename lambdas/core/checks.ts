@@ -19,7 +19,8 @@ import {
   SyncFailed,
   VerifyFailed,
 } from './errors';
-import { sha256Hex } from './evidence';
+import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
+import { performanceBaselineKey } from './evidence-layout';
 import { canonicalPayload, canonicalPayloadHash, fetchOnce, jsonDifferences } from './smoke';
 import type { Check, CheckPoint } from './spec-parts';
 import type { RunSpec } from './spec';
@@ -51,7 +52,7 @@ export const CHECK_OUTPUT_CHARS = 4_000;
 export interface CheckResult {
   readonly name: string;
   readonly at: CheckPoint;
-  readonly kind: 'sql' | 'http' | 'command' | 'parity';
+  readonly kind: 'sql' | 'http' | 'command' | 'parity' | 'performance';
   readonly classification: Classification;
   readonly ok: boolean;
   readonly detail: string;
@@ -59,6 +60,7 @@ export interface CheckResult {
   readonly sql?: { database: string; rows: number; value?: number | null; sample: Record<string, unknown>[] };
   readonly http?: { url: string; method: string; via: string; status: number; expectStatus: number; BODY_SHA256: string; BODY_LEN: number; canonicalSha256?: string };
   readonly parity?: { baseline: string; candidate: string; requests: number; differing: ParityDifference[] };
+  readonly performance?: { metric: 'p50' | 'p95'; before: Timing; after: Timing; slowdownMs: number; slowdownPercent: number | null; maxSlowdownPercent: number; minSlowdownMs: number };
   readonly command?: { status: string; exitCode: number | null; expectExit: number; stdout: string; stderr: string; STDOUT_SHA256: string; STDOUT_LEN: number; outputUrl?: string };
 }
 
@@ -163,12 +165,81 @@ async function parityCheck(spec: RunSpec, c: NonNullable<Check['parity']>, deps:
   return { ok: false, detail: `${differing.length} of ${c.requests.length} request(s) differ between ${c.baseline} and ${c.candidate}: ${first.join('; ')}${differing.length > 5 ? '; …' : ''}`, parity };
 }
 
+/** One timing of a performance check: the runs' milliseconds and their percentiles. */
+export interface Timing {
+  readonly at: CheckPoint;
+  readonly taken_utc: string;
+  readonly runs: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly ms: number[];
+}
+
+/** Nearest-rank percentile of a sample (p in 0..100). */
+export function percentile(sample: readonly number[], p: number): number {
+  const sorted = [...sample].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Pure: whether `after` is slower than `before` beyond both thresholds. */
+export function slowdown(before: Pick<Timing, 'p50' | 'p95'>, after: Pick<Timing, 'p50' | 'p95'>, p: Pick<NonNullable<Check['performance']>, 'metric' | 'maxSlowdownPercent' | 'minSlowdownMs'>) {
+  const b = before[p.metric];
+  const a = after[p.metric];
+  const ms = Math.round((a - b) * 1000) / 1000;
+  const pct = b > 0 ? Math.round(((a - b) / b) * 10_000) / 100 : null;
+  const ok = ms <= p.minSlowdownMs || (pct !== null && pct <= p.maxSlowdownPercent);
+  return { ok, ms, pct };
+}
+
+type CheckDeps = Pick<Deps, 'sql' | 'http' | 'commands' | 'clock' | 'evidence'>;
+
+/** Time a performance check's request or query `runs` times, within its budget. */
+async function timeIt(spec: RunSpec, c: Check, at: CheckPoint, deps: CheckDeps): Promise<Timing> {
+  const p = c.performance!;
+  const client = p.query ? deps.sql(dbRef(spec, p.query.database)) : undefined;
+  const ms: number[] = [];
+  const started = deps.clock.now().getTime();
+  for (let i = 0; i < p.runs; i++) {
+    const t0 = performance.now();
+    if (client) await client.query(p.query!.sql);
+    else {
+      const r = await deps.http.request(p.request!.url, { method: p.request!.method, timeoutMs: p.request!.timeoutMs, ...(p.request!.body ? { body: p.request!.body, headers: { 'content-type': 'application/json' } } : {}) });
+      if (r.status >= 400) throw new Error(`run ${i + 1} answered HTTP ${r.status}; expected a success to time`);
+    }
+    ms.push(Math.round((performance.now() - t0) * 1000) / 1000);
+    if (deps.clock.now().getTime() - started > p.budgetSeconds * 1000)
+      throw new Error(`${i + 1} of ${p.runs} runs took more than budgetSeconds (${p.budgetSeconds} s); expected all of them within it`);
+  }
+  return { at, taken_utc: deps.clock.now().toISOString(), runs: ms.length, p50: percentile(ms, 50), p95: percentile(ms, 95), ms };
+}
+
+/** The baseline of each performance check timed at this point: taken once per run (a resume reuses the first). */
+async function takeBaselines(spec: RunSpec, at: CheckPoint, deps: CheckDeps): Promise<void> {
+  for (const c of spec.checks.filter((x) => x.performance?.baselineAt === at)) {
+    const key = performanceBaselineKey(spec.runId, c.name);
+    if (await readEvidenceJson<Timing>(deps.evidence, key)) continue;
+    await deps.evidence.putIfAbsent(key, canonicalJson(await timeIt(spec, c, at, deps)), 'application/json');
+  }
+}
+
+async function performanceCheck(spec: RunSpec, c: Check, at: CheckPoint, deps: CheckDeps): Promise<Pick<CheckResult, 'ok' | 'detail' | 'performance'>> {
+  const p = c.performance!;
+  const before = await readEvidenceJson<Timing>(deps.evidence, performanceBaselineKey(spec.runId, c.name));
+  if (!before) throw new Error(`no baseline for "${c.name}" (taken at ${p.baselineAt}); expected ${p.baselineAt} to have run in this run`);
+  const after = await timeIt(spec, c, at, deps);
+  const s = slowdown(before, after, p);
+  const performance = { metric: p.metric, before, after, slowdownMs: s.ms, slowdownPercent: s.pct, maxSlowdownPercent: p.maxSlowdownPercent, minSlowdownMs: p.minSlowdownMs };
+  const what = `${p.metric} ${before[p.metric]} ms at ${p.baselineAt} → ${after[p.metric]} ms at ${at} (${s.pct === null ? 'n/a' : `${s.pct > 0 ? '+' : ''}${s.pct}%`}, ${s.ms > 0 ? '+' : ''}${s.ms} ms over ${after.runs} runs)`;
+  return { ok: s.ok, detail: s.ok ? what : `${what}; expected at most +${p.maxSlowdownPercent}% (or +${p.minSlowdownMs} ms)`, performance };
+}
+
 /** Run the spec's checks at one point, in spec order, each to its end (a failure does not stop the others). */
-export async function runChecks(spec: RunSpec, at: CheckPoint, deps: Pick<Deps, 'sql' | 'http' | 'commands' | 'clock'>): Promise<CheckResult[]> {
+export async function runChecks(spec: RunSpec, at: CheckPoint, deps: CheckDeps): Promise<CheckResult[]> {
+  await takeBaselines(spec, at, deps);
   const out: CheckResult[] = [];
   for (const c of spec.checks.filter((x) => x.at === at)) {
     const t0 = deps.clock.now().getTime();
-    const kind = c.sql ? ('sql' as const) : c.http ? ('http' as const) : c.parity ? ('parity' as const) : ('command' as const);
+    const kind = c.sql ? ('sql' as const) : c.http ? ('http' as const) : c.parity ? ('parity' as const) : c.performance ? ('performance' as const) : ('command' as const);
     const base = { name: c.name, at, kind, classification: checkClass(c) };
     try {
       const r = c.sql
@@ -177,7 +248,9 @@ export async function runChecks(spec: RunSpec, at: CheckPoint, deps: Pick<Deps, 
           ? await httpCheck(spec, c.http, deps)
           : c.parity
             ? await parityCheck(spec, c.parity, deps)
-            : await commandCheck(spec, c.command!, deps);
+            : c.performance
+              ? await performanceCheck(spec, c, at, deps)
+              : await commandCheck(spec, c.command!, deps);
       out.push({ ...base, ...r, ms: deps.clock.now().getTime() - t0 });
     } catch (e) {
       out.push({ ...base, ok: false, detail: errorMessage(e), ms: deps.clock.now().getTime() - t0 });
@@ -195,9 +268,9 @@ export function throwIfFailed(results: readonly CheckResult[], details: Record<s
 }
 
 /** Run the checks at a point and fail the stage on any failure; their results for the stage's record (none: nothing). */
-export async function guard(spec: RunSpec, at: CheckPoint, deps: Pick<Deps, 'sql' | 'http' | 'commands' | 'clock'>, details: Record<string, unknown> = {}): Promise<{ stepChecks?: CheckResult[] }> {
-  if (!spec.checks.some((c) => c.at === at)) return {};
+export async function guard(spec: RunSpec, at: CheckPoint, deps: CheckDeps, details: Record<string, unknown> = {}): Promise<{ stepChecks?: CheckResult[] }> {
+  if (!spec.checks.some((c) => c.at === at || c.performance?.baselineAt === at)) return {};
   const results = await runChecks(spec, at, deps);
   throwIfFailed(results, details);
-  return { stepChecks: results };
+  return results.length ? { stepChecks: results } : {};
 }

@@ -42,3 +42,5 @@ export const reportKey = (runId: string) => `${runId}/report.html`;
 export const gateKey = (runId: string, rest: string) => `${runId}/${EVIDENCE_STEPS.gates}/${rest}`;
 /** A file of the backfill plan's folder: the plan, a Distributed phase's items, ResultWriter's results (outside 05_backfill/, the checkpoints). */
 export const backfillPlanFile = (runId: string, rest: string) => `${runId}/${EVIDENCE_STEPS.backfillPlan}/${rest}`;
+/** A performance check's baseline, taken once before the first attempt changed anything (a resume reuses it). */
+export const performanceBaselineKey = (runId: string, check: string) => `${runId}/performance/${check.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 80)}.baseline.json`;

@@ -241,10 +241,34 @@ export const Check = z
         via: z.enum(['lambda', 'jumpbox']).default('lambda'),
       })
       .optional(),
+    /**
+     * Performance (seed 001: roll back when it drops more than 20%): a request or a query timed `runs` times at
+     * `baselineAt` (once, before the first attempt changed anything) and again at the check's `at`; the check fails
+     * when the `metric` grew by more than `maxSlowdownPercent` and by more than `minSlowdownMs`.
+     */
+    performance: z
+      .strictObject({
+        baselineAt: z.enum(CHECK_POINTS).default('preflight'),
+        request: z.strictObject({ url: z.url({ protocol: /^https?$/ }), method: z.enum(['GET', 'POST']).default('GET'), body: z.string().optional(), timeoutMs: z.number().int().min(100).max(30_000).default(5_000) }).optional(),
+        query: z.strictObject({ sql: SqlText, database: DbSide.default('target') }).optional(),
+        runs: z.number().int().min(3).max(200).default(20),
+        metric: z.enum(['p50', 'p95']).default('p95'),
+        maxSlowdownPercent: z.number().min(0).max(1000).default(20),
+        /** Differences below this are noise, whatever the percent (a 1 ms → 2 ms "100% slower"). */
+        minSlowdownMs: z.number().min(0).default(5),
+        /** The most one timing (all runs) may take; past it the check fails instead of outliving its stage. */
+        budgetSeconds: z.number().int().min(1).max(300).default(60),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
-    const kinds = [c.sql, c.http, c.command, c.parity].filter((x) => x !== undefined).length;
-    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql", "http", "command" and "parity" in check "${c.name}"; expected exactly one` });
+    const kinds = [c.sql, c.http, c.command, c.parity, c.performance].filter((x) => x !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql", "http", "command", "parity" and "performance" in check "${c.name}"; expected exactly one` });
+    const perf = c.performance;
+    if (perf && [perf.request, perf.query].filter((x) => x !== undefined).length !== 1)
+      ctx.addIssue({ code: 'custom', path: ['performance'], message: `expected exactly one of "request" and "query" in performance check "${c.name}"` });
+    if (perf && CHECK_POINTS.indexOf(perf.baselineAt) >= CHECK_POINTS.indexOf(c.at))
+      ctx.addIssue({ code: 'custom', path: ['performance', 'baselineAt'], message: `got "${perf.baselineAt}" for a check at "${c.at}"; expected a stage before it (${CHECK_POINTS.slice(0, CHECK_POINTS.indexOf(c.at)).join(', ') || 'none'})` });
     const e = c.sql?.expect;
     if (e && e.min !== undefined && e.max !== undefined && e.min > e.max) ctx.addIssue({ code: 'custom', path: ['sql', 'expect'], message: `got min ${e.min} > max ${e.max}; expected min <= max` });
   });

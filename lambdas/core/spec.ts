@@ -290,7 +290,8 @@ export const RunSpec = z
       ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands, cutover or rollback actions of type "command", command checks and requests via the jumpbox need one' });
     // A stage runs its checks inside one invocation of its function, after its own work: together they must fit what is left.
     for (const at of CHECK_POINTS) {
-      const need = s.checks.filter((c) => c.at === at).reduce((n, c) => n + checkSeconds(c), 0);
+      // A performance check is timed twice: at its baseline point and at its own.
+      const need = s.checks.filter((c) => c.at === at || c.performance?.baselineAt === at).reduce((n, c) => n + checkSeconds(c), 0);
       if (need > (STAGE_FUNCTION_SECONDS - 60) / 2)
         ctx.addIssue({
           code: 'custom',
@@ -333,6 +334,7 @@ export function checkSeconds(c: Check): number {
   if (c.command) return c.command.timeoutSeconds + 30;
   if (c.http) return c.http.timeoutMs / 1000 + (c.http.via === 'jumpbox' ? 30 : 0);
   if (c.parity) return 2 * c.parity.requests.length * (c.parity.timeoutMs / 1000 + (c.parity.via === 'jumpbox' ? 30 : 0));
+  if (c.performance) return c.performance.budgetSeconds;
   return DATA_API_CALL_SECONDS;
 }
 

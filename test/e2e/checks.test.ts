@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/runner/run';
+import { percentile, slowdown } from '../../lambdas/core/checks';
 import { jsonDifferences } from '../../lambdas/core/smoke';
 import { parseSpec } from '../../lambdas/core/spec';
 import { miniSpec, readJson, tempDir } from '../support/local-run';
@@ -16,11 +17,19 @@ let base = '';
 let synced = true;
 let replays = 0;
 let drift = false;
+let timed = 0;
+let slowAfter = Number.POSITIVE_INFINITY;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/health') return json(200, { ok: true, at: new Date().toISOString() });
+    // seed 001: an endpoint that gets slow after its first `slowAfter` requests (the baseline's)
+    if (req.url === '/timed') {
+      timed++;
+      if (timed > slowAfter) return void setTimeout(() => json(200, { n: timed }), 600);
+      return json(200, { n: timed });
+    }
     // seed 002's shadow phase: v4 and v5 answer the same queries; v5 may drift
     const shadow = /^\/(v4|v5)\/(list_panes|list_sessions)$/.exec(req.url ?? '');
     if (shadow) {
@@ -157,6 +166,39 @@ describe('runbook checks', () => {
     expect(c.detail).toBe(`1 of 2 request(s) differ between ${base}/v4 and ${base}/v5: GET /list_sessions: fields $.sessions[1].windows`);
   }, 120_000);
 
+  it('performance (seed 001): timed at preflight, again after cutover; 600 ms slower than the baseline rolls back, the numbers in evidence', async () => {
+    const perf = (runId: string) =>
+      runWith(runId, (s) => {
+        s.checks = [{ name: 'list agents p95', at: 'smoke', performance: { request: { url: `${base}/timed` }, runs: 5, maxSlowdownPercent: 20, minSlowdownMs: 250 } }];
+      });
+    timed = 0;
+    slowAfter = Number.POSITIVE_INFINITY;
+    const same = await perf('checks-perf-ok');
+    expect([same.outcome, same.classification]).toEqual(['GO', 'GO']);
+    const baseline = await readJson(path.join(same.evidenceDir, 'performance/list-agents-p95.baseline.json'));
+    expect(baseline).toMatchObject({ at: 'preflight', runs: 5 });
+    expect(baseline.ms).toHaveLength(5);
+    const ok = (await readJson(path.join(same.evidenceDir, '11_smoke.json'))).details.stepChecks[0];
+    expect(ok).toMatchObject({ ok: true, kind: 'performance', performance: { metric: 'p95', before: { at: 'preflight' }, after: { at: 'smoke', runs: 5 } } });
+    timed = 0;
+    slowAfter = 5;
+    const slow = await perf('checks-perf-slow');
+    expect([slow.outcome, slow.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
+    expect(slow.selector).toBe('agent_id');
+    const c = (await readJson(path.join(slow.evidenceDir, '11_smoke.json'))).details.stepChecks[0];
+    expect(c.ok).toBe(false);
+    expect(c.performance.after.p95).toBeGreaterThanOrEqual(600);
+    expect(c.detail).toMatch(/^p95 [\d.]+ ms at preflight → [\d.]+ ms at smoke \(\+[\d.]+%, \+[\d.]+ ms over 5 runs\); expected at most \+20% \(or \+250 ms\)$/);
+  }, 120_000);
+
+  it('percentiles by nearest rank; a slowdown counts only past both the percent and the milliseconds', () => {
+    expect([percentile([5, 1, 3, 2, 4], 50), percentile([5, 1, 3, 2, 4], 95)]).toEqual([3, 5]);
+    const t = { metric: 'p95' as const, maxSlowdownPercent: 20, minSlowdownMs: 5 };
+    expect(slowdown({ p50: 1, p95: 100 }, { p50: 1, p95: 119 }, t)).toEqual({ ok: true, ms: 19, pct: 19 });
+    expect(slowdown({ p50: 1, p95: 100 }, { p50: 1, p95: 121 }, t)).toEqual({ ok: false, ms: 21, pct: 21 });
+    expect(slowdown({ p50: 1, p95: 1 }, { p50: 1, p95: 4 }, t)).toEqual({ ok: true, ms: 3, pct: 300 });
+  });
+
   it('JSON differences: changed, added and removed fields by path, arrays by index and length, types', () => {
     expect(jsonDifferences({ a: 1, b: { c: [1, 2] }, d: 'x' }, { a: 1, b: { c: [1, 3] }, e: 'x' })).toEqual(['$.b.c[1]', '$.d', '$.e']);
     expect(jsonDifferences([1, 2], [1])).toEqual(['$ (length 2 vs 1)']);
@@ -179,7 +221,7 @@ describe('runbook checks', () => {
     if (!r.ok)
       expect(r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual(
         expect.arrayContaining([
-          expect.stringMatching(/^\$\.checks\[0\]: .*got 2 of "sql", "http", "command" and "parity" in check "a"; expected exactly one/),
+          expect.stringMatching(/^\$\.checks\[0\]: .*got 2 of "sql", "http", "command", "parity" and "performance" in check "a"; expected exactly one/),
           expect.stringMatching(/^\$\.checks\[2\]\.at: .*"later"/),
           expect.stringMatching(/^\$\.checks\[3\]\.sql\.expect: .*got min 2 > max 1/),
         ]),
