@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDemo } from './agent-uuid/demo';
 import { runSeed003 } from './seed-003-reload-cutover/run';
+import { runSeed004 } from './seed-004-db-cloud-cutover/run';
 
 export interface ExampleOptions {
   readonly runId?: string;
@@ -20,6 +21,7 @@ type Runner = (opts: ExampleOptions & { fault?: string }) => Promise<{ outcome: 
 export const EXAMPLES: Record<string, { run: Runner; faults: readonly string[] }> = {
   'seed-000-agent-uuid': { run: (o) => runDemo({ ...o, ...(o.fault === 'reject' ? { decision: 'reject' as const } : {}) }), faults: ['reject'] },
   'seed-003-reload-cutover': { run: (o) => runSeed003({ ...o, fault: o.fault as 'sync' | 'duplicate' | undefined }), faults: ['sync', 'duplicate'] },
+  'seed-004-db-cloud-cutover': { run: (o) => runSeed004({ ...o, fault: o.fault as 'state-store' | undefined }), faults: ['state-store'] },
 };
 
 export function parseExampleArgs(argv: readonly string[]): { name: string; fault?: string } {

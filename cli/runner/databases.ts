@@ -39,7 +39,7 @@ export function applyUrlOverrides(spec: unknown, sourceUrl?: string, targetUrl?:
 export async function openLocalDatabases(
   // biome-ignore lint/suspicious/noExplicitAny: the raw spec is untyped until the handlers parse it
   raw: Record<string, any>,
-  opts: { clients?: Record<string, SqlClient>; seed?: boolean; onOpen?: (url: string, client: SqlClient) => void },
+  opts: { clients?: Record<string, SqlClient>; seed?: boolean; onOpen?: (url: string, client: SqlClient) => void | Promise<void> },
   out: (line: string) => void,
 ): Promise<{ factory: LocalSqlFactory; opened: Record<string, SqlClient> }> {
   const factory = new LocalSqlFactory();
@@ -67,7 +67,7 @@ export async function openLocalDatabases(
         }
       }
       opened[url] = client;
-      opts.onOpen?.(url, client);
+      await opts.onOpen?.(url, client);
     } catch (e) {
       out(`warning: cannot open ${redactUrl(url)}: ${(e as Error).message.split(url).join(redactUrl(url))}`);
     }

@@ -69,7 +69,7 @@ export interface LocalRunOptions {
   /** Leave the databases open and return them (tests inspect them after the run). */
   readonly keepOpen?: boolean;
   /** Called for each database once it is open and seeded. */
-  readonly onOpen?: (url: string, client: SqlClient) => void;
+  readonly onOpen?: (url: string, client: SqlClient) => void | Promise<void>;
   /** Called with the approval page URL once it listens (tests drive the page). */
   readonly onApprovalPage?: (baseUrl: string) => void;
   /**

@@ -14,7 +14,11 @@ export function decide(verify: VerifyOutcome, gate: GateOutcome): { verdict: 'PR
   const unreadable = verify.tables.filter((t) => t.error);
   if (failedAssertions.length || unreadable.length) {
     const reasons = [
-      ...failedAssertions.map((a) => (a.error ? `assertion "${a.name}" could not run: ${a.error}` : `assertion "${a.name}" found ${a.violations} violating row(s); expected 0`)),
+      ...failedAssertions.map((a) =>
+        a.error
+          ? `assertion "${a.name}" could not run: ${a.error}`
+          : `assertion "${a.name}" found ${a.violations} violating row(s)${a.sample[0] ? `, first ${JSON.stringify(a.sample[0]).slice(0, 200)}` : ''}; expected 0`,
+      ),
       ...unreadable.map((t) => `table ${t.table}: count failed: ${t.error}`),
     ];
     throw new VerifyFailed(`verify failed: ${reasons.join('; ')}`, { reasons });

@@ -16,7 +16,7 @@ import { mdText, renderSummary } from './summary';
 import { escapeHtml } from './html';
 import { type ReportInput, renderReport } from './report';
 import { mapLimit } from './concurrency';
-import { seed003AfterManualRollback, seed003Files } from './evidence-profile';
+import { seed003AfterManualRollback, seed003Files, seed004Files } from './evidence-profile';
 import { endWho, type Who, who, recorded, renewLease, leaseHolder } from './stage-record';
 import { waitingIn } from './cutover-stages';
 
@@ -212,7 +212,14 @@ export async function summaryStage(s: EndState, given: Deps): Promise<SummaryOut
     files.set(o.key, o);
   };
   const rec = await readRecords(w, [...files.values()], deps);
-  if ((s.spec as { evidence?: { profile?: string } } | undefined)?.evidence?.profile === 'seed003') {
+  const profile = (s.spec as { evidence?: { profile?: string } } | undefined)?.evidence?.profile;
+  if (profile === 'seed004') {
+    const spec = s.spec as Partial<RunSpec> | undefined;
+    const stateStore = spec?.verify?.integrity?.stateStore;
+    for (const f of seed004Files({ steps: new Map(rec.steps.map((r) => [r.step, r])), nowUtc: deps.clock.now().toISOString(), ...(stateStore ? { stateStore } : {}) }))
+      await put(f.name, f.body, f.name.endsWith('.patch') ? 'text/x-diff; charset=utf-8' : 'text/plain; charset=utf-8');
+  }
+  if (profile === 'seed003') {
     const { steps, chunks } = rec;
     const input = { runId: w.runId, owner: w.owner, outcome: go ? ('GO' as const) : ('NO_GO' as const), classification, nowUtc: deps.clock.now().toISOString(), chunks, summaryMd: md };
     for (const f of seed003Files({ ...input, steps: new Map(steps.map((r) => [r.step, r])) })) await put(f.name, f.body, f.name.endsWith('.md') ? 'text/markdown; charset=utf-8' : 'text/plain; charset=utf-8');

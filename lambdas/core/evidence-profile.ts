@@ -130,3 +130,74 @@ export function seed003Files(p: ProfileInput): { name: string; body: string }[] 
 export function seed003AfterManualRollback(previous: string, record: StepRecord): string {
   return `${previous.trimEnd()}\n\n${block(fromRecord(record))}`;
 }
+
+/**
+ * The seed 004 artifacts (its `scripts/db-migration/artifacts/verify/` names), from the run's own records: row counts
+ * of each side and their diff (06_verify), each method's per-table values of each side and their diff (07_gates), the
+ * state store's required keys and the gate over them. `<ts>` is the verify record's UTC time. Identical sides give an
+ * empty diff, as `diff` does. A stage that did not run leaves its files out (the manifest lists what exists).
+ */
+export function seed004Files(p: Pick<ProfileInput, 'steps' | 'nowUtc'> & { stateStore?: { table: string; keyColumn: string; requiredKeys: readonly string[] } }): { name: string; body: string }[] {
+  const verify = p.steps.get('06_verify');
+  const gates = p.steps.get('07_gates');
+  const ts = (verify?.timestamp_utc ?? p.nowUtc).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const files: { name: string; body: string }[] = [];
+  const lines = (rows: [string, string][]) => rows.map(([k, v]) => `${k}\t${v}\n`).join('');
+  const sides = (stem: string, rows: { name: string; src: string; tgt: string }[]) => {
+    const src = `src-${stem}-${ts}.txt`;
+    const tgt = `tgt-${stem}-${ts}.txt`;
+    const srcText = lines(rows.map((r) => [r.name, r.src]));
+    const tgtText = lines(rows.map((r) => [r.name, r.tgt]));
+    const patch = stem === 'rowcounts' ? `rowcount-diff-${ts}.patch` : `${stem.replace('method', 'method-diff')}-${ts}.patch`;
+    files.push({ name: `verify/${src}`, body: srcText }, { name: `verify/${tgt}`, body: tgtText }, { name: `verify/${patch}`, body: unifiedDiff(src, srcText, tgt, tgtText) });
+  };
+  const tables = (verify?.details.tables as { table: string; expected: string | null; actual: string | null; error?: string }[] | undefined) ?? [];
+  if (verify?.details.mode === 'source-vs-target' && tables.length) sides('rowcounts', tables.map((t) => ({ name: t.table, src: t.expected ?? `ERROR ${t.error ?? ''}`.trim(), tgt: t.actual ?? `ERROR ${t.error ?? ''}`.trim() })));
+  type Report = { table: string; fast?: { source: string; target: string }; exact?: { source: string; target: string; matching: number; differing: number; unstable: number; errors: number } };
+  const reports = (gates?.details.methodReports as Report[] | undefined) ?? [];
+  const fast = reports.filter((r) => r.fast).map((r) => ({ name: r.table, src: r.fast!.source, tgt: r.fast!.target }));
+  if (fast.length) sides('method-fast', fast);
+  // exact: rows per side, and on the target the chunks whose canonical row hashes differ from the source's.
+  const exact = reports
+    .filter((r) => r.exact)
+    .map((r) => {
+      const e = r.exact!;
+      const off = [e.differing ? `${e.differing} chunk(s) differ` : '', e.unstable ? `${e.unstable} unstable` : '', e.errors ? `${e.errors} error(s)` : ''].filter(Boolean).join(', ');
+      return { name: r.table, src: `${e.source} rows`, tgt: `${e.target} rows${off ? `, ${off}` : ''}` };
+    });
+  if (exact.length) sides('method-exact', exact);
+  const ss = p.stateStore;
+  const gate = ((verify?.details.assertions as { name: string; ok: boolean; sample: { missing_key?: string }[]; error?: string }[] | undefined) ?? []).find((a) => ss && a.name === `integrity: required keys in ${ss.table}`);
+  if (ss && gate) {
+    const missing = new Set(gate.sample.map((s) => s.missing_key).filter((k): k is string => !!k));
+    files.push({ name: `verify/tgt-state-store-${ts}.txt`, body: lines(ss.requiredKeys.map((k) => [k, missing.has(k) ? 'MISSING' : 'present'])) });
+    files.push({
+      name: `verify/state-store-gate-${ts}.txt`,
+      body: `table: ${ss.table}\nkey column: ${ss.keyColumn}\nrequired: ${ss.requiredKeys.length}\nmissing: ${[...missing].join(', ') || 'none'}\n${gate.error ? `error: ${gate.error}\n` : ''}result: ${gate.ok ? 'PASS' : 'FAIL'}\n`,
+    });
+  }
+  return files;
+}
+
+/** A unified diff of two small texts as one hunk (empty when equal, as `diff -u` prints nothing). */
+export function unifiedDiff(aName: string, a: string, bName: string, b: string): string {
+  if (a === b) return '';
+  const al = a.split('\n').slice(0, -1);
+  const bl = b.split('\n').slice(0, -1);
+  const out = [`--- ${aName}`, `+++ ${bName}`, `@@ -1,${al.length} +1,${bl.length} @@`];
+  // Lines keyed by their first field (table names): the same key on both sides is context or a change.
+  const key = (l: string) => l.split('\t')[0];
+  const bByKey = new Map(bl.map((l) => [key(l), l]));
+  const seen = new Set<string>();
+  for (const l of al) {
+    const other = bByKey.get(key(l));
+    seen.add(key(l)!);
+    if (other === l) out.push(` ${l}`);
+    else {
+      out.push(`-${l}`);
+      if (other !== undefined) out.push(`+${other}`);
+    }
+  }
+  for (const l of bl) if (!seen.has(key(l)!)) out.push(`+${l}`);
+  return `${out.join('\n')}\n`;
+}

@@ -229,8 +229,9 @@ export const RunSpec = z
     /**
      * Evidence file names. cutline: one JSON record per stage (01_validate.json ... 99_summary.json).
      * seed003: also the seed 003 contract's names (01_precheck.log ... 09_rollback_or_no_rollback.log, 99_summary.md).
+     * seed004: also seed 004's artifacts under verify/ (src-/tgt-rowcounts-<ts>.txt, method-diff-<fast|exact>-<ts>.patch, state-store-gate-<ts>.txt, ...).
      */
-    evidence: z.strictObject({ profile: z.enum(['cutline', 'seed003']).default('cutline') }).prefault({}),
+    evidence: z.strictObject({ profile: z.enum(['cutline', 'seed003', 'seed004']).default('cutline') }).prefault({}),
     /** Local runs only (ignored in AWS): seed SQL for an embedded database and a parameters file. */
     local: z
       .strictObject({

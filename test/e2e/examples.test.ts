@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES, parseExampleArgs } from '../../examples/run';
 import { runSeed003 } from '../../examples/seed-003-reload-cutover/run';
+import { runSeed004 } from '../../examples/seed-004-db-cloud-cutover/run';
+import { readdir } from 'node:fs/promises';
 import { readJson, tempDir } from '../support/local-run';
 
 const readText = (file: string) => readFile(file, 'utf8');
@@ -50,11 +52,60 @@ describe('seed 003: reload and cutover rehearsal', () => {
   }, 120_000);
 });
 
+async function seed004(runId: string, fault?: 'state-store') {
+  const workDir = await tempDir('cutline-work-');
+  const r = await runSeed004({ runId, evidenceDir: await tempDir(), workDir, out: () => {}, ...(fault ? { fault } : {}) });
+  const selector = (await readJson(path.join(workDir, runId, 'parameters.json')))['/credity/prod/read-database'];
+  return { ...r, selector };
+}
+
+describe('seed 004: DB cloud cutover', () => {
+  it('GO: baseline schema, the copy (a text-keyed state store too), counts and the state store gate, fast then exact, the launch gate, the read flip; the seed-004 artifacts in the manifest', async () => {
+    const r = await seed004('ex-seed-004-go');
+    expect([r.outcome, r.classification]).toEqual(['GO', 'GO']);
+    expect(r.selector).toBe('target');
+    const names = (await readdir(path.join(r.evidenceDir, 'verify'))).map((f) => f.replace(/\d{8}T\d{6}Z/, '<ts>')).sort();
+    expect(names).toEqual([
+      'method-diff-exact-<ts>.patch',
+      'method-diff-fast-<ts>.patch',
+      'rowcount-diff-<ts>.patch',
+      'src-method-exact-<ts>.txt',
+      'src-method-fast-<ts>.txt',
+      'src-rowcounts-<ts>.txt',
+      'state-store-gate-<ts>.txt',
+      'tgt-method-exact-<ts>.txt',
+      'tgt-method-fast-<ts>.txt',
+      'tgt-rowcounts-<ts>.txt',
+      'tgt-state-store-<ts>.txt',
+    ]);
+    const file = async (stem: string) => {
+      const f = (await readdir(path.join(r.evidenceDir, 'verify'))).find((x) => x.startsWith(stem))!;
+      return readText(path.join(r.evidenceDir, 'verify', f));
+    };
+    expect(await file('src-rowcounts-')).toBe('users\t3000\ncredentials\t9000\ncredverse_state_store\t504\n');
+    expect(await file('rowcount-diff-')).toBe('');
+    expect(await file('state-store-gate-')).toContain('missing: none\nresult: PASS\n');
+    const manifest = (await readJson(path.join(r.evidenceDir, 'manifest.json'))).files.map((f: { file: string }) => f.file);
+    expect(manifest.filter((f: string) => f.startsWith('verify/'))).toHaveLength(11);
+    // the state store was copied by keyset ranges of its text key
+    expect((await readJson(path.join(r.evidenceDir, '04_backfill_plan.json'))).details.tasks).toContainEqual({ name: 'state-store', rows: '504', chunks: 3 });
+  }, 180_000);
+
+  it('a required state-store key missing on the source (--fault state-store): NO_GO / VERIFY_FAILED naming it, reads never flipped', async () => {
+    const r = await seed004('ex-seed-004-state', 'state-store');
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'VERIFY_FAILED']);
+    expect(r.selector).toBe('source');
+    const f = (await readdir(path.join(r.evidenceDir, 'verify'))).find((x) => x.startsWith('state-store-gate-'))!;
+    expect(await readText(path.join(r.evidenceDir, 'verify', f))).toContain('missing: relayer:nonce\nresult: FAIL\n');
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.reason).toContain('relayer:nonce');
+  }, 180_000);
+});
+
 describe('npm run example', () => {
   it('names the examples and the faults each accepts; anything else is refused with what was expected', () => {
-    expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-003-reload-cutover']);
+    expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-003-reload-cutover', 'seed-004-db-cloud-cutover']);
     expect(parseExampleArgs(['seed-003-reload-cutover', '--fault', 'sync'])).toEqual({ name: 'seed-003-reload-cutover', fault: 'sync' });
-    expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-003-reload-cutover');
+    expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-003-reload-cutover, seed-004-db-cloud-cutover');
     expect(() => parseExampleArgs(['seed-003-reload-cutover', '--fault', 'fire'])).toThrow('--fault got "fire"; expected one of sync, duplicate');
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { type Manifest, readEvidenceJson, type StepRecord, verifyManifest } from '../../lambdas/core/evidence';
-import { seed003Files } from '../../lambdas/core/evidence-profile';
+import { seed003Files, seed004Files, unifiedDiff } from '../../lambdas/core/evidence-profile';
 
 import { summaryStage } from '../../lambdas/core/end-stages';
 
@@ -143,5 +143,35 @@ describe('Summary', () => {
     expect(manifest.files.map((f) => f.file)).toEqual(expect.arrayContaining(['01_precheck.log', '99_summary.md', '99_summary.json', 'report.html', 'summary.md', '02_preflight.json']));
     const now = new Map((await list('r1/')).map((f) => [f.key.slice(3), f.sha256]));
     expect(verifyManifest(manifest, now)).toEqual([]);
+  });
+});
+
+describe('seed004Files', () => {
+  it('row counts and each method per side, their diffs only where the sides differ, the state store gate; nothing for a stage that did not run', () => {
+    const verify = rec('06_verify', 'FAIL', {
+      mode: 'source-vs-target',
+      tables: [
+        { table: 'users', expected: '3', actual: '3' },
+        { table: 'credentials', expected: '9', actual: '8' },
+      ],
+      assertions: [{ name: 'integrity: required keys in state', ok: false, violations: 1, sample: [{ missing_key: 'relayer:nonce' }] }],
+    });
+    const gates = rec('07_gates', 'FAIL', {
+      methodReports: [
+        { table: 'users', fast: { source: '3', target: '3' }, exact: { source: '3', target: '3', matching: 1, differing: 0, unstable: 0, errors: 0 } },
+        { table: 'credentials', fast: { source: '9', target: '8' }, exact: { source: '9', target: '8', matching: 0, differing: 1, unstable: 0, errors: 0 } },
+      ],
+    });
+    const files = seed004Files({ steps: new Map([['06_verify', verify], ['07_gates', gates]]), nowUtc: base.nowUtc, stateStore: { table: 'state', keyColumn: 'k', requiredKeys: ['schema:version', 'relayer:nonce'] } });
+    const f = (name: string) => files.find((x) => x.name === `verify/${name}`)?.body;
+    expect(f('src-rowcounts-20261121T020000Z.txt')).toBe('users\t3\ncredentials\t9\n');
+    expect(f('rowcount-diff-20261121T020000Z.patch')).toBe(
+      '--- src-rowcounts-20261121T020000Z.txt\n+++ tgt-rowcounts-20261121T020000Z.txt\n@@ -1,2 +1,2 @@\n users\t3\n-credentials\t9\n+credentials\t8\n',
+    );
+    expect(f('tgt-method-exact-20261121T020000Z.txt')).toBe('users\t3 rows\ncredentials\t8 rows, 1 chunk(s) differ\n');
+    expect(f('tgt-state-store-20261121T020000Z.txt')).toBe('schema:version\tpresent\nrelayer:nonce\tMISSING\n');
+    expect(f('state-store-gate-20261121T020000Z.txt')).toContain('missing: relayer:nonce\nresult: FAIL\n');
+    expect(seed004Files({ steps: new Map(), nowUtc: base.nowUtc })).toEqual([]);
+    expect(unifiedDiff('a', 'x\t1\n', 'b', 'x\t1\n')).toBe('');
   });
 });
