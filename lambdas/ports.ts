@@ -246,8 +246,31 @@ export interface Signer {
 }
 
 /** Everything a handler may touch. */
+/** Where a database backup is: being made, usable, or failed (with the service's reason). */
+export interface BackupStatus {
+  readonly state: 'creating' | 'available' | 'failed';
+  /** The backup's name (an Aurora snapshot identifier, a dump file's name). */
+  readonly id: string;
+  /** Where it is: the snapshot ARN, the dump file's path. */
+  readonly location: string;
+  readonly detail: string;
+  /** A dump: its size and SHA-256, and how it was checked (`pg_restore --list`, reopened). */
+  readonly bytes?: number;
+  readonly sha256?: string;
+  readonly validatedBy?: string;
+}
+
+/** Backups before the schema changes: an Aurora cluster snapshot in AWS, a validated dump locally. */
+export interface BackupService {
+  /** Start the backup named `id` of the database unless it exists (idempotent by id), and say where it is. */
+  ensure(db: import('./core/spec').DatabaseRef, id: string): Promise<BackupStatus>;
+  status(db: import('./core/spec').DatabaseRef, id: string): Promise<BackupStatus>;
+}
+
 export interface Deps {
   sql(ref: import('./core/spec').DatabaseRef): SqlClient;
+  /** Absent where the composition root offers none (the approval API). */
+  readonly backups?: BackupService;
   readonly evidence: EvidenceStore;
   /**
    * The work bucket: what is written on the way and is not evidence (Distributed Map results, full command output),

@@ -283,6 +283,13 @@ export class CutoverPipeline extends Construct {
       );
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: props.databases.map((d) => d.secretArn) }));
     }
+    if (caps.includes('backup') && props.databases.length) {
+      // The backup before Schema: a snapshot of a configured cluster, named cutline-* (core/backup.ts backupId).
+      const snapshots = [...new Set(props.databases.map((d) => d.clusterArn.replace(/:cluster:[A-Za-z0-9-]+$/, ':cluster-snapshot:cutline-*')))];
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:CreateDBClusterSnapshot'], resources: [...props.databases.map((d) => d.clusterArn), ...snapshots] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots'], resources: snapshots }));
+      acknowledgeWildcards(fn, snapshots, 'Snapshots named cutline-<run>-pre-schema of the configured clusters; the name is per run.');
+    }
     const readable = [
       ...(caps.includes('paramsRead') ? (props.parameterPaths ?? []).map((p) => `${paramArn(p.endsWith('/') ? p : `${p}/`)}*`) : []),
       ...(caps.includes('approvals') ? [paramArn(hmacParam), ...(props.slackWebhookParameter ? [paramArn(props.slackWebhookParameter)] : [])] : []),

@@ -20,7 +20,8 @@ import { readGateEstimate } from '../../lambdas/core/compare/stage';
 import { LOCAL_CHILD_CONCURRENCY, renderEstimate } from '../../lambdas/core/estimate';
 import { specAsRun, specChangeProblem } from '../../lambdas/core/pipeline';
 import { chunkLine, chunkProgress } from '../progress';
-import type { RunSpec } from '../../lambdas/core/spec';
+import type { DatabaseRef, RunSpec } from '../../lambdas/core/spec';
+import type { PGlite } from '@electric-sql/pglite';
 import { STATES, type TaskKey } from '../../lambdas/core/states';
 import type { HandlerContext } from '../../lambdas/handlers/context';
 import { runStage } from '../../lambdas/handlers/define';
@@ -204,7 +205,14 @@ async function runLocked(
   const firstAttempt = !(await evidence.get(specKey(runId)));
   if (typeof raw?.local?.parameters === 'string' && (firstAttempt || !(await access(paramsFile).then(() => true, () => false)))) await copyFile(raw.local.parameters, paramsFile);
 
-  const { deps, tokens, page, channel } = localRunDeps({ sql: (ref) => factory.get(ref), evidence, work, workDir, signer: opts.signer, approval: opts.approval, out });
+  // A backup reads the database directly (pg_dump, mysqldump, the embedded data directory), by the URL the spec names.
+  const backupTargets = new Map<string, { url: string; pglite?: PGlite }>();
+  for (const url of Object.keys(opened)) {
+    const pglite = factory.pglite(url);
+    for (const k of [url, redactUrl(url)]) backupTargets.set(k, { url, ...(pglite ? { pglite } : {}) });
+  }
+  const backupTarget = (ref: DatabaseRef) => (ref.url ? backupTargets.get(ref.url) : undefined);
+  const { deps, tokens, page, channel } = localRunDeps({ sql: (ref) => factory.get(ref), evidence, work, workDir, signer: opts.signer, approval: opts.approval, out, backupTarget });
   const baseUrl = await page.start(opts.port ?? 0);
   opts.onApprovalPage?.(baseUrl);
 

@@ -8,6 +8,7 @@ import type { Deps } from '../ports';
 import { approverProblems } from './approval';
 
 import { type Chunk, checkpointsOfPlan, fixedBackfillPlan, runChunk } from './backfill';
+import { ensureBackup } from './backup';
 import { guard } from './checks';
 import { decide } from './decision';
 
@@ -189,12 +190,17 @@ export async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'c
 export async function schemaStage(s: StageState, deps: Deps, inv: Invocation = {}) {
   return recorded(deps, who(s), 'schema', 'schema: lint, validate and apply versioned migrations (expand)', async () => {
     await renewLease(s, deps);
+    // The backup first: nothing changes before it is there (a resume finds the same one).
+    const backup = await ensureBackup(s.spec, deps, inv.remainingMs);
+    const withBackup = backup ? { backup } : {};
     if (!s.spec.migrations) {
-      const details = { reason: 'no migrations in the spec' };
+      const details = { reason: 'no migrations in the spec', ...withBackup };
       const guarded = await guard(s.spec, 'schema', deps, details);
-      return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: guarded.stepChecks ? ('PASS' as const) : ('SKIPPED' as const), details: { ...details, ...guarded } };
+      return { value: { applied: 0, skipped: 0, directoryHash: '' }, result: guarded.stepChecks || backup ? ('PASS' as const) : ('SKIPPED' as const), details: { ...details, ...guarded } };
     }
-    const { out, details } = await applyPhase(s, deps, 'expand', inv);
+    const applied = await applyPhase(s, deps, 'expand', inv);
+    const { out } = applied;
+    const details = { ...applied.details, ...withBackup };
     // Checks of the migrated schema (seed 004's migration-history check): a failure is MIGRATION_FAILED unless named otherwise.
     const guarded = await guard(s.spec, 'schema', deps, details);
     return { value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash }, details: { ...details, ...guarded } };

@@ -224,6 +224,12 @@ export const RunSpec = z
       })
       .prefault({}),
     rollback: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
+    /**
+     * A backup before Schema changes anything (seeds 000, 001, 004: "full database backup captured and validated"):
+     * in AWS an Aurora cluster snapshot of that database's cluster, locally a dump checked by reading it back. Made
+     * once per run; its identifier, location and (for a dump) SHA-256 are evidence (03_schema_backup.json).
+     */
+    backup: z.strictObject({ database: DbSide.default('target') }).optional(),
     /** Runbook checks, each run in the stage its `at` names (see Check). */
     checks: z.array(Check).default([]),
     /**

@@ -24,7 +24,7 @@ import type { HandlerContext } from './context';
  * approvals: the approvals bucket, the approval HMAC key and base URL · approvers: the deploy config's directory ·
  * sign: the manifest signing key · fanOut: a Distributed Map fans out to it (reserved concurrency).
  */
-export type Capability = 'db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations' | 'approvals' | 'approvers' | 'sign' | 'fanOut';
+export type Capability = 'db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations' | 'approvals' | 'approvers' | 'sign' | 'fanOut' | 'backup';
 
 export interface Stage<S extends z.ZodType = z.ZodType, R = unknown> {
   /** The payload, parsed at the boundary (one PayloadParseError naming the field when it is wrong). */
@@ -42,17 +42,17 @@ const LONG = STAGE_FUNCTION_SECONDS;
 export const STAGES = {
   validateSpec: stage({ input: RawState, run: (i, c) => validateSpecStage(i, c.platform, c.deps), timeoutSeconds: LONG, caps: ['approvers'] }),
   preflight: stage({ input: StageState, run: (i, c) => preflightStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'commands'] }),
-  schema: stage({ input: StageState, run: (i, c) => schemaStage(i, c.deps, c), timeoutSeconds: LONG, caps: ['db', 'migrations'] }),
+  schema: stage({ input: StageState, run: (i, c) => schemaStage(i, c.deps, c), timeoutSeconds: LONG, caps: ['db', 'migrations', 'backup', 'commands'] }),
   commandSend: stage({ input: CommandSendInput, run: (i, c) => sendBulkCommand(i.spec, i.command, c.deps), timeoutSeconds: 90, caps: ['commands'] }),
   commandPoll: stage({ input: CommandPollInput, run: (i, c) => pollBulkCommand(i.spec, i.command, i.sent, c.deps), timeoutSeconds: 90, caps: ['commands'] }),
   backfillPlan: stage({ input: StageState, run: (i, c) => backfillPlanStage(i, c.deps), timeoutSeconds: LONG, caps: ['db'] }),
   backfillChunk: stage({ input: ChunkInput, run: (i, c) => backfillChunkStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'fanOut'] }),
-  verify: stage({ input: StageState, run: (i, c) => verifyStage(i, c.deps), timeoutSeconds: LONG, caps: ['db'] }),
+  verify: stage({ input: StageState, run: (i, c) => verifyStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'commands'] }),
   gatePlan: stage({ input: StageState, run: (i, c) => gatePlanStage(i, c.deps, c.remainingMs, c.platform), timeoutSeconds: LONG, caps: ['db'] }),
   gateChunk: stage({ input: GateChunkInput, run: (i, c) => gateChunkStage(i, c.deps, c.remainingMs), timeoutSeconds: LONG, caps: ['db', 'fanOut'] }),
   // db: every stage after Preflight renews the run lease; Summary releases it.
   gates: stage({ input: StageState, run: (i, c) => gatesStage(i, c.deps), timeoutSeconds: LONG, caps: ['db'] }),
-  decide: stage({ input: StageState, run: (i, c) => decideStage(i, c.deps), timeoutSeconds: LONG, caps: ['db'] }),
+  decide: stage({ input: StageState, run: (i, c) => decideStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'commands'] }),
   // The approval HMAC key and the Slack webhook only: never the launch-gate parameters.
   goNoGo: stage({ input: GoNoGoInput, run: (i, c) => requestApprovalStage(i, c.deps, c.approvalBaseUrl), timeoutSeconds: LONG, caps: ['notify', 'approvals', 'approvers'] }),
   // Contract migrations (migrations/) after the actions.

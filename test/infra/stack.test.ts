@@ -98,6 +98,18 @@ describe('IAM is scoped to the configured resources', () => {
       ]);
   });
 
+  it('snapshots only by Schema, of the configured cluster, named cutline-*', () => {
+    const create = statementsWith(template, 'rds:CreateDBClusterSnapshot');
+    expect(create).toHaveLength(1);
+    const schemaRole = stack.resolve((stack.pipeline.functions.schema.role as iam.Role).roleName).Ref;
+    expect(create[0]!.role).toBe(schemaRole);
+    const snapshots = CLUSTER.replace(/:cluster:[A-Za-z0-9-]+$/, ':cluster-snapshot:cutline-*');
+    expect(create[0]!.Resource).toEqual([CLUSTER, snapshots]);
+    const describe = statementsWith(template, 'rds:DescribeDBClusterSnapshots');
+    expect(describe.map((s) => s.Resource)).toEqual([snapshots]);
+    expect(statementsWith(template, 'rds:DeleteDBClusterSnapshot')).toEqual([]);
+  });
+
   it('parameters: read under the configured path, write only the runtime selector', () => {
     for (const s of statementsWith(template, 'ssm:PutParameter'))
       expect(s.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:eu-west-1:123456789012:parameter/cloudbackup/prod/agent-identity']] });
@@ -169,8 +181,9 @@ describe('work bucket', () => {
     expect(knowing).toHaveLength(TASK_KEYS.length);
     for (const f of knowing) expect(f.Properties.Environment.Variables.WORK_BUCKET.Ref).toBe(subs.WorkBucketName.Ref);
     const reads = statementsWith(template, 's3:GetObject').filter((s) => JSON.stringify(s.Resource).includes(subs.WorkBucketName.Ref));
-    // The state machine (ResultWriter) and the six functions that run commands (their full output); Summary reads the checkpoints in evidence.
-    expect(new Set(reads.map((s) => s.role)).size).toBe(7);
+    // The state machine (ResultWriter) and the nine functions that run commands (their full output: bulk copy, Preflight,
+    // Schema, Verify and Decide checks, cutover, smoke, rollback); Summary reads the checkpoints in evidence.
+    expect(new Set(reads.map((s) => s.role)).size).toBe(10);
     template.hasOutput('WorkBucketName', {});
   });
 });

@@ -8,6 +8,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 
 import { LambdaClient } from '@aws-sdk/client-lambda';
 
+import { RDSClient } from '@aws-sdk/client-rds';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -23,6 +24,7 @@ import { SlackWebhookChannel, SnsEmailChannel } from './notify';
 import { S3ApprovalStore, S3EvidenceStore, S3ScriptSource } from './s3';
 import { SfnTaskTokens } from './sfn';
 import { KmsSigner } from './signer-kms';
+import { RdsSnapshotBackups } from './rds';
 import { SsmCommandRunner, SsmParameterStore } from './ssm';
 
 
@@ -35,6 +37,7 @@ function once<T>(make: () => T): () => T {
   };
 }
 const rdsData = once(() => new RDSDataClient({ maxAttempts: 3 }));
+const rds = once(() => new RDSClient({}));
 const s3 = once(() => new S3Client({}));
 const ssm = once(() => new SSMClient({}));
 const sns = once(() => new SNSClient({}));
@@ -77,6 +80,9 @@ export function awsDeps(): Deps {
       return withReadRetries(new DataApiSql(rdsData(), ref.dataApi, ref.engine), systemClock);
     },
     evidence: new S3EvidenceStore(s3(), bucket),
+    get backups() {
+      return new RdsSnapshotBackups(rds());
+    },
     // The task functions know the work bucket (the approval API does not need it).
     get work() {
       work ??= new S3EvidenceStore(s3(), env('WORK_BUCKET'));

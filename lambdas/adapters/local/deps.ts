@@ -13,6 +13,7 @@ import { LocalApprovalPage } from './approval/page';
 import { MemoryApprovalStore } from './approval/store';
 import { LocalTaskTokens } from './approval/tokens';
 import { LocalShellRunner } from './command-shell';
+import { type BackupTarget, LocalBackups } from './backups';
 import { FsEvidenceStore } from './evidence-fs';
 import { FileParameterStore } from './parameters-file';
 import { fetchHttp, silentLogger, systemClock } from './runtime';
@@ -28,6 +29,8 @@ export interface LocalRunPorts {
   readonly signer: Signer;
   readonly approval: LocalApprovalMode;
   readonly out: (line: string) => void;
+  /** The run's databases as the backup sees them (real URL, the embedded instance): backups go to <workDir>/backups. */
+  readonly backupTarget?: BackupTarget;
 }
 
 /** The ports of a local run, and the approval page and channel to start and stop around it. */
@@ -46,6 +49,7 @@ export function localRunDeps(o: LocalRunPorts): { deps: Deps; tokens: LocalTaskT
     sql: (ref) => withReadRetries(o.sql(ref), systemClock),
     evidence: o.evidence,
     work: o.work,
+    ...(o.backupTarget ? { backups: new LocalBackups(path.join(o.workDir, 'backups'), o.backupTarget) } : {}),
     commands: new LocalShellRunner('/bin/bash', path.join(o.workDir, 'commands')),
     parameters: new FileParameterStore(path.join(o.workDir, 'parameters.json')),
     approvals: (channels) =>

@@ -1,0 +1,114 @@
+/**
+ * Local backups before Schema, each checked by reading it back: the embedded database's data directory (PGlite
+ * dumpDataDir, reopened in a second PGlite), PostgreSQL with `pg_dump -Fc` (checked with `pg_restore --list`), MySQL /
+ * MariaDB with `mysqldump` (checked for its completion line). The file goes to the run's work folder (not evidence: a
+ * dump can be large); its size and SHA-256 go to evidence. A sidecar JSON makes `ensure` idempotent by id.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { PGlite } from '@electric-sql/pglite';
+import type { DatabaseRef } from '../../core/spec';
+import type { BackupService, BackupStatus } from '../../ports';
+
+const run = promisify(execFile);
+
+/** What the runner knows of a database the spec names (by the URL the handlers see): its real URL, the embedded instance. */
+export type BackupTarget = (ref: DatabaseRef) => { url: string; pglite?: PGlite } | undefined;
+
+/** The last `bytes` of a file as text (a dump's completion line), without reading the whole file. */
+async function tail(file: string, bytes: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.alloc(Math.min(bytes, size));
+    await fh.read(buf, 0, buf.length, size - buf.length);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export class LocalBackups implements BackupService {
+  constructor(
+    private readonly dir: string,
+    private readonly target: BackupTarget,
+  ) {}
+
+  private sidecar(id: string) {
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  async status(_db: DatabaseRef, id: string): Promise<BackupStatus> {
+    try {
+      return JSON.parse(await readFile(this.sidecar(id), 'utf8')) as BackupStatus;
+    } catch {
+      return { state: 'failed', id, location: this.dir, detail: `no backup ${id} in ${this.dir}` };
+    }
+  }
+
+  async ensure(db: DatabaseRef, id: string): Promise<BackupStatus> {
+    const found = await this.status(db, id);
+    if (found.state === 'available') return found;
+    await mkdir(this.dir, { recursive: true });
+    const t = this.target(db);
+    let st: BackupStatus;
+    try {
+      if (!t) throw new Error(`database ${db.url ?? '?'} is not one this run opened`);
+      st = t.pglite ? await this.embedded(t.pglite, id) : /^(mysql|mariadb):/.test(t.url) ? await this.mysqldump(t.url, id) : await this.pgDump(t.url, id);
+    } catch (e) {
+      st = { state: 'failed', id, location: this.dir, detail: (e as Error).message.split('\n')[0]!.slice(0, 500) };
+    }
+    await writeFile(this.sidecar(id), JSON.stringify(st, null, 2));
+    return st;
+  }
+
+  private async finished(file: string, id: string, validatedBy: string): Promise<BackupStatus> {
+    const { size } = await stat(file);
+    return { state: 'available', id, location: file, detail: `${size} bytes`, bytes: size, sha256: await sha256File(file), validatedBy };
+  }
+
+  private async embedded(pg: PGlite, id: string): Promise<BackupStatus> {
+    const file = path.join(this.dir, `${id}.tar.gz`);
+    const blob = await pg.dumpDataDir('gzip');
+    await writeFile(`${file}.part`, Buffer.from(await blob.arrayBuffer()));
+    // Read back: a second embedded database opened from the archive answers a query over the catalog.
+    const copy = await PGlite.create({ loadDataDir: new Blob([await readFile(`${file}.part`)]) });
+    let relations: number;
+    try {
+      relations = Number((await copy.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace")).rows[0]!.n);
+    } finally {
+      await copy.close();
+    }
+    await rename(`${file}.part`, file);
+    return this.finished(file, id, `reopened with PGlite: ${relations} relation(s) in public`);
+  }
+
+  private async pgDump(url: string, id: string): Promise<BackupStatus> {
+    const file = path.join(this.dir, `${id}.dump`);
+    await run('pg_dump', ['-Fc', '-f', `${file}.part`, '--dbname', url], { maxBuffer: 16 * 1024 * 1024 });
+    const list = await run('pg_restore', ['--list', `${file}.part`], { maxBuffer: 64 * 1024 * 1024 });
+    const entries = list.stdout.split('\n').filter((l) => l && !l.startsWith(';')).length;
+    await rename(`${file}.part`, file);
+    return this.finished(file, id, `pg_restore --list: ${entries} entries`);
+  }
+
+  private async mysqldump(url: string, id: string): Promise<BackupStatus> {
+    const u = new URL(url);
+    const file = path.join(this.dir, `${id}.sql`);
+    const args = ['--single-transaction', '--routines', '--triggers', '-h', u.hostname, '-P', u.port || '3306', '-u', decodeURIComponent(u.username), `--result-file=${file}.part`, decodeURIComponent(u.pathname.slice(1))];
+    await run('mysqldump', args, { env: { ...process.env, ...(u.password ? { MYSQL_PWD: decodeURIComponent(u.password) } : {}) }, maxBuffer: 16 * 1024 * 1024 });
+    if (!/-- Dump completed/.test(await tail(`${file}.part`, 200))) throw new Error(`mysqldump of ${u.pathname.slice(1)} ended without its "-- Dump completed" line; expected a whole dump`);
+    await rename(`${file}.part`, file);
+    return this.finished(file, id, 'mysqldump completion line');
+  }
+}
