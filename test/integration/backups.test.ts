@@ -36,9 +36,13 @@ describe('local backups', () => {
     expect(await b.ensure(ref('postgres://h/db'), 'y')).toMatchObject({ state: 'failed', detail: 'database postgres://h/db is not one this run opened' });
   });
 
+  const name = `cutline_backup_${process.pid}`;
+  afterAll(async () => {
+    if (PG_URL) await dropDatabase(PG_URL, name);
+    if (MYSQL_URL) await dropDatabase(MYSQL_URL, name);
+  });
+
   describe.runIf(!!PG_URL)('on a real PostgreSQL', () => {
-    const name = `cutline_backup_${process.pid}`;
-    afterAll(() => dropDatabase(PG_URL!, name));
     it('pg_dump -Fc, checked with pg_restore --list', async () => {
       const url = await freshDatabase(PG_URL!, name);
       await pgQuery(url, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;');
@@ -51,8 +55,6 @@ describe('local backups', () => {
   });
 
   describe.runIf(!!MYSQL_URL)('on a real MariaDB', () => {
-    const name = `cutline_backup_${process.pid}`;
-    afterAll(() => dropDatabase(MYSQL_URL!, name));
     it('mysqldump, checked for its completion line', async () => {
       const url = await freshDatabase(MYSQL_URL!, name);
       const b = new LocalBackups(await tempDir('cutline-backups-'), () => ({ url }));

@@ -27,12 +27,23 @@ function spec(extra: Record<string, unknown> = {}): RunSpec {
 function fakeClock(): Clock & { slept: number[] } {
   let t = Date.parse('2026-11-21T01:00:00Z');
   const slept: number[] = [];
-  return { slept, now: () => new Date(t), sleep: async (ms) => void (slept.push(ms), (t += ms)) };
+  return {
+    slept,
+    now: () => new Date(t),
+    sleep: async (ms) => {
+      slept.push(ms);
+      t += ms;
+    },
+  };
 }
 
 function memoryEvidence(): EvidenceStore & { puts: Map<string, string> } {
   const puts = new Map<string, string>();
-  return { puts, put: async (key: string, body: string | Uint8Array) => (puts.set(key, String(body)), { key, sha256: '', size: 0 }) } as unknown as EvidenceStore & { puts: Map<string, string> };
+  const put = async (key: string, body: string | Uint8Array) => {
+    puts.set(key, String(body));
+    return { key, sha256: '', size: 0 };
+  };
+  return { puts, put } as unknown as EvidenceStore & { puts: Map<string, string> };
 }
 
 describe('Aurora cluster snapshot', () => {
@@ -64,7 +75,14 @@ describe('ensureBackup (Schema waits for it before any change)', () => {
   const service = (states: BackupStatus['state'][]): BackupService & { calls: number } => {
     let i = 0;
     const next = async (): Promise<BackupStatus> => ({ state: states[Math.min(i++, states.length - 1)]!, id: 'b', location: 'arn:snap', detail: 'x' });
-    const s = { calls: 0, ensure: async () => (s.calls++, next()), status: next };
+    const s = {
+      calls: 0,
+      ensure: async () => {
+        s.calls++;
+        return next();
+      },
+      status: next,
+    };
     return s;
   };
 
