@@ -64,6 +64,15 @@ export function port(v: string): number {
   return n;
 }
 
+/** A whole number from `min` to `max` (a batch size, a version), as commander's option parser. */
+export function wholeNumber(min: number, max: number, what: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`got ${JSON.stringify(v)}; expected ${what}, a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
 export function seconds(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new InvalidArgumentError(`got ${JSON.stringify(v)}; expected seconds between 0.1 and 3600`);

@@ -9,7 +9,7 @@ import { formatFinding, lintMigrations } from '../../lambdas/core/lint';
 import { loadMigrations } from '../../lambdas/core/migrations';
 import { engineOfUrl, parseSpec, platformProblems, RunSpec } from '../../lambdas/core/spec';
 import { dryRun, renderDryRun } from '../dry-run';
-import { EXIT, type Io, localUrl, placeholderEnv, port, type SetExit, UsageError } from '../io';
+import { EXIT, type Io, localUrl, placeholderEnv, type SetExit, UsageError, wholeNumber } from '../io';
 import { applyUrlOverrides, openLocalDatabases } from '../runner/databases';
 import { readSpecFile, SpecFileError } from '../spec-file';
 import { planUuid, readUuidGraph } from '../uuid-plan';
@@ -24,9 +24,10 @@ export function planCommands(program: Command, io: Io, setExit: SetExit): void {
     .option('--seed', 'apply spec.local.seed also to a non-embedded database first')
     .option('--out <dir>', 'plan uuid: folder for migrations/, contract/, rollback/ and spec.fragment.json')
     .option('--tables <list>', 'plan uuid: only these parent tables (comma-separated)')
-    .option('--batch-size <n>', 'plan uuid: rows per backfill chunk', (v) => port(v), 5000)
+    .option('--batch-size <n>', 'plan uuid: rows per backfill chunk', wholeNumber(1, 10_000_000, 'rows per chunk'), 5000)
+    .option('--start-version <n>', 'plan uuid: the first migration version (a later phase goes on after the files an earlier one applied)', wholeNumber(1, 1_000_000, 'a migration version'), 1)
     .option('--json', 'machine-readable output')
-    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number }) => {
+    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number; startVersion: number }) => {
       if (file === 'uuid') return setExit(await planUuidCommand(io, o));
       const raw = applyUrlOverrides(await readSpecFile(file, placeholderEnv(io.env)), o.sourceUrl, o.targetUrl);
       const r = parseSpec(raw);
@@ -86,7 +87,7 @@ export function planCommands(program: Command, io: Io, setExit: SetExit): void {
     });
 }
 
-async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; json?: boolean }): Promise<number> {
+async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; startVersion: number; json?: boolean }): Promise<number> {
   if (!o.sourceUrl) throw new UsageError('`plan uuid` needs --source-url (the database whose keys are planned)');
   if (!o.out) throw new UsageError('`plan uuid` needs --out <dir>');
   const { factory } = await openLocalDatabases({ source: { url: o.sourceUrl } }, {}, () => {});
@@ -94,7 +95,7 @@ async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; ta
     const client = factory.get({ engine: engineOfUrl(o.sourceUrl) ?? 'postgres', url: o.sourceUrl });
     const graph = await readUuidGraph(client, o.tables?.split(',').map((t) => t.trim()));
     const v7 = client.dialect === 'postgres' && (await client.query("SELECT to_regproc('uuidv7') IS NOT NULL AS ok")).rows[0]?.ok === true;
-    const plan = planUuid(graph, { firstVersion: 1, uuidv7: v7, batchSize: o.batchSize });
+    const plan = planUuid(graph, { firstVersion: o.startVersion, uuidv7: v7, batchSize: o.batchSize });
     const write = async (dir: string, files: { name: string; body: string }[]) => {
       if (!files.length) return;
       await mkdir(path.join(o.out!, dir), { recursive: true });

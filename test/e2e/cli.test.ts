@@ -262,3 +262,24 @@ describe('cutline rollback by hand', () => {
   }, 120_000);
 });
 
+describe('cutline plan uuid', () => {
+  it('--start-version numbers a later phase after the files an earlier one applied; a bad number is exit 2 naming the value', async () => {
+    const dbDir = await tempDir('cutline-pglite-');
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(dbDir);
+    await db.exec('CREATE TABLE teams (id int PRIMARY KEY, name text); CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams (id));');
+    await db.close();
+    const out = path.join(dir, 'uuid-phase-2');
+    const t = io();
+    expect(await main(['plan', 'uuid', '--source-url', `pglite://${dbDir}`, '--out', out, '--start-version', '6', '--batch-size', '100000'], t.io)).toBe(EXIT.OK);
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(path.join(out, 'migrations'))).sort()).toEqual(['V6__uuid_expand.sql', 'V7__uuid_indexes.sql', 'V8__uuid_foreign_keys.sql']);
+    expect((await readdir(path.join(out, 'contract'))).sort()).toEqual(['V10__uuid_validate_group_1.sql', 'V9__uuid_swap_group_1.sql']);
+    const bad = io();
+    expect(await main(['plan', 'uuid', '--source-url', `pglite://${dbDir}`, '--out', out, '--start-version', '0'], bad.io)).toBe(EXIT.BAD_INPUT);
+    expect(bad.err.join('\n')).toContain('--start-version <n>\' argument \'0\' is invalid. got "0"; expected a migration version, a whole number from 1 to 1000000');
+    const big = io();
+    expect(await main(['plan', 'uuid', '--source-url', `pglite://${dbDir}`, '--out', out, '--batch-size', '2.5'], big.io)).toBe(EXIT.BAD_INPUT);
+    expect(big.err.join('\n')).toContain('got "2.5"; expected rows per chunk, a whole number from 1 to 10000000');
+  }, 60_000);
+});
