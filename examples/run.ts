@@ -19,7 +19,7 @@ type Runner = (opts: ExampleOptions & { fault?: string }) => Promise<{ outcome: 
 
 /** Each example with the faults its README names as failure paths. */
 export const EXAMPLES: Record<string, { run: Runner; faults: readonly string[] }> = {
-  'seed-000-agent-uuid': { run: (o) => runDemo({ ...o, ...(o.fault === 'reject' ? { decision: 'reject' as const } : {}) }), faults: ['reject'] },
+  'seed-000-agent-uuid': { run: ({ fault, ...o }) => runDemo({ ...o, ...(fault === 'uuid-routes' ? { fault: 'uuid-routes' as const } : {}) }), faults: ['uuid-routes'] },
   'seed-003-reload-cutover': { run: (o) => runSeed003({ ...o, fault: o.fault as 'sync' | 'duplicate' | undefined }), faults: ['sync', 'duplicate'] },
   'seed-004-db-cloud-cutover': { run: (o) => runSeed004({ ...o, fault: o.fault as 'state-store' | undefined }), faults: ['state-store'] },
 };

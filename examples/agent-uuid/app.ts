@@ -8,7 +8,13 @@
 import http from 'node:http';
 import type { ParameterStore, SqlClient } from '../../lambdas/ports';
 
-export async function startAgentsApp(opts: { db: () => SqlClient | undefined; parameters: ParameterStore; selector: string }): Promise<{ url: string; close: () => Promise<void> }> {
+export async function startAgentsApp(opts: {
+  db: () => SqlClient | undefined;
+  parameters: ParameterStore;
+  selector: string;
+  /** `uuid-routes`: the routes break once agents are identified by uuid (the post-cutover validation that rolls back). */
+  fault?: 'uuid-routes';
+}): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer(async (req, res) => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     try {
@@ -25,6 +31,7 @@ export async function startAgentsApp(opts: { db: () => SqlClient | undefined; pa
       const agent = rows[0];
       if (!agent) return json(404, { error: `agent ${m[1]} not found` });
       if (identity === 'agent_uuid' && !agent.agent_uuid) return json(503, { error: 'identity is agent_uuid but this agent has none' });
+      if (identity === 'agent_uuid' && opts.fault === 'uuid-routes') return json(500, { error: 'route handler still reads X-Agent-ID' });
       return json(200, { ...agent, identity });
     } catch (e) {
       return json(500, { error: (e as Error).message });

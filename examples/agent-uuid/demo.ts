@@ -3,6 +3,7 @@
  * PostgreSQL: seed a cloud-backup schema (120,000 runs), migrate, backfill in
  * chunks, verify, gate, approve, cut over, smoke-check the demo app, summary.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
@@ -14,7 +15,18 @@ import { startAgentsApp } from './app';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function runDemo(
-  opts: { evidenceDir?: string; workDir?: string; decision?: 'approve' | 'reject'; runId?: string; out?: (l: string) => void; keepOpen?: boolean; dataApi?: boolean } = {},
+  opts: {
+    evidenceDir?: string;
+    workDir?: string;
+    decision?: 'approve' | 'reject';
+    runId?: string;
+    out?: (l: string) => void;
+    keepOpen?: boolean;
+    dataApi?: boolean;
+    fault?: 'uuid-routes';
+    /** Scale of the seeded data (1 = 120,000 runs; the examples' tests use less). */
+    seedScale?: number;
+  } = {},
 ) {
   const runId = opts.runId ?? `demo-agent-uuid-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
   const workDir = path.resolve(opts.workDir ?? '.cutline');
@@ -23,10 +35,18 @@ export async function runDemo(
     db: () => db,
     parameters: new FileParameterStore(path.join(workDir, runId, 'parameters.json')),
     selector: '/cloudbackup/prod/agent-identity',
+    ...(opts.fault ? { fault: opts.fault } : {}),
   });
   try {
-    const spec = (await readSpecFile(path.join(here, 'spec.json'), { ...process.env, DEMO_APP_URL: app.url })) as Record<string, unknown>;
+    const spec = (await readSpecFile(path.join(here, 'spec.json'), { ...process.env, DEMO_APP_URL: app.url })) as Record<string, unknown> & { local: { seed: string[] } };
     spec.runId = runId;
+    if (opts.seedScale !== undefined) {
+      // seed.sql reads its scale from this setting (one connection for the whole seed).
+      const scale = path.join(workDir, runId, 'seed-scale.sql');
+      await mkdir(path.dirname(scale), { recursive: true });
+      await writeFile(scale, `SELECT set_config('cutline.seed_scale', '${Number(opts.seedScale)}', false);\n`);
+      spec.local.seed = [scale, ...spec.local.seed];
+    }
     return await runLocal({
       spec,
       evidenceDir: opts.evidenceDir,

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES, parseExampleArgs } from '../../examples/run';
+import { runDemo } from '../../examples/agent-uuid/demo';
 import { runSeed003 } from '../../examples/seed-003-reload-cutover/run';
 import { runSeed004 } from '../../examples/seed-004-db-cloud-cutover/run';
 import { readdir } from 'node:fs/promises';
@@ -19,6 +20,22 @@ async function seed003(runId: string, fault?: 'sync' | 'duplicate') {
   const selector = (await readJson(path.join(workDir, runId, 'parameters.json')))['/txlookup/dev/read-path'];
   return { ...r, selector };
 }
+
+describe('seed 000: agent UUID big-bang cutover', () => {
+  it('routes that break under uuid identity (--fault uuid-routes): the post-cutover validation fails and the run rolls back (ROLLED_BACK, cause SMOKE_FAILED), the selector back on agent_id; the backup was made before Schema', async () => {
+    const workDir = await tempDir('cutline-work-');
+    const r = await runDemo({ runId: 'ex-seed-000-routes', evidenceDir: await tempDir(), workDir, out: () => {}, fault: 'uuid-routes', seedScale: 0.01 });
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('SMOKE_FAILED');
+    expect((await readJson(path.join(workDir, 'ex-seed-000-routes', 'parameters.json')))['/cloudbackup/prod/agent-identity']).toBe('agent_id');
+    expect(await readJson(path.join(r.evidenceDir, '03_schema_backup.json'))).toMatchObject({ state: 'available', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const schema = await readJson(path.join(r.evidenceDir, '03_schema.json'));
+    expect(schema.details.stepChecks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['schema contract: agent_uuid on every agent table', true],
+      ['schema contract: agent_uuid indexed on every agent table', true],
+    ]);
+  }, 180_000);
+});
 
 describe('seed 003: reload and cutover rehearsal', () => {
   it('GO: alembic head, the JSONL backfill inside [T_cutover-24h, T_cutover-1s], the sync, 200/404 and the idempotency replay, then promotion; the seed-003 files say so', async () => {
@@ -105,6 +122,7 @@ describe('npm run example', () => {
   it('names the examples and the faults each accepts; anything else is refused with what was expected', () => {
     expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-003-reload-cutover', 'seed-004-db-cloud-cutover']);
     expect(parseExampleArgs(['seed-003-reload-cutover', '--fault', 'sync'])).toEqual({ name: 'seed-003-reload-cutover', fault: 'sync' });
+    expect(parseExampleArgs(['seed-000-agent-uuid', '--fault', 'uuid-routes'])).toEqual({ name: 'seed-000-agent-uuid', fault: 'uuid-routes' });
     expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-003-reload-cutover, seed-004-db-cloud-cutover');
     expect(() => parseExampleArgs(['seed-003-reload-cutover', '--fault', 'fire'])).toThrow('--fault got "fire"; expected one of sync, duplicate');
   });
