@@ -7,13 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { runDemo } from './agent-uuid/demo';
 import { runSeed003 } from './seed-003-reload-cutover/run';
 import { runSeed004 } from './seed-004-db-cloud-cutover/run';
-
-export interface ExampleOptions {
-  readonly runId?: string;
-  readonly evidenceDir?: string;
-  readonly workDir?: string;
-  readonly out?: (line: string) => void;
-}
+import type { ExampleOptions } from './support';
 
 type Runner = (opts: ExampleOptions & { fault?: string }) => Promise<{ outcome: string; classification: string; evidenceDir: string }>;
 

@@ -4,31 +4,20 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultApprover, runLocal } from '../../cli/runner/run';
 import { readSpecFile } from '../../cli/spec-file';
 import type { SqlClient } from '../../lambdas/ports';
-import type { ExampleOptions } from '../run';
+import { type ExampleOptions, runExampleSpec } from '../support';
 import { type Seed003Fault, startTxLookup } from './app';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function runSeed003(opts: ExampleOptions & { fault?: Seed003Fault } = {}) {
-  const runId = opts.runId ?? `seed-003-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
   let db: SqlClient | undefined;
   const raw = (await readSpecFile(path.join(here, 'spec.json'), { ...process.env, TXLOOKUP_URL: 'http://127.0.0.1' })) as { tCutover: string };
   const app = await startTxLookup({ db: () => db, tCutover: raw.tCutover, fault: opts.fault ?? 'none' });
   try {
-    const spec = (await readSpecFile(path.join(here, 'spec.json'), { ...process.env, TXLOOKUP_URL: app.url })) as Record<string, unknown>;
-    spec.runId = runId;
-    return await runLocal({
-      spec,
-      evidenceDir: opts.evidenceDir,
-      workDir: opts.workDir,
-      approval: { kind: 'auto', decision: 'approve', approver: defaultApprover(), comment: 'example: approved by --auto-approve' },
-      out: opts.out,
-      onOpen: (url, client) => {
-        if (url === 'pglite://memory') db = client;
-      },
+    return await runExampleSpec(here, 'seed-003', opts, { TXLOOKUP_URL: app.url }, (url, client) => {
+      if (url === 'pglite://memory') db = client;
     });
   } finally {
     await app.close();

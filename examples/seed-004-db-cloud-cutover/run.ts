@@ -6,9 +6,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultApprover, runLocal } from '../../cli/runner/run';
-import { readSpecFile } from '../../cli/spec-file';
-import type { ExampleOptions } from '../run';
+import { type ExampleOptions, runExampleSpec } from '../support';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -25,20 +23,10 @@ async function startHealth(): Promise<{ url: string; close: () => Promise<void> 
 }
 
 export async function runSeed004(opts: ExampleOptions & { fault?: Seed004Fault } = {}) {
-  const runId = opts.runId ?? `seed-004-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
   const app = await startHealth();
   try {
-    const spec = (await readSpecFile(path.join(here, 'spec.json'), { ...process.env, CREDITY_URL: app.url })) as Record<string, unknown>;
-    spec.runId = runId;
-    return await runLocal({
-      spec,
-      evidenceDir: opts.evidenceDir,
-      workDir: opts.workDir,
-      approval: { kind: 'auto', decision: 'approve', approver: defaultApprover(), comment: 'example: approved by --auto-approve' },
-      out: opts.out,
-      onOpen: async (url, client) => {
-        if (url === 'pglite://memory/source' && opts.fault === 'state-store') await client.query("DELETE FROM credverse_state_store WHERE key = 'relayer:nonce'");
-      },
+    return await runExampleSpec(here, 'seed-004', opts, { CREDITY_URL: app.url }, async (url, client) => {
+      if (url === 'pglite://memory/source' && opts.fault === 'state-store') await client.query("DELETE FROM credverse_state_store WHERE key = 'relayer:nonce'");
     });
   } finally {
     await app.close();

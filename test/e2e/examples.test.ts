@@ -6,6 +6,8 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES, parseExampleArgs } from '../../examples/run';
+import type { ExampleOptions } from '../../examples/support';
+import type { LocalRunResult } from '../../cli/runner/run';
 import { runDemo } from '../../examples/agent-uuid/demo';
 import { runSeed003 } from '../../examples/seed-003-reload-cutover/run';
 import { runSeed004 } from '../../examples/seed-004-db-cloud-cutover/run';
@@ -14,12 +16,15 @@ import { readJson, tempDir } from '../support/local-run';
 
 const readText = (file: string) => readFile(file, 'utf8');
 
-async function seed003(runId: string, fault?: 'sync' | 'duplicate') {
+/** An example's run in temporary folders, with the value its runtime selector ended on. */
+async function example<F>(run: (o: ExampleOptions & { fault?: F }) => Promise<LocalRunResult>, selectorName: string, runId: string, fault?: F) {
   const workDir = await tempDir('cutline-work-');
-  const r = await runSeed003({ runId, evidenceDir: await tempDir(), workDir, out: () => {}, ...(fault ? { fault } : {}) });
-  const selector = (await readJson(path.join(workDir, runId, 'parameters.json')))['/txlookup/dev/read-path'];
+  const r = await run({ runId, evidenceDir: await tempDir(), workDir, out: () => {}, ...(fault ? { fault } : {}) });
+  const selector = (await readJson(path.join(workDir, runId, 'parameters.json')))[selectorName];
   return { ...r, selector };
 }
+const seed003 = (runId: string, fault?: 'sync' | 'duplicate') => example(runSeed003, '/txlookup/dev/read-path', runId, fault);
+const seed004 = (runId: string, fault?: 'state-store') => example(runSeed004, '/credity/prod/read-database', runId, fault);
 
 describe('seed 000: agent UUID big-bang cutover', () => {
   it('routes that break under uuid identity (--fault uuid-routes): the post-cutover validation fails and the run rolls back (ROLLED_BACK, cause SMOKE_FAILED), the selector back on agent_id; the backup was made before Schema', async () => {
@@ -69,12 +74,6 @@ describe('seed 003: reload and cutover rehearsal', () => {
   }, 120_000);
 });
 
-async function seed004(runId: string, fault?: 'state-store') {
-  const workDir = await tempDir('cutline-work-');
-  const r = await runSeed004({ runId, evidenceDir: await tempDir(), workDir, out: () => {}, ...(fault ? { fault } : {}) });
-  const selector = (await readJson(path.join(workDir, runId, 'parameters.json')))['/credity/prod/read-database'];
-  return { ...r, selector };
-}
 
 describe('seed 004: DB cloud cutover', () => {
   it('GO: baseline schema, the copy (a text-keyed state store too), counts and the state store gate, fast then exact, the launch gate, the read flip; the seed-004 artifacts in the manifest', async () => {
