@@ -4,11 +4,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { localPlanDeps } from '../../lambdas/adapters/local/deps';
+import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { DirScriptSource } from '../../lambdas/adapters/local/scripts-dir';
+import { sealedOutcome } from '../../lambdas/core/attempts';
+import { canonicalJson } from '../../lambdas/core/evidence';
 import { formatFinding, lintMigrations } from '../../lambdas/core/lint';
 import { loadMigrations } from '../../lambdas/core/migrations';
 import { engineOfUrl, parseSpec, platformProblems, RunSpec } from '../../lambdas/core/spec';
-import { dryRun, renderDryRun } from '../dry-run';
+import { type DryRun, dryRun, renderDryRun } from '../dry-run';
 import { EXIT, type Io, localUrl, placeholderEnv, type SetExit, UsageError, wholeNumber } from '../io';
 import { applyUrlOverrides, openLocalDatabases } from '../runner/databases';
 import { readSpecFile, SpecFileError } from '../spec-file';
@@ -26,8 +29,9 @@ export function planCommands(program: Command, io: Io, setExit: SetExit): void {
     .option('--tables <list>', 'plan uuid: only these parent tables (comma-separated)')
     .option('--batch-size <n>', 'plan uuid: rows per backfill chunk', wholeNumber(1, 10_000_000, 'rows per chunk'), 5000)
     .option('--start-version <n>', 'plan uuid: the first migration version (a later phase goes on after the files an earlier one applied)', wholeNumber(1, 1_000_000, 'a migration version'), 1)
+    .option('--evidence-dir <dir>', "plan <spec>: also keep the dry run in the run's evidence (<dir>/<runId>/00_dry_run/<UTC>.json), so the run's manifest lists it")
     .option('--json', 'machine-readable output')
-    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number; startVersion: number }) => {
+    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number; startVersion: number; evidenceDir?: string }) => {
       if (file === 'uuid') return setExit(await planUuidCommand(io, o));
       const raw = applyUrlOverrides(await readSpecFile(file, placeholderEnv(io.env)), o.sourceUrl, o.targetUrl);
       const r = parseSpec(raw);
@@ -42,6 +46,10 @@ export function planCommands(program: Command, io: Io, setExit: SetExit): void {
         if (o.json) io.out(JSON.stringify(d, null, 2));
         else for (const l of renderDryRun(d)) io.out(l);
         const blocked = (d.schema?.lint.some((f) => f.blocking) ?? false) || (d.schema?.problems.length ?? 0) > 0 || d.backfill.some((c) => c.error);
+        if (o.evidenceDir) {
+          const kept = await keepDryRun(new FsEvidenceStore(path.resolve(o.evidenceDir)), r.spec, d, blocked);
+          if (!o.json) io.out(`kept in the run's evidence: ${path.join(o.evidenceDir, kept)}`);
+        }
         setExit(blocked ? EXIT.NO_GO : EXIT.OK);
       } finally {
         await factory.closeAll();
@@ -125,4 +133,18 @@ async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; ta
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(RunSpec, { io: 'input', unrepresentable: 'any' });
+}
+
+/**
+ * A dry run kept beside the run it rehearses (seed 004: "backfill dry-run first"): the run's Summary lists it in the
+ * manifest like every other file. Refused for a run that already ended (its manifest is sealed).
+ */
+async function keepDryRun(store: FsEvidenceStore, spec: RunSpec, d: DryRun, blocked: boolean): Promise<string> {
+  const ended = await sealedOutcome(spec.runId, { evidence: store }).catch(() => undefined);
+  if (ended) throw new SpecFileError(`run ${spec.runId} already ended ${ended.outcome} (its manifest is sealed); expected a dry run before the run, or a new runId`);
+  const now = new Date();
+  const key = `${spec.runId}/00_dry_run/${now.toISOString().replace(/[:.]/g, '-')}.json`;
+  const record = { step: '00_dry_run', command: 'cutline plan (dry run: nothing changed)', exit_code: blocked ? 1 : 0, timestamp_utc: now.toISOString(), owner: spec.owner, result: blocked ? 'FAIL' : 'PASS', details: d };
+  await store.put(key, canonicalJson(record), 'application/json');
+  return key;
 }

@@ -262,6 +262,26 @@ describe('cutline rollback by hand', () => {
   }, 120_000);
 });
 
+describe('cutline plan --evidence-dir', () => {
+  it("keeps the dry run in the run's evidence; the run's manifest lists it; after the run ends a dry run is refused", async () => {
+    const spec = await miniSpec({ runId: 'cli-plan-kept' });
+    const f = path.join(dir, 'plan-kept.json');
+    await writeFile(f, JSON.stringify(spec));
+    const evidence = path.join(dir, 'evidence-plan-kept');
+    const t = io();
+    expect(await main(['plan', f, '--evidence-dir', evidence], t.io)).toBe(EXIT.OK);
+    const kept = t.out.find((l) => l.startsWith("kept in the run's evidence: "))!.slice("kept in the run's evidence: ".length);
+    const rec = JSON.parse(await readFile(kept, 'utf8'));
+    expect(rec).toMatchObject({ step: '00_dry_run', result: 'PASS', owner: spec.owner, details: { schema: { applied: 0 } } });
+    expect(await main(['run', f, '--local', '--auto-approve', '--evidence-dir', evidence, '--work-dir', path.join(dir, 'work-plan-kept')], io().io)).toBe(EXIT.OK);
+    const manifest = JSON.parse(await readFile(path.join(evidence, 'cli-plan-kept', 'manifest.json'), 'utf8'));
+    expect(manifest.files.map((x: { file: string }) => x.file)).toContain(path.relative(path.join(evidence, 'cli-plan-kept'), kept));
+    const late = io();
+    expect(await main(['plan', f, '--evidence-dir', evidence], late.io)).toBe(EXIT.BAD_INPUT);
+    expect(late.err.join('\n')).toContain('run cli-plan-kept already ended GO (its manifest is sealed); expected a dry run before the run, or a new runId');
+  }, 120_000);
+});
+
 describe('cutline plan uuid', () => {
   it('--start-version numbers a later phase after the files an earlier one applied; a bad number is exit 2 naming the value', async () => {
     const dbDir = await tempDir('cutline-pglite-');
