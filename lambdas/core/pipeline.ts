@@ -12,7 +12,7 @@ import { ensureBackup } from './backup';
 import { guard } from './checks';
 import { decide } from './decision';
 
-import { BackfillFailed, CutlineError, EnvironmentBlocked, MigrationFailed, SpecInvalid } from './errors';
+import { BackfillFailed, CutlineError, EnvironmentBlocked, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
 
 import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from './evidence';
 import { isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
@@ -25,7 +25,7 @@ import { type Baseline, runPreflight } from './preflight';
 
 import { holdRunLease } from './lease';
 
-import { dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
+import { checksSeconds, dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 
 import { runSmoke, type SmokeResult } from './smoke';
 import { runVerify } from './verify';
@@ -201,6 +201,11 @@ export async function schemaStage(s: StageState, deps: Deps, inv: Invocation = {
     const applied = await applyPhase(s, deps, 'expand', inv);
     const { out } = applied;
     const details = { ...applied.details, ...withBackup };
+    // The checks get an invocation with the time they may take: after long migrations the next invocation runs them
+    // (the state retries MigrationStillRunning; the migrations are done and skipped).
+    const need = checksSeconds(s.spec, 'schema') * 1000;
+    if (need && inv.remainingMs && inv.remainingMs() < need + 30_000)
+      throw new MigrationStillRunning(`the schema checks may take ${need / 1000} s; ${Math.round(inv.remainingMs() / 1000)} s are left: the next invocation runs them`);
     // Checks of the migrated schema (seed 004's migration-history check): a failure is MIGRATION_FAILED unless named otherwise.
     const guarded = await guard(s.spec, 'schema', deps, details);
     return { value: { applied: out.applied.length, skipped: out.skipped, directoryHash: out.directoryHash }, details: { ...details, ...guarded } };

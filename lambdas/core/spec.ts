@@ -298,7 +298,7 @@ export const RunSpec = z
     // A stage runs its checks inside one invocation of its function, after its own work: together they must fit what is left.
     for (const at of CHECK_POINTS) {
       // A performance check is timed twice: at its baseline point and at its own.
-      const need = s.checks.filter((c) => c.at === at || c.performance?.baselineAt === at).reduce((n, c) => n + checkSeconds(c), 0);
+      const need = checksSeconds(s, at);
       if (need > (STAGE_FUNCTION_SECONDS - 60) / 2)
         ctx.addIssue({
           code: 'custom',
@@ -343,6 +343,11 @@ export function checkSeconds(c: Check): number {
   if (c.parity) return 2 * c.parity.requests.length * (c.parity.timeoutMs / 1000 + (c.parity.via === 'jumpbox' ? 30 : 0));
   if (c.performance) return c.performance.budgetSeconds;
   return DATA_API_CALL_SECONDS;
+}
+
+/** The longest the checks of one stage may take together (a performance check's baseline counts at its own point). */
+export function checksSeconds(spec: Pick<RunSpec, 'checks'>, at: Check['at']): number {
+  return spec.checks.filter((c) => c.at === at || c.performance?.baselineAt === at).reduce((n, c) => n + checkSeconds(c), 0);
 }
 
 /** The database a side refers to (target defaults to the source: in-place). */

@@ -101,6 +101,7 @@ describe('seed 004: DB cloud cutover', () => {
     expect(await file('src-rowcounts-')).toBe('users\t3000\ncredentials\t9000\ncredverse_state_store\t504\n');
     expect(await file('rowcount-diff-')).toBe('');
     expect(await file('state-store-gate-')).toContain('missing: none\nresult: PASS\n');
+    expect(await readJson(path.join(r.evidenceDir, '03_schema_backup.json'))).toMatchObject({ database: 'source', state: 'available', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const manifest = (await readJson(path.join(r.evidenceDir, 'manifest.json'))).files.map((f: { file: string }) => f.file);
     expect(manifest.filter((f: string) => f.startsWith('verify/'))).toHaveLength(11);
     // the state store was copied by keyset ranges of its text key
