@@ -5,6 +5,8 @@
  * (rows/s per backfill chunk, rows per table) as inline SVG, the approval
  * record, and the files with their SHA-256.
  */
+import type { CheckResult } from './checks';
+import type { SmokeResult } from './smoke';
 import type { StepRecord } from './evidence';
 import { escapeHtml } from './html';
 
@@ -123,6 +125,16 @@ export function renderReport(r: ReportInput): string {
         .map((k) => `<dt>${esc(k)}</dt><dd>${esc(Array.isArray(r.approval![k]) ? (r.approval![k] as unknown[]).join(', ') : r.approval![k])}</dd>`)
         .join('')}</dl>`
     : '<p class="muted">No decision was asked for or given.</p>';
+  // Every runbook check and smoke check, in the order the stages ran, with what it measured.
+  const checkRows = steps.flatMap((st) => {
+    const d = st.details as { stepChecks?: CheckResult[]; checks?: SmokeResult[]; smoke?: SmokeResult[] };
+    const smoke = st.step === '11_smoke' ? (d.checks ?? []) : st.step === '08_decide' ? (d.smoke ?? []) : [];
+    return [
+      ...(d.stepChecks ?? []).map((c) => [esc(st.step), esc(c.name), esc(c.kind), esc(c.classification), badge(c.ok ? 'PASS' : 'FAIL'), esc(c.detail.slice(0, 400))]),
+      ...smoke.map((c) => [esc(st.step), esc(c.name), esc(c.replay ? 'smoke replay' : 'smoke'), esc(c.replay ? 'IDEMPOTENCY_FAILED' : 'SMOKE_FAILED'), badge(c.ok ? 'PASS' : 'FAIL'), esc(c.detail.slice(0, 400))]),
+    ];
+  });
+  const checks = checkRows.length ? `<section id="checks"><h2>Checks</h2>${table(['stage', 'check', 'kind', 'a failure is', 'result', 'measured'], checkRows)}</section>` : '';
   const n = r.attempts?.length ?? 0;
   const attempts = n
     ? `<p id="attempts">${n === 1 ? 'One attempt, never interrupted.' : `${n} attempts: interrupted ${n - 1} time(s) and resumed (${r.attempts!.map((a) => `#${a.attempt} started ${esc(a.started_utc)}`).join(', ')}).`}</p>`
@@ -152,6 +164,7 @@ ${r.diffs.length ? `<h3>Differing keys</h3>${table(['table', 'key', 'kind', 'col
 ${r.assertions.length ? `<h3>Assertions</h3>${table(['assertion', 'violations', 'result'], r.assertions.map((a) => [esc(a.name), esc(a.violations), badge(a.ok ? 'PASS' : 'FAIL')]))}` : ''}
 ${r.scale ? scaleTable(r.scale) : ''}
 ${perTable}${perChunk}</section>
+${checks}
 <section id="approval"><h2>Approval</h2>${appr}</section>
 <section id="files"><h2>Files</h2><p class="muted">Every file's SHA-256 is in manifest.json with a hash chain; <code>cutline evidence verify ${esc(r.runId)}</code> recomputes it.</p>
 ${table(['file', 'sha256'], groupFiles(r.files))}</section>

@@ -3,6 +3,7 @@
  * failure classified by the stage it guards (or the class it names: seed 003's SYNC_FAILED, IDEMPOTENCY_FAILED), the
  * promotion gate before the go/no-go (a failure never promotes), and the evidence each keeps (full hashes, output).
  */
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,12 @@ describe('runbook checks', () => {
     expect(promo.http.BODY_LEN).toBeGreaterThan(20);
     expect(promo.http.canonicalSha256).toMatch(/^[0-9a-f]{64}$/);
     expect((await readJson(path.join(r.evidenceDir, '11_smoke.json'))).details.stepChecks[0]).toMatchObject({ ok: true, at: 'smoke' });
+    // the report lists every check with the stage it ran in and what it measured
+    const report = await readFile(path.join(r.evidenceDir, 'report.html'), 'utf8');
+    const section = report.slice(report.indexOf('<section id="checks">'), report.indexOf('<section id="approval">'));
+    for (const name of ['jumpbox reaches the cluster', 'history table has the expand files', 'no agent without a uuid', 'consumer synced tx-sync', 'health after cutover']) expect(section).toContain(name);
+    expect(section).toContain('SYNC_FAILED');
+    expect(section).toContain(promo.http.BODY_SHA256);
   }, 120_000);
 
   it('a failing promotion check (the consumer did not sync): NO_GO / SYNC_FAILED before the go/no-go, the selector never flipped, nothing to roll back', async () => {
