@@ -9,6 +9,7 @@
  * with its rollback. Legacy integer columns and mappings are kept.
  */
 import type { SqlClient } from '../lambdas/ports';
+import { keyKindOf } from '../lambdas/core/backfill';
 import { readTableShape } from '../lambdas/core/compare/catalog';
 import { foreignKeysOf } from '../lambdas/core/integrity';
 import { quoteIdent } from '../lambdas/core/sql-builders';
@@ -65,10 +66,12 @@ export async function readUuidGraph(client: SqlClient, only?: readonly string[])
     const first = shape.primaryKey[0];
     const firstCol = shape.columns.find((c) => c.name === first);
     const intFirst = firstCol && INT.test(firstCol.dataType) ? first : undefined;
+    // A child is backfilled in ranges of its key's first column: integer ranges, or keyset ranges of a text or uuid key.
+    const chunkKey = intFirst ?? (firstCol && keyKindOf(firstCol.dataType) ? first : undefined);
     const parent = shape.primaryKey.length === 1 && !!intFirst && (!only || only.includes(t)) && !partitions.has(t);
     const pkName =
       client.dialect === 'postgres' ? (await client.query(`SELECT conname AS n FROM pg_constraint WHERE conrelid = to_regclass(:t) AND contype = 'p'`, { t })).rows[0]?.n : undefined;
-    tables.push({ table: t, pk: first ?? '', pkType: firstCol?.fullType ?? '', ...(intFirst ? { chunkKey: intFirst } : {}), isParent: parent, ...(pkName ? { pkName: String(pkName) } : {}) });
+    tables.push({ table: t, pk: first ?? '', pkType: firstCol?.fullType ?? '', ...(chunkKey ? { chunkKey } : {}), isParent: parent, ...(pkName ? { pkName: String(pkName) } : {}) });
     if (!intFirst && !partitions.has(t)) skipped.push({ table: t, reason: shape.primaryKey.length ? `primary key ${shape.primaryKey.join(', ')} is not an integer` : 'no primary key' });
     for (const fk of await foreignKeysOf(client, t))
       if (fk.columns.length === 1) fks.push({ name: fk.name, table: t, column: fk.columns[0]!, parent: fk.parent, parentColumn: fk.parentColumns[0]! });
@@ -78,7 +81,7 @@ export async function readUuidGraph(client: SqlClient, only?: readonly string[])
   for (const f of dependentFks) {
     const child = tables.find((x) => x.table === f.table)!;
     if (partitions.has(f.table)) skipped.push({ table: f.table, reason: `partition of another table: gets its uuid columns from the parent table` });
-    else if (!child.chunkKey) skipped.push({ table: f.table, reason: `child of ${f.parent} without an integer key to chunk by` });
+    else if (!child.chunkKey) skipped.push({ table: f.table, reason: `child of ${f.parent} without an integer, text or uuid key to chunk by` });
   }
   const planned = dependentFks.filter((f) => !partitions.has(f.table) && tables.find((x) => x.table === f.table)!.chunkKey);
   return { dialect: client.dialect, tables, fks: planned, dependentFks, skipped: [...new Map(skipped.map((x) => [`${x.table}:${x.reason}`, x])).values()] };

@@ -287,7 +287,11 @@ describe('cutline plan uuid', () => {
     const dbDir = await tempDir('cutline-pglite-');
     const { PGlite } = await import('@electric-sql/pglite');
     const db = await PGlite.create(dbDir);
-    await db.exec('CREATE TABLE teams (id int PRIMARY KEY, name text); CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams (id));');
+    await db.exec(`CREATE TABLE teams (id int PRIMARY KEY, name text); CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams (id));
+      CREATE TABLE badges (code varchar(40) PRIMARY KEY, team_id int NOT NULL REFERENCES teams (id));
+      INSERT INTO teams SELECT g, 'team ' || g FROM generate_series(1, 30) g;
+      INSERT INTO members SELECT g, 1 + g % 30 FROM generate_series(1, 200) g;
+      INSERT INTO badges SELECT 'badge-' || md5(g::text), 1 + g % 30 FROM generate_series(1, 150) g;`);
     await db.close();
     const out = path.join(dir, 'uuid-phase-2');
     const t = io();
@@ -295,6 +299,20 @@ describe('cutline plan uuid', () => {
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(path.join(out, 'migrations'))).sort()).toEqual(['V6__uuid_expand.sql', 'V7__uuid_indexes.sql', 'V8__uuid_foreign_keys.sql']);
     expect((await readdir(path.join(out, 'contract'))).sort()).toEqual(['V10__uuid_validate_group_1.sql', 'V9__uuid_swap_group_1.sql']);
+    // A text-keyed child is planned too (backfilled by keyset ranges of its text key), and the plan runs to GO.
+    const fragment = JSON.parse(await readFile(path.join(out, 'spec.fragment.json'), 'utf8'));
+    expect(fragment.backfill.tasks.find((x: { table: string }) => x.table === 'badges')).toMatchObject({ key: 'code' });
+    fragment.migrations.location = path.join(out, fragment.migrations.location);
+    fragment.migrations.contractLocation = path.join(out, fragment.migrations.contractLocation);
+    for (const task of fragment.backfill.tasks) task.batchSize = 40;
+    const specFile = path.join(dir, 'uuid-phase-2.json');
+    await writeFile(specFile, JSON.stringify({ version: 1, runId: 'cli-uuid-text-child', owner: 'dba@example.com', tCutover: '2026-11-21T02:00:00Z', source: { engine: 'postgres', url: `pglite://${dbDir}` }, ...fragment }));
+    const run = io();
+    expect(await main(['run', specFile, '--local', '--auto-approve', '--json', '--evidence-dir', path.join(dir, 'evidence-uuid'), '--work-dir', path.join(dir, 'work-uuid')], run.io), run.err.join('\n')).toBe(EXIT.OK);
+    const after = await PGlite.create(dbDir);
+    const wrong = await after.query<{ n: number }>('SELECT count(*)::int AS n FROM badges b JOIN teams t ON t.id = b.team_id WHERE b.team_uuid IS DISTINCT FROM t.id_uuid OR b.team_uuid IS NULL');
+    expect(wrong.rows[0]!.n).toBe(0);
+    await after.close();
     const bad = io();
     expect(await main(['plan', 'uuid', '--source-url', `pglite://${dbDir}`, '--out', out, '--start-version', '0'], bad.io)).toBe(EXIT.BAD_INPUT);
     expect(bad.err.join('\n')).toContain('--start-version <n>\' argument \'0\' is invalid. got "0"; expected a migration version, a whole number from 1 to 1000000');
