@@ -278,6 +278,7 @@ describe('more bad input', () => {
     spec.migrations = { location: dir };
     spec.backfill.tasks = [];
     spec.verify = { rowCounts: 'before-vs-after', tables: [] };
+    spec.checks = []; // the demo's schema contract checks are about its own migrations
     const first = await run(spec, { clients: undefined });
     const c = db(first);
     expect(first.outcome).toBe('GO');
