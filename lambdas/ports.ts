@@ -265,6 +265,8 @@ export interface BackupService {
   /** Start the backup named `id` of the database unless it exists (idempotent by id), and say where it is. */
   ensure(db: import('./core/spec').DatabaseRef, id: string): Promise<BackupStatus>;
   status(db: import('./core/spec').DatabaseRef, id: string): Promise<BackupStatus>;
+  /** Put the database back as the backup `id` has it, in place (everything made since is gone). */
+  restore(db: import('./core/spec').DatabaseRef, id: string): Promise<{ detail: string }>;
 }
 
 export interface Deps {

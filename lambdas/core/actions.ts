@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { CommandResult, Deps, FullOutput, SqlClient } from '../ports';
 
 /** What the actions touch: the databases, the jumpbox, the parameters, the journal in the evidence. */
-export type ActionDeps = Pick<Deps, 'sql' | 'evidence' | 'commands' | 'parameters' | 'http' | 'clock' | 'logger' | 'progress'>;
+export type ActionDeps = Pick<Deps, 'sql' | 'evidence' | 'commands' | 'parameters' | 'http' | 'clock' | 'logger' | 'progress' | 'backups'>;
 import { CLAIM_SECONDS, COMMAND_GRACE_SECONDS, pollSecondsAfter } from './command-loop';
 import { retryTransient } from './retry';
+import { backupId } from './backup';
 import { CutoverFailed, errorMessage } from './errors';
 import { canonicalJson, readEvidenceJson, sha256Hex } from './evidence';
 import type { Action, RunSpec } from './spec';
@@ -89,6 +90,7 @@ export function describeAction(a: Action): string {
   if (a.description) return a.description;
   if (a.type === 'parameter') return `set parameter ${a.name} = ${JSON.stringify(a.value)}`;
   if (a.type === 'sql') return `run SQL on ${a.database}: ${a.sql.length > 80 ? `${a.sql.slice(0, 77)}...` : a.sql}`;
+  if (a.type === 'restore') return 'restore the backup made before Schema, in place';
   return `run on jumpbox: ${a.script.split('\n')[0]}`;
 }
 
@@ -166,6 +168,12 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: ActionDe
         });
       });
       return { ...base, ok: true, detail: rows === null ? 'committed before the connection dropped (marker found)' : `${rows} row(s) affected` };
+    }
+    if (a.type === 'restore') {
+      // Idempotent: restoring the same backup again gives the same database.
+      if (!spec.backup || !deps.backups) throw new Error('no backup service or no spec.backup here; expected the backup made before Schema');
+      const r = await deps.backups.restore(dbRef(spec, spec.backup.database), backupId(spec.runId));
+      return { ...base, ok: true, detail: r.detail };
     }
     const script = j.token ? claimedScript(j.token, a.script, a.timeoutSeconds) : a.script;
     const timeout = a.timeoutSeconds + (j.token ? CLAIM_SECONDS : 0);

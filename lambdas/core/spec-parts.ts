@@ -107,6 +107,8 @@ export const Action = z.discriminatedUnion('type', [
     timeoutSeconds: z.number().int().min(1).max(172800).default(600),
     description: z.string().optional(),
   }),
+  /** Rollback only: restore the backup the run made before Schema (spec.backup), in place (seed 000: "restore from backup"). */
+  z.strictObject({ type: z.literal('restore'), description: z.string().optional() }),
 ]);
 export type Action = z.infer<typeof Action>;
 

@@ -306,6 +306,14 @@ export const RunSpec = z
           message: `got checks at "${at}" that may take ${Math.ceil(need)} s together; expected at most ${(STAGE_FUNCTION_SECONDS - 60) / 2} s, half of what the stage function's ${STAGE_FUNCTION_SECONDS} s leave (the other half is the stage's own work)`,
         });
     }
+    // A restore brings back the backup made before Schema: there must be one, and it undoes a run, so it only rolls back.
+    s.cutover.actions.forEach((a, i) => {
+      if (a.type === 'restore') ctx.addIssue({ code: 'custom', path: ['cutover', 'actions', i, 'type'], message: 'got "restore" in the cutover; expected it only in rollback.actions (it undoes the run)' });
+    });
+    s.rollback.actions.forEach((a, i) => {
+      if (a.type === 'restore' && !s.backup)
+        ctx.addIssue({ code: 'custom', path: ['rollback', 'actions', i, 'type'], message: 'got "restore" without spec.backup; expected a backup before Schema to restore (backup: { "database": "target" })' });
+    });
     const checkNames = new Set<string>();
     s.checks.forEach((c, i) => {
       if (checkNames.has(c.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `got "${c.name}" twice; expected each check name once (evidence names checks by name)` });
@@ -417,6 +425,12 @@ export function platformProblems(spec: RunSpec, platform: 'aws' | 'local'): Spec
   }
   if (platform === 'aws' && spec.jumpbox?.instanceId === 'local')
     out.push({ path: '$.jumpbox.instanceId', message: 'got "local"; an AWS run expects an SSM-managed instance id' });
+  if (platform === 'aws' && spec.rollback.actions.some((a) => a.type === 'restore'))
+    out.push({
+      path: '$.rollback.actions',
+      message:
+        'got a "restore" action; in AWS an Aurora snapshot restores only to a new cluster, which cutline does not create yet: expected a jumpbox "command" action that restores in place (pg_restore / mysql from a dump), or the snapshot restored by hand (its ARN is in 03_schema_backup.json)',
+    });
   if (platform === 'aws' && spec.approval.channels.some((c) => c.type === 'local'))
     out.push({ path: '$.approval.channels', message: 'got a "local" channel; an AWS run expects "email" or "slack"' });
   if (platform === 'aws' && spec.migrations && !spec.migrations.location.startsWith('s3://') && spec.migrations.location !== 'bundled')

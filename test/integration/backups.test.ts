@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/runner/run';
 import { LocalBackups } from '../../lambdas/adapters/local/backups';
@@ -42,6 +43,14 @@ describe('local backups', () => {
     if (MYSQL_URL) await dropDatabase(MYSQL_URL, name);
   });
 
+  it('the embedded database is not restored in place: its backup opens as a new database, and the error says so', async () => {
+    const pg = await PGlite.create();
+    const b = new LocalBackups(await tempDir('cutline-backups-'), () => ({ url: 'pglite://memory', pglite: pg }));
+    await b.ensure(ref('pglite://memory'), 'z');
+    await expect(b.restore(ref('pglite://memory'), 'z')).rejects.toThrow(/its data directory .*z\.tar\.gz\): it opens as a new database \(PGlite loadDataDir\), not in place/);
+    await pg.close();
+  });
+
   describe.runIf(!!PG_URL)('on a real PostgreSQL', () => {
     it('pg_dump -Fc, checked with pg_restore --list', async () => {
       const url = await freshDatabase(PG_URL!, name);
@@ -51,16 +60,35 @@ describe('local backups', () => {
       expect(st.state, st.detail).toBe('available');
       expect(st.validatedBy).toMatch(/^pg_restore --list: \d+ entries$/);
       expect(st.location.endsWith('cutline-pg-pre-schema.dump')).toBe(true);
+      // Restored in place, twice: what came after the backup is gone, the rows are the backup's.
+      await pgQuery(url, "CREATE TABLE later (id int); UPDATE t SET v = 'changed'; CREATE SCHEMA extra;");
+      for (let i = 0; i < 2; i++) {
+        expect((await b.restore(ref(url), 'cutline-pg-pre-schema')).detail).toMatch(/^restored from .*cutline-pg-pre-schema\.dump \(sha256 [0-9a-f]{64}\); every schema dropped first$/);
+        expect((await pgQuery(url, "SELECT to_regclass('later') AS later, (SELECT count(*)::int FROM t WHERE v = 'changed') AS changed, (SELECT count(*)::int FROM t) AS n, (SELECT count(*)::int FROM pg_namespace WHERE nspname = 'extra') AS extra")).rows[0]).toEqual({ later: null, changed: 0, n: 500, extra: 0 });
+      }
     });
   });
 
   describe.runIf(!!MYSQL_URL)('on a real MariaDB', () => {
     it('mysqldump, checked for its completion line', async () => {
       const url = await freshDatabase(MYSQL_URL!, name);
+      const seed = await mysql.createConnection(url);
+      await seed.query('CREATE TABLE t (id int PRIMARY KEY, v varchar(40))');
+      await seed.query("INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+      await seed.end();
       const b = new LocalBackups(await tempDir('cutline-backups-'), () => ({ url }));
       const st = await b.ensure({ engine: 'mysql', url }, 'cutline-my-pre-schema');
       expect(st.state, st.detail).toBe('available');
       expect(st.validatedBy).toBe('mysqldump completion line');
+      const my = await mysql.createConnection(url);
+      try {
+        await my.query('CREATE TABLE later (id int)');
+        expect((await b.restore({ engine: 'mysql', url }, 'cutline-my-pre-schema')).detail).toMatch(/; 2 table\(s\) dropped first$/);
+        const [rows] = await my.query(`SELECT count(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${name}'`);
+        expect((rows as { n: number }[])[0]!.n).toBe(1);
+      } finally {
+        await my.end();
+      }
     });
   });
 
@@ -77,4 +105,33 @@ describe('local backups', () => {
     const manifest = (await readJson(path.join(r.evidenceDir, 'manifest.json'))).files.map((f: { file: string }) => f.file);
     expect(manifest).toContain('03_schema_backup.json');
   }, 120_000);
+
+  it.runIf(!!PG_URL)('a run on a real PostgreSQL whose smoke fails rolls back by restoring the backup: the schema as before the run, no migration history', async () => {
+    const dbName = `cutline_restore_run_${process.pid}`;
+    const url = await freshDatabase(PG_URL!, dbName);
+    try {
+      const spec = await miniSpec({ runId: 'restore-run' });
+      spec.source = { engine: 'postgres', url };
+      spec.backup = {};
+      spec.smoke.checks = [{ name: 'app is up', url: 'http://127.0.0.1:9/agents/1', expectStatus: 200, timeoutMs: 500 }];
+      spec.rollback.actions = [spec.rollback.actions[0], { type: 'restore', description: 'restore the pre-cutover backup (seed 000)' }];
+      const workDir = await tempDir('cutline-work-');
+      const r = await runLocal({ spec, seed: true, evidenceDir: await tempDir(), workDir, approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
+      expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
+      const rb = await readJson(path.join(r.evidenceDir, '12_rollback.json'));
+      expect(rb.details.actions.map((a: { type: string; ok: boolean }) => [a.type, a.ok])).toEqual([
+        ['parameter', true],
+        ['restore', true],
+      ]);
+      const after = (
+        await pgQuery(
+          url,
+          "SELECT to_regclass('cutline_schema_history') AS history, (SELECT count(*)::int FROM information_schema.columns WHERE column_name = 'agent_uuid') AS uuid_columns, (SELECT count(*)::int FROM s3_cloudbackup_agents) AS agents",
+        )
+      ).rows[0];
+      expect(after).toEqual({ history: null, uuid_columns: 0, agents: 20 });
+    } finally {
+      await dropDatabase(PG_URL!, dbName);
+    }
+  }, 180_000);
 });

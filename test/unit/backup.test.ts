@@ -82,6 +82,7 @@ describe('ensureBackup (Schema waits for it before any change)', () => {
         return next();
       },
       status: next,
+      restore: async () => ({ detail: 'restored' }),
     };
     return s;
   };

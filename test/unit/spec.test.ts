@@ -26,6 +26,20 @@ describe('run spec v1', () => {
       ]);
   });
 
+  it('restore: only in the rollback, only with a backup before Schema, and not in AWS (a snapshot restores to a new cluster)', () => {
+    const restore = { type: 'restore' };
+    const r = parseSpec({ ...base, cutover: { actions: [restore] }, rollback: { actions: [restore] } });
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+        '$.cutover.actions[0].type: got "restore" in the cutover; expected it only in rollback.actions (it undoes the run)',
+        '$.rollback.actions[0].type: got "restore" without spec.backup; expected a backup before Schema to restore (backup: { "database": "target" })',
+      ]);
+    const ok = parseSpec({ ...base, backup: {}, rollback: { actions: [restore] } });
+    expect(ok.ok).toBe(true);
+    if (ok.ok) expect(platformProblems(ok.spec, 'aws').map((p) => p.path)).toContain('$.rollback.actions');
+  });
+
   it('refuses command actions without a jumpbox and source-vs-target counts without a target', () => {
     const r = parseSpec({ ...base, cutover: { actions: [{ type: 'command', script: 'true' }] }, verify: { tables: ['t'] } });
     expect(!r.ok && r.problems.map((p) => p.path)).toEqual(['$.jumpbox', '$.verify.rowCounts']);

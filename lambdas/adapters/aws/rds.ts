@@ -28,6 +28,11 @@ export class RdsSnapshotBackups implements BackupService {
     return this.status(db, id);
   }
 
+  /** Refused: an Aurora snapshot restores only to a new cluster (the spec is refused for AWS before anything runs). */
+  async restore(db: DatabaseRef, id: string): Promise<{ detail: string }> {
+    throw new Error(`snapshot ${id} of cluster ${clusterIdOf(db)} cannot be restored in place: Aurora restores a snapshot only to a new cluster (RestoreDBClusterFromSnapshot); expected the restore by hand or by a jumpbox command`);
+  }
+
   async status(db: DatabaseRef, id: string): Promise<BackupStatus> {
     const r = await this.rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: id }));
     const snap = r.DBClusterSnapshots?.[0];

@@ -72,6 +72,40 @@ export class LocalBackups implements BackupService {
     return st;
   }
 
+  /**
+   * In place, as the backup has it: every schema of the PostgreSQL database dropped and the dump restored
+   * (`pg_restore --exit-on-error`), or every table of the MySQL database dropped and the dump replayed. What was made
+   * after the backup (tables, the migration history) is gone, so a later run applies its migrations again. The
+   * embedded database's backup is a data directory: it opens as a new database, not in place.
+   */
+  async restore(db: DatabaseRef, id: string): Promise<{ detail: string }> {
+    const st = await this.status(db, id);
+    if (st.state !== 'available') throw new Error(`no backup ${id} to restore (${st.detail}); expected the backup made before Schema`);
+    const t = this.target(db);
+    if (!t) throw new Error(`database ${db.url ?? '?'} is not one this run opened`);
+    if (t.pglite)
+      throw new Error(
+        `the embedded database's backup is its data directory (${st.location}): it opens as a new database (PGlite loadDataDir), not in place; expected PostgreSQL or MySQL for an in-place restore`,
+      );
+    if (/^(mysql|mariadb):/.test(t.url)) {
+      const u = new URL(t.url);
+      const conn = ['-h', u.hostname, '-P', u.port || '3306', '-u', decodeURIComponent(u.username)];
+      const env = { ...process.env, ...(u.password ? { MYSQL_PWD: decodeURIComponent(u.password) } : {}) };
+      const name = decodeURIComponent(u.pathname.slice(1));
+      const { stdout } = await run('mysql', [...conn, '-N', '-e', `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${name.replace(/'/g, "''")}'`], { env });
+      const tables = stdout.split('\n').filter(Boolean);
+      if (tables.length) await run('mysql', [...conn, name, '-e', `SET FOREIGN_KEY_CHECKS = 0; DROP TABLE ${tables.map((x) => `\`${x.replace(/`/g, '``')}\``).join(', ')}`], { env });
+      await run('mysql', [...conn, name, '-e', `source ${st.location}`], { env, maxBuffer: 16 * 1024 * 1024 });
+      return { detail: `restored ${name} from ${st.location} (sha256 ${st.sha256}); ${tables.length} table(s) dropped first` };
+    }
+    const drop = `DO $$ DECLARE s text; BEGIN
+      FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP;
+      CREATE SCHEMA public; END $$`;
+    await run('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', t.url, '-c', drop]);
+    await run('pg_restore', ['--no-owner', '--exit-on-error', '-d', t.url, st.location], { maxBuffer: 16 * 1024 * 1024 });
+    return { detail: `restored from ${st.location} (sha256 ${st.sha256}); every schema dropped first` };
+  }
+
   private async finished(file: string, id: string, validatedBy: string): Promise<BackupStatus> {
     const { size } = await stat(file);
     return { state: 'available', id, location: file, detail: `${size} bytes`, bytes: size, sha256: await sha256File(file), validatedBy };
