@@ -99,7 +99,7 @@ export class LocalBackups implements BackupService {
       return { detail: `restored ${name} from ${st.location} (sha256 ${st.sha256}); ${tables.length} table(s) dropped first` };
     }
     const drop = `DO $$ DECLARE s text; BEGIN
-      FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP;
+      FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP;
       CREATE SCHEMA public; END $$`;
     await run('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', t.url, '-c', drop]);
     await run('pg_restore', ['--no-owner', '--exit-on-error', '-d', t.url, st.location], { maxBuffer: 16 * 1024 * 1024 });
