@@ -71,6 +71,11 @@ export function rollbackCommand(program: Command, io: Io, setExit: SetExit): voi
           sql: (ref) => factory.get(ref),
           evidenceDir: o.evidenceDir,
           parametersFile: path.resolve(o.workDir, runId, 'parameters.json'),
+          backupsDir: path.resolve(o.workDir, runId, 'backups'),
+          backupTarget: (ref) => {
+            const pglite = ref.url ? factory.pglite(ref.url) : undefined;
+            return ref.url ? { url: ref.url, ...(pglite ? { pglite } : {}) } : undefined;
+          },
           signer: new FileSigner(defaultSigningKeyPath({ ...process.env, ...io.env }), o.evidenceDir),
         });
         const out = await manualRollback(spec, defaultApprover(), deps);

@@ -73,7 +73,8 @@ async function planTask(client: SqlClient, task: BackfillTask, table_: string, c
 /**
  * A text or uuid key in ranges of batchSize keys: each chunk runs from the first key after the previous chunk to the
  * batchSize-th key from there (the last to the largest key), in the database's own order, so `BETWEEN :lo AND :hi`
- * selects exactly the keys walked. Two index lookups per chunk, none reading more than batchSize keys.
+ * selects exactly the keys walked. One statement per chunk (two index lookups, none reading more than batchSize keys),
+ * and one more for the last.
  */
 async function planKeyset(client: SqlClient, task: BackfillTask, table_: string, kind: 'text' | 'uuid'): Promise<{ chunks: Chunk[]; rows: string }> {
   const q = (x: string) => quoteIdent(x, client.dialect);
@@ -86,19 +87,21 @@ async function planKeyset(client: SqlClient, task: BackfillTask, table_: string,
   for (;;) {
     const after = prev === undefined ? '' : `WHERE ${k} > :prev`;
     const params: SqlParams = prev === undefined ? {} : { prev: keyBound(prev, kind, client.dialect) };
-    const first = (await client.query(`SELECT ${text} AS k FROM ${t} ${after} ORDER BY ${k} LIMIT 1`, params)).rows[0];
-    if (!first) break;
-    const lo = String(first.k);
-    const from = { lo: keyBound(lo, kind, client.dialect) };
-    const nth = (await client.query(`SELECT ${text} AS k FROM ${t} WHERE ${k} >= :lo ORDER BY ${k} LIMIT 1 OFFSET ${task.batchSize - 1}`, from)).rows[0];
+    const next = (await client.query(
+      `SELECT (SELECT ${text} FROM ${t} ${after} ORDER BY ${k} LIMIT 1) AS lo, (SELECT ${text} FROM ${t} ${after} ORDER BY ${k} LIMIT 1 OFFSET ${task.batchSize - 1}) AS hi`,
+      params,
+    )).rows[0];
+    if (next?.lo === null || next?.lo === undefined) break;
+    const lo = String(next.lo);
     let hi: string;
-    if (nth) {
-      hi = String(nth.k);
+    if (next.hi !== null && next.hi !== undefined) {
+      hi = String(next.hi);
       rows += task.batchSize;
     } else {
       // The rest: fewer than batchSize keys (uuid has no max() on PostgreSQL, so the largest comes by order).
-      hi = String((await client.query(`SELECT ${text} AS k FROM ${t} WHERE ${k} >= :lo ORDER BY ${k} DESC LIMIT 1`, from)).rows[0]!.k);
-      rows += Number((await client.query(`SELECT count(*) AS n FROM ${t} WHERE ${k} >= :lo`, from)).rows[0]!.n);
+      const last = (await client.query(`SELECT (SELECT ${text} FROM ${t} ${after} ORDER BY ${k} DESC LIMIT 1) AS hi, (SELECT count(*) FROM ${t} ${after}) AS n`, params)).rows[0]!;
+      hi = String(last.hi);
+      rows += Number(last.n);
     }
     chunks.push({ task: task.name, index: chunks.length, lo, hi, key: kind });
     prev = hi;

@@ -76,7 +76,7 @@ async function sqlCheck(spec: RunSpec, c: NonNullable<Check['sql']>, deps: Pick<
   const sample = rows.slice(0, 5).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]: [string, unknown]) => [k, typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v])));
   if (!c.expect) {
     const ok = rows.length === 0;
-    return { ok, detail: ok ? 'no rows, as expected' : `got ${rows.length} row(s), first ${JSON.stringify(sample[0])}; expected no rows`, sql: { database: client.label, rows: rows.length, sample } };
+    return { ok, detail: ok ? 'no rows, as expected' : `got ${rows.length} row(s), first ${JSON.stringify(sample[0]).slice(0, 200)}; expected no rows`, sql: { database: client.label, rows: rows.length, sample } };
   }
   const first = rows[0] ? Object.values(rows[0])[0] : undefined;
   const value = first === null || first === undefined ? null : Number(first);
@@ -264,7 +264,8 @@ export function throwIfFailed(results: readonly CheckResult[], details: Record<s
   const failed = results.filter((r) => !r.ok);
   if (!failed.length) return;
   const Err = ERRORS[failed[0]!.classification] ?? SmokeFailed;
-  throw new Err(`${failed.length} check(s) at ${failed[0]!.at} failed: ${failed.map((f) => `${f.name} (${f.classification}): ${f.detail}`).join('; ')}`, { ...details, stepChecks: results });
+  // The message travels in the state ($.error): each detail cut, the whole results are in the record.
+  throw new Err(`${failed.length} check(s) at ${failed[0]!.at} failed: ${failed.map((f) => `${f.name} (${f.classification}): ${f.detail.slice(0, 300)}`).join('; ')}`, { ...details, stepChecks: results });
 }
 
 /** Run the checks at a point and fail the stage on any failure; their results for the stage's record (none: nothing). */

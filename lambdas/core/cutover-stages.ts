@@ -5,7 +5,7 @@ import { stepKey } from './evidence-layout';
 import type { Deps } from '../ports';
 import { type ActionWaiting, describeAction, runCutover } from './actions';
 import { runChecks, throwIfFailed } from './checks';
-import { runSmoke, type SmokeResult } from './smoke';
+import { smokeFailure, smokeResults } from './smoke';
 import { approvalQuery, newApprovalId } from './approval';
 import { CutlineError, CutoverFailed, errorMessage, MigrationStillRunning } from './errors';
 import { canonicalJson } from './evidence';
@@ -113,23 +113,13 @@ export async function smokeStage(s: StageState, deps: Deps) {
     await renewLease(s, deps);
     // Smoke checks that ran as the promotion gate (08_decide) are not run again after the flip.
     const atPromotion = s.spec.smoke.at === 'promotion';
-    let checks: SmokeResult[] = [];
-    let failed: unknown;
-    if (!atPromotion)
-      try {
-        checks = await runSmoke(s.spec, deps);
-      } catch (e) {
-        if (!(e instanceof CutlineError)) throw e;
-        failed = e;
-      }
+    const checks = atPromotion ? [] : await smokeResults(s.spec, deps);
     // The runbook's after-cutover checks run also when a smoke check failed: the record shows all of them, then the run rolls back.
     const stepChecks = s.spec.checks.some((c) => c.at === 'smoke') ? await runChecks(s.spec, 'smoke', deps) : undefined;
-    if (failed instanceof CutlineError) {
-      if (stepChecks) Object.assign(failed.details, { stepChecks });
-      throw failed;
-    }
-    throwIfFailed(stepChecks ?? [], { checks });
     const details = { checks, ...(atPromotion ? { smokeRanAt: 'promotion (08_decide)' } : {}), ...(stepChecks ? { stepChecks } : {}) };
+    const failed = smokeFailure(checks, details);
+    if (failed) throw failed;
+    throwIfFailed(stepChecks ?? [], details);
     return { value: { checks: checks.length + (stepChecks?.length ?? 0) }, details };
   });
 }

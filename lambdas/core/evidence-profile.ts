@@ -50,7 +50,7 @@ export function seed003Files(p: ProfileInput): { name: string; body: string }[] 
   };
   // Smoke ran after cutover (11_smoke) or as the promotion gate (08_decide, smoke.at = promotion).
   const decideRec = p.steps.get('08_decide');
-  const promoted = decideRec?.details.smoke as SmokeResult[] | undefined;
+  const promoted = decideRec?.details.checks as SmokeResult[] | undefined;
   const smoke = promoted ? decideRec : p.steps.get('11_smoke');
   const checks = (promoted ?? (smoke?.details.checks as SmokeResult[] | undefined) ?? []).map((c) => ({ ...c }));
   // The runbook checks of every stage, each with the record it is in (its time and owner).
@@ -143,20 +143,21 @@ export function seed004Files(p: Pick<ProfileInput, 'steps' | 'nowUtc'> & { state
   const ts = (verify?.timestamp_utc ?? p.nowUtc).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const files: { name: string; body: string }[] = [];
   const lines = (rows: [string, string][]) => rows.map(([k, v]) => `${k}\t${v}\n`).join('');
-  const sides = (stem: string, rows: { name: string; src: string; tgt: string }[]) => {
+  // src-<stem>-<ts>.txt, tgt-<stem>-<ts>.txt and their diff, <diff>-<ts>.patch (seed 004's names).
+  const sides = (stem: string, diff: string, rows: { name: string; src: string; tgt: string }[]) => {
     const src = `src-${stem}-${ts}.txt`;
     const tgt = `tgt-${stem}-${ts}.txt`;
     const srcText = lines(rows.map((r) => [r.name, r.src]));
     const tgtText = lines(rows.map((r) => [r.name, r.tgt]));
-    const patch = stem === 'rowcounts' ? `rowcount-diff-${ts}.patch` : `${stem.replace('method', 'method-diff')}-${ts}.patch`;
+    const patch = `${diff}-${ts}.patch`;
     files.push({ name: `verify/${src}`, body: srcText }, { name: `verify/${tgt}`, body: tgtText }, { name: `verify/${patch}`, body: unifiedDiff(src, srcText, tgt, tgtText) });
   };
   const tables = (verify?.details.tables as { table: string; expected: string | null; actual: string | null; error?: string }[] | undefined) ?? [];
-  if (verify?.details.mode === 'source-vs-target' && tables.length) sides('rowcounts', tables.map((t) => ({ name: t.table, src: t.expected ?? `ERROR ${t.error ?? ''}`.trim(), tgt: t.actual ?? `ERROR ${t.error ?? ''}`.trim() })));
+  if (verify?.details.mode === 'source-vs-target' && tables.length) sides('rowcounts', 'rowcount-diff', tables.map((t) => ({ name: t.table, src: t.expected ?? `ERROR ${t.error ?? ''}`.trim(), tgt: t.actual ?? `ERROR ${t.error ?? ''}`.trim() })));
   type Report = { table: string; fast?: { source: string; target: string }; exact?: { source: string; target: string; matching: number; differing: number; unstable: number; errors: number } };
   const reports = (gates?.details.methodReports as Report[] | undefined) ?? [];
   const fast = reports.filter((r) => r.fast).map((r) => ({ name: r.table, src: r.fast!.source, tgt: r.fast!.target }));
-  if (fast.length) sides('method-fast', fast);
+  if (fast.length) sides('method-fast', 'method-diff-fast', fast);
   // exact: rows per side, and on the target the chunks whose canonical row hashes differ from the source's.
   const exact = reports
     .filter((r) => r.exact)
@@ -165,7 +166,7 @@ export function seed004Files(p: Pick<ProfileInput, 'steps' | 'nowUtc'> & { state
       const off = [e.differing ? `${e.differing} chunk(s) differ` : '', e.unstable ? `${e.unstable} unstable` : '', e.errors ? `${e.errors} error(s)` : ''].filter(Boolean).join(', ');
       return { name: r.table, src: `${e.source} rows`, tgt: `${e.target} rows${off ? `, ${off}` : ''}` };
     });
-  if (exact.length) sides('method-exact', exact);
+  if (exact.length) sides('method-exact', 'method-diff-exact', exact);
   const ss = p.stateStore;
   const gate = ((verify?.details.assertions as { name: string; ok: boolean; sample: { missing_key?: string }[]; error?: string }[] | undefined) ?? []).find((a) => ss && a.name === `integrity: required keys in ${ss.table}`);
   if (ss && gate) {

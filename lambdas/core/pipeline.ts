@@ -12,7 +12,7 @@ import { ensureBackup } from './backup';
 import { guard } from './checks';
 import { decide } from './decision';
 
-import { BackfillFailed, CutlineError, EnvironmentBlocked, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
+import { BackfillFailed, EnvironmentBlocked, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
 
 import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from './evidence';
 import { isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
@@ -27,7 +27,7 @@ import { holdRunLease } from './lease';
 
 import { checksSeconds, dbRef, parseSpec, platformProblems, type RunSpec } from './spec';
 
-import { runSmoke, type SmokeResult } from './smoke';
+import { smokeFailure, smokeResults } from './smoke';
 import { runVerify } from './verify';
 import { combine, fastGate, type GateOutcome } from './compare/verdict';
 
@@ -373,15 +373,11 @@ export async function decideStage(s: StageState, deps: Deps) {
     // The promotion gate, before the go/no-go so a failure never promotes (seed 003): the runbook's checks (the consumer
     // sync), then the smoke checks against the new path (200 / 404, the idempotency replay) when smoke.at says so.
     const guarded = await guard(s.spec, 'promotion', deps, { ...d, goActions: go });
-    let smoke: { smoke?: SmokeResult[] } = {};
-    if (s.spec.smoke.at === 'promotion' && s.spec.smoke.checks.length)
-      try {
-        smoke = { smoke: await runSmoke(s.spec, deps) };
-      } catch (e) {
-        // The record keeps the promotion checks beside the failed smoke checks (under `smoke`, as on success).
-        if (e instanceof CutlineError) Object.assign(e.details, { smoke: e.details.checks, ...guarded });
-        throw e;
-      }
-    return { value: { ...d, goActions: go }, details: { ...d, goActions: go, ...guarded, ...smoke } };
+    // Smoke results under `checks`, as in 11_smoke.json when smoke runs after the flip.
+    const smoke = s.spec.smoke.at === 'promotion' && s.spec.smoke.checks.length ? await smokeResults(s.spec, deps) : undefined;
+    const details = { ...d, goActions: go, ...guarded, ...(smoke ? { checks: smoke } : {}) };
+    const failed = smoke && smokeFailure(smoke, details);
+    if (failed) throw failed;
+    return { value: { ...d, goActions: go }, details };
   });
 }

@@ -127,8 +127,9 @@ export function renderReport(r: ReportInput): string {
     : '<p class="muted">No decision was asked for or given.</p>';
   // Every runbook check and smoke check, in the order the stages ran, with what it measured.
   const checkRows = steps.flatMap((st) => {
-    const d = st.details as { stepChecks?: CheckResult[]; checks?: SmokeResult[]; smoke?: SmokeResult[] };
-    const smoke = st.step === '11_smoke' ? (d.checks ?? []) : st.step === '08_decide' ? (d.smoke ?? []) : [];
+    const d = st.details as { stepChecks?: CheckResult[]; checks?: SmokeResult[] };
+    // Smoke results are `checks` of 11_smoke, or of 08_decide when smoke ran as the promotion gate.
+    const smoke = st.step === '11_smoke' || st.step === '08_decide' ? (d.checks ?? []) : [];
     return [
       ...(d.stepChecks ?? []).map((c) => [esc(st.step), esc(c.name), esc(c.kind), esc(c.classification), badge(c.ok ? 'PASS' : 'FAIL'), esc(c.detail.slice(0, 400))]),
       ...smoke.map((c) => [esc(st.step), esc(c.name), esc(c.replay ? 'smoke replay' : 'smoke'), esc(c.replay ? 'IDEMPOTENCY_FAILED' : 'SMOKE_FAILED'), badge(c.ok ? 'PASS' : 'FAIL'), esc(c.detail.slice(0, 400))]),

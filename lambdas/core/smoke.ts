@@ -154,7 +154,8 @@ async function compared(spec: RunSpec, c: SmokeCheck, first: Fetched, deps: Smok
     : { status: second.status, ok: false, detail: `not idempotent: ${before.what} ${before.hash} before, ${after.hash} after the replay (ignoring ${c.ignoreFields.join(', ') || 'nothing'})` };
 }
 
-export async function runSmoke(spec: RunSpec, deps: SmokeDeps): Promise<SmokeResult[]> {
+/** Every smoke check, each to its end (a failure does not stop the others). */
+export async function smokeResults(spec: RunSpec, deps: SmokeDeps): Promise<SmokeResult[]> {
   const results: SmokeResult[] = [];
   for (const c of spec.smoke.checks) {
     const t0 = deps.clock.now().getTime();
@@ -165,9 +166,20 @@ export async function runSmoke(spec: RunSpec, deps: SmokeDeps): Promise<SmokeRes
       results.push({ name: c.name, url: c.url, expectStatus: c.expectStatus, replay: !!c.replay, status: null, ok: false, ms: deps.clock.now().getTime() - t0, detail: errorMessage(e) });
     }
   }
+  return results;
+}
+
+/** The failure smoke results add up to, with the stage's record details: only replays failing is IDEMPOTENCY_FAILED (the endpoint answers, duplicates are not handled). */
+export function smokeFailure(results: readonly SmokeResult[], details: Record<string, unknown> = { checks: results }): SmokeFailed | IdempotencyFailed | undefined {
   const failed = results.filter((r) => !r.ok);
-  // Only replays failing: the endpoint answers, duplicates are not handled (seed 003's IDEMPOTENCY_FAILED).
+  if (!failed.length) return undefined;
   const Err = failed.every((f) => f.replay) ? IdempotencyFailed : SmokeFailed;
-  if (failed.length) throw new Err(`smoke check(s) failed: ${failed.map((f) => `${f.name} ${f.url}: ${f.detail}`).join('; ')}`, { checks: results });
+  return new Err(`smoke check(s) failed: ${failed.map((f) => `${f.name} ${f.url}: ${f.detail.slice(0, 300)}`).join('; ')}`, details);
+}
+
+export async function runSmoke(spec: RunSpec, deps: SmokeDeps): Promise<SmokeResult[]> {
+  const results = await smokeResults(spec, deps);
+  const failure = smokeFailure(results);
+  if (failure) throw failure;
   return results;
 }

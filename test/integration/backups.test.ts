@@ -8,6 +8,8 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 import { runLocal } from '../../cli/runner/run';
 import { LocalBackups } from '../../lambdas/adapters/local/backups';
 import { MYSQL_URL, PG_URL } from '../support/env';
@@ -130,6 +132,12 @@ describe('local backups', () => {
         )
       ).rows[0];
       expect(after).toEqual({ history: null, uuid_columns: 0, agents: 20 });
+      // By hand, again (`cutline rollback`): the same backup from the run's work folder, restored once more to the same database.
+      const t = { out: [] as string[], err: [] as string[] };
+      const code = await main(['rollback', 'restore-run', '--yes', '--evidence-dir', path.dirname(r.evidenceDir), '--work-dir', workDir], { out: (l) => t.out.push(l), err: (l) => t.err.push(l), env: {} });
+      expect(code, t.err.join('\n')).toBe(EXIT.OK);
+      expect(t.out.find((l) => l.includes('restore the pre-cutover backup'))).toMatch(/^ok +2\. restore the pre-cutover backup \(seed 000\): restored from .*\.dump \(sha256 [0-9a-f]{64}\); every schema dropped first$/);
+      expect((await pgQuery(url, "SELECT to_regclass('cutline_schema_history') AS history, (SELECT count(*)::int FROM s3_cloudbackup_agents) AS agents")).rows[0]).toEqual({ history: null, agents: 20 });
     } finally {
       await dropDatabase(PG_URL!, dbName);
     }

@@ -68,7 +68,7 @@ describe('seed003Files', () => {
   it('runbook checks land in their files: the sync check in 04, promotion smoke and http checks in 05/06, idempotency in 07; verify and gates never pose as the sync', () => {
     const check = (name: string, at: string, classification: string, ok: boolean, extra: Record<string, unknown>) => ({ name, at, classification, ok, ms: 5, detail: ok ? 'ok' : 'failed', ...extra });
     const decide = rec('08_decide', 'FAIL', {
-      smoke: [{ name: 'known tx', url: 'http://api/admin/tx/1', expectStatus: 200, status: 200, ok: true, ms: 3, detail: 'HTTP 200', replay: false }],
+      checks: [{ name: 'known tx', url: 'http://api/admin/tx/1', expectStatus: 200, status: 200, ok: true, ms: 3, detail: 'HTTP 200', replay: false }],
       stepChecks: [
         check('consumer sync', 'promotion', 'SYNC_FAILED', false, { kind: 'command', command: { exitCode: 2, stdout: 'consumed 0 messages\n' } }),
         check('missing tx', 'promotion', 'SMOKE_FAILED', true, { kind: 'http', http: { method: 'GET', url: 'http://api/admin/tx/none', expectStatus: 404, status: 404 } }),

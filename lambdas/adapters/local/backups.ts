@@ -4,7 +4,7 @@
  * MariaDB with `mysqldump` (checked for its completion line). The file goes to the run's work folder (not evidence: a
  * dump can be large); its size and SHA-256 go to evidence. A sidecar JSON makes `ensure` idempotent by id.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -18,6 +18,20 @@ const run = promisify(execFile);
 
 /** What the runner knows of a database the spec names (by the URL the handlers see): its real URL, the embedded instance. */
 export type BackupTarget = (ref: DatabaseRef) => { url: string; pglite?: PGlite } | undefined;
+
+/** Run a command with a file as its standard input (a dump replayed by `mysql`), whatever the file's path holds. */
+function replay([cmd, ...args]: string[], file: string, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-2000);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} < ${file} ended with exit ${code}: ${stderr.trim()}`))));
+    createReadStream(file).on('error', reject).pipe(child.stdin);
+  });
+}
 
 /** The last `bytes` of a file as text (a dump's completion line), without reading the whole file. */
 async function tail(file: string, bytes: number): Promise<string> {
@@ -95,7 +109,7 @@ export class LocalBackups implements BackupService {
       const { stdout } = await run('mysql', [...conn, '-N', '-e', `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${name.replace(/'/g, "''")}'`], { env });
       const tables = stdout.split('\n').filter(Boolean);
       if (tables.length) await run('mysql', [...conn, name, '-e', `SET FOREIGN_KEY_CHECKS = 0; DROP TABLE ${tables.map((x) => `\`${x.replace(/`/g, '``')}\``).join(', ')}`], { env });
-      await run('mysql', [...conn, name, '-e', `source ${st.location}`], { env, maxBuffer: 16 * 1024 * 1024 });
+      await replay(['mysql', ...conn, name], st.location, env);
       return { detail: `restored ${name} from ${st.location} (sha256 ${st.sha256}); ${tables.length} table(s) dropped first` };
     }
     const drop = `DO $$ DECLARE s text; BEGIN

@@ -78,9 +78,11 @@ export function localPlanDeps(sql: (ref: DatabaseRef) => SqlClient): Pick<Deps, 
 }
 
 /** What `cutline rollback` runs a finished run's rollback actions with. */
-export function localRollbackDeps(o: { sql: (ref: DatabaseRef) => SqlClient; evidenceDir: string; parametersFile: string; signer: Signer }) {
+export function localRollbackDeps(o: { sql: (ref: DatabaseRef) => SqlClient; evidenceDir: string; parametersFile: string; signer: Signer; backupsDir: string; backupTarget: BackupTarget }) {
   return {
     sql: o.sql,
+    // A restore action puts back the backup the run made before Schema (<work-dir>/<runId>/backups).
+    backups: new LocalBackups(o.backupsDir, o.backupTarget),
     evidence: new FsEvidenceStore(path.resolve(o.evidenceDir)),
     commands: new LocalShellRunner(),
     parameters: new FileParameterStore(o.parametersFile),
