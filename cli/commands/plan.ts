@@ -1,7 +1,7 @@
 /** `plan` (a dry run of a spec, or the integer -> UUID recipe of a database), `lint` and `schema`. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { localPlanDeps } from '../../lambdas/adapters/local/deps';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
@@ -29,9 +29,18 @@ export function planCommands(program: Command, io: Io, setExit: SetExit): void {
     .option('--tables <list>', 'plan uuid: only these parent tables (comma-separated)')
     .option('--batch-size <n>', 'plan uuid: rows per backfill chunk', wholeNumber(1, 10_000_000, 'rows per chunk'), 5000)
     .option('--start-version <n>', 'plan uuid: the first migration version (a later phase goes on after the files an earlier one applied)', wholeNumber(1, 1_000_000, 'a migration version'), 1)
+    .option(
+      '--mapping <kind>',
+      'plan uuid: "per-table" (a mapping table per parent) or "shared" (one cutline_uuid_map (table_name, old_id) for every single-key table)',
+      (v: string) => {
+        if (v !== 'per-table' && v !== 'shared') throw new InvalidArgumentError(`got ${JSON.stringify(v)}; expected "per-table" or "shared"`);
+        return v;
+      },
+      'per-table',
+    )
     .option('--evidence-dir <dir>', "plan <spec>: also keep the dry run in the run's evidence (<dir>/<runId>/00_dry_run/<UTC>.json), so the run's manifest lists it")
     .option('--json', 'machine-readable output')
-    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number; startVersion: number; evidenceDir?: string }) => {
+    .action(async (file: string, o: { sourceUrl?: string; targetUrl?: string; seed?: boolean; json?: boolean; out?: string; tables?: string; batchSize: number; startVersion: number; mapping: 'per-table' | 'shared'; evidenceDir?: string }) => {
       if (file === 'uuid') return setExit(await planUuidCommand(io, o));
       const raw = applyUrlOverrides(await readSpecFile(file, placeholderEnv(io.env)), o.sourceUrl, o.targetUrl);
       const r = parseSpec(raw);
@@ -95,7 +104,10 @@ export function planCommands(program: Command, io: Io, setExit: SetExit): void {
     });
 }
 
-async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; startVersion: number; json?: boolean }): Promise<number> {
+async function planUuidCommand(
+  io: Io,
+  o: { sourceUrl?: string; out?: string; tables?: string; batchSize: number; startVersion: number; mapping: 'per-table' | 'shared'; json?: boolean },
+): Promise<number> {
   if (!o.sourceUrl) throw new UsageError('`plan uuid` needs --source-url (the database whose keys are planned)');
   if (!o.out) throw new UsageError('`plan uuid` needs --out <dir>');
   const { factory } = await openLocalDatabases({ source: { url: o.sourceUrl } }, {}, () => {});
@@ -103,7 +115,7 @@ async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; ta
     const client = factory.get({ engine: engineOfUrl(o.sourceUrl) ?? 'postgres', url: o.sourceUrl });
     const graph = await readUuidGraph(client, o.tables?.split(',').map((t) => t.trim()));
     const v7 = client.dialect === 'postgres' && (await client.query("SELECT to_regproc('uuidv7') IS NOT NULL AS ok")).rows[0]?.ok === true;
-    const plan = planUuid(graph, { firstVersion: o.startVersion, uuidv7: v7, batchSize: o.batchSize });
+    const plan = planUuid(graph, { firstVersion: o.startVersion, uuidv7: v7, batchSize: o.batchSize, mapping: o.mapping });
     const write = async (dir: string, files: { name: string; body: string }[]) => {
       if (!files.length) return;
       await mkdir(path.join(o.out!, dir), { recursive: true });
@@ -118,10 +130,21 @@ async function planUuidCommand(io: Io, o: { sourceUrl?: string; out?: string; ta
       verify: { rowCounts: 'before-vs-after', tables: plan.verifyTables, assertions: plan.assertions, integrity: plan.integrity },
     };
     await writeFile(path.join(o.out, 'spec.fragment.json'), `${JSON.stringify(fragment, null, 2)}\n`);
-    const summary = { parents: graph.tables.filter((t) => t.isParent).length, foreignKeys: graph.fks.length, groups: plan.groups, skipped: plan.skipped, uuidv7: v7, out: o.out };
+    const summary = {
+      parents: graph.tables.filter((t) => t.isParent).length,
+      compositeKeys: graph.tables.filter((t) => t.isParent && t.pk.length > 1).map((t) => t.table),
+      foreignKeys: graph.fks.length,
+      mapping: o.mapping,
+      groups: plan.groups,
+      skipped: plan.skipped,
+      uuidv7: v7,
+      out: o.out,
+    };
     if (o.json) io.out(JSON.stringify(summary, null, 2));
     else {
-      io.out(`uuid plan for ${client.label}: ${summary.parents} table(s) get uuid keys, ${summary.foreignKeys} foreign key(s) get uuid columns, ${plan.groups.length} swap group(s)`);
+      io.out(
+        `uuid plan for ${client.label}: ${summary.parents} table(s) get uuid keys${summary.compositeKeys.length ? ` (${summary.compositeKeys.length} composite, each a surrogate <table>_uuid: ${summary.compositeKeys.join(', ')})` : ''}, ${summary.foreignKeys} foreign key(s) get uuid columns, ${plan.groups.length} swap group(s)`,
+      );
       for (const sk of plan.skipped) io.out(`  skipped ${sk.table}: ${sk.reason}`);
       io.out(`wrote ${o.out}/migrations, ${plan.contractFiles.length ? 'contract, rollback, ' : ''}spec.fragment.json (merge it into your spec)`);
     }
