@@ -72,10 +72,7 @@ export function rollbackCommand(program: Command, io: Io, setExit: SetExit): voi
           evidenceDir: o.evidenceDir,
           parametersFile: path.resolve(o.workDir, runId, 'parameters.json'),
           backupsDir: path.resolve(o.workDir, runId, 'backups'),
-          backupTarget: (ref) => {
-            const pglite = ref.url ? factory.pglite(ref.url) : undefined;
-            return ref.url ? { url: ref.url, ...(pglite ? { pglite } : {}) } : undefined;
-          },
+          backupTarget: (ref) => (ref.url ? factory.backupTarget(ref.url) : undefined),
           signer: new FileSigner(defaultSigningKeyPath({ ...process.env, ...io.env }), o.evidenceDir),
         });
         const out = await manualRollback(spec, defaultApprover(), deps);

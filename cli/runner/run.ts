@@ -8,6 +8,7 @@ import { access, copyFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { LocalApprovalMode } from '../../lambdas/adapters/local/approval/channel';
+import type { BackupTarget } from '../../lambdas/adapters/local/backups';
 import type { DataApiServerOptions } from '../../lambdas/adapters/local/data-api-server';
 import { localRunDeps } from '../../lambdas/adapters/local/deps';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
@@ -21,7 +22,6 @@ import { LOCAL_CHILD_CONCURRENCY, renderEstimate } from '../../lambdas/core/esti
 import { specAsRun, specChangeProblem } from '../../lambdas/core/pipeline';
 import { chunkLine, chunkProgress } from '../progress';
 import type { DatabaseRef, RunSpec } from '../../lambdas/core/spec';
-import type { PGlite } from '@electric-sql/pglite';
 import { STATES, type TaskKey } from '../../lambdas/core/states';
 import type { HandlerContext } from '../../lambdas/handlers/context';
 import { runStage } from '../../lambdas/handlers/define';
@@ -206,11 +206,8 @@ async function runLocked(
   if (typeof raw?.local?.parameters === 'string' && (firstAttempt || !(await access(paramsFile).then(() => true, () => false)))) await copyFile(raw.local.parameters, paramsFile);
 
   // A backup reads the database directly (pg_dump, mysqldump, the embedded data directory), by the URL the spec names.
-  const backupTargets = new Map<string, { url: string; pglite?: PGlite }>();
-  for (const url of Object.keys(opened)) {
-    const pglite = factory.pglite(url);
-    for (const k of [url, redactUrl(url)]) backupTargets.set(k, { url, ...(pglite ? { pglite } : {}) });
-  }
+  const backupTargets = new Map<string, ReturnType<BackupTarget>>();
+  for (const url of Object.keys(opened)) for (const k of [url, redactUrl(url)]) backupTargets.set(k, factory.backupTarget(url));
   const backupTarget = (ref: DatabaseRef) => (ref.url ? backupTargets.get(ref.url) : undefined);
   const { deps, tokens, page, channel } = localRunDeps({ sql: (ref) => factory.get(ref), evidence, work, workDir, signer: opts.signer, approval: opts.approval, out, backupTarget });
   const baseUrl = await page.start(opts.port ?? 0);

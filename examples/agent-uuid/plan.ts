@@ -42,18 +42,28 @@ export async function planDemo(outDir: string): Promise<{ spec: Record<string, u
       { type: 'command', script: 'echo "reloading web workers so they read agent-identity=agent_uuid"', timeoutSeconds: 60, description: 'reload web workers on the jumpbox' },
     ],
   };
-  // Rollback: selector back, then the planner's rollback file statement by statement, and the history forgets the swap.
-  const contractVersions = plan.contractFiles.map((f) => /^V(\d+)__/.exec(f.name)![1]);
+  // Rollback, as the runbook says: selector back, then the database restored from the backup made before Schema.
   spec.rollback = {
     actions: [
       { type: 'parameter', name: '/cloudbackup/prod/agent-identity', value: 'agent_id', description: 'runtime selector back to agent_id' },
-      ...plan.rollbackFiles.flatMap((f) =>
-        splitStatements(f.body, 'postgres').map((st) => ({ type: 'sql', sql: st.sql, description: `${f.name}: ${st.sql.replace(/\s+/g, ' ').slice(0, 90)}` })),
-      ),
-      { type: 'sql', sql: `DELETE FROM cutline_schema_history WHERE version IN (${contractVersions.map((v) => `'${v}'`).join(', ')})`, description: 'history: the swap is undone' },
+      { type: 'restore', description: 'restore the database from the pre-cutover backup (runbook: Rollback 2)' },
     ],
   };
   return { spec };
+}
+
+/**
+ * The rollback without a backup: the planner's idempotent rollback files statement by statement, then the history
+ * forgets the contract files (what a spec runs when restoring is not an option, e.g. data written since must stay).
+ */
+export function rollbackByFiles(rollbackFiles: { name: string; body: string }[], contractFiles: { name: string }[]): Record<string, unknown>[] {
+  const versions = contractFiles.map((f) => /^V(\d+)__/.exec(f.name)![1]);
+  return [
+    ...rollbackFiles.flatMap((f) =>
+      splitStatements(f.body, 'postgres').map((st) => ({ type: 'sql', sql: st.sql, description: `${f.name}: ${st.sql.replace(/\s+/g, ' ').slice(0, 90)}` })),
+    ),
+    { type: 'sql', sql: `DELETE FROM cutline_schema_history WHERE version IN (${versions.map((v) => `'${v}'`).join(', ')})`, description: 'history: the swap is undone' },
+  ];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -27,13 +27,20 @@ const seed003 = (runId: string, fault?: 'sync' | 'duplicate') => example(runSeed
 const seed004 = (runId: string, fault?: 'state-store') => example(runSeed004, '/credity/prod/read-database', runId, fault);
 
 describe('seed 000: agent UUID big-bang cutover', () => {
-  it('routes that break under uuid identity (--fault uuid-routes): the post-cutover validation fails and the run rolls back (ROLLED_BACK, cause SMOKE_FAILED), the selector back on agent_id; the backup was made before Schema', async () => {
+  it('routes that break under uuid identity (--fault uuid-routes): the post-cutover validation fails and the run rolls back (ROLLED_BACK, cause SMOKE_FAILED), the selector back on agent_id, the database restored from the backup made before Schema', async () => {
     const workDir = await tempDir('cutline-work-');
     const r = await runDemo({ runId: 'ex-seed-000-routes', evidenceDir: await tempDir(), workDir, out: () => {}, fault: 'uuid-routes', seedScale: 0.01 });
     expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
     expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('SMOKE_FAILED');
     expect((await readJson(path.join(workDir, 'ex-seed-000-routes', 'parameters.json')))['/cloudbackup/prod/agent-identity']).toBe('agent_id');
-    expect(await readJson(path.join(r.evidenceDir, '03_schema_backup.json'))).toMatchObject({ state: 'available', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const backup = await readJson(path.join(r.evidenceDir, '03_schema_backup.json'));
+    expect(backup).toMatchObject({ state: 'available', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // The runbook's rollback: the database restored from that backup, in place.
+    const rb = await readJson(path.join(r.evidenceDir, '12_rollback.json'));
+    expect(rb.details.actions.map((a: { type: string; ok: boolean; detail: string }) => [a.type, a.ok, a.detail])).toEqual([
+      ['parameter', true, expect.any(String)],
+      ['restore', true, `restored in place from ${backup.location} (sha256 ${backup.sha256}): the embedded database replaced by its data directory`],
+    ]);
     const schema = await readJson(path.join(r.evidenceDir, '03_schema.json'));
     expect(schema.details.stepChecks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
       ['schema contract: agent_uuid on every agent table', true],

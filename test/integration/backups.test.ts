@@ -3,7 +3,7 @@
  * PostgreSQL (pg_restore --list), mysqldump on a real MariaDB (its completion line); made once per id. And a run with
  * `backup` records it before the migrations change anything.
  */
-import { stat } from 'node:fs/promises';
+import { appendFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import mysql from 'mysql2/promise';
@@ -12,6 +12,7 @@ import { main } from '../../cli/commands';
 import { EXIT } from '../../cli/io';
 import { runLocal } from '../../cli/runner/run';
 import { LocalBackups } from '../../lambdas/adapters/local/backups';
+import { LocalSqlFactory } from '../../lambdas/adapters/local/sql-factory';
 import { MYSQL_URL, PG_URL } from '../support/env';
 import { dropDatabase, freshDatabase, pgQuery } from '../support/databases';
 import { miniSpec, readJson, tempDir } from '../support/local-run';
@@ -45,13 +46,62 @@ describe('local backups', () => {
     if (MYSQL_URL) await dropDatabase(MYSQL_URL, name);
   });
 
-  it('the embedded database is not restored in place: its backup opens as a new database, and the error says so', async () => {
-    const pg = await PGlite.create();
-    const b = new LocalBackups(await tempDir('cutline-backups-'), () => ({ url: 'pglite://memory', pglite: pg }));
-    await b.ensure(ref('pglite://memory'), 'z');
-    await expect(b.restore(ref('pglite://memory'), 'z')).rejects.toThrow(/its data directory .*z\.tar\.gz\): it opens as a new database \(PGlite loadDataDir\), not in place/);
-    await pg.close();
-  });
+  it('the embedded database is restored in place (in memory and in a folder): its client sees the backup; a changed archive is refused and nothing changes', async () => {
+    for (const url of ['pglite://memory', `pglite://${await tempDir('cutline-pglite-')}/data`]) {
+      const factory = new LocalSqlFactory();
+      const c = await factory.open(url);
+      try {
+        await c.query('CREATE TABLE t (id int PRIMARY KEY)');
+        await c.query('INSERT INTO t SELECT generate_series(1, 100)');
+        const b = new LocalBackups(await tempDir('cutline-backups-'), () => factory.backupTarget(url));
+        const st = await b.ensure(ref(url), 'z');
+        await c.query('CREATE TABLE made_by_the_run (x int)');
+        await c.query('DELETE FROM t WHERE id > 10');
+        const r = await b.restore(ref(url), 'z');
+        expect(r.detail).toBe(`restored in place from ${st.location} (sha256 ${st.sha256}): the embedded database replaced by its data directory`);
+        const state = async () => (await c.query("SELECT (SELECT count(*)::int FROM t) AS n, to_regclass('made_by_the_run') AS made")).rows[0];
+        expect(await state()).toEqual({ n: 100, made: null });
+        // Twice: the same database again.
+        await b.restore(ref(url), 'z');
+        expect(await state()).toEqual({ n: 100, made: null });
+        // An archive changed since it was made: refused before anything is touched.
+        await c.query('DELETE FROM t WHERE id > 50');
+        await appendFile(st.location, 'x');
+        await expect(b.restore(ref(url), 'z')).rejects.toThrow(`not the ${st.sha256} recorded when it was made; expected the archive unchanged`);
+        expect(await state()).toEqual({ n: 50, made: null });
+      } finally {
+        await factory.closeAll();
+      }
+    }
+  }, 120_000);
+
+  it('a run on the embedded database (in a folder) whose smoke fails rolls back by restoring the backup: no migration history, no uuid columns', async () => {
+    const url = `pglite://${await tempDir('cutline-pglite-')}/data`;
+    const spec = await miniSpec({ runId: 'restore-embedded' });
+    spec.source = { engine: 'postgres', url };
+    spec.backup = {};
+    spec.smoke.checks = [{ name: 'app is up', url: 'http://127.0.0.1:9/agents/1', expectStatus: 200, timeoutMs: 500 }];
+    spec.rollback.actions = [spec.rollback.actions[0], { type: 'restore', description: 'restore the pre-cutover backup (seed 000)' }];
+    const r = await runLocal({ spec, evidenceDir: await tempDir(), workDir: await tempDir('cutline-work-'), approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
+    const rb = await readJson(path.join(r.evidenceDir, '12_rollback.json'));
+    expect(rb.details.actions.map((a: { type: string; ok: boolean }) => [a.type, a.ok])).toEqual([
+      ['parameter', true],
+      ['restore', true],
+    ]);
+    const factory = new LocalSqlFactory();
+    try {
+      const c = await factory.open(url);
+      const after = (
+        await c.query(
+          "SELECT to_regclass('cutline_schema_history') AS history, (SELECT count(*)::int FROM information_schema.columns WHERE column_name = 'agent_uuid') AS uuid_columns, (SELECT count(*)::int FROM s3_cloudbackup_agents) AS agents",
+        )
+      ).rows[0];
+      expect(after).toEqual({ history: null, uuid_columns: 0, agents: 20 });
+    } finally {
+      await factory.closeAll();
+    }
+  }, 180_000);
 
   describe.runIf(!!PG_URL)('on a real PostgreSQL', () => {
     it('pg_dump -Fc, checked with pg_restore --list', async () => {

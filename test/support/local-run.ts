@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readSpecFile } from '../../cli/spec-file';
+import { rollbackByFiles } from '../../examples/agent-uuid/plan';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { verifyManifest as coreVerify } from '../../lambdas/core/evidence';
 
@@ -24,7 +25,11 @@ export async function miniSpec(opts: { runId: string; appUrl?: string }): Promis
     spec.smoke.checks = [];
     spec.checks = spec.checks.filter((c: { http?: unknown }) => !c.http);
   }
+  // Without the backup, the rollback undoes the swap with the planner's rollback file instead of restoring.
   delete spec.backup;
+  const dir = path.dirname(DEMO_SPEC);
+  const read = async (sub: string) => Promise.all((await readdir(path.join(dir, sub))).sort().map(async (name) => ({ name, body: await readFile(path.join(dir, sub, name), 'utf8') })));
+  spec.rollback.actions = [...spec.rollback.actions.filter((a: { type: string }) => a.type !== 'restore'), ...rollbackByFiles(await read('rollback'), await read('contract'))];
   return spec;
 }
 

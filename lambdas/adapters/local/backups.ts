@@ -17,7 +17,7 @@ import type { BackupService, BackupStatus } from '../../ports';
 const run = promisify(execFile);
 
 /** What the runner knows of a database the spec names (by the URL the handlers see): its real URL, the embedded instance. */
-export type BackupTarget = (ref: DatabaseRef) => { url: string; pglite?: PGlite } | undefined;
+export type BackupTarget = (ref: DatabaseRef) => { url: string; pglite?: PGlite; replace?: (archive: Blob) => Promise<void> } | undefined;
 
 /** Run a command with a file as its standard input (a dump replayed by `mysql`), whatever the file's path holds. */
 function replay([cmd, ...args]: string[], file: string, env: NodeJS.ProcessEnv): Promise<void> {
@@ -90,17 +90,21 @@ export class LocalBackups implements BackupService {
    * In place, as the backup has it: every schema of the PostgreSQL database dropped and the dump restored
    * (`pg_restore --exit-on-error`), or every table of the MySQL database dropped and the dump replayed. What was made
    * after the backup (tables, the migration history) is gone, so a later run applies its migrations again. The
-   * embedded database's backup is a data directory: it opens as a new database, not in place.
+   * embedded database is replaced by its backed-up data directory, opened and checked before the current one closes.
+   * The archive must still have the SHA-256 recorded when it was made.
    */
   async restore(db: DatabaseRef, id: string): Promise<{ detail: string }> {
     const st = await this.status(db, id);
     if (st.state !== 'available') throw new Error(`no backup ${id} to restore (${st.detail}); expected the backup made before Schema`);
     const t = this.target(db);
     if (!t) throw new Error(`database ${db.url ?? '?'} is not one this run opened`);
-    if (t.pglite)
-      throw new Error(
-        `the embedded database's backup is its data directory (${st.location}): it opens as a new database (PGlite loadDataDir), not in place; expected PostgreSQL or MySQL for an in-place restore`,
-      );
+    const sha = await sha256File(st.location).catch((e: Error) => `unreadable (${e.message})`);
+    if (sha !== st.sha256) throw new Error(`backup ${st.location} has SHA-256 ${sha}, not the ${st.sha256} recorded when it was made; expected the archive unchanged`);
+    if (t.pglite) {
+      if (!t.replace) throw new Error(`the embedded database ${t.url} cannot be replaced here; expected the runner that opened it`);
+      await t.replace(new Blob([await readFile(st.location)]));
+      return { detail: `restored in place from ${st.location} (sha256 ${st.sha256}): the embedded database replaced by its data directory` };
+    }
     if (/^(mysql|mariadb):/.test(t.url)) {
       const u = new URL(t.url);
       const conn = ['-h', u.hostname, '-P', u.port || '3306', '-u', decodeURIComponent(u.username)];
