@@ -265,9 +265,18 @@ export interface BackupService {
   /** Start the backup named `id` of the database unless it exists (idempotent by id), and say where it is. */
   ensure(db: import('./core/spec').DatabaseRef, id: string): Promise<BackupStatus>;
   status(db: import('./core/spec').DatabaseRef, id: string): Promise<BackupStatus>;
-  /** Put the database back as the backup `id` has it, in place (everything made since is gone). */
-  restore(db: import('./core/spec').DatabaseRef, id: string): Promise<{ detail: string }>;
+  /**
+   * Put the database back as the backup `id` has it (everything made since is gone): in place, or (an Aurora
+   * snapshot) as a new database beside it, one step per call (idempotent: a later call follows the same restore).
+   */
+  restore(db: import('./core/spec').DatabaseRef, id: string): Promise<RestoreStatus>;
 }
+
+/** Where a restore stands: done in place, done as a new database (its address), or still being made. */
+export type RestoreStatus =
+  | { readonly state: 'restored'; readonly detail: string; readonly moved?: undefined }
+  | { readonly state: 'restored'; readonly detail: string; readonly moved: { readonly id: string; readonly endpoint: string; readonly arn: string } }
+  | { readonly state: 'restoring'; readonly detail: string; readonly id: string };
 
 export interface Deps {
   sql(ref: import('./core/spec').DatabaseRef): SqlClient;

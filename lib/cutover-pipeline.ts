@@ -290,6 +290,29 @@ export class CutoverPipeline extends Construct {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots'], resources: snapshots }));
       acknowledgeWildcards(fn, snapshots, 'Snapshots named cutline-<run>-pre-schema of the configured clusters; the name is per run.');
     }
+    if (caps.includes('restore') && props.databases.length) {
+      // The rollback's restore: the run's snapshot (cutline-*) to a new cluster named cutline-*, its writer, its Data API
+      // (core/actions.ts restoreAction, adapters/aws/rds.ts). Nothing else is created, modified or deleted.
+      const scope = (d: { clusterArn: string }, kind: string) => d.clusterArn.replace(/:cluster:[A-Za-z0-9-]+$/, `:${kind}`);
+      const each = (kind: string) => [...new Set(props.databases.map((d) => scope(d, kind)))];
+      const [snapshots, clusters, instances] = [each('cluster-snapshot:cutline-*'), each('cluster:cutline-*'), each('db:cutline-*')];
+      const settings = [...each('subgrp:*'), ...each('cluster-pg:*'), ...each('pg:*'), ...each('og:*')];
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBClusters'], resources: [...props.databases.map((d) => d.clusterArn), ...clusters] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBInstances'], resources: each('db:*') }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:RestoreDBClusterFromSnapshot'], resources: [...clusters, ...snapshots, ...settings] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:CreateDBInstance'], resources: [...instances, ...clusters, ...settings] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource', 'rds:EnableHttpEndpoint'], resources: [...clusters, ...instances] }));
+      // An encrypted snapshot: RDS uses its key on the function's behalf (and only RDS: kms:ViaService).
+      const regions = [...new Set(props.databases.map((d) => d.clusterArn.split(':')[3]!))];
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['kms:CreateGrant', 'kms:DescribeKey'], resources: ['*'], conditions: { StringEquals: { 'kms:ViaService': regions.map((r) => `rds.${r}.amazonaws.com`) } } }),
+      );
+      acknowledgeWildcards(
+        fn,
+        [...snapshots, ...clusters, ...instances, ...settings, ...each('db:*'), '*'],
+        'The rollback restores the run snapshot (cutline-*) to a new cluster and writer named cutline-*, with the old cluster network and parameter groups (named at run time); describes instances to copy the writer class; KMS only via RDS.',
+      );
+    }
     const readable = [
       ...(caps.includes('paramsRead') ? (props.parameterPaths ?? []).map((p) => `${paramArn(p.endsWith('/') ? p : `${p}/`)}*`) : []),
       ...(caps.includes('approvals') ? [paramArn(hmacParam), ...(props.slackWebhookParameter ? [paramArn(props.slackWebhookParameter)] : [])] : []),

@@ -90,7 +90,7 @@ export function describeAction(a: Action): string {
   if (a.description) return a.description;
   if (a.type === 'parameter') return `set parameter ${a.name} = ${JSON.stringify(a.value)}`;
   if (a.type === 'sql') return `run SQL on ${a.database}: ${a.sql.length > 80 ? `${a.sql.slice(0, 77)}...` : a.sql}`;
-  if (a.type === 'restore') return 'restore the backup made before Schema, in place';
+  if (a.type === 'restore') return `restore the backup made before Schema${a.selector ? ` (in AWS to a new cluster, ${a.selector.parameter} flipped to it)` : ''}`;
   return `run on jumpbox: ${a.script.split('\n')[0]}`;
 }
 
@@ -169,12 +169,7 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: ActionDe
       });
       return { ...base, ok: true, detail: rows === null ? 'committed before the connection dropped (marker found)' : `${rows} row(s) affected` };
     }
-    if (a.type === 'restore') {
-      // Idempotent: restoring the same backup again gives the same database.
-      if (!spec.backup || !deps.backups) throw new Error('no backup service or no spec.backup here; expected the backup made before Schema');
-      const r = await deps.backups.restore(dbRef(spec, spec.backup.database), backupId(spec.runId));
-      return { ...base, ok: true, detail: r.detail };
-    }
+    if (a.type === 'restore') return await restoreAction(spec, a, base, deps, j);
     const script = j.token ? claimedScript(j.token, a.script, a.timeoutSeconds) : a.script;
     const timeout = a.timeoutSeconds + (j.token ? CLAIM_SECONDS : 0);
     const r = j.step ? await stepCommand(deps, spec.jumpbox!.instanceId, script, timeout, j.step) : await runCommand(deps, spec.jumpbox!.instanceId, script, timeout);
@@ -190,6 +185,45 @@ async function runAction(spec: RunSpec, a: Action, index: number, deps: ActionDe
     };
   } catch (e) {
     return { ...base, ok: false, detail: errorMessage(e) };
+  }
+}
+
+/**
+ * The restore action: idempotent (restoring the same backup again gives the same database; a restore to a new
+ * cluster is followed, not started again). While the new cluster is being made the action waits like a running
+ * command (the Wait loop calls back), up to its timeoutSeconds; once it is there, the selector is flipped to it.
+ */
+async function restoreAction(
+  spec: RunSpec,
+  a: Extract<Action, { type: 'restore' }>,
+  base: Pick<ActionResult, 'index' | 'type' | 'description'>,
+  deps: ActionDeps,
+  j: Journal,
+): Promise<ActionResult | CommandRunning> {
+  if (!spec.backup || !deps.backups) throw new Error('no backup service or no spec.backup here; expected the backup made before Schema');
+  const db = dbRef(spec, spec.backup.database);
+  const id = backupId(spec.runId);
+  let sent = j.step?.sent;
+  for (;;) {
+    const r = await deps.backups.restore(db, id);
+    if (r.state === 'restored') {
+      if (!r.moved) return { ...base, ok: true, detail: `${r.detail}${a.selector ? `; ${a.selector.parameter} unchanged (restored in place, the address is the same)` : ''}` };
+      if (!a.selector) return { ...base, ok: true, detail: `${r.detail}; no selector named: the application still points at the old cluster until its address is changed to ${r.moved.endpoint}` };
+      const value = a.selector.value === 'arn' ? r.moved.arn : r.moved.endpoint;
+      const previous = j.previous !== undefined ? j.previous : await readPrevious(deps, a.selector.parameter);
+      await deps.parameters.put(a.selector.parameter, value);
+      return { ...base, ok: true, previous, detail: `${r.detail}; ${a.selector.parameter}: ${JSON.stringify(previous)} -> ${JSON.stringify(value)}` };
+    }
+    if (!sent) {
+      sent = { commandId: r.id, sentAt: deps.clock.now().toISOString() };
+      await j.step?.onSent(sent);
+    }
+    const elapsed = deps.clock.now().getTime() - Date.parse(sent.sentAt);
+    if (elapsed > a.timeoutSeconds * 1000)
+      return { ...base, ok: false, detail: `${r.detail}: still not restored ${Math.round(elapsed / 1000)} s after it started (timeoutSeconds ${a.timeoutSeconds}); ${r.id} is left as it is` };
+    // In the state machine: the Wait loop looks again. By hand: look again here.
+    if (j.step) return { ...sent, running: true, pollSeconds: pollSecondsAfter(elapsed) };
+    await deps.clock.sleep(pollSecondsAfter(elapsed) * 1000);
   }
 }
 
@@ -280,11 +314,12 @@ async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action
       r = { index: i, type: a.type, description: describeAction(a), ok: true, detail: 'committed before the interruption (marker found)', effect: 'found-applied', intents };
   }
   if (!r) {
-    const previous = a.type === 'parameter' ? (intent?.previous !== undefined ? intent.previous : await readPrevious(deps, a.name)) : undefined;
+    const flips = a.type === 'parameter' ? a.name : a.type === 'restore' ? a.selector?.parameter : undefined;
+    const previous = flips ? (intent?.previous !== undefined ? intent.previous : await readPrevious(deps, flips)) : undefined;
     const token = a.type === 'command' ? (intent?.token ?? randomUUID()) : undefined;
     const rec: Intent = { action: i + 1, started_utc: deps.clock.now().toISOString(), ...(previous !== undefined ? { previous } : {}), ...(token ? { token } : {}) };
     // A command already sent (by an earlier look, or by the interrupted attempt) is followed (like SSM, it ran on without us), not sent again.
-    const sent = a.type === 'command' && intent?.commandId ? { commandId: intent.commandId, sentAt: intent.sent_utc ?? intent.started_utc } : undefined;
+    const sent = (a.type === 'command' || a.type === 'restore') && intent?.commandId ? { commandId: intent.commandId, sentAt: intent.sent_utc ?? intent.started_utc } : undefined;
     const effect = ours?.effect ?? (sent ? 'followed' : intent ? 'ran-again' : 'ran');
     if (!sent) await deps.evidence.put(`${dir}.intent.json`, canonicalJson(rec), 'application/json');
     const out = await runAction(spec, a, i, deps, {

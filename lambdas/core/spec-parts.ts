@@ -107,8 +107,18 @@ export const Action = z.discriminatedUnion('type', [
     timeoutSeconds: z.number().int().min(1).max(172800).default(600),
     description: z.string().optional(),
   }),
-  /** Rollback only: restore the backup the run made before Schema (spec.backup), in place (seed 000: "restore from backup"). */
-  z.strictObject({ type: z.literal('restore'), description: z.string().optional() }),
+  /**
+   * Rollback only: restore the backup the run made before Schema (spec.backup) (seed 000: "restore from backup").
+   * Locally in place. In AWS a snapshot restores only to a new cluster: it is made beside the old one (same engine,
+   * network, parameter group, writer class, Data API), followed across invocations by the state machine's Wait loop
+   * for up to timeoutSeconds, then `selector` (the parameter the application finds its database by) is flipped to it.
+   */
+  z.strictObject({
+    type: z.literal('restore'),
+    selector: z.strictObject({ parameter: z.string().regex(PARAM_NAME), value: z.enum(['endpoint', 'arn']).default('endpoint') }).optional(),
+    timeoutSeconds: z.number().int().min(60).max(172800).default(10_800),
+    description: z.string().optional(),
+  }),
 ]);
 export type Action = z.infer<typeof Action>;
 

@@ -249,13 +249,14 @@ export const RunSpec = z
   .superRefine((s, ctx) => {
     // Cutover and Rollback look at a running jumpbox command once per Task call, in the state machine's Wait loop:
     // every look is history events, and an execution has 25,000.
-    const looped = [...s.cutover.actions, ...s.rollback.actions].filter((a) => a.type === 'command');
-    const looks = looped.reduce((n, a) => n + commandLooks(a.timeoutSeconds + CLAIM_SECONDS), 0);
+    // A restore to a new cluster is followed the same way while the cluster is being made.
+    const looped = [...s.cutover.actions, ...s.rollback.actions].filter((a) => a.type === 'command' || a.type === 'restore');
+    const looks = looped.reduce((n, a) => n + commandLooks(a.timeoutSeconds + (a.type === 'command' ? CLAIM_SECONDS : 0)), 0);
     if (looks * EVENTS_PER_LOOK > COMMAND_LOOP_EVENTS)
       ctx.addIssue({
         code: 'custom',
         path: [s.cutover.actions.some((a) => a.type === 'command') ? 'cutover' : 'rollback', 'actions'],
-        message: `got jumpbox commands (cutover and rollback: timeoutSeconds ${looped.map((a) => a.timeoutSeconds).join(', ')}) that the state machine may look at ${looks} times, ${looks * EVENTS_PER_LOOK} history events; expected at most ${COMMAND_LOOP_EVENTS} (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command`,
+        message: `got jumpbox commands and restores (cutover and rollback: timeoutSeconds ${looped.map((a) => a.timeoutSeconds).join(', ')}) that the state machine may look at ${looks} times, ${looks * EVENTS_PER_LOOK} history events; expected at most ${COMMAND_LOOP_EVENTS} (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command`,
       });
     // A backfill chunk waits for a busy database, pauses and runs its statement inside one invocation of its function.
     if (s.backfill.busyQuery) {
@@ -425,12 +426,13 @@ export function platformProblems(spec: RunSpec, platform: 'aws' | 'local'): Spec
   }
   if (platform === 'aws' && spec.jumpbox?.instanceId === 'local')
     out.push({ path: '$.jumpbox.instanceId', message: 'got "local"; an AWS run expects an SSM-managed instance id' });
-  if (platform === 'aws' && spec.rollback.actions.some((a) => a.type === 'restore'))
-    out.push({
-      path: '$.rollback.actions',
-      message:
-        'got a "restore" action; in AWS an Aurora snapshot restores only to a new cluster, which cutline does not create yet: expected a jumpbox "command" action that restores in place (pg_restore / mysql from a dump), or the snapshot restored by hand (its ARN is in 03_schema_backup.json)',
-    });
+  for (const [i, a] of spec.rollback.actions.entries())
+    if (platform === 'aws' && a.type === 'restore' && !a.selector)
+      out.push({
+        path: `$.rollback.actions[${i}].selector`,
+        message:
+          'got a "restore" action without a selector; in AWS an Aurora snapshot restores to a new cluster, so the application must be pointed at it: expected "selector": { "parameter": "<the SSM parameter your application reads its database endpoint from>" }',
+      });
   if (platform === 'aws' && spec.approval.channels.some((c) => c.type === 'local'))
     out.push({ path: '$.approval.channels', message: 'got a "local" channel; an AWS run expects "email" or "slack"' });
   if (platform === 'aws' && spec.migrations && !spec.migrations.location.startsWith('s3://') && spec.migrations.location !== 'bundled')

@@ -22,9 +22,10 @@ import type { HandlerContext } from './context';
  * db: the Data API and the clusters' secrets · paramsRead / paramsWrite: launch-gate parameters ·
  * commands: SSM Run Command on the jumpboxes · notify: the approval topic · migrations: migration files ·
  * approvals: the approvals bucket, the approval HMAC key and base URL · approvers: the deploy config's directory ·
- * sign: the manifest signing key · fanOut: a Distributed Map fans out to it (reserved concurrency).
+ * sign: the manifest signing key · fanOut: a Distributed Map fans out to it (reserved concurrency) ·
+ * backup: a snapshot of a configured cluster · restore: that snapshot restored to a new cluster named cutline-*.
  */
-export type Capability = 'db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations' | 'approvals' | 'approvers' | 'sign' | 'fanOut' | 'backup';
+export type Capability = 'db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations' | 'approvals' | 'approvers' | 'sign' | 'fanOut' | 'backup' | 'restore';
 
 export interface Stage<S extends z.ZodType = z.ZodType, R = unknown> {
   /** The payload, parsed at the boundary (one PayloadParseError naming the field when it is wrong). */
@@ -60,7 +61,7 @@ export const STAGES = {
   // curl on the jumpbox: a command.
   smoke: stage({ input: StageState, run: (i, c) => smokeStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'commands'] }),
   // Rollback signs the addendum of a rollback by hand; Summary the manifest root.
-  rollback: stage({ input: StageState, run: (i, c) => rollbackStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands', 'sign'] }),
+  rollback: stage({ input: StageState, run: (i, c) => rollbackStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands', 'sign', 'restore'] }),
   classify: stage({ input: EndState, run: (i, c) => classifyStage(i, c.deps, c.platform), timeoutSeconds: 120, caps: [] }),
   summary: stage({ input: EndState, run: (i, c) => summaryStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'sign'] }),
 } satisfies Record<TaskKey, Stage>;

@@ -110,6 +110,23 @@ describe('IAM is scoped to the configured resources', () => {
     expect(statementsWith(template, 'rds:DeleteDBClusterSnapshot')).toEqual([]);
   });
 
+  it('restores only by Rollback: the run snapshot (cutline-*) to a new cluster and writer named cutline-*, KMS only through RDS, nothing deleted', () => {
+    const rollbackRole = stack.resolve((stack.pipeline.functions.rollback.role as iam.Role).roleName).Ref;
+    const scoped = (kind: string) => CLUSTER.replace(/:cluster:[A-Za-z0-9-]+$/, `:${kind}`);
+    for (const action of ['rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance', 'rds:EnableHttpEndpoint', 'rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'kms:CreateGrant']) {
+      const found = statementsWith(template, action);
+      expect(found.map((s) => s.role), action).toEqual([rollbackRole]);
+    }
+    const restore = statementsWith(template, 'rds:RestoreDBClusterFromSnapshot')[0]!.Resource;
+    expect(restore).toEqual(expect.arrayContaining([scoped('cluster:cutline-*'), scoped('cluster-snapshot:cutline-*')]));
+    expect(restore).not.toContain(CLUSTER);
+    const create = statementsWith(template, 'rds:CreateDBInstance')[0]!.Resource;
+    expect(create).toEqual(expect.arrayContaining([scoped('db:cutline-*'), scoped('cluster:cutline-*')]));
+    expect(statementsWith(template, 'rds:EnableHttpEndpoint')[0]!.Resource).toEqual([scoped('cluster:cutline-*'), scoped('db:cutline-*')]);
+    expect(statementsWith(template, 'kms:CreateGrant')[0]!.Condition).toEqual({ StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com'] } });
+    for (const destructive of ['rds:DeleteDBCluster', 'rds:ModifyDBCluster', 'rds:DeleteDBInstance', 'rds:ModifyDBInstance']) expect(statementsWith(template, destructive)).toEqual([]);
+  });
+
   it('parameters: read under the configured path, write only the runtime selector', () => {
     for (const s of statementsWith(template, 'ssm:PutParameter'))
       expect(s.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:eu-west-1:123456789012:parameter/cloudbackup/prod/agent-identity']] });

@@ -26,7 +26,7 @@ describe('run spec v1', () => {
       ]);
   });
 
-  it('restore: only in the rollback, only with a backup before Schema, and not in AWS (a snapshot restores to a new cluster)', () => {
+  it('restore: only in the rollback, only with a backup before Schema, and in AWS only with a selector (a snapshot restores to a new cluster)', () => {
     const restore = { type: 'restore' };
     const r = parseSpec({ ...base, cutover: { actions: [restore] }, rollback: { actions: [restore] } });
     expect(r.ok).toBe(false);
@@ -37,7 +37,7 @@ describe('run spec v1', () => {
       ]);
     const ok = parseSpec({ ...base, backup: {}, rollback: { actions: [restore] } });
     expect(ok.ok).toBe(true);
-    if (ok.ok) expect(platformProblems(ok.spec, 'aws').map((p) => p.path)).toContain('$.rollback.actions');
+    if (ok.ok) expect(platformProblems(ok.spec, 'aws').map((p) => p.path)).toContain('$.rollback.actions[0].selector');
   });
 
   it('refuses command actions without a jumpbox and source-vs-target counts without a target', () => {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import type { DatabaseRef } from '../../core/spec';
-import type { BackupService, BackupStatus } from '../../ports';
+import type { BackupService, BackupStatus, RestoreStatus } from '../../ports';
 
 const run = promisify(execFile);
 
@@ -93,7 +93,7 @@ export class LocalBackups implements BackupService {
    * embedded database is replaced by its backed-up data directory, opened and checked before the current one closes.
    * The archive must still have the SHA-256 recorded when it was made.
    */
-  async restore(db: DatabaseRef, id: string): Promise<{ detail: string }> {
+  async restore(db: DatabaseRef, id: string): Promise<RestoreStatus> {
     const st = await this.status(db, id);
     if (st.state !== 'available') throw new Error(`no backup ${id} to restore (${st.detail}); expected the backup made before Schema`);
     const t = this.target(db);
@@ -103,7 +103,7 @@ export class LocalBackups implements BackupService {
     if (t.pglite) {
       if (!t.replace) throw new Error(`the embedded database ${t.url} cannot be replaced here; expected the runner that opened it`);
       await t.replace(new Blob([await readFile(st.location)]));
-      return { detail: `restored in place from ${st.location} (sha256 ${st.sha256}): the embedded database replaced by its data directory` };
+      return { state: 'restored', detail: `restored in place from ${st.location} (sha256 ${st.sha256}): the embedded database replaced by its data directory` };
     }
     if (/^(mysql|mariadb):/.test(t.url)) {
       const u = new URL(t.url);
@@ -114,14 +114,14 @@ export class LocalBackups implements BackupService {
       const tables = stdout.split('\n').filter(Boolean);
       if (tables.length) await run('mysql', [...conn, name, '-e', `SET FOREIGN_KEY_CHECKS = 0; DROP TABLE ${tables.map((x) => `\`${x.replace(/`/g, '``')}\``).join(', ')}`], { env });
       await replay(['mysql', ...conn, name], st.location, env);
-      return { detail: `restored ${name} from ${st.location} (sha256 ${st.sha256}); ${tables.length} table(s) dropped first` };
+      return { state: 'restored', detail: `restored ${name} from ${st.location} (sha256 ${st.sha256}); ${tables.length} table(s) dropped first` };
     }
     const drop = `DO $$ DECLARE s text; BEGIN
       FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP;
       CREATE SCHEMA public; END $$`;
     await run('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', t.url, '-c', drop]);
     await run('pg_restore', ['--no-owner', '--exit-on-error', '-d', t.url, st.location], { maxBuffer: 16 * 1024 * 1024 });
-    return { detail: `restored from ${st.location} (sha256 ${st.sha256}); every schema dropped first` };
+    return { state: 'restored', detail: `restored from ${st.location} (sha256 ${st.sha256}); every schema dropped first` };
   }
 
   private async finished(file: string, id: string, validatedBy: string): Promise<BackupStatus> {
