@@ -42,6 +42,8 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   // After the go/no-go a failure rolls back first.
   [STATES.cutover]: toRollback,
   [STATES.smoke]: toRollback,
+  [STATES.phase]: toRollback,
+  [STATES.soak]: toRollback,
   [STATES.rollback]: { next: STATES.classify, resultPath: '$.rollbackError', named: false },
   // Every run ends with a summary, even when Classify fails; Summary failing is the one way to end without one.
   [STATES.classify]: { next: STATES.summary, resultPath: '$.classifyError', named: false },

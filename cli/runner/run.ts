@@ -124,7 +124,7 @@ async function preflightInputs(raw: Record<string, unknown>, evidence: FsEvidenc
 }
 
 /** The Wait states of the jumpbox command loops (bulk copy, cutover, rollback). */
-const COMMAND_WAITS = new Set<string>([STATES.commandWait, STATES.cutoverCommandWait, STATES.rollbackCommandWait]);
+const COMMAND_WAITS = new Set<string>([STATES.commandWait, STATES.cutoverCommandWait, STATES.rollbackCommandWait, STATES.phaseCommandWait]);
 
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));

@@ -274,8 +274,16 @@ export interface ActionWaiting extends CommandRunning {
   readonly intents: number;
 }
 
+/** Where an action list is journaled: its folder in the evidence, and the prefix of its SQL actions' markers. */
+export interface JournalPlace {
+  readonly dir: string;
+  readonly marker: string;
+}
+export const cutoverPlace = (runId: string): JournalPlace => ({ dir: `${runId}/10_cutover`, marker: `${runId}/cutover` });
+export const rollbackPlace = (runId: string): JournalPlace => ({ dir: `${runId}/12_rollback`, marker: `${runId}/rollback` });
+
 /** An action's records, without the extension: NNN.intent.json before, NNN.json after. */
-const actionKey = (runId: string, phase: 'cutover' | 'rollback', i: number) => `${runId}/${phase === 'cutover' ? '10_cutover' : '12_rollback'}/actions/${String(i + 1).padStart(3, '0')}`;
+export const actionKey = (place: JournalPlace, i: number) => `${place.dir}/actions/${String(i + 1).padStart(3, '0')}`;
 
 const EFFECT_NOTE: Partial<Record<JournaledResult['effect'], string>> = {
   followed: ' (sent by the interrupted attempt and followed to its end)',
@@ -293,9 +301,9 @@ const EFFECT_NOTE: Partial<Record<JournaledResult['effect'], string>> = {
  * at most once on the host). A command takes one look per call: while it
  * runs, the call returns where it waits (`waiting` is that, when called back).
  */
-async function journaled(spec: RunSpec, phase: 'cutover' | 'rollback', a: Action, i: number, deps: ActionDeps, waiting?: ActionWaiting): Promise<JournaledResult | ActionWaiting> {
-  const dir = actionKey(spec.runId, phase, i);
-  const marker = `${spec.runId}/${phase}/${i + 1}`;
+async function journaled(spec: RunSpec, place: JournalPlace, a: Action, i: number, deps: ActionDeps, waiting?: ActionWaiting): Promise<JournaledResult | ActionWaiting> {
+  const dir = actionKey(place, i);
+  const marker = `${place.marker}/${i + 1}`;
   const done = await readEvidenceJson<JournaledResult>(deps.evidence, `${dir}.json`);
   if (done?.ok) return { ...done, effect: 'done-before' };
   const intent = await readEvidenceJson<Intent>(deps.evidence, `${dir}.intent.json`);
@@ -345,33 +353,59 @@ export interface ActionsStep<R> {
 }
 
 /**
- * Cutover: actions in order, each exactly once across attempts; the first failure stops and throws (the ASL then
- * rolls back). A running command pauses it (`waiting`); the state machine's Wait loop calls it again with that.
+ * Actions in order, each exactly once across attempts, journaled at `place`; the first failure stops and throws
+ * CutoverFailed (the ASL then rolls back). A running command pauses it (`waiting`); the state machine's Wait loop
+ * calls it again with that.
  */
-export async function runCutover(spec: RunSpec, deps: ActionDeps, waiting?: ActionWaiting): Promise<ActionsStep<JournaledResult>> {
+export async function runInOrder(spec: RunSpec, place: JournalPlace, list: readonly Action[], what: string, deps: ActionDeps, waiting?: ActionWaiting): Promise<ActionsStep<JournaledResult>> {
   const results: JournaledResult[] = [];
-  for (const [i, a] of spec.cutover.actions.entries()) {
-    const r = await journaled(spec, 'cutover', a, i, deps, waiting);
+  for (const [i, a] of list.entries()) {
+    const r = await journaled(spec, place, a, i, deps, waiting);
     if ('running' in r) return { actions: results, waiting: r };
     results.push(r);
-    deps.progress?.({ stage: 'Cutover', done: i + 1, total: spec.cutover.actions.length, message: `${r.description}${r.effect === 'done-before' ? ' (done before: not run again)' : r.effect === 'found-applied' ? ' (found applied)' : ''}` });
-    if (!r.ok)
-      throw new CutoverFailed(`cutover action ${i + 1} of ${spec.cutover.actions.length} (${r.description}) failed: ${r.detail}`, { actions: results });
+    deps.progress?.({ stage: 'Cutover', done: i + 1, total: list.length, message: `${r.description}${r.effect === 'done-before' ? ' (done before: not run again)' : r.effect === 'found-applied' ? ' (found applied)' : ''}` });
+    if (!r.ok) throw new CutoverFailed(`${what} action ${i + 1} of ${list.length} (${r.description}) failed: ${r.detail}`, { actions: results });
   }
   return { actions: results };
 }
 
+/** Cutover: the spec's cutover actions (10_cutover/actions/). */
+export function runCutover(spec: RunSpec, deps: ActionDeps, waiting?: ActionWaiting): Promise<ActionsStep<JournaledResult>> {
+  return runInOrder(spec, cutoverPlace(spec.runId), spec.cutover.actions, 'cutover', deps, waiting);
+}
+
+/** One rollback action and where it is journaled (the run's rollback, or a phase's). */
+export interface RollbackEntry {
+  readonly place: JournalPlace;
+  readonly index: number;
+  readonly action: Action;
+  /** Known not to be possible (a value that cannot be put back): reported failed, never run. */
+  readonly unable?: string;
+}
+
+/** The run's own rollback actions (12_rollback/actions/). */
+export const rollbackEntries = (spec: RunSpec): RollbackEntry[] => spec.rollback.actions.map((action, index) => ({ place: rollbackPlace(spec.runId), index, action }));
+
 /**
- * Rollback: every action is tried, even after one fails, and each is reported. The run's own rollback is journaled
- * like the cutover and pauses at a running command the same way (called back, the actions before the one it waited
- * for keep their outcome, failed or not); one by hand (`cutline rollback`) runs every action again, to its end.
+ * Rollback: every action is tried, even after one fails, and each is reported (by default the run's rollback
+ * actions; with phases, the applied phases' undo first). The run's own rollback is journaled like the cutover and
+ * pauses at a running command the same way (`waiting.action` counts over the whole list; called back, the actions
+ * before the one it waited for keep their outcome, failed or not); one by hand (`cutline rollback`) runs every
+ * action again, to its end.
  */
-export async function runRollback(spec: RunSpec, deps: ActionDeps, opts: { byHand?: boolean; waiting?: ActionWaiting } = {}): Promise<ActionsStep<ActionResult> & { ok: boolean }> {
+export async function runRollback(
+  spec: RunSpec,
+  deps: ActionDeps,
+  opts: { byHand?: boolean; waiting?: ActionWaiting; entries?: readonly RollbackEntry[] } = {},
+): Promise<ActionsStep<ActionResult> & { ok: boolean }> {
   const actions: ActionResult[] = [];
-  for (const [i, a] of spec.rollback.actions.entries()) {
-    const before = opts.waiting && i < opts.waiting.action ? await readEvidenceJson<JournaledResult>(deps.evidence, `${actionKey(spec.runId, 'rollback', i)}.json`) : undefined;
-    const r = before ?? (opts.byHand ? await runAction(spec, a, i, deps) : await journaled(spec, 'rollback', a, i, deps, opts.waiting));
-    if ('running' in r) return { ok: false, actions, waiting: r as ActionWaiting };
+  for (const [g, e] of (opts.entries ?? rollbackEntries(spec)).entries()) {
+    const before = opts.waiting && g < opts.waiting.action ? await readEvidenceJson<JournaledResult>(deps.evidence, `${actionKey(e.place, e.index)}.json`) : undefined;
+    const here = opts.waiting?.action === g ? { ...opts.waiting, action: e.index } : undefined;
+    const r = e.unable
+      ? { index: e.index, type: e.action.type, description: describeAction(e.action), ok: false, detail: e.unable }
+      : (before ?? (opts.byHand ? await runAction(spec, e.action, e.index, deps) : await journaled(spec, e.place, e.action, e.index, deps, here)));
+    if ('running' in r) return { ok: false, actions, waiting: { ...(r as ActionWaiting), action: g } };
     actions.push(r);
   }
   return { ok: actions.every((a) => a.ok), actions };

@@ -70,7 +70,7 @@ export function checkClass(c: Check): Classification {
 
 const tail = (s: string, n: number) => (s.length > n ? `…${s.slice(-n)}` : s);
 
-async function sqlCheck(spec: RunSpec, c: NonNullable<Check['sql']>, deps: Pick<Deps, 'sql'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'sql'>> {
+export async function sqlCheck(spec: RunSpec, c: NonNullable<Check['sql']>, deps: Pick<Deps, 'sql'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'sql'>> {
   const client = deps.sql(dbRef(spec, c.database));
   const { rows } = await client.query(c.sql);
   const sample = rows.slice(0, 5).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]: [string, unknown]) => [k, typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v])));
@@ -86,7 +86,7 @@ async function sqlCheck(spec: RunSpec, c: NonNullable<Check['sql']>, deps: Pick<
   return { ok, detail: ok ? `value ${value} within ${bounds}` : `got ${first === undefined ? 'no row' : JSON.stringify(first)}; expected a number with ${bounds}`, sql: { database: client.label, rows: rows.length, value, sample } };
 }
 
-async function httpCheck(spec: RunSpec, c: NonNullable<Check['http']>, deps: Pick<Deps, 'http' | 'commands' | 'clock'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'http'>> {
+export async function httpCheck(spec: RunSpec, c: NonNullable<Check['http']>, deps: Pick<Deps, 'http' | 'commands' | 'clock'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'http'>> {
   const f = await fetchOnce(spec, { url: c.url, method: c.method, timeoutMs: c.timeoutMs, via: c.via, ...(c.body ? { body: c.body } : {}) }, deps);
   let canonical: string | undefined;
   let canonicalError: string | undefined;

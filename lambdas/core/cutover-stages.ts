@@ -25,11 +25,15 @@ export function approvalSummary(s: StageState): { summary: string; goActions: st
   return { summary: lines.join('\n'), goActions: goActions(s.spec) };
 }
 
-/** Exactly what GO will do: the cutover actions, then the contract migrations. */
+/** Exactly what GO will do: the cutover actions, the contract migrations, then each phase with its soak. */
 export function goActions(spec: RunSpec): string[] {
   return [
     ...spec.cutover.actions.map(describeAction),
     ...(spec.migrations?.contractLocation ? [`apply the contract migrations in ${spec.migrations.contractLocation} (after the actions above)`] : []),
+    ...spec.phases.map(
+      (p, i) =>
+        `phase ${i + 1} of ${spec.phases.length}, ${p.name}: ${p.actions.map(describeAction).join('; ')}${p.soak ? `; then soak ${p.soak.seconds} s watching ${p.soak.monitors.map((m) => `${m.name} (rolls back after ${m.failAfter} failing window(s))`).join(', ') || 'nothing'}` : ''}`,
+    ),
   ];
 }
 

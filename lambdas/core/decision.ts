@@ -62,6 +62,7 @@ const BY_ERROR: Record<string, Classification> = {
   SmokeFailed: 'SMOKE_FAILED',
   SyncFailed: 'SYNC_FAILED',
   IdempotencyFailed: 'IDEMPOTENCY_FAILED',
+  MonitorTripped: 'MONITOR_TRIPPED',
 };
 
 /** An error with no name of ours is classified by the stage it stopped in. */
@@ -81,6 +82,7 @@ const BY_STAGE: Partial<Record<TaskKey, Classification>> = {
   goNoGo: 'APPROVAL_TIMEOUT',
   cutover: 'CUTOVER_FAILED',
   smoke: 'SMOKE_FAILED',
+  phase: 'CUTOVER_FAILED',
 };
 
 const UNBLOCK: Record<Classification, string> = {
@@ -97,7 +99,8 @@ const UNBLOCK: Record<Classification, string> = {
   SMOKE_FAILED: 'Smoke checks failed; see 11_smoke.json (after cutover) or 08_decide.json (promotion checks: nothing was promoted).',
   SYNC_FAILED: 'The consumer sync check failed (its output is in the stage record named in 90_classify.json); nothing was promoted. Fix the consumer, then start a new run with a new tCutover.',
   IDEMPOTENCY_FAILED: 'A replay changed the canonical payload (before/after hashes in the stage record named in 90_classify.json). Fix duplicate handling, then start a new run with a new tCutover.',
-  ROLLED_BACK: 'The rollback restored the previous state; fix the cause in 10_cutover.json / 11_smoke.json and rehearse again.',
+  MONITOR_TRIPPED: 'A monitor failed its windows during a phase soak (its values in 13_phases/<phase>/tripped.json); every applied phase was rolled back. Fix the cause, then start a new run.',
+  ROLLED_BACK: 'The rollback restored the previous state; fix the cause in 10_cutover.json / 11_smoke.json / 13_phases/ and rehearse again.',
   ROLLBACK_FAILED: 'MANUAL ACTION: the rollback did not complete; follow 12_rollback.json step by step now.',
   INTERNAL_ERROR: 'An unexpected error; see 90_classify.json for the cause and report it.',
 };
@@ -130,6 +133,7 @@ const RETRY_HOURS: Record<Classification, number> = {
   SMOKE_FAILED: 24,
   SYNC_FAILED: 24,
   IDEMPOTENCY_FAILED: 24,
+  MONITOR_TRIPPED: 24,
   ROLLED_BACK: 24,
   ROLLBACK_FAILED: 0,
   INTERNAL_ERROR: 4,
@@ -150,7 +154,7 @@ export interface ClassifyOutcome {
 
 /** The stage a run stopped in: the first stage in order with no result. */
 export function stoppedStage(results: Record<string, unknown>): TaskKey {
-  return STAGE_ORDER.find((k) => results[k] === undefined) ?? 'smoke';
+  return STAGE_ORDER.find((k) => results[k] === undefined) ?? (results.phase !== undefined ? 'phase' : 'smoke');
 }
 
 function causeMessage(cause: string | undefined): string {

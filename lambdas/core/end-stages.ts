@@ -3,7 +3,8 @@
  */
 import { EVIDENCE_STEPS, gateKey, manifestKey, stepKey, summaryMdKey } from './evidence-layout';
 import type { Deps, EvidenceObject } from '../ports';
-import { type ActionDeps, type ActionWaiting, runRollback } from './actions';
+import { type ActionDeps, type ActionWaiting, rollbackEntries, runRollback } from './actions';
+import { phaseRollbackEntries } from './phases';
 import { signRoot } from './signature';
 import { classify, type ClassifyOutcome } from './decision';
 import { errorMessage } from './errors';
@@ -23,7 +24,7 @@ import { waitingIn } from './cutover-stages';
 /** `cutline rollback <runId>`: the spec's rollback actions by hand, recorded next to the run's own records. */
 export async function manualRollback(spec: RunSpec, who: string, deps: ActionDeps & Pick<Deps, 'signer'>) {
   const started = deps.clock.now();
-  const out = await runRollback(spec, deps, { byHand: true });
+  const out = await runRollback(spec, deps, { byHand: true, entries: [...(await phaseRollbackEntries(spec, deps)), ...rollbackEntries(spec)] });
   const record = await deps.evidence.put(
     stepKey(spec.runId, 'rollback', `_manual_${started.toISOString().replace(/[:.]/g, '-')}`),
     canonicalJson(stepRecord({ step: 'rollback', command: 'cutline rollback (by hand)', owner: who, now: deps.clock.now(), result: out.ok ? 'PASS' : 'FAIL', details: { ...out }, durationMs: deps.clock.now().getTime() - started.getTime() })),
@@ -88,7 +89,8 @@ export async function rollbackStage(s: StageState, deps: Deps) {
   }
   return recorded<{ waiting: ActionWaiting } | { ok: boolean; actions: number }>(deps, who(s), 'rollback', 'rollback actions', async () => {
     await renewLease(s, deps);
-    const out = await runRollback(s.spec, deps, { waiting: waitingIn(s, 'rollback') });
+    const entries = [...(await phaseRollbackEntries(s.spec, deps)), ...rollbackEntries(s.spec)];
+    const out = await runRollback(s.spec, deps, { waiting: waitingIn(s, 'rollback'), entries });
     if (out.waiting) return { value: { waiting: out.waiting }, pending: true as const };
     return { value: { ok: out.ok, actions: out.actions.length }, result: out.ok ? 'PASS' : 'FAIL', details: { ok: out.ok, actions: out.actions } };
   });

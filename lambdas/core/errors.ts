@@ -20,6 +20,8 @@ export const CLASSIFICATIONS = [
   'SMOKE_FAILED',
   /** seed 003: a replay changed the canonical payload (an idempotency check or a smoke replay). */
   'IDEMPOTENCY_FAILED',
+  /** A progressive cutover: a monitor failed its windows during a phase's soak (every applied phase rolled back). */
+  'MONITOR_TRIPPED',
   'ROLLED_BACK',
   'ROLLBACK_FAILED',
   'INTERNAL_ERROR',
@@ -56,6 +58,7 @@ export class CutoverFailed extends stageError('CutoverFailed', 'CUTOVER_FAILED')
 export class SmokeFailed extends stageError('SmokeFailed', 'SMOKE_FAILED') {}
 export class SyncFailed extends stageError('SyncFailed', 'SYNC_FAILED') {}
 export class IdempotencyFailed extends stageError('IdempotencyFailed', 'IDEMPOTENCY_FAILED') {}
+export class MonitorTripped extends stageError('MonitorTripped', 'MONITOR_TRIPPED') {}
 export class PayloadParseError extends stageError('PayloadParseError', 'INTERNAL_ERROR') {}
 
 // PayloadParseError above is the one parse-error type for payloads at a handler
@@ -121,6 +124,7 @@ export const CAUGHT_ERRORS = [
   'SmokeFailed',
   'SyncFailed',
   'IdempotencyFailed',
+  'MonitorTripped',
 ] as const;
 
 export function errorMessage(e: unknown): string {

@@ -4,8 +4,8 @@
  */
 import type { TaskKey } from './states';
 
-/** The stages that write a record of their own (the command, gate-plan and gate-chunk functions record inside other files). */
-export type RecordedStep = Exclude<TaskKey, 'commandSend' | 'gatePlan' | 'gateChunk'>;
+/** The stages that write a record of their own (the command, gate-plan, gate-chunk and soak-poll functions record inside other files). */
+export type RecordedStep = Exclude<TaskKey, 'commandSend' | 'gatePlan' | 'gateChunk' | 'soakPoll'>;
 
 /** Record file per step: <runId>/NN_<step>.json */
 export const EVIDENCE_STEPS = {
@@ -22,6 +22,7 @@ export const EVIDENCE_STEPS = {
   cutover: '10_cutover',
   smoke: '11_smoke',
   rollback: '12_rollback',
+  phase: '13_phases',
   classify: '90_classify',
   summary: '99_summary',
 } as const satisfies Record<RecordedStep, string>;

@@ -30,6 +30,14 @@ export const ChunkInput = z.object({
     .refine((c) => c.key !== undefined || (/^-?\d+$/.test(c.lo) && /^-?\d+$/.test(c.hi)), { message: 'expected integer bounds (decimal strings) for a chunk without a text or uuid key' }),
 });
 
+/** One poll of a phase's soak: the Soak map's item (spec, phase index, segment), and after the first poll its last result. */
+export const SoakPollInput = z.object({
+  spec: RunSpec,
+  phase: z.number().int().min(0),
+  segment: z.object({ from: z.number().int().min(0), polls: z.number().int().min(1), pollSeconds: z.number().int().min(1), waitFirst: z.boolean() }),
+  poll: z.object({ n: z.number().int().min(0), more: z.boolean(), waitSeconds: z.number().int().min(0), streaks: z.record(z.string(), z.number().int().min(0)) }).optional(),
+});
+
 const KeyValues = z.array(z.string()).nullable();
 const GateChunk = z.object({ table: z.string(), index: z.number().int().min(0), lo: KeyValues, hi: KeyValues });
 /** One chunk (the inline Map's iteration) or a batch of them (the Distributed Map's ItemBatcher: the spec once, in BatchInput). */

@@ -285,3 +285,54 @@ export const Check = z
     if (e && e.min !== undefined && e.max !== undefined && e.min > e.max) ctx.addIssue({ code: 'custom', path: ['sql', 'expect'], message: `got min ${e.min} > max ${e.max}; expected min <= max` });
   });
 export type Check = z.infer<typeof Check>;
+
+/**
+ * A monitor watched during a phase's soak (seed 002's rollback signals): probed once a poll, each poll one window;
+ * `failAfter` consecutive failing windows trip the rollback of every applied phase (seed 002: 3 windows).
+ */
+export const Monitor = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
+    failAfter: z.number().int().min(1).max(10_000).default(3),
+    description: z.string().optional(),
+    /** A query: no rows, or its first value within [min, max] (a health table, an error count, a lag). */
+    sql: z.strictObject({ sql: SqlText, database: DbSide.default('target'), expect: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional() }).optional(),
+    /** A request: its status, and its latency under maxLatencyMs when given. */
+    http: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }),
+        method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+        body: z.string().optional(),
+        expectStatus: z.number().int().min(100).max(599).default(200),
+        maxLatencyMs: z.number().int().min(1).max(60_000).optional(),
+        timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
+      })
+      .optional(),
+  })
+  .superRefine((m, ctx) => {
+    const kinds = [m.sql, m.http].filter((x) => x !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql" and "http" in monitor "${m.name}"; expected exactly one` });
+  });
+export type Monitor = z.infer<typeof Monitor>;
+
+/**
+ * A phase of a progressive cutover (seed 002: shadow, canary, default, full; seed 001: a table group a week), after
+ * the go/no-go and the smoke checks: its actions, then a soak of `seconds` polled every `pollSeconds` with its
+ * monitors. A tripped monitor rolls back every applied phase in reverse order (each by its `rollback` actions, or by
+ * putting back the value each parameter it flipped had before), then the run's rollback actions.
+ */
+export const Phase = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
+  description: z.string().optional(),
+  actions: z.array(Action).min(1),
+  rollback: z.array(Action).optional(),
+  soak: z
+    .strictObject({
+      /** Up to 30 days: a soak is Wait states in child executions, never a sleeping function. */
+      seconds: z.number().int().min(1).max(2_592_000),
+      pollSeconds: z.number().int().min(1).max(3600).default(60),
+      monitors: z.array(Monitor).default([]),
+    })
+    .optional(),
+});
+export type Phase = z.infer<typeof Phase>;

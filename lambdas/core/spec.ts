@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { CLAIM_SECONDS, COMMAND_LOOP_EVENTS, commandLooks, EVENTS_PER_LOOK } from './command-loop';
 import { splitStatements } from './sql-lexer';
-import { STAGE_FUNCTION_SECONDS, STATES } from './states';
+import { SOAK_POLL_SECONDS, STAGE_FUNCTION_SECONDS, STATES } from './states';
 
 /** The Data API ends a call after 45 seconds (unless continueAfterTimeout): the longest one statement of a chunk takes. */
 const DATA_API_CALL_SECONDS = 45;
@@ -21,10 +21,10 @@ export function isUtcInstant(v: string): boolean {
   const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
 }
-import { Action, Assertion, BackfillTask, Check, CHECK_POINTS, DatabaseRef, DbSide, PARAM_NAME, ParameterRule, SNS_ARN, SQL_IDENT, SqlText } from './spec-parts';
+import { Action, Assertion, BackfillTask, Check, CHECK_POINTS, DatabaseRef, DbSide, PARAM_NAME, ParameterRule, Phase, SNS_ARN, SQL_IDENT, SqlText } from './spec-parts';
 
 
-export { Action, Assertion, BackfillTask, Check, CHECK_POINTS, DataApiRef, DatabaseRef, DbSide, Engine, engineOfUrl, ParameterRule, URL_ENGINES } from './spec-parts';
+export { Action, Assertion, BackfillTask, Check, CHECK_POINTS, DataApiRef, DatabaseRef, DbSide, Engine, engineOfUrl, Monitor, ParameterRule, Phase, URL_ENGINES } from './spec-parts';
 
 export const RunSpec = z
   .strictObject({
@@ -224,6 +224,8 @@ export const RunSpec = z
       })
       .prefault({}),
     rollback: z.strictObject({ actions: z.array(Action).default([]) }).default({ actions: [] }),
+    /** A progressive cutover: phases after the go/no-go and the smoke checks (none: the cutover is the one phase). */
+    phases: z.array(Phase).max(20).default([]),
     /**
      * A backup before Schema changes anything (seeds 000, 001, 004: "full database backup captured and validated"):
      * in AWS an Aurora cluster snapshot of that database's cluster, locally a dump checked by reading it back. Made
@@ -250,13 +252,13 @@ export const RunSpec = z
     // Cutover and Rollback look at a running jumpbox command once per Task call, in the state machine's Wait loop:
     // every look is history events, and an execution has 25,000.
     // A restore to a new cluster is followed the same way while the cluster is being made.
-    const looped = [...s.cutover.actions, ...s.rollback.actions].filter((a) => a.type === 'command' || a.type === 'restore');
+    const looped = [...s.cutover.actions, ...s.rollback.actions, ...s.phases.flatMap((p) => [...p.actions, ...(p.rollback ?? [])])].filter((a) => a.type === 'command' || a.type === 'restore');
     const looks = looped.reduce((n, a) => n + commandLooks(a.timeoutSeconds + (a.type === 'command' ? CLAIM_SECONDS : 0)), 0);
     if (looks * EVENTS_PER_LOOK > COMMAND_LOOP_EVENTS)
       ctx.addIssue({
         code: 'custom',
         path: [s.cutover.actions.some((a) => a.type === 'command') ? 'cutover' : 'rollback', 'actions'],
-        message: `got jumpbox commands and restores (cutover and rollback: timeoutSeconds ${looped.map((a) => a.timeoutSeconds).join(', ')}) that the state machine may look at ${looks} times, ${looks * EVENTS_PER_LOOK} history events; expected at most ${COMMAND_LOOP_EVENTS} (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command`,
+        message: `got jumpbox commands and restores (cutover, rollback and phases: timeoutSeconds ${looped.map((a) => a.timeoutSeconds).join(', ')}) that the state machine may look at ${looks} times, ${looks * EVENTS_PER_LOOK} history events; expected at most ${COMMAND_LOOP_EVENTS} (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command`,
       });
     // A backfill chunk waits for a busy database, pauses and runs its statement inside one invocation of its function.
     if (s.backfill.busyQuery) {
@@ -290,7 +292,7 @@ export const RunSpec = z
     if (s.migrations && (s.migrations.location === 'bundled') !== !!s.migrations.files)
       ctx.addIssue({ code: 'custom', path: ['migrations', 'files'], message: 'expected "files" exactly when location is "bundled"' });
     const usesCommands =
-      [...s.cutover.actions, ...s.rollback.actions].some((a) => a.type === 'command') ||
+      [...s.cutover.actions, ...s.rollback.actions, ...s.phases.flatMap((p) => [...p.actions, ...(p.rollback ?? [])])].some((a) => a.type === 'command') ||
       s.bulkCopy.commands.length > 0 ||
       s.checks.some((c) => c.command || c.http?.via === 'jumpbox' || c.parity?.via === 'jumpbox') ||
       s.smoke.checks.some((c) => c.via === 'jumpbox' || (c.replay && 'script' in c.replay));
@@ -314,6 +316,28 @@ export const RunSpec = z
     s.rollback.actions.forEach((a, i) => {
       if (a.type === 'restore' && !s.backup)
         ctx.addIssue({ code: 'custom', path: ['rollback', 'actions', i, 'type'], message: 'got "restore" without spec.backup; expected a backup before Schema to restore (backup: { "database": "target" })' });
+    });
+    const phaseNames = new Set<string>();
+    s.phases.forEach((p, i) => {
+      if (phaseNames.has(p.name)) ctx.addIssue({ code: 'custom', path: ['phases', i, 'name'], message: `got "${p.name}" twice; expected each phase name once (evidence names phases by name)` });
+      phaseNames.add(p.name);
+      for (const [where, list] of [['actions', p.actions], ['rollback', p.rollback ?? []]] as const)
+        list.forEach((a, j) => {
+          if (a.type === 'restore') ctx.addIssue({ code: 'custom', path: ['phases', i, where, j, 'type'], message: 'got "restore" in a phase; expected it only in rollback.actions (it undoes the whole run)' });
+        });
+      const monitors = new Set<string>();
+      (p.soak?.monitors ?? []).forEach((m, j) => {
+        if (monitors.has(m.name)) ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors', j, 'name'], message: `got "${m.name}" twice in phase "${p.name}"; expected each monitor name once` });
+        monitors.add(m.name);
+        if (m.sql && splitStatements(m.sql.sql, dbRef(s, m.sql.database).engine).length !== 1)
+          ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors', j, 'sql', 'sql'], message: 'expected exactly one statement' });
+      });
+      // One poll probes every monitor inside one SoakPoll invocation (its function: SOAK_POLL_SECONDS).
+      const need = (p.soak?.monitors ?? []).reduce((n, m) => n + (m.http ? m.http.timeoutMs / 1000 : DATA_API_CALL_SECONDS), 0);
+      if (need > SOAK_POLL_SECONDS - 30)
+        ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors'], message: `got monitors that may take ${Math.ceil(need)} s a poll together; expected at most ${SOAK_POLL_SECONDS - 30} s (one poll runs in a ${SOAK_POLL_SECONDS} s function): fewer monitors or shorter http timeoutMs` });
+      if (p.soak && p.soak.pollSeconds > p.soak.seconds)
+        ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'pollSeconds'], message: `got ${p.soak.pollSeconds}; expected at most the soak's ${p.soak.seconds} seconds` });
     });
     const checkNames = new Set<string>();
     s.checks.forEach((c, i) => {

@@ -39,6 +39,19 @@ export const STATES = {
   cutoverCommandRunning: 'CutoverCommandRunning',
   cutoverCommandWait: 'CutoverCommandWait',
   smoke: 'Smoke',
+  phaseStart: 'PhaseStart',
+  phasesAny: 'PhasesAny',
+  phase: 'Phase',
+  phaseNext: 'PhaseNext',
+  phaseCommandWait: 'PhaseCommandWait',
+  soak: 'Soak',
+  soakFirst: 'SoakFirst',
+  soakWaitFirst: 'SoakWaitFirst',
+  soakPoll: 'SoakPoll',
+  soakMore: 'SoakMore',
+  soakWait: 'SoakWait',
+  soakSegmentDone: 'SoakSegmentDone',
+  phaseSoaked: 'PhaseSoaked',
   rollback: 'Rollback',
   rollbackCommandRunning: 'RollbackCommandRunning',
   rollbackCommandWait: 'RollbackCommandWait',
@@ -71,6 +84,8 @@ export const TASK_KEYS = [
   'goNoGo',
   'cutover',
   'smoke',
+  'phase',
+  'soakPoll',
   'rollback',
   'classify',
   'summary',
@@ -79,6 +94,8 @@ export type TaskKey = (typeof TASK_KEYS)[number];
 
 /** A stage function's timeout (Lambda's longest); the registry sizes the long stages with it and the spec checks budgets against it. */
 export const STAGE_FUNCTION_SECONDS = 900;
+/** SoakPoll's function timeout: one poll probes every monitor of a phase (the spec keeps them within it). */
+export const SOAK_POLL_SECONDS = 300;
 /** The stage functions' memory (the CDK construct's default). */
 export const STAGE_FUNCTION_MEMORY_MB = 512;
 /** A Data API call returns within 45 s (ExecuteStatement's limit): work is started only with that much of an invocation left. */
@@ -99,5 +116,5 @@ export const OTHER_SUBSTITUTIONS = ['EvidenceBucketName', 'WorkBucketName'] as c
  * Order in which the stages of a run's path run (TASK_KEYS is listed in that order); Classify uses it to name where a
  * run stopped. Not on it: the command sender (its poller stands for the bulk copy) and the stages every run ends with.
  */
-const OFF_THE_PATH: readonly TaskKey[] = ['commandSend', 'rollback', 'classify', 'summary'];
+const OFF_THE_PATH: readonly TaskKey[] = ['commandSend', 'soakPoll', 'rollback', 'classify', 'summary'];
 export const STAGE_ORDER: readonly TaskKey[] = TASK_KEYS.filter((k) => !OFF_THE_PATH.includes(k));

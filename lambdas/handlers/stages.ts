@@ -6,15 +6,16 @@
  */
 import type { z } from 'zod';
 import { pollBulkCommand, sendBulkCommand } from '../core/bulk-copy';
-import { ChunkInput, CommandPollInput, CommandSendInput, EndState, GateChunkInput, GoNoGoInput, RawState, StageState } from '../core/payloads';
+import { ChunkInput, CommandPollInput, CommandSendInput, EndState, GateChunkInput, GoNoGoInput, RawState, SoakPollInput, StageState } from '../core/payloads';
 
 import { cutoverStage, requestApprovalStage, smokeStage } from '../core/cutover-stages';
 
 import { classifyStage, rollbackStage, summaryStage } from '../core/end-stages';
+import { phaseStage, soakPollStage } from '../core/phases';
 
 import { backfillChunkStage, backfillPlanStage, decideStage, gateChunkStage, gatePlanStage, gatesStage, preflightStage, schemaStage, validateSpecStage, verifyStage } from '../core/pipeline';
 
-import { STAGE_FUNCTION_SECONDS, type TaskKey } from '../core/states';
+import { SOAK_POLL_SECONDS, STAGE_FUNCTION_SECONDS, type TaskKey } from '../core/states';
 import type { HandlerContext } from './context';
 
 /**
@@ -60,6 +61,9 @@ export const STAGES = {
   cutover: stage({ input: StageState, run: (i, c) => cutoverStage(i, c.deps, c), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands', 'migrations'] }),
   // curl on the jumpbox: a command.
   smoke: stage({ input: StageState, run: (i, c) => smokeStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'commands'] }),
+  // A progressive cutover: a phase's actions (as Cutover's), then one poll of its monitors a call (SQL, HTTP), never a sleeping function.
+  phase: stage({ input: StageState, run: (i, c) => phaseStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands'] }),
+  soakPoll: stage({ input: SoakPollInput, run: (i, c) => soakPollStage(i, c.deps), timeoutSeconds: SOAK_POLL_SECONDS, caps: ['db'] }),
   // Rollback signs the addendum of a rollback by hand; Summary the manifest root.
   rollback: stage({ input: StageState, run: (i, c) => rollbackStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands', 'sign', 'restore'] }),
   classify: stage({ input: EndState, run: (i, c) => classifyStage(i, c.deps, c.platform), timeoutSeconds: 120, caps: [] }),

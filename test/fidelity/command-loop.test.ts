@@ -105,7 +105,7 @@ describe('jumpbox commands at cutover and rollback run in the state machine Wait
       {
         path: '$.cutover.actions',
         message:
-          "got jumpbox commands (cutover and rollback: timeoutSeconds 43200) that the state machine may look at 773 times, 6957 history events; expected at most 5000 (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command",
+          "got jumpbox commands and restores (cutover, rollback and phases: timeoutSeconds 43200) that the state machine may look at 773 times, 6957 history events; expected at most 5000 (a fifth of an execution's 25,000): lower their timeoutSeconds, or run a longer job as a bulkCopy command",
       },
     ]);
   });

@@ -114,6 +114,9 @@ const USES: Record<TaskKey | 'approvalApi', readonly Use[]> = {
   cutover: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS, SCRIPTS],
   // Requests from the Lambda, or curl on the jumpbox (a command); every stage renews the run lease.
   smoke: [EVIDENCE, SQL, ['SsmCommandRunner', ['send', 'get', 'cancel']]],
+  // A phase's actions, as Cutover's (no contract migrations); a soak poll's monitors (SQL, HTTP) and the run lease.
+  phase: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS],
+  soakPoll: [EVIDENCE, SQL],
   rollback: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS, SIGN],
   classify: [EVIDENCE],
   summary: [EVIDENCE, SQL, SIGN],

@@ -77,8 +77,8 @@ describe('functions', () => {
 describe('IAM is scoped to the configured resources', () => {
   it('Data API only on the configured clusters, secrets only the configured secrets, only for functions that query', () => {
     const rds = statementsWith(template, 'rds-data:ExecuteStatement');
-    // preflight, schema, backfill plan, backfill chunk, verify, gate plan, gate chunk, cutover, rollback; gates, decide, smoke (renew the run lease), summary (releases it)
-    expect(rds.length).toBe(13);
+    // preflight, schema, backfill plan, backfill chunk, verify, gate plan, gate chunk, cutover, phase, soak poll, rollback; gates, decide, smoke (renew the run lease), summary (releases it)
+    expect(rds.length).toBe(15);
     for (const s of rds) expect(s.Resource).toBe(CLUSTER);
     for (const s of statementsWith(template, 'secretsmanager:GetSecretValue')) expect(s.Resource).toBe(SECRET);
     const roles = new Set(rds.map((s) => s.role));
@@ -198,9 +198,9 @@ describe('work bucket', () => {
     expect(knowing).toHaveLength(TASK_KEYS.length);
     for (const f of knowing) expect(f.Properties.Environment.Variables.WORK_BUCKET.Ref).toBe(subs.WorkBucketName.Ref);
     const reads = statementsWith(template, 's3:GetObject').filter((s) => JSON.stringify(s.Resource).includes(subs.WorkBucketName.Ref));
-    // The state machine (ResultWriter) and the nine functions that run commands (their full output: bulk copy, Preflight,
-    // Schema, Verify and Decide checks, cutover, smoke, rollback); Summary reads the checkpoints in evidence.
-    expect(new Set(reads.map((s) => s.role)).size).toBe(10);
+    // The state machine (ResultWriter) and the ten functions that run commands (their full output: bulk copy, Preflight,
+    // Schema, Verify and Decide checks, cutover, phases, smoke, rollback); Summary reads the checkpoints in evidence.
+    expect(new Set(reads.map((s) => s.role)).size).toBe(11);
     template.hasOutput('WorkBucketName', {});
   });
 });

@@ -90,12 +90,12 @@ describe('secrets and writes', () => {
     expect(text).toContain('parameter/cutline/approval/hmac-key');
   });
 
-  it('attack: Cutover / Rollback overwrite any parameter under the launch-gate path. Now they write only the parameters the deploy config lists', () => {
-    for (const fn of ['PipelineCutoverFunction', 'PipelineRollbackFunction']) {
+  it('attack: Cutover / Rollback overwrite any parameter under the launch-gate path. Now they (and Phase) write only the parameters the deploy config lists', () => {
+    for (const fn of ['PipelineCutoverFunction', 'PipelinePhaseFunction', 'PipelineRollbackFunction']) {
       const writes = statementsOfRole(roleOf((n) => n.startsWith(fn))).filter((s) => [s.Action].flat().includes('ssm:PutParameter'));
       expect(writes.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r))).toEqual([expect.stringMatching(/parameter\/cloudbackup\/prod\/agent-identity"\]\]\}$/)]);
     }
-    const others = Object.entries(fns).filter(([n]) => !/^Pipeline(Cutover|Rollback)Function/.test(n));
+    const others = Object.entries(fns).filter(([n]) => !/^Pipeline(Cutover|Phase|Rollback)Function/.test(n));
     for (const [, f] of others) expect(statementsOfRole(f.Properties.Role['Fn::GetAtt'][0]!).flatMap((s) => [s.Action].flat())).not.toContain('ssm:PutParameter');
   });
 });

@@ -55,7 +55,7 @@ describe('statemachines/cutover.asl.json', () => {
     walk(def.States, false);
     expect(nested).toEqual([]);
     const top = Object.entries(def.States as Record<string, State>).filter(([, s]) => s.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED');
-    expect(top.map(([n]) => n).sort()).toEqual([STATES.backfillChunksDistributed, STATES.gateChunksDistributed].sort());
+    expect(top.map(([n]) => n).sort()).toEqual([STATES.backfillChunksDistributed, STATES.gateChunksDistributed, STATES.soak].sort());
   });
 
   it('names every task function by a ${Substitution} from the task list, and nothing else', () => {
@@ -64,18 +64,19 @@ describe('statemachines/cutover.asl.json', () => {
     expect([...new Set(used)]).toEqual([...TASK_KEYS.map(functionSubstitution), ...OTHER_SUBSTITUTIONS].sort());
   });
 
-  it('retries transient errors on every Task and routes failures to Classify (cutover and smoke through Rollback)', async () => {
+  it('retries transient errors on every Task and routes failures to Classify (cutover, smoke and phases through Rollback)', async () => {
     const states = allStates((await loadLocalDefinition()) as any);
     for (const [name, s] of Object.entries(states).filter(([, s]) => s.Type === 'Task')) {
       expect(s.Retry?.[0]?.ErrorEquals, name).toEqual([...TRANSIENT_ERRORS]);
       expect(s.TimeoutSeconds ?? s.TimeoutSecondsPath, name).toBeDefined();
-      if (([STATES.backfillChunk, STATES.backfillChunkDistributed, STATES.gateChunk, STATES.gateChunkDistributed, STATES.commandSend, STATES.commandPoll] as string[]).includes(name)) continue; // caught by the enclosing Map
+      if (([STATES.backfillChunk, STATES.backfillChunkDistributed, STATES.gateChunk, STATES.gateChunkDistributed, STATES.commandSend, STATES.commandPoll, STATES.soakPoll] as string[]).includes(name)) continue; // caught by the enclosing Map
       const targets = new Set((s.Catch ?? []).map((c: any) => c.Next));
-      const expected = name === STATES.cutover || name === STATES.smoke ? STATES.rollback : name === STATES.summary ? STATES.summaryFailed : name === STATES.rollback || name === STATES.classify ? null : STATES.classify;
+      const expected = name === STATES.cutover || name === STATES.smoke || name === STATES.phase ? STATES.rollback : name === STATES.summary ? STATES.summaryFailed : name === STATES.rollback || name === STATES.classify ? null : STATES.classify;
       if (expected === null) expect([...targets].every((t) => t === STATES.classify || t === STATES.summary), name).toBe(true);
       else expect([...targets], name).toEqual([expected]);
     }
     for (const m of [STATES.backfillChunks, STATES.backfillChunksDistributed]) expect(states[m]!.Catch.map((c: any) => c.Next), m).toEqual([STATES.classify, STATES.classify]);
+    expect(states[STATES.soak]!.Catch.map((c: any) => c.Next)).toEqual([STATES.rollback, STATES.rollback]);
     // The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning) with invocations of their own;
     // GatePlan and the gate chunk tasks go on from what the last invocation kept (WorkStillRunning).
     const goesOn: string[] = [STATES.gatePlan, STATES.gateChunk, STATES.gateChunkDistributed];

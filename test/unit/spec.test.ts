@@ -40,6 +40,27 @@ describe('run spec v1', () => {
     if (ok.ok) expect(platformProblems(ok.spec, 'aws').map((p) => p.path)).toContain('$.rollback.actions[0].selector');
   });
 
+  it('phases: unique names, no restore in a phase, monitors that fit one poll, a poll interval within the soak', () => {
+    const phase = (over: Record<string, unknown> = {}) => ({ name: 'canary', actions: [{ type: 'parameter', name: '/app/traffic', value: 'canary' }], ...over });
+    const slow = Array.from({ length: 7 }, (_, i) => ({ name: `m${i}`, sql: { sql: 'SELECT 1 WHERE false' } }));
+    const r = parseSpec({
+      ...base,
+      phases: [
+        phase({ rollback: [{ type: 'restore' }] }),
+        phase({ soak: { seconds: 30, pollSeconds: 60, monitors: [{ name: 'm', sql: { sql: 'SELECT 1; SELECT 2' } }, { name: 'm', http: { url: 'http://127.0.0.1:9/' } }] } }),
+        phase({ name: 'full', soak: { seconds: 600, monitors: slow } }),
+      ],
+    });
+    expect(!r.ok && r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      '$.phases[0].rollback[0].type: got "restore" in a phase; expected it only in rollback.actions (it undoes the whole run)',
+      '$.phases[1].name: got "canary" twice; expected each phase name once (evidence names phases by name)',
+      '$.phases[1].soak.monitors[0].sql.sql: got "SELECT 1; SELECT 2"; expected exactly one statement',
+      '$.phases[1].soak.monitors[1].name: got "m" twice in phase "canary"; expected each monitor name once',
+      '$.phases[1].soak.pollSeconds: got 60; expected at most the soak\'s 30 seconds',
+      '$.phases[2].soak.monitors: got monitors that may take 315 s a poll together; expected at most 270 s (one poll runs in a 300 s function): fewer monitors or shorter http timeoutMs',
+    ]);
+  });
+
   it('refuses command actions without a jumpbox and source-vs-target counts without a target', () => {
     const r = parseSpec({ ...base, cutover: { actions: [{ type: 'command', script: 'true' }] }, verify: { tables: ['t'] } });
     expect(!r.ok && r.problems.map((p) => p.path)).toEqual(['$.jumpbox', '$.verify.rowCounts']);

@@ -1,0 +1,236 @@
+/**
+ * A progressive cutover (seed 002's shadow / canary / default / full, seed 001's weekly table groups): phases after
+ * the go/no-go and the smoke checks. Each phase applies its actions (journaled, exactly once, like the cutover's),
+ * then soaks: a Distributed Map over the soak's segments, each a child execution of SoakPoll / Wait states, so a
+ * soak of days costs the run a handful of history events and each child stays far under its own 25,000. Every poll
+ * probes the phase's monitors (one window each) and keeps the series in evidence; `failAfter` consecutive failing
+ * windows trip it. The Phase state then rolls back every applied phase in reverse order, then the run's rollback.
+ *
+ * Evidence: 13_phases/NN_<phase>/actions/ (the journal), polls/NNNNNN.json (every window), tripped.json (the signal
+ * and its values), NN_<phase>.json (the phase's record), and 13_phases.json when every phase has soaked.
+ */
+import type { Deps } from '../ports';
+import { type ActionWaiting, actionKey, type JournaledResult, type JournalPlace, type RollbackEntry, runInOrder } from './actions';
+import { httpCheck, sqlCheck } from './checks';
+import { EVENTS_PER_LOOK } from './command-loop';
+import { errorMessage, MonitorTripped } from './errors';
+import { canonicalJson, readEvidenceJson } from './evidence';
+import { EVIDENCE_STEPS } from './evidence-layout';
+import type { StageState } from './payloads';
+import type { Action, Monitor, Phase, RunSpec } from './spec';
+import { recorded, renewLease, who } from './stage-record';
+
+/** History events of one poll in a soak's child execution: SoakPoll (5), SoakMore (2), SoakWait (2); the same as a command look. */
+export const EVENTS_PER_POLL = EVENTS_PER_LOOK;
+/** Polls per child execution: 2,000 × 9 = 18,000 events, with room under its 25,000 for its start, end and a retry or two. */
+export const POLLS_PER_SEGMENT = 2_000;
+
+/** One child execution of a soak: polls [from, from + polls), a Wait first unless it is the soak's first. */
+export interface SoakSegment {
+  readonly from: number;
+  readonly polls: number;
+  readonly pollSeconds: number;
+  readonly waitFirst: boolean;
+}
+
+/** Polls of a soak: one right after the actions, then one after each wait of pollSeconds until `seconds` have passed. */
+export const soakPolls = (soak: NonNullable<Phase['soak']>) => Math.floor(soak.seconds / soak.pollSeconds) + 1;
+
+export function soakSegments(soak: Phase['soak']): SoakSegment[] {
+  if (!soak) return [];
+  const total = soakPolls(soak);
+  const out: SoakSegment[] = [];
+  for (let from = 0; from < total; from += POLLS_PER_SEGMENT) out.push({ from, polls: Math.min(POLLS_PER_SEGMENT, total - from), pollSeconds: soak.pollSeconds, waitFirst: from > 0 });
+  return out;
+}
+
+const pad = (n: number, w: number) => String(n).padStart(w, '0');
+/** A phase's folder: <runId>/13_phases/NN_<name> (NN from 01, in spec order). */
+export const phaseDir = (runId: string, i: number, p: Pick<Phase, 'name'>) => `${runId}/${EVIDENCE_STEPS.phase}/${pad(i + 1, 2)}_${p.name}`;
+const phasePlace = (runId: string, i: number, p: Phase): JournalPlace => ({ dir: phaseDir(runId, i, p), marker: `${runId}/phase/${p.name}` });
+const undoPlace = (runId: string, i: number, p: Phase): JournalPlace => ({ dir: `${phaseDir(runId, i, p)}/rollback`, marker: `${runId}/phase/${p.name}/rollback` });
+const pollKey = (dir: string, n: number) => `${dir}/polls/${pad(n + 1, 6)}.json`;
+const tripKey = (dir: string) => `${dir}/tripped.json`;
+
+/** What Phase leaves at $.results.phase: where the phases are, and what the state machine does next. */
+export interface PhaseStep {
+  readonly index: number;
+  /** A command of this phase still runs: the Wait loop calls Phase again. */
+  readonly waiting?: ActionWaiting;
+  /** Applied: soak it (the Soak map over these; none: no soak). */
+  readonly segments?: SoakSegment[];
+  /** Every phase has soaked. */
+  readonly done?: true;
+}
+
+/** One monitor's window. */
+export interface Window {
+  readonly monitor: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly value?: number | null;
+  readonly latencyMs?: number;
+  readonly status?: number;
+}
+interface PollRecord {
+  readonly phase: string;
+  readonly poll: number;
+  readonly of: number;
+  readonly at_utc: string;
+  readonly windows: Window[];
+  /** Consecutive failing windows per monitor, this one included. */
+  readonly streaks: Record<string, number>;
+}
+interface Tripped {
+  readonly phase: string;
+  readonly monitor: string;
+  readonly failAfter: number;
+  readonly poll: number;
+  readonly at_utc: string;
+  /** The failing windows that tripped it, oldest first. */
+  readonly windows: (Window & { poll: number; at_utc: string })[];
+}
+
+/**
+ * Phase: apply phase `index`'s actions (paused while a command runs) and hand the soak's segments to the Soak map;
+ * called again after the soak (`soaked`), close the phase: a tripped monitor throws MonitorTripped (the Catch rolls
+ * back), otherwise the phase's record is written and the next phase starts.
+ */
+export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> {
+  const cur = (s.results.phase ?? { index: 0 }) as PhaseStep & { soaked?: boolean };
+  const { spec } = s;
+  const i = cur.index;
+  const p = spec.phases[i];
+  if (!p) throw new Error(`phase ${i + 1} is not in the spec (it has ${spec.phases.length}); expected the state machine to stop after the last`);
+  const dir = phaseDir(spec.runId, i, p);
+  const last = i === spec.phases.length - 1;
+  return recorded<PhaseStep>(deps, who(s), 'phase', `phases (${spec.phases.map((x) => x.name).join(', ')})`, async () => {
+    await renewLease(s, deps);
+    if (!cur.soaked) {
+      const step = await runInOrder(spec, phasePlace(spec.runId, i, p), p.actions, `phase "${p.name}"`, deps, cur.waiting);
+      if (step.waiting) return { value: { index: i, waiting: step.waiting }, pending: true as const };
+      await deps.evidence.put(`${dir}/applied.json`, canonicalJson({ phase: p.name, actions: step.actions, applied_utc: deps.clock.now().toISOString() }), 'application/json');
+      return { value: { index: i, segments: soakSegments(p.soak) }, pending: true as const };
+    }
+    const applied = await readEvidenceJson<{ actions: JournaledResult[]; applied_utc: string }>(deps.evidence, `${dir}/applied.json`);
+    const tripped = await readEvidenceJson<Tripped>(deps.evidence, tripKey(dir));
+    const polls = p.soak ? soakPolls(p.soak) : 0;
+    const record = { phase: p.name, index: i + 1, of: spec.phases.length, actions: applied?.actions ?? [], applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
+    if (tripped) {
+      await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'FAIL', decision: 'ROLLBACK', tripped }), 'application/json');
+      const values = tripped.windows.map((w) => `${w.detail}`).join(' | ');
+      throw new MonitorTripped(
+        `phase "${p.name}" (${i + 1} of ${spec.phases.length}): monitor "${tripped.monitor}" failed ${tripped.failAfter} window(s) in a row (poll ${tripped.poll} at ${tripped.at_utc}): ${values.slice(0, 600)}`,
+        { phase: p.name, tripped },
+      );
+    }
+    await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'PASS', decision: last ? 'DONE' : 'NEXT', soaked_utc: deps.clock.now().toISOString() }), 'application/json');
+    if (!last) return { value: { index: i + 1 }, pending: true as const };
+    return { value: { index: i + 1, done: true as const }, details: { phases: spec.phases.map((x, k) => ({ phase: x.name, record: `${phaseDir(spec.runId, k, x).slice(spec.runId.length + 1)}.json` })) } };
+  });
+}
+
+/** SoakPoll's input: the Soak map's item, and after the first poll its own last result. */
+export interface SoakPollInput {
+  readonly spec: RunSpec;
+  readonly phase: number;
+  readonly segment: SoakSegment;
+  readonly poll?: SoakPollResult;
+}
+export interface SoakPollResult {
+  /** Polls this segment has made. */
+  readonly n: number;
+  readonly more: boolean;
+  readonly waitSeconds: number;
+  readonly streaks: Record<string, number>;
+}
+
+/** One monitor's window: its probe, judged. A probe that throws is a failing window (an unreachable service is a signal). */
+async function window(spec: RunSpec, m: Monitor, deps: Deps): Promise<Window> {
+  const t0 = deps.clock.now().getTime();
+  try {
+    if (m.sql) {
+      const r = await sqlCheck(spec, m.sql, deps);
+      return { monitor: m.name, ok: r.ok, detail: r.detail, ...(r.sql?.value !== undefined ? { value: r.sql.value } : {}) };
+    }
+    const h = m.http!;
+    const r = await httpCheck(spec, { ...h, via: 'lambda', ignoreFields: [] }, deps);
+    const latencyMs = deps.clock.now().getTime() - t0;
+    const slow = h.maxLatencyMs !== undefined && latencyMs > h.maxLatencyMs;
+    const status = r.http?.status;
+    const detail = slow ? `${r.ok ? `HTTP ${status}` : r.detail}; took ${latencyMs} ms, expected at most ${h.maxLatencyMs} ms` : `${r.ok ? `HTTP ${status}` : r.detail} in ${latencyMs} ms`;
+    return { monitor: m.name, ok: r.ok && !slow, detail, latencyMs, ...(status !== undefined ? { status } : {}) };
+  } catch (e) {
+    return { monitor: m.name, ok: false, detail: errorMessage(e).slice(0, 300), latencyMs: deps.clock.now().getTime() - t0 };
+  }
+}
+
+/**
+ * SoakPoll: one poll of a phase's monitors. The streaks come from the previous poll (its result in the state, or at
+ * a segment's start its record); a monitor at `failAfter` trips the soak (tripped.json) and the polls stop. After a
+ * trip, a later segment polls nothing.
+ */
+export async function soakPollStage(input: SoakPollInput, deps: Deps): Promise<SoakPollResult> {
+  const { spec, segment } = input;
+  const p = spec.phases[input.phase]!;
+  const dir = phaseDir(spec.runId, input.phase, p);
+  const stop = { n: input.poll?.n ?? 0, more: false, waitSeconds: 0, streaks: input.poll?.streaks ?? {} };
+  if (await readEvidenceJson(deps.evidence, tripKey(dir))) return stop;
+  await renewLease({ spec } as StageState, deps);
+  const local = input.poll?.n ?? 0;
+  const n = segment.from + local;
+  const previous = input.poll?.streaks ?? (n > 0 ? ((await readEvidenceJson<PollRecord>(deps.evidence, pollKey(dir, n - 1)))?.streaks ?? {}) : {});
+  const monitors = p.soak?.monitors ?? [];
+  const windows: Window[] = [];
+  for (const m of monitors) windows.push(await window(spec, m, deps));
+  const streaks = Object.fromEntries(windows.map((w) => [w.monitor, w.ok ? 0 : (previous[w.monitor] ?? 0) + 1]));
+  const at = deps.clock.now().toISOString();
+  const total = p.soak ? soakPolls(p.soak) : 0;
+  await deps.evidence.put(pollKey(dir, n), canonicalJson({ phase: p.name, poll: n + 1, of: total, at_utc: at, windows, streaks } satisfies PollRecord), 'application/json');
+  deps.progress?.({ stage: 'Soak', done: n + 1, total, message: `${p.name}: ${windows.map((w) => `${w.monitor} ${w.ok ? 'ok' : `FAIL ${streaks[w.monitor]}`}`).join(', ') || 'no monitors'}` });
+  const trip = monitors.find((m) => (streaks[m.name] ?? 0) >= m.failAfter);
+  if (trip) {
+    const recent: Tripped['windows'] = [];
+    for (let k = n - trip.failAfter + 1; k < n; k++) {
+      const rec = await readEvidenceJson<PollRecord>(deps.evidence, pollKey(dir, k));
+      const w = rec?.windows.find((x) => x.monitor === trip.name);
+      if (rec && w) recent.push({ ...w, poll: rec.poll, at_utc: rec.at_utc });
+    }
+    recent.push({ ...windows.find((w) => w.monitor === trip.name)!, poll: n + 1, at_utc: at });
+    await deps.evidence.put(tripKey(dir), canonicalJson({ phase: p.name, monitor: trip.name, failAfter: trip.failAfter, poll: n + 1, at_utc: at, windows: recent } satisfies Tripped), 'application/json');
+    return { ...stop, n: local + 1, streaks };
+  }
+  return { n: local + 1, more: local + 1 < segment.polls, waitSeconds: segment.pollSeconds, streaks };
+}
+
+/**
+ * The rollback of the applied phases, last applied first: a phase's own `rollback` actions, or by default every
+ * parameter it flipped put back to the value it had before (as its journal recorded it). A phase none of whose
+ * actions started is not rolled back.
+ */
+export async function phaseRollbackEntries(spec: RunSpec, deps: Pick<Deps, 'evidence'>): Promise<RollbackEntry[]> {
+  const out: RollbackEntry[] = [];
+  for (let i = spec.phases.length - 1; i >= 0; i--) {
+    const p = spec.phases[i]!;
+    const place = phasePlace(spec.runId, i, p);
+    if (!(await deps.evidence.get(`${actionKey(place, 0)}.intent.json`))) continue;
+    let undo: Action[] = p.rollback ?? [];
+    const unable = new Map<number, string>();
+    if (!p.rollback) {
+      for (const [k, a] of [...p.actions.entries()].reverse()) {
+        if (a.type !== 'parameter') continue;
+        const done = await readEvidenceJson<JournaledResult>(deps.evidence, `${actionKey(place, k)}.json`);
+        const intent = await readEvidenceJson<{ previous?: string | null }>(deps.evidence, `${actionKey(place, k)}.intent.json`);
+        const previous = done?.previous !== undefined ? done.previous : intent?.previous;
+        if (previous === undefined) continue; // never started
+        const description = `phase ${p.name}: ${a.name} back to ${previous === null || previous.startsWith('sha256:') ? 'its value before' : JSON.stringify(previous)}`;
+        // No value to put back (the parameter was new, or a SecureString kept only as its hash): a failed step, not a guess.
+        if (previous === null || previous.startsWith('sha256:'))
+          unable.set(undo.length, `${a.name} ${previous === null ? 'had no value before the phase' : 'is a SecureString (only its hash was kept)'}; expected it put back by hand`);
+        undo = [...undo, { type: 'parameter' as const, name: a.name, value: previous ?? '', description }];
+      }
+    }
+    out.push(...undo.map((action, index) => ({ place: undoPlace(spec.runId, i, p), index, action, ...(unable.has(index) ? { unable: unable.get(index)! } : {}) })));
+  }
+  return out;
+}

@@ -1,0 +1,88 @@
+/**
+ * A progressive cutover on the local runner (the deployed definition): phases after the smoke checks, each with its
+ * actions and a soak polled by monitors in child executions. GO through every phase; a monitor that fails its
+ * windows rolls back every applied phase in reverse order (each parameter back to its value before), and no later
+ * phase is applied.
+ */
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runLocal } from '../../cli/runner/run';
+import { miniSpec, readJson, tempDir } from '../support/local-run';
+
+const TRAFFIC = '/cloudbackup/prod/traffic';
+
+async function phasedSpec(runId: string, fullMonitorSql: string) {
+  const spec = await miniSpec({ runId });
+  const params = path.join(await tempDir('cutline-params-'), 'parameters.json');
+  await writeFile(params, JSON.stringify({ ...(await readJson(path.resolve(import.meta.dirname, '../../examples/agent-uuid/parameters.json'))), [TRAFFIC]: 'v4' }));
+  spec.local.parameters = params;
+  spec.phases = [
+    {
+      name: 'canary',
+      actions: [{ type: 'parameter', name: TRAFFIC, value: 'canary' }],
+      soak: { seconds: 2, pollSeconds: 1, monitors: [{ name: 'agents-healthy', sql: { sql: 'SELECT agent_id FROM s3_cloudbackup_agents WHERE agent_uuid IS NULL LIMIT 5' } }] },
+    },
+    {
+      name: 'default',
+      actions: [{ type: 'parameter', name: TRAFFIC, value: 'default' }],
+      soak: { seconds: 3, pollSeconds: 1, monitors: [{ name: 'errors', failAfter: 2, sql: { sql: fullMonitorSql, expect: { max: 0 } } }] },
+    },
+    { name: 'full', actions: [{ type: 'parameter', name: TRAFFIC, value: 'v5' }] },
+  ];
+  return spec;
+}
+
+async function run(spec: Record<string, any>) {
+  const workDir = await tempDir('cutline-work-');
+  const r = await runLocal({ spec, evidenceDir: await tempDir(), workDir, approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
+  const params = await readJson(path.join(workDir, spec.runId, 'parameters.json'));
+  return { ...r, params };
+}
+
+describe('phases', () => {
+  it('GO through every phase: each applied, soaked and recorded, the selector at its last value', async () => {
+    const r = await run(await phasedSpec('phases-go', 'SELECT 0 AS errors'));
+    expect([r.outcome, r.classification], r.reason).toEqual(['GO', 'GO']);
+    expect(r.params[TRAFFIC]).toBe('v5');
+    const canary = await readJson(path.join(r.evidenceDir, '13_phases/01_canary.json'));
+    expect(canary).toMatchObject({ phase: 'canary', result: 'PASS', decision: 'NEXT', soak: { seconds: 2, pollSeconds: 1, polls: 3 } });
+    expect(canary.actions[0]).toMatchObject({ ok: true, previous: 'v4', detail: `${TRAFFIC}: "v4" -> "canary"` });
+    expect((await readdir(path.join(r.evidenceDir, '13_phases/01_canary/polls'))).sort()).toEqual(['000001.json', '000002.json', '000003.json']);
+    expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default/polls/000004.json'))).windows).toEqual([{ monitor: 'errors', ok: true, detail: 'value 0 within -∞ <= value <= 0', value: 0 }]);
+    expect(await readJson(path.join(r.evidenceDir, '13_phases/03_full.json'))).toMatchObject({ result: 'PASS', decision: 'DONE', soak: null });
+    // The approver saw every phase in "GO will".
+    const request = await readJson(path.join(r.evidenceDir, '09_approval_request.json'));
+    expect(request.goActions.slice(-3)).toEqual([
+      `phase 1 of 3, canary: set parameter ${TRAFFIC} = "canary"; then soak 2 s watching agents-healthy (rolls back after 3 failing window(s))`,
+      `phase 2 of 3, default: set parameter ${TRAFFIC} = "default"; then soak 3 s watching errors (rolls back after 2 failing window(s))`,
+      `phase 3 of 3, full: set parameter ${TRAFFIC} = "v5"`,
+    ]);
+    const record = await readJson(path.join(r.evidenceDir, '13_phases.json'));
+    expect(record.details.phases.map((p: { phase: string }) => p.phase)).toEqual(['canary', 'default', 'full']);
+  }, 180_000);
+
+  it('a monitor failing 2 windows in a row during the default soak: ROLLED_BACK (cause MONITOR_TRIPPED), both phases undone in reverse, full never applied', async () => {
+    const r = await run(await phasedSpec('phases-trip', 'SELECT 3 AS errors'));
+    expect([r.outcome, r.classification], r.reason).toEqual(['NO_GO', 'ROLLED_BACK']);
+    const classify = await readJson(path.join(r.evidenceDir, '90_classify.json'));
+    expect(classify.details).toMatchObject({ cause_classification: 'MONITOR_TRIPPED', stage: 'Phase' });
+    expect(classify.details.reason).toContain('phase "default" (2 of 3): monitor "errors" failed 2 window(s) in a row');
+    const tripped = await readJson(path.join(r.evidenceDir, '13_phases/02_default/tripped.json'));
+    expect(tripped).toMatchObject({ phase: 'default', monitor: 'errors', failAfter: 2, poll: 2 });
+    expect(tripped.windows.map((w: { poll: number; value: number; ok: boolean }) => [w.poll, w.value, w.ok])).toEqual([
+      [1, 3, false],
+      [2, 3, false],
+    ]);
+    // Undone last applied first, then the run's own rollback; the selector is back where it was before the phases.
+    const rb = await readJson(path.join(r.evidenceDir, '12_rollback.json'));
+    expect(rb.details.actions.slice(0, 2).map((a: { description: string; ok: boolean }) => [a.description, a.ok])).toEqual([
+      [`phase default: ${TRAFFIC} back to "canary"`, true],
+      [`phase canary: ${TRAFFIC} back to "v4"`, true],
+    ]);
+    expect(r.params[TRAFFIC]).toBe('v4');
+    expect(r.params['/cloudbackup/prod/agent-identity']).toBe('agent_id');
+    await expect(readdir(path.join(r.evidenceDir, '13_phases/03_full'))).rejects.toThrow();
+    expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default.json'))).result).toBe('FAIL');
+  }, 180_000);
+});
