@@ -170,6 +170,8 @@ export interface PendingApproval {
   readonly required?: number;
   /** What the approval page shows (gate results, what GO will do). */
   readonly request?: { owner: string; target: string; summary: string; goActions: readonly string[]; reportUrl?: string };
+  /** A gate other than the run's go/no-go (a phase's sign-off): its name and where its decision and votes are recorded. */
+  readonly gate?: { readonly name: string; readonly recordKey: string; readonly votesPrefix: string };
 }
 
 export interface ApprovalDecision {

@@ -43,6 +43,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   [STATES.cutover]: toRollback,
   [STATES.smoke]: toRollback,
   [STATES.phase]: toRollback,
+  [STATES.phaseGoNoGo]: toRollback,
   [STATES.soak]: toRollback,
   [STATES.rollback]: { next: STATES.classify, resultPath: '$.rollbackError', named: false },
   // Every run ends with a summary, even when Classify fails; Summary failing is the one way to end without one.

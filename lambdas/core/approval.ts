@@ -116,7 +116,7 @@ export async function decideApproval(
   // One vote file per approver (two votes in the same millisecond never overwrite each other).
   if (!repeat)
     await deps.evidence.put(
-      stepKey(pending.runId, 'goNoGo', `_votes/${d.approver.replace(/[^A-Za-z0-9@._-]/g, '_')}_${d.decision}`),
+      `${pending.gate?.votesPrefix ?? stepKey(pending.runId, 'goNoGo', '_votes').replace(/\.json$/, '')}/${d.approver.replace(/[^A-Za-z0-9@._-]/g, '_')}_${d.decision}.json`,
       canonicalJson({ ...decision, approvals: approvals.length, required }),
       'application/json',
     );
@@ -144,11 +144,11 @@ export async function decideApproval(
   }
   if (!(await store.finalizeOnce(decision))) return { ok: false, status: 409, reason: `approval ${d.approvalId} was already decided; a decision is single-use` };
   await deps.evidence.put(
-    stepKey(pending.runId, 'goNoGo'),
+    pending.gate?.recordKey ?? stepKey(pending.runId, 'goNoGo'),
     canonicalJson(
       stepRecord({
         step: 'goNoGo',
-        command: `go/no-go ${d.decision} via ${d.via}`,
+        command: `${pending.gate ? `${pending.gate.name} sign-off` : 'go/no-go'} ${d.decision} via ${d.via}`,
         owner: d.approver,
         now,
         result: d.decision === 'approve' ? 'PASS' : 'FAIL',

@@ -14,6 +14,7 @@ import type { RunSpec } from './spec';
 import { type Invocation, who, recorded, renewLease } from './stage-record';
 import { applyPhase } from './pipeline';
 import { isConnectionLost } from './retry';
+import { phaseApprovalKey, type PhaseStep } from './phases';
 
 /** What an approver is shown: gate results and exactly what GO will do. */
 export function approvalSummary(s: StageState): { summary: string; goActions: string[] } {
@@ -44,22 +45,26 @@ export function goActions(spec: RunSpec): string[] {
 export async function requestApprovalStage(input: { taskToken: string; state: StageState }, deps: Deps, baseUrl?: string) {
   const s = input.state;
   const approvalId = newApprovalId();
-  const expiresAt = new Date(deps.clock.now().getTime() + s.spec.approval.timeoutSeconds * 1000).toISOString();
-  const { summary, goActions } = approvalSummary(s);
+  // A phase's sign-off (PhaseGoNoGo) or the run's go/no-go: who decides, how long it waits, what it is shown, where it is recorded.
+  const ph = phaseGate(s);
+  const rules = ph ? { approvers: ph.phase.approval!.approvers ?? s.spec.approval.approvers, required: ph.phase.approval!.required, timeoutSeconds: ph.phase.approval!.timeoutSeconds } : s.spec.approval;
+  const expiresAt = new Date(deps.clock.now().getTime() + rules.timeoutSeconds * 1000).toISOString();
+  const { summary, goActions } = ph ? { summary: ph.summary, goActions: ph.phase.actions.map(describeAction) } : approvalSummary(s);
   const target = (s.spec.target ?? s.spec.source).engine;
   await deps.approvalStore.save({
     approvalId,
     runId: s.spec.runId,
     taskToken: input.taskToken,
     expiresAt,
-    approvers: s.spec.approval.approvers,
-    required: s.spec.approval.required,
+    approvers: rules.approvers,
+    required: rules.required,
     request: { owner: s.spec.owner, target, summary, goActions, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`) },
+    ...(ph ? { gate: ph.gate } : {}),
   });
   const secret = baseUrl ? await deps.approvalSecret() : '';
   const link = (who?: string) => `${baseUrl!.replace(/\/+$/, '')}/approve?${approvalQuery(approvalId, expiresAt, secret, who)}`;
   // With an approver list every approver gets a personal link (its signature names them); otherwise one link and a name field.
-  const approvers = s.spec.approval.approvers ?? [];
+  const approvers = rules.approvers ?? [];
   const approveUrl = baseUrl && approvers.length === 0 ? link() : undefined;
   const personalUrls = baseUrl && approvers.length ? approvers.map((approver) => ({ approver, url: link(approver) })) : undefined;
   const request = { runId: s.spec.runId, approvalId, owner: s.spec.owner, target, summary, goActions, approveUrl, personalUrls, reportUrl: deps.evidence.browseUrl(`${s.spec.runId}/`), expiresAt };
@@ -78,11 +83,25 @@ export async function requestApprovalStage(input: { taskToken: string; state: St
   if (!delivered.length && failedChannels.length)
     throw new Error(`no approval channel delivered the go/no-go: ${failedChannels.map((f) => `${f.kind}: ${f.error}`).join('; ')}`);
   await deps.evidence.put(
-    stepKey(s.spec.runId, 'goNoGo', '_request'),
+    ph ? ph.gate.recordKey.replace(/\.json$/, '_request.json') : stepKey(s.spec.runId, 'goNoGo', '_request'),
     canonicalJson({ approvalId, expiresAt, channels: delivered, ...(failedChannels.length ? { failedChannels } : {}), summary, goActions, requested_utc: deps.clock.now().toISOString() }),
     'application/json',
   );
   return { approvalId, expiresAt, channels: delivered };
+}
+
+/** The phase whose sign-off PhaseGoNoGo asks for (Phase left `approval` in the state), or none: the run's go/no-go. */
+function phaseGate(s: StageState) {
+  const at = s.results.phase as PhaseStep | undefined;
+  const phase = at?.approval ? s.spec.phases[at.index] : undefined;
+  if (!at || !phase?.approval) return undefined;
+  const recordKey = phaseApprovalKey(s.spec.runId, at.index, phase);
+  const before = at.index > 0 ? `phase ${at.index} (${s.spec.phases[at.index - 1]!.name}) applied and soaked without a tripped monitor` : 'the cutover and its smoke checks passed';
+  return {
+    phase,
+    summary: `sign-off for phase ${at.index + 1} of ${s.spec.phases.length}, ${phase.name}: ${before}`,
+    gate: { name: `phase ${phase.name}`, recordKey, votesPrefix: recordKey.replace(/\.json$/, '_votes') },
+  };
 }
 
 /** The command a stage paused at, as its previous call left it in the state (the Wait loop calls the stage again). */

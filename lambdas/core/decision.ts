@@ -177,8 +177,10 @@ export function classify(input: {
   platform?: 'aws' | 'local';
 }): ClassifyOutcome {
   const stage = stoppedStage(input.results);
-  let classification: Classification =
-    BY_ERROR[input.error.Error] ?? (input.error.Error === 'States.Timeout' || input.error.Error === 'States.HeartbeatTimeout' ? BY_STAGE[stage] : undefined) ?? BY_STAGE[stage] ?? 'INTERNAL_ERROR';
+  const timedOut = input.error.Error === 'States.Timeout' || input.error.Error === 'States.HeartbeatTimeout';
+  // A phase waiting for its sign-off (PhaseGoNoGo) that nobody gave in time.
+  const signOff = timedOut && (input.results.phase as { approval?: unknown } | undefined)?.approval !== undefined;
+  let classification: Classification = BY_ERROR[input.error.Error] ?? (signOff ? 'APPROVAL_TIMEOUT' : undefined) ?? BY_STAGE[stage] ?? 'INTERNAL_ERROR';
   if (!CLASSIFICATIONS.includes(classification)) classification = 'INTERNAL_ERROR';
   let cause: Classification | undefined;
   if (input.rollback) {

@@ -49,6 +49,8 @@ const pad = (n: number, w: number) => String(n).padStart(w, '0');
 export const phaseDir = (runId: string, i: number, p: Pick<Phase, 'name'>) => `${runId}/${EVIDENCE_STEPS.phase}/${pad(i + 1, 2)}_${p.name}`;
 const phasePlace = (runId: string, i: number, p: Phase): JournalPlace => ({ dir: phaseDir(runId, i, p), marker: `${runId}/phase/${p.name}` });
 const undoPlace = (runId: string, i: number, p: Phase): JournalPlace => ({ dir: `${phaseDir(runId, i, p)}/rollback`, marker: `${runId}/phase/${p.name}/rollback` });
+/** A phase's sign-off: the request, each vote and the decision, in its folder. */
+export const phaseApprovalKey = (runId: string, i: number, p: Pick<Phase, 'name'>) => `${phaseDir(runId, i, p)}/approval.json`;
 const pollKey = (dir: string, n: number) => `${dir}/polls/${pad(n + 1, 6)}.json`;
 const tripKey = (dir: string) => `${dir}/tripped.json`;
 
@@ -61,6 +63,10 @@ export interface PhaseStep {
   readonly segments?: SoakSegment[];
   /** Every phase has soaked. */
   readonly done?: true;
+  /** The phase asks for a sign-off before its actions: the PhaseGoNoGo state waits for it this long. */
+  readonly approval?: { readonly timeoutSeconds: number };
+  /** Its sign-off came (PhaseApproved): the actions run, and this stays while a command of theirs runs. */
+  readonly approved?: true;
 }
 
 /** One monitor's window. */
@@ -107,15 +113,18 @@ export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> 
   return recorded<PhaseStep>(deps, who(s), 'phase', `phases (${spec.phases.map((x) => x.name).join(', ')})`, async () => {
     await renewLease(s, deps);
     if (!cur.soaked) {
+      if (p.approval && !cur.approved) return { value: { index: i, approval: { timeoutSeconds: p.approval.timeoutSeconds } }, pending: true as const };
       const step = await runInOrder(spec, phasePlace(spec.runId, i, p), p.actions, `phase "${p.name}"`, deps, cur.waiting);
-      if (step.waiting) return { value: { index: i, waiting: step.waiting }, pending: true as const };
+      if (step.waiting) return { value: { index: i, waiting: step.waiting, ...(cur.approved ? { approved: true as const } : {}) }, pending: true as const };
       await deps.evidence.put(`${dir}/applied.json`, canonicalJson({ phase: p.name, actions: step.actions, applied_utc: deps.clock.now().toISOString() }), 'application/json');
       return { value: { index: i, segments: soakSegments(p.soak) }, pending: true as const };
     }
     const applied = await readEvidenceJson<{ actions: JournaledResult[]; applied_utc: string }>(deps.evidence, `${dir}/applied.json`);
     const tripped = await readEvidenceJson<Tripped>(deps.evidence, tripKey(dir));
     const polls = p.soak ? soakPolls(p.soak) : 0;
-    const record = { phase: p.name, index: i + 1, of: spec.phases.length, actions: applied?.actions ?? [], applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
+    const approval = p.approval ? ((await readEvidenceJson<{ result: string; details: Record<string, unknown> }>(deps.evidence, phaseApprovalKey(spec.runId, i, p))) ?? null) : undefined;
+    const signedOff = approval ? { result: approval.result, approvers: approval.details.approvers, comment: approval.details.comment, decidedAt: approval.details.decidedAt, via: approval.details.via } : approval;
+    const record = { phase: p.name, index: i + 1, of: spec.phases.length, ...(signedOff !== undefined ? { signedOff } : {}), actions: applied?.actions ?? [], applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
     if (tripped) {
       await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'FAIL', decision: 'ROLLBACK', tripped }), 'application/json');
       const values = tripped.windows.map((w) => `${w.detail}`).join(' | ');

@@ -326,6 +326,17 @@ export const Phase = z.strictObject({
   description: z.string().optional(),
   actions: z.array(Action).min(1),
   rollback: z.array(Action).optional(),
+  /**
+   * A sign-off before the phase's actions (Argo's pause + promote): the same signed-link go/no-go as the run's, on
+   * the spec's channels, with its own approvers (default: the run's), M of N and timeout. A reject rolls back.
+   */
+  approval: z
+    .strictObject({
+      approvers: z.array(z.string().min(1)).min(1).optional(),
+      required: z.number().int().min(1).max(20).default(1),
+      timeoutSeconds: z.number().int().min(2).max(31_536_000).default(86_400),
+    })
+    .optional(),
   soak: z
     .strictObject({
       /** Up to 30 days: a soak is Wait states in child executions, never a sleeping function. */

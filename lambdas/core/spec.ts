@@ -325,6 +325,9 @@ export const RunSpec = z
         list.forEach((a, j) => {
           if (a.type === 'restore') ctx.addIssue({ code: 'custom', path: ['phases', i, where, j, 'type'], message: 'got "restore" in a phase; expected it only in rollback.actions (it undoes the whole run)' });
         });
+      const signers = p.approval?.approvers ?? s.approval.approvers;
+      if (p.approval && signers && p.approval.required > signers.length)
+        ctx.addIssue({ code: 'custom', path: ['phases', i, 'approval', 'required'], message: `got ${p.approval.required}; expected at most the ${signers.length} approver(s) who can sign off phase "${p.name}"` });
       const monitors = new Set<string>();
       (p.soak?.monitors ?? []).forEach((m, j) => {
         if (monitors.has(m.name)) ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors', j, 'name'], message: `got "${m.name}" twice in phase "${p.name}"; expected each monitor name once` });

@@ -44,6 +44,8 @@ export const STATES = {
   phase: 'Phase',
   phaseNext: 'PhaseNext',
   phaseCommandWait: 'PhaseCommandWait',
+  phaseGoNoGo: 'PhaseGoNoGo',
+  phaseApproved: 'PhaseApproved',
   soak: 'Soak',
   soakFirst: 'SoakFirst',
   soakWaitFirst: 'SoakWaitFirst',

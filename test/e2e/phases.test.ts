@@ -25,6 +25,7 @@ async function phasedSpec(runId: string, fullMonitorSql: string) {
     },
     {
       name: 'default',
+      approval: { timeoutSeconds: 600 },
       actions: [{ type: 'parameter', name: TRAFFIC, value: 'default' }],
       soak: { seconds: 3, pollSeconds: 1, monitors: [{ name: 'errors', failAfter: 2, sql: { sql: fullMonitorSql, expect: { max: 0 } } }] },
     },
@@ -51,6 +52,13 @@ describe('phases', () => {
     expect((await readdir(path.join(r.evidenceDir, '13_phases/01_canary/polls'))).sort()).toEqual(['000001.json', '000002.json', '000003.json']);
     expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default/polls/000004.json'))).windows).toEqual([{ monitor: 'errors', ok: true, detail: 'value 0 within -∞ <= value <= 0', value: 0 }]);
     expect(await readJson(path.join(r.evidenceDir, '13_phases/03_full.json'))).toMatchObject({ result: 'PASS', decision: 'DONE', soak: null });
+    // The default phase's own sign-off, before its actions: requested, decided, recorded in the phase's folder and record.
+    const asked = await readJson(path.join(r.evidenceDir, '13_phases/02_default/approval_request.json'));
+    expect(asked).toMatchObject({ summary: 'sign-off for phase 2 of 3, default: phase 1 (canary) applied and soaked without a tripped monitor', goActions: [`set parameter ${TRAFFIC} = "default"`] });
+    const signed = await readJson(path.join(r.evidenceDir, '13_phases/02_default/approval.json'));
+    expect(signed).toMatchObject({ result: 'PASS', command: 'phase default sign-off approve via auto-approve flag', details: { approvers: ['a'] } });
+    expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default.json'))).signedOff).toMatchObject({ result: 'PASS', approvers: ['a'] });
+    expect(canary.signedOff).toBeUndefined();
     // The approver saw every phase in "GO will".
     const request = await readJson(path.join(r.evidenceDir, '09_approval_request.json'));
     expect(request.goActions.slice(-3)).toEqual([

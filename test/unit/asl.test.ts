@@ -71,7 +71,7 @@ describe('statemachines/cutover.asl.json', () => {
       expect(s.TimeoutSeconds ?? s.TimeoutSecondsPath, name).toBeDefined();
       if (([STATES.backfillChunk, STATES.backfillChunkDistributed, STATES.gateChunk, STATES.gateChunkDistributed, STATES.commandSend, STATES.commandPoll, STATES.soakPoll] as string[]).includes(name)) continue; // caught by the enclosing Map
       const targets = new Set((s.Catch ?? []).map((c: any) => c.Next));
-      const expected = name === STATES.cutover || name === STATES.smoke || name === STATES.phase ? STATES.rollback : name === STATES.summary ? STATES.summaryFailed : name === STATES.rollback || name === STATES.classify ? null : STATES.classify;
+      const expected = ([STATES.cutover, STATES.smoke, STATES.phase, STATES.phaseGoNoGo] as string[]).includes(name) ? STATES.rollback : name === STATES.summary ? STATES.summaryFailed : name === STATES.rollback || name === STATES.classify ? null : STATES.classify;
       if (expected === null) expect([...targets].every((t) => t === STATES.classify || t === STATES.summary), name).toBe(true);
       else expect([...targets], name).toEqual([expected]);
     }
