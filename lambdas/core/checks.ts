@@ -33,6 +33,7 @@ const DEFAULT_CLASS: Record<CheckPoint, Classification> = {
   verify: 'VERIFY_FAILED',
   promotion: 'SMOKE_FAILED',
   smoke: 'SMOKE_FAILED',
+  phase: 'SMOKE_FAILED',
 };
 
 const ERRORS: Partial<Record<Classification, new (message: string, details?: Record<string, unknown>) => CutlineError>> = {
@@ -234,10 +235,10 @@ async function performanceCheck(spec: RunSpec, c: Check, at: CheckPoint, deps: C
 }
 
 /** Run the spec's checks at one point, in spec order, each to its end (a failure does not stop the others). */
-export async function runChecks(spec: RunSpec, at: CheckPoint, deps: CheckDeps): Promise<CheckResult[]> {
+export async function runChecks(spec: RunSpec, at: CheckPoint, deps: CheckDeps, names?: readonly string[]): Promise<CheckResult[]> {
   await takeBaselines(spec, at, deps);
   const out: CheckResult[] = [];
-  for (const c of spec.checks.filter((x) => x.at === at)) {
+  for (const c of spec.checks.filter((x) => x.at === at && (!names || names.includes(x.name)))) {
     const t0 = deps.clock.now().getTime();
     const kind = c.sql ? ('sql' as const) : c.http ? ('http' as const) : c.parity ? ('parity' as const) : c.performance ? ('performance' as const) : ('command' as const);
     const base = { name: c.name, at, kind, classification: checkClass(c) };

@@ -11,7 +11,7 @@
  */
 import type { Deps } from '../ports';
 import { type ActionWaiting, actionKey, type JournaledResult, type JournalPlace, type RollbackEntry, runInOrder } from './actions';
-import { httpCheck, sqlCheck } from './checks';
+import { type CheckResult, httpCheck, runChecks, sqlCheck, throwIfFailed } from './checks';
 import { EVENTS_PER_LOOK } from './command-loop';
 import { errorMessage, MonitorTripped } from './errors';
 import { canonicalJson, readEvidenceJson } from './evidence';
@@ -114,6 +114,12 @@ export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> 
     await renewLease(s, deps);
     if (!cur.soaked) {
       if (p.approval && !cur.approved) return { value: { index: i, approval: { timeoutSeconds: p.approval.timeoutSeconds } }, pending: true as const };
+      // Entry checks once, before the first action started (a call back for a running command does not repeat them).
+      if (p.entryChecks.length && !cur.waiting && !(await deps.evidence.get(`${actionKey(phasePlace(spec.runId, i, p), 0)}.intent.json`))) {
+        const entry = await runChecks(spec, 'phase', deps, p.entryChecks);
+        await deps.evidence.put(`${dir}/entry_checks.json`, canonicalJson({ phase: p.name, checks: entry, checked_utc: deps.clock.now().toISOString() }), 'application/json');
+        throwIfFailed(entry, { phase: p.name, entryChecks: entry });
+      }
       const step = await runInOrder(spec, phasePlace(spec.runId, i, p), p.actions, `phase "${p.name}"`, deps, cur.waiting);
       if (step.waiting) return { value: { index: i, waiting: step.waiting, ...(cur.approved ? { approved: true as const } : {}) }, pending: true as const };
       await deps.evidence.put(`${dir}/applied.json`, canonicalJson({ phase: p.name, actions: step.actions, applied_utc: deps.clock.now().toISOString() }), 'application/json');
@@ -124,7 +130,9 @@ export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> 
     const polls = p.soak ? soakPolls(p.soak) : 0;
     const approval = p.approval ? ((await readEvidenceJson<{ result: string; details: Record<string, unknown> }>(deps.evidence, phaseApprovalKey(spec.runId, i, p))) ?? null) : undefined;
     const signedOff = approval ? { result: approval.result, approvers: approval.details.approvers, comment: approval.details.comment, decidedAt: approval.details.decidedAt, via: approval.details.via } : approval;
-    const record = { phase: p.name, index: i + 1, of: spec.phases.length, ...(signedOff !== undefined ? { signedOff } : {}), actions: applied?.actions ?? [], applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
+    const record: Record<string, unknown> = { phase: p.name, index: i + 1, of: spec.phases.length, ...(signedOff !== undefined ? { signedOff } : {}), actions: applied?.actions ?? [], applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
+    const entryChecks = p.entryChecks.length ? (await readEvidenceJson<{ checks: CheckResult[] }>(deps.evidence, `${dir}/entry_checks.json`))?.checks : undefined;
+    if (entryChecks) record.entryChecks = entryChecks;
     if (tripped) {
       await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'FAIL', decision: 'ROLLBACK', tripped }), 'application/json');
       const values = tripped.windows.map((w) => `${w.detail}`).join(' | ');
@@ -132,6 +140,13 @@ export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> 
         `phase "${p.name}" (${i + 1} of ${spec.phases.length}): monitor "${tripped.monitor}" failed ${tripped.failAfter} window(s) in a row (poll ${tripped.poll} at ${tripped.at_utc}): ${values.slice(0, 600)}`,
         { phase: p.name, tripped },
       );
+    }
+    // Exit criteria after a soak that held.
+    const exitChecks = p.exitChecks.length ? await runChecks(spec, 'phase', deps, p.exitChecks) : undefined;
+    if (exitChecks) record.exitChecks = exitChecks;
+    if (exitChecks?.some((c) => !c.ok)) {
+      await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'FAIL', decision: 'ROLLBACK' }), 'application/json');
+      throwIfFailed(exitChecks, { phase: p.name, exitChecks });
     }
     await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'PASS', decision: last ? 'DONE' : 'NEXT', soaked_utc: deps.clock.now().toISOString() }), 'application/json');
     if (!last) return { value: { index: i + 1 }, pending: true as const };

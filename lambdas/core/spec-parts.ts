@@ -188,7 +188,8 @@ export const Assertion = z
 
 
 /** Where a runbook check runs: the stage it guards, and so the class its failure gets unless it names another. */
-export const CHECK_POINTS = ['preflight', 'schema', 'verify', 'promotion', 'smoke'] as const;
+/** `phase`: run only where a phase names it (its entryChecks, before its actions; its exitChecks, after its soak). */
+export const CHECK_POINTS = ['preflight', 'schema', 'verify', 'promotion', 'smoke', 'phase'] as const;
 export type CheckPoint = (typeof CHECK_POINTS)[number];
 /** The classes a check may name (seed 003's decision matrix). */
 export const CHECK_CLASSES = ['ENVIRONMENT_BLOCKED', 'MIGRATION_FAILED', 'BACKFILL_FAILED', 'VERIFY_FAILED', 'GATE_FAILED', 'SYNC_FAILED', 'SMOKE_FAILED', 'IDEMPOTENCY_FAILED'] as const;
@@ -326,6 +327,10 @@ export const Phase = z.strictObject({
   description: z.string().optional(),
   actions: z.array(Action).min(1),
   rollback: z.array(Action).optional(),
+  /** Checks of spec.checks (at "phase") run after the sign-off, before the actions; a failure rolls back the applied phases. */
+  entryChecks: z.array(z.string().min(1)).default([]),
+  /** Exit criteria: checks of spec.checks (at "phase") run after the soak; a failure rolls back (seed 001: performance within 20%). */
+  exitChecks: z.array(z.string().min(1)).default([]),
   /**
    * A sign-off before the phase's actions (Argo's pause + promote): the same signed-link go/no-go as the run's, on
    * the spec's channels, with its own approvers (default: the run's), M of N and timeout. A reject rolls back.

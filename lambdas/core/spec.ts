@@ -325,6 +325,12 @@ export const RunSpec = z
         list.forEach((a, j) => {
           if (a.type === 'restore') ctx.addIssue({ code: 'custom', path: ['phases', i, where, j, 'type'], message: 'got "restore" in a phase; expected it only in rollback.actions (it undoes the whole run)' });
         });
+      for (const [where, names] of [['entryChecks', p.entryChecks], ['exitChecks', p.exitChecks]] as const)
+        names.forEach((n, j) => {
+          const c = s.checks.find((x) => x.name === n);
+          if (!c || c.at !== 'phase')
+            ctx.addIssue({ code: 'custom', path: ['phases', i, where, j], message: `got ${JSON.stringify(n)}, ${c ? `a check at "${c.at}"` : 'which is not in checks'}; expected the name of a check with "at": "phase"` });
+        });
       const signers = p.approval?.approvers ?? s.approval.approvers;
       if (p.approval && signers && p.approval.required > signers.length)
         ctx.addIssue({ code: 'custom', path: ['phases', i, 'approval', 'required'], message: `got ${p.approval.required}; expected at most the ${signers.length} approver(s) who can sign off phase "${p.name}"` });
@@ -343,7 +349,10 @@ export const RunSpec = z
         ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'pollSeconds'], message: `got ${p.soak.pollSeconds}; expected at most the soak's ${p.soak.seconds} seconds` });
     });
     const checkNames = new Set<string>();
+    const named = new Set(s.phases.flatMap((p) => [...p.entryChecks, ...p.exitChecks]));
     s.checks.forEach((c, i) => {
+      if (c.at === 'phase' && !named.has(c.name))
+        ctx.addIssue({ code: 'custom', path: ['checks', i, 'at'], message: `got "phase" for check "${c.name}", which no phase names; expected it in a phase's entryChecks or exitChecks` });
       if (checkNames.has(c.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `got "${c.name}" twice; expected each check name once (evidence names checks by name)` });
       checkNames.add(c.name);
       if (c.sql) {

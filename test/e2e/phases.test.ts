@@ -17,9 +17,14 @@ async function phasedSpec(runId: string, fullMonitorSql: string) {
   const params = path.join(await tempDir('cutline-params-'), 'parameters.json');
   await writeFile(params, JSON.stringify({ ...(await readJson(path.resolve(import.meta.dirname, '../../examples/agent-uuid/parameters.json'))), [TRAFFIC]: 'v4' }));
   spec.local.parameters = params;
+  spec.checks.push(
+    { name: 'every agent has a uuid', at: 'phase', sql: { sql: 'SELECT agent_id FROM s3_cloudbackup_agents WHERE agent_uuid IS NULL LIMIT 5' } },
+    { name: 'canary error budget', at: 'phase', sql: { sql: 'SELECT 0 AS errors', expect: { max: 0 } } },
+  );
   spec.phases = [
     {
       name: 'canary',
+      exitChecks: ['canary error budget'],
       actions: [{ type: 'parameter', name: TRAFFIC, value: 'canary' }],
       soak: { seconds: 2, pollSeconds: 1, monitors: [{ name: 'agents-healthy', sql: { sql: 'SELECT agent_id FROM s3_cloudbackup_agents WHERE agent_uuid IS NULL LIMIT 5' } }] },
     },
@@ -29,7 +34,7 @@ async function phasedSpec(runId: string, fullMonitorSql: string) {
       actions: [{ type: 'parameter', name: TRAFFIC, value: 'default' }],
       soak: { seconds: 3, pollSeconds: 1, monitors: [{ name: 'errors', failAfter: 2, sql: { sql: fullMonitorSql, expect: { max: 0 } } }] },
     },
-    { name: 'full', actions: [{ type: 'parameter', name: TRAFFIC, value: 'v5' }] },
+    { name: 'full', entryChecks: ['every agent has a uuid'], actions: [{ type: 'parameter', name: TRAFFIC, value: 'v5' }] },
   ];
   return spec;
 }
@@ -59,6 +64,9 @@ describe('phases', () => {
     expect(signed).toMatchObject({ result: 'PASS', command: 'phase default sign-off approve via auto-approve flag', details: { approvers: ['a'] } });
     expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default.json'))).signedOff).toMatchObject({ result: 'PASS', approvers: ['a'] });
     expect(canary.signedOff).toBeUndefined();
+    // Exit criteria after the soak, entry checks before the actions, in the phases' records.
+    expect(canary.exitChecks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([['canary error budget', true]]);
+    expect((await readJson(path.join(r.evidenceDir, '13_phases/03_full.json'))).entryChecks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([['every agent has a uuid', true]]);
     // The approver saw every phase in "GO will".
     const request = await readJson(path.join(r.evidenceDir, '09_approval_request.json'));
     expect(request.goActions.slice(-3)).toEqual([
@@ -92,5 +100,19 @@ describe('phases', () => {
     expect(r.params['/cloudbackup/prod/agent-identity']).toBe('agent_id');
     await expect(readdir(path.join(r.evidenceDir, '13_phases/03_full'))).rejects.toThrow();
     expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default.json'))).result).toBe('FAIL');
+  }, 180_000);
+
+  it('exit criteria that fail after the canary soak: ROLLED_BACK (cause SMOKE_FAILED), the canary undone, no later phase applied', async () => {
+    const spec = await phasedSpec('phases-exit', 'SELECT 0 AS errors');
+    spec.checks.find((c: { name: string }) => c.name === 'canary error budget').sql.sql = 'SELECT 7 AS errors';
+    spec.phases[0].soak.seconds = 1;
+    const r = await run(spec);
+    expect([r.outcome, r.classification], r.reason).toEqual(['NO_GO', 'ROLLED_BACK']);
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('SMOKE_FAILED');
+    const canary = await readJson(path.join(r.evidenceDir, '13_phases/01_canary.json'));
+    expect(canary).toMatchObject({ result: 'FAIL', decision: 'ROLLBACK' });
+    expect(canary.exitChecks[0]).toMatchObject({ name: 'canary error budget', ok: false, detail: 'got 7; expected a number with -∞ <= value <= 0' });
+    expect(r.params[TRAFFIC]).toBe('v4');
+    await expect(readdir(path.join(r.evidenceDir, '13_phases/02_default'))).rejects.toThrow();
   }, 180_000);
 });

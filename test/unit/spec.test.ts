@@ -61,6 +61,22 @@ describe('run spec v1', () => {
     ]);
   });
 
+  it('phase checks: a phase names checks at "phase", and a check at "phase" is named by a phase', () => {
+    const r = parseSpec({
+      ...base,
+      checks: [
+        { name: 'orphan', at: 'phase', sql: { sql: 'SELECT 1 WHERE false' } },
+        { name: 'early', at: 'preflight', sql: { sql: 'SELECT 1 WHERE false' } },
+      ],
+      phases: [{ name: 'canary', entryChecks: ['early'], exitChecks: ['missing'], actions: [{ type: 'parameter', name: '/app/traffic', value: 'canary' }] }],
+    });
+    expect(!r.ok && r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      '$.phases[0].entryChecks[0]: got "early", a check at "preflight"; expected the name of a check with "at": "phase"',
+      '$.phases[0].exitChecks[0]: got "missing", which is not in checks; expected the name of a check with "at": "phase"',
+      '$.checks[0].at: got "phase" for check "orphan", which no phase names; expected it in a phase\'s entryChecks or exitChecks',
+    ]);
+  });
+
   it('refuses command actions without a jumpbox and source-vs-target counts without a target', () => {
     const r = parseSpec({ ...base, cutover: { actions: [{ type: 'command', script: 'true' }] }, verify: { tables: ['t'] } });
     expect(!r.ok && r.problems.map((p) => p.path)).toEqual(['$.jumpbox', '$.verify.rowCounts']);
