@@ -328,7 +328,7 @@ export const RunSpec = z
       for (const [where, names] of [['entryChecks', p.entryChecks], ['exitChecks', p.exitChecks]] as const)
         names.forEach((n, j) => {
           const c = s.checks.find((x) => x.name === n);
-          if (!c || c.at !== 'phase')
+          if (c?.at !== 'phase')
             ctx.addIssue({ code: 'custom', path: ['phases', i, where, j], message: `got ${JSON.stringify(n)}, ${c ? `a check at "${c.at}"` : 'which is not in checks'}; expected the name of a check with "at": "phase"` });
         });
       const signers = p.approval?.approvers ?? s.approval.approvers;
