@@ -9,6 +9,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { approveCommands } from './commands/approve';
+import { phaseControlCommands } from './commands/phase-control';
 import { evidenceCommands } from './commands/evidence';
 import { estimateCommands } from './commands/estimate';
 import { planCommands } from './commands/plan';
@@ -54,6 +55,7 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
   statusCommands(program, io, setExit);
   evidenceCommands(program, io, setExit);
   approveCommands(program, io, setExit);
+  phaseControlCommands(program, io, setExit);
 
   const SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cutline';
   const examples: Record<string, string[]> = {
@@ -67,6 +69,8 @@ Every command takes --json. Colors only on a terminal (NO_COLOR honored).`,
     resume: [`cutline resume prod-2026-11-21 --state-machine-arn ${SM}`],
     approve: ['cutline approve prod-2026-11-21 --comment "counts and hashes match" --bucket cutline-evidence --approvals-bucket cutline-approvals'],
     reject: ['cutline reject prod-2026-11-21 --comment "orders differ: see 07_gates/diff.txt" --bucket cutline-evidence --approvals-bucket cutline-approvals'],
+    abort: ['cutline abort canary-2026-12-01 --comment "p95 alarm on the canary fleet" --evidence-dir evidence', 'cutline abort prod-2026-12-01 --comment "error spike" --bucket cutline-evidence'],
+    promote: ['cutline promote canary-2026-12-01 --comment "24 h clean, ship it" --evidence-dir evidence', 'cutline promote prod-2026-12-01 --comment "soak held" --bucket cutline-evidence'],
     rollback: ['cutline rollback demo-agent-uuid-20261121T020000', 'cutline rollback prod-2026-11-21 --function <RollbackFunctionName> --bucket cutline-evidence'],
     ls: ['cutline evidence ls demo-agent-uuid-20261121T020000', 'cutline evidence ls prod-2026-11-21 --bucket cutline-evidence --json'],
     get: ['cutline evidence get prod-2026-11-21 07_gates/diff.txt --bucket cutline-evidence'],

@@ -13,7 +13,7 @@ import type { Deps } from '../ports';
 import { type ActionWaiting, actionKey, type JournaledResult, type JournalPlace, type RollbackEntry, runInOrder } from './actions';
 import { type CheckResult, httpCheck, runChecks, sqlCheck, throwIfFailed } from './checks';
 import { EVENTS_PER_LOOK } from './command-loop';
-import { errorMessage, MonitorTripped } from './errors';
+import { ApprovalRejected, errorMessage, MonitorTripped } from './errors';
 import { canonicalJson, readEvidenceJson } from './evidence';
 import { EVIDENCE_STEPS } from './evidence-layout';
 import type { StageState } from './payloads';
@@ -51,6 +51,8 @@ const phasePlace = (runId: string, i: number, p: Phase): JournalPlace => ({ dir:
 const undoPlace = (runId: string, i: number, p: Phase): JournalPlace => ({ dir: `${phaseDir(runId, i, p)}/rollback`, marker: `${runId}/phase/${p.name}/rollback` });
 /** A phase's sign-off: the request, each vote and the decision, in its folder. */
 export const phaseApprovalKey = (runId: string, i: number, p: Pick<Phase, 'name'>) => `${phaseDir(runId, i, p)}/approval.json`;
+/** An operator's abort or early promote of a phase's soak (`cutline abort|promote <runId>`): single-use. */
+const controlKey = (dir: string) => `${dir}/control.json`;
 const pollKey = (dir: string, n: number) => `${dir}/polls/${pad(n + 1, 6)}.json`;
 const tripKey = (dir: string) => `${dir}/tripped.json`;
 
@@ -133,6 +135,12 @@ export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> 
     const record: Record<string, unknown> = { phase: p.name, index: i + 1, of: spec.phases.length, ...(signedOff !== undefined ? { signedOff } : {}), actions: applied?.actions ?? [], applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
     const entryChecks = p.entryChecks.length ? (await readEvidenceJson<{ checks: CheckResult[] }>(deps.evidence, `${dir}/entry_checks.json`))?.checks : undefined;
     if (entryChecks) record.entryChecks = entryChecks;
+    const control = await readEvidenceJson<PhaseControl>(deps.evidence, controlKey(dir));
+    if (control) record.operator = control;
+    if (control?.action === 'abort') {
+      await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'FAIL', decision: 'ROLLBACK' }), 'application/json');
+      throw new ApprovalRejected(`phase "${p.name}" aborted by ${control.by} via ${control.via} during its soak: ${control.comment || '(no comment)'}`, { phase: p.name, operator: control });
+    }
     if (tripped) {
       await deps.evidence.put(`${dir}.json`, canonicalJson({ ...record, result: 'FAIL', decision: 'ROLLBACK', tripped }), 'application/json');
       const values = tripped.windows.map((w) => `${w.detail}`).join(' | ');
@@ -199,7 +207,7 @@ export async function soakPollStage(input: SoakPollInput, deps: Deps): Promise<S
   const p = spec.phases[input.phase]!;
   const dir = phaseDir(spec.runId, input.phase, p);
   const stop = { n: input.poll?.n ?? 0, more: false, waitSeconds: 0, streaks: input.poll?.streaks ?? {} };
-  if (await readEvidenceJson(deps.evidence, tripKey(dir))) return stop;
+  if ((await readEvidenceJson(deps.evidence, tripKey(dir))) || (await readEvidenceJson(deps.evidence, controlKey(dir)))) return stop;
   await renewLease({ spec } as StageState, deps);
   const local = input.poll?.n ?? 0;
   const n = segment.from + local;
@@ -257,4 +265,39 @@ export async function phaseRollbackEntries(spec: RunSpec, deps: Pick<Deps, 'evid
     out.push(...undo.map((action, index) => ({ place: undoPlace(spec.runId, i, p), index, action, ...(unable.has(index) ? { unable: unable.get(index)! } : {}) })));
   }
   return out;
+}
+
+/** An operator's word on a soak: stop it and roll back, or end it early and go on. */
+export interface PhaseControl {
+  readonly action: 'abort' | 'promote';
+  readonly by: string;
+  readonly via: string;
+  readonly comment: string;
+  readonly phase: string;
+  readonly at_utc: string;
+}
+
+/**
+ * `cutline abort|promote <runId>`: the phase the run is soaking (applied, not yet closed) gets the operator's word,
+ * once (the first word on a phase stands). The soak notices it at its next poll.
+ */
+export async function controlPhase(
+  runId: string,
+  c: Omit<PhaseControl, 'phase' | 'at_utc'>,
+  deps: Pick<Deps, 'evidence' | 'clock'>,
+): Promise<{ ok: true; phase: string } | { ok: false; reason: string }> {
+  const spec = await readEvidenceJson<RunSpec>(deps.evidence, `${runId}/spec.json`);
+  if (!spec) return { ok: false, reason: `no run ${runId} in ${deps.evidence.location}; expected the runId of a run that started` };
+  if (!spec.phases?.length) return { ok: false, reason: `run ${runId} has no phases; expected a progressive cutover (spec.phases) to ${c.action}` };
+  for (const [i, p] of spec.phases.entries()) {
+    const dir = phaseDir(runId, i, p);
+    if (!(await deps.evidence.get(`${dir}/applied.json`)) || (await deps.evidence.get(`${dir}.json`))) continue;
+    const word: PhaseControl = { ...c, phase: p.name, at_utc: deps.clock.now().toISOString() };
+    if (!(await deps.evidence.putIfAbsent(controlKey(dir), canonicalJson(word), 'application/json'))) {
+      const first = await readEvidenceJson<PhaseControl>(deps.evidence, controlKey(dir));
+      return { ok: false, reason: `phase ${p.name} of run ${runId} already has an operator's word: ${first?.action} by ${first?.by} at ${first?.at_utc}; it stands` };
+    }
+    return { ok: true, phase: p.name };
+  }
+  return { ok: false, reason: `run ${runId} is not soaking a phase (none applied and still open); expected a run in a phase's soak` };
 }

@@ -4,9 +4,11 @@
  * windows rolls back every applied phase in reverse order (each parameter back to its value before), and no later
  * phase is applied.
  */
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/commands';
+import { EXIT } from '../../cli/io';
 import { runLocal } from '../../cli/runner/run';
 import { miniSpec, readJson, tempDir } from '../support/local-run';
 
@@ -113,6 +115,50 @@ describe('phases', () => {
     expect(canary).toMatchObject({ result: 'FAIL', decision: 'ROLLBACK' });
     expect(canary.exitChecks[0]).toMatchObject({ name: 'canary error budget', ok: false, detail: 'got 7; expected a number with -∞ <= value <= 0' });
     expect(r.params[TRAFFIC]).toBe('v4');
+    await expect(readdir(path.join(r.evidenceDir, '13_phases/02_default'))).rejects.toThrow();
+  }, 180_000);
+
+  // The operator's word during a soak: `cutline abort|promote <runId>` while the canary soaks (60 s of polls each second).
+  async function withWord(runId: string, action: 'abort' | 'promote') {
+    const spec = await phasedSpec(runId, 'SELECT 0 AS errors');
+    spec.phases[0].soak.seconds = 60;
+    const workDir = await tempDir('cutline-work-');
+    const evidenceRoot = await tempDir();
+    const running = runLocal({ spec, evidenceDir: evidenceRoot, workDir, approval: { kind: 'auto', decision: 'approve', approver: 'a', comment: '' }, out: () => {} });
+    // Bounded: the first poll's record appears within the run's first minute, or the test fails.
+    const firstPoll = path.join(evidenceRoot, runId, '13_phases/01_canary/polls/000001.json');
+    for (let i = 0; i < 600 && !(await stat(firstPoll).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 100));
+    const t = { out: [] as string[], err: [] as string[] };
+    const code = await main([action, runId, '--comment', `${action} from the test`, '--evidence-dir', evidenceRoot], { out: (l) => t.out.push(l), err: (l) => t.err.push(l), env: {} });
+    expect(code, t.err.join('\n')).toBe(EXIT.OK);
+    expect(t.out[0]).toMatch(new RegExp(`^${action} of phase canary of run ${runId} recorded as .+; the soak takes it at its next poll$`));
+    // A second word on the same phase is refused: the first stands.
+    const again = { out: [] as string[], err: [] as string[] };
+    expect(await main(['abort', runId, '--comment', 'again', '--evidence-dir', evidenceRoot], { out: (l) => again.out.push(l), err: (l) => again.err.push(l), env: {} })).toBe(EXIT.BAD_INPUT);
+    expect(again.err[0]).toContain(`phase canary of run ${runId} already has an operator's word: ${action} by`);
+    const r = await running;
+    const params = await readJson(path.join(workDir, runId, 'parameters.json'));
+    const canary = await readJson(path.join(r.evidenceDir, '13_phases/01_canary.json'));
+    const polls = (await readdir(path.join(r.evidenceDir, '13_phases/01_canary/polls'))).length;
+    return { r, params, canary, polls };
+  }
+
+  it('cutline promote during the canary soak: the soak ends early, recorded with who, and the run goes on to GO', async () => {
+    const { r, params, canary, polls } = await withWord('phases-promote', 'promote');
+    expect([r.outcome, r.classification], r.reason).toEqual(['GO', 'GO']);
+    expect(canary).toMatchObject({ result: 'PASS', operator: { action: 'promote', comment: 'promote from the test', via: 'cli (local login)' } });
+    expect(polls).toBeLessThan(61);
+    expect(params[TRAFFIC]).toBe('v5');
+  }, 180_000);
+
+  it('cutline abort during the canary soak: ROLLED_BACK (cause APPROVAL_REJECTED, naming who), the canary undone, nothing later applied', async () => {
+    const { r, params, canary } = await withWord('phases-abort', 'abort');
+    expect([r.outcome, r.classification], r.reason).toEqual(['NO_GO', 'ROLLED_BACK']);
+    const classify = await readJson(path.join(r.evidenceDir, '90_classify.json'));
+    expect(classify.details.cause_classification).toBe('APPROVAL_REJECTED');
+    expect(classify.details.reason).toMatch(/^phase "canary" aborted by .+ via cli \(local login\) during its soak: abort from the test$/);
+    expect(canary).toMatchObject({ result: 'FAIL', decision: 'ROLLBACK', operator: { action: 'abort' } });
+    expect(params[TRAFFIC]).toBe('v4');
     await expect(readdir(path.join(r.evidenceDir, '13_phases/02_default'))).rejects.toThrow();
   }, 180_000);
 });
