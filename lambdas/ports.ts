@@ -280,10 +280,17 @@ export type RestoreStatus =
   | { readonly state: 'restored'; readonly detail: string; readonly moved: { readonly id: string; readonly endpoint: string; readonly arn: string } }
   | { readonly state: 'restoring'; readonly detail: string; readonly id: string };
 
+/** Alarms a soak watches: CloudWatch in AWS, a JSON file standing in locally. Absent from the map: no such alarm. */
+export interface AlarmSource {
+  states(names: readonly string[]): Promise<Map<string, string>>;
+}
+
 export interface Deps {
   sql(ref: import('./core/spec').DatabaseRef): SqlClient;
   /** Absent where the composition root offers none (the approval API). */
   readonly backups?: BackupService;
+  /** Absent where nothing watches alarms (every stage but SoakPoll). */
+  readonly alarms?: AlarmSource;
   readonly evidence: EvidenceStore;
   /**
    * The work bucket: what is written on the way and is not evidence (Distributed Map results, full command output),

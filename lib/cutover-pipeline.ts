@@ -313,6 +313,12 @@ export class CutoverPipeline extends Construct {
         'The rollback restores the run snapshot (cutline-*) to a new cluster and writer named cutline-*, with the old cluster network and parameter groups (named at run time); describes instances to copy the writer class; KMS only via RDS.',
       );
     }
+    if (caps.includes('alarms')) {
+      // A soak's alarm monitors: read the state of alarms (named in the spec at run time), nothing else.
+      const alarms = Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: [alarms] }));
+      acknowledgeWildcards(fn, [alarms], 'A soak reads the state of the CloudWatch alarms its spec names (at run time); DescribeAlarms only reads.');
+    }
     const readable = [
       ...(caps.includes('paramsRead') ? (props.parameterPaths ?? []).map((p) => `${paramArn(p.endsWith('/') ? p : `${p}/`)}*`) : []),
       ...(caps.includes('approvals') ? [paramArn(hmacParam), ...(props.slackWebhookParameter ? [paramArn(props.slackWebhookParameter)] : [])] : []),

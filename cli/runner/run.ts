@@ -209,7 +209,8 @@ async function runLocked(
   const backupTargets = new Map<string, ReturnType<BackupTarget>>();
   for (const url of Object.keys(opened)) for (const k of [url, redactUrl(url)]) backupTargets.set(k, factory.backupTarget(url));
   const backupTarget = (ref: DatabaseRef) => (ref.url ? backupTargets.get(ref.url) : undefined);
-  const { deps, tokens, page, channel } = localRunDeps({ sql: (ref) => factory.get(ref), evidence, work, workDir, signer: opts.signer, approval: opts.approval, out, backupTarget });
+  const alarmsFile = typeof raw?.local?.alarms === 'string' ? path.resolve(raw.local.alarms) : undefined;
+  const { deps, tokens, page, channel } = localRunDeps({ sql: (ref) => factory.get(ref), evidence, work, workDir, signer: opts.signer, approval: opts.approval, out, backupTarget, ...(alarmsFile ? { alarmsFile } : {}) });
   const baseUrl = await page.start(opts.port ?? 0);
   opts.onApprovalPage?.(baseUrl);
 

@@ -109,7 +109,7 @@ export async function httpCheck(spec: RunSpec, c: NonNullable<Check['http']>, de
   return { ok: true, detail: `HTTP ${f.status}; body ${f.length} bytes, sha256 ${f.sha256}${canonical ? `, canonical sha256 ${canonical}` : ''}`, http };
 }
 
-async function commandCheck(spec: RunSpec, c: NonNullable<Check['command']>, deps: Pick<Deps, 'commands' | 'clock'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'command'>> {
+export async function commandCheck(spec: RunSpec, c: NonNullable<Check['command']>, deps: Pick<Deps, 'commands' | 'clock'>): Promise<Pick<CheckResult, 'ok' | 'detail' | 'command'>> {
   const r = await runCommand(deps, spec.jumpbox!.instanceId, c.script, c.timeoutSeconds);
   const command = {
     status: r.status,

@@ -11,7 +11,7 @@
  */
 import type { Deps } from '../ports';
 import { type ActionWaiting, actionKey, type JournaledResult, type JournalPlace, type RollbackEntry, runInOrder } from './actions';
-import { type CheckResult, httpCheck, runChecks, sqlCheck, throwIfFailed } from './checks';
+import { type CheckResult, commandCheck, httpCheck, runChecks, sqlCheck, throwIfFailed } from './checks';
 import { EVENTS_PER_LOOK } from './command-loop';
 import { ApprovalRejected, errorMessage, MonitorTripped } from './errors';
 import { canonicalJson, readEvidenceJson } from './evidence';
@@ -184,6 +184,16 @@ async function window(spec: RunSpec, m: Monitor, deps: Deps): Promise<Window> {
     if (m.sql) {
       const r = await sqlCheck(spec, m.sql, deps);
       return { monitor: m.name, ok: r.ok, detail: r.detail, ...(r.sql?.value !== undefined ? { value: r.sql.value } : {}) };
+    }
+    if (m.command) {
+      const r = await commandCheck(spec, m.command, deps);
+      return { monitor: m.name, ok: r.ok, detail: r.detail, value: r.command?.exitCode ?? null };
+    }
+    if (m.alarm) {
+      if (!deps.alarms) throw new Error('no alarm service where this poll runs; expected CloudWatch (AWS) or the alarms file (local)');
+      const state = (await deps.alarms.states([m.alarm.name])).get(m.alarm.name);
+      if (!state) return { monitor: m.name, ok: false, detail: `no alarm named ${JSON.stringify(m.alarm.name)}; expected an alarm to watch` };
+      return { monitor: m.name, ok: state !== 'ALARM', detail: `alarm ${m.alarm.name} is ${state}` };
     }
     const h = m.http!;
     const r = await httpCheck(spec, { ...h, via: 'lambda', ignoreFields: [] }, deps);

@@ -309,10 +309,14 @@ export const Monitor = z
         timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
       })
       .optional(),
+    /** A jumpbox command (SSM Run Command; locally the shell): its exit code. */
+    command: z.strictObject({ script: z.string().min(1), timeoutSeconds: z.number().int().min(1).max(120).default(30), expectExit: z.number().int().min(0).max(255).default(0) }).optional(),
+    /** A CloudWatch alarm (DescribeAlarms; locally spec.local.alarms stands in): a window fails while it is in ALARM or is not there. */
+    alarm: z.strictObject({ name: z.string().min(1).max(255) }).optional(),
   })
   .superRefine((m, ctx) => {
-    const kinds = [m.sql, m.http].filter((x) => x !== undefined).length;
-    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql" and "http" in monitor "${m.name}"; expected exactly one` });
+    const kinds = [m.sql, m.http, m.command, m.alarm].filter((x) => x !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: `got ${kinds} of "sql", "http", "command" and "alarm" in monitor "${m.name}"; expected exactly one` });
   });
 export type Monitor = z.infer<typeof Monitor>;
 

@@ -245,6 +245,8 @@ export const RunSpec = z
       .strictObject({
         seed: z.array(z.string().min(1)).default([]),
         parameters: z.string().min(1).optional(),
+        /** A JSON file standing in for CloudWatch alarms ({ "<name>": "OK" | "ALARM" | "INSUFFICIENT_DATA" }), read at every poll; default <work-dir>/<runId>/alarms.json. */
+        alarms: z.string().min(1).optional(),
       })
       .optional(),
   })
@@ -295,6 +297,7 @@ export const RunSpec = z
       [...s.cutover.actions, ...s.rollback.actions, ...s.phases.flatMap((p) => [...p.actions, ...(p.rollback ?? [])])].some((a) => a.type === 'command') ||
       s.bulkCopy.commands.length > 0 ||
       s.checks.some((c) => c.command || c.http?.via === 'jumpbox' || c.parity?.via === 'jumpbox') ||
+      s.phases.some((p) => p.soak?.monitors.some((m) => m.command)) ||
       s.smoke.checks.some((c) => c.via === 'jumpbox' || (c.replay && 'script' in c.replay));
     if (usesCommands && !s.jumpbox)
       ctx.addIssue({ code: 'custom', path: ['jumpbox'], message: 'expected a jumpbox: bulk copy commands, cutover or rollback actions of type "command", command checks and requests via the jumpbox need one' });
@@ -342,7 +345,7 @@ export const RunSpec = z
           ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors', j, 'sql', 'sql'], message: 'expected exactly one statement' });
       });
       // One poll probes every monitor inside one SoakPoll invocation (its function: SOAK_POLL_SECONDS).
-      const need = (p.soak?.monitors ?? []).reduce((n, m) => n + (m.http ? m.http.timeoutMs / 1000 : DATA_API_CALL_SECONDS), 0);
+      const need = (p.soak?.monitors ?? []).reduce((n, m) => n + (m.http ? m.http.timeoutMs / 1000 : m.command ? m.command.timeoutSeconds + 30 : m.alarm ? 5 : DATA_API_CALL_SECONDS), 0);
       if (need > SOAK_POLL_SECONDS - 30)
         ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors'], message: `got monitors that may take ${Math.ceil(need)} s a poll together; expected at most ${SOAK_POLL_SECONDS - 30} s (one poll runs in a ${SOAK_POLL_SECONDS} s function): fewer monitors or shorter http timeoutMs` });
       if (p.soak && p.soak.pollSeconds > p.soak.seconds)

@@ -24,9 +24,10 @@ import type { HandlerContext } from './context';
  * commands: SSM Run Command on the jumpboxes · notify: the approval topic · migrations: migration files ·
  * approvals: the approvals bucket, the approval HMAC key and base URL · approvers: the deploy config's directory ·
  * sign: the manifest signing key · fanOut: a Distributed Map fans out to it (reserved concurrency) ·
- * backup: a snapshot of a configured cluster · restore: that snapshot restored to a new cluster named cutline-*.
+ * backup: a snapshot of a configured cluster · restore: that snapshot restored to a new cluster named cutline-* ·
+ * alarms: the state of CloudWatch alarms (a soak's monitors).
  */
-export type Capability = 'db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations' | 'approvals' | 'approvers' | 'sign' | 'fanOut' | 'backup' | 'restore';
+export type Capability = 'db' | 'paramsRead' | 'paramsWrite' | 'commands' | 'notify' | 'migrations' | 'approvals' | 'approvers' | 'sign' | 'fanOut' | 'backup' | 'restore' | 'alarms';
 
 export interface Stage<S extends z.ZodType = z.ZodType, R = unknown> {
   /** The payload, parsed at the boundary (one PayloadParseError naming the field when it is wrong). */
@@ -63,7 +64,7 @@ export const STAGES = {
   smoke: stage({ input: StageState, run: (i, c) => smokeStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'commands'] }),
   // A progressive cutover: a phase's actions (as Cutover's), then one poll of its monitors a call (SQL, HTTP), never a sleeping function.
   phase: stage({ input: StageState, run: (i, c) => phaseStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands'] }),
-  soakPoll: stage({ input: SoakPollInput, run: (i, c) => soakPollStage(i, c.deps), timeoutSeconds: SOAK_POLL_SECONDS, caps: ['db'] }),
+  soakPoll: stage({ input: SoakPollInput, run: (i, c) => soakPollStage(i, c.deps), timeoutSeconds: SOAK_POLL_SECONDS, caps: ['db', 'commands', 'alarms'] }),
   // Rollback signs the addendum of a rollback by hand; Summary the manifest root.
   rollback: stage({ input: StageState, run: (i, c) => rollbackStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands', 'sign', 'restore'] }),
   classify: stage({ input: EndState, run: (i, c) => classifyStage(i, c.deps, c.platform), timeoutSeconds: 120, caps: [] }),

@@ -19,6 +19,9 @@ async function phasedSpec(runId: string, fullMonitorSql: string) {
   const params = path.join(await tempDir('cutline-params-'), 'parameters.json');
   await writeFile(params, JSON.stringify({ ...(await readJson(path.resolve(import.meta.dirname, '../../examples/agent-uuid/parameters.json'))), [TRAFFIC]: 'v4' }));
   spec.local.parameters = params;
+  // CloudWatch alarms stand in as a file on a local run.
+  spec.local.alarms = path.join(path.dirname(params), 'alarms.json');
+  await writeFile(spec.local.alarms, JSON.stringify({ 'canary-p95-latency': 'OK' }));
   spec.checks.push(
     { name: 'every agent has a uuid', at: 'phase', sql: { sql: 'SELECT agent_id FROM s3_cloudbackup_agents WHERE agent_uuid IS NULL LIMIT 5' } },
     { name: 'canary error budget', at: 'phase', sql: { sql: 'SELECT 0 AS errors', expect: { max: 0 } } },
@@ -28,7 +31,15 @@ async function phasedSpec(runId: string, fullMonitorSql: string) {
       name: 'canary',
       exitChecks: ['canary error budget'],
       actions: [{ type: 'parameter', name: TRAFFIC, value: 'canary' }],
-      soak: { seconds: 2, pollSeconds: 1, monitors: [{ name: 'agents-healthy', sql: { sql: 'SELECT agent_id FROM s3_cloudbackup_agents WHERE agent_uuid IS NULL LIMIT 5' } }] },
+      soak: {
+        seconds: 2,
+        pollSeconds: 1,
+        monitors: [
+          { name: 'agents-healthy', sql: { sql: 'SELECT agent_id FROM s3_cloudbackup_agents WHERE agent_uuid IS NULL LIMIT 5' } },
+          { name: 'canary-p95', alarm: { name: 'canary-p95-latency' } },
+          { name: 'workers-up', command: { script: 'exit 0' } },
+        ],
+      },
     },
     {
       name: 'default',
@@ -57,6 +68,11 @@ describe('phases', () => {
     expect(canary).toMatchObject({ phase: 'canary', result: 'PASS', decision: 'NEXT', soak: { seconds: 2, pollSeconds: 1, polls: 3 } });
     expect(canary.actions[0]).toMatchObject({ ok: true, previous: 'v4', detail: `${TRAFFIC}: "v4" -> "canary"` });
     expect((await readdir(path.join(r.evidenceDir, '13_phases/01_canary/polls'))).sort()).toEqual(['000001.json', '000002.json', '000003.json']);
+    expect((await readJson(path.join(r.evidenceDir, '13_phases/01_canary/polls/000003.json'))).windows.map((w: { monitor: string; ok: boolean; detail: string }) => [w.monitor, w.ok, w.detail])).toEqual([
+      ['agents-healthy', true, 'no rows, as expected'],
+      ['canary-p95', true, 'alarm canary-p95-latency is OK'],
+      ['workers-up', true, 'exit 0'],
+    ]);
     expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default/polls/000004.json'))).windows).toEqual([{ monitor: 'errors', ok: true, detail: 'value 0 within -∞ <= value <= 0', value: 0 }]);
     expect(await readJson(path.join(r.evidenceDir, '13_phases/03_full.json'))).toMatchObject({ result: 'PASS', decision: 'DONE', soak: null });
     // The default phase's own sign-off, before its actions: requested, decided, recorded in the phase's folder and record.
@@ -72,7 +88,7 @@ describe('phases', () => {
     // The approver saw every phase in "GO will".
     const request = await readJson(path.join(r.evidenceDir, '09_approval_request.json'));
     expect(request.goActions.slice(-3)).toEqual([
-      `phase 1 of 3, canary: set parameter ${TRAFFIC} = "canary"; then soak 2 s watching agents-healthy (rolls back after 3 failing window(s))`,
+      `phase 1 of 3, canary: set parameter ${TRAFFIC} = "canary"; then soak 2 s watching agents-healthy (rolls back after 3 failing window(s)), canary-p95 (rolls back after 3 failing window(s)), workers-up (rolls back after 3 failing window(s))`,
       `phase 2 of 3, default: set parameter ${TRAFFIC} = "default"; then soak 3 s watching errors (rolls back after 2 failing window(s))`,
       `phase 3 of 3, full: set parameter ${TRAFFIC} = "v5"`,
     ]);

@@ -21,7 +21,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const ADAPTERS = path.join(ROOT, 'lambdas/adapters/aws');
 
 /** SDK command -> IAM action (the service prefix from the client module; a few actions are named otherwise). */
-const SERVICE: Record<string, string> = { 's3': 's3', 'rds-data': 'rds-data', 'ssm': 'ssm', 'sns': 'sns', 'sfn': 'states', 'kms': 'kms', 'lambda': 'lambda' };
+const SERVICE: Record<string, string> = { 's3': 's3', 'rds-data': 'rds-data', 'rds': 'rds', 'ssm': 'ssm', 'sns': 'sns', 'sfn': 'states', 'kms': 'kms', 'lambda': 'lambda', 'cloudwatch': 'cloudwatch' };
 // A multipart upload's create, parts and completion are authorized by s3:PutObject (S3's action list); its abort by its own.
 const RENAMED: Record<string, string> = {
   's3:ListObjectsV2': 's3:ListBucket',
@@ -99,7 +99,8 @@ const SIGN: Use = ['KmsSigner', ['sign']];
 const USES: Record<TaskKey | 'approvalApi', readonly Use[]> = {
   validateSpec: [EVIDENCE],
   preflight: [EVIDENCE, SQL, READ_PARAMS, COMMANDS],
-  schema: [EVIDENCE, SQL, SCRIPTS],
+  // The backup before Schema: a snapshot made and followed.
+  schema: [EVIDENCE, SQL, SCRIPTS, ['RdsSnapshotBackups', ['ensure', 'status']]],
   commandSend: [EVIDENCE, ['SsmCommandRunner', ['send']]],
   commandPoll: [EVIDENCE, ['SsmCommandRunner', ['get']]],
   backfillPlan: [EVIDENCE, SQL],
@@ -116,8 +117,9 @@ const USES: Record<TaskKey | 'approvalApi', readonly Use[]> = {
   smoke: [EVIDENCE, SQL, ['SsmCommandRunner', ['send', 'get', 'cancel']]],
   // A phase's actions, as Cutover's (no contract migrations); a soak poll's monitors (SQL, HTTP) and the run lease.
   phase: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS],
-  soakPoll: [EVIDENCE, SQL],
-  rollback: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS, SIGN],
+  soakPoll: [EVIDENCE, SQL, ['SsmCommandRunner', ['send', 'get', 'cancel']], ['CloudWatchAlarms']],
+  // A restore: the run's snapshot to a new cluster (and its selector flipped).
+  rollback: [EVIDENCE, SQL, READ_PARAMS, WRITE_PARAMS, COMMANDS, SIGN, ['RdsSnapshotBackups', ['restore']]],
   classify: [EVIDENCE],
   summary: [EVIDENCE, SQL, SIGN],
   approvalApi: [['S3EvidenceStore', ['get', 'put', 'putIfAbsent']], ['S3ApprovalStore'], ['SfnTaskTokens'], READ_PARAMS, ['selfInvoker']],

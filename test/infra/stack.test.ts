@@ -198,9 +198,9 @@ describe('work bucket', () => {
     expect(knowing).toHaveLength(TASK_KEYS.length);
     for (const f of knowing) expect(f.Properties.Environment.Variables.WORK_BUCKET.Ref).toBe(subs.WorkBucketName.Ref);
     const reads = statementsWith(template, 's3:GetObject').filter((s) => JSON.stringify(s.Resource).includes(subs.WorkBucketName.Ref));
-    // The state machine (ResultWriter) and the ten functions that run commands (their full output: bulk copy, Preflight,
-    // Schema, Verify and Decide checks, cutover, phases, smoke, rollback); Summary reads the checkpoints in evidence.
-    expect(new Set(reads.map((s) => s.role)).size).toBe(11);
+    // The state machine (ResultWriter) and the eleven functions that run commands (their full output: bulk copy, Preflight,
+    // Schema, Verify and Decide checks, cutover, phases and their soak's monitors, smoke, rollback); Summary reads the checkpoints in evidence.
+    expect(new Set(reads.map((s) => s.role)).size).toBe(12);
     template.hasOutput('WorkBucketName', {});
   });
 });

@@ -25,6 +25,8 @@ import { S3ApprovalStore, S3EvidenceStore, S3ScriptSource } from './s3';
 import { SfnTaskTokens } from './sfn';
 import { KmsSigner } from './signer-kms';
 import { RdsSnapshotBackups } from './rds';
+import { CloudWatchAlarms } from './alarms';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SsmCommandRunner, SsmParameterStore } from './ssm';
 
 
@@ -38,6 +40,7 @@ function once<T>(make: () => T): () => T {
 }
 const rdsData = once(() => new RDSDataClient({ maxAttempts: 3 }));
 const rds = once(() => new RDSClient({}));
+const cloudwatch = once(() => new CloudWatchClient({}));
 const s3 = once(() => new S3Client({}));
 const ssm = once(() => new SSMClient({}));
 const sns = once(() => new SNSClient({}));
@@ -80,6 +83,9 @@ export function awsDeps(): Deps {
       return withReadRetries(new DataApiSql(rdsData(), ref.dataApi, ref.engine), systemClock);
     },
     evidence: new S3EvidenceStore(s3(), bucket),
+    get alarms() {
+      return new CloudWatchAlarms(cloudwatch());
+    },
     get backups() {
       return new RdsSnapshotBackups(rds());
     },

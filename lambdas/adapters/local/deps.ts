@@ -13,6 +13,7 @@ import { LocalApprovalPage } from './approval/page';
 import { MemoryApprovalStore } from './approval/store';
 import { LocalTaskTokens } from './approval/tokens';
 import { LocalShellRunner } from './command-shell';
+import { FileAlarms } from './alarms-file';
 import { type BackupTarget, LocalBackups } from './backups';
 import { FsEvidenceStore } from './evidence-fs';
 import { FileParameterStore } from './parameters-file';
@@ -31,6 +32,8 @@ export interface LocalRunPorts {
   readonly out: (line: string) => void;
   /** The run's databases as the backup sees them (real URL, the embedded instance): backups go to <workDir>/backups. */
   readonly backupTarget?: BackupTarget;
+  /** The JSON file standing in for CloudWatch alarms (spec.local.alarms); default <workDir>/alarms.json. */
+  readonly alarmsFile?: string;
 }
 
 /** The ports of a local run, and the approval page and channel to start and stop around it. */
@@ -52,6 +55,7 @@ export function localRunDeps(o: LocalRunPorts): { deps: Deps; tokens: LocalTaskT
     ...(o.backupTarget ? { backups: new LocalBackups(path.join(o.workDir, 'backups'), o.backupTarget) } : {}),
     commands: new LocalShellRunner('/bin/bash', path.join(o.workDir, 'commands')),
     parameters: new FileParameterStore(path.join(o.workDir, 'parameters.json')),
+    alarms: new FileAlarms(o.alarmsFile ?? path.join(o.workDir, 'alarms.json')),
     approvals: (channels) =>
       channels
         .map((c) => {
