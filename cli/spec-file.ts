@@ -35,6 +35,7 @@ export function resolvePaths(spec: unknown, baseDir: string): unknown {
   if (s.local && typeof s.local === 'object') {
     if (Array.isArray(s.local.seed)) s.local.seed = s.local.seed.map(abs);
     if (s.local.parameters !== undefined) s.local.parameters = abs(s.local.parameters);
+    if (s.local.alarms !== undefined) s.local.alarms = abs(s.local.alarms);
   }
   for (const side of ['source', 'target']) {
     const ref = s[side];

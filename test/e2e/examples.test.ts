@@ -9,6 +9,7 @@ import { EXAMPLES, parseExampleArgs } from '../../examples/run';
 import type { ExampleOptions } from '../../examples/support';
 import type { LocalRunResult } from '../../cli/runner/run';
 import { runDemo } from '../../examples/agent-uuid/demo';
+import { runSeed002 } from '../../examples/seed-002-canary/run';
 import { runSeed003 } from '../../examples/seed-003-reload-cutover/run';
 import { runSeed004 } from '../../examples/seed-004-db-cloud-cutover/run';
 import { readdir } from 'node:fs/promises';
@@ -47,6 +48,49 @@ describe('seed 000: agent UUID big-bang cutover', () => {
       ['schema contract: agent_uuid indexed on every agent table', true],
     ]);
   }, 180_000);
+});
+
+describe('seed 002: v4 → v5 canary in four phases', () => {
+  const run = async (runId: string, fault?: 'canary-latency') => {
+    const workDir = await tempDir('cutline-work-');
+    const r = await runSeed002({ runId, evidenceDir: await tempDir(), workDir, out: () => {}, ...(fault ? { fault } : {}) });
+    return { ...r, params: await readJson(path.join(workDir, runId, 'parameters.json')) };
+  };
+  const PHASES = ['shadow', 'canary', 'default', 'full'];
+
+  it('GO through shadow, canary, default and full: four sign-offs, every soak held, parity and exit criteria passed, v5 the default', async () => {
+    const r = await run('ex-seed-002-go');
+    expect([r.outcome, r.classification], r.reason).toEqual(['GO', 'GO']);
+    expect(r.params).toMatchObject({ '/agtmux/runtime/default_daemon': 'v5', '/agtmux/runtime/v5_enabled': 'true', '/agtmux/runtime/v5_shadow': 'true', '/agtmux/runtime/v5_canary_sessions': 'session-alpha,session-beta' });
+    const records = await Promise.all(PHASES.map((p, i) => readJson(path.join(r.evidenceDir, `13_phases/0${i + 1}_${p}.json`))));
+    expect(records.map((x) => [x.phase, x.result, x.signedOff?.result])).toEqual(PHASES.map((p) => [p, 'PASS', 'PASS']));
+    for (const x of records) expect(x.signedOff.approvers).toHaveLength(1);
+    expect(records[0].exitChecks.map((c: { name: string; ok: boolean; parity?: { requests: number } }) => [c.ok, c.parity?.requests ?? null])).toEqual([
+      [true, 2],
+      [true, null],
+    ]);
+    expect(records[3].exitChecks[0]).toMatchObject({ name: 'full exit: zero active v4 sessions', ok: true });
+    expect(records[1].soak).toMatchObject({ polls: 4, monitors: ['sources-active', 'v5-latency-p95', 'supervisor-hold-down', 'alert-escalate', 'cursor-full-resync'] });
+  }, 240_000);
+
+  it('v5 slow under the canary (--fault canary-latency): the p95 monitor trips after 3 windows, ROLLED_BACK / MONITOR_TRIPPED, every selector back, nothing after the canary applied', async () => {
+    const r = await run('ex-seed-002-latency', 'canary-latency');
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('MONITOR_TRIPPED');
+    expect(r.params).toEqual({ '/agtmux/runtime/default_daemon': 'v4', '/agtmux/runtime/v5_enabled': 'false', '/agtmux/runtime/v5_shadow': 'false', '/agtmux/runtime/v5_canary_sessions': 'none' });
+    const tripped = await readJson(path.join(r.evidenceDir, '13_phases/02_canary/tripped.json'));
+    expect(tripped).toMatchObject({ phase: 'canary', monitor: 'v5-latency-p95', failAfter: 3 });
+    expect(tripped.windows).toHaveLength(3);
+    for (const w of tripped.windows) expect(w.latencyMs).toBeGreaterThan(1200);
+    const rb = await readJson(path.join(r.evidenceDir, '12_rollback.json'));
+    expect(rb.details.actions.map((a: { description: string; ok: boolean }) => [a.description, a.ok])).toEqual([
+      ['phase canary: /agtmux/runtime/v5_canary_sessions back to "none"', true],
+      ['phase canary: /agtmux/runtime/v5_enabled back to "false"', true],
+      ['phase shadow: /agtmux/runtime/v5_shadow back to "false"', true],
+      ['verify the v4 daemon is serving (list_panes)', true],
+    ]);
+    for (const later of ['03_default', '04_full']) await expect(readdir(path.join(r.evidenceDir, '13_phases', later))).rejects.toThrow();
+  }, 240_000);
 });
 
 describe('seed 003: reload and cutover rehearsal', () => {
