@@ -4,7 +4,7 @@
 import { EVIDENCE_STEPS, gateKey, manifestKey, stepKey, summaryMdKey } from './evidence-layout';
 import type { Deps, EvidenceObject } from '../ports';
 import { type ActionDeps, type ActionWaiting, rollbackEntries, runRollback } from './actions';
-import { phaseRollbackEntries } from './phases';
+import { type PollRecord as PhasePoll, phaseRollbackEntries } from './phases';
 import { signRoot } from './signature';
 import { classify, type ClassifyOutcome } from './decision';
 import { errorMessage } from './errors';
@@ -15,7 +15,7 @@ import { releaseRunLease } from './lease';
 import { RunSpec } from './spec';
 import { mdText, renderSummary } from './summary';
 import { escapeHtml } from './html';
-import { type ReportInput, renderReport } from './report';
+import { PHASE_CHART_POLLS, type ReportInput, renderReport } from './report';
 import { mapLimit } from './concurrency';
 import { seed003AfterManualRollback, seed003Files, seed004Files } from './evidence-profile';
 import { endWho, type Who, who, recorded, renewLease, leaseHolder } from './stage-record';
@@ -126,11 +126,22 @@ async function readRecords(w: Who, files: readonly EvidenceObject[], deps: Deps)
   const steps = (await read<StepRecord>(files.filter((x) => /^\d\d_[a-z_]+\.json$/.test(rel(x.key)))))
     .filter((r) => r.rec?.step)
     .map((r) => ({ ...r.rec!, file: r.file }));
+  // Phases: each record, and the last polls of its soak (the monitor series the report charts).
+  const phaseRecords = (await read<Record<string, unknown>>(files.filter((x) => /^13_phases\/\d\d_[a-z0-9_-]+\.json$/.test(rel(x.key)))))
+    .filter((r) => r.rec)
+    .map((r) => ({ ...r.rec!, file: r.file }));
+  const pollFiles = files.filter((x) => /^13_phases\/\d\d_[a-z0-9_-]+\/polls\/\d+\.json$/.test(rel(x.key))).sort((a, b) => (a.key < b.key ? -1 : 1));
+  const byPhase = new Map<string, EvidenceObject[]>();
+  for (const f of pollFiles) {
+    const dir = rel(f.key).split('/polls/')[0]!;
+    byPhase.set(dir, [...(byPhase.get(dir) ?? []), f]);
+  }
+  const polls = (await read<PhasePoll>([...byPhase.values()].flatMap((list) => list.slice(-PHASE_CHART_POLLS)))).map((r) => r.rec).filter((p): p is PhasePoll => !!p?.windows);
   type ChunkRecord = { task: string; index: number; rows: number; ms: number };
   const chunks = (await read<ChunkRecord>(files.filter((x) => rel(x.key).startsWith('05_backfill/')).slice(0, 1000)))
     .map((r) => r.rec)
     .filter((c): c is ChunkRecord => !!c && typeof c.rows === 'number');
-  return { steps, chunks };
+  return { steps, chunks, phases: phaseRecords, polls };
 }
 
 type Records = Awaited<ReturnType<typeof readRecords>>;
@@ -143,7 +154,7 @@ async function buildReport(
   files: { file: string; sha256: string }[],
   deps: Deps,
 ): Promise<string> {
-  const { steps, chunks } = rec;
+  const { steps, chunks, phases, polls } = rec;
   const { gates, verify } = s.results;
   const methodReports = (await json<{ table: string; diffs: { key: string; kind: string; columns?: string[] }[] }[]>(deps, gateKey(w.runId, 'report.json'))) ?? [];
   const approval = (await json<StepRecord>(deps, stepKey(w.runId, 'goNoGo')))?.details;
@@ -166,6 +177,8 @@ async function buildReport(
     files,
     ...(scale ? { scale } : {}),
     attempts: o.attempts,
+    phases: phases as unknown as ReportInput['phases'],
+    polls,
   });
 }
 
@@ -195,9 +208,14 @@ export async function summaryStage(s: EndState, given: Deps): Promise<SummaryOut
   const parsed = RunSpec.safeParse(s.spec);
   if (parsed.success && parsed.data.runId === w.runId) await releaseRunLease(parsed.data, leaseHolder({ spec: parsed.data }), deps.sql).catch((e) => deps.logger.warn('run lease not released', { error: errorMessage(e) }));
   const c = s.results.classify;
-  const go = !c && !s.error && s.results.smoke !== undefined && s.results.goNoGo !== undefined;
+  // A progressive cutover is GO only once its last phase has soaked and closed (Phase said done).
+  const phases = parsed.success ? parsed.data.phases.length : 0;
+  const phasesDone = phases === 0 || (s.results.phase as { done?: boolean } | undefined)?.done === true;
+  const go = !c && !s.error && s.results.smoke !== undefined && s.results.goNoGo !== undefined && phasesDone;
   const classification = go ? 'GO' : (c?.classification ?? 'INTERNAL_ERROR');
-  const reason = go ? 'every gate passed, approved, cut over, smoke checks passed' : (c?.reason ?? s.classifyError?.Cause ?? 'run did not complete');
+  const reason = go
+    ? `every gate passed, approved, cut over, smoke checks passed${phases ? `, ${phases} phase(s) applied and soaked` : ''}`
+    : (c?.reason ?? s.classifyError?.Cause ?? (phasesDone ? 'run did not complete' : `the run ended before its ${phases} phase(s) had soaked`));
   const summaryKey = summaryMdKey(w.runId);
   const attempts = await readAttempts(w.runId, deps).catch(() => []);
   const md = renderSummary({ runId: w.runId, owner: w.owner, outcome: go ? 'GO' : 'NO_GO', classification, reason, classify: c, results: s.results, now: deps.clock.now(), attempts: attempts.length || undefined });

@@ -80,7 +80,8 @@ export interface Window {
   readonly latencyMs?: number;
   readonly status?: number;
 }
-interface PollRecord {
+/** One poll's record (13_phases/NN_<phase>/polls/NNNNNN.json): every monitor's window and the running streaks. */
+export interface PollRecord {
   readonly phase: string;
   readonly poll: number;
   readonly of: number;

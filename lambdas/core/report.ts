@@ -3,11 +3,13 @@
  * auditor can open offline or on a phone: outcome and classification, the
  * stage timeline with durations, gate tables and differing keys, charts
  * (rows/s per backfill chunk, rows per table) as inline SVG, the approval
- * record, and the files with their SHA-256.
+ * record, a progressive cutover's phases (timeline, checklist, each monitor's
+ * windows), and the files with their SHA-256.
  */
 import type { CheckResult } from './checks';
 import type { SmokeResult } from './smoke';
 import type { StepRecord } from './evidence';
+import type { PollRecord, Window } from './phases';
 import { escapeHtml } from './html';
 
 const esc = escapeHtml;
@@ -32,6 +34,84 @@ export interface ReportInput {
   readonly scale?: { estimate: Record<string, number | null>; actual: Record<string, number | null> };
   /** Attempts the run took, each with how the one before it ended. */
   readonly attempts?: { attempt: number; started_utc: string; previous: { ended: string } | null }[];
+  /** A progressive cutover: each phase's record (13_phases/NN_<phase>.json) ... */
+  readonly phases?: PhaseRecord[];
+  /** ... and the last polls of each soak (at most PHASE_CHART_POLLS a phase). */
+  readonly polls?: PollRecord[];
+}
+
+/** The polls a phase's monitor chart shows (the last ones; every poll is in the evidence). */
+export const PHASE_CHART_POLLS = 240;
+
+interface CheckLine {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+export interface PhaseRecord {
+  readonly file: string;
+  readonly phase: string;
+  readonly index: number;
+  readonly result: string;
+  readonly decision: string;
+  readonly applied_utc?: string;
+  readonly signedOff?: { result: string; approvers?: string[]; decidedAt?: string } | null;
+  readonly operator?: { action: string; by: string; at_utc: string };
+  readonly soak: { seconds: number; pollSeconds: number; polls: number; monitors: string[] } | null;
+  readonly entryChecks?: CheckLine[];
+  readonly exitChecks?: CheckLine[];
+  readonly tripped?: { monitor: string; failAfter: number; poll: number };
+}
+
+/** One monitor's windows as a strip: a bar a poll (its latency when it has one), red when the window failed. */
+function strip(monitor: string, windows: (Window & { poll: number })[]): string {
+  const w = 100 / Math.max(1, windows.length);
+  const max = Math.max(1, ...windows.map((x) => x.latencyMs ?? 0));
+  const timed = windows.some((x) => x.latencyMs !== undefined);
+  const bars = windows
+    .map((x, i) => {
+      const h = timed ? Math.max(3, Math.round(((x.latencyMs ?? 0) / max) * 36)) : 36;
+      return `<rect x="${(i * w).toFixed(3)}%" y="${40 - h}" width="${Math.max(0.2, w * 0.8).toFixed(3)}%" height="${h}" class="${x.ok ? 'okb' : 'badb'}"><title>poll ${x.poll}: ${esc(x.detail)}</title></rect>`;
+    })
+    .join('');
+  const failed = windows.filter((x) => !x.ok).length;
+  const title = `${monitor}: ${windows.length} window(s), ${failed} failing${timed ? `, latency up to ${max} ms` : ''}`;
+  return `<figure><figcaption>${esc(title)}</figcaption><svg role="img" aria-label="${esc(title)}" width="100%" height="42" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">${bars}</svg></figure>`;
+}
+
+/** The phases: their timeline, a checklist (sign-off, entry checks, monitors, exit criteria) and each monitor's windows. */
+function phasesSection(phases: readonly PhaseRecord[], polls: readonly PollRecord[]): string {
+  if (!phases.length) return '';
+  const sorted = [...phases].sort((a, b) => a.index - b.index);
+  const timeline = table(
+    ['phase', 'result', 'signed off', 'applied (UTC)', 'soak', 'decision'],
+    sorted.map((p) => [
+      esc(`${p.index}. ${p.phase}`),
+      badge(p.result),
+      p.signedOff ? `${badge(p.signedOff.result)} ${esc((p.signedOff.approvers ?? []).join(', '))}` : p.signedOff === null ? badge('MISSING') : '-',
+      esc(p.applied_utc ?? '-'),
+      esc(p.soak ? `${p.soak.polls} poll(s) every ${p.soak.pollSeconds} s (${p.soak.seconds} s)` : 'none'),
+      esc(`${p.decision}${p.operator ? ` (${p.operator.action} by ${p.operator.by})` : ''}`),
+    ]),
+  );
+  const row = (p: PhaseRecord, item: string, ok: boolean, detail: string) => [esc(p.phase), esc(item), badge(ok ? 'PASS' : 'FAIL'), esc(detail.slice(0, 300)), `<code>${esc(p.file)}</code>`];
+  const checklist = sorted.flatMap((p) => [
+    ...(p.signedOff !== undefined ? [row(p, 'sign-off', p.signedOff?.result === 'PASS', p.signedOff ? `${p.signedOff.approvers?.join(', ') ?? ''} at ${p.signedOff.decidedAt ?? '?'}` : 'no decision recorded')] : []),
+    ...(p.entryChecks ?? []).map((c) => row(p, `entry: ${c.name}`, c.ok, c.detail)),
+    ...(p.soak?.monitors ?? []).map((m) => row(p, `monitor: ${m}`, p.tripped?.monitor !== m, p.tripped?.monitor === m ? `tripped at poll ${p.tripped.poll} (${p.tripped.failAfter} failing window(s) in a row)` : 'held through the soak')),
+    ...(p.exitChecks ?? []).map((c) => row(p, `exit: ${c.name}`, c.ok, c.detail)),
+  ]);
+  const charts = sorted
+    .map((p) => {
+      const mine = polls.filter((x) => x.phase === p.phase).sort((a, b) => a.poll - b.poll);
+      const monitors = p.soak?.monitors ?? [];
+      if (!mine.length || !monitors.length) return '';
+      const made = mine.at(-1)!.poll;
+      const shown = mine.length < made ? ` (the last ${mine.length} of ${made} polls)` : '';
+      return `<h3>${esc(p.phase)}: monitor windows${esc(shown)}</h3>${monitors.map((m) => strip(m, mine.flatMap((x) => x.windows.filter((w) => w.monitor === m).map((w) => ({ ...w, poll: x.poll }))))).join('')}`;
+    })
+    .join('');
+  return `<section id="phases"><h2>Phases</h2>${timeline}<h3>Checklist</h3>${table(['phase', 'item', 'result', 'measured', 'record'], checklist)}${charts}</section>`;
 }
 
 function bars(items: { label: string; value: number; note?: string }[], unit: string, title: string): string {
@@ -151,7 +231,7 @@ h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin-top:1.6rem;border-
 .t{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #eee;padding:.25rem .4rem;text-align:left;vertical-align:top}
 td code,dd code{word-break:break-all}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem}dt{color:var(--mut)}dd{margin:0}
 .muted{color:var(--mut)}figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}
-svg rect{fill:#3b6ea5}svg text{font-size:11px;fill:#222}
+svg rect{fill:#3b6ea5}svg text{font-size:11px;fill:#222}svg rect.okb{fill:#4c9a5f}svg rect.badb{fill:var(--bad)}
 @media (max-width:600px){body{padding:.5rem}thead{display:none}tr{display:block;border-bottom:1px solid #ddd;padding:.3rem 0}td{display:flex;gap:.6rem;border:0;padding:.1rem .2rem;overflow-wrap:anywhere}td::before{content:attr(data-label);flex:0 0 6.5rem;color:var(--mut)}}
 </style></head><body>
 <header><p class="muted">cutline evidence report · generated ${esc(r.generatedUtc)}</p>
@@ -166,6 +246,7 @@ ${r.assertions.length ? `<h3>Assertions</h3>${table(['assertion', 'violations', 
 ${r.scale ? scaleTable(r.scale) : ''}
 ${perTable}${perChunk}</section>
 ${checks}
+${phasesSection(r.phases ?? [], r.polls ?? [])}
 <section id="approval"><h2>Approval</h2>${appr}</section>
 <section id="files"><h2>Files</h2><p class="muted">Every file's SHA-256 is in manifest.json with a hash chain; <code>cutline evidence verify ${esc(r.runId)}</code> recomputes it.</p>
 ${table(['file', 'sha256'], groupFiles(r.files))}</section>

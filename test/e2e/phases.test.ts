@@ -4,7 +4,7 @@
  * windows rolls back every applied phase in reverse order (each parameter back to its value before), and no later
  * phase is applied.
  */
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/commands';
@@ -92,6 +92,13 @@ describe('phases', () => {
       `phase 2 of 3, default: set parameter ${TRAFFIC} = "default"; then soak 3 s watching errors (rolls back after 2 failing window(s))`,
       `phase 3 of 3, full: set parameter ${TRAFFIC} = "v5"`,
     ]);
+    // The report: the phase timeline, the checklist and each monitor's windows.
+    const report = await readFile(path.join(r.evidenceDir, 'report.html'), 'utf8');
+    expect(report).toContain('<section id="phases"><h2>Phases</h2>');
+    expect(report).toMatch(/<td data-label="phase">default<\/td><td data-label="item">sign-off<\/td><td data-label="result"><span class="b ok">PASS<\/span>/);
+    expect(report).toMatch(/<td data-label="item">monitor: errors<\/td><td data-label="result"><span class="b ok">PASS<\/span><\/td><td data-label="measured">held through the soak/);
+    expect(report).toContain('<figcaption>errors: 4 window(s), 0 failing</figcaption>');
+    expect(r.reason).toBe('every gate passed, approved, cut over, smoke checks passed, 3 phase(s) applied and soaked');
     const record = await readJson(path.join(r.evidenceDir, '13_phases.json'));
     expect(record.details.phases.map((p: { phase: string }) => p.phase)).toEqual(['canary', 'default', 'full']);
   }, 180_000);
@@ -118,6 +125,9 @@ describe('phases', () => {
     expect(r.params['/cloudbackup/prod/agent-identity']).toBe('agent_id');
     await expect(readdir(path.join(r.evidenceDir, '13_phases/03_full'))).rejects.toThrow();
     expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default.json'))).result).toBe('FAIL');
+    const report = await readFile(path.join(r.evidenceDir, 'report.html'), 'utf8');
+    expect(report).toMatch(/<td data-label="item">monitor: errors<\/td><td data-label="result"><span class="b bad">FAIL<\/span><\/td><td data-label="measured">tripped at poll 2 \(2 failing window\(s\) in a row\)/);
+    expect(report).toContain('<figcaption>errors: 2 window(s), 2 failing</figcaption>');
   }, 180_000);
 
   it('exit criteria that fail after the canary soak: ROLLED_BACK (cause SMOKE_FAILED), the canary undone, no later phase applied', async () => {
