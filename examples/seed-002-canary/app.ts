@@ -9,7 +9,8 @@
  *   GET  /restore/dry-run                    200 {verdict: "Ok", age_ms}
  *   POST /sessions/restart                   moves every session to the default daemon
  *   GET  /sessions/v4                        {v4: n} sessions still on v4
- * Fault for the failure path: `canary-latency` (v5 answers slowly: the canary's p95 monitor trips).
+ *   POST /canary/enable                      v5 serves the canary sessions (the daemons reload the runtime selector)
+ * Fault for the failure path: `canary-latency` (once v5 serves the canary, it answers slowly: the p95 monitors trip).
  */
 import http from 'node:http';
 
@@ -24,6 +25,7 @@ const PANES = [
 export async function startAgtmux(opts: { fault?: Seed002Fault } = {}): Promise<{ url: string; close: () => Promise<void> }> {
   // Where each session runs; a restart moves it to the default daemon (v5 once the full cutover drains v4).
   const sessions = new Map(PANES.map((p) => [p.session, 'v4']));
+  let canary = false;
   const projection = (daemon: 'v4' | 'v5', what: 'panes' | 'sessions') => {
     // Both daemons build the same projection; v5 stamps its own version and time (volatile: the parity check ignores them).
     const meta = { daemon, projection_version: daemon === 'v4' ? 41 : 7, generated_at: new Date().toISOString() };
@@ -35,7 +37,7 @@ export async function startAgtmux(opts: { fault?: Seed002Fault } = {}): Promise<
     const url = new URL(req.url ?? '/', 'http://x');
     const daemon = /^\/(v4|v5)\/list_(panes|sessions)$/.exec(url.pathname);
     if (req.method === 'GET' && daemon) {
-      if (daemon[1] === 'v5' && opts.fault === 'canary-latency') await new Promise((r) => setTimeout(r, 2500));
+      if (daemon[1] === 'v5' && canary && opts.fault === 'canary-latency') await new Promise((r) => setTimeout(r, 2500));
       return json(200, projection(daemon[1] as 'v4' | 'v5', daemon[2] as 'panes' | 'sessions'));
     }
     if (req.method === 'GET' && url.pathname === '/version/v5') return json(200, { binary: 'agtmux-daemon-v5', version: '5.0.0' });
@@ -43,6 +45,10 @@ export async function startAgtmux(opts: { fault?: Seed002Fault } = {}): Promise<
     if (req.method === 'GET' && url.pathname === '/supervisor/hold-down') return json(200, { holdDown: 0, restarts10m: 0 });
     if (req.method === 'GET' && url.pathname === '/health/sources') return json(200, { sources: [{ name: 'tmux', state: 'Active' }, { name: 'claude-hooks', state: 'Active' }] });
     if (req.method === 'GET' && url.pathname === '/restore/dry-run') return json(200, { verdict: 'Ok', age_ms: 1200 });
+    if (req.method === 'POST' && url.pathname === '/canary/enable') {
+      canary = true;
+      return json(200, { canary: ['session-alpha', 'session-beta'] });
+    }
     if (req.method === 'POST' && url.pathname === '/sessions/restart') {
       for (const s of sessions.keys()) sessions.set(s, url.searchParams.get('to') ?? 'v5');
       return json(200, { restarted: sessions.size });

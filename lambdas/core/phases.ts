@@ -11,9 +11,9 @@
  */
 import type { Deps } from '../ports';
 import { type ActionWaiting, actionKey, type JournaledResult, type JournalPlace, type RollbackEntry, runInOrder } from './actions';
-import { type CheckResult, commandCheck, httpCheck, runChecks, sqlCheck, throwIfFailed } from './checks';
+import { type CheckResult, commandCheck, httpCheck, percentile, runChecks, slowdown, sqlCheck, throwIfFailed } from './checks';
 import { EVENTS_PER_LOOK } from './command-loop';
-import { ApprovalRejected, errorMessage, MonitorTripped } from './errors';
+import { ApprovalRejected, EnvironmentBlocked, errorMessage, MonitorTripped } from './errors';
 import { canonicalJson, readEvidenceJson } from './evidence';
 import { EVIDENCE_STEPS } from './evidence-layout';
 import type { StageState } from './payloads';
@@ -117,6 +117,8 @@ export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> 
     await renewLease(s, deps);
     if (!cur.soaked) {
       if (p.approval && !cur.approved) return { value: { index: i, approval: { timeoutSeconds: p.approval.timeoutSeconds } }, pending: true as const };
+      // Latency baselines before the first action changed anything (a call back for a running command keeps them).
+      if (!cur.waiting) await takeBaselines(spec, p, dir, deps);
       // Entry checks once, before the first action started (a call back for a running command does not repeat them).
       if (p.entryChecks.length && !cur.waiting && !(await deps.evidence.get(`${actionKey(phasePlace(spec.runId, i, p), 0)}.intent.json`))) {
         const entry = await runChecks(spec, 'phase', deps, p.entryChecks);
@@ -178,8 +180,41 @@ export interface SoakPollResult {
   readonly streaks: Record<string, number>;
 }
 
+/** A monitor's request `samples` times: the last status, the first failure, the latencies' percentiles. */
+async function sampleHttp(spec: RunSpec, h: NonNullable<Monitor['http']>, deps: Deps): Promise<{ status: number; failed?: string; timing: { p50: number; p95: number } }> {
+  const ms: number[] = [];
+  let status = 0;
+  let failed: string | undefined;
+  for (let i = 0; i < h.samples; i++) {
+    const t0 = deps.clock.now().getTime();
+    const r = await httpCheck(spec, { ...h, via: 'lambda', ignoreFields: [] }, deps);
+    ms.push(deps.clock.now().getTime() - t0);
+    status = r.http?.status ?? status;
+    if (!r.ok) failed ??= r.detail;
+  }
+  return { status, ...(failed ? { failed } : {}), timing: { p50: percentile(ms, 50), p95: percentile(ms, 95) } };
+}
+
+/** Baselines of a phase's http monitors that compare with one, measured before its actions (3 windows' worth each). */
+type Baselines = Record<string, { p50: number; p95: number; samples: number; taken_utc: string }>;
+const baselineKey = (dir: string) => `${dir}/baseline.json`;
+
+async function takeBaselines(spec: RunSpec, p: Phase, dir: string, deps: Deps): Promise<void> {
+  const compared = (p.soak?.monitors ?? []).filter((m) => m.http?.maxSlowdownPercent !== undefined);
+  if (!compared.length || (await deps.evidence.get(baselineKey(dir)))) return;
+  const out: Baselines = {};
+  for (const m of compared) {
+    const h = { ...m.http!, samples: Math.min(60, m.http!.samples * 3) };
+    const s = await sampleHttp(spec, h, deps);
+    if (s.failed) throw new EnvironmentBlocked(`phase "${p.name}": the baseline of monitor "${m.name}" failed before the phase changed anything: ${s.failed}`);
+    out[m.name] = { ...s.timing, samples: h.samples, taken_utc: deps.clock.now().toISOString() };
+  }
+  // The first baseline stands (a retried call keeps it).
+  await deps.evidence.putIfAbsent(baselineKey(dir), canonicalJson(out), 'application/json');
+}
+
 /** One monitor's window: its probe, judged. A probe that throws is a failing window (an unreachable service is a signal). */
-async function window(spec: RunSpec, m: Monitor, deps: Deps): Promise<Window> {
+async function window(spec: RunSpec, m: Monitor, deps: Deps, baseline?: Baselines): Promise<Window> {
   const t0 = deps.clock.now().getTime();
   try {
     if (m.sql) {
@@ -197,12 +232,23 @@ async function window(spec: RunSpec, m: Monitor, deps: Deps): Promise<Window> {
       return { monitor: m.name, ok: state !== 'ALARM', detail: `alarm ${m.alarm.name} is ${state}` };
     }
     const h = m.http!;
-    const r = await httpCheck(spec, { ...h, via: 'lambda', ignoreFields: [] }, deps);
-    const latencyMs = deps.clock.now().getTime() - t0;
-    const slow = h.maxLatencyMs !== undefined && latencyMs > h.maxLatencyMs;
-    const status = r.http?.status;
-    const detail = slow ? `${r.ok ? `HTTP ${status}` : r.detail}; took ${latencyMs} ms, expected at most ${h.maxLatencyMs} ms` : `${r.ok ? `HTTP ${status}` : r.detail} in ${latencyMs} ms`;
-    return { monitor: m.name, ok: r.ok && !slow, detail, latencyMs, ...(status !== undefined ? { status } : {}) };
+    const s = await sampleHttp(spec, h, deps);
+    const latencyMs = s.timing[h.metric];
+    const what = `${h.samples > 1 ? `${h.metric} ` : ''}${latencyMs} ms${h.samples > 1 ? ` over ${h.samples} requests` : ''}`;
+    const problems = [
+      ...(s.failed ? [s.failed] : []),
+      ...(h.maxLatencyMs !== undefined && latencyMs > h.maxLatencyMs ? [`took ${what}, expected at most ${h.maxLatencyMs} ms`] : []),
+    ];
+    if (h.maxSlowdownPercent !== undefined) {
+      const before = baseline?.[m.name];
+      if (!before) problems.push('no baseline measured before the phase; expected one');
+      else {
+        const d = slowdown(before, s.timing, { metric: h.metric, maxSlowdownPercent: h.maxSlowdownPercent, minSlowdownMs: h.minSlowdownMs });
+        if (!d.ok) problems.push(`${what} against ${before[h.metric]} ms before the phase (+${d.pct}%, +${d.ms} ms); expected at most +${h.maxSlowdownPercent}% (or +${h.minSlowdownMs} ms)`);
+      }
+    }
+    const detail = problems.length ? `HTTP ${s.status}; ${problems.join('; ')}` : `HTTP ${s.status} in ${what}`;
+    return { monitor: m.name, ok: !problems.length, detail, latencyMs, status: s.status };
   } catch (e) {
     return { monitor: m.name, ok: false, detail: errorMessage(e).slice(0, 300), latencyMs: deps.clock.now().getTime() - t0 };
   }
@@ -225,7 +271,8 @@ export async function soakPollStage(input: SoakPollInput, deps: Deps): Promise<S
   const previous = input.poll?.streaks ?? (n > 0 ? ((await readEvidenceJson<PollRecord>(deps.evidence, pollKey(dir, n - 1)))?.streaks ?? {}) : {});
   const monitors = p.soak?.monitors ?? [];
   const windows: Window[] = [];
-  for (const m of monitors) windows.push(await window(spec, m, deps));
+  const baseline = monitors.some((m) => m.http?.maxSlowdownPercent !== undefined) ? await readEvidenceJson<Baselines>(deps.evidence, baselineKey(dir)) : undefined;
+  for (const m of monitors) windows.push(await window(spec, m, deps, baseline));
   const streaks = Object.fromEntries(windows.map((w) => [w.monitor, w.ok ? 0 : (previous[w.monitor] ?? 0) + 1]));
   const at = deps.clock.now().toISOString();
   const total = p.soak ? soakPolls(p.soak) : 0;

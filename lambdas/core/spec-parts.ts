@@ -298,14 +298,22 @@ export const Monitor = z
     description: z.string().optional(),
     /** A query: no rows, or its first value within [min, max] (a health table, an error count, a lag). */
     sql: z.strictObject({ sql: SqlText, database: DbSide.default('target'), expect: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional() }).optional(),
-    /** A request: its status, and its latency under maxLatencyMs when given. */
+    /**
+     * A request, `samples` times a window: every status as expected, and the window's latency (`metric` over the
+     * samples) under maxLatencyMs, and within maxSlowdownPercent of a baseline measured before the phase's actions
+     * (more than minSlowdownMs slower, and by more than the percent, fails).
+     */
     http: z
       .strictObject({
         url: z.url({ protocol: /^https?$/ }),
         method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
         body: z.string().optional(),
         expectStatus: z.number().int().min(100).max(599).default(200),
+        samples: z.number().int().min(1).max(20).default(1),
+        metric: z.enum(['p50', 'p95']).default('p95'),
         maxLatencyMs: z.number().int().min(1).max(60_000).optional(),
+        maxSlowdownPercent: z.number().min(0).max(1000).optional(),
+        minSlowdownMs: z.number().min(0).default(5),
         timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
       })
       .optional(),

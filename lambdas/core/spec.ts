@@ -345,7 +345,7 @@ export const RunSpec = z
           ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors', j, 'sql', 'sql'], message: 'expected exactly one statement' });
       });
       // One poll probes every monitor inside one SoakPoll invocation (its function: SOAK_POLL_SECONDS).
-      const need = (p.soak?.monitors ?? []).reduce((n, m) => n + (m.http ? m.http.timeoutMs / 1000 : m.command ? m.command.timeoutSeconds + 30 : m.alarm ? 5 : DATA_API_CALL_SECONDS), 0);
+      const need = (p.soak?.monitors ?? []).reduce((n, m) => n + (m.http ? (m.http.samples * m.http.timeoutMs) / 1000 : m.command ? m.command.timeoutSeconds + 30 : m.alarm ? 5 : DATA_API_CALL_SECONDS), 0);
       if (need > SOAK_POLL_SECONDS - 30)
         ctx.addIssue({ code: 'custom', path: ['phases', i, 'soak', 'monitors'], message: `got monitors that may take ${Math.ceil(need)} s a poll together; expected at most ${SOAK_POLL_SECONDS - 30} s (one poll runs in a ${SOAK_POLL_SECONDS} s function): fewer monitors or shorter http timeoutMs` });
       if (p.soak && p.soak.pollSeconds > p.soak.seconds)

@@ -70,7 +70,11 @@ describe('seed 002: v4 → v5 canary in four phases', () => {
       [true, null],
     ]);
     expect(records[3].exitChecks[0]).toMatchObject({ name: 'full exit: zero active v4 sessions', ok: true });
-    expect(records[1].soak).toMatchObject({ polls: 4, monitors: ['sources-active', 'v5-latency-p95', 'supervisor-hold-down', 'alert-escalate', 'cursor-full-resync'] });
+    expect(records[1].soak).toMatchObject({ polls: 4, monitors: ['sources-active', 'v5-latency-p95', 'v5-latency-vs-before', 'supervisor-hold-down', 'alert-escalate', 'cursor-full-resync'] });
+    // The latency baseline measured before the canary's actions: 9 requests, the windows compared with it.
+    expect(await readJson(path.join(r.evidenceDir, '13_phases/02_canary/baseline.json'))).toMatchObject({ 'v5-latency-vs-before': { samples: 9 } });
+    const last = await readJson(path.join(r.evidenceDir, '13_phases/02_canary/polls/000004.json'));
+    expect(last.windows.find((w: { monitor: string }) => w.monitor === 'v5-latency-vs-before')).toMatchObject({ ok: true, detail: expect.stringMatching(/^HTTP 200 in p95 \d+ ms over 3 requests$/) });
   }, 240_000);
 
   it('v5 slow under the canary (--fault canary-latency): the p95 monitor trips after 3 windows, ROLLED_BACK / MONITOR_TRIPPED, every selector back, nothing after the canary applied', async () => {
@@ -82,6 +86,9 @@ describe('seed 002: v4 → v5 canary in four phases', () => {
     expect(tripped).toMatchObject({ phase: 'canary', monitor: 'v5-latency-p95', failAfter: 3 });
     expect(tripped.windows).toHaveLength(3);
     for (const w of tripped.windows) expect(w.latencyMs).toBeGreaterThan(1200);
+    // The same slowness against the baseline measured before the canary changed anything.
+    const poll = await readJson(path.join(r.evidenceDir, '13_phases/02_canary/polls/000003.json'));
+    expect(poll.windows.find((w: { monitor: string }) => w.monitor === 'v5-latency-vs-before').detail).toMatch(/^HTTP 200; p95 \d+ ms over 3 requests against \d+ ms before the phase \(\+[\d.]+%, \+[\d.]+ ms\); expected at most \+300% \(or \+500 ms\)$/);
     const rb = await readJson(path.join(r.evidenceDir, '12_rollback.json'));
     expect(rb.details.actions.map((a: { description: string; ok: boolean }) => [a.description, a.ok])).toEqual([
       ['phase canary: /agtmux/runtime/v5_canary_sessions back to "none"', true],
