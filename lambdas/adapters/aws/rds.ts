@@ -9,12 +9,12 @@
 import {
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
+  type DBCluster,
   DBClusterAlreadyExistsFault,
   DBClusterNotFoundFault,
   DBClusterSnapshotAlreadyExistsFault,
   DBInstanceAlreadyExistsFault,
   DBInstanceNotFoundFault,
-  type DBCluster,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
@@ -43,17 +43,23 @@ export function restoredClusterId(snapshotId: string): string {
   return `cutline-${sha256Hex(snapshotId).slice(0, 12)}-restored`;
 }
 
+/** A create named by the run: its "already exists" fault means an earlier call made it, and it is followed. */
+async function createOnce(send: () => Promise<unknown>, exists: abstract new (...args: never[]) => Error): Promise<void> {
+  try {
+    await send();
+  } catch (e) {
+    if (!(e instanceof exists)) throw e;
+  }
+}
+
 export class RdsSnapshotBackups implements BackupService {
   constructor(private readonly rds: RDSClient) {}
 
   async ensure(db: DatabaseRef, id: string): Promise<BackupStatus> {
-    try {
-      await this.rds.send(
-        new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: clusterIdOf(db), DBClusterSnapshotIdentifier: id, Tags: [{ Key: 'cutline:purpose', Value: 'before schema' }] }),
-      );
-    } catch (e) {
-      if (!(e instanceof DBClusterSnapshotAlreadyExistsFault)) throw e;
-    }
+    await createOnce(
+      () => this.rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: clusterIdOf(db), DBClusterSnapshotIdentifier: id, Tags: [{ Key: 'cutline:purpose', Value: 'before schema' }] })),
+      DBClusterSnapshotAlreadyExistsFault,
+    );
     return this.status(db, id);
   }
 
@@ -65,31 +71,31 @@ export class RdsSnapshotBackups implements BackupService {
     const source = await this.cluster(clusterIdOf(db));
     if (!source) throw new Error(`cluster ${clusterIdOf(db)} is not there; expected the cluster whose snapshot ${id} is restored (its network and settings are copied)`);
     if (!cluster) {
-      try {
-        await this.rds.send(
-          new RestoreDBClusterFromSnapshotCommand({
-            DBClusterIdentifier: target,
-            SnapshotIdentifier: id,
-            Engine: source.Engine,
-            EngineVersion: source.EngineVersion,
-            ...(source.Port ? { Port: source.Port } : {}),
-            ...(source.DBSubnetGroup ? { DBSubnetGroupName: source.DBSubnetGroup } : {}),
-            VpcSecurityGroupIds: (source.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId!).filter(Boolean),
-            ...(source.DBClusterParameterGroup ? { DBClusterParameterGroupName: source.DBClusterParameterGroup } : {}),
-            ...(source.ServerlessV2ScalingConfiguration ? { ServerlessV2ScalingConfiguration: source.ServerlessV2ScalingConfiguration } : {}),
-            ...(source.KmsKeyId ? { KmsKeyId: source.KmsKeyId } : {}),
-            ...(source.IAMDatabaseAuthenticationEnabled ? { EnableIAMDatabaseAuthentication: true } : {}),
-            DeletionProtection: source.DeletionProtection ?? false,
-            CopyTagsToSnapshot: true,
-            Tags: [
-              { Key: 'cutline:purpose', Value: 'restored from the backup before schema' },
-              { Key: 'cutline:restored-from', Value: clusterIdOf(db) },
-            ],
-          }),
-        );
-      } catch (e) {
-        if (!(e instanceof DBClusterAlreadyExistsFault)) throw e;
-      }
+      await createOnce(
+        () =>
+          this.rds.send(
+            new RestoreDBClusterFromSnapshotCommand({
+              DBClusterIdentifier: target,
+              SnapshotIdentifier: id,
+              Engine: source.Engine,
+              EngineVersion: source.EngineVersion,
+              ...(source.Port ? { Port: source.Port } : {}),
+              ...(source.DBSubnetGroup ? { DBSubnetGroupName: source.DBSubnetGroup } : {}),
+              VpcSecurityGroupIds: (source.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId!).filter(Boolean),
+              ...(source.DBClusterParameterGroup ? { DBClusterParameterGroupName: source.DBClusterParameterGroup } : {}),
+              ...(source.ServerlessV2ScalingConfiguration ? { ServerlessV2ScalingConfiguration: source.ServerlessV2ScalingConfiguration } : {}),
+              ...(source.KmsKeyId ? { KmsKeyId: source.KmsKeyId } : {}),
+              ...(source.IAMDatabaseAuthenticationEnabled ? { EnableIAMDatabaseAuthentication: true } : {}),
+              DeletionProtection: source.DeletionProtection ?? false,
+              CopyTagsToSnapshot: true,
+              Tags: [
+                { Key: 'cutline:purpose', Value: 'restored from the backup before schema' },
+                { Key: 'cutline:restored-from', Value: clusterIdOf(db) },
+              ],
+            }),
+          ),
+        DBClusterAlreadyExistsFault,
+      );
       return { state: 'restoring', id: target, detail: `cluster ${target} being restored from snapshot ${id}` };
     }
     const status = cluster.Status ?? 'unknown';
@@ -100,19 +106,19 @@ export class RdsSnapshotBackups implements BackupService {
     if (!inst) {
       const writer = source.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
       const klass = writer ? (await this.instance(writer))?.DBInstanceClass : undefined;
-      try {
-        await this.rds.send(
-          new CreateDBInstanceCommand({
-            DBInstanceIdentifier: instance,
-            DBClusterIdentifier: target,
-            Engine: source.Engine,
-            DBInstanceClass: klass ?? (source.ServerlessV2ScalingConfiguration ? 'db.serverless' : 'db.r6g.large'),
-            Tags: [{ Key: 'cutline:purpose', Value: 'writer of the restored cluster' }],
-          }),
-        );
-      } catch (e) {
-        if (!(e instanceof DBInstanceAlreadyExistsFault)) throw e;
-      }
+      await createOnce(
+        () =>
+          this.rds.send(
+            new CreateDBInstanceCommand({
+              DBInstanceIdentifier: instance,
+              DBClusterIdentifier: target,
+              Engine: source.Engine,
+              DBInstanceClass: klass ?? (source.ServerlessV2ScalingConfiguration ? 'db.serverless' : 'db.r6g.large'),
+              Tags: [{ Key: 'cutline:purpose', Value: 'writer of the restored cluster' }],
+            }),
+          ),
+        DBInstanceAlreadyExistsFault,
+      );
       return { state: 'restoring', id: target, detail: `cluster ${target} available; its writer ${instance} being created` };
     }
     const instStatus = inst.DBInstanceStatus ?? 'unknown';
