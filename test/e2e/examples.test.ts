@@ -178,10 +178,11 @@ describe('seed 004: DB cloud cutover', () => {
 
 describe('npm run example', () => {
   it('names the examples and the faults each accepts; anything else is refused with what was expected', () => {
-    expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-003-reload-cutover', 'seed-004-db-cloud-cutover']);
+    expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-002-canary', 'seed-003-reload-cutover', 'seed-004-db-cloud-cutover']);
+    expect(parseExampleArgs(['seed-002-canary', '--fault', 'canary-latency'])).toEqual({ name: 'seed-002-canary', fault: 'canary-latency' });
     expect(parseExampleArgs(['seed-003-reload-cutover', '--fault', 'sync'])).toEqual({ name: 'seed-003-reload-cutover', fault: 'sync' });
     expect(parseExampleArgs(['seed-000-agent-uuid', '--fault', 'uuid-routes'])).toEqual({ name: 'seed-000-agent-uuid', fault: 'uuid-routes' });
-    expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-003-reload-cutover, seed-004-db-cloud-cutover');
+    expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-002-canary, seed-003-reload-cutover, seed-004-db-cloud-cutover');
     expect(() => parseExampleArgs(['seed-003-reload-cutover', '--fault', 'fire'])).toThrow('--fault got "fire"; expected one of sync, duplicate');
   });
 });
