@@ -10,7 +10,7 @@ import { STATES } from '../lambdas/core/states';
 const TRANSIENT_RETRY = { ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 30 };
 
 /** The states that apply migrations follow a build that outlives an invocation (MigrationStillRunning). */
-const FOLLOWS_BUILDS: readonly string[] = [STATES.schema, STATES.cutover];
+const FOLLOWS_BUILDS: readonly string[] = [STATES.schema, STATES.cutover, STATES.phase];
 /** The states whose work goes on across invocations from what the last one kept (WorkStillRunning). */
 const GOES_ON: readonly string[] = [STATES.gatePlan, STATES.gateChunk, STATES.gateChunkDistributed];
 

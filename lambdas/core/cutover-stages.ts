@@ -7,13 +7,12 @@ import { type ActionWaiting, describeAction, runCutover } from './actions';
 import { runChecks, throwIfFailed } from './checks';
 import { smokeFailure, smokeResults } from './smoke';
 import { approvalQuery, newApprovalId } from './approval';
-import { CutlineError, CutoverFailed, errorMessage, MigrationStillRunning } from './errors';
+import { errorMessage } from './errors';
 import { canonicalJson } from './evidence';
 import type { StageState } from './payloads';
 import type { RunSpec } from './spec';
 import { type Invocation, who, recorded, renewLease } from './stage-record';
-import { applyPhase } from './pipeline';
-import { isConnectionLost } from './retry';
+import { applyContract } from './pipeline';
 import { phaseApprovalKey, type PhaseStep } from './phases';
 
 /** What an approver is shown: gate results and exactly what GO will do. */
@@ -115,18 +114,9 @@ export async function cutoverStage(s: StageState, deps: Deps, inv: Invocation = 
     const step = await runCutover(s.spec, deps, waitingIn(s, 'cutover'));
     if (step.waiting) return { value: { waiting: step.waiting }, pending: true as const };
     const actions = step.actions;
-    let contract: Awaited<ReturnType<typeof applyPhase>>['details'] | undefined;
-    if (s.spec.migrations?.contractLocation) {
-      try {
-        contract = (await applyPhase(s, deps, 'contract', inv)).details;
-      } catch (e) {
-        // A build still running when the invocation's time is up: the state retries, the next invocation follows it.
-        if (e instanceof MigrationStillRunning) throw e;
-        // Backends terminated past Schema's own retries: the state runs Cutover again (its actions are done-before).
-        if (!(e instanceof CutlineError) && isConnectionLost(e)) throw e;
-        throw new CutoverFailed(`contract migrations failed: ${errorMessage(e)}`, { actions, ...(e instanceof CutlineError ? e.details : {}) });
-      }
-    }
+    // The contract files no phase applies (a progressive cutover's phases apply the versions they name).
+    const claimed = new Set(s.spec.phases.flatMap((p) => p.contract));
+    const contract = await applyContract(s, deps, inv, (v) => !claimed.has(v), 'contract migrations', actions);
     return { value: { actions: actions.length, contract: contract?.applied.length ?? 0 }, details: { actions, ...(contract ? { contract } : {}) } };
   });
 }

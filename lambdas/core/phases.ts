@@ -13,12 +13,13 @@ import type { Deps } from '../ports';
 import { type ActionWaiting, actionKey, type JournaledResult, type JournalPlace, type RollbackEntry, runInOrder } from './actions';
 import { type CheckResult, commandCheck, httpCheck, percentile, runChecks, slowdown, sqlCheck, throwIfFailed } from './checks';
 import { EVENTS_PER_LOOK } from './command-loop';
-import { ApprovalRejected, EnvironmentBlocked, errorMessage, MonitorTripped } from './errors';
+import { ApprovalRejected, EnvironmentBlocked, errorMessage, MigrationFailed, MonitorTripped } from './errors';
 import { canonicalJson, readEvidenceJson } from './evidence';
 import { EVIDENCE_STEPS } from './evidence-layout';
 import type { StageState } from './payloads';
 import type { Action, Monitor, Phase, RunSpec } from './spec';
-import { recorded, renewLease, who } from './stage-record';
+import { type Invocation, recorded, renewLease, who } from './stage-record';
+import { applyContract } from './pipeline';
 
 /** History events of one poll in a soak's child execution: SoakPoll (5), SoakMore (2), SoakWait (2); the same as a command look. */
 export const EVENTS_PER_POLL = EVENTS_PER_LOOK;
@@ -105,7 +106,7 @@ interface Tripped {
  * called again after the soak (`soaked`), close the phase: a tripped monitor throws MonitorTripped (the Catch rolls
  * back), otherwise the phase's record is written and the next phase starts.
  */
-export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> {
+export async function phaseStage(s: StageState, deps: Deps, inv: Invocation = {}): Promise<PhaseStep> {
   const cur = (s.results.phase ?? { index: 0 }) as PhaseStep & { soaked?: boolean };
   const { spec } = s;
   const i = cur.index;
@@ -127,15 +128,19 @@ export async function phaseStage(s: StageState, deps: Deps): Promise<PhaseStep> 
       }
       const step = await runInOrder(spec, phasePlace(spec.runId, i, p), p.actions, `phase "${p.name}"`, deps, cur.waiting);
       if (step.waiting) return { value: { index: i, waiting: step.waiting, ...(cur.approved ? { approved: true as const } : {}) }, pending: true as const };
-      await deps.evidence.put(`${dir}/applied.json`, canonicalJson({ phase: p.name, actions: step.actions, applied_utc: deps.clock.now().toISOString() }), 'application/json');
+      // Then its contract files (with the migration history: applied once, resumed at a statement).
+      const contract = p.contract.length ? await applyContract(s, deps, inv, (v) => p.contract.includes(v), `phase "${p.name}" contract migrations`, step.actions) : undefined;
+      const missing = p.contract.filter((v) => !contract?.files.some((f) => f.version === v));
+      if (missing.length) throw new MigrationFailed(`phase "${p.name}" names contract version(s) ${missing.join(', ')}, which ${spec.migrations?.contractLocation ?? 'the contract folder'} does not hold; expected a V<version>__<name>.sql file each`);
+      await deps.evidence.put(`${dir}/applied.json`, canonicalJson({ phase: p.name, actions: step.actions, ...(contract ? { contract } : {}), applied_utc: deps.clock.now().toISOString() }), 'application/json');
       return { value: { index: i, segments: soakSegments(p.soak) }, pending: true as const };
     }
-    const applied = await readEvidenceJson<{ actions: JournaledResult[]; applied_utc: string }>(deps.evidence, `${dir}/applied.json`);
+    const applied = await readEvidenceJson<{ actions: JournaledResult[]; contract?: unknown; applied_utc: string }>(deps.evidence, `${dir}/applied.json`);
     const tripped = await readEvidenceJson<Tripped>(deps.evidence, tripKey(dir));
     const polls = p.soak ? soakPolls(p.soak) : 0;
     const approval = p.approval ? ((await readEvidenceJson<{ result: string; details: Record<string, unknown> }>(deps.evidence, phaseApprovalKey(spec.runId, i, p))) ?? null) : undefined;
     const signedOff = approval ? { result: approval.result, approvers: approval.details.approvers, comment: approval.details.comment, decidedAt: approval.details.decidedAt, via: approval.details.via } : approval;
-    const record: Record<string, unknown> = { phase: p.name, index: i + 1, of: spec.phases.length, ...(signedOff !== undefined ? { signedOff } : {}), actions: applied?.actions ?? [], applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
+    const record: Record<string, unknown> = { phase: p.name, index: i + 1, of: spec.phases.length, ...(signedOff !== undefined ? { signedOff } : {}), actions: applied?.actions ?? [], ...(applied?.contract ? { contract: applied.contract } : {}), applied_utc: applied?.applied_utc, soak: p.soak ? { seconds: p.soak.seconds, pollSeconds: p.soak.pollSeconds, polls, monitors: p.soak.monitors.map((m) => m.name) } : null };
     const entryChecks = p.entryChecks.length ? (await readEvidenceJson<{ checks: CheckResult[] }>(deps.evidence, `${dir}/entry_checks.json`))?.checks : undefined;
     if (entryChecks) record.entryChecks = entryChecks;
     const control = await readEvidenceJson<PhaseControl>(deps.evidence, controlKey(dir));

@@ -12,7 +12,8 @@ import { ensureBackup } from './backup';
 import { guard } from './checks';
 import { decide } from './decision';
 
-import { BackfillFailed, EnvironmentBlocked, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
+import { BackfillFailed, CutlineError, CutoverFailed, EnvironmentBlocked, errorMessage, MigrationFailed, MigrationStillRunning, SpecInvalid } from './errors';
+import { isConnectionLost } from './retry';
 
 import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from './evidence';
 import { isResumeOf, readAttempts, recordAttempt, resumeProblem } from './attempts';
@@ -150,9 +151,14 @@ async function loadAll(s: StageState, deps: Deps) {
   return { m, client, migrations, isContract: (x: Migration) => contractNames.has(x.script) };
 }
 
-export async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract', inv: Invocation) {
+/**
+ * Apply the expand files (Schema) or contract files (Cutover; a progressive cutover's phase applies the versions it
+ * names, `only`, and Cutover those no phase names). History, lint and resume as for every migration.
+ */
+export async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'contract', inv: Invocation, only?: (version: string) => boolean) {
   const { m, client, migrations, isContract } = await loadAll(s, deps);
-  const files = migrations.filter((x) => (phase === 'contract') === isContract(x));
+  const mine = (x: Migration) => (phase === 'contract') === isContract(x) && (!only || only(x.version));
+  const files = migrations.filter(mine);
   const lint = lintMigrations(files, client.dialect, { contract: phase === 'contract' });
   const blocking = lint.filter((f) => f.blocking);
   if (blocking.length)
@@ -165,7 +171,7 @@ export async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'c
     executionArn: s.execution.id,
     appliedBy: s.spec.owner,
     deps,
-    apply: (x) => (phase === 'contract') === isContract(x),
+    apply: mine,
     baselineVersion: m.baselineVersion,
     leaseSeconds: m.leaseSeconds,
     lockTimeoutMs: m.lockTimeoutMs,
@@ -184,6 +190,23 @@ export async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'c
       ...out,
     },
   };
+}
+
+/**
+ * Contract migrations after actions (Cutover's, a phase's): applied with history, lint and resume; a failure is
+ * CutoverFailed (the run rolls back), a build still running or a dropped connection goes to the state's Retry.
+ */
+export async function applyContract(s: StageState, deps: Deps, inv: Invocation, only: (version: string) => boolean, what: string, actions: readonly unknown[]) {
+  if (!s.spec.migrations?.contractLocation) return undefined;
+  try {
+    return (await applyPhase(s, deps, 'contract', inv, only)).details;
+  } catch (e) {
+    // A build still running when the invocation's time is up: the state retries, the next invocation follows it.
+    if (e instanceof MigrationStillRunning) throw e;
+    // Backends terminated past Schema's own retries: the state runs the stage again (its actions are done-before).
+    if (!(e instanceof CutlineError) && isConnectionLost(e)) throw e;
+    throw new CutoverFailed(`${what} failed: ${errorMessage(e)}`, { actions, ...(e instanceof CutlineError ? e.details : {}) });
+  }
 }
 
 /** One invocation of a stage's function: its time left (Lambda's context; locally the runner's function timeout). */

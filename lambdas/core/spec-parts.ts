@@ -338,6 +338,11 @@ export const Phase = z.strictObject({
   name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'expected 1-64 of a-z 0-9 _ -'),
   description: z.string().optional(),
   actions: z.array(Action).min(1),
+  /**
+   * Versions of the contract files (migrations.contractLocation) this phase applies after its actions (seed 001: a
+   * table group's key swap); Cutover applies the contract files no phase names.
+   */
+  contract: z.array(z.string().regex(/^\d+(\.\d+)*$/, 'expected a migration version like 4 or 4.1')).default([]),
   rollback: z.array(Action).optional(),
   /** Checks of spec.checks (at "phase") run after the sign-off, before the actions; a failure rolls back the applied phases. */
   entryChecks: z.array(z.string().min(1)).default([]),

@@ -334,6 +334,12 @@ export const RunSpec = z
           if (c?.at !== 'phase')
             ctx.addIssue({ code: 'custom', path: ['phases', i, where, j], message: `got ${JSON.stringify(n)}, ${c ? `a check at "${c.at}"` : 'which is not in checks'}; expected the name of a check with "at": "phase"` });
         });
+      p.contract.forEach((v, j) => {
+        if (!s.migrations?.contractLocation)
+          ctx.addIssue({ code: 'custom', path: ['phases', i, 'contract', j], message: `got version ${v}; expected migrations.contractLocation, where the contract files are` });
+        else if (s.phases.some((o, k) => k < i && o.contract.includes(v)))
+          ctx.addIssue({ code: 'custom', path: ['phases', i, 'contract', j], message: `got version ${v}, which an earlier phase applies; expected each contract version in one phase` });
+      });
       const signers = p.approval?.approvers ?? s.approval.approvers;
       if (p.approval && signers && p.approval.required > signers.length)
         ctx.addIssue({ code: 'custom', path: ['phases', i, 'approval', 'required'], message: `got ${p.approval.required}; expected at most the ${signers.length} approver(s) who can sign off phase "${p.name}"` });

@@ -63,7 +63,7 @@ export const STAGES = {
   // curl on the jumpbox: a command.
   smoke: stage({ input: StageState, run: (i, c) => smokeStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'commands'] }),
   // A progressive cutover: a phase's actions (as Cutover's), then one poll of its monitors a call (SQL, HTTP), never a sleeping function.
-  phase: stage({ input: StageState, run: (i, c) => phaseStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands'] }),
+  phase: stage({ input: StageState, run: (i, c) => phaseStage(i, c.deps, c), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands', 'migrations'] }),
   soakPoll: stage({ input: SoakPollInput, run: (i, c) => soakPollStage(i, c.deps), timeoutSeconds: SOAK_POLL_SECONDS, caps: ['db', 'commands', 'alarms'] }),
   // Rollback signs the addendum of a rollback by hand; Summary the manifest root.
   rollback: stage({ input: StageState, run: (i, c) => rollbackStage(i, c.deps), timeoutSeconds: LONG, caps: ['db', 'paramsRead', 'paramsWrite', 'commands', 'sign', 'restore'] }),

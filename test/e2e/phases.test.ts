@@ -47,7 +47,8 @@ async function phasedSpec(runId: string, fullMonitorSql: string) {
       actions: [{ type: 'parameter', name: TRAFFIC, value: 'default' }],
       soak: { seconds: 3, pollSeconds: 1, monitors: [{ name: 'errors', failAfter: 2, sql: { sql: fullMonitorSql, expect: { max: 0 } } }] },
     },
-    { name: 'full', entryChecks: ['every agent has a uuid'], actions: [{ type: 'parameter', name: TRAFFIC, value: 'v5' }] },
+    // The key swap (the demo's contract files) only in the last phase: Cutover applies none of them.
+    { name: 'full', entryChecks: ['every agent has a uuid'], actions: [{ type: 'parameter', name: TRAFFIC, value: 'v5' }], contract: ['4', '5'] },
   ];
   return spec;
 }
@@ -74,7 +75,11 @@ describe('phases', () => {
       ['workers-up', true, 'exit 0'],
     ]);
     expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default/polls/000004.json'))).windows).toEqual([{ monitor: 'errors', ok: true, detail: 'value 0 within -∞ <= value <= 0', value: 0 }]);
-    expect(await readJson(path.join(r.evidenceDir, '13_phases/03_full.json'))).toMatchObject({ result: 'PASS', decision: 'DONE', soak: null });
+    const full = await readJson(path.join(r.evidenceDir, '13_phases/03_full.json'));
+    expect(full).toMatchObject({ result: 'PASS', decision: 'DONE', soak: null });
+    // The phase applied the contract versions it names, with the migration history; Cutover applied none.
+    expect(full.contract.applied.map((a: { script: string }) => a.script)).toEqual(['V4__uuid_swap_group_1.sql', 'V5__uuid_validate_group_1.sql']);
+    expect((await readJson(path.join(r.evidenceDir, '10_cutover.json'))).details.contract.files).toEqual([]);
     // The default phase's own sign-off, before its actions: requested, decided, recorded in the phase's folder and record.
     const asked = await readJson(path.join(r.evidenceDir, '13_phases/02_default/approval_request.json'));
     expect(asked).toMatchObject({ summary: 'sign-off for phase 2 of 3, default: phase 1 (canary) applied and soaked without a tripped monitor', goActions: [`set parameter ${TRAFFIC} = "default"`] });
@@ -125,6 +130,8 @@ describe('phases', () => {
     expect(r.params['/cloudbackup/prod/agent-identity']).toBe('agent_id');
     await expect(readdir(path.join(r.evidenceDir, '13_phases/03_full'))).rejects.toThrow();
     expect((await readJson(path.join(r.evidenceDir, '13_phases/02_default.json'))).result).toBe('FAIL');
+    // The last phase's key swap never ran: nothing of it to undo.
+    expect((await readJson(path.join(r.evidenceDir, '10_cutover.json'))).details.contract.applied).toEqual([]);
     const report = await readFile(path.join(r.evidenceDir, 'report.html'), 'utf8');
     expect(report).toMatch(/<td data-label="item">monitor: errors<\/td><td data-label="result"><span class="b bad">FAIL<\/span><\/td><td data-label="measured">tripped at poll 2 \(2 failing window\(s\) in a row\)/);
     expect(report).toContain('<figcaption>errors: 2 window(s), 2 failing</figcaption>');

@@ -77,6 +77,14 @@ describe('run spec v1', () => {
     ]);
   });
 
+  it('a phase\'s contract versions: only with a contract folder, each version in one phase', () => {
+    const phase = (name: string) => ({ name, actions: [{ type: 'parameter', name: '/app/traffic', value: name }], contract: ['4'] });
+    const none = parseSpec({ ...base, phases: [phase('leaf')] });
+    expect(!none.ok && none.problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['$.phases[0].contract[0]: got version 4; expected migrations.contractLocation, where the contract files are']);
+    const twice = parseSpec({ ...base, migrations: { location: 'm', contractLocation: 'c' }, phases: [phase('leaf'), phase('core')] });
+    expect(!twice.ok && twice.problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['$.phases[1].contract[0]: got version 4, which an earlier phase applies; expected each contract version in one phase']);
+  });
+
   it('refuses command actions without a jumpbox and source-vs-target counts without a target', () => {
     const r = parseSpec({ ...base, cutover: { actions: [{ type: 'command', script: 'true' }] }, verify: { tables: ['t'] } });
     expect(!r.ok && r.problems.map((p) => p.path)).toEqual(['$.jumpbox', '$.verify.rowCounts']);
