@@ -72,6 +72,8 @@ export async function runMap(host: MapHost, name: string, s: StateDef, input: Js
   let result: Json;
   if (!distributed) result = await inlineMap(host, name, s, await items.all(), select, Math.min(max || INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY), scope);
   else result = await distributedMap(host, name, s, eff, batches(s, eff, items), select, max, scope);
+  // As in AWS, the Map's result is a payload of its own: over the limit it fails, whatever ResultPath does with it.
+  host.sized(result, `the result of Map '${name}'`);
   if (s.ResultSelector !== undefined) result = payload(s.ResultSelector, result, ctx, 'ResultSelector');
   host.emit(thread, 'MapStateSucceeded');
   return result;

@@ -1,22 +1,5 @@
--- Seed 004's source database (credverse): users, their credentials, and the state store the launch needs.
-CREATE TABLE users (
-  id          bigint PRIMARY KEY,
-  email       text NOT NULL UNIQUE,
-  created_at  timestamptz NOT NULL
-);
-CREATE TABLE credentials (
-  id          bigint PRIMARY KEY,
-  user_id     bigint NOT NULL REFERENCES users (id),
-  kind        text NOT NULL,
-  revoked     boolean NOT NULL DEFAULT false,
-  issued_at   timestamptz NOT NULL,
-  payload     jsonb NOT NULL
-);
-CREATE TABLE credverse_state_store (
-  key         varchar(200) PRIMARY KEY,
-  value       text NOT NULL,
-  updated_at  timestamptz NOT NULL
-);
+-- Seed 004's source database (credverse): its rows. The schema is the baseline migration's
+-- (migrations/V1__baseline_schema.sql, seeded first): the source and the target have the same tables.
 INSERT INTO users SELECT g, 'user' || g || '@example.com', timestamptz '2026-01-01 00:00:00+00' + g * interval '7 minutes' FROM generate_series(1, 3000) g;
 INSERT INTO credentials
   SELECT g, 1 + (g * 7919) % 3000, (ARRAY['degree', 'employment', 'license'])[1 + g % 3], g % 17 = 0,

@@ -3,7 +3,7 @@
  * signature over both: never the task token. GET shows, only POST decides; a
  * decision is single-use and bound into the evidence.
  */
-import { stepKey } from './evidence-layout';
+import { EVIDENCE_STEPS, stepKey } from './evidence-layout';
 import { errorMessage } from './errors';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApprovalDecision, ApproverDirectory, Clock, EvidenceStore, ApprovalStore, TaskTokens } from '../ports';
@@ -116,7 +116,7 @@ export async function decideApproval(
   // One vote file per approver (two votes in the same millisecond never overwrite each other).
   if (!repeat)
     await deps.evidence.put(
-      `${pending.gate?.votesPrefix ?? stepKey(pending.runId, 'goNoGo', '_votes').replace(/\.json$/, '')}/${d.approver.replace(/[^A-Za-z0-9@._-]/g, '_')}_${d.decision}.json`,
+      `${pending.gate?.votesPrefix ?? `${pending.runId}/${EVIDENCE_STEPS.goNoGo}_votes`}/${d.approver.replace(/[^A-Za-z0-9@._-]/g, '_')}_${d.decision}.json`,
       canonicalJson({ ...decision, approvals: approvals.length, required }),
       'application/json',
     );

@@ -15,7 +15,7 @@ import { type CheckResult, commandCheck, httpCheck, percentile, runChecks, slowd
 import { EVENTS_PER_LOOK } from './command-loop';
 import { ApprovalRejected, EnvironmentBlocked, errorMessage, MigrationFailed, MonitorTripped } from './errors';
 import { canonicalJson, readEvidenceJson } from './evidence';
-import { EVIDENCE_STEPS } from './evidence-layout';
+import { EVIDENCE_STEPS, specKey } from './evidence-layout';
 import type { StageState } from './payloads';
 import type { Action, Monitor, Phase, RunSpec } from './spec';
 import { type Invocation, recorded, renewLease, who } from './stage-record';
@@ -349,7 +349,7 @@ export async function controlPhase(
   c: Omit<PhaseControl, 'phase' | 'at_utc'>,
   deps: Pick<Deps, 'evidence' | 'clock'>,
 ): Promise<{ ok: true; phase: string } | { ok: false; reason: string }> {
-  const spec = await readEvidenceJson<RunSpec>(deps.evidence, `${runId}/spec.json`);
+  const spec = await readEvidenceJson<RunSpec>(deps.evidence, specKey(runId));
   if (!spec) return { ok: false, reason: `no run ${runId} in ${deps.evidence.location}; expected the runId of a run that started` };
   if (!spec.phases?.length) return { ok: false, reason: `run ${runId} has no phases; expected a progressive cutover (spec.phases) to ${c.action}` };
   for (const [i, p] of spec.phases.entries()) {

@@ -129,6 +129,17 @@ describe("cutline's engine", () => {
     expect(await h.run(def, {})).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded', cause: expect.stringContaining("the result of state 'Big'") });
   });
 
+  it("a Map's result over 262,144 bytes fails too, even when ResultPath discards it (children that each return their whole input)", async () => {
+    const h = harness(async () => ({ ok: true }));
+    const child = { StartAt: 'Poll', States: { Poll: { Type: 'Task' as const, Resource: FN, ResultPath: '$.poll', End: true } } };
+    const def: Definition = {
+      StartAt: 'Soak',
+      States: { Soak: { Type: 'Map', ItemsPath: '$.items', ItemSelector: { 'pad.$': '$.pad', 'i.$': '$$.Map.Item.Value' }, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, ...child }, ResultPath: null, End: true } },
+    };
+    const input = { pad: 'x'.repeat(100_000), items: [1, 2, 3] };
+    expect(await h.run(def, input)).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded', cause: expect.stringContaining("the result of Map 'Soak'") });
+  });
+
   it('Retry follows IntervalSeconds, BackoffRate and MaxAttempts; Catch puts {Error, Cause} at its ResultPath, Cause as Lambda reports it', async () => {
     const delays: number[] = [];
     let calls = 0;

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Definition } from '../../cli/engine/asl';
 import { Engine, type EngineHooks, type ExecutionRef } from '../../cli/engine/engine';
-import { HISTORY_EVENT_LIMIT, MemoryHistory } from '../../cli/engine/history';
+import { HISTORY_EVENT_LIMIT, type HistoryEvent, type HistorySink } from '../../cli/engine/history';
 import type { Json } from '../../cli/engine/json-path';
 import { substitutedDefinition } from '../../cli/runner/definition';
 import { POLLS_PER_SEGMENT, soakPolls, soakSegments } from '../../lambdas/core/phases';
@@ -17,6 +17,15 @@ import { RunSpec } from '../../lambdas/core/spec';
 import { STATES } from '../../lambdas/core/states';
 
 const SEVEN_DAYS = { seconds: 7 * 24 * 3600, pollSeconds: 60, monitors: [] };
+
+/** A history that counts its events (keeping 10,000 of them with a 60 KB spec each would take gigabytes). */
+class CountingHistory implements HistorySink {
+  count = 0;
+  write(_e: HistoryEvent): void {
+    this.count++;
+  }
+  async close(): Promise<void> {}
+}
 
 async function soakOnly(): Promise<Definition> {
   const def = await substitutedDefinition();
@@ -29,8 +38,17 @@ describe('a 7-day soak polled every minute', () => {
     expect(soakPolls(SEVEN_DAYS)).toBe(10_081);
     const segments = soakSegments(SEVEN_DAYS);
     expect(segments.map((s) => s.polls)).toEqual([2000, 2000, 2000, 2000, 2000, 81]);
-    const spec = RunSpec.parse({ version: 1, runId: 'soak-7d', owner: 'o', tCutover: '2026-12-01T00:00:00Z', source: { engine: 'postgres', url: 'pglite://memory' }, phases: [{ name: 'canary', actions: [{ type: 'parameter', name: '/app/traffic', value: 'canary' }], soak: SEVEN_DAYS }] });
-    const histories = new Map<string, MemoryHistory>();
+    // A spec of 60 KB: each child carries it, and the Map's result (every child's output) must still stay under 256 KiB.
+    const spec = RunSpec.parse({
+      version: 1,
+      runId: 'soak-7d',
+      owner: 'o',
+      tCutover: '2026-12-01T00:00:00Z',
+      description: 'x'.repeat(60_000),
+      source: { engine: 'postgres', url: 'pglite://memory' },
+      phases: [{ name: 'canary', actions: [{ type: 'parameter', name: '/app/traffic', value: 'canary' }], soak: SEVEN_DAYS }],
+    });
+    const histories = new Map<string, CountingHistory>();
     const waits: number[] = [];
     let polls = 0;
     const hooks: EngineHooks = {
@@ -48,7 +66,7 @@ describe('a 7-day soak polled every minute', () => {
       getObject: async () => '',
       putObject: async () => {},
       history: (ref) => {
-        const h = new MemoryHistory();
+        const h = new CountingHistory();
         histories.set(ref.mapRun ? `child-${ref.mapRun.index}` : 'parent', h);
         return h;
       },
@@ -66,14 +84,14 @@ describe('a 7-day soak polled every minute', () => {
     // Every wait is the poll interval: 10,080 of them, so the soak lasts 7 days of Wait states and no function sleeps.
     expect(waits.length).toBe(10_080);
     expect(new Set(waits)).toEqual(new Set([60]));
-    const children = [...histories.entries()].filter(([k]) => k.startsWith('child-')).map(([, h]) => h.events.length);
+    const children = [...histories.entries()].filter(([k]) => k.startsWith('child-')).map(([, h]) => h.count);
     expect(children).toHaveLength(6);
     const most = Math.max(...children);
     expect(most).toBeLessThan(HISTORY_EVENT_LIMIT);
     // Per poll: SoakPoll's five events, SoakMore's two, SoakWait's two.
     expect(most).toBeGreaterThan(POLLS_PER_SEGMENT * 9);
     expect(most).toBeLessThan(POLLS_PER_SEGMENT * 9 + 20);
-    const parent = histories.get('parent')!.events.length;
+    const parent = histories.get('parent')!.count;
     expect(parent).toBeLessThan(20);
     console.log(`7-day soak at 60 s: ${polls} polls, ${children.length} child executions of at most ${most} events, the parent ${parent} events`);
   }, 120_000);
