@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDemo } from './agent-uuid/demo';
+import { runSeed001 } from './seed-001-phased-uuid/run';
 import { runSeed002 } from './seed-002-canary/run';
 import { runSeed003 } from './seed-003-reload-cutover/run';
 import { runSeed004 } from './seed-004-db-cloud-cutover/run';
@@ -15,6 +16,7 @@ type Runner = (opts: ExampleOptions & { fault?: string }) => Promise<{ outcome: 
 /** Each example with the faults its README names as failure paths. */
 export const EXAMPLES: Record<string, { run: Runner; faults: readonly string[] }> = {
   'seed-000-agent-uuid': { run: ({ fault, ...o }) => runDemo({ ...o, ...(fault === 'uuid-routes' ? { fault: 'uuid-routes' as const } : {}) }), faults: ['uuid-routes'] },
+  'seed-001-phased-uuid': { run: (o) => runSeed001({ ...o, fault: o.fault as 'users-slow' | undefined }), faults: ['users-slow'] },
   'seed-002-canary': { run: (o) => runSeed002({ ...o, fault: o.fault as 'canary-latency' | undefined }), faults: ['canary-latency'] },
   'seed-003-reload-cutover': { run: (o) => runSeed003({ ...o, fault: o.fault as 'sync' | 'duplicate' | undefined }), faults: ['sync', 'duplicate'] },
   'seed-004-db-cloud-cutover': { run: (o) => runSeed004({ ...o, fault: o.fault as 'state-store' | undefined }), faults: ['state-store'] },

@@ -11,6 +11,9 @@ export interface ExampleOptions {
   readonly out?: (line: string) => void;
 }
 
+/** `<prefix>-<UTC time>`: an example's run id when none is given. */
+export const exampleRunId = (prefix: string) => `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+
 /** Run `<dir>/spec.json` (its ${env:...} from `env`) locally, approved by the flag, as `<prefix>-<UTC time>` unless named. */
 export async function runExampleSpec(
   dir: string,
@@ -20,7 +23,7 @@ export async function runExampleSpec(
   onOpen?: (url: string, client: SqlClient) => void | Promise<void>,
 ) {
   const spec = (await readSpecFile(path.join(dir, 'spec.json'), { ...process.env, ...env })) as Record<string, unknown>;
-  spec.runId = opts.runId ?? `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+  spec.runId = opts.runId ?? exampleRunId(prefix);
   return runLocal({
     spec,
     evidenceDir: opts.evidenceDir,

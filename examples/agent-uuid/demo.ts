@@ -6,10 +6,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
-import type { SqlClient } from '../../lambdas/ports';
 import { defaultApprover, runLocal } from '../../cli/runner/run';
 import { readSpecFile } from '../../cli/spec-file';
+import { FileParameterStore } from '../../lambdas/adapters/local/parameters-file';
+import type { SqlClient } from '../../lambdas/ports';
+import { exampleRunId } from '../support';
 import { startAgentsApp } from './app';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ export async function runDemo(
     seedScale?: number;
   } = {},
 ) {
-  const runId = opts.runId ?? `demo-agent-uuid-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+  const runId = opts.runId ?? exampleRunId('demo-agent-uuid');
   const workDir = path.resolve(opts.workDir ?? '.cutline');
   let db: SqlClient | undefined;
   const app = await startAgentsApp({

@@ -363,7 +363,7 @@ export async function runInOrder(spec: RunSpec, place: JournalPlace, list: reado
     const r = await journaled(spec, place, a, i, deps, waiting);
     if ('running' in r) return { actions: results, waiting: r };
     results.push(r);
-    deps.progress?.({ stage: 'Cutover', done: i + 1, total: list.length, message: `${r.description}${r.effect === 'done-before' ? ' (done before: not run again)' : r.effect === 'found-applied' ? ' (found applied)' : ''}` });
+    deps.progress?.({ stage: what[0]!.toUpperCase() + what.slice(1), done: i + 1, total: list.length, message: `${r.description}${r.effect === 'done-before' ? ' (done before: not run again)' : r.effect === 'found-applied' ? ' (found applied)' : ''}` });
     if (!r.ok) throw new CutoverFailed(`${what} action ${i + 1} of ${list.length} (${r.description}) failed: ${r.detail}`, { actions: results });
   }
   return { actions: results };

@@ -246,6 +246,8 @@ export async function applyMigrations(
     lockRetries?: number;
     /** The invocation's time left: a statement that outlives it is handed to the next invocation (MigrationStillRunning). */
     remainingMs?: RemainingMs;
+    /** What the progress lines name (default Schema; the contract files after the go: Contract). */
+    stage?: string;
   },
 ): Promise<SchemaOutcome> {
   const now = () => opts.deps.clock.now().toISOString();
@@ -325,7 +327,7 @@ export async function applyMigrations(
               partial.set(m.version, done);
             }
             const what = isLockTimeout(e) ? 'lock timeout' : 'connection lost';
-            opts.deps.progress?.({ stage: 'Schema', done: i, total: pending.length, message: `${m.script}: ${what}, retry ${attempt}` });
+            opts.deps.progress?.({ stage: opts.stage ?? 'Schema', done: i, total: pending.length, message: `${m.script}: ${what}, retry ${attempt}` });
             await opts.deps.clock.sleep(Math.min(30_000, 500 * 2 ** attempt));
             continue;
           }
@@ -361,7 +363,7 @@ export async function applyMigrations(
         ...(rebuilt.length ? { rebuiltInvalidIndexes: rebuilt } : {}),
         ...(foundApplied.length ? { foundApplied } : {}),
       });
-      opts.deps.progress?.({ stage: 'Schema', done: i + 1, total: pending.length, message: m.script });
+      opts.deps.progress?.({ stage: opts.stage ?? 'Schema', done: i + 1, total: pending.length, message: m.script });
     }
     return { applied, skipped: migrations.length - checked.pending.length, directoryHash: migrations.at(-1)?.chain ?? '', ...(baselined.length ? { baselined } : {}) };
   } finally {

@@ -177,6 +177,7 @@ export async function applyPhase(s: StageState, deps: Deps, phase: 'expand' | 'c
     lockTimeoutMs: m.lockTimeoutMs,
     lockRetries: m.lockRetries,
     remainingMs: inv.remainingMs,
+    stage: phase === 'contract' ? 'Contract' : 'Schema',
   });
   return {
     out,

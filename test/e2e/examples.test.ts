@@ -2,17 +2,19 @@
  * The seed runbooks as runnable examples (`npm run example -- <name>`): each ends GO on the embedded default, and the
  * failure path its README names ends with the runbook's classification and no promotion.
  */
+
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES, parseExampleArgs } from '../../examples/run';
-import type { ExampleOptions } from '../../examples/support';
 import type { LocalRunResult } from '../../cli/runner/run';
 import { runDemo } from '../../examples/agent-uuid/demo';
+import { EXAMPLES, parseExampleArgs } from '../../examples/run';
+import { SLOW_MS } from '../../examples/seed-001-phased-uuid/app';
+import { runSeed001 } from '../../examples/seed-001-phased-uuid/run';
 import { runSeed002 } from '../../examples/seed-002-canary/run';
 import { runSeed003 } from '../../examples/seed-003-reload-cutover/run';
 import { runSeed004 } from '../../examples/seed-004-db-cloud-cutover/run';
-import { readdir } from 'node:fs/promises';
+import type { ExampleOptions } from '../../examples/support';
 import { readJson, tempDir } from '../support/local-run';
 
 const readText = (file: string) => readFile(file, 'utf8');
@@ -48,6 +50,74 @@ describe('seed 000: agent UUID big-bang cutover', () => {
       ['schema contract: agent_uuid indexed on every agent table', true],
     ]);
   }, 180_000);
+});
+
+describe('seed 001: integer → UUID keys, a table group a phase', () => {
+  const FLAGS = ['/compliance/prod/FF_UUID_AUDIT', '/compliance/prod/FF_UUID_USERS'];
+  const run = async (runId: string, fault?: 'users-slow') => {
+    const workDir = await tempDir('cutline-work-');
+    const r = await runSeed001({ runId, evidenceDir: await tempDir(), workDir, out: () => {}, ...(fault ? { fault } : {}) });
+    const params = await readJson(path.join(workDir, runId, 'parameters.json'));
+    return { ...r, flags: FLAGS.map((f) => params[f]) };
+  };
+  const phase = (dir: string, i: number, name: string) => readJson(path.join(dir, `13_phases/0${i + 1}_${name}.json`));
+  const scripts = (x: { contract: { applied: { script: string }[] } }) => x.contract.applied.map((a) => a.script);
+
+  it('GO: the leaf tables swapped first, then the core group, then the clean-up; each signed off, soaked and within 20% of the preflight baseline', async () => {
+    const r = await run('ex-seed-001-go');
+    expect([r.outcome, r.classification], r.reason).toEqual(['GO', 'GO']);
+    expect(r.flags).toEqual(['true', 'true']);
+    const [leaf, core, cleanup] = await Promise.all(['leaf-tables', 'core-users', 'cleanup'].map((p, i) => phase(r.evidenceDir, i, p)));
+    expect([leaf, core, cleanup].map((x) => [x.phase, x.result, x.signedOff?.result, x.signedOff?.approvers.length])).toEqual([
+      ['leaf-tables', 'PASS', 'PASS', 1],
+      ['core-users', 'PASS', 'PASS', 1],
+      ['cleanup', 'PASS', 'PASS', 1],
+    ]);
+    // Each phase applied its groups' key swaps (the planner's contract files); Cutover none of them.
+    expect(scripts(leaf)).toEqual(['V4__uuid_swap_group_1.sql', 'V5__uuid_swap_group_2.sql']);
+    expect(scripts(core)).toEqual(['V6__uuid_swap_group_3.sql', 'V7__uuid_validate_group_3.sql']);
+    expect((await readJson(path.join(r.evidenceDir, '10_cutover.json'))).details.contract.files).toEqual([]);
+    expect(core.entryChecks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([['no duplicate emails', true]]);
+    expect(core.exitChecks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['core tables keyed by uuid', true],
+      ['every foreign key validated', true],
+      ['no orphaned user roles', true],
+      ['user lookups within 20% of before the run', true],
+    ]);
+    // The performance exit criterion compares with the timing taken at preflight, before anything changed.
+    expect(core.exitChecks[3].performance).toMatchObject({ metric: 'p95', maxSlowdownPercent: 20, before: { at: 'preflight', runs: 20 }, after: { at: 'phase', runs: 20 } });
+    expect(core.soak).toMatchObject({ monitors: ['users-latency-vs-before', 'no-orphaned-user-roles'], polls: 5 });
+    expect(await readJson(path.join(r.evidenceDir, '13_phases/02_core-users/baseline.json'))).toMatchObject({ 'users-latency-vs-before': { samples: 9 } });
+    expect(cleanup.actions.map((a: { description: string; ok: boolean }) => [a.description, a.ok])).toEqual([
+      ['hash index for uuid equality lookups (runbook 7.2)', true],
+      ['audit entries by time (runbook 7.2)', true],
+    ]);
+  }, 240_000);
+
+  it(`user lookups ${SLOW_MS} ms slower once keyed by uuid (--fault users-slow): the performance monitor trips in the core phase, ROLLED_BACK, both phases undone in reverse, the clean-up never applied`, async () => {
+    const r = await run('ex-seed-001-slow', 'users-slow');
+    expect([r.outcome, r.classification]).toEqual(['NO_GO', 'ROLLED_BACK']);
+    expect((await readJson(path.join(r.evidenceDir, '90_classify.json'))).details.cause_classification).toBe('MONITOR_TRIPPED');
+    expect(r.flags).toEqual(['false', 'false']);
+    const tripped = await readJson(path.join(r.evidenceDir, '13_phases/02_core-users/tripped.json'));
+    expect(tripped).toMatchObject({ phase: 'core-users', monitor: 'users-latency-vs-before', failAfter: 3 });
+    expect(tripped.windows).toHaveLength(3);
+    for (const w of tripped.windows) expect(w.latencyMs).toBeGreaterThanOrEqual(SLOW_MS);
+    // Undone in reverse: the core phase (flag, then its swap and history), then the leaf phase, then the run's check.
+    const rb = (await readJson(path.join(r.evidenceDir, '12_rollback.json'))).details.actions as { description: string; ok: boolean }[];
+    expect(rb.every((a) => a.ok)).toBe(true);
+    const steps = rb.map((a) => a.description.replace(/^(R\d__uuid_swap_group_\d\.sql): .*/, '$1'));
+    expect([...new Set(steps)]).toEqual([
+      'feature flag FF_UUID_USERS back off: the application reads integer keys',
+      'R3__uuid_swap_group_3.sql',
+      'history: the swap is undone',
+      'feature flag FF_UUID_AUDIT back off: the application reads integer keys',
+      'R2__uuid_swap_group_2.sql',
+      'R1__uuid_swap_group_1.sql',
+      'validate: the application reads users by their integer key again (runbook rollback step 5)',
+    ]);
+    await expect(readdir(path.join(r.evidenceDir, '13_phases', '03_cleanup'))).rejects.toThrow();
+  }, 240_000);
 });
 
 describe('seed 002: v4 → v5 canary in four phases', () => {
@@ -178,11 +248,12 @@ describe('seed 004: DB cloud cutover', () => {
 
 describe('npm run example', () => {
   it('names the examples and the faults each accepts; anything else is refused with what was expected', () => {
-    expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-002-canary', 'seed-003-reload-cutover', 'seed-004-db-cloud-cutover']);
+    expect(Object.keys(EXAMPLES)).toEqual(['seed-000-agent-uuid', 'seed-001-phased-uuid', 'seed-002-canary', 'seed-003-reload-cutover', 'seed-004-db-cloud-cutover']);
+    expect(parseExampleArgs(['seed-001-phased-uuid', '--fault', 'users-slow'])).toEqual({ name: 'seed-001-phased-uuid', fault: 'users-slow' });
     expect(parseExampleArgs(['seed-002-canary', '--fault', 'canary-latency'])).toEqual({ name: 'seed-002-canary', fault: 'canary-latency' });
     expect(parseExampleArgs(['seed-003-reload-cutover', '--fault', 'sync'])).toEqual({ name: 'seed-003-reload-cutover', fault: 'sync' });
     expect(parseExampleArgs(['seed-000-agent-uuid', '--fault', 'uuid-routes'])).toEqual({ name: 'seed-000-agent-uuid', fault: 'uuid-routes' });
-    expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-002-canary, seed-003-reload-cutover, seed-004-db-cloud-cutover');
+    expect(() => parseExampleArgs(['seed-9'])).toThrow('example: got "seed-9"; expected one of seed-000-agent-uuid, seed-001-phased-uuid, seed-002-canary, seed-003-reload-cutover, seed-004-db-cloud-cutover');
     expect(() => parseExampleArgs(['seed-003-reload-cutover', '--fault', 'fire'])).toThrow('--fault got "fire"; expected one of sync, duplicate');
   });
 });

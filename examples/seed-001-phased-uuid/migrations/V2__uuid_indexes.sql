@@ -1,0 +1,22 @@
+-- cutline plan uuid: indexes built CONCURRENTLY (writes continue).
+CREATE UNIQUE INDEX CONCURRENTLY "audit_logs_audit_uuid_key" ON "audit_logs" ("audit_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "audit_logs_audit_uuid_pkey_idx" ON "audit_logs" ("audit_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "audit_logs_audit_id_legacy_idx" ON "audit_logs" ("audit_id");
+CREATE UNIQUE INDEX CONCURRENTLY "llm_audit_logs_id_uuid_key" ON "llm_audit_logs" ("id_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "llm_audit_logs_id_uuid_pkey_idx" ON "llm_audit_logs" ("id_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "llm_audit_logs_id_legacy_idx" ON "llm_audit_logs" ("id");
+CREATE UNIQUE INDEX CONCURRENTLY "lobs_lob_uuid_key" ON "lobs" ("lob_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "lobs_lob_uuid_pkey_idx" ON "lobs" ("lob_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "lobs_lob_id_legacy_idx" ON "lobs" ("lob_id");
+CREATE UNIQUE INDEX CONCURRENTLY "roles_role_uuid_key" ON "roles" ("role_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "roles_role_uuid_pkey_idx" ON "roles" ("role_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "roles_role_id_legacy_idx" ON "roles" ("role_id");
+CREATE UNIQUE INDEX CONCURRENTLY "users_user_uuid_key" ON "users" ("user_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "users_user_uuid_pkey_idx" ON "users" ("user_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "users_user_id_legacy_idx" ON "users" ("user_id");
+CREATE UNIQUE INDEX CONCURRENTLY "user_roles_user_role_uuid_key" ON "user_roles" ("user_role_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "user_roles_user_role_uuid_pkey_idx" ON "user_roles" ("user_role_uuid");
+CREATE UNIQUE INDEX CONCURRENTLY "user_roles_user_role_id_legacy_idx" ON "user_roles" ("user_role_id");
+CREATE INDEX CONCURRENTLY "user_roles_role_uuid_idx" ON "user_roles" ("role_uuid");
+CREATE INDEX CONCURRENTLY "user_roles_user_uuid_idx" ON "user_roles" ("user_uuid");
+CREATE INDEX CONCURRENTLY "users_lob_uuid_idx" ON "users" ("lob_uuid");

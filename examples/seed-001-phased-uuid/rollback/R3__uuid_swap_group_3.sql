@@ -1,0 +1,23 @@
+-- Rollback of the swap of group 3: the integer key is the primary key again (uuid columns stay). Safe to run twice.
+ALTER TABLE "user_roles" DROP CONSTRAINT IF EXISTS "user_roles_role_id_fkey";
+ALTER TABLE "user_roles" DROP CONSTRAINT IF EXISTS "user_roles_user_id_fkey";
+ALTER TABLE "users" DROP CONSTRAINT IF EXISTS "users_lob_id_fkey";
+ALTER TABLE "lobs" DROP CONSTRAINT IF EXISTS "lobs_pkey";
+ALTER TABLE "lobs" DROP CONSTRAINT IF EXISTS "lobs_lob_id_legacy_key";
+ALTER TABLE "lobs" ADD CONSTRAINT "lobs_pkey" PRIMARY KEY ("lob_id");
+ALTER TABLE "lobs" ALTER COLUMN "lob_uuid" DROP NOT NULL;
+ALTER TABLE "roles" DROP CONSTRAINT IF EXISTS "roles_pkey";
+ALTER TABLE "roles" DROP CONSTRAINT IF EXISTS "roles_role_id_legacy_key";
+ALTER TABLE "roles" ADD CONSTRAINT "roles_pkey" PRIMARY KEY ("role_id");
+ALTER TABLE "roles" ALTER COLUMN "role_uuid" DROP NOT NULL;
+ALTER TABLE "users" DROP CONSTRAINT IF EXISTS "users_pkey";
+ALTER TABLE "users" DROP CONSTRAINT IF EXISTS "users_user_id_legacy_key";
+ALTER TABLE "users" ADD CONSTRAINT "users_pkey" PRIMARY KEY ("user_id");
+ALTER TABLE "users" ALTER COLUMN "user_uuid" DROP NOT NULL;
+ALTER TABLE "user_roles" DROP CONSTRAINT IF EXISTS "user_roles_pkey";
+ALTER TABLE "user_roles" DROP CONSTRAINT IF EXISTS "user_roles_user_role_id_legacy_key";
+ALTER TABLE "user_roles" ADD CONSTRAINT "user_roles_pkey" PRIMARY KEY ("user_role_id");
+ALTER TABLE "user_roles" ALTER COLUMN "user_role_uuid" DROP NOT NULL;
+ALTER TABLE "user_roles" ADD CONSTRAINT "user_roles_role_id_fkey" FOREIGN KEY ("role_id") REFERENCES "roles" ("role_id");
+ALTER TABLE "user_roles" ADD CONSTRAINT "user_roles_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users" ("user_id");
+ALTER TABLE "users" ADD CONSTRAINT "users_lob_id_fkey" FOREIGN KEY ("lob_id") REFERENCES "lobs" ("lob_id");
