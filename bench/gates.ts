@@ -1,9 +1,14 @@
 /**
  * Gate benchmark: 1,000,000-row tables (pgbench_accounts-like and a
- * 10-column mixed-type one) on real PostgreSQL and MariaDB, source and target
- * copies on the same server. Ratios, all in this process:
+ * 10-column mixed-type one) and a 200,000-row production-like one (wide:
+ * json, binary, decimal, double, microsecond timestamps, long text, a
+ * case-insensitive collation on MariaDB) on real PostgreSQL and MariaDB,
+ * source and target copies on the same server. Ratios, all in this process:
  *   exact gate end to end (both sides, all chunks, through SqlClient)
- *     / one server-side SELECT count(*), sum(<same row hash>) on the table
+ *     / the same 60-bit md5 slice sums over the server's own row text
+ *       (PostgreSQL t::text, MariaDB CONCAT_WS of the columns), one statement
+ *       per side, both sides at once (exact_vs_plain_md5)
+ *     / one server-side statement of cutline's own row hash (exact_vs_server_hash)
  *   fast gate / plain count(*)
  *   MariaDB: exact gate / pt-table-checksum on the same table
  * and peak RSS of this process after 1M and after 5M rows.
@@ -30,6 +35,10 @@ const BIG = Number(process.env.BENCH_BIG_ROWS ?? 5_000_000);
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const secs = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 const rss = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const TABLES = ['accounts', 'mixed', 'wide'] as const;
+/** The production-like table is a fifth of the narrow ones (200,000 rows at the default). */
+const wideRows = (rows: number) => Math.max(1, Math.round(rows / 5));
+const rowsOf = (t: (typeof TABLES)[number]) => (t === 'wide' ? wideRows(ROWS) : ROWS);
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = process.hrtime.bigint();
@@ -55,7 +64,13 @@ async function setupPg(c: SqlClient, rows: number, big: boolean) {
   await c.query(
     `INSERT INTO bench_src.mixed SELECT g, g % 1000, g::bigint * 7919, (g % 100000) / 100.0, g / 7.0, 'customer-' || (g % 5000) || '-' || md5(g::text), timestamp '2026-01-01' + g * interval '1 second', date '2020-01-01' + (g % 2000), g % 2 = 0, md5(g::text)::uuid FROM generate_series(1, ${rows}) g`,
   );
-  for (const t of ['accounts', 'mixed']) {
+  await c.query(
+    'CREATE TABLE bench_src.wide (id bigint PRIMARY KEY, amount numeric(18,4), ratio double precision, doc jsonb, payload bytea, created timestamptz(6), updated timestamp(6), note text, name varchar(100), status text, flag boolean, ref uuid)',
+  );
+  await c.query(
+    `INSERT INTO bench_src.wide SELECT g, (g % 1000000) / 10000.0, g / 3.0, jsonb_build_object('user', g, 'tags', jsonb_build_array('a', g % 7), 'score', g / 8.0), decode(md5(g::text) || md5((g + 1)::text), 'hex'), timestamptz '2026-01-01 00:00:00+00' + g * interval '1.000001 second', timestamp '2025-06-01' + g * interval '17 second', repeat(md5(g::text), 12), 'Customer ' || (g % 9000), (ARRAY['active', 'closed', 'pending'])[1 + g % 3], g % 3 = 0, md5((g * 31)::text)::uuid FROM generate_series(1, ${wideRows(rows)}) g`,
+  );
+  for (const t of TABLES) {
     await c.query(`CREATE TABLE bench_dst.${t} (LIKE bench_src.${t} INCLUDING ALL)`);
     await c.query(`INSERT INTO bench_dst.${t} SELECT * FROM bench_src.${t}`);
   }
@@ -79,7 +94,13 @@ async function setupMaria(c: SqlClient, rows: number) {
   await c.query(
     `INSERT INTO bench_src.mixed SELECT seq, seq % 1000, seq * 7919, (seq % 100000) / 100.0, seq / 7.0, CONCAT('customer-', seq % 5000, '-', MD5(seq)), TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, DATE '2020-01-01' + INTERVAL (seq % 2000) DAY, seq % 2 = 0, UUID() FROM seq_1_to_${rows}`,
   );
-  for (const t of ['accounts', 'mixed']) {
+  await c.query(
+    'CREATE TABLE bench_src.wide (id BIGINT PRIMARY KEY, amount DECIMAL(18,4), ratio DOUBLE, doc JSON, payload VARBINARY(64), created TIMESTAMP(6) NULL, updated DATETIME(6), note TEXT, name VARCHAR(100) COLLATE utf8mb4_general_ci, status VARCHAR(20), flag BOOLEAN, ref CHAR(36)) ENGINE=InnoDB',
+  );
+  await c.query(
+    `INSERT INTO bench_src.wide SELECT seq, (seq % 1000000) / 10000.0, seq / 3e0, JSON_OBJECT('user', seq, 'tags', JSON_ARRAY('a', seq % 7), 'score', seq / 8.0), UNHEX(CONCAT(MD5(seq), MD5(seq + 1))), TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq * 1000001 MICROSECOND, TIMESTAMP '2025-06-01 00:00:00' + INTERVAL seq * 17 SECOND, REPEAT(MD5(seq), 12), CONCAT('Customer ', seq % 9000), ELT(1 + seq % 3, 'active', 'closed', 'pending'), seq % 3 = 0, UUID() FROM seq_1_to_${wideRows(rows)}`,
+  );
+  for (const t of TABLES) {
     await c.query(`CREATE TABLE bench_dst.${t} LIKE bench_src.${t}`);
     await c.query(`INSERT INTO bench_dst.${t} SELECT * FROM bench_src.${t}`);
   }
@@ -92,6 +113,29 @@ async function serverHash(c: SqlClient, table: string, targetTable: string): Pro
   const q = `SELECT ${d === 'postgres' ? 'count(*)::text' : 'CAST(COUNT(*) AS CHAR)'} AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${md5Of(d, rowText(d, 'source', plan.columns))} AS h FROM ${quoteIdent(table, d)}${d === 'postgres' ? ' OFFSET 0' : ''}) q`;
   const r = (await c.query(q)).rows[0]!;
   return `${r.n}/${r.s1}/${r.s2}`;
+}
+
+/**
+ * The baseline of exact_vs_plain_md5: the same slice sums over the server's own row text (PostgreSQL's t::text;
+ * MariaDB's CONCAT_WS of the columns, as pt-table-checksum composes it), one statement per side, both sides at once.
+ */
+async function plainMd5(c: Clients, table: string, targetTable: string): Promise<string> {
+  const one = async (client: SqlClient, name: string) => {
+    const d = client.dialect;
+    const sums = sliceSums(d, 'h');
+    let text = 't::text';
+    if (d !== 'postgres') {
+      const [schema = '', bare = ''] = name.split('.');
+      const cols = await client.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = :schema AND TABLE_NAME = :bare ORDER BY ORDINAL_POSITION', { schema, bare });
+      text = `CONCAT_WS('|', ${cols.rows.map((r) => quoteIdent(String(r.c), d)).join(', ')})`;
+    }
+    const q = `SELECT ${d === 'postgres' ? 'count(*)::text' : 'CAST(COUNT(*) AS CHAR)'} AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${md5Of(d, text)} AS h FROM ${quoteIdent(name, d)} t${d === 'postgres' ? ' OFFSET 0' : ''}) q`;
+    const r = (await client.query(q)).rows[0]!;
+    return `${r.n}/${r.s1}/${r.s2}`;
+  };
+  const [a, b] = await Promise.all([one(c.source, table), one(c.target, targetTable)]);
+  if (a !== b) throw new Error(`bench tables differ by their plain md5: ${a} vs ${b}`);
+  return a;
 }
 
 type Clients = { source: SqlClient; target: SqlClient };
@@ -131,9 +175,12 @@ export async function benchGates(): Promise<{ figures: Figure[]; ratios: Figure[
     const source = mk();
     const target = mk();
     const c = { source, target };
-    for (const t of ['accounts', 'mixed']) {
+    const tables = (process.env.BENCH_TABLES ?? TABLES.join(',')).split(',') as (typeof TABLES)[number][];
+    const exactRates: Record<string, number> = {};
+    for (const t of tables) {
       const src = `bench_src.${t}`;
       const dst = `bench_dst.${t}`;
+      const plainS = await best(2, () => plainMd5(c, src, dst));
       const hashS = await best(2, () => serverHash(admin, src, dst));
       const countS = await best(2, () => admin.query(`SELECT count(*) AS n FROM ${quoteIdent(src, admin.dialect)}`));
       const exactS = await best(2, () => gate(c, src, dst, 'exact', concurrency));
@@ -141,9 +188,13 @@ export async function benchGates(): Promise<{ figures: Figure[]; ratios: Figure[
       const planS = await best(2, () => planFor(c, src, dst, 'fast'));
       const fastS = await best(2, () => checkAll(c, shared, 'fast', concurrency));
       const p = `${engine}.${t}`;
+      const rows = rowsOf(t);
+      exactRates[t] = (2 * rows) / exactS;
+      figures.push({ name: `${p}.plain_md5_s`, value: +plainS.toFixed(3), unit: 's', note: "the server's own row text, both sides at once" });
       figures.push({ name: `${p}.server_hash_s`, value: +hashS.toFixed(3), unit: 's' });
       figures.push({ name: `${p}.exact_gate_s`, value: +exactS.toFixed(3), unit: 's', note: 'both sides, all chunks' });
-      figures.push({ name: `${p}.exact_rows_per_s`, value: Math.round((2 * ROWS) / exactS), unit: 'rows/s', note: 'rows hashed on both sides' });
+      figures.push({ name: `${p}.exact_rows_per_s`, value: Math.round(exactRates[t]), unit: 'rows/s', note: 'rows hashed on both sides' });
+      ratios.push({ name: `${p}.exact_vs_plain_md5`, value: +(exactS / plainS).toFixed(2), unit: 'x', note: 'goal <= 1.25' });
       figures.push({ name: `${p}.count_s`, value: +countS.toFixed(3), unit: 's' });
       figures.push({ name: `${p}.plan_s`, value: +planS.toFixed(3), unit: 's', note: `chunk plan (${shared.chunks.length} chunks), made once per run and shared by both gates` });
       figures.push({ name: `${p}.fast_gate_s`, value: +fastS.toFixed(3), unit: 's', note: 'counts on both sides over the plan' });
@@ -176,8 +227,10 @@ export async function benchGates(): Promise<{ figures: Figure[]; ratios: Figure[
           ratios.push({ name: `${p}.exact_vs_pt_table_checksum`, value: +(exactS / pt).toFixed(2), unit: 'x', note: 'ours covers both sides' });
         }
       }
-      log(`${p}: exact ${exactS.toFixed(2)}s vs server hash ${hashS.toFixed(2)}s; fast ${fastS.toFixed(2)}s vs count ${countS.toFixed(2)}s`);
+      log(`${p}: exact ${exactS.toFixed(2)}s vs plain md5 ${plainS.toFixed(2)}s, server hash ${hashS.toFixed(2)}s; fast ${fastS.toFixed(2)}s vs count ${countS.toFixed(2)}s`);
     }
+    if (exactRates.wide && exactRates.accounts)
+      ratios.push({ name: `${engine}.wide_rows_per_s_vs_accounts`, value: +(exactRates.wide / exactRates.accounts).toFixed(2), unit: 'x', note: 'goal >= 0.5 (within 2x of the narrow table)' });
     if (engine === 'pg' && BIG > 0) {
       const before = rss();
       figures.push({ name: 'rss_mb_after_1M', value: before, unit: 'MB', note: 'peak RSS of the runner' });

@@ -180,7 +180,7 @@ describe.runIf(!!PG_URL)('fault suite: SIGKILL anywhere, resume, and the run end
 
   it('killed right after the contract file committed (in Cutover, after the go): the resume goes on to GO, nothing applied twice', async () => {
     const s = await scenario('contract');
-    const killed = await runCli(args(s), { afterLines: 1, delayMs: 0, when: (l) => /Schema: \d+\/\d+ V3__rename_note\.sql/.test(l) });
+    const killed = await runCli(args(s), { afterLines: 1, delayMs: 0, when: (l) => /Contract: \d+\/\d+ V3__rename_note\.sql/.test(l) });
     expect(killed.killed).toBe(true);
     const resumed = await runCli(args(s));
     expect(resumed.code, resumed.lines.join('\n')).toBe(0);

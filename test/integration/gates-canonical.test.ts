@@ -84,6 +84,25 @@ for (const kind of ['pg->pg', 'pg->my', 'my->pg', 'my->my']) {
       expect(r.status).toBe('MATCH');
     });
 
+    it('doubles compare exactly, also across engines: equal at every magnitude, and the last bit counts (0.30000000000000004 is not 0.3)', async () => {
+      // Shortest round-trip values the engines print differently (1e+20 / 1e20, 1e-07 / 0.0000001) or only with 17 digits.
+      const DOUBLES = ['0.30000000000000004', '1e20', '1e-7', '1.2345678901234568e20', '-2.5e-300', '5e-324', '1.7976931348623157e308', '123456.789', '-0.5', '100'];
+      const rows = DOUBLES.map((v, i) => `(${100 + i}, ${v})`).join(', ');
+      for (const s of [c.source, c.target]) await s.query(`INSERT INTO typed (id, f) VALUES ${rows}`);
+      try {
+        expect((await run()).status).toBe('MATCH');
+        await c.target.query('UPDATE typed SET f = 0.3 WHERE id = 100');
+        await c.target.query('UPDATE typed SET f = 1.2345678901234566e20 WHERE id = 103');
+        const r = await run();
+        expect(r.diffs.map((d) => [d.key, d.columns])).toEqual([
+          ['100', ['f']],
+          ['103', ['f']],
+        ]);
+      } finally {
+        for (const s of [c.source, c.target]) await s.query('DELETE FROM typed WHERE id >= 100');
+      }
+    });
+
     it('NULL vs empty, scale, microseconds, one byte, case and trailing space each count; reordered json keys do not', async () => {
       const t = c.target;
       const my = t.dialect === 'mysql';

@@ -3,9 +3,11 @@
  * is equal exactly when the rows are equal — within one engine and across
  * PostgreSQL and MySQL/MariaDB. Rules: a NULL bitmap (NULL differs from ''),
  * each field length-prefixed, integers in decimal, decimals at one fixed
- * scale, booleans 0/1, timestamps in UTC with microseconds, binary as lower
- * hex, uuid lower case, enums and sets by label, json with key order not
- * counting, text byte for byte (case and trailing spaces count).
+ * scale, doubles met by another engine or type as the exact decimal of their
+ * shortest round-trip text (no rounding: the last bit counts), booleans 0/1,
+ * timestamps in UTC with microseconds, binary as lower hex, uuid lower case,
+ * enums and sets by label, json with key order not counting, text byte for
+ * byte (case and trailing spaces count).
  */
 import type { Dialect } from '../sql-lexer';
 import { quoteIdent } from '../sql-builders';
@@ -62,6 +64,10 @@ export interface ColumnPlan {
   readonly arrayAsList?: boolean;
   /** Same engine, same type and scale on both sides: the server's own text form is canonical enough (and cheaper). */
   readonly native?: boolean;
+  /** A double met by another engine or type: both sides as the plain decimal of the shortest round-trip text. */
+  readonly exactDecimal?: boolean;
+  /** PostgreSQL jsonb on both sides: its text is already canonical (keys sorted, duplicates gone). */
+  readonly jsonb?: boolean;
 }
 
 const COMPATIBLE: readonly (readonly [Kind, Kind])[] = [
@@ -96,25 +102,45 @@ export function planColumn(
       `${table}.${src.column.name}: json across engines has no common canonical text (key order and number formats differ); expected the same engine on both sides, or exclude the column`,
     );
   const floaty = sk === 'float' || tk === 'float';
-  const scale =
-    sk === 'decimal' || tk === 'decimal' || (floaty && src.dialect !== tgt.dialect)
-      ? floaty
-        ? 10
-        : Math.max(src.column.scale ?? 0, tgt.column.scale ?? 0)
-      : undefined;
   const native = src.dialect === tgt.dialect && sk === tk && src.column.fullType === tgt.column.fullType && (src.column.scale ?? null) === (tgt.column.scale ?? null);
+  // A double is not rounded to meet a decimal or another engine: both sides print the exact decimal of its shortest
+  // round-trip text (0.30000000000000004 stays that). Decimals and integers meet at the larger scale.
+  const exactDecimal = floaty && !native && (src.dialect !== tgt.dialect || sk !== tk);
+  const scale = (sk === 'decimal' || tk === 'decimal') && !floaty ? Math.max(src.column.scale ?? 0, tgt.column.scale ?? 0) : undefined;
   return {
     name: src.column.name,
     source: { column: src.column.name, kind: sk },
     target: { column: tgt.column.name, kind: tk },
     ...(scale !== undefined && !native ? { scale } : {}),
     ...(native ? { native: true } : {}),
+    ...(exactDecimal ? { exactDecimal: true } : {}),
+    ...(native && src.dialect === 'postgres' && src.column.fullType === 'jsonb' ? { jsonb: true } : {}),
     ...((sk === 'array' && tk === 'text') || (sk === 'text' && tk === 'array') ? { arrayAsList: true } : {}),
   };
 }
 
+/**
+ * MySQL/MariaDB: a double's text (shortest round trip: `0.30000000000000004`, `1e20`, `-2.5e-300`) as a plain decimal
+ * without trailing zeros, PostgreSQL's `trim_scale(numeric)` form: the digits placed by the exponent, exactly.
+ */
+function mysqlPlainDecimal(text: string): string {
+  const body = `TRIM(LEADING '-' FROM ${text})`;
+  const sign = `IF(LEFT(${text}, 1) = '-', '-', '')`;
+  const mant = `SUBSTRING_INDEX(${body}, 'e', 1)`;
+  const digits = `REPLACE(${mant}, '.', '')`;
+  // Digits before the point: those of the mantissa plus the exponent.
+  const point = `(LOCATE('.', CONCAT(${mant}, '.')) - 1 + CAST(SUBSTRING_INDEX(${body}, 'e', -1) AS SIGNED))`;
+  const placed = `CASE WHEN ${point} >= CHAR_LENGTH(${digits}) THEN CONCAT(${digits}, REPEAT('0', ${point} - CHAR_LENGTH(${digits}))) WHEN ${point} <= 0 THEN CONCAT('0.', REPEAT('0', -${point}), ${digits}) ELSE CONCAT(LEFT(${digits}, ${point}), '.', SUBSTRING(${digits}, ${point} + 1)) END`;
+  return `CASE WHEN ${text} IN ('0', '-0') THEN '0' WHEN LOCATE('e', ${text}) = 0 THEN ${text} ELSE CONCAT(${sign}, ${placed}) END`;
+}
+
 /** SQL text of one canonical value (NULL stays NULL). */
-export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opts: { scale?: number; arrayAsList?: boolean; native?: boolean } = {}): string {
+export function canonicalValue(
+  dialect: Dialect,
+  column: string,
+  kind: Kind,
+  opts: { scale?: number; arrayAsList?: boolean; native?: boolean; exactDecimal?: boolean } = {},
+): string {
   const c = quoteIdent(column, dialect);
   const pg = dialect === 'postgres';
   const scale = opts.scale;
@@ -122,6 +148,15 @@ export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opt
   // (sessions run in UTC); formatting is only needed to meet another engine.
   if (opts.native && ['int', 'decimal', 'float', 'timestamp', 'timestamptz', 'date', 'time', 'uuid', 'text'].includes(kind))
     return pg ? `${c}::text` : kind === 'text' ? `CONVERT(${c} USING utf8mb4)` : `CAST(${c} AS CHAR)`;
+  if (opts.exactDecimal && (kind === 'float' || kind === 'decimal' || kind === 'int')) {
+    // PostgreSQL prints a double's shortest round-trip digits (extra_float_digits >= 1, the default since 12); the
+    // numeric of that text is exact. A decimal or an integer meeting a double: its value without trailing zeros.
+    if (pg) return kind === 'int' ? `${c}::text` : `trim_scale(${c}${kind === 'float' ? '::text' : ''}::numeric)::text`;
+    if (kind === 'float') return mysqlPlainDecimal(`CAST(${c} AS CHAR)`);
+    if (kind === 'int') return `CAST(${c} AS CHAR)`;
+    const t = `CAST(${c} AS CHAR)`;
+    return `IF(LOCATE('.', ${t}) = 0, ${t}, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM ${t})))`;
+  }
   switch (kind) {
     case 'int':
       if (scale !== undefined) return pg ? `round(${c}::numeric, ${scale})::text` : `CAST(CAST(${c} AS DECIMAL(65,${scale})) AS CHAR)`;
@@ -157,13 +192,25 @@ export function canonicalValue(dialect: Dialect, column: string, kind: Kind, opt
 
 const FREE_TEXT: readonly Kind[] = ['text', 'json', 'array'];
 
+/** The canonical value of one compared column on one side. */
+export function columnValue(dialect: Dialect, side: 'source' | 'target', p: ColumnPlan): string {
+  return canonicalValue(dialect, p[side].column, p[side].kind, p);
+}
+
+/**
+ * PostgreSQL, every column the same type on both sides: the row as the server prints it (record_out) is exact — each
+ * field by its type's own output, NULL empty and '' as "", quotes and backslashes escaped — and costs a third of the
+ * column-by-column composition. json (not jsonb) is left out: its text keeps the key order, which must not count.
+ */
+export function nativeRow(dialect: Dialect, columns: readonly ColumnPlan[]): boolean {
+  return dialect === 'postgres' && columns.length > 0 && columns.every((p) => p.native && (p.source.kind !== 'json' || p.jsonb));
+}
+
 /** One side of a table comparison: the canonical row text expression and the key expressions. */
 export function rowText(dialect: Dialect, side: 'source' | 'target', columns: readonly ColumnPlan[]): string {
   const pg = dialect === 'postgres';
-  const values = columns.map((p) => {
-    const s = p[side];
-    return canonicalValue(dialect, s.column, s.kind, { scale: p.scale, arrayAsList: p.arrayAsList, native: p.native });
-  });
+  if (nativeRow(dialect, columns)) return `ROW(${columns.map((p) => quoteIdent(p[side].column, dialect)).join(', ')})::text`;
+  const values = columns.map((p) => columnValue(dialect, side, p));
   const bitmap = columns.map((p) => `CASE WHEN ${quoteIdent(p[side].column, dialect)} IS NULL THEN '1' ELSE '0' END`);
   // Only free text can hold the separator: it alone is length-prefixed (numbers, times, hex, uuid cannot contain '|').
   const fields = values.map((v, i) => {

@@ -6,7 +6,7 @@
  */
 import type { SqlClient, SqlParams } from '../../ports';
 import type { Dialect } from '../sql-lexer';
-import { canonicalValue, md5Of, rowText, sliceSums } from './canonical';
+import { columnValue, md5Of, rowText, sliceSums } from './canonical';
 import { tableName } from './checksum';
 import { type KeyRange, keyColumn, keyText, rangePredicate } from './keys';
 import type { TablePlan } from './table-plan';
@@ -67,7 +67,7 @@ async function keyHashes(client: SqlClient, plan: TablePlan, side: 'source' | 't
 /** Canonical field values of one row, to name the columns that differ. */
 async function rowFields(client: SqlClient, plan: TablePlan, side: 'source' | 'target', key: string): Promise<Record<string, string | null> | undefined> {
   const d = plan.dialects[side];
-  const cols = plan.columns.map((c, i) => `${canonicalValue(d, c[side].column, c[side].kind, { scale: c.scale, arrayAsList: c.arrayAsList, native: c.native })} AS c${i}`);
+  const cols = plan.columns.map((c, i) => `${columnValue(d, side, c)} AS c${i}`);
   const params: SqlParams = { key };
   const { rows } = await client.query(`SELECT ${cols.join(', ')} FROM ${tableName(plan, side)} WHERE ${keyText(plan, side)} = :key`, params);
   if (!rows[0]) return undefined;
