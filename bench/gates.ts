@@ -36,6 +36,8 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 const secs = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 const rss = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const TABLES = ['accounts', 'mixed', 'wide'] as const;
+/** Chunks the gate checks at once (each on both sides). */
+const CONCURRENCY = 2;
 /** The production-like table is a fifth of the narrow ones (200,000 rows at the default). */
 const wideRows = (rows: number) => Math.max(1, Math.round(rows / 5));
 const rowsOf = (t: (typeof TABLES)[number]) => (t === 'wide' ? wideRows(ROWS) : ROWS);
@@ -123,13 +125,14 @@ async function plainMd5(c: Clients, table: string, targetTable: string): Promise
   const one = async (client: SqlClient, name: string) => {
     const d = client.dialect;
     const sums = sliceSums(d, 'h');
-    let text = 't::text';
+    // The whole row by its alias (a column named like the alias would be read instead: mixed has a column t).
+    let text = 'cutline_row::text';
     if (d !== 'postgres') {
       const [schema = '', bare = ''] = name.split('.');
       const cols = await client.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = :schema AND TABLE_NAME = :bare ORDER BY ORDINAL_POSITION', { schema, bare });
       text = `CONCAT_WS('|', ${cols.rows.map((r) => quoteIdent(String(r.c), d)).join(', ')})`;
     }
-    const q = `SELECT ${d === 'postgres' ? 'count(*)::text' : 'CAST(COUNT(*) AS CHAR)'} AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${md5Of(d, text)} AS h FROM ${quoteIdent(name, d)} t${d === 'postgres' ? ' OFFSET 0' : ''}) q`;
+    const q = `SELECT ${d === 'postgres' ? 'count(*)::text' : 'CAST(COUNT(*) AS CHAR)'} AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${md5Of(d, text)} AS h FROM ${quoteIdent(name, d)} cutline_row${d === 'postgres' ? ' OFFSET 0' : ''}) q`;
     const r = (await client.query(q)).rows[0]!;
     return `${r.n}/${r.s1}/${r.s2}`;
   };
@@ -143,7 +146,8 @@ type Clients = { source: SqlClient; target: SqlClient };
 /** GatePlan: catalog + chunk plan on the source (shared by the fast and exact gates of a run). */
 async function planFor(c: Clients, table: string, targetTable: string, sampleWith: Method) {
   const plan = await buildTablePlan(c, { table, targetTable });
-  const planned = await planChunks(c.source, plan, systemClock, { ...DEFAULT_PLAN, initialRows: 20_000, maxRows: 1_000_000, targetSeconds: 0.5, sampleWith });
+  // Sized under the concurrency the gate runs chunks at (both sides of CONCURRENCY chunks at once).
+  const planned = await planChunks(c.source, plan, systemClock, { ...DEFAULT_PLAN, initialRows: 20_000, maxRows: 1_000_000, targetSeconds: 0.5, sampleWith, concurrency: 2 * CONCURRENCY });
   return { plan, chunks: planned.chunks };
 }
 
@@ -163,7 +167,7 @@ async function gate(c: Clients, table: string, targetTable: string, method: Meth
 export async function benchGates(): Promise<{ figures: Figure[]; ratios: Figure[] }> {
   const figures: Figure[] = [];
   const ratios: Figure[] = [];
-  const concurrency = 2;
+  const concurrency = CONCURRENCY;
   const engines = (process.env.BENCH_ENGINES ?? 'pg,maria').split(',') as ('pg' | 'maria')[];
   for (const engine of engines) {
     const url = engine === 'pg' ? PG_URL : MYSQL_URL;

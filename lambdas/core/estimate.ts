@@ -7,7 +7,7 @@
  */
 import type { Clock, SqlClient } from '../ports';
 import { estimateRows } from './compare/catalog';
-import { DEFAULT_PLAN, denseIntegerKey, PLAN_SEGMENTS, RANGE_ABOVE_ROWS, RANGE_SAMPLES } from './compare/chunks';
+import { CONVERGE_CHUNKS, DEFAULT_PLAN, denseIntegerKey, PLAN_SEGMENTS, RANGE_ABOVE_ROWS, RANGE_SAMPLES } from './compare/chunks';
 import { checksumSql, countSqlFor } from './compare/checksum';
 import { keySelect, orderBy } from './compare/keys';
 import { buildTablePlan } from './compare/table-plan';
@@ -128,12 +128,14 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const batchSize = distributed ? gateBatchSize(spec, itemBytes) : 1;
   const children = distributed ? Math.ceil(chunks / batchSize) : 0;
   const lanes = Math.min(gateLanes(spec, distributed), distributed ? (platform === 'local' ? LOCAL_CHILD_CONCURRENCY : Number.POSITIVE_INFINITY) : INLINE_MAP);
-  // A walked table: one key step per chunk and a timed sample every sampleEvery; a ranged one: RANGE_SAMPLES samples.
+  // A walked table: one key step per chunk, a timed sample for each of the first CONVERGE_CHUNKS and then every
+  // sampleEvery; a ranged one: RANGE_SAMPLES samples.
   const walked = (t: TableRows) => (t.ranged ? 0 : Math.ceil(t.rows / chunkRows) + 1);
   const walkedChunks = tables.reduce((n, t) => n + walked(t), 0);
-  const planSamples = Math.ceil(walkedChunks / DEFAULT_PLAN.sampleEvery) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length;
+  const walkSamples = (n: number) => (n ? Math.ceil(n / DEFAULT_PLAN.sampleEvery) + Math.min(CONVERGE_CHUNKS - 1, n - 1) : 0);
+  const planSamples = tables.reduce((n, t) => n + walkSamples(walked(t)), 0) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length;
   // Segments walk at once: a table's walk takes its steps and samples divided among them.
-  const planS = tables.reduce((sec, t) => sec + ((walked(t) * sample.walkMs) / 1000 + Math.ceil(walked(t) / DEFAULT_PLAN.sampleEvery) * queryS) / (t.segments ?? 1), 0) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length * queryS;
+  const planS = tables.reduce((sec, t) => sec + ((walked(t) * sample.walkMs) / 1000 + walkSamples(walked(t)) * queryS) / (t.segments ?? 1), 0) + RANGE_SAMPLES * tables.filter((t) => t.ranged).length * queryS;
   const planInvocations = Math.max(1, Math.ceil(planS / (STAGE_FUNCTION_SECONDS - GO_ON_MARGIN_MS / 1000)));
   const invocations = (distributed ? children : chunks) + planInvocations + 1;
   const checkS = (chunks * chunkS + (distributed ? children * CHILD_START_S : 0)) / lanes;

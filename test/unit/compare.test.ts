@@ -68,6 +68,25 @@ describe('planChunks', () => {
     expect(rows).toBe(5000);
   });
 
+  it('converges in the first chunks: a first sample 50x too fast (a small, cached chunk) does not size the chunks that follow', async () => {
+    // The checksum takes 2 ms a row (500 rows/s), except the first, on a warm small chunk: 10 ms for all of it.
+    let t = Date.parse('2026-12-01T00:00:00Z');
+    const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
+    let sampled = 0;
+    const slow: SqlClient = {
+      ...c,
+      query: async (sql, params) => {
+        const r = await c.query(sql, params);
+        if (/md5/.test(sql)) t += sampled++ === 0 ? 10 : Number(r.rows[0]!.n) * 2;
+        return r;
+      },
+    };
+    const out = await planChunks(slow, plan, clock, { targetSeconds: 0.5, initialRows: 50, minRows: 10, maxRows: 5000, sampleEvery: 16, alpha: 0.5 });
+    // 0.5 s at 500 rows/s is 250 rows: from the third chunk on, none is planned past twice that.
+    expect(out.chunks.slice(2, 12).map((ch) => ch.estRows)).toEqual(Array(10).fill(250));
+    expect(out.samples.slice(0, 4).map((s) => s.rowsPerSecond)).toEqual([5000, 500, 500, 500]);
+  });
+
   it('stopped and gone on from where it stopped, it plans the same chunks as in one go', async () => {
     const opts = { targetSeconds: 0.5, initialRows: 300, minRows: 100, maxRows: 700, sampleEvery: 2, alpha: 1 };
     const whole = await planChunks(c, plan, steppingClock(), opts);

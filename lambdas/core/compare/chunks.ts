@@ -1,8 +1,8 @@
 /**
  * Chunk planning, once, on the source: walk the key index in steps sized
  * toward a target time per chunk. The step adapts with an exponential moving
- * average of measured rows/s (pt-table-checksum's --chunk-time): every
- * `sampleEvery` chunks one chunk is checksummed and timed, as many times at once
+ * average of measured rows/s (pt-table-checksum's --chunk-time): each of the
+ * first CONVERGE_CHUNKS chunks, then every `sampleEvery`-th, is checksummed and timed, as many times at once
  * as the gate will run chunks at once (the rate a chunk sees under that load).
  * The walk goes on from a saved point (`from`) and stops when told to (`stop`):
  * a plan too long for one invocation is kept as it grows and finished by the next.
@@ -48,6 +48,9 @@ export const RANGE_ABOVE_ROWS = 1_000_000;
 export const MIN_RANGE_DENSITY = 0.5;
 /** Timed samples of a range plan, spread over the key (the walk times one chunk in `sampleEvery` as it goes). */
 export const RANGE_SAMPLES = 4;
+
+/** The first chunks of a walk are each timed, so the size converges before the walk samples one chunk in `sampleEvery`. */
+export const CONVERGE_CHUNKS = 4;
 
 /** Timed samples kept with a plan: the latest this many (a plan of 10^5 chunks would otherwise carry thousands to every reader). */
 export const KEPT_SAMPLES = 64;
@@ -112,11 +115,13 @@ export async function planChunks(
     const chunk: PlannedChunk = { table: plan.table, index: i, lo, hi, estRows: step };
     chunks.push(chunk);
     if (!found || (upper && JSON.stringify(found) === JSON.stringify(upper))) return { chunks, samples, step, rate, next: i + 1, lo: null, ...bounded, complete: true };
-    if (i % opts.sampleEvery === 0) {
+    if (i < CONVERGE_CHUNKS || i % opts.sampleEvery === 0) {
       const sample = await timeChunk(client, plan, clock, opts, chunk, step);
       samples.push(sample);
       if (samples.length > KEPT_SAMPLES) samples.shift();
-      rate = rate === null ? sample.rowsPerSecond : opts.alpha * sample.rowsPerSecond + (1 - opts.alpha) * rate;
+      // Converging, the newest sample sets the rate: it was timed on a chunk of the size the one before chose (the
+      // first, a small chunk in a warm cache, can be many times too fast). Then the moving average smooths the noise.
+      rate = rate === null || i < CONVERGE_CHUNKS ? sample.rowsPerSecond : opts.alpha * sample.rowsPerSecond + (1 - opts.alpha) * rate;
       step = stepFor(rate, opts);
     }
     lo = hi;
