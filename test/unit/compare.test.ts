@@ -87,6 +87,30 @@ describe('planChunks', () => {
     expect(out.samples.slice(0, 4).map((s) => s.rowsPerSecond)).toEqual([5000, 500, 500, 500]);
   });
 
+  it('sized under the gate load, measured once: the first sample also runs 4 at once (here 4x slower), every later one runs alone and is scaled by that', async () => {
+    // Each checksum takes 2 ms a row of the clock; 4 at once take 4 times as long together (one server, busy).
+    let t = Date.parse('2026-12-01T00:00:00Z');
+    const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
+    let hashed = 0;
+    const busy: SqlClient = {
+      ...c,
+      query: async (sql, params) => {
+        const r = await c.query(sql, params);
+        if (/md5/.test(sql)) {
+          hashed++;
+          t += Number(r.rows[0]!.n) * 2;
+        }
+        return r;
+      },
+    };
+    const out = await planChunks(busy, plan, clock, { targetSeconds: 0.5, initialRows: 250, minRows: 10, maxRows: 5000, sampleEvery: 16, alpha: 0.5, concurrency: 4 });
+    // 500 rows/s alone, 125 under the load.
+    expect(out.samples.map((s) => s.rowsPerSecond).slice(0, 3)).toEqual([125, 125, 125]);
+    expect(out.slowdown).toBe(4);
+    // One run alone and 4 at once for the first sample, then one run a sample: not 4 per sample.
+    expect(hashed).toBe(out.samples.length + 4);
+  });
+
   it('stopped and gone on from where it stopped, it plans the same chunks as in one go', async () => {
     const opts = { targetSeconds: 0.5, initialRows: 300, minRows: 100, maxRows: 700, sampleEvery: 2, alpha: 1 };
     const whole = await planChunks(c, plan, steppingClock(), opts);

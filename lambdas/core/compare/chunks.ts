@@ -2,8 +2,9 @@
  * Chunk planning, once, on the source: walk the key index in steps sized
  * toward a target time per chunk. The step adapts with an exponential moving
  * average of measured rows/s (pt-table-checksum's --chunk-time): each of the
- * first CONVERGE_CHUNKS chunks, then every `sampleEvery`-th, is checksummed and timed, as many times at once
- * as the gate will run chunks at once (the rate a chunk sees under that load).
+ * first CONVERGE_CHUNKS chunks, then every `sampleEvery`-th, is checksummed and timed alone, scaled by the
+ * slowdown measured once by running the first sample as many times at once as the gate will run chunks (the rate a
+ * chunk sees under that load).
  * The walk goes on from a saved point (`from`) and stops when told to (`stop`):
  * a plan too long for one invocation is kept as it grows and finished by the next.
  *
@@ -72,6 +73,8 @@ export interface PlanProgress {
   /** The step and the rows/s average when it stopped. */
   readonly step: number;
   readonly rate: number | null;
+  /** How much slower one chunk runs under the gate's concurrency than alone (timed once, on the first sample). */
+  readonly slowdown?: number;
   /** A walk of one segment of the key stops at this key (its last chunk ends there); absent or null: the end. */
   readonly upper?: readonly string[] | null;
   /** A plan by key ranges: every boundary follows from these (no query per chunk). */
@@ -99,11 +102,12 @@ export async function planChunks(
   const samples: PlanSample[] = [...from.samples];
   let step = from.step;
   let rate = from.rate;
+  let slowdown = from.slowdown;
   let lo = from.lo;
   const upper = from.upper ?? null;
   const bounded = upper ? { upper } : {};
   for (let i = from.next; ; i++) {
-    if (walk.stop?.()) return { chunks, samples, step, rate, next: i, lo, ...bounded, complete: false };
+    if (walk.stop?.()) return { chunks, samples, step, rate, ...(slowdown ? { slowdown } : {}), next: i, lo, ...bounded, complete: false };
     const where = rangePredicate(plan, 'source', { lo, hi: upper });
     const { rows } = await client.query(
       `SELECT ${keySelect(plan, 'source')} FROM ${t} WHERE ${where.sql} ORDER BY ${orderBy(plan, 'source')} LIMIT 1 OFFSET ${step - 1}`,
@@ -114,9 +118,12 @@ export async function planChunks(
     const hi = found ?? upper;
     const chunk: PlannedChunk = { table: plan.table, index: i, lo, hi, estRows: step };
     chunks.push(chunk);
-    if (!found || (upper && JSON.stringify(found) === JSON.stringify(upper))) return { chunks, samples, step, rate, next: i + 1, lo: null, ...bounded, complete: true };
+    if (!found || (upper && JSON.stringify(found) === JSON.stringify(upper)))
+      return { chunks, samples, step, rate, ...(slowdown ? { slowdown } : {}), next: i + 1, lo: null, ...bounded, complete: true };
     if (i < CONVERGE_CHUNKS || i % opts.sampleEvery === 0) {
-      const sample = await timeChunk(client, plan, clock, opts, chunk, step);
+      const timed = await timeChunk(client, plan, clock, opts, chunk, step, slowdown);
+      const sample = timed.sample;
+      slowdown = timed.slowdown;
       samples.push(sample);
       if (samples.length > KEPT_SAMPLES) samples.shift();
       // Converging, the newest sample sets the rate: it was timed on a chunk of the size the one before chose (the
@@ -170,15 +177,33 @@ export async function segmentBounds(client: SqlClient, plan: TablePlan, segments
 
 const stepFor = (rate: number, opts: PlanOptions) => Math.round(Math.min(opts.maxRows, Math.max(opts.minRows, rate * opts.targetSeconds)));
 
-/** Time the gate's query on one chunk, run as many times at once as the gate runs chunks; `rows` when the query does not count them. */
-async function timeChunk(client: SqlClient, plan: TablePlan, clock: Clock, opts: PlanOptions, chunk: TableChunk, rows: number): Promise<PlanSample> {
-  const started = clock.now().getTime();
+/**
+ * Time the gate's query on one chunk as it will run under the gate's concurrency: once alone, scaled by `slowdown`.
+ * The first sample of a plan (no slowdown yet) also runs it as many times at once as the gate runs chunks; the ratio is
+ * the slowdown, kept for the rest of the plan — so the load is measured once, not paid again by every sample (16
+ * copies of every sampled chunk hashed the table's sampled rows 16 times). `rows` when the query does not count them.
+ */
+async function timeChunk(
+  client: SqlClient,
+  plan: TablePlan,
+  clock: Clock,
+  opts: PlanOptions,
+  chunk: TableChunk,
+  rows: number,
+  slowdown: number | undefined,
+): Promise<{ sample: PlanSample; slowdown: number | undefined }> {
   const sql = opts.sampleWith === 'fast' ? countSqlFor(plan, 'source', chunk) : checksumSql(plan, 'source', chunk);
-  const results = await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, () => client.query(sql.sql, sql.params)));
-  const ms = Math.max(1, clock.now().getTime() - started);
-  const counted = Number(results[0]?.rows[0]?.n);
-  const n = Number.isFinite(counted) ? counted : rows;
-  return { rows: n, ms, rowsPerSecond: Math.round((n * 1000) / ms) };
+  const run = async (copies: number) => {
+    const started = clock.now().getTime();
+    const results = await Promise.all(Array.from({ length: copies }, () => client.query(sql.sql, sql.params)));
+    return { ms: Math.max(1, clock.now().getTime() - started), counted: Number(results[0]?.rows[0]?.n) };
+  };
+  const alone = await run(1);
+  const copies = Math.max(1, opts.concurrency ?? 1);
+  const factor = slowdown ?? (copies > 1 ? Math.max(1, (await run(copies)).ms / alone.ms) : undefined);
+  const ms = Math.max(1, Math.round(alone.ms * (factor ?? 1)));
+  const n = Number.isFinite(alone.counted) ? alone.counted : rows;
+  return { sample: { rows: n, ms, rowsPerSecond: Math.round((n * 1000) / ms) }, slowdown: factor };
 }
 
 /** A key planned by ranges: one integer column, more rows than `rangeAboveRows` by the catalog, at least MIN_RANGE_DENSITY rows per key value. */
@@ -213,16 +238,19 @@ export async function planByRange(client: SqlClient, plan: TablePlan, clock: Clo
   const samples: PlanSample[] = [];
   let step = opts.initialRows;
   let rate: number | null = null;
+  let slowdown: number | undefined;
   for (let s = 0; s < RANGE_SAMPLES; s++) {
     const at = min - 1n + (span * BigInt(s)) / BigInt(RANGE_SAMPLES);
     const chunk: TableChunk = { table: plan.table, index: -1, lo: [String(at)], hi: [String(at + widthFor(step))] };
-    const sample = await timeChunk(client, plan, clock, opts, chunk, step);
+    const timed = await timeChunk(client, plan, clock, opts, chunk, step, slowdown);
+    const sample = timed.sample;
     if (sample.rows === 0) continue; // a gap in the key says nothing of the rate
+    slowdown = timed.slowdown;
     samples.push(sample);
     rate = rate === null ? sample.rowsPerSecond : opts.alpha * sample.rowsPerSecond + (1 - opts.alpha) * rate;
     step = stepFor(rate, opts);
   }
   const width = widthFor(step);
   const count = Number((span + width - 1n) / width);
-  return { next: 0, lo: null, samples, step, rate, range: { min: String(min), width: String(width), count } };
+  return { next: 0, lo: null, samples, step, rate, ...(slowdown ? { slowdown } : {}), range: { min: String(min), width: String(width), count } };
 }
