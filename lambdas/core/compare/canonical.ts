@@ -9,8 +9,9 @@
  * enums and sets by label, json with key order not counting, text byte for
  * byte (case and trailing spaces count).
  */
-import type { Dialect } from '../sql-lexer';
+
 import { quoteIdent } from '../sql-builders';
+import type { Dialect } from '../sql-lexer';
 import type { Column } from './catalog';
 
 export type Kind = 'int' | 'decimal' | 'float' | 'bool' | 'text' | 'timestamp' | 'timestamptz' | 'date' | 'time' | 'bytes' | 'json' | 'uuid' | 'array';
@@ -206,10 +207,13 @@ export function nativeRow(dialect: Dialect, columns: readonly ColumnPlan[]): boo
   return dialect === 'postgres' && columns.length > 0 && columns.every((p) => p.native && (p.source.kind !== 'json' || p.jsonb));
 }
 
-/** One side of a table comparison: the canonical row text expression and the key expressions. */
-export function rowText(dialect: Dialect, side: 'source' | 'target', columns: readonly ColumnPlan[]): string {
+/**
+ * One side of a table comparison: the canonical row text expression. `wholeRow`: the alias of the table when the plan
+ * compares every column of both tables in their order as the server prints them (its whole-row text, the cheapest).
+ */
+export function rowText(dialect: Dialect, side: 'source' | 'target', columns: readonly ColumnPlan[], wholeRow?: string): string {
   const pg = dialect === 'postgres';
-  if (nativeRow(dialect, columns)) return `ROW(${columns.map((p) => quoteIdent(p[side].column, dialect)).join(', ')})::text`;
+  if (nativeRow(dialect, columns)) return wholeRow ? `${wholeRow}::text` : `ROW(${columns.map((p) => quoteIdent(p[side].column, dialect)).join(', ')})::text`;
   const values = columns.map((p) => columnValue(dialect, side, p));
   const bitmap = columns.map((p) => `CASE WHEN ${quoteIdent(p[side].column, dialect)} IS NULL THEN '1' ELSE '0' END`);
   // Only free text can hold the separator: it alone is length-prefixed (numbers, times, hex, uuid cannot contain '|').

@@ -7,7 +7,7 @@ import type { SqlClient, SqlParams } from '../../ports';
 import { quoteIdent } from '../sql-builders';
 import { md5Of, rowText, sliceSums } from './canonical';
 import { type KeyRange, rangePredicate } from './keys';
-import type { TablePlan } from './table-plan';
+import { ROW_ALIAS, type TablePlan } from './table-plan';
 
 export interface ChunkSums {
   readonly n: string;
@@ -19,16 +19,24 @@ export function tableName(plan: TablePlan, side: 'source' | 'target'): string {
   return quoteIdent(side === 'source' ? plan.table : plan.targetTable, plan.dialects[side]);
 }
 
+/** The MD5 of a row's canonical text, and the table to read it FROM (aliased when the whole row is hashed). */
+export function rowHash(plan: TablePlan, side: 'source' | 'target'): { hash: string; from: string } {
+  const d = plan.dialects[side];
+  const alias = plan.wholeRow ? ROW_ALIAS : undefined;
+  return { hash: md5Of(d, rowText(d, side, plan.columns, alias)), from: alias ? `${tableName(plan, side)} ${alias}` : tableName(plan, side) };
+}
+
 export function checksumSql(plan: TablePlan, side: 'source' | 'target', r: KeyRange): { sql: string; params: SqlParams } {
   const d = plan.dialects[side];
   const where = rangePredicate(plan, side, r);
   const sums = sliceSums(d, 'h');
+  const row = rowHash(plan, side);
   // PostgreSQL: OFFSET 0 fences the subquery, or md5 would be computed once per sum.
   return {
     sql:
       d === 'postgres'
-        ? `SELECT count(*)::text AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${md5Of(d, rowText(d, side, plan.columns))} AS h FROM ${tableName(plan, side)} WHERE ${where.sql} OFFSET 0) q`
-        : `SELECT CAST(COUNT(*) AS CHAR) AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${md5Of(d, rowText(d, side, plan.columns))} AS h FROM ${tableName(plan, side)} WHERE ${where.sql}) q`,
+        ? `SELECT count(*)::text AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${row.hash} AS h FROM ${row.from} WHERE ${where.sql} OFFSET 0) q`
+        : `SELECT CAST(COUNT(*) AS CHAR) AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${row.hash} AS h FROM ${row.from} WHERE ${where.sql}) q`,
     params: where.params,
   };
 }

@@ -15,11 +15,11 @@
  */
 import type { Clock, SqlClient } from '../../ports';
 import { quoteIdent } from '../sql-builders';
+import { estimateRows } from './catalog';
+import { checksumSql, countSqlFor } from './checksum';
 import type { TableChunk } from './keys';
 import { keySelect, orderBy, rangePredicate } from './keys';
-import { checksumSql, countSqlFor } from './checksum';
 import type { TablePlan } from './table-plan';
-import { estimateRows } from './catalog';
 
 export interface PlannedChunk extends TableChunk {
   /** Rows the planner expects (the step it walked); the last chunk may hold fewer. */

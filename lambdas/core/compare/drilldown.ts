@@ -6,8 +6,8 @@
  */
 import type { SqlClient, SqlParams } from '../../ports';
 import type { Dialect } from '../sql-lexer';
-import { columnValue, md5Of, rowText, sliceSums } from './canonical';
-import { tableName } from './checksum';
+import { columnValue, sliceSums } from './canonical';
+import { rowHash, tableName } from './checksum';
 import { type KeyRange, keyColumn, keyText, rangePredicate } from './keys';
 import type { TablePlan } from './table-plan';
 
@@ -44,7 +44,8 @@ async function bucketSums(client: SqlClient, plan: TablePlan, side: 'source' | '
   const kt = keyText(plan, side);
   const where = rangePredicate(plan, side, r);
   const sums = sliceSums(d, 'h');
-  const inner = `SELECT ${bucketExpr(d, kt, path.length, o.buckets)} AS b, ${md5Of(d, rowText(d, side, plan.columns))} AS h FROM ${tableName(plan, side)} WHERE ${where.sql} AND ${pathPredicate(d, kt, path, o.buckets)}`;
+  const row = rowHash(plan, side);
+  const inner = `SELECT ${bucketExpr(d, kt, path.length, o.buckets)} AS b, ${row.hash} AS h FROM ${row.from} WHERE ${where.sql} AND ${pathPredicate(d, kt, path, o.buckets)}`;
   const sql =
     d === 'postgres'
       ? `SELECT b, count(*)::text AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (${inner} OFFSET 0) q GROUP BY b`
@@ -57,8 +58,9 @@ async function keyHashes(client: SqlClient, plan: TablePlan, side: 'source' | 't
   const d = plan.dialects[side];
   const kt = keyText(plan, side);
   const where = rangePredicate(plan, side, r);
+  const row = rowHash(plan, side);
   const { rows } = await client.query(
-    `SELECT ${kt} AS k, ${md5Of(d, rowText(d, side, plan.columns))} AS h FROM ${tableName(plan, side)} WHERE ${where.sql} AND ${pathPredicate(d, kt, path, o.buckets)}`,
+    `SELECT ${kt} AS k, ${row.hash} AS h FROM ${row.from} WHERE ${where.sql} AND ${pathPredicate(d, kt, path, o.buckets)}`,
     where.params,
   );
   return new Map(rows.map((x) => [String(x.k), String(x.h)]));

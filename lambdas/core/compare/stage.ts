@@ -4,21 +4,22 @@
  * (checkpointed, skipped when done), and the Gates stage reads every
  * checkpoint and decides per table: PASS, FAIL or INCONCLUSIVE.
  */
-import { gateKey } from '../evidence-layout';
+
 import type { Deps, EvidenceObject, EvidenceStore, SqlClient } from '../../ports';
 import { errorMessage, WorkStillRunning } from '../errors';
 import { estimateGates, type GateEstimate, GO_ON_MARGIN_MS, measureGates, sampleConcurrency } from '../estimate';
 import { canonicalJson, DIGESTS_SUFFIX, readEvidenceJson, renderDigests, sha256Hex } from '../evidence';
+import { gateKey } from '../evidence-layout';
 import type { RunSpec } from '../spec';
 import { dbRef } from '../spec';
-import { DEFAULT_PLAN, denseIntegerKey, KEPT_SAMPLES, PLAN_SEGMENTS, type PlanProgress, type PlanSample, type PlanResult, planChunks, RANGE_ABOVE_ROWS, segmentBounds } from './chunks';
-import { DEFAULT_DRILL } from './drilldown';
-import type { KeyDiff } from './drilldown';
-import { type ChunkCheck, checkChunk, DEFAULT_CHECK } from './gate';
 import { estimateRows } from './catalog';
+import { DEFAULT_PLAN, denseIntegerKey, KEPT_SAMPLES, PLAN_SEGMENTS, type PlanProgress, type PlanResult, type PlanSample, planChunks, RANGE_ABOVE_ROWS, segmentBounds } from './chunks';
+import type { KeyDiff } from './drilldown';
+import { DEFAULT_DRILL } from './drilldown';
+import { type ChunkCheck, checkChunk, DEFAULT_CHECK } from './gate';
 import type { TableChunk } from './keys';
 import { buildTablePlan, type TablePlan } from './table-plan';
-import { type Verdict, tableVerdict, worstStatus } from './verdict';
+import { tableVerdict, type Verdict, worstStatus } from './verdict';
 
 
 const errorKey = (runId: string, item: { table: string; index: number }) => gateKey(runId, `errors/${item.table}/${String(item.index).padStart(6, '0')}.json`);

@@ -6,8 +6,8 @@
  */
 import type { SqlClient } from '../../ports';
 import type { Dialect } from '../sql-lexer';
+import { CanonicalError, type ColumnPlan, type Kind, kindOf, nativeRow, planColumn } from './canonical';
 import { readTableShape, type TableShape } from './catalog';
-import { CanonicalError, type ColumnPlan, type Kind, kindOf, planColumn } from './canonical';
 
 export interface KeyPart {
   readonly name: string;
@@ -22,7 +22,12 @@ export interface TablePlan {
   readonly key: KeyPart[];
   readonly columns: ColumnPlan[];
   readonly dialects: { readonly source: Dialect; readonly target: Dialect };
+  /** PostgreSQL, every column of both tables compared in table order as the server prints it: hash the whole row. */
+  readonly wholeRow?: boolean;
 }
+
+/** The alias a hashing query gives its table, so the whole row can be named (a column of that name rules it out). */
+export const ROW_ALIAS = 'cutline_row';
 
 export interface TableOptions {
   readonly table: string;
@@ -77,8 +82,11 @@ export function planTable(
     if (!mapped.has(tc.name.toLowerCase()) && !excluded.has(tc.name.toLowerCase()))
       throw new CanonicalError(`${opts.targetTable ?? t}.${tc.name} exists on the target but not on the source; expected it in "exclude" if it is new`);
   }
+  const inOrder = (shape: TableShape, names: string[]) => shape.columns.length === names.length && shape.columns.every((c, i) => c.name === names[i] && c.name !== ROW_ALIAS);
+  const wholeRow =
+    nativeRow(source.dialect, columns) && inOrder(source.shape, columns.map((c) => c.source.column)) && inOrder(target.shape, columns.map((c) => c.target.column));
   // Key columns under their target names too.
-  return { table: t, targetTable: opts.targetTable ?? t, key, columns, dialects: { source: source.dialect, target: target.dialect } };
+  return { table: t, targetTable: opts.targetTable ?? t, key, columns, dialects: { source: source.dialect, target: target.dialect }, ...(wholeRow ? { wholeRow } : {}) };
 }
 
 /** The plan of one table, from both catalogs. */
