@@ -103,7 +103,12 @@ export function planColumn(
       `${table}.${src.column.name}: json across engines has no common canonical text (key order and number formats differ); expected the same engine on both sides, or exclude the column`,
     );
   const floaty = sk === 'float' || tk === 'float';
-  const native = src.dialect === tgt.dialect && sk === tk && src.column.fullType === tgt.column.fullType && (src.column.scale ?? null) === (tgt.column.scale ?? null);
+  const native =
+    src.dialect === tgt.dialect &&
+    sk === tk &&
+    src.column.fullType === tgt.column.fullType &&
+    (src.column.scale ?? null) === (tgt.column.scale ?? null) &&
+    (src.column.charset ?? null) === (tgt.column.charset ?? null);
   // A double is not rounded to meet a decimal or another engine: both sides print the exact decimal of its shortest
   // round-trip text (0.30000000000000004 stays that). Decimals and integers meet at the larger scale.
   const exactDecimal = floaty && !native && (src.dialect !== tgt.dialect || sk !== tk);
@@ -215,13 +220,20 @@ export function rowText(dialect: Dialect, side: 'source' | 'target', columns: re
   const pg = dialect === 'postgres';
   if (nativeRow(dialect, columns)) return wholeRow ? `${wholeRow}::text` : `ROW(${columns.map((p) => quoteIdent(p[side].column, dialect)).join(', ')})::text`;
   const values = columns.map((p) => columnValue(dialect, side, p));
-  const bitmap = columns.map((p) => `CASE WHEN ${quoteIdent(p[side].column, dialect)} IS NULL THEN '1' ELSE '0' END`);
-  // Only free text can hold the separator: it alone is length-prefixed (numbers, times, hex, uuid cannot contain '|').
+  const bitmap = columns.map((p) => (pg ? `CASE WHEN ${quoteIdent(p[side].column, dialect)} IS NULL THEN '1' ELSE '0' END` : `ISNULL(${quoteIdent(p[side].column, dialect)})`));
+  // A NULL field is left out by concat_ws (the bitmap says which). Only free text can hold the separator: it alone is
+  // length-prefixed (numbers, times, hex, uuid cannot contain '|').
   const fields = values.map((v, i) => {
+    const p = columns[i]!;
     // Decided per column pair, so both sides render the same shape (uuid on one side may be text on the other).
-    const free = FREE_TEXT.includes(columns[i]!.source.kind) || FREE_TEXT.includes(columns[i]!.target.kind);
-    if (!free) return pg ? `coalesce(${v}, '')` : `COALESCE(${v}, '')`;
-    return pg ? `coalesce(length(${v})::text || ':' || ${v}, '')` : `COALESCE(CONCAT(CHAR_LENGTH(${v}), ':', ${v}), '')`;
+    const free = FREE_TEXT.includes(p.source.kind) || FREE_TEXT.includes(p.target.kind);
+    if (!free) return v;
+    // MySQL, the same type and character set on both sides: the column's own bytes and their count (no conversion).
+    if (!pg && p.native && p[side].kind === 'text') {
+      const c = quoteIdent(p[side].column, dialect);
+      return `CONCAT(LENGTH(${c}), ':', ${c})`;
+    }
+    return pg ? `length(${v})::text || ':' || ${v}` : `CONCAT(CHAR_LENGTH(${v}), ':', ${v})`;
   });
   return pg ? `concat_ws('|', ${[bitmap.join(' || '), ...fields].join(', ')})` : `CONVERT(CONCAT_WS('|', CONCAT(${bitmap.join(', ')}), ${fields.join(', ')}) USING utf8mb4)`;
 }

@@ -10,6 +10,8 @@ export interface Column {
   readonly fullType: string;
   readonly scale: number | null;
   readonly isEnum: boolean;
+  /** MySQL: the character set of a text column (its bytes, and so its byte length, depend on it). */
+  readonly charset?: string;
 }
 
 export interface TableShape {
@@ -36,7 +38,7 @@ export async function readTableShape(client: SqlClient, qualified: string): Prom
         )
       : await client.query(
           `SELECT COLUMN_NAME AS name, LOWER(DATA_TYPE) AS data_type, LOWER(COLUMN_TYPE) AS full_type, CAST(NUMERIC_SCALE AS SIGNED) AS scale,
-                  DATA_TYPE = 'enum' AS is_enum
+                  DATA_TYPE = 'enum' AS is_enum, LOWER(CHARACTER_SET_NAME) AS charset
            FROM information_schema.COLUMNS
            WHERE TABLE_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table
            ORDER BY ORDINAL_POSITION`,
@@ -80,6 +82,7 @@ export async function readTableShape(client: SqlClient, qualified: string): Prom
       fullType: String(r.full_type),
       scale: r.scale === null ? null : Number(r.scale),
       isEnum: r.is_enum === true || r.is_enum === 1 || r.is_enum === '1',
+      ...(typeof r.charset === 'string' ? { charset: r.charset } : {}),
     })),
     primaryKey: pk.rows.map((r) => String(r.name)),
   };
