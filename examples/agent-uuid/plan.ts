@@ -8,20 +8,14 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { planUuid, readUuidGraph, type UuidPlan } from '../../cli/uuid-plan';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { splitStatements } from '../../lambdas/core/sql-lexer';
-import { planUuid, readUuidGraph } from '../../cli/uuid-plan';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export async function planDemo(outDir: string): Promise<{ spec: Record<string, unknown> }> {
-  const db = await PGlite.create();
-  await db.exec("SELECT set_config('cutline.seed_scale', '0.01', false)");
-  await db.exec(await readFile(path.join(here, 'seed.sql'), 'utf8'));
-  const client = pgliteClient(db);
-  // The demo targets PostgreSQL 15 too (`--source-url`): gen_random_uuid, not uuidv7.
-  const plan = planUuid(await readUuidGraph(client, ['s3_cloudbackup_agents']), { firstVersion: 1, uuidv7: false, batchSize: 20_000 });
-  await db.close();
+/** A plan's expand, contract and rollback files, each folder under `outDir` replaced. */
+export async function writePlanFiles(outDir: string, plan: Pick<UuidPlan, 'files' | 'contractFiles' | 'rollbackFiles'>): Promise<void> {
   for (const [dir, files] of [
     ['migrations', plan.files],
     ['contract', plan.contractFiles],
@@ -31,6 +25,17 @@ export async function planDemo(outDir: string): Promise<{ spec: Record<string, u
     await mkdir(path.join(outDir, dir), { recursive: true });
     for (const f of files) await writeFile(path.join(outDir, dir, f.name), f.body);
   }
+}
+
+export async function planDemo(outDir: string): Promise<{ spec: Record<string, unknown> }> {
+  const db = await PGlite.create();
+  await db.exec("SELECT set_config('cutline.seed_scale', '0.01', false)");
+  await db.exec(await readFile(path.join(here, 'seed.sql'), 'utf8'));
+  const client = pgliteClient(db);
+  // The demo targets PostgreSQL 15 too (`--source-url`): gen_random_uuid, not uuidv7.
+  const plan = planUuid(await readUuidGraph(client, ['s3_cloudbackup_agents']), { firstVersion: 1, uuidv7: false, batchSize: 20_000 });
+  await db.close();
+  await writePlanFiles(outDir, plan);
   const spec = JSON.parse(await readFile(path.join(here, 'spec.json'), 'utf8')) as Record<string, unknown>;
   spec.migrations = { location: 'migrations', contractLocation: 'contract', database: 'target' };
   spec.backfill = { maxConcurrency: 4, tasks: plan.backfill };

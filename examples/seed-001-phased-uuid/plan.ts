@@ -5,13 +5,13 @@
  * first, then the core group of users), and its rollback is the planner's idempotent rollback files of those groups
  * with its feature flag back. A test fails if the committed files drift from the planner's output.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { planUuid, readUuidGraph } from '../../cli/uuid-plan';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
-import { rollbackByFiles } from '../agent-uuid/plan';
+import { rollbackByFiles, writePlanFiles } from '../agent-uuid/plan';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -29,15 +29,7 @@ export async function planSeed001(outDir: string): Promise<{ spec: Record<string
   // Seed 001 keeps one mapping table for every table (its uuid_migration_mapping): `mapping: "shared"`.
   const plan = planUuid(await readUuidGraph(pgliteClient(db)), { firstVersion: 1, uuidv7: false, batchSize: 5000, mapping: 'shared' });
   await db.close();
-  for (const [dir, files] of [
-    ['migrations', plan.files],
-    ['contract', plan.contractFiles],
-    ['rollback', plan.rollbackFiles],
-  ] as const) {
-    await rm(path.join(outDir, dir), { recursive: true, force: true });
-    await mkdir(path.join(outDir, dir), { recursive: true });
-    for (const f of files) await writeFile(path.join(outDir, dir, f.name), f.body);
-  }
+  await writePlanFiles(outDir, plan);
   const spec = JSON.parse(await readFile(path.join(here, 'spec.json'), 'utf8')) as Record<string, unknown> & { phases: PhaseSpec[] };
   spec.migrations = { location: 'migrations', contractLocation: 'contract', database: 'target' };
   spec.backfill = { maxConcurrency: 4, tasks: plan.backfill };

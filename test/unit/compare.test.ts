@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SimDatabase } from '../../bench/sim-db';
 import { FsEvidenceStore } from '../../lambdas/adapters/local/evidence-fs';
 import { pgliteClient } from '../../lambdas/adapters/local/sql-postgres';
 import { MIN_RANGE_DENSITY, planChunks, RANGE_SAMPLES } from '../../lambdas/core/compare/chunks';
@@ -16,7 +17,6 @@ import { buildTablePlan, type TablePlan } from '../../lambdas/core/compare/table
 import { RunSpec } from '../../lambdas/core/spec';
 import type { Clock, Deps, SqlClient } from '../../lambdas/ports';
 import { tempDir } from '../support/local-run';
-import { SimDatabase } from '../../bench/sim-db';
 import { base } from '../support/spec-base';
 
 /** Every now() is 100 ms after the previous one: each timed sample takes 100 ms. */
@@ -49,6 +49,22 @@ beforeAll(async () => {
 });
 afterAll(() => db?.close());
 
+/** The client whose checksums move a fake clock on by `ms(rows, i)` for the i-th checksum (the rest take no time). */
+function timedChecksums(ms: (rows: number, i: number) => number) {
+  let t = Date.parse('2026-12-01T00:00:00Z');
+  let i = 0;
+  const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
+  const client: SqlClient = {
+    ...c,
+    query: async (sql, params) => {
+      const r = await c.query(sql, params);
+      if (/md5/.test(sql)) t += ms(Number(r.rows[0]!.n), i++);
+      return r;
+    },
+  };
+  return { client, clock, hashed: () => i };
+}
+
 describe('planChunks', () => {
   it('walks the key in contiguous chunks that hold every row once, the step resized from the timed sample', async () => {
     const out = await planChunks(c, plan, steppingClock(), { targetSeconds: 0.5, initialRows: 500, minRows: 100, maxRows: 2000, sampleEvery: 2, alpha: 1 });
@@ -70,17 +86,7 @@ describe('planChunks', () => {
 
   it('converges in the first chunks: a first sample 50x too fast (a small, cached chunk) does not size the chunks that follow', async () => {
     // The checksum takes 2 ms a row (500 rows/s), except the first, on a warm small chunk: 10 ms for all of it.
-    let t = Date.parse('2026-12-01T00:00:00Z');
-    const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
-    let sampled = 0;
-    const slow: SqlClient = {
-      ...c,
-      query: async (sql, params) => {
-        const r = await c.query(sql, params);
-        if (/md5/.test(sql)) t += sampled++ === 0 ? 10 : Number(r.rows[0]!.n) * 2;
-        return r;
-      },
-    };
+    const { client: slow, clock } = timedChecksums((n, i) => (i === 0 ? 10 : n * 2));
     const out = await planChunks(slow, plan, clock, { targetSeconds: 0.5, initialRows: 50, minRows: 10, maxRows: 5000, sampleEvery: 16, alpha: 0.5 });
     // 0.5 s at 500 rows/s is 250 rows: from the third chunk on, none is planned past twice that.
     expect(out.chunks.slice(2, 12).map((ch) => ch.estRows)).toEqual(Array(10).fill(250));
@@ -89,26 +95,13 @@ describe('planChunks', () => {
 
   it('sized under the gate load, measured once: the first sample also runs 4 at once (here 4x slower), every later one runs alone and is scaled by that', async () => {
     // Each checksum takes 2 ms a row of the clock; 4 at once take 4 times as long together (one server, busy).
-    let t = Date.parse('2026-12-01T00:00:00Z');
-    const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
-    let hashed = 0;
-    const busy: SqlClient = {
-      ...c,
-      query: async (sql, params) => {
-        const r = await c.query(sql, params);
-        if (/md5/.test(sql)) {
-          hashed++;
-          t += Number(r.rows[0]!.n) * 2;
-        }
-        return r;
-      },
-    };
+    const { client: busy, clock, hashed } = timedChecksums((n) => n * 2);
     const out = await planChunks(busy, plan, clock, { targetSeconds: 0.5, initialRows: 250, minRows: 10, maxRows: 5000, sampleEvery: 16, alpha: 0.5, concurrency: 4 });
     // 500 rows/s alone, 125 under the load.
     expect(out.samples.map((s) => s.rowsPerSecond).slice(0, 3)).toEqual([125, 125, 125]);
     expect(out.slowdown).toBe(4);
     // One run alone and 4 at once for the first sample, then one run a sample: not 4 per sample.
-    expect(hashed).toBe(out.samples.length + 4);
+    expect(hashed()).toBe(out.samples.length + 4);
   });
 
   it('stopped and gone on from where it stopped, it plans the same chunks as in one go', async () => {
