@@ -141,7 +141,8 @@ export function estimateGates(spec: RunSpec, tables: readonly TableRows[], sampl
   const checkS = (chunks * chunkS + (distributed ? children * CHILD_START_S : 0)) / lanes;
   const gbSeconds = FUNCTION_GB * (planS + chunks * chunkS + invocations * INVOCATION_OVERHEAD_S);
   const transitions = FIXED_TRANSITIONS + (distributed ? 2 * children : chunks) + planInvocations;
-  const dataApi = chunks * 2 * m + walkedChunks + planSamples * sampleConcurrency(spec, distributed) + 10 * tables.length;
+  // Each sample runs once; the first of each table also runs as many copies at once as the gate will (the slowdown).
+  const dataApi = chunks * 2 * m + walkedChunks + planSamples + sampleConcurrency(spec, distributed) * tables.length + 10 * tables.length;
   const batches = distributed ? children : chunks;
   const exact = g.methods.includes('exact') ? 1 : 0;
   const files = batches + FIXED_FILES;

@@ -154,12 +154,11 @@ export function canonicalValue(
   // (sessions run in UTC); formatting is only needed to meet another engine.
   if (opts.native && ['int', 'decimal', 'float', 'timestamp', 'timestamptz', 'date', 'time', 'uuid', 'text'].includes(kind))
     return pg ? `${c}::text` : kind === 'text' ? `CONVERT(${c} USING utf8mb4)` : `CAST(${c} AS CHAR)`;
-  if (opts.exactDecimal && (kind === 'float' || kind === 'decimal' || kind === 'int')) {
+  if (opts.exactDecimal && (kind === 'float' || kind === 'decimal')) {
     // PostgreSQL prints a double's shortest round-trip digits (extra_float_digits >= 1, the default since 12); the
-    // numeric of that text is exact. A decimal or an integer meeting a double: its value without trailing zeros.
-    if (pg) return kind === 'int' ? `${c}::text` : `trim_scale(${c}${kind === 'float' ? '::text' : ''}::numeric)::text`;
+    // numeric of that text is exact. A decimal meeting a double: its value without trailing zeros.
+    if (pg) return `trim_scale(${c}${kind === 'float' ? '::text' : ''}::numeric)::text`;
     if (kind === 'float') return mysqlPlainDecimal(`CAST(${c} AS CHAR)`);
-    if (kind === 'int') return `CAST(${c} AS CHAR)`;
     const t = `CAST(${c} AS CHAR)`;
     return `IF(LOCATE('.', ${t}) = 0, ${t}, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM ${t})))`;
   }
@@ -205,7 +204,7 @@ export function columnValue(dialect: Dialect, side: 'source' | 'target', p: Colu
 
 /**
  * PostgreSQL, every column the same type on both sides: the row as the server prints it (record_out) is exact — each
- * field by its type's own output, NULL empty and '' as "", quotes and backslashes escaped — and costs a third of the
+ * field by its type's own output, NULL empty and '' as "", quotes and backslashes escaped — and costs less than the
  * column-by-column composition. json (not jsonb) is left out: its text keeps the key order, which must not count.
  */
 export function nativeRow(dialect: Dialect, columns: readonly ColumnPlan[]): boolean {
