@@ -5,6 +5,8 @@ export const CLUSTER_ARN = /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-
 export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 export const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/;
 export const PARAM_NAME = /^[A-Za-z0-9_.\-/]{1,2048}$/;
+/** The longest value SSM Parameter Store's standard tier takes. */
+export const PARAM_VALUE_MAX = 4096;
 export const SQL_IDENT = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 
 export const Engine = z.enum(['postgres', 'mysql']);
@@ -97,7 +99,11 @@ export const Action = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('parameter'),
     name: z.string().regex(PARAM_NAME),
-    value: z.string(),
+    /** What SSM's PutParameter takes (standard tier): 1 to 4,096 characters. */
+    value: z
+      .string()
+      .min(1, 'expected a value of 1 to 4,096 characters (SSM refuses an empty parameter)')
+      .max(PARAM_VALUE_MAX, "expected a value of 1 to 4,096 characters (the SSM standard tier's limit)"),
     description: z.string().optional(),
   }),
   z.strictObject({ type: z.literal('sql'), database: DbSide.default('target'), sql: SqlText, description: z.string().optional() }),

@@ -65,6 +65,10 @@ describe('parameters file', () => {
     expect((await store.getMany(['/a'])).size).toBe(0);
     await store.put('/a', '1');
     expect(await store.getMany(['/a', '/b'])).toEqual(new Map([['/a', '1']]));
+    // As strict as SSM's PutParameter: no empty value, none over the standard tier's 4,096 characters; nothing written.
+    await expect(store.put('/a', '')).rejects.toThrow('parameter /a: got an empty value; expected 1 to 4,096 characters (SSM PutParameter refuses it)');
+    await expect(store.put('/a', 'x'.repeat(4097))).rejects.toThrow('parameter /a: got a value of 4,097 characters; expected 1 to 4,096 characters (SSM PutParameter refuses it)');
+    expect(await store.getMany(['/a'])).toEqual(new Map([['/a', '1']]));
     await writeFile(f, '{"/a": 1}');
     await expect(store.getMany(['/a'])).rejects.toThrow('"/a" is 1; expected a string value');
     await writeFile(f, 'nope');

@@ -26,6 +26,20 @@ describe('run spec v1', () => {
       ]);
   });
 
+  it('a parameter action needs a value SSM accepts: not empty, at most 4,096 characters (what passes locally passes in AWS)', () => {
+    const flip = (value: string) => parseSpec({ ...base, cutover: { actions: [{ type: 'parameter', name: '/app/selector', value }] } });
+    for (const [value, message] of [
+      ['', 'got ""; expected a value of 1 to 4,096 characters (SSM refuses an empty parameter)'],
+      // The value got is shortened in the message.
+      ['x'.repeat(4097), `got "${'x'.repeat(76)}...; expected a value of 1 to 4,096 characters (the SSM standard tier's limit)`],
+    ]) {
+      const r = flip(value!);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.problems).toEqual([{ path: '$.cutover.actions[0].value', message }]);
+    }
+    expect(flip('v2').ok).toBe(true);
+  });
+
   it('restore: only in the rollback, only with a backup before Schema, and in AWS only with a selector (a snapshot restores to a new cluster)', () => {
     const restore = { type: 'restore' };
     const r = parseSpec({ ...base, cutover: { actions: [restore] }, rollback: { actions: [restore] } });

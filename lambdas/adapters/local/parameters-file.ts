@@ -4,6 +4,7 @@
  * "SecureString", "value": "…" } }` for a value that is secret (as in SSM).
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { PARAM_VALUE_MAX } from '../../core/spec-parts';
 import type { ParameterStore } from '../../ports';
 
 export class FileParameterStore implements ParameterStore {
@@ -49,6 +50,11 @@ export class FileParameterStore implements ParameterStore {
   }
 
   async put(name: string, value: string): Promise<void> {
+    // As strict as SSM's PutParameter (standard tier): a run that writes what AWS refuses fails here too.
+    if (value.length === 0 || value.length > PARAM_VALUE_MAX)
+      throw new Error(
+        `parameter ${name}: got ${value.length ? `a value of ${value.length.toLocaleString('en-US')} characters` : 'an empty value'}; expected 1 to 4,096 characters (SSM PutParameter refuses it)`,
+      );
     const typed = await this.readTyped();
     const all: Record<string, unknown> = Object.fromEntries(Object.entries(typed).map(([k, v]) => [k, v.secure ? { type: 'SecureString', value: v.value } : v.value]));
     all[name] = typed[name]?.secure ? { type: 'SecureString', value } : value;
