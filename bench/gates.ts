@@ -17,7 +17,8 @@ import { execFileSync } from 'node:child_process';
 import { systemClock } from '../lambdas/adapters/local/runtime';
 import { mysqlClient } from '../lambdas/adapters/local/sql-mysql';
 import { postgresClient } from '../lambdas/adapters/local/sql-postgres';
-import { md5Of, rowText, sliceSums } from '../lambdas/core/compare/canonical';
+import { md5Of, sliceSums } from '../lambdas/core/compare/canonical';
+import { checksumSql } from '../lambdas/core/compare/checksum';
 import { DEFAULT_PLAN, planChunks } from '../lambdas/core/compare/chunks';
 import { checkChunk, DEFAULT_CHECK, type Method } from '../lambdas/core/compare/gate';
 import { buildTablePlan } from '../lambdas/core/compare/table-plan';
@@ -108,12 +109,11 @@ async function setupMaria(c: SqlClient, rows: number) {
   }
 }
 
+/** cutline's own row hash over the whole table, as one statement (the gate's chunk statement, the range open). */
 async function serverHash(c: SqlClient, table: string, targetTable: string): Promise<string> {
   const plan = await buildTablePlan({ source: c, target: c }, { table, targetTable });
-  const d = c.dialect;
-  const sums = sliceSums(d, 'h');
-  const q = `SELECT ${d === 'postgres' ? 'count(*)::text' : 'CAST(COUNT(*) AS CHAR)'} AS n, ${sums.s1} AS s1, ${sums.s2} AS s2 FROM (SELECT ${md5Of(d, rowText(d, 'source', plan.columns))} AS h FROM ${quoteIdent(table, d)}${d === 'postgres' ? ' OFFSET 0' : ''}) q`;
-  const r = (await c.query(q)).rows[0]!;
+  const q = checksumSql(plan, 'source', { lo: null, hi: null });
+  const r = (await c.query(q.sql, q.params)).rows[0]!;
   return `${r.n}/${r.s1}/${r.s2}`;
 }
 

@@ -11,6 +11,7 @@ import { systemClock } from '../../lambdas/adapters/local/runtime';
 import { mysqlClient } from '../../lambdas/adapters/local/sql-mysql';
 import { postgresClient } from '../../lambdas/adapters/local/sql-postgres';
 import type { SqlClient } from '../../lambdas/ports';
+import { prng } from '../support/cli-run';
 import { compareTable } from '../support/compare-table';
 import { dropDatabase, freshDatabase } from '../support/databases';
 import { MYSQL_URL, PG_URL } from '../support/env';
@@ -33,17 +34,6 @@ interface Col {
 }
 type Value = string | number | boolean | Uint8Array | Record<string, unknown> | null;
 
-/** mulberry32: a seeded PRNG, so a failure names the seed that reproduces it. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const maybeNull = (r: () => number, v: () => Value): Value => (r() < 0.12 ? null : v());
 

@@ -126,18 +126,16 @@ export function planColumn(
 }
 
 /**
- * MySQL/MariaDB: a double's text (shortest round trip: `0.30000000000000004`, `1e20`, `-2.5e-300`) as a plain decimal
- * without trailing zeros, PostgreSQL's `trim_scale(numeric)` form: the digits placed by the exponent, exactly.
+ * MySQL/MariaDB: a double's text (shortest round trip, plain or `d[.ddd]e±x` with one digit before the point:
+ * `0.30000000000000004`, `1e20`, `-2.5e-300`) as a plain decimal without trailing zeros, PostgreSQL's
+ * `trim_scale(numeric)` form: the digits placed by the exponent, exactly.
  */
 function mysqlPlainDecimal(text: string): string {
-  const body = `TRIM(LEADING '-' FROM ${text})`;
-  const sign = `IF(LEFT(${text}, 1) = '-', '-', '')`;
-  const mant = `SUBSTRING_INDEX(${body}, 'e', 1)`;
-  const digits = `REPLACE(${mant}, '.', '')`;
-  // Digits before the point: those of the mantissa plus the exponent.
-  const point = `(LOCATE('.', CONCAT(${mant}, '.')) - 1 + CAST(SUBSTRING_INDEX(${body}, 'e', -1) AS SIGNED))`;
-  const placed = `CASE WHEN ${point} >= CHAR_LENGTH(${digits}) THEN CONCAT(${digits}, REPEAT('0', ${point} - CHAR_LENGTH(${digits}))) WHEN ${point} <= 0 THEN CONCAT('0.', REPEAT('0', -${point}), ${digits}) ELSE CONCAT(LEFT(${digits}, ${point}), '.', SUBSTRING(${digits}, ${point} + 1)) END`;
-  return `CASE WHEN ${text} IN ('0', '-0') THEN '0' WHEN LOCATE('e', ${text}) = 0 THEN ${text} ELSE CONCAT(${sign}, ${placed}) END`;
+  const digits = `REPLACE(REPLACE(SUBSTRING_INDEX(${text}, 'e', 1), '-', ''), '.', '')`;
+  // Digits before the point: the mantissa's one, plus the exponent.
+  const point = `(1 + CAST(SUBSTRING_INDEX(${text}, 'e', -1) AS SIGNED))`;
+  const placed = `CASE WHEN ${point} >= CHAR_LENGTH(${digits}) THEN RPAD(${digits}, ${point}, '0') WHEN ${point} <= 0 THEN CONCAT('0.', REPEAT('0', -${point}), ${digits}) ELSE INSERT(${digits}, ${point} + 1, 0, '.') END`;
+  return `CASE WHEN ${text} IN ('0', '-0') THEN '0' WHEN LOCATE('e', ${text}) = 0 THEN ${text} ELSE CONCAT(IF(LEFT(${text}, 1) = '-', '-', ''), ${placed}) END`;
 }
 
 /** SQL text of one canonical value (NULL stays NULL). */
